@@ -1,0 +1,1 @@
+"""matloop.design"""

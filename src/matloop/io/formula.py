@@ -1,0 +1,426 @@
+"""A vectorised chemical-formula parser.
+
+``parse_formulas`` turns a column of formula strings into a :class:`Compositions` object: a compact
+sparse (CSR) table of element amounts, one row per input, ready for vectorised featurizers.
+
+Accepted syntax
+---------------
+- Element symbols, case-checked (``Co`` is cobalt, ``CO`` is carbon monoxide, ``co`` is an error).
+- Integer, decimal (``C0.000953``) and scientific (``C9.53e-4``) amounts; a missing amount is 1.
+- Parentheses, brackets and braces, nested: ``Ca3(PO4)2``, ``[Co(NH3)6]Cl3``.
+- Hydrates and adducts joined by ``·`` ``•`` ``*`` or by ``.`` followed by a letter or a digit group
+  that starts a new unit: ``CuSO4·5H2O``, ``CuSO4*5H2O``, ``Na2CO3.H2O``. A ``.`` between digits is
+  always a decimal point, so write ``CuSO4·5H2O`` rather than the ambiguous ``CuSO4.5H2O``
+  (which reads as ``O`` x 4.5 followed by ``H2O``).
+- Whitespace anywhere is ignored (``Hf2 Si2 Te2``).
+
+Rejected, each with a reason: empty strings, charges (``Fe2+``, ``O2-``, ``Fe^3+``), unknown or
+mis-cased symbols, zero amounts, unparseable numbers, unbalanced brackets.
+
+Speed
+-----
+Plain formulas (letters, digits and decimal points only) are parsed for the whole column at once with
+numpy on the raw bytes; only formulas with brackets, hydrates, exponents or errors go through a small
+recursive parser, once per distinct string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matloop.errors import InputError, error_table
+from matloop.io.elements import ATOMIC_NUMBER, N_ELEMENTS, SYMBOLS
+
+__all__ = ["Compositions", "parse_formulas", "parse_formula"]
+
+_SEP = 0x1F  # unit separator: joins the column into one buffer
+_MAX_SAFE_DIGITS = 15  # integer mantissas below 2**53 convert exactly
+
+
+@dataclass(frozen=True)
+class Compositions:
+    """Element amounts of many materials in compressed sparse row form.
+
+    Row ``i`` holds elements ``z[indptr[i]:indptr[i+1]]`` (atomic numbers, ascending) with the
+    amounts ``amount[indptr[i]:indptr[i+1]]`` exactly as written (repeated elements summed).
+    """
+
+    indptr: np.ndarray
+    z: np.ndarray
+    amount: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def row(self) -> np.ndarray:
+        """Row index of every stored entry."""
+        return np.repeat(np.arange(len(self)), np.diff(self.indptr))
+
+    @property
+    def n_elements(self) -> np.ndarray:
+        """Number of distinct elements per row."""
+        return np.diff(self.indptr)
+
+    @property
+    def total(self) -> np.ndarray:
+        """Sum of the amounts per row (atoms per formula unit as written)."""
+        return np.bincount(self.row, weights=self.amount, minlength=len(self))
+
+    @property
+    def fraction(self) -> np.ndarray:
+        """Atomic fraction of every stored entry (rows sum to 1)."""
+        return self.amount / np.repeat(self.total, self.n_elements)
+
+    def to_dense(self, normalize: bool = True) -> np.ndarray:
+        """An ``(n, 119)`` matrix indexed by atomic number; column 0 is unused."""
+        out = np.zeros((len(self), N_ELEMENTS + 1))
+        out[self.row, self.z] = self.fraction if normalize else self.amount
+        return out
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> Compositions:
+        """The compositions of the given rows, in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        counts = np.diff(self.indptr)[rows]
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        src = np.repeat(self.indptr[rows] - indptr[:-1], counts) + np.arange(indptr[-1])
+        return Compositions(indptr, self.z[src], self.amount[src])
+
+    def formulas(self, decimals: int = 6) -> list[str]:
+        """Normalised formula strings (elements by atomic number, fractional amounts)."""
+        frac = np.round(self.fraction, decimals)
+        parts = [f"{SYMBOLS[z]}{a:g}" for z, a in zip(self.z.tolist(), frac.tolist(), strict=True)]
+        ip = self.indptr.tolist()
+        return ["".join(parts[ip[i] : ip[i + 1]]) for i in range(len(self))]
+
+    def chemical_systems(self) -> list[str]:
+        """Element sets such as ``Fe-O`` (alphabetical), for grouping by chemical system."""
+        syms = [SYMBOLS[z] for z in self.z.tolist()]
+        ip = self.indptr.tolist()
+        return ["-".join(sorted(syms[ip[i] : ip[i + 1]])) for i in range(len(self))]
+
+
+class _ParseError(Exception):
+    """A reason why one formula cannot be read."""
+
+
+def parse_formula(text: str) -> dict[str, float]:
+    """Parse one formula into ``{symbol: amount}``; raises :class:`InputError` when invalid."""
+    comps = parse_formulas([text])
+    return {SYMBOLS[z]: float(a) for z, a in zip(comps.z, comps.amount, strict=True)}
+
+
+def parse_formulas(
+    values: Sequence[object] | pd.Series | np.ndarray,
+    column: str = "formula",
+    rows: Sequence[int] | np.ndarray | None = None,
+    errors: str = "raise",
+) -> Compositions | tuple[Compositions, pd.DataFrame]:
+    """Parse a column of formulas.
+
+    Parameters
+    ----------
+    values : sequence of str
+        The formulas; ``None``/NaN count as empty.
+    column : str
+        Column name used in error reports.
+    rows : sequence of int, optional
+        Row numbers used in error reports (default: 1-based positions).
+    errors : {"raise", "collect"}
+        ``"raise"`` raises :class:`InputError` listing every bad row; ``"collect"`` returns
+        ``(compositions, error_table)`` where bad rows are empty compositions.
+    """
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+    series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    uniq = [u if isinstance(u, str) else str(u) for u in uniques] if uniques.dtype != object else list(uniques)
+    parsed, reasons = _parse_unique(uniq)
+
+    n = len(series)
+    bad_unique = np.zeros(len(uniq) + 1, dtype=bool)  # last slot: missing values (code -1)
+    bad_unique[-1] = True
+    for k in reasons:
+        bad_unique[k] = True
+    bad_rows = bad_unique[codes]
+    if bad_rows.any():
+        row_labels = np.arange(1, n + 1) if rows is None else np.asarray(rows)
+        records = []
+        for i in np.flatnonzero(bad_rows):
+            code = codes[i]
+            value = series.iloc[i]
+            reason = "empty formula" if code < 0 else reasons[code]
+            records.append({"row": row_labels[i], "column": column, "value": value, "reason": reason})
+        table = error_table(records)
+        if errors == "raise":
+            raise InputError(f"Could not read column '{column}'", table)
+    else:
+        table = error_table()
+    expanded = parsed.take(np.where(codes < 0, len(uniq), codes))
+    if errors == "collect":
+        return expanded, table
+    return expanded
+
+
+def _parse_unique(uniq: list[str]) -> tuple[Compositions, dict[int, str]]:
+    """Parse distinct strings; returns compositions (plus one trailing empty row) and reasons."""
+    z_f, a_f, row_f, failed = _parse_fast(uniq)
+    slow_idx = np.flatnonzero(failed)
+    keep = ~failed[row_f]
+    rows_all, z_all, a_all = [row_f[keep]], [z_f[keep]], [a_f[keep]]
+    reasons: dict[int, str] = {}
+    for k in slow_idx.tolist():
+        try:
+            counts = _parse_slow(uniq[k])
+        except _ParseError as exc:
+            reasons[k] = str(exc)
+            continue
+        rows_all.append(np.full(len(counts), k))
+        z_all.append(np.array([ATOMIC_NUMBER[s] for s in counts], dtype=np.int16))
+        a_all.append(np.array(list(counts.values()), dtype=np.float64))
+    return _assemble(np.concatenate(rows_all), np.concatenate(z_all), np.concatenate(a_all),
+                     len(uniq) + 1), reasons
+
+
+_SYMBOL_KEYS = np.array(
+    sorted((_symbol_key := {s: sum(ord(c) << (8 * i) for i, c in enumerate(s)) for s in ATOMIC_NUMBER}).values())
+)
+_KEY_TO_Z = np.array([ATOMIC_NUMBER[s] for s, _ in sorted(_symbol_key.items(), key=lambda kv: kv[1])],
+                     dtype=np.int16)
+
+
+def _parse_fast(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Parse plain formulas (letters, digits, dots, spaces) with numpy over one byte buffer.
+
+    Returns atomic numbers, amounts, the row of each token, and a boolean mask of rows that need
+    the slow parser (brackets, hydrates, exponents, non-ASCII text, and every kind of error).
+    Tokens of such rows are still returned and must be discarded by the caller.
+    """
+    n = len(strings)
+    if n == 0:
+        return np.zeros(0, np.int16), np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    text = "\x1f".join(strings) + "\x1f"
+    if text.count("\x1f") != n:  # a separator inside a value: neutralise it, the slow path rejects it
+        text = "\x1f".join(s.replace("\x1f", "\x00") for s in strings) + "\x1f"
+    buf = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    buf = buf[(buf != 32) & (buf != 9)]  # whitespace is insignificant
+    is_sep = buf == _SEP
+    row_of = np.cumsum(is_sep) - is_sep  # row of each byte
+    upper = (buf >= 65) & (buf <= 90)
+    lower = (buf >= 97) & (buf <= 122)
+    digit = (buf >= 48) & (buf <= 57)
+    dot = buf == 46
+    failed = np.zeros(n, dtype=bool)
+    failed[row_of[~(upper | lower | digit | dot | is_sep)]] = True  # brackets, hydrates, non-ASCII...
+
+    # each row must start with an uppercase letter
+    starts = np.concatenate([[0], np.flatnonzero(is_sep)[:-1] + 1])
+    failed |= ~upper[np.minimum(starts, len(buf) - 1)] | is_sep[np.minimum(starts, len(buf) - 1)]
+    # lowercase runs longer than one letter (three-letter symbols) are unknown: send to slow path
+    prev_lower = np.concatenate([[False], lower[:-1]])
+    failed[row_of[lower & prev_lower]] = True
+    # a lowercase letter must follow an uppercase one (else e.g. exponent 'e' or 'Fe2o3')
+    prev_upper = np.concatenate([[False], upper[:-1]])
+    failed[row_of[lower & ~prev_upper]] = True
+    # a dot must sit inside a number: digit on at least one side and digits only around it
+    next_digit = np.concatenate([digit[1:], [False]])
+    prev_digit = np.concatenate([[False], digit[:-1]])
+    failed[row_of[dot & ~next_digit]] = True
+    failed[row_of[dot & ~prev_digit & ~next_digit]] = True
+
+    # element tokens
+    el_pos = np.flatnonzero(upper)
+    second = np.where(lower[np.minimum(el_pos + 1, len(buf) - 1)], buf[np.minimum(el_pos + 1, len(buf) - 1)], 0)
+    key = buf[el_pos].astype(np.int64) + (second.astype(np.int64) << 8)
+    loc = np.searchsorted(_SYMBOL_KEYS, key)
+    loc = np.minimum(loc, len(_SYMBOL_KEYS) - 1)
+    known = _SYMBOL_KEYS[loc] == key
+    failed[row_of[el_pos[~known]]] = True
+    z = np.where(known, _KEY_TO_Z[loc], 0).astype(np.int16)
+    tok_row = row_of[el_pos]
+
+    # numbers: maximal runs of digits/dots, each belongs to the element token before it
+    numch = digit | dot
+    run_start = np.flatnonzero(numch & ~np.concatenate([[False], numch[:-1]]))
+    run_end = np.flatnonzero(numch & ~np.concatenate([numch[1:], [False]])) + 1
+    amount = np.ones(len(el_pos))
+    if len(run_start):
+        owner = np.searchsorted(el_pos, run_start) - 1  # token index preceding the number
+        lengths = run_end - run_start
+        n_dots = np.add.reduceat(dot.astype(np.int64), run_start) if len(run_start) else None
+        # digit runs may not be too long to convert exactly, nor contain two dots
+        bad = (n_dots > 1) | (lengths - n_dots > _MAX_SAFE_DIGITS) | (owner < 0)
+        failed[row_of[run_start[bad]]] = True
+        values = _run_values(buf, digit, dot, run_start, run_end)
+        ok = ~bad
+        amount[owner[ok]] = values[ok]
+    failed[tok_row[amount <= 0]] = True
+    return z, amount, tok_row, failed
+
+
+def _run_values(buf, digit, dot, run_start, run_end) -> np.ndarray:
+    """Decimal values of digit/dot runs, exactly as ``float(str)`` gives them.
+
+    The digits form an integer mantissa (exact below 2**53) divided by a power of ten, which IEEE
+    division rounds correctly, so the result equals Python's own conversion.
+    """
+    lengths = run_end - run_start
+    first = np.r_[0, np.cumsum(lengths)[:-1]]
+    pos = np.repeat(run_start - first, lengths) + np.arange(lengths.sum())
+    run_id = np.repeat(np.arange(len(run_start)), lengths)
+    is_digit = digit[pos]
+    n_digits = np.add.reduceat(is_digit.astype(np.int64), first)
+    csum = np.cumsum(is_digit)
+    before = csum - np.repeat(csum[first] - is_digit[first], lengths)  # digits up to pos, inclusive
+    place = np.repeat(n_digits, lengths) - before
+    weights = (buf[pos].astype(np.float64) - 48.0) * np.power(10.0, place) * is_digit
+    mant = np.bincount(run_id, weights=weights, minlength=len(run_start))
+    decimals = np.zeros(len(run_start), dtype=np.int64)
+    at_dot = dot[pos]
+    decimals[run_id[at_dot]] = n_digits[run_id[at_dot]] - before[at_dot]
+    return mant / np.power(10.0, decimals)
+
+
+def _assemble(rows: np.ndarray, z: np.ndarray, amount: np.ndarray, n: int) -> Compositions:
+    """Sort entries by (row, z), sum repeated elements and build the CSR arrays."""
+    key = rows.astype(np.int64) * 128 + z
+    uniq, inv = np.unique(key, return_inverse=True)
+    summed = np.bincount(inv.ravel(), weights=amount, minlength=len(uniq))
+    urow = uniq // 128
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, urow + 1, 1)
+    return Compositions(np.cumsum(indptr), (uniq % 128).astype(np.int16), summed)
+
+
+# --------------------------------------------------------------------------- slow path
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_HYDRATE = {"·", "•", "⋅", "*", "∙"}
+_CHARGE = {"+", "-", "^", "⁺", "⁻", "−"}
+_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _parse_slow(text: str) -> dict[str, float]:
+    """Recursive-descent parser for one formula; raises _ParseError with a reason."""
+    s = "".join(text.split())
+    if not s:
+        raise _ParseError("empty formula")
+    if "\x1f" in s:
+        raise _ParseError("control character in formula")
+    for ch in _CHARGE:
+        core = _NUMBER.sub("", s)  # exponents such as 1e-3 are numbers, not charges
+        if ch in core:
+            raise _ParseError(f"charges are not supported (found {ch!r}); give the neutral formula")
+    parser = _Parser(s)
+    counts = parser.formula()
+    if not counts:
+        raise _ParseError("no elements found")
+    for sym, amt in counts.items():
+        if not np.isfinite(amt):
+            raise _ParseError(f"amount of {sym} is not a finite number")
+        if amt <= 0:
+            raise _ParseError(f"amount of {sym} is {amt:g}; amounts must be positive")
+    return counts
+
+
+class _Parser:
+    def __init__(self, s: str):
+        self.s = s
+        self.i = 0
+        self.last_symbol = ""
+
+    def formula(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        while True:
+            mult = self.number() if self.peek_number_unit() else 1.0
+            part = self.sequence(closing=None)
+            if not part:
+                raise self.error("expected an element")
+            for k, v in part.items():
+                total[k] = total.get(k, 0.0) + mult * v
+            if self.i >= len(self.s):
+                return total
+            ch = self.s[self.i]
+            if ch in _HYDRATE or ch == ".":
+                self.i += 1
+                continue
+            raise self.error(f"unexpected character {ch!r}")
+
+    def peek_number_unit(self) -> bool:
+        return self.i < len(self.s) and (self.s[self.i].isdigit())
+
+    def sequence(self, closing: str | None) -> dict[str, float]:
+        out: dict[str, float] = {}
+        while self.i < len(self.s):
+            ch = self.s[self.i]
+            if ch in _OPEN:
+                self.i += 1
+                inner = self.sequence(_OPEN[ch])
+                if self.i >= len(self.s) or self.s[self.i] != _OPEN[ch]:
+                    raise _ParseError(f"unbalanced brackets: {ch!r} is never closed")
+                self.i += 1
+                mult = self.number() if self.at_number() else 1.0
+                for k, v in inner.items():
+                    out[k] = out.get(k, 0.0) + mult * v
+            elif ch.isupper():
+                sym = self.symbol()
+                mult = self.number() if self.at_number() else 1.0
+                out[sym] = out.get(sym, 0.0) + mult
+            elif ch in ")]}":
+                if closing is None:
+                    raise _ParseError(f"unbalanced brackets: {ch!r} has no opening bracket")
+                if ch != closing:
+                    raise _ParseError(f"mismatched brackets: expected {closing!r}, found {ch!r}")
+                return out
+            elif ch.islower():
+                raise _ParseError(
+                    f"element symbols start with a capital letter: {self.s[self.i:self.i + 2]!r} "
+                    "(symbols are case-sensitive)"
+                )
+            elif ch.isdigit() or ch == ".":
+                if ch == "." and self.i + 1 < len(self.s) and not self.s[self.i + 1].isdigit():
+                    return out  # hydrate separator
+                if ch == ".":
+                    return out
+                raise self.error("a number must follow an element or a closing bracket")
+            else:
+                return out
+        return out
+
+    def at_number(self) -> bool:
+        if self.i >= len(self.s):
+            return False
+        ch = self.s[self.i]
+        return ch.isdigit() or (ch == "." and self.i + 1 < len(self.s) and self.s[self.i + 1].isdigit())
+
+    def number(self) -> float:
+        m = _NUMBER.match(self.s, self.i)
+        if not m:
+            raise self.error("unparseable number")
+        self.i = m.end()
+        if self.i < len(self.s) and (self.s[self.i] == "." and self.i + 1 < len(self.s) and self.s[self.i + 1].isdigit()):
+            raise _ParseError(f"unparseable number {self.s[m.start():self.i + 2]!r}")
+        return float(m.group())
+
+    def symbol(self) -> str:
+        j = self.i + 1
+        while j < len(self.s) and self.s[j].islower():
+            j += 1
+        sym = self.s[self.i : j]
+        if sym not in ATOMIC_NUMBER:
+            hint = ""
+            if len(sym) > 2 and sym[:2] in ATOMIC_NUMBER:
+                hint = f" (did you mean {sym[:2]!r} followed by {sym[2:]!r}?)"
+            elif len(sym) == 1 and (self.last_symbol + sym.lower()) in ATOMIC_NUMBER:
+                hint = f" (symbols are case-sensitive: did you mean {self.last_symbol + sym.lower()!r}?)"
+            raise _ParseError(f"unknown element {sym!r}{hint}")
+        self.i = j
+        self.last_symbol = sym
+        return sym
+
+    def error(self, what: str) -> _ParseError:
+        return _ParseError(f"{what} at position {self.i + 1} of {self.s!r}")

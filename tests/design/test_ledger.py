@@ -1,0 +1,98 @@
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matloop.design.ledger import Ledger
+from matloop.errors import InputError, MatloopError
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    pool = pd.DataFrame({"formula": ["Fe2O3", "NiO", "CuO", "ZnO"], "note": ["a", "b", "c", "d"]})
+    return Ledger.create(str(tmp_path / "c.db"), "oxides", {"target": "gap", "direction": "max"}, pool,
+                         keys=pool["formula"].tolist(), actor="tester@host")
+
+
+def test_create_twice_is_an_error(ledger, tmp_path):
+    with pytest.raises(MatloopError, match="already exists"):
+        Ledger.create(str(tmp_path / "c.db"), "oxides", {}, None, None)
+    with pytest.raises(MatloopError, match="no campaign named"):
+        Ledger(str(tmp_path / "c.db"), "other")
+
+
+def test_record_is_idempotent_and_keeps_everything(ledger):
+    res = pd.DataFrame({"formula": ["NiO", "CuO"], "gap": [3.7, 1.2], "operator": ["x", "y"]})
+    r1 = ledger.record(res, ["NiO", "CuO"], ["gap"], "run1.csv", [1, 2], actor="alice@lab")
+    r2 = ledger.record(res, ["NiO", "CuO"], ["gap"], "run1.csv", [1, 2], actor="alice@lab")
+    assert (r1.inserted, r2.inserted, r2.already_recorded) == (2, 0, 2)
+    m = ledger.measurements()
+    assert m["value"].tolist() == [3.7, 1.2] and set(m["recorded_by"]) == {"alice@lab"}
+    assert '"operator": "x"' in m["extra"].iloc[0]  # the whole results row is kept
+
+
+def test_unknown_candidate_is_an_error_unless_allowed(ledger):
+    res = pd.DataFrame({"formula": ["NiO", "MgO"], "gap": [3.7, 7.8]})
+    with pytest.raises(InputError) as err:
+        ledger.record(res, ["NiO", "MgO"], ["gap"], "f.csv", [1, 2])
+    assert err.value.table["row"].tolist() == [2] and "MgO" in str(err.value)
+    assert ledger.measurements().empty  # all or nothing
+    ledger.record(res, ["NiO", "MgO"], ["gap"], "f.csv", [1, 2], allow_new=True)
+    cands = ledger.candidates()
+    assert cands.loc[cands["key"] == "MgO", "source"].item() == "recorded"
+
+
+def test_bad_values_are_reported_and_empty_cells_skipped(ledger):
+    res = pd.DataFrame({"formula": ["NiO", "CuO", "ZnO"], "gap": [np.nan, "abc", np.inf]})
+    with pytest.raises(InputError) as err:
+        ledger.record(res, ["NiO", "CuO", "ZnO"], ["gap"], "f.csv", [1, 2, 3])
+    assert err.value.table["row"].tolist() == [2, 3]
+    assert ledger.measurements().empty
+
+
+def test_suggestions_are_stored_with_model_and_strategy(ledger):
+    batch = pd.DataFrame({"key": ["CuO", "Cu2O"], "data": [{"formula": "CuO"}, {"formula": "Cu2O"}],
+                          "rank": [1, 2], "prediction": [1.0, 2.0], "std": [0.1, 0.2],
+                          "acquisition": [0.5, 0.4], "reason": ["r1", "r2"]})
+    ledger.add_suggestions(batch, {"acquisition": "ei"}, "RandomForest", "abc123", n_measured=0)
+    s = ledger.suggestions()
+    assert s["model"].tolist() == ["RandomForest"] * 2 and s["rank"].tolist() == [1, 2]
+    assert "Cu2O" in ledger.candidates()["key"].tolist()  # a new space point became a candidate
+
+
+_WRITER = textwrap.dedent("""
+    import sys, pandas as pd
+    from matloop.design.ledger import Ledger
+    led = Ledger(sys.argv[1], "oxides")
+    tag = sys.argv[2]
+    for i in range(int(sys.argv[3])):
+        res = pd.DataFrame({"formula": ["NiO"], "gap": [float(i)], "measurement_id": [f"{tag}-{i}"]})
+        led.record(res, ["NiO"], ["gap"], tag, [1])
+        print(f"ack {i}", flush=True)
+""")
+
+
+def test_two_processes_recording_at_once_both_land(ledger):
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, ledger.url, tag, "25"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for tag in ("p1", "p2")]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    m = ledger.measurements()
+    assert len(m) == 50 and set(m["source"]) == {"p1", "p2"}
+
+
+def test_kill_loses_nothing_acknowledged(ledger):
+    p = subprocess.Popen([sys.executable, "-c", _WRITER, ledger.url, "k", "100000"], stdout=subprocess.PIPE,
+                         text=True)
+    acked = 0
+    for line in p.stdout:
+        acked += 1
+        if acked == 15:
+            p.kill()
+            break
+    p.wait(timeout=30)
+    assert len(ledger.measurements()) >= acked

@@ -89,7 +89,7 @@ def test_kill_loses_nothing_acknowledged(ledger):
     p = subprocess.Popen([sys.executable, "-c", _WRITER, ledger.url, "k", "100000"], stdout=subprocess.PIPE,
                          text=True)
     acked = 0
-    for line in p.stdout:
+    for _line in p.stdout:
         acked += 1
         if acked == 15:
             p.kill()

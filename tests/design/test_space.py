@@ -1,0 +1,58 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from matloop.design.space import DesignSpace, optimize
+from matloop.errors import MatloopError
+
+SPEC = {
+    "parameters": [
+        {"name": "temperature", "type": "continuous", "low": 300, "high": 900},
+        {"name": "layers", "type": "integer", "low": 1, "high": 10},
+        {"name": "solvent", "type": "categorical", "values": ["water", "ethanol", "toluene"]},
+        {"name": "alloy", "type": "composition", "elements": {"Fe": [0.5, 0.9], "Ni": [0, 0.3], "Cr": [0, 0.3]}},
+    ],
+    "constraints": ["temperature + 50 * layers <= 1200", "Ni + Cr <= 0.4"],
+}
+
+
+def test_samples_are_feasible_and_typed():
+    space = DesignSpace.from_dict(SPEC)
+    s = space.sample(500, np.random.default_rng(0))
+    assert len(s) == 500 and space.feasible(s).all()
+    assert np.allclose(s[["Fe", "Ni", "Cr"]].sum(axis=1), 1.0)
+    assert (s["Fe"] >= 0.5 - 1e-9).all() and (s["Ni"] + s["Cr"] <= 0.4 + 1e-9).all()
+    assert np.allclose(s["layers"], s["layers"].round()) and set(s["solvent"]) <= {"water", "ethanol", "toluene"}
+    assert space.encode(s).shape == (500, 1 + 1 + 3 + 3)
+    assert space.formulas(s.head(1))[0].startswith("Fe")
+
+
+def test_yaml_file_and_errors(tmp_path):
+    p = tmp_path / "space.yaml"
+    p.write_text("parameters:\n  - {name: x, type: continuous, low: 0, high: 1}\nconstraints: ['x > 0.5']\n")
+    space = DesignSpace.from_file(p)
+    assert (space.sample(100, np.random.default_rng(1))["x"] > 0.5).all()
+    with pytest.raises(MatloopError, match="low < high"):
+        DesignSpace.from_dict({"parameters": [{"name": "x", "type": "continuous", "low": 1, "high": 0}]})
+    with pytest.raises(MatloopError, match="unknown name"):
+        DesignSpace.from_dict({"parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                               "constraints": ["y < 1"]})
+    with pytest.raises(MatloopError, match="not allowed|only"):
+        DesignSpace.from_dict({"parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                               "constraints": ["__import__('os').system('x') < 1"]})
+    with pytest.raises(MatloopError, match="cannot sum to 1"):
+        DesignSpace.from_dict({"parameters": [{"name": "c", "type": "composition",
+                                               "elements": {"Fe": [0, 0.3], "Ni": [0, 0.3]}}]})
+
+
+def test_optimizer_finds_the_constrained_optimum():
+    space = DesignSpace.from_dict({"parameters": [
+        {"name": "x", "type": "continuous", "low": -5, "high": 5},
+        {"name": "y", "type": "continuous", "low": -5, "high": 5}], "constraints": ["x + y <= 1"]})
+
+    def score(f: pd.DataFrame) -> np.ndarray:  # maximum on the constraint boundary at (1.5, -0.5)
+        return -((f["x"] - 2.0) ** 2 + (f["y"] + 0.0) ** 2).to_numpy()
+
+    best = optimize(space, score, n=5, rng=np.random.default_rng(0))
+    assert best.loc[0, "x"] == pytest.approx(1.5, abs=0.05) and best.loc[0, "y"] == pytest.approx(-0.5, abs=0.05)
+    assert space.feasible(best).all()

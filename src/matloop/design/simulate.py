@@ -1,0 +1,209 @@
+"""Simulated (pool-based) campaigns: the benchmark protocol of Liang et al. 2021.
+
+Liang, Gongora, Ren et al., "Benchmarking the performance of Bayesian optimization across multiple
+experimental materials science domains", npj Comput Mater 7, 188 (2021):
+
+- duplicate inputs are averaged, so the pool has one row per distinct input (``N`` rows);
+- the top candidates are the best ``ceil(top_fraction * N)`` of the pool;
+- each run starts from ``n_initial`` random measurements, then the strategy picks one candidate at
+  a time (or a batch) from the rest of the pool and "measures" it (looks up its value);
+- ``Top%(i)`` is the fraction of top candidates found after ``i`` evaluations, averaged over runs;
+- the random baseline is analytic: without replacement, ``E[Top%(i)] = i / N``;
+- enhancement factor ``EF(i) = Top%(i) / (i / N)``; acceleration factor at a Top% level ``p`` is
+  ``AF(p) = (p * N) / i_strategy(p)``, the evaluations random sampling needs over those the strategy
+  needs (``i_strategy(p)``: first ``i`` at which the mean Top% curve reaches ``p``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from matloop.design.acquisition import Context, Posterior, make_acquisition
+from matloop.design.batch import select_batch
+
+
+def average_duplicates(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Average ``y`` over identical input rows; returns unique inputs, mean y and replicate counts."""
+    frame = X.copy()
+    frame["__y__"] = np.asarray(y, dtype=float)
+    grouped = frame.groupby(list(X.columns), sort=False, dropna=False)["__y__"]
+    means = grouped.mean()
+    counts = grouped.size()
+    Xu = means.index.to_frame(index=False)
+    Xu.columns = list(X.columns)
+    return Xu, means.to_numpy(), counts.to_numpy()
+
+
+class Strategy:
+    """Chooses the next experiments from the unmeasured part of the pool (maximisation sense)."""
+
+    name = "strategy"
+
+    def propose(self, X_measured: np.ndarray, y_measured: np.ndarray, X_candidates: np.ndarray, k: int,
+                rng: np.random.Generator) -> np.ndarray:
+        """Indices (into ``X_candidates``) of ``k`` distinct picks."""
+        raise NotImplementedError
+
+
+class RandomStrategy(Strategy):
+    """Uniform random picks: the baseline every strategy must beat."""
+
+    name = "random"
+
+    def propose(self, X_measured, y_measured, X_candidates, k, rng):
+        return rng.choice(len(X_candidates), size=min(k, len(X_candidates)), replace=False)
+
+
+@dataclass
+class SurrogateStrategy(Strategy):
+    """Fit a surrogate with uncertainty, score candidates with an acquisition, pick a batch.
+
+    Parameters
+    ----------
+    make_model : callable
+        Returns a fresh regressor with ``fit`` and ``predict(X, return_std=True)``.
+    acquisition : str
+        Acquisition name (see :func:`matloop.design.acquisition.make_acquisition`).
+    batch : str
+        Batch method for ``k > 1`` (``penalized``, ``thompson``, ``believer``).
+    name : str
+        Label in reports.
+    """
+
+    make_model: Callable[[], object]
+    acquisition: str = "ei"
+    batch: str = "penalized"
+    name: str = "surrogate"
+    acquisition_params: dict = field(default_factory=dict)
+
+    def propose(self, X_measured, y_measured, X_candidates, k, rng):
+        model = self.make_model()
+        model.fit(X_measured, y_measured)
+        mean, std = model.predict(X_candidates, return_std=True)
+        acq = make_acquisition(self.acquisition, **self.acquisition_params)
+        ctx = Context(best=float(np.max(y_measured)), X_candidates=X_candidates, X_measured=X_measured, rng=rng)
+        idx, _ = select_batch(acq, Posterior(mean, std), ctx, k, method=self.batch if k > 1 else "penalized")
+        return idx
+
+
+@dataclass
+class CampaignRun:
+    """One simulated campaign: the order in which the pool was measured."""
+
+    order: np.ndarray
+    found: np.ndarray  # top candidates found after i evaluations (i = 1..len(order))
+    seconds: float
+
+
+def simulate(X: np.ndarray, y: np.ndarray, strategy: Strategy, top: np.ndarray, n_initial: int = 2,
+             budget: int | None = None, batch: int = 1, seed: int = 0, stop_when_all_found: bool = False,
+             ) -> CampaignRun:
+    """Run one pool-based campaign (``y`` in the maximisation sense, ``top`` a boolean mask)."""
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    budget = n if budget is None else min(budget, n)
+    start = time.perf_counter()
+    measured = list(rng.choice(n, size=min(n_initial, budget), replace=False))
+    remaining = np.setdiff1d(np.arange(n), measured)
+    n_top = int(top.sum())
+    while len(measured) < budget and len(remaining):
+        if stop_when_all_found and top[measured].sum() == n_top:
+            break
+        k = min(batch, budget - len(measured), len(remaining))
+        picks = strategy.propose(X[measured], y[measured], X[remaining], k, rng)
+        chosen = remaining[np.asarray(picks, dtype=int)]
+        measured.extend(chosen.tolist())
+        remaining = np.setdiff1d(remaining, chosen)
+    order = np.array(measured)
+    found = np.cumsum(top[order])
+    if stop_when_all_found and len(order) < budget:  # all found: the curve stays at the top
+        found = np.r_[found, np.full(budget - len(order), n_top)]
+    return CampaignRun(order, found, time.perf_counter() - start)
+
+
+def top_mask(y: np.ndarray, fraction: float = 0.05) -> np.ndarray:
+    """The best ``ceil(fraction * N)`` values (maximisation sense); ties at the cut all count."""
+    n_top = math.ceil(fraction * len(y))
+    cut = np.sort(y)[::-1][n_top - 1]
+    return y >= cut
+
+
+@dataclass
+class BenchmarkResult:
+    """Top% curves of several strategies on one pool, with the Liang et al. figures of merit."""
+
+    n_pool: int
+    n_top: int
+    curves: dict[str, np.ndarray]  # strategy -> (runs, budget) Top% after i evaluations
+    seconds: dict[str, float]
+
+    def mean_curve(self, name: str) -> np.ndarray:
+        return self.curves[name].mean(axis=0)
+
+    def random_curve(self, length: int) -> np.ndarray:
+        return np.arange(1, length + 1) / self.n_pool
+
+    def evaluations_to(self, name: str, level: float) -> float:
+        """First number of evaluations at which the mean Top% reaches ``level`` (NaN if never)."""
+        curve = self.mean_curve(name)
+        hit = np.flatnonzero(curve >= level - 1e-12)
+        return float(hit[0] + 1) if len(hit) else float("nan")
+
+    def acceleration_factor(self, name: str, level: float) -> float:
+        needed = self.evaluations_to(name, level)
+        return float(level * self.n_pool / needed) if np.isfinite(needed) else float("nan")
+
+    def enhancement_factor(self, name: str) -> np.ndarray:
+        curve = self.mean_curve(name)
+        return curve / self.random_curve(len(curve))
+
+    def summary(self, levels=(0.5, 0.8, 1.0)) -> pd.DataFrame:
+        """One row per strategy: evaluations to reach each Top% level, AF there, max EF, run time."""
+        rows = []
+        for name in self.curves:
+            row = {"strategy": name}
+            for lv in levels:
+                row[f"evals_to_{int(lv * 100)}pct"] = self.evaluations_to(name, lv)
+                row[f"AF_{int(lv * 100)}pct"] = self.acceleration_factor(name, lv)
+            row["EF_max"] = float(np.max(self.enhancement_factor(name)))
+            row["first_top_hit"] = float(np.mean(np.argmax(self.curves[name] > 0, axis=1) + 1))
+            row["seconds_per_run"] = self.seconds[name]
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict:
+        return {"n_pool": self.n_pool, "n_top": self.n_top,
+                "summary": self.summary().to_dict(orient="records"),
+                "mean_curves": {k: self.mean_curve(k).tolist() for k in self.curves}}
+
+
+def benchmark(X: np.ndarray, y: np.ndarray, strategies: dict[str, Strategy], runs: int = 50, n_initial: int = 2,
+              budget: int | None = None, top_fraction: float = 0.05, batch: int = 1, seed: int = 0,
+              progress: bool = True) -> BenchmarkResult:
+    """Replay the pool-based protocol for each strategy over ``runs`` seeds (same seeds for all)."""
+    from tqdm.auto import tqdm
+
+    X = np.asarray(X, dtype=float)
+    scale = X.std(axis=0)
+    X = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)  # the pool is known: standardise on it
+    y = np.asarray(y, dtype=float)
+    top = top_mask(y, top_fraction)
+    n_top = int(top.sum())
+    budget = len(y) if budget is None else min(budget, len(y))
+    curves, seconds = {}, {}
+    for name, strat in strategies.items():
+        rows, secs = [], []
+        bar = tqdm(range(runs), desc=f"{name:>14}", disable=not progress, leave=True)
+        for r in bar:
+            run = simulate(X, y, strat, top, n_initial, budget, batch, seed + r, stop_when_all_found=True)
+            rows.append(run.found[:budget] / n_top)
+            secs.append(run.seconds)
+        curves[name] = np.vstack(rows)
+        seconds[name] = float(np.mean(secs))
+    return BenchmarkResult(len(y), n_top, curves, seconds)

@@ -1,0 +1,292 @@
+"""Reading SMILES with RDKit: row-level error reports, polymer repeat units, canonical forms.
+
+Every distinct string is parsed once. RDKit's error log is silenced and captured, so that each
+bad SMILES becomes one row of a single :class:`matloop.InputError` table (``row, column, value,
+reason``) instead of lines scrolling past on stderr. The reason is RDKit's own message, tidied
+(atoms are numbered from 1 in the order they are written)::
+
+    CC(C              SMILES parse error: extra open parentheses (near position 3)
+    N(C)(C)(C)(C)C    explicit valence of atom 1 N is 5, greater than permitted
+    c1cccc1           can't kekulize aromatic atoms 1 2 3 4 5
+
+Surrounding whitespace is stripped (the ESOL file has trailing spaces); whitespace *inside* a
+SMILES is an error, because RDKit would silently read ``"CCO ethanol"`` as ``CCO`` and
+``"CC O"`` as ethane. Missing and empty values are errors too.
+
+Polymers
+--------
+Repeat units are written with ``*`` end groups: ``*CC(*)c1ccccc1`` (polystyrene),
+``*OCC*`` (poly(ethylene oxide)), ``*c1ccc(*)cc1``. :func:`parse_smiles` keeps the ``*`` as
+RDKit dummy atoms (atomic number 0), so :func:`canonical_smiles` tells polymers from small
+molecules. For featurization, :func:`cap_end_groups` replaces every ``*`` by a methyl carbon
+(a ``=CH2``/``#CH`` when the ``*`` is double/triple bonded). Why methyl, not hydrogen:
+
+- Gasteiger charges, BCUT2D and the partial-charge descriptors are undefined (NaN) on dummy
+  atoms, and MACCS keys count a dummy as a hetero atom ``[!#6;!#1]``.
+- Hydrogen caps invent functional groups the polymer does not have: ``*OCC*`` becomes ethanol
+  (an OH donor that PEO lacks), a polyester's ``*C(=O)O*`` ends become carboxylic acids.
+- A carbon cap keeps every backbone atom's degree, hybridisation and H count as in the chain, so
+  H-bond donor/acceptor counts, fragment counts and radius-1 Morgan environments are right.
+
+The cost: descriptors describe the methyl-capped unit (``*CC*`` is featurized as butane; MolWt
+includes the two CH3 caps, a constant offset for units with two ends). A functional group split
+by the cut (nylon-6 written ``*NCCCCCC(=O)*``) is seen as its two halves; write the repeat unit so
+the cut falls on a C-C bond (``*CCNC(=O)CCC*``) for the best descriptors. Canonical SMILES do not
+identify cyclic shifts of one repeat unit (``*OCC*`` and ``*COC*`` differ).
+
+Each ``*`` must be bonded to exactly one real atom; anything else (a ``*`` inside a ring, a bare
+``*``, ``**``) is reported as a bad row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from matloop.errors import InputError, error_table
+
+__all__ = ["parse_smiles", "canonical_smiles", "cap_end_groups", "require_rdkit"]
+
+_TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s*")
+_POSITION = re.compile(r"around position (\d+)")
+_VALENCE = re.compile(r"Explicit valence for atom # (\d+) (\w+), (\d+), is greater than permitted")
+_KEKULE = re.compile(r"Unkekulized atoms: ([\d ]+)")
+_WHITESPACE = re.compile(r"\s")
+_ATOM_INDEX = re.compile(r"\batom #? ?(\d+)")
+
+
+def require_rdkit():
+    """Import RDKit's ``Chem``, or raise an ImportError that names the extra to install."""
+    try:
+        from rdkit import Chem
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "molecule featurizers need RDKit: pip install 'matloop[molecule]' (or pip install rdkit)"
+        ) from exc
+    return Chem
+
+
+def parse_smiles(
+    values: Sequence[object] | pd.Series | np.ndarray,
+    column: str = "smiles",
+    rows: Sequence[int] | np.ndarray | None = None,
+    errors: str = "raise",
+) -> list | tuple[list, pd.DataFrame]:
+    """Parse a column of SMILES into RDKit molecules, reporting every bad row at once.
+
+    Parameters
+    ----------
+    values : sequence of str
+        SMILES strings; surrounding whitespace is stripped. ``None``/NaN/empty are errors.
+    column : str
+        Column name used in error reports.
+    rows : sequence of int, optional
+        Row numbers used in error reports (default: 1-based positions).
+    errors : {"raise", "collect"}
+        ``"raise"`` raises :class:`InputError` with one row per bad SMILES; ``"collect"``
+        returns ``(mols, error_table)`` with ``None`` in place of each bad molecule.
+
+    Returns
+    -------
+    list of rdkit.Chem.Mol
+        One molecule per input row, ``*`` end groups kept as dummy atoms. Rows holding the same
+        string share one Mol object (each distinct string is parsed once).
+    """
+    mols, _, codes, table = _parse_column(values, column, rows, errors)
+    out = [None if c < 0 else mols[c] for c in codes]
+    return (out, table) if errors == "collect" else out
+
+
+def canonical_smiles(
+    values: Sequence[object] | pd.Series | np.ndarray,
+    column: str = "smiles",
+    rows: Sequence[int] | np.ndarray | None = None,
+    errors: str = "raise",
+) -> list | tuple[list, pd.DataFrame]:
+    """RDKit canonical (isomeric) SMILES of each row, for duplicate detection.
+
+    Two spellings of one molecule (``OCC`` and ``C(O)C``) give the same string; ``*`` end groups
+    are kept, so a polymer never collides with its capped small-molecule analogue. Errors are
+    handled as in :func:`parse_smiles` (``"collect"`` puts ``None`` for bad rows).
+    """
+    Chem = require_rdkit()
+    mols, _, codes, table = _parse_column(values, column, rows, errors)
+    canon = [None if m is None else Chem.MolToSmiles(m) for m in mols]
+    out = [None if c < 0 else canon[c] for c in codes]
+    return (out, table) if errors == "collect" else out
+
+
+def cap_end_groups(mol):
+    """A copy of ``mol`` with each ``*`` end group replaced by a carbon (methyl) cap.
+
+    Bond orders are kept, so ``*=C`` gets a ``=CH2`` cap. Molecules without dummy atoms are
+    returned unchanged (the same object). Raises ``ValueError`` if a ``*`` is not bonded to
+    exactly one real atom (see :func:`_end_group_problem`).
+    """
+    Chem = require_rdkit()
+    dummies = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() == 0]
+    if not dummies:
+        return mol
+    problem = _end_group_problem(mol)
+    if problem:
+        raise ValueError(problem)
+    rw = Chem.RWMol(mol)
+    for idx in dummies:
+        atom = rw.GetAtomWithIdx(idx)
+        atom.SetAtomicNum(6)
+        atom.SetIsotope(0)
+        atom.SetAtomMapNum(0)
+        atom.SetFormalCharge(0)
+        atom.SetNumRadicalElectrons(0)
+        atom.SetNumExplicitHs(0)
+        atom.SetNoImplicit(False)
+        atom.SetIsAromatic(False)
+        atom.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
+    capped = rw.GetMol()
+    Chem.SanitizeMol(capped)
+    return capped
+
+
+def _end_group_problem(mol) -> str | None:
+    """Why the ``*`` atoms of ``mol`` are not polymer end groups, or None if they are."""
+    for atom in mol.GetAtoms():
+        if atom.GetAtomicNum() != 0:
+            continue
+        neighbours = [n.GetAtomicNum() for n in atom.GetNeighbors()]
+        if len(neighbours) != 1:
+            return (
+                f"'*' (atom {atom.GetIdx() + 1}) is bonded to {len(neighbours)} atoms; a polymer end "
+                "group '*' must be bonded to exactly one atom"
+            )
+        if neighbours[0] == 0:
+            return f"'*' (atom {atom.GetIdx() + 1}) is bonded to another '*'; end groups need a real atom"
+    return None
+
+
+def _parse_column(values, column: str, rows, errors: str):
+    """Parse distinct strings once: ``(mols, capped, codes, table)`` per distinct value.
+
+    ``codes[i]`` is the distinct index of row ``i`` (-1 for a bad row); ``mols``/``capped`` hold
+    the molecule as written and the featurization-ready copy (``None`` where bad).
+    """
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+    if isinstance(values, pd.DataFrame):
+        if values.shape[1] != 1:
+            raise ValueError(f"expected one column of SMILES, got {values.shape[1]} columns")
+        values = values.iloc[:, 0]
+    if isinstance(values, pd.Series):
+        values = values.to_numpy(dtype=object)
+    elif isinstance(values, np.ndarray):
+        values = values.reshape(-1)
+    raw = np.empty(len(values), dtype=object)
+    raw[:] = [str(v) if isinstance(v, np.str_) else v for v in values]
+    keys = np.array([v.strip() if isinstance(v, str) else v for v in raw], dtype=object)
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+    mols, capped, reasons = _parse_unique(list(uniques))
+
+    bad_unique = np.array([r is not None for r in reasons] + [True])  # last slot: missing (code -1)
+    bad_rows = bad_unique[codes]
+    table = error_table()
+    if bad_rows.any():
+        labels = np.arange(1, len(raw) + 1) if rows is None else np.asarray(rows)
+        records = [
+            {
+                "row": labels[i],
+                "column": column,
+                "value": raw[i],
+                "reason": "missing SMILES" if codes[i] < 0 else reasons[codes[i]],
+            }
+            for i in np.flatnonzero(bad_rows)
+        ]
+        table = error_table(records)
+        if errors == "raise":
+            raise InputError(f"Could not read column '{column}' as SMILES", table)
+    codes = np.where(bad_rows, -1, codes)
+    return mols, capped, codes, table
+
+
+def _parse_unique(strings: list) -> tuple[list, list, list]:
+    """Parse each distinct value; returns molecules, capped molecules and reasons (None = ok)."""
+    Chem = require_rdkit()
+    from rdkit import rdBase
+
+    capture_cls = getattr(rdBase, "CaptureErrorLog", None)  # RDKit >= 2025.09
+    mols, capped, reasons = [], [], []
+    with rdBase.BlockLogs():
+        for value in strings:
+            mol, reason = None, None
+            if not isinstance(value, str):
+                reason = f"expected a SMILES string, got {type(value).__name__} {value!r}"
+            elif not value:
+                reason = "empty SMILES"
+            elif _WHITESPACE.search(value):
+                reason = "SMILES contains whitespace (RDKit would ignore the text after it)"
+            else:
+                if capture_cls is not None:
+                    with capture_cls() as capture:
+                        mol = Chem.MolFromSmiles(value)
+                    log = capture.messages
+                else:  # pragma: no cover - older RDKit
+                    mol, log = Chem.MolFromSmiles(value), ""
+                if mol is None:
+                    reason = _diagnose(Chem, value, log)
+                elif "*" in value:
+                    reason = _end_group_problem(mol)
+            cap = None
+            if mol is not None and reason is None:
+                try:
+                    cap = cap_end_groups(mol) if "*" in value else mol
+                except Exception as exc:  # RDKit sanitization of the capped unit
+                    reason = f"cannot cap the '*' end groups: {exc}"
+            mols.append(mol if reason is None else None)
+            capped.append(cap if reason is None else None)
+            reasons.append(reason)
+    return mols, capped, reasons
+
+
+def _diagnose(Chem, smiles: str, log: str) -> str:
+    """A readable reason why RDKit rejected ``smiles`` (parse error or chemistry problem)."""
+    raw = Chem.MolFromSmiles(smiles, sanitize=False)
+    if raw is None:
+        return _parse_error_reason(log)
+    problems = [_problem_reason(p.GetType(), p.Message()) for p in Chem.DetectChemistryProblems(raw)]
+    if problems:
+        return "; ".join(dict.fromkeys(problems))
+    try:
+        Chem.SanitizeMol(raw)
+        Chem.RemoveHs(raw)
+    except Exception as exc:
+        return str(exc).strip() or type(exc).__name__
+    return _parse_error_reason(log)
+
+
+def _parse_error_reason(log: str) -> str:
+    """Condense RDKit's multi-line SMILES parse error log into one reason."""
+    lines = [_TIMESTAMP.sub("", line).strip() for line in log.splitlines()]
+    lines = [line for line in lines if line]
+    position = next((m.group(1) for m in map(_POSITION.search, lines) if m), None)
+    message = next((line for line in lines if line.startswith("SMILES Parse Error:")), "")
+    message = message.removeprefix("SMILES Parse Error:").strip()
+    message = re.split(r" while parsing:| for input:", message)[0].strip()
+    if message.startswith("Failed parsing SMILES"):
+        message = ""
+    reason = "SMILES parse error" + (f": {message}" if message else "")
+    return reason + (f" (near position {position})" if position else "")
+
+
+def _problem_reason(kind: str, message: str) -> str:
+    """Tidy one RDKit sanitization problem; atom numbers become 1-based."""
+    match = _VALENCE.search(message)
+    if match:
+        idx, element, valence = match.groups()
+        return f"explicit valence of atom {int(idx) + 1} {element} is {valence}, greater than permitted"
+    match = _KEKULE.search(message)
+    if match:
+        atoms = " ".join(str(int(i) + 1) for i in match.group(1).split())
+        return f"can't kekulize aromatic atoms {atoms}"
+    text = _ATOM_INDEX.sub(lambda m: f"atom {int(m.group(1)) + 1}", message.strip()) or kind
+    return text[0].lower() + text[1:]

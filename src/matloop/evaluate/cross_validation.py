@@ -1,0 +1,269 @@
+"""Run a cross-validation and keep everything a scientist needs to judge the model.
+
+:func:`cross_validate` fits a fresh copy of the estimator per fold (``sklearn.base.clone``, or a
+call of a factory), predicts the held-out rows with their standard deviation (and a prediction
+interval when the estimator has ``predict_interval``), scores each fold with the fixed metric names
+of :mod:`matloop.evaluate.metrics`, and times fitting and prediction. The result serialises to JSON
+(:meth:`CVResult.to_dict`) for ``matloop validate --json``.
+
+Featurisation: matloop's featurizers are stateless, so featurise once and pass the matrix. A
+featurizer that learns from data (scaling, feature selection) belongs inside the estimator (a
+scikit-learn ``Pipeline``), which is then refitted per fold and cannot leak test information.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from matloop.errors import InputError
+from matloop.evaluate.metrics import (
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    as_float_array,
+    classification_metrics,
+    regression_metrics,
+)
+
+__all__ = ["CVResult", "cross_validate", "fit_predict", "take_rows"]
+
+
+def take_rows(X: object, idx: np.ndarray) -> object:
+    """Rows ``idx`` (positions) of a DataFrame, Series, array or list."""
+    if isinstance(X, pd.DataFrame | pd.Series):
+        return X.iloc[idx]
+    if isinstance(X, np.ndarray) or hasattr(X, "shape"):
+        return X[idx]
+    return [X[i] for i in idx]
+
+
+def _new_estimator(estimator_or_factory: object) -> object:
+    if hasattr(estimator_or_factory, "fit"):
+        from sklearn.base import clone
+
+        return clone(estimator_or_factory)
+    if callable(estimator_or_factory):
+        return estimator_or_factory()
+    raise TypeError("expected an estimator with fit() or a factory returning one")
+
+
+def fit_predict(
+    estimator: object, X_train: object, y_train: object, X_test: object, task: str = "regression",
+    alpha: float = 0.05,
+) -> dict[str, object]:
+    """Fit ``estimator`` and predict ``X_test``; returns arrays and timings.
+
+    Regression: ``prediction``, ``std`` (None if the estimator has no ``return_std``), ``lower`` and
+    ``upper`` (None without ``predict_interval``). Classification: ``probability`` of the positive
+    class and ``prediction`` (the label with the largest probability).
+    """
+    t0 = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    t1 = time.perf_counter()
+    out: dict[str, object] = {}
+    if task == "classification":
+        proba = np.asarray(estimator.predict_proba(X_test), dtype=float)
+        classes = np.asarray(getattr(estimator, "classes_", np.arange(proba.shape[1])))
+        if proba.ndim != 2 or proba.shape[1] != 2:
+            raise InputError(f"binary classification expected; the model predicts {proba.shape[-1]} classes")
+        out["probability"] = proba[:, 1]
+        out["prediction"] = classes[np.argmax(proba, axis=1)]
+        out["classes"] = classes
+    else:
+        try:
+            pred, std = estimator.predict(X_test, return_std=True)
+            out["std"] = np.asarray(std, dtype=float).reshape(-1)
+        except TypeError:
+            pred = estimator.predict(X_test)
+            out["std"] = None
+        out["prediction"] = np.asarray(pred, dtype=float).reshape(-1)
+        if hasattr(estimator, "predict_interval"):
+            lo, hi = estimator.predict_interval(X_test, alpha=alpha)
+            out["lower"], out["upper"] = np.asarray(lo, float).reshape(-1), np.asarray(hi, float).reshape(-1)
+        else:
+            out["lower"] = out["upper"] = None
+    t2 = time.perf_counter()
+    out["fit_seconds"], out["predict_seconds"] = t1 - t0, t2 - t1
+    return out
+
+
+def _json_value(v: object) -> object:
+    if isinstance(v, dict):
+        return {str(k): _json_value(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_value(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return [_json_value(x) for x in v.tolist()]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None  # JSON has no NaN/inf
+    return v
+
+
+def _summarise(fold_metrics: list[dict[str, float]], names: tuple[str, ...]) -> tuple[dict, dict]:
+    mean, std = {}, {}
+    for k in names:
+        vals = np.array([m[k] for m in fold_metrics], dtype=float)
+        vals = vals[np.isfinite(vals)]
+        mean[k] = float(np.mean(vals)) if len(vals) else float("nan")
+        std[k] = float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
+    return mean, std
+
+
+@dataclass
+class CVResult:
+    """Outcome of :func:`cross_validate`.
+
+    Attributes
+    ----------
+    task : str
+    splitter : str
+        ``repr`` of the splitter.
+    n_samples : int
+    folds : list of dict
+        Per fold: ``fold``, ``n_train``, ``n_test``, ``fit_seconds``, ``predict_seconds``, ``metrics``.
+    mean, std : dict
+        Mean and sample standard deviation of each metric over folds (folds where the metric is
+        undefined, e.g. ROC-AUC with one class, are left out).
+    pooled : dict
+        Metrics over all held-out predictions at once.
+    predictions : pandas.DataFrame or None
+        One row per held-out prediction: ``fold``, ``index`` (0-based row position in ``X``),
+        ``y_true``, ``prediction`` and ``std``, ``lower``, ``upper`` (regression) or
+        ``probability`` (classification). Rows appear once per split that tests them.
+    """
+
+    task: str
+    splitter: str
+    n_samples: int
+    folds: list[dict] = field(default_factory=list)
+    mean: dict[str, float] = field(default_factory=dict)
+    std: dict[str, float] = field(default_factory=dict)
+    pooled: dict[str, float] = field(default_factory=dict)
+    predictions: pd.DataFrame | None = None
+
+    @property
+    def fold_metrics(self) -> pd.DataFrame:
+        """Per-fold metrics and timings as a table (one row per fold)."""
+        rows = [{"fold": f["fold"], "n_train": f["n_train"], "n_test": f["n_test"], **f["metrics"],
+                 "fit_seconds": f["fit_seconds"], "predict_seconds": f["predict_seconds"]} for f in self.folds]
+        return pd.DataFrame(rows)
+
+    def oof(self) -> pd.DataFrame:
+        """Out-of-fold predictions, one per row, ordered by ``index`` (rows never tested are absent).
+
+        For splitters that test a row more than once (repeated k-fold, leave-one-element-out) the
+        numeric columns are averaged over the splits that tested it.
+        """
+        if self.predictions is None:
+            raise ValueError("predictions were not kept (return_predictions=False)")
+        numeric = self.predictions.drop(columns=["fold"]).select_dtypes("number")
+        return numeric.groupby("index", sort=True).mean().reset_index()
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (NaN and inf become ``null``); predictions are not included."""
+        return _json_value({
+            "task": self.task,
+            "splitter": self.splitter,
+            "n_samples": self.n_samples,
+            "n_folds": len(self.folds),
+            "mean": self.mean,
+            "std": self.std,
+            "pooled": self.pooled,
+            "fit_seconds": float(sum(f["fit_seconds"] for f in self.folds)),
+            "predict_seconds": float(sum(f["predict_seconds"] for f in self.folds)),
+            "folds": self.folds,
+        })
+
+
+def cross_validate(
+    estimator_factory_or_estimator: object | Callable[[], object],
+    X: object,
+    y: object,
+    splitter: object,
+    groups: object = None,
+    task: str = "regression",
+    return_predictions: bool = True,
+    alpha: float = 0.05,
+) -> CVResult:
+    """Cross-validate an estimator with any splitter; see :class:`CVResult`.
+
+    Parameters
+    ----------
+    estimator_factory_or_estimator : estimator or callable
+        Cloned per fold (an estimator) or called per fold (a zero-argument factory).
+    X, y : array-like
+        Features (already featurised) and target. Classification targets are binary labels.
+    splitter : object with ``split(X, y, groups)``
+        E.g. one of :mod:`matloop.evaluate.splitters` or a scikit-learn splitter.
+    groups : array-like, optional
+        Passed to ``splitter.split``.
+    task : {"regression", "classification"}
+    alpha : float
+        Miscoverage of intervals from estimators with ``predict_interval`` (0.05: 95 % intervals,
+        scored as ``coverage_95``).
+    """
+    if task not in ("regression", "classification"):
+        raise ValueError(f"task must be 'regression' or 'classification', got {task!r}")
+    n = X.shape[0] if hasattr(X, "shape") else len(X)
+    if task == "regression":
+        y_arr = as_float_array(y, "target")
+    else:
+        y_arr = np.asarray(y.to_numpy() if isinstance(y, pd.Series) else y).reshape(-1)
+        if pd.isna(pd.Series(y_arr)).any():
+            raise InputError("classification target has missing labels")
+    if len(y_arr) != n:
+        raise InputError(f"{len(y_arr)} target values for {n} rows of features")
+    names = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+
+    try:
+        splits = list(splitter.split(X, y_arr, groups))
+    except InputError:
+        raise
+    except ValueError as exc:  # e.g. scikit-learn: more folds than rows
+        raise InputError(f"cannot split the data: {exc}") from exc
+    folds, parts = [], []
+    for k, (train, test) in enumerate(splits):
+        train, test = np.asarray(train), np.asarray(test)
+        if len(train) == 0 or len(test) == 0:
+            raise InputError(f"split {k} has an empty training or test set")
+        est = _new_estimator(estimator_factory_or_estimator)
+        res = fit_predict(est, take_rows(X, train), y_arr[train], take_rows(X, test), task=task, alpha=alpha)
+        y_test = y_arr[test]
+        if task == "regression":
+            metrics = regression_metrics(y_test, res["prediction"], res["std"], res["lower"], res["upper"])
+            part = {"fold": k, "index": test, "y_true": y_test, "prediction": res["prediction"],
+                    "std": res["std"] if res["std"] is not None else np.full(len(test), np.nan)}
+            if res["lower"] is not None:
+                part.update(lower=res["lower"], upper=res["upper"])
+        else:
+            classes = res["classes"]
+            metrics = classification_metrics(y_test, res["probability"], classes=list(classes))
+            part = {"fold": k, "index": test, "y_true": y_test, "prediction": res["prediction"],
+                    "probability": res["probability"]}
+        parts.append(pd.DataFrame(part))
+        folds.append({"fold": k, "n_train": len(train), "n_test": len(test),
+                      "fit_seconds": res["fit_seconds"], "predict_seconds": res["predict_seconds"],
+                      "metrics": metrics})
+    if not folds:
+        raise InputError("the splitter produced no splits")
+
+    mean, std = _summarise([f["metrics"] for f in folds], names)
+    preds = pd.concat(parts, ignore_index=True)
+    if task == "regression":
+        has_std = preds["std"].notna().all()
+        has_interval = "lower" in preds and preds["lower"].notna().all()
+        pooled = regression_metrics(preds["y_true"], preds["prediction"],
+                                    preds["std"] if has_std else None,
+                                    preds["lower"] if has_interval else None,
+                                    preds["upper"] if has_interval else None)
+    else:
+        pooled = classification_metrics(preds["y_true"], preds["probability"], classes=list(classes))
+    return CVResult(task=task, splitter=repr(splitter), n_samples=n, folds=folds, mean=mean, std=std,
+                    pooled=pooled, predictions=preds if return_predictions else None)

@@ -1,0 +1,215 @@
+"""Bundle the public datasets of ``/work/shared/data`` into ``src/matloop/datasets/data``.
+
+Run once by a maintainer (``python scripts/bundle_datasets.py [SOURCE]``); users never need it,
+since the result is committed and shipped inside the package. What it does, and why:
+
+* Every file is stored as xz-compressed CSV (``.csv.xz``; pandas reads it natively), the smallest
+  widely readable format, with **values copied as text**: no number goes through a float round
+  trip, so the bundled bytes are the source bytes.
+* Matbench v0.1: the CSV with its official ``fold`` column, unchanged (the ``.json.bz2``
+  duplicates are not shipped).
+* CrabNet proxy sets: one file per set; the available ``train``/``val``/``test`` files are
+  concatenated in that order with an added ``split`` column.
+* Liang et al. 2021 BO sets, ESOL, FreeSolv: the source files byte for byte (duplicates kept).
+* ``PROVENANCE.md`` and ``LICENSE`` texts go beside the data of each group, and
+  ``manifest.json`` records rows, columns, split/fold counts and the SHA-256 of each uncompressed
+  file, so that :mod:`matloop.datasets` can list datasets without decompressing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import lzma
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DEST = ROOT / "src" / "matloop" / "datasets" / "data"
+
+MATBENCH = ["steels", "expt_gap", "expt_is_metal", "glass", "jdft2d", "log_gvrh", "log_kvrh",
+            "perovskites", "mp_gap", "mp_e_form", "mp_is_metal"]
+CRABNET = {
+    "oqmd_bandgap": "OQMD_Bandgap", "oqmd_formation_enthalpy": "OQMD_Formation_Enthalpy",
+    "oqmd_energy_per_atom": "OQMD_Energy_per_atom", "oqmd_volume_per_atom": "OQMD_Volume_per_atom",
+    "critexam_ef": "CritExam__Ef", "critexam_ed": "CritExam__Ed", "mp_e_hull": "mp_e_hull",
+    "mp_mu_b": "mp_mu_b", "mp_bulk_modulus": "mp_bulk_modulus", "mp_shear_modulus": "mp_shear_modulus",
+    "mp_elastic_anisotropy": "mp_elastic_anisotropy", "aflow_egap": "aflow__Egap",
+    "aflow_energy_atom": "aflow__energy_atom", "aflow_bulk_modulus": "aflow__ael_bulk_modulus_vrh",
+    "aflow_shear_modulus": "aflow__ael_shear_modulus_vrh",
+}
+LIANG = {"liang_p3ht": "P3HT_dataset.csv", "liang_agnp": "AgNP_dataset.csv",
+         "liang_crossed_barrel": "Crossed barrel_dataset.csv"}
+MOLECULES = {"esol": "ESOL_delaney-processed.csv", "freesolv": "FreeSolv_SAMPL.csv"}
+
+MIT = """MIT License
+
+{copyright}
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+"""
+
+LICENSES = {
+    "matbench": (
+        "The files in this folder were taken from the materialsproject/matbench repository,\n"
+        "which is distributed under the MIT License reproduced below. The underlying data come\n"
+        "from the original sources cited in the Matbench paper (Dunn et al., npj Comput Mater 6,\n"
+        "138 (2020)); please cite them as well.\n\n"
+        + MIT.format(copyright="Copyright (c) 2021 Hacking Materials Research Group")
+    ),
+    "crabnet": (
+        "The files in this folder were taken from the anthony-wang/CrabNet repository, which is\n"
+        "distributed under the MIT License reproduced below. The values come from the OQMD,\n"
+        "AFLOW and Materials Project databases (see PROVENANCE.md); please cite them as well.\n\n"
+        + MIT.format(copyright="Copyright (c) 2019-2020 Anthony Yu-Tung Wang and Steven K. Kauwe")
+    ),
+    "liang2021": (
+        "The files in this folder were taken from the PV-Lab/Benchmarking repository. Its LICENSE\n"
+        "file is the MIT License reproduced below; its README says \"BSD-2-Clause\". Both are\n"
+        "permissive. The README asks users to cite Liang et al. 2021 and the original data\n"
+        "authors (see PROVENANCE.md).\n\n"
+        + MIT.format(copyright="Copyright (c) 2020 MIT PVLab")
+    ),
+    "moleculenet": (
+        "ESOL_delaney-processed.csv (esol) and FreeSolv_SAMPL.csv (freesolv) were taken from the\n"
+        "GLambard/Molecules_Dataset_Collection repository (MIT License, reproduced below), which\n"
+        "holds the unmodified MoleculeNet/DeepChem originals.\n\n"
+        "FreeSolv (Mobley & Guthrie, J Comput Aided Mol Des 28, 711 (2014); ChEMBL document\n"
+        "CHEMBL3301361) is distributed under the Creative Commons Attribution-ShareAlike 3.0\n"
+        "Unported licence (CC BY-SA 3.0, https://creativecommons.org/licenses/by-sa/3.0/) per\n"
+        "the ChEMBL terms of use: attribute the source and share derived data under the same\n"
+        "licence.\n\n"
+        "ESOL: Delaney, J Chem Inf Comput Sci 44, 1000 (2004), as packaged by MoleculeNet (Wu et\n"
+        "al., Chem Sci 9, 513 (2018)). Cite the originals.\n\n"
+        + MIT.format(copyright="Copyright (c) 2018 Guillaume Lambard")
+    ),
+}
+
+
+def _sections(markdown: str) -> dict[str, str]:
+    """Split a markdown text at its ``## `` headings: heading text -> section text."""
+    parts = re.split(r"^(?=## )", markdown, flags=re.M)
+    return {p.splitlines()[0][3:].strip(): p for p in parts if p.startswith("## ")}
+
+
+def _provenance(source: Path) -> dict[str, str]:
+    """PROVENANCE.md text per group folder, taken verbatim from the source files."""
+    top = (source / "PROVENANCE.md").read_text(encoding="utf-8")
+    header = ("# Data provenance\n\nAll files were copied out of public GitHub snapshots with `git show` "
+              "(data only, no code copied). The sections below are quoted from the provenance notes "
+              "written when the data were collected.\n\n")
+    sec = _sections(top)
+    mb = next(v for k, v in sec.items() if k.startswith("1."))
+    cn = next(v for k, v in sec.items() if k.startswith("2."))
+    missing = next(v for k, v in sec.items() if k.startswith("Not found"))
+    note = ("\n## Bundled in matloop\n\nCopied into `matloop/datasets/data/{group}/` by "
+            "`scripts/bundle_datasets.py`: {how} Values are copied as text (no float round trip) "
+            "and xz-compressed; `manifest.json` holds the SHA-256 of each uncompressed file.\n")
+    return {
+        "matbench": header + mb + "\n" + missing + note.format(
+            group="matbench", how="each `matbench_<task>.csv` (with its `fold` column) unchanged, "
+            "as `<name>.csv.xz`; the `.json.bz2` duplicates are not shipped."),
+        "crabnet": header + cn + note.format(
+            group="crabnet", how="the available train/val/test files of each set concatenated in "
+            "that order into one `<name>.csv.xz`, with an added column `split` (train/val/test)."),
+        "liang2021": (source / "bo_benchmarks" / "PROVENANCE.md").read_text(encoding="utf-8") + note.format(
+            group="liang2021", how="each source CSV byte for byte (duplicate rows kept) as `<name>.csv.xz`."),
+        "moleculenet": (source / "molecules" / "PROVENANCE.md").read_text(encoding="utf-8") + note.format(
+            group="moleculenet", how="each source CSV byte for byte as `<name>.csv.xz` (the trailing "
+            "spaces of some ESOL SMILES are kept in the file; the loader strips them)."),
+    }
+
+
+def _read_text(path: Path) -> bytes:
+    """Bytes of a CSV, gunzipped when the name ends in ``.gz``."""
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
+def _crabnet_bytes(folder: Path) -> tuple[bytes, dict[str, int]]:
+    """train/val/test concatenated with a ``split`` column, values kept as text."""
+    out, counts = [b"formula,target,split\n"], {}
+    for split in ("train", "val", "test"):
+        path = folder / f"{split}.csv.gz"
+        if not path.exists():
+            continue
+        lines = _read_text(path).decode("utf-8").splitlines()
+        if lines[0].strip() != "formula,target":
+            raise SystemExit(f"{path}: unexpected header {lines[0]!r}")
+        body = [ln for ln in lines[1:] if ln.strip()]
+        if any('"' in ln or ln.count(",") != 1 for ln in body):
+            raise SystemExit(f"{path}: quoted or malformed lines; refusing a text-level merge")
+        out.append("".join(f"{ln},{split}\n" for ln in body).encode("utf-8"))
+        counts[split] = len(body)
+    return b"".join(out), counts
+
+
+def _write(group: str, name: str, raw: bytes, manifest: dict, source: str, **extra) -> None:
+    """Compress ``raw`` to ``<group>/<name>.csv.xz`` and record it in the manifest."""
+    rel = f"{group}/{name}.csv.xz"
+    packed = lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME)
+    (DEST / rel).write_bytes(packed)
+    frame = pd.read_csv(io.BytesIO(raw))
+    entry = {"file": rel, "source": source, "rows": len(frame), "columns": list(frame.columns),
+             "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw), "xz_bytes": len(packed)}
+    for column, key in (("fold", "folds"), ("split", "splits")):
+        if column in frame:
+            counts = frame[column].value_counts(sort=False)  # splits in file order (train, val, test)
+            counts = counts.sort_index() if column == "fold" else counts
+            entry[key] = {str(k): int(v) for k, v in counts.items()}
+    entry.update(extra)
+    manifest[name] = entry
+    print(f"{name:26s} {len(frame):>8d} rows {len(raw) / 1e6:7.2f} MB -> {len(packed) / 1e6:6.2f} MB xz")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Bundle everything; prints one line per dataset and the total size."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", nargs="?", default="/work/shared/data", type=Path,
+                        help="folder with the public data and its PROVENANCE.md files")
+    source = parser.parse_args(argv).source
+    manifest: dict[str, dict] = {}
+    for group, text in _provenance(source).items():
+        (DEST / group).mkdir(parents=True, exist_ok=True)
+        (DEST / group / "PROVENANCE.md").write_text(text, encoding="utf-8")
+        (DEST / group / "LICENSE").write_text(LICENSES[group], encoding="utf-8")
+    for task in MATBENCH:
+        folder = source / f"matbench_{task}"
+        path = next(p for p in (folder / f"matbench_{task}.csv", folder / f"matbench_{task}.csv.gz") if p.exists())
+        _write("matbench", f"matbench_{task}", _read_text(path), manifest, str(path.relative_to(source)))
+    for name, folder in CRABNET.items():
+        raw, counts = _crabnet_bytes(source / "crabnet_benchmark_data" / folder)
+        _write("crabnet", name, raw, manifest, f"crabnet_benchmark_data/{folder}/{{{','.join(counts)}}}.csv.gz")
+    for group, sub, files in (("liang2021", "bo_benchmarks", LIANG), ("moleculenet", "molecules", MOLECULES)):
+        for name, file in files.items():
+            raw = (source / sub / file).read_bytes()
+            _write(group, name, raw, manifest, f"{sub}/{file}", md5=hashlib.md5(raw).hexdigest())
+    (DEST / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    total = sum(p.stat().st_size for p in DEST.rglob("*") if p.is_file())
+    print(f"total bundled size: {total / 1e6:.2f} MB in {DEST}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""One-shot suggestions: "what should I make next?" from a table of measured and candidate rows.
+
+:func:`suggest` fits a surrogate with uncertainty on the labelled rows, scores the candidate rows
+(empty target) with an acquisition, picks a diverse batch and explains each pick. The campaign
+ledger (:mod:`matloop.design.campaign`) uses the same machinery with a durable history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+from matloop.design.acquisition import Context, Objective, make_acquisition, nearest_distance
+from matloop.design.batch import select_batch
+from matloop.design.multiobjective import parse_constraint, probability_of_feasibility
+from matloop.design.surrogate import featurize, make_surrogate
+from matloop.errors import InputError, error_table
+from matloop.io.dataset import Dataset
+
+OUTPUT_COLUMNS = ["prediction", "std", "acquisition", "rank", "reason"]
+
+
+@dataclass
+class Ranking:
+    """Scored candidates: the chosen batch and what produced it (for the ledger)."""
+
+    chosen: pd.DataFrame  # chosen rows (original columns) + prediction, std, acquisition, rank, reason
+    chosen_positions: np.ndarray  # positions of the chosen rows among the candidates
+    model_name: str
+    model_version: str
+    acquisition: str
+
+
+def default_acquisition(objective: Objective) -> str:
+    """Log-EI for maximise/minimise (stable where EI underflows), the window probability for ranges."""
+    return "window" if objective.direction == "range" else "logei"
+
+
+def rank_candidates(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_candidates: np.ndarray,
+    candidates: pd.DataFrame,
+    objective: Objective,
+    batch: int = 5,
+    acquisition: str | None = None,
+    batch_method: str = "penalized",
+    model: str = "auto",
+    seed: int = 0,
+    constraints: list[tuple[np.ndarray, np.ndarray, float | None, float | None, str]] | None = None,
+) -> Ranking:
+    """Fit, score and pick a batch among ``candidates`` (features ``X_candidates``).
+
+    ``constraints`` are ``(X_measured, values, low, high, name)`` for other measured properties: a
+    surrogate is fitted to each and the acquisition is weighted by the probability of feasibility.
+    """
+    if len(X_candidates) == 0:
+        raise InputError("no candidates to choose from: give rows with an empty target (the pool)")
+    if len(y_train) < 2:
+        raise InputError(f"need at least 2 measured rows to fit a model, got {len(y_train)}")
+    surrogate = make_surrogate(model, seed).fit(X_train, y_train)
+    mean, std = surrogate.predict(X_candidates, return_std=True)
+    name = acquisition or default_acquisition(objective)
+    acq = make_acquisition(name, objective)
+    rng = np.random.default_rng(seed)
+    scale = _scaler(np.vstack([X_train, X_candidates]))
+    ctx = Context(best=objective.best(y_train), X_candidates=scale(X_candidates), X_measured=scale(X_train), rng=rng)
+    posterior = objective.posterior(mean, std) if objective.direction != "range" else _raw(mean, std)
+    feasibility = np.ones(len(mean))
+    for Xc, vals, lo, hi, _cname in constraints or []:
+        cm, cs = make_surrogate("rf", seed).fit(Xc, vals).predict(X_candidates, return_std=True)
+        feasibility *= probability_of_feasibility(cm, cs, lo, hi)
+    if constraints:
+        acq = _Weighted(acq, feasibility)
+    idx, values = select_batch(acq, posterior, ctx, batch, method=batch_method,
+                               refit=_believer_refit(surrogate, X_train, y_train, X_candidates, objective))
+    out = candidates.iloc[idx].reset_index(drop=True).copy()
+    out["prediction"] = mean[idx]
+    out["std"] = std[idx]
+    out["acquisition"] = values
+    out["rank"] = np.arange(1, len(idx) + 1)
+    novelty = nearest_distance(ctx.X_candidates[idx], ctx.X_measured)
+    spread = _typical_spacing(ctx.X_measured)
+    out["reason"] = [
+        _reason(acq, objective, ctx.best, m, s, nov, spread, feasibility[i] if constraints else None)
+        for i, m, s, nov in zip(idx, mean[idx], std[idx], novelty, strict=True)
+    ]
+    chosen_model = getattr(surrogate, "chosen_", model)
+    version = hashlib.sha256(np.ascontiguousarray(X_train).tobytes() + np.ascontiguousarray(y_train).tobytes()
+                             + f"{chosen_model}|{seed}".encode()).hexdigest()[:16]
+    return Ranking(out, idx, str(chosen_model), version, acq.name or name)
+
+
+def suggest(
+    dataset: Dataset,
+    objective: Objective,
+    batch: int = 5,
+    acquisition: str | None = None,
+    batch_method: str = "penalized",
+    model: str = "auto",
+    seed: int = 0,
+    constraints: list[str] | None = None,
+) -> pd.DataFrame:
+    """Rank the candidate rows (empty target) of ``dataset``; returns the chosen batch.
+
+    Output: every column of the chosen rows as given, plus ``prediction``, ``std``,
+    ``acquisition``, ``rank`` and a short ``reason``. ``constraints`` such as ``"density < 8"``
+    name other columns of the table measured on some rows.
+    """
+    target = dataset.target
+    y = pd.to_numeric(dataset.frame[target], errors="coerce").to_numpy(dtype=float)
+    labelled = np.isfinite(y)
+    features = featurize(dataset).to_numpy(dtype=float)
+    cons = []
+    for text in constraints or []:
+        col, lo, hi = parse_constraint(text)
+        if col not in dataset.frame.columns:
+            raise InputError(f"constraint {text!r} names no column of the table",
+                             error_table([{"row": 0, "column": col, "value": text,
+                                           "reason": f"columns are {list(dataset.frame.columns)}"}]))
+        vals = pd.to_numeric(dataset.frame[col], errors="coerce").to_numpy(dtype=float)
+        have = np.isfinite(vals)
+        cons.append((features[have], vals[have], lo, hi, col))
+    ranking = rank_candidates(features[labelled], y[labelled], features[~labelled],
+                              dataset.frame.loc[~labelled], objective, batch, acquisition, batch_method, model,
+                              seed, cons)
+    return ranking.chosen
+
+
+class _Weighted:
+    """An acquisition multiplied by a feasibility probability (added in log for log acquisitions)."""
+
+    def __init__(self, inner, weight):
+        self.inner, self.weight = inner, weight
+        self.name, self.explanation = inner.name, inner.explanation
+
+    def __call__(self, posterior, context=None):
+        v = self.inner(posterior, context)
+        if self.name in ("logei", "mli"):
+            return v + np.log(np.maximum(self.weight, 1e-300))
+        return np.where(v >= 0, v * self.weight, v / np.maximum(self.weight, 1e-12))
+
+
+def _raw(mean, std):
+    from matloop.design.acquisition import Posterior
+
+    return Posterior(mean, std)
+
+
+def _scaler(X: np.ndarray):
+    mu = np.nanmean(X, axis=0)
+    sd = np.nanstd(X, axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    return lambda A: np.nan_to_num((A - mu) / sd)
+
+
+def _typical_spacing(Xm: np.ndarray) -> float:
+    if len(Xm) < 3:
+        return np.inf
+    sq = np.einsum("ij,ij->i", Xm, Xm)
+    d2 = sq[:, None] + sq[None, :] - 2 * Xm @ Xm.T
+    np.fill_diagonal(d2, np.inf)
+    return float(np.quantile(np.sqrt(np.maximum(d2.min(axis=1), 0)), 0.9))
+
+
+def _believer_refit(surrogate, X_train, y_train, X_candidates, objective):
+    from sklearn.base import clone
+
+    from matloop.design.acquisition import Posterior
+
+    def refit(chosen, fantasies):
+        fantasies_raw = objective.sign * np.asarray(fantasies) if objective.direction != "range" else fantasies
+        m = clone(getattr(surrogate, "model_", surrogate)).fit(np.vstack([X_train, X_candidates[chosen]]),
+                                                               np.r_[y_train, fantasies_raw])
+        mu, sd = m.predict(X_candidates, return_std=True)
+        return objective.posterior(mu, sd) if objective.direction != "range" else Posterior(mu, sd)
+    return refit
+
+
+def _reason(acq, objective, best, mean, std, novelty, spread, feasible) -> str:
+    parts = [f"{acq.explanation}: predicted {mean:.4g} ± {std:.2g}"]
+    if objective.direction == "range":
+        p = ndtr((objective.high - mean) / std) - ndtr((objective.low - mean) / std)
+        parts.append(f"P(in {objective.low:g}..{objective.high:g}) = {p:.0%}")
+    elif best is not None:
+        best_raw = objective.sign * best
+        p = ndtr((objective.sign * mean - best) / std)
+        parts.append(f"P({'above' if objective.sign > 0 else 'below'} best measured {best_raw:.4g}) = {p:.0%}")
+    if feasible is not None:
+        parts.append(f"P(constraints met) = {feasible:.0%}")
+    if np.isfinite(spread) and novelty > spread:
+        parts.append("far from everything measured (exploration)")
+    return "; ".join(parts)

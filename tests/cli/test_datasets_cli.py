@@ -73,7 +73,7 @@ def test_export_refuses_to_overwrite_without_force(capsys, tmp_path):
 
 
 @pytest.mark.parametrize(("argv", "expected_code", "message"), [
-    (["export", "esol", "-o", "{tmp}/esol.docx"], 2, "cannot export"),
+    (["export", "esol", "-o", "{tmp}/esol.docx"], 2, "cannot write"),
     (["export", "nope", "-o", "{tmp}/x.csv"], 2, "unknown dataset"),
     (["export", "esol", "-o", "{tmp}/missing/esol.csv"], 1, "does not exist"),
 ])

@@ -19,7 +19,7 @@ class Oracle(Strategy):
     def __init__(self, y_all, X_all):
         self.lookup = {tuple(np.round(x, 9)): v for x, v in zip(X_all, y_all, strict=True)}
 
-    def propose(self, X_measured, y_measured, X_candidates, k, rng):
+    def propose(self, X_measured, y_measured, X_candidates, k, rng, objective):
         vals = np.array([self.lookup[tuple(np.round(x, 9))] for x in X_candidates])
         return np.argsort(-vals)[:k]
 

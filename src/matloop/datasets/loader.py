@@ -8,11 +8,8 @@ that nothing big stays in memory behind the user's back.
 
 from __future__ import annotations
 
-import bz2
 import difflib
-import gzip
 import json
-import lzma
 import re
 import textwrap
 from functools import lru_cache
@@ -24,11 +21,11 @@ import pandas as pd
 from matloop.datasets.registry import REPOS, SPECS, DatasetSpec
 from matloop.errors import InputError, MatloopError
 from matloop.io.dataset import Dataset
+from matloop.io.write import WRITE_FORMATS, write_table
 
 #: Uncompressed size (bytes) up to which a table is kept in the LRU cache.
 SMALL_BYTES = 2_000_000
-EXPORT_FORMATS = (".csv", ".tsv", ".xlsx", ".json", ".parquet")
-_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+EXPORT_FORMATS = WRITE_FORMATS
 
 
 class UnknownDatasetError(InputError, LookupError):
@@ -212,25 +209,6 @@ def info(name: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _format(path: Path) -> tuple[str, str | None]:
-    """(format suffix, compression suffix or None) from a file name such as ``x.csv.gz``."""
-    suffixes = [x.lower() for x in path.suffixes]
-    comp = suffixes[-1] if suffixes and suffixes[-1] in _COMPRESSED else None
-    fmt = (suffixes[-2] if comp and len(suffixes) > 1 else suffixes[-1] if suffixes and not comp else "")
-    if fmt not in EXPORT_FORMATS or (comp and fmt not in (".csv", ".tsv", ".json")):
-        raise InputError(
-            f"cannot export to {path.name!r}: the file name must end in one of "
-            f"{', '.join(EXPORT_FORMATS)} (.csv, .tsv and .json may add .gz, .bz2 or .xz)"
-        )
-    return fmt, comp
-
-
-def _write_json(frame: pd.DataFrame, handle) -> None:
-    """A list of row objects; floats written exactly (Python's repr), missing values as null."""
-    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    json.dump(records, handle, default=lambda v: v.item() if hasattr(v, "item") else str(v))
-
-
 def export(dataset: str | Dataset, path: str | Path, *, overwrite: bool = True) -> Path:
     """Write a bundled dataset (or a loaded :class:`Dataset`) to a file; format from the suffix.
 
@@ -242,20 +220,5 @@ def export(dataset: str | Dataset, path: str | Path, *, overwrite: bool = True) 
     Returns the path written. Raises :class:`matloop.InputError` for an unsupported suffix and
     :class:`FileExistsError` when ``overwrite`` is false and the file exists.
     """
-    path = Path(path)
-    fmt, comp = _format(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; choose another name or allow overwriting")
     ds = dataset if isinstance(dataset, Dataset) else load(dataset)
-    frame = ds.frame
-    if fmt == ".xlsx":
-        frame.to_excel(path, index=False, sheet_name=(ds.name or "data")[:31])
-    elif fmt == ".parquet":
-        frame.to_parquet(path, index=False)
-    elif fmt == ".json":
-        opener = _COMPRESSED.get(comp, open)
-        with opener(path, "wt", encoding="utf-8") as handle:
-            _write_json(frame, handle)
-    else:
-        frame.to_csv(path, index=False, sep="\t" if fmt == ".tsv" else ",")
-    return path
+    return write_table(ds.frame, path, overwrite=overwrite, sheet_name=ds.name or "data")

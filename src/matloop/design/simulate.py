@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from matloop.design.acquisition import Context, Posterior, make_acquisition
+from matloop.design.acquisition import Context, Objective, Posterior, make_acquisition
 from matloop.design.batch import select_batch
 
 
@@ -41,12 +41,15 @@ def average_duplicates(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np
 
 
 class Strategy:
-    """Chooses the next experiments from the unmeasured part of the pool (maximisation sense)."""
+    """Chooses the next experiments from the unmeasured part of the pool.
+
+    ``y_measured`` holds raw target values; ``objective`` says what is good.
+    """
 
     name = "strategy"
 
     def propose(self, X_measured: np.ndarray, y_measured: np.ndarray, X_candidates: np.ndarray, k: int,
-                rng: np.random.Generator) -> np.ndarray:
+                rng: np.random.Generator, objective: Objective) -> np.ndarray:
         """Indices (into ``X_candidates``) of ``k`` distinct picks."""
         raise NotImplementedError
 
@@ -56,7 +59,7 @@ class RandomStrategy(Strategy):
 
     name = "random"
 
-    def propose(self, X_measured, y_measured, X_candidates, k, rng):
+    def propose(self, X_measured, y_measured, X_candidates, k, rng, objective):
         return rng.choice(len(X_candidates), size=min(k, len(X_candidates)), replace=False)
 
 
@@ -82,13 +85,14 @@ class SurrogateStrategy(Strategy):
     name: str = "surrogate"
     acquisition_params: dict = field(default_factory=dict)
 
-    def propose(self, X_measured, y_measured, X_candidates, k, rng):
+    def propose(self, X_measured, y_measured, X_candidates, k, rng, objective):
         model = self.make_model()
         model.fit(X_measured, y_measured)
         mean, std = model.predict(X_candidates, return_std=True)
-        acq = make_acquisition(self.acquisition, **self.acquisition_params)
-        ctx = Context(best=float(np.max(y_measured)), X_candidates=X_candidates, X_measured=X_measured, rng=rng)
-        idx, _ = select_batch(acq, Posterior(mean, std), ctx, k, method=self.batch if k > 1 else "penalized")
+        acq = make_acquisition(self.acquisition, objective, **self.acquisition_params)
+        post = Posterior(mean, std) if objective.direction == "range" else objective.posterior(mean, std)
+        ctx = Context(best=objective.best(y_measured), X_candidates=X_candidates, X_measured=X_measured, rng=rng)
+        idx, _ = select_batch(acq, post, ctx, k, method=self.batch if k > 1 else "penalized")
         return idx
 
 
@@ -103,8 +107,9 @@ class CampaignRun:
 
 def simulate(X: np.ndarray, y: np.ndarray, strategy: Strategy, top: np.ndarray, n_initial: int = 2,
              budget: int | None = None, batch: int = 1, seed: int = 0, stop_when_all_found: bool = False,
-             ) -> CampaignRun:
-    """Run one pool-based campaign (``y`` in the maximisation sense, ``top`` a boolean mask)."""
+             objective: Objective | None = None) -> CampaignRun:
+    """Run one pool-based campaign (raw ``y``; ``top`` a boolean mask of the top candidates)."""
+    objective = objective or Objective("max")
     rng = np.random.default_rng(seed)
     n = len(y)
     budget = n if budget is None else min(budget, n)
@@ -116,7 +121,7 @@ def simulate(X: np.ndarray, y: np.ndarray, strategy: Strategy, top: np.ndarray, 
         if stop_when_all_found and top[measured].sum() == n_top:
             break
         k = min(batch, budget - len(measured), len(remaining))
-        picks = strategy.propose(X[measured], y[measured], X[remaining], k, rng)
+        picks = strategy.propose(X[measured], y[measured], X[remaining], k, rng, objective)
         chosen = remaining[np.asarray(picks, dtype=int)]
         measured.extend(chosen.tolist())
         remaining = np.setdiff1d(remaining, chosen)
@@ -127,11 +132,15 @@ def simulate(X: np.ndarray, y: np.ndarray, strategy: Strategy, top: np.ndarray, 
     return CampaignRun(order, found, time.perf_counter() - start)
 
 
-def top_mask(y: np.ndarray, fraction: float = 0.05) -> np.ndarray:
-    """The best ``ceil(fraction * N)`` values (maximisation sense); ties at the cut all count."""
-    n_top = math.ceil(fraction * len(y))
-    cut = np.sort(y)[::-1][n_top - 1]
-    return y >= cut
+def top_mask(y: np.ndarray, fraction: float = 0.05, objective: Objective | None = None) -> np.ndarray:
+    """The best ``ceil(fraction * N)`` values; ties at the cut all count (so with a target window,
+    every material inside the window is a top candidate)."""
+    objective = objective or Objective("max")
+    y = np.asarray(y, dtype=float)
+    score = -objective.distance_to_window(y) if objective.direction == "range" else objective.sign * y
+    n_top = math.ceil(fraction * len(score))
+    cut = np.sort(score)[::-1][n_top - 1]
+    return score >= cut
 
 
 @dataclass
@@ -185,15 +194,19 @@ class BenchmarkResult:
 
 def benchmark(X: np.ndarray, y: np.ndarray, strategies: dict[str, Strategy], runs: int = 50, n_initial: int = 2,
               budget: int | None = None, top_fraction: float = 0.05, batch: int = 1, seed: int = 0,
-              progress: bool = True) -> BenchmarkResult:
-    """Replay the pool-based protocol for each strategy over ``runs`` seeds (same seeds for all)."""
+              progress: bool = True, objective: Objective | None = None) -> BenchmarkResult:
+    """Replay the pool-based protocol for each strategy over ``runs`` seeds (same seeds for all).
+
+    ``y`` holds raw target values; ``objective`` (default: maximise) defines the top candidates.
+    """
+    objective = objective or Objective("max")
     from tqdm.auto import tqdm
 
     X = np.asarray(X, dtype=float)
     scale = X.std(axis=0)
     X = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)  # the pool is known: standardise on it
     y = np.asarray(y, dtype=float)
-    top = top_mask(y, top_fraction)
+    top = top_mask(y, top_fraction, objective)
     n_top = int(top.sum())
     budget = len(y) if budget is None else min(budget, len(y))
     curves, seconds = {}, {}
@@ -201,9 +214,33 @@ def benchmark(X: np.ndarray, y: np.ndarray, strategies: dict[str, Strategy], run
         rows, secs = [], []
         bar = tqdm(range(runs), desc=f"{name:>14}", disable=not progress, leave=True)
         for r in bar:
-            run = simulate(X, y, strat, top, n_initial, budget, batch, seed + r, stop_when_all_found=True)
+            run = simulate(X, y, strat, top, n_initial, budget, batch, seed + r, stop_when_all_found=True,
+                           objective=objective)
             rows.append(run.found[:budget] / n_top)
             secs.append(run.seconds)
         curves[name] = np.vstack(rows)
         seconds[name] = float(np.mean(secs))
     return BenchmarkResult(len(y), n_top, curves, seconds)
+
+
+#: our default closed-loop strategy (chosen on the benchmark; see benchmarks/results/closed_loop.md)
+DEFAULT_STRATEGY = "auto-logei"
+
+
+def make_strategy(name: str, seed: int = 0) -> Strategy:
+    """A strategy by name: ``random``, ``default``, or ``MODEL-ACQUISITION`` such as ``gp-ei``,
+    ``rf-lcb``, ``auto-logei`` (models: auto, rf, et, gp, gbm; acquisitions as in
+    :func:`~matloop.design.acquisition.make_acquisition`)."""
+    from matloop.design.surrogate import SURROGATES, make_surrogate
+
+    if name == "random":
+        return RandomStrategy()
+    label = name
+    if name == "default":
+        name = DEFAULT_STRATEGY
+    model, _, acq = name.partition("-")
+    if model not in SURROGATES or not acq:
+        raise ValueError(f"unknown strategy {label!r}: use 'random', 'default' or MODEL-ACQUISITION with MODEL in "
+                         f"{', '.join(SURROGATES)} (e.g. gp-ei, rf-lcb)")
+    make_acquisition(acq if acq != "window" else "ei")  # fail early on an unknown acquisition
+    return SurrogateStrategy(lambda: make_surrogate(model, seed), acquisition=acq, name=label)

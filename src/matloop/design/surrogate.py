@@ -45,6 +45,11 @@ def material_keys(dataset: Dataset, frame: pd.DataFrame | None = None) -> list[s
 def parameter_keys(frame: pd.DataFrame, columns: list[str]) -> list[str]:
     """JSON of the parameter values (numbers to 10 significant digits: 300 and 300.0 are one key)."""
     def norm(v):
+        if isinstance(v, str):  # values read back from a text file: "300" is the number 300
+            try:
+                v = float(v.strip())
+            except ValueError:
+                return v.strip()
         if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
             return float(f"{float(v):.10g}")
         return str(v)

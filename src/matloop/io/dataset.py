@@ -41,7 +41,12 @@ class Dataset:
     rows : numpy.ndarray
         1-based row numbers of ``frame`` rows in the source file, used in every error message.
     skipped : pandas.DataFrame
-        Rows left out by ``skip_invalid`` with their reasons (columns row, column, value, reason).
+        Rows left out by ``skip_invalid`` with their reasons (columns row, column, value, reason),
+        followed by the row's original cells.
+    parameters : list of str or None
+        The input columns of a parameter table when they were chosen explicitly (e.g. by
+        :func:`matloop.io.read_table`, which leaves out identifier and bookkeeping columns);
+        ``None`` means every numeric column other than targets and folds.
     """
 
     frame: pd.DataFrame
@@ -59,6 +64,7 @@ class Dataset:
     provenance: str = ""
     rows: np.ndarray | None = None
     skipped: pd.DataFrame | None = None
+    parameters: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:
@@ -81,6 +87,8 @@ class Dataset:
     @property
     def parameter_columns(self) -> list[str]:
         """Numeric columns other than targets and folds: the inputs of a parameter table."""
+        if self.parameters is not None:
+            return [c for c in self.parameters if c in self.frame.columns]
         skip = set(self.targets) | {self.fold_column, self.input}
         return [c for c in self.frame.columns if c not in skip and pd.api.types.is_numeric_dtype(self.frame[c])]
 

@@ -14,8 +14,10 @@ Accepted syntax
   (which reads as ``O`` x 4.5 followed by ``H2O``).
 - Whitespace anywhere is ignored (``Hf2 Si2 Te2``).
 
-Rejected, each with a reason: empty strings, charges (``Fe2+``, ``O2-``, ``Fe^3+``), unknown or
-mis-cased symbols, zero amounts, unparseable numbers, unbalanced brackets.
+Rejected, each with a reason: empty strings, charges (``Fe2+``, ``O2-``, ``Fe^3+``), negative amounts
+(``Fe-0.5``) and variable ones (``O7-x``), unknown or mis-cased symbols, zero or non-finite amounts,
+unparseable numbers, unbalanced, mismatched, empty or absurdly deep brackets, control characters, and
+values that are not text (a number where a formula belongs).
 
 Speed
 -----
@@ -139,8 +141,11 @@ def parse_formulas(
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
     series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    uniq = [u if isinstance(u, str) else str(u) for u in uniques] if uniques.dtype != object else list(uniques)
+    uniq = [u if isinstance(u, str) else str(u) for u in uniques]  # numbers, bytes...: read as text
     parsed, reasons = _parse_unique(uniq)
+    for k, u in enumerate(uniques):
+        if not isinstance(u, str):  # a number or other object where a formula belongs
+            reasons[k] = f"expected a formula, found {type(u).__name__} {u!r}"
 
     n = len(series)
     bad_unique = np.zeros(len(uniq) + 1, dtype=bool)  # last slot: missing values (code -1)
@@ -207,7 +212,7 @@ def _parse_fast(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     text = "\x1f".join(strings) + "\x1f"
     if text.count("\x1f") != n:  # a separator inside a value: neutralise it, the slow path rejects it
         text = "\x1f".join(s.replace("\x1f", "\x00") for s in strings) + "\x1f"
-    buf = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    buf = np.frombuffer(text.encode("utf-8", errors="surrogatepass"), dtype=np.uint8)
     buf = buf[(buf != 32) & (buf != 9)]  # whitespace is insignificant
     is_sep = buf == _SEP
     row_of = np.cumsum(is_sep) - is_sep  # row of each byte
@@ -254,7 +259,11 @@ def _parse_fast(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         lengths = run_end - run_start
         n_dots = np.add.reduceat(dot.astype(np.int64), run_start) if len(run_start) else None
         # digit runs may not be too long to convert exactly, nor contain two dots
-        bad = (n_dots > 1) | (lengths - n_dots > _MAX_SAFE_DIGITS) | (owner < 0)
+        # a number must belong to an element of its own row (a row may start with a digit, as in
+        # '2H2O': that row goes to the slow path and its number must not land on the previous row)
+        owner_row = tok_row[np.maximum(owner, 0)] if len(tok_row) else np.full(len(owner), -1)
+        orphan = (owner < 0) | (owner_row != row_of[run_start])
+        bad = (n_dots > 1) | (lengths - n_dots > _MAX_SAFE_DIGITS) | orphan
         failed[row_of[run_start[bad]]] = True
         values = _run_values(buf, digit, dot, run_start, run_end)
         ok = ~bad
@@ -299,22 +308,27 @@ def _assemble(rows: np.ndarray, z: np.ndarray, amount: np.ndarray, n: int) -> Co
 
 # --------------------------------------------------------------------------- slow path
 _OPEN = {"(": ")", "[": "]", "{": "}"}
+_CLOSE = frozenset(_OPEN.values())
 _HYDRATE = {"·", "•", "⋅", "*", "∙"}
 _CHARGE = {"+", "-", "^", "⁺", "⁻", "−"}
-_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_NEGATIVE = re.compile(r"[-−](?:[0-9]|\.[0-9])")
+_DIGITS = frozenset("0123456789")
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_MAX_DEPTH = 32  # deeper bracket nesting is a typo, not chemistry (and would exhaust the stack)
 
 
 def _parse_slow(text: str) -> dict[str, float]:
     """Recursive-descent parser for one formula; raises _ParseError with a reason."""
+    control = _CONTROL.search(text)
+    if control:
+        raise _ParseError(f"control character {control.group()!r} in formula")
     s = "".join(text.split())
     if not s:
         raise _ParseError("empty formula")
-    if "\x1f" in s:
-        raise _ParseError("control character in formula")
-    for ch in _CHARGE:
-        core = _NUMBER.sub("", s)  # exponents such as 1e-3 are numbers, not charges
-        if ch in core:
-            raise _ParseError(f"charges are not supported (found {ch!r}); give the neutral formula")
+    _check_signs(s)
     parser = _Parser(s)
     counts = parser.formula()
     if not counts:
@@ -327,6 +341,28 @@ def _parse_slow(text: str) -> dict[str, float]:
     return counts
 
 
+def _check_signs(s: str) -> None:
+    """Reject charges, negative amounts and variable stoichiometry, each with its own reason."""
+    core = _NUMBER.sub("0", s)  # exponents such as 1e-3 are numbers, not signs
+    found = [ch for ch in core if ch in _CHARGE]
+    if not found:
+        return
+    charge = [ch for ch in found if ch in "+^⁺⁻"] or ([s[-1]] if s[-1] in "-−" else [])
+    if charge:
+        raise _ParseError(f"charges are not supported (found {charge[0]!r}); give the neutral formula")
+    negative = _NEGATIVE.search(s)
+    if negative:
+        number = _NUMBER.match(s, negative.start() + 1)
+        raise _ParseError(
+            f"negative amount {s[negative.start():number.end()]!r}; amounts must be positive "
+            "(and charges are not supported)"
+        )
+    raise _ParseError(
+        f"{found[0]!r} inside a formula: ranges and variable amounts (such as 'O7-x') are not supported; "
+        "write each amount as a number"
+    )
+
+
 class _Parser:
     def __init__(self, s: str):
         self.s = s
@@ -334,11 +370,15 @@ class _Parser:
         self.last_symbol = ""
 
     def formula(self) -> dict[str, float]:
+        """Units joined by hydrate separators, each with an optional leading multiplier."""
         total: dict[str, float] = {}
         while True:
-            mult = self.number() if self.peek_number_unit() else 1.0
-            part = self.sequence(closing=None)
+            start = self.i
+            mult = self.number() if self.at_number() else 1.0
+            part = self.sequence(closing=None, depth=0)
             if not part:
+                if start == 0 and self.i == len(self.s):
+                    raise _ParseError(f"{self.s!r} is a number, not a formula")
                 raise self.error("expected an element")
             for k, v in part.items():
                 total[k] = total.get(k, 0.0) + mult * v
@@ -347,68 +387,72 @@ class _Parser:
             ch = self.s[self.i]
             if ch in _HYDRATE or ch == ".":
                 self.i += 1
+                if self.i >= len(self.s):
+                    raise _ParseError(f"nothing follows the hydrate separator {ch!r}")
                 continue
             raise self.error(f"unexpected character {ch!r}")
 
-    def peek_number_unit(self) -> bool:
-        return self.i < len(self.s) and (self.s[self.i].isdigit())
-
-    def sequence(self, closing: str | None) -> dict[str, float]:
+    def sequence(self, closing: str | None, depth: int) -> dict[str, float]:
+        """Elements and bracket groups up to ``closing`` (or, at top level, a separator)."""
         out: dict[str, float] = {}
-        while self.i < len(self.s):
-            ch = self.s[self.i]
+        s = self.s
+        while self.i < len(s):
+            ch = s[self.i]
             if ch in _OPEN:
+                if depth >= _MAX_DEPTH:
+                    raise _ParseError(f"brackets nested more than {_MAX_DEPTH} deep")
                 self.i += 1
-                inner = self.sequence(_OPEN[ch])
-                if self.i >= len(self.s) or self.s[self.i] != _OPEN[ch]:
+                inner = self.sequence(_OPEN[ch], depth + 1)
+                if self.i >= len(s):
                     raise _ParseError(f"unbalanced brackets: {ch!r} is never closed")
                 self.i += 1
+                if not inner:
+                    raise _ParseError(f"empty brackets {ch + _OPEN[ch]!r}")
                 mult = self.number() if self.at_number() else 1.0
                 for k, v in inner.items():
                     out[k] = out.get(k, 0.0) + mult * v
-            elif ch.isupper():
+            elif ch in _UPPER:
                 sym = self.symbol()
                 mult = self.number() if self.at_number() else 1.0
                 out[sym] = out.get(sym, 0.0) + mult
-            elif ch in ")]}":
+            elif ch in _CLOSE:
                 if closing is None:
                     raise _ParseError(f"unbalanced brackets: {ch!r} has no opening bracket")
                 if ch != closing:
                     raise _ParseError(f"mismatched brackets: expected {closing!r}, found {ch!r}")
                 return out
-            elif ch.islower():
+            elif ch in _LOWER:
                 raise _ParseError(
-                    f"element symbols start with a capital letter: {self.s[self.i:self.i + 2]!r} "
+                    f"element symbols start with a capital letter: {s[self.i:self.i + 2]!r} "
                     "(symbols are case-sensitive)"
                 )
-            elif ch.isdigit() or ch == ".":
-                if ch == "." and self.i + 1 < len(self.s) and not self.s[self.i + 1].isdigit():
-                    return out  # hydrate separator
-                if ch == ".":
-                    return out
+            elif ch in _DIGITS or self.at_number():
                 raise self.error("a number must follow an element or a closing bracket")
+            elif closing is None:
+                return out  # a hydrate separator, or a character formula() reports
             else:
-                return out
+                raise self.error(f"unexpected character {ch!r}")
         return out
 
     def at_number(self) -> bool:
-        if self.i >= len(self.s):
+        s, i = self.s, self.i
+        if i >= len(s):
             return False
-        ch = self.s[self.i]
-        return ch.isdigit() or (ch == "." and self.i + 1 < len(self.s) and self.s[self.i + 1].isdigit())
+        return s[i] in _DIGITS or (s[i] == "." and i + 1 < len(s) and s[i + 1] in _DIGITS)
 
     def number(self) -> float:
         m = _NUMBER.match(self.s, self.i)
         if not m:
             raise self.error("unparseable number")
         self.i = m.end()
-        if self.i < len(self.s) and (self.s[self.i] == "." and self.i + 1 < len(self.s) and self.s[self.i + 1].isdigit()):
-            raise _ParseError(f"unparseable number {self.s[m.start():self.i + 2]!r}")
+        nxt = self.s[self.i : self.i + 2]
+        if nxt[:1] == "e" or (nxt[:1] == "." and nxt[1:] in _DIGITS and nxt[1:]):
+            raise _ParseError(f"unparseable number {self.s[m.start():self.i + len(nxt)]!r}")
         return float(m.group())
 
     def symbol(self) -> str:
         j = self.i + 1
-        while j < len(self.s) and self.s[j].islower():
+        while j < len(self.s) and self.s[j] in _LOWER:
             j += 1
         sym = self.s[self.i : j]
         if sym not in ATOMIC_NUMBER:

@@ -1,0 +1,168 @@
+"""``matloop campaign``: a closed loop with a ledger (suggest, record, repeat)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from matloop.cli.goal import add_goal_arguments
+
+DESCRIPTION = """\
+Run a closed-loop campaign whose every candidate, suggestion (with the model and acquisition values
+behind it) and measurement is kept in a ledger: a SQLite file by default, or any SQLAlchemy URL
+(e.g. postgresql://user@host/db) for a team. Recording is idempotent and all-or-nothing; two people
+recording at once both land; nothing recorded is ever lost or overwritten.
+
+typical loop:
+  matloop campaign new alloys --pool alloys.csv --target hardness --maximize
+  matloop campaign suggest alloys --batch 5 -o next.csv      # make these
+  matloop campaign record alloys results.csv                 # then record what you measured
+  matloop campaign status alloys
+  matloop campaign report alloys -o report.html
+  matloop campaign export alloys -o everything.csv
+
+The ledger is MATLOOP_DB if set, else ./matloop.db; --db overrides both.
+"""
+
+
+def _db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", default=os.environ.get("MATLOOP_DB", "matloop.db"),
+                        help="ledger: a SQLite file path or an SQLAlchemy URL (default: $MATLOOP_DB or ./matloop.db)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``campaign`` and its subcommands."""
+    parser = subparsers.add_parser("campaign", help="closed-loop campaigns with a durable ledger",
+                                   description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="campaign_command", metavar="ACTION", title="actions")
+    parser.set_defaults(func=lambda args: parser.print_help() or 0)
+
+    new = sub.add_parser("new", help="start a campaign from a candidate table or a design space",
+                         description="Start a campaign. With --pool, rows whose target is empty are the "
+                                     "candidates and measured rows are recorded as the first results. With "
+                                     "--space, candidates are generated from a YAML/JSON design space.")
+    new.add_argument("name", metavar="NAME", help="campaign name (unique within the ledger)")
+    src = new.add_mutually_exclusive_group(required=True)
+    src.add_argument("--pool", metavar="TABLE", help="candidate table (.csv, .xlsx, ...)")
+    src.add_argument("--space", metavar="SPACE", help="design space file (.yaml or .json)")
+    new.add_argument("--target", required=True, metavar="COL", help="the property to optimise")
+    new.add_argument("--input", metavar="COL", help="material column of the pool table (detected if omitted)")
+    add_goal_arguments(new)
+    _db_argument(new)
+    new.add_argument("--by", metavar="WHO", help="who creates it (default: user@host)")
+    new.set_defaults(func=run_new)
+
+    sug = sub.add_parser("suggest", help="choose the next batch and store it in the ledger")
+    sug.add_argument("name", metavar="NAME")
+    sug.add_argument("--batch", type=int, default=5, metavar="K", help="how many experiments (default 5)")
+    sug.add_argument("-o", "--output", required=True, metavar="next.csv", help="where to write the batch")
+    sug.add_argument("--acquisition", metavar="NAME", help="acquisition (default: logei, or window for ranges)")
+    sug.add_argument("--batch-method", choices=("penalized", "believer", "thompson"), default="penalized")
+    sug.add_argument("--model", default="auto", choices=("auto", "rf", "et", "gp", "gbm"))
+    sug.add_argument("--seed", type=int, default=0)
+    _db_argument(sug)
+    sug.add_argument("--by", metavar="WHO", help="who asks (default: user@host)")
+    sug.set_defaults(func=run_suggest)
+
+    rec = sub.add_parser("record", help="record measured results (idempotent, all or nothing)",
+                         description="Record results. The file needs the material column (or every parameter "
+                                     "column) and the target column; an optional measurement_id column makes "
+                                     "replicates with equal values distinct. Empty target cells are skipped.")
+    rec.add_argument("name", metavar="NAME")
+    rec.add_argument("results", metavar="RESULTS", help="results table (.csv, .xlsx, ...)")
+    rec.add_argument("--allow-new", action="store_true",
+                     help="accept materials that are not candidates of the campaign (otherwise an error)")
+    _db_argument(rec)
+    rec.add_argument("--by", metavar="WHO", help="who measured (default: user@host)")
+    rec.set_defaults(func=run_record)
+
+    st = sub.add_parser("status", help="what has been measured and suggested, and the best so far")
+    st.add_argument("name", metavar="NAME")
+    _db_argument(st)
+    st.set_defaults(func=run_status)
+
+    ex = sub.add_parser("export", help="write everything: candidates, measurements, suggestions")
+    ex.add_argument("name", metavar="NAME")
+    ex.add_argument("-o", "--output", required=True, metavar="all.csv")
+    _db_argument(ex)
+    ex.set_defaults(func=run_export)
+
+    rep = sub.add_parser("report", help="an HTML report of the campaign's progress")
+    rep.add_argument("name", metavar="NAME")
+    rep.add_argument("-o", "--output", required=True, metavar="report.html")
+    _db_argument(rep)
+    rep.set_defaults(func=run_report)
+
+
+def run_new(args: argparse.Namespace) -> int:
+    from matloop.cli.goal import objective_from_args
+    from matloop.design.campaign import Campaign, read_space
+
+    objective = objective_from_args(args)
+    if args.pool:
+        from matloop.io.table import read_table
+
+        pool = read_table(args.pool, input=args.input, target=args.target)
+        camp = Campaign.create(args.name, args.db, objective, args.target, pool=pool, actor=args.by)
+    else:
+        space, spec = read_space(args.space)
+        camp = Campaign.create(args.name, args.db, objective, args.target, space=space, space_spec=spec,
+                               actor=args.by)
+    print(f"created campaign {args.name!r} in {args.db}")
+    print(camp.status())
+    return 0
+
+
+def run_suggest(args: argparse.Namespace) -> int:
+    from matloop.design.campaign import Campaign
+    from matloop.io.write import write_table
+
+    camp = Campaign(args.name, args.db)
+    out = camp.suggest(batch=args.batch, acquisition=args.acquisition, batch_method=args.batch_method,
+                       model=args.model, seed=args.seed, actor=args.by)
+    write_table(out, args.output)
+    print(f"suggested {len(out)} experiments (stored in the ledger); wrote {args.output}")
+    for _, row in out.iterrows():
+        print(f"  {int(row['rank'])}. {row['reason']}")
+    return 0
+
+
+def run_record(args: argparse.Namespace) -> int:
+    from matloop.design.campaign import Campaign
+    from matloop.io.files import read_raw
+
+    camp = Campaign(args.name, args.db)
+    frame, rows = read_raw(args.results)
+    result = camp.record(frame, source=os.path.basename(args.results), rows=[int(r) for r in rows],
+                         allow_new=args.allow_new, actor=args.by)
+    print(f"recorded {result.inserted} new measurement{'s' if result.inserted != 1 else ''}"
+          + (f"; {result.already_recorded} already recorded (ignored)" if result.already_recorded else "")
+          + (f"; {result.new_candidates} new materials added" if result.new_candidates else ""))
+    print(camp.status())
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from matloop.design.campaign import Campaign
+
+    print(Campaign(args.name, args.db).status())
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from matloop.design.campaign import Campaign
+    from matloop.io.write import write_table
+
+    out = Campaign(args.name, args.db).export()
+    write_table(out, args.output)
+    print(f"wrote {len(out)} rows to {args.output}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from matloop.design.campaign import Campaign
+    from matloop.report.campaign import campaign_report
+
+    campaign_report(Campaign(args.name, args.db)).write(args.output)
+    print(f"wrote {args.output}")
+    return 0

@@ -1,0 +1,67 @@
+"""``matloop suggest``: the next experiments from one table, without a ledger."""
+
+from __future__ import annotations
+
+import argparse
+
+from matloop.cli.common import add_table_arguments
+from matloop.cli.goal import add_goal_arguments
+
+DESCRIPTION = """\
+Fit a model with uncertainty on the rows whose target is measured, score the rows whose target is
+empty (the candidates) and write the best batch: every column of the chosen rows as given, plus
+prediction, std, acquisition, rank and a short reason.
+
+A table without a formula/SMILES/structure column is a process table: its numeric columns other
+than the target are the design parameters.
+
+examples:
+  matloop suggest alloys.csv --target hardness --maximize --batch 5 -o next.csv
+  matloop suggest absorbers.csv --target gap --target-range 1.1 1.5 --batch 10 -o next.csv
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``suggest`` subcommand."""
+    parser = subparsers.add_parser("suggest", help="rank candidate rows and suggest the next experiments",
+                                   description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_table_arguments(parser, target_required=True)
+    add_design_arguments(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="where to write the batch")
+    parser.set_defaults(func=run)
+
+
+def add_design_arguments(parser: argparse.ArgumentParser) -> None:
+    """Goal, batch size, acquisition, batch method, model, constraints and seed."""
+    add_goal_arguments(parser)
+    g = parser.add_argument_group("strategy")
+    g.add_argument("--batch", type=int, default=5, metavar="K", help="how many experiments to suggest (default 5)")
+    g.add_argument("--acquisition", metavar="NAME",
+                   help="ei, logei, pi, mli, ucb, lcb, mei (exploit), mu (max uncertainty), thompson, novelty; "
+                        "default: logei, or the window probability with --target-range")
+    g.add_argument("--batch-method", choices=("penalized", "believer", "thompson"), default="penalized",
+                   help="how a batch stays diverse (default: penalized)")
+    g.add_argument("--model", default="auto", choices=("auto", "rf", "et", "gp", "gbm"),
+                   help="surrogate model; auto picks a GP or a random forest by cross-validated likelihood")
+    g.add_argument("--constraint", action="append", metavar="EXPR",
+                   help="another measured column must satisfy this, e.g. 'density < 8' (repeatable)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from matloop.cli.common import load_table
+    from matloop.cli.goal import objective_from_args
+    from matloop.design.suggest import suggest
+    from matloop.io.write import write_table
+
+    dataset = load_table(args)
+    out = suggest(dataset, objective_from_args(args), batch=args.batch, acquisition=args.acquisition,
+                  batch_method=args.batch_method, model=args.model, seed=args.seed, constraints=args.constraint)
+    write_table(out, args.output)
+    n_train = int(dataset.labelled.sum())
+    print(f"trained on {n_train} measured rows, ranked {len(dataset) - n_train} candidates; "
+          f"wrote the best {len(out)} to {args.output}")
+    for _, row in out.iterrows():
+        label = row[dataset.input] if dataset.input else ", ".join(f"{c}={row[c]:.4g}" for c in dataset.parameter_columns)
+        print(f"  {int(row['rank'])}. {label}: {row['reason']}")
+    return 0

@@ -1,0 +1,136 @@
+"""What every command that reads a user's table shares: the arguments and the loading.
+
+``add_table_arguments`` gives a subcommand the same ``TABLE --input --target --kind --skip-invalid
+--duplicates`` options everywhere; ``load_table`` reads the table with :func:`matloop.io.read_table`,
+prints duplicate warnings readably, and writes rows left out by ``--skip-invalid`` to a side file so
+that nothing disappears silently. Heavy imports happen inside the functions (``--help`` stays instant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+__all__ = ["add_table_arguments", "load_table", "skipped_path", "target_list"]
+
+KINDS = ("composition", "molecule", "structure", "parameters")
+DUPLICATES = ("keep", "mean", "error")
+
+
+def add_table_arguments(parser: argparse.ArgumentParser, target_required: bool = True) -> None:
+    """Add ``TABLE``, ``--input``, ``--target``, ``--kind``, ``--skip-invalid`` and ``--duplicates``."""
+    parser.add_argument(
+        "table", metavar="TABLE",
+        help="a .csv, .tsv, .xlsx, .json or .parquet file, one row per material or experiment",
+    )
+    group = parser.add_argument_group("reading the table")
+    group.add_argument(
+        "--input", metavar="COL",
+        help="column holding the material (formula, SMILES or structure file path); detected when not "
+             "given; a table without one is a parameter table whose numeric columns are the inputs",
+    )
+    group.add_argument(
+        "--target", metavar="COL", action="append", required=target_required,
+        help="target column; repeat the option or separate names with commas for several targets. "
+             "Rows with an empty target are candidates (the pool)",
+    )
+    group.add_argument(
+        "--kind", choices=KINDS,
+        help="what the input is, when detection should not decide",
+    )
+    group.add_argument(
+        "--skip-invalid", action="store_true",
+        help="leave out rows with problems instead of stopping; they are written with their reasons to "
+             "TABLE_STEM.skipped.csv (beside the output, else beside the table)",
+    )
+    group.add_argument(
+        "--duplicates", choices=DUPLICATES, default="keep",
+        help="the same material in several rows with different targets: keep all rows and warn "
+             "(default), average replicates into one row (mean), or report them as errors (error)",
+    )
+
+
+def target_list(args: argparse.Namespace) -> list[str]:
+    """The ``--target`` values, comma-separated names split, unless a whole value is a column name."""
+    values = getattr(args, "target", None) or []
+    names: list[str] = []
+    columns: list[str] | None = None
+    for value in values:
+        if "," in value:
+            if columns is None:
+                from matloop.io.files import read_columns
+
+                try:
+                    columns = read_columns(args.table)
+                except Exception:  # the real read reports any problem with the file
+                    columns = []
+            if value in columns:
+                names.append(value)
+                continue
+            names.extend(part.strip() for part in value.split(",") if part.strip())
+        else:
+            names.append(value.strip())
+    return list(dict.fromkeys(names))
+
+
+def skipped_path(args: argparse.Namespace) -> Path:
+    """``<table stem>.skipped.csv`` beside the command's output file if it has one, else beside the table."""
+    from matloop.io.files import table_stem
+
+    output = getattr(args, "output", None)
+    folder = Path(output).parent if output else Path(args.table).parent
+    return folder / f"{table_stem(args.table)}.skipped.csv"
+
+
+def load_table(args: argparse.Namespace, report: bool = False):
+    """Read ``args.table`` as the table options say; returns the Dataset (and the report if asked).
+
+    Duplicate warnings go to stderr as readable tables. With ``--skip-invalid``, rows left out are
+    written with their reasons and original cells to :func:`skipped_path`, and stderr says how many
+    and where. An :class:`matloop.InputError` propagates (``matloop.cli.main`` turns it into exit 2).
+    """
+    from matloop.io.table import inspect_table
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset, table_report = inspect_table(
+            args.table, getattr(args, "input", None), target_list(args),
+            kind=getattr(args, "kind", None), skip_invalid=getattr(args, "skip_invalid", False),
+            duplicates=getattr(args, "duplicates", "keep"),
+        )
+    for w in caught:
+        print(f"warning: {_readable(w.message)}", file=sys.stderr)
+    skipped = dataset.skipped
+    if skipped is not None and len(skipped):
+        _write_skipped(skipped, args)
+    return (dataset, table_report) if report else dataset
+
+
+def _readable(message: Warning) -> str:
+    """A duplicate warning in command-line terms, with at most 10 rows of its table."""
+    from matloop.errors import format_error_table
+    from matloop.io.duplicates import DuplicateWarning
+
+    if not isinstance(message, DuplicateWarning):
+        return str(message)
+    head = str(message).split(";", 1)[0]
+    return (f"{head}; all rows are kept (--duplicates mean averages replicates, --duplicates error rejects "
+            f"them):\n{format_error_table(message.table, max_rows=10)}")
+
+
+def _write_skipped(skipped, args: argparse.Namespace) -> Path:
+    path = skipped_path(args)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        skipped.to_csv(path, index=False)
+    except OSError as exc:
+        fallback = Path.cwd() / path.name
+        print(f"warning: cannot write {path} ({exc.strerror}); writing {fallback} instead", file=sys.stderr)
+        path = fallback
+        skipped.to_csv(path, index=False)
+    n = skipped["row"].nunique()
+    print(f"skipped {n} row{'s' if n != 1 else ''} with problems ({len(skipped)} problem"
+          f"{'s' if len(skipped) != 1 else ''}); rows, values and reasons are in {path}", file=sys.stderr)
+    return path

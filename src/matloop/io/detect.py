@@ -1,0 +1,255 @@
+"""Which column of a user's table holds the material, and what kind of material it is.
+
+A table may name its input column (``input=``) or leave it to us. We look at the text columns and
+ask, for a sample of each: do the values parse as chemical formulas (our parser)? As SMILES (RDKit
+parses them and they are *not* formulas: ``CCO`` is both, ``c1ccccc1`` only SMILES)? Are they
+paths to crystal-structure files? A column name such as ``smiles`` or ``formula`` breaks ties. When
+two columns qualify we refuse to guess and ask for ``--input``; when none does, the table is a
+parameter table whose numeric columns are the inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matloop.errors import InputError
+from matloop.io.formula import parse_formulas
+
+__all__ = ["ColumnGuess", "classify_column", "detect_input", "looks_like_structure_path", "rdkit_available"]
+
+#: how many non-empty values of a column are looked at to guess what it holds
+SAMPLE_SIZE = 400
+_MOST = 0.5  # share of values that must fit a kind
+_SMILES_ONLY_MIN = 0.1  # share of SMILES that are not formulas, to call a column molecules
+
+_STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".contcar", ".json", ".mson")
+_COMPRESSED = (".gz", ".bz2", ".xz", ".lzma")
+_POSCAR_NAME = re.compile(r"^(POSCAR|CONTCAR)", re.IGNORECASE)
+_NAME_HINTS = {
+    "molecule": re.compile(r"smiles|psmiles|molecule|monomer|polymer", re.IGNORECASE),
+    "composition": re.compile(r"formula|composition|compound|stoichiometry|chemistry", re.IGNORECASE),
+    "structure": re.compile(r"structure|cif|poscar|crystal|file|path", re.IGNORECASE),
+}
+KIND_WORDS = {"composition": "formulas", "molecule": "SMILES", "structure": "structure file paths"}
+
+
+@dataclass(frozen=True)
+class ColumnGuess:
+    """Shares of a column's sampled values that fit each input kind."""
+
+    column: str
+    n_sampled: int
+    formula: float
+    smiles: float
+    smiles_only: float
+    structure: float
+
+    @property
+    def kind(self) -> str | None:
+        """The kind this column holds, or ``None`` when it is not a material column."""
+        if self.n_sampled == 0:
+            return None
+        hinted = self.hinted_kind
+        if hinted is not None and self.share(hinted) >= _MOST:  # a 'smiles' column of alkanes: C, CC, CCC
+            return hinted
+        if self.structure >= _MOST:
+            return "structure"
+        if self.smiles >= _MOST and self.smiles_only >= _SMILES_ONLY_MIN:
+            return "molecule"
+        if self.formula >= _MOST:
+            return "composition"
+        return None
+
+    @property
+    def hinted_kind(self) -> str | None:
+        """The kind the column's name suggests, if any."""
+        for kind, pattern in _NAME_HINTS.items():
+            if pattern.search(self.column):
+                return kind
+        return None
+
+    def share(self, kind: str) -> float:
+        """Share of sampled values that fit ``kind``."""
+        return {"composition": self.formula, "molecule": self.smiles, "structure": self.structure}[kind]
+
+
+def rdkit_available() -> bool:
+    """Whether RDKit (the ``molecule`` extra) is installed."""
+    try:
+        import rdkit  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def looks_like_structure_path(value: str) -> bool:
+    """Whether a string names a CIF, POSCAR/CONTCAR, ``.vasp`` or pymatgen JSON file."""
+    name = Path(value.strip()).name
+    lower = name.lower()
+    for comp in _COMPRESSED:
+        if lower.endswith(comp):
+            lower = lower[: -len(comp)]
+    return lower.endswith(_STRUCTURE_SUFFIXES) or bool(_POSCAR_NAME.match(name))
+
+
+def _sample(values: pd.Series) -> list[str]:
+    """Up to SAMPLE_SIZE non-empty string values spread over the column."""
+    cells = values.to_numpy(dtype=object)
+    if len(cells) > 4 * SAMPLE_SIZE:  # look at evenly spread cells first; a sparse column falls through
+        spread = cells[np.linspace(0, len(cells) - 1, 2 * SAMPLE_SIZE).astype(int)]
+        text = [v.strip() for v in spread if isinstance(v, str) and v.strip()]
+        if len(text) >= SAMPLE_SIZE:
+            return text[:: max(1, len(text) // SAMPLE_SIZE)][:SAMPLE_SIZE]
+    text = [v.strip() for v in cells if isinstance(v, str) and v.strip()]
+    if len(text) > SAMPLE_SIZE:
+        idx = np.linspace(0, len(text) - 1, SAMPLE_SIZE).astype(int)
+        text = [text[i] for i in idx]
+    return text
+
+
+def _smiles_ok(values: list[str]) -> np.ndarray:
+    """Which strings RDKit parses as SMILES (with sanitisation); all False without RDKit."""
+    if not values or not rdkit_available():
+        return np.zeros(len(values), dtype=bool)
+    from rdkit import Chem, rdBase
+
+    blocker = rdBase.BlockLogs()  # noqa: F841 (RDKit logs every failure to stderr otherwise)
+    return np.array([Chem.MolFromSmiles(v) is not None for v in values], dtype=bool)
+
+
+def classify_column(values: pd.Series, column: str) -> ColumnGuess:
+    """Look at a sample of a column and measure how well it fits each input kind."""
+    sample = _sample(values)
+    n = len(sample)
+    if n == 0:
+        return ColumnGuess(column, 0, 0.0, 0.0, 0.0, 0.0)
+    _, errors = parse_formulas(sample, column=column, errors="collect")
+    is_formula = np.ones(n, dtype=bool)
+    is_formula[errors["row"].to_numpy(dtype=np.int64) - 1] = False
+    is_structure = np.array([looks_like_structure_path(v) for v in sample])
+    is_smiles = _smiles_ok(sample) & ~is_structure
+    return ColumnGuess(
+        column, n, float(is_formula.mean()), float(is_smiles.mean()),
+        float((is_smiles & ~is_formula).mean()), float(is_structure.mean()),
+    )
+
+
+def _text_columns(frame: pd.DataFrame, exclude: set[str]) -> list[str]:
+    return [c for c in frame.columns if c not in exclude and frame[c].dtype == object]
+
+
+def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = None,
+                 kind: str | None = None) -> tuple[str | None, str, str]:
+    """Find the input column and its kind.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table as read (text columns have ``object`` dtype).
+    exclude : set of str
+        Columns that cannot be the input (targets, folds).
+    input : str, optional
+        The column the user named; only its kind is then inferred (unless ``kind`` is given).
+    kind : str, optional
+        ``composition``, ``molecule``, ``structure`` or ``parameters``, when the user said so.
+
+    Returns
+    -------
+    (column, kind, how)
+        ``column`` is ``None`` for a parameter table; ``how`` says in words how it was decided.
+    """
+    if kind == "parameters":
+        if input is not None:
+            raise InputError(f"a parameter table has no input column; drop input={input!r} or choose another kind")
+        return None, "parameters", "given"
+    if input is not None:
+        if input not in frame.columns:
+            raise InputError(missing_column_message("input", input, frame.columns))
+        if kind is not None:
+            return input, kind, "given"
+        guess = classify_column(frame[input], input)
+        found = guess.kind
+        if found is None:  # the user named it: take the best fit and let row validation report the rest
+            shares = {k: guess.share(k) for k in ("composition", "molecule", "structure")}
+            if guess.hinted_kind and shares[guess.hinted_kind] > 0:
+                found = guess.hinted_kind
+            elif max(shares.values()) > 0:
+                found = max(shares, key=shares.get)
+            else:
+                raise InputError(
+                    f"column {input!r} does not look like formulas, SMILES or structure file paths "
+                    "(none of the sampled values could be read); say what it holds with --kind "
+                    "(Python: kind=...)"
+                )
+        return input, found, f"given; values read as {KIND_WORDS[found]}"
+
+    guesses = [classify_column(frame[c], c) for c in _text_columns(frame, exclude)]
+    candidates = [g for g in guesses if g.kind is not None and (kind is None or g.kind == kind)]
+    if kind is not None and not candidates:  # the user said the kind: accept a weaker fit
+        candidates = [g for g in guesses if g.share(kind) >= _MOST]
+        candidates = [g for g in candidates if g.hinted_kind == kind] or candidates
+    if len(candidates) > 1:
+        hinted = [g for g in candidates if g.hinted_kind == (kind or g.kind)]
+        if len(hinted) == 1:
+            g = hinted[0]
+            return g.column, kind or g.kind, f"detected: {_describe(g, kind or g.kind)}; chosen by its name"
+        listed = ", ".join(f"{g.column!r} ({_describe(g, kind or g.kind)})" for g in candidates)
+        raise InputError(
+            f"more than one column could be the input: {listed}; name the input column with "
+            "--input COL (Python: input='COL')"
+        )
+    if candidates:
+        g = candidates[0]
+        return g.column, kind or g.kind, f"detected: {_describe(g, kind or g.kind)}"
+    if kind is not None:
+        raise InputError(
+            f"no column looks like {KIND_WORDS[kind]}; name the input column with --input COL "
+            "(Python: input='COL')"
+        )
+    return None, "parameters", "no column of formulas, SMILES or structure file paths"
+
+
+def _describe(guess: ColumnGuess, kind: str) -> str:
+    return f"{guess.share(kind):.0%} of sampled values are {KIND_WORDS[kind]}"
+
+
+def missing_column_message(role: str, names: str | list[str], columns) -> str:
+    """'target column 'x' not found; the columns are: ...' with a close match when there is one."""
+    import difflib
+
+    cols = [str(c) for c in columns]
+    lowered = {c.lower(): c for c in cols}
+    parts = []
+    for name in [names] if isinstance(names, str) else names:
+        close = difflib.get_close_matches(name, cols, n=1, cutoff=0.6)
+        hint = ""
+        if name.lower() in lowered:
+            hint = f" (did you mean {lowered[name.lower()]!r}? names are case-sensitive)"
+        elif close:
+            hint = f" (did you mean {close[0]!r}?)"
+        parts.append((name, hint))
+    listed = ", ".join(map(repr, cols))
+    if len(parts) == 1:
+        return f"{role} column {parts[0][0]!r} not found{parts[0][1]}; the columns are: {listed}"
+    return f"{role} columns {', '.join(f'{n!r}{h}' for n, h in parts)} not found; the columns are: {listed}"
+
+
+def infer_task(values: pd.Series) -> str:
+    """``classification`` for bools or two values such as True/False, yes/no, 0/1; else ``regression``.
+
+    ``values`` are already-converted target values (numbers, bools, or text labels), missing as NaN.
+    """
+    present = values.dropna()
+    if present.empty:
+        return "regression"
+    if pd.api.types.is_bool_dtype(present) or all(isinstance(v, (bool, np.bool_)) for v in present):
+        return "classification"
+    if pd.api.types.is_numeric_dtype(present):
+        distinct = set(np.unique(present.to_numpy(dtype=float)).tolist())
+        return "classification" if distinct == {0.0, 1.0} else "regression"
+    return "classification"

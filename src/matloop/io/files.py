@@ -1,0 +1,211 @@
+"""Read a table file as written: CSV, TSV, XLSX, JSON or Parquet, chosen by the file's suffix.
+
+Text formats are read as text, so that nothing is converted before validation looks at it: an empty
+cell becomes missing, but ``NaN``, ``inf`` or ``n/a`` stay the strings the user wrote (a target cell
+holding them is reported, not quietly turned into a candidate). Wholly blank lines are left out but
+keep their place in the row numbering, so row ``N`` in a message is the ``N``-th line under the header.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import lzma
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matloop.errors import InputError, error_table
+
+__all__ = ["SUFFIXES", "read_columns", "read_raw", "table_format", "table_stem"]
+
+_COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+SUFFIXES = {
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "txt",
+    ".xlsx": "xlsx", ".xlsm": "xlsx",
+    ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+    ".parquet": "parquet", ".pq": "parquet",
+}
+
+
+def table_format(path: Path) -> tuple[str, str | None]:
+    """``(format, compression)`` from the suffixes, e.g. ``data.csv.gz`` -> ``("csv", ".gz")``."""
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = suffixes.pop() if suffixes and suffixes[-1] in _COMPRESSIONS else None
+    fmt = SUFFIXES.get(suffixes[-1]) if suffixes else None
+    if fmt is None or (compression and fmt in ("xlsx", "parquet")):
+        known = ", ".join(sorted(SUFFIXES))
+        raise InputError(f"cannot read {path.name!r}: unknown table type; use one of {known} "
+                         "(text formats may also end in .gz, .bz2 or .xz)")
+    return fmt, compression
+
+
+def table_stem(path: str | Path) -> str:
+    """The file name without its table and compression suffixes: ``runs.2024.csv.gz`` -> ``runs.2024``."""
+    name = Path(path).name
+    for suffix in (*_COMPRESSIONS, *SUFFIXES):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def read_columns(path: str | Path) -> list[str]:
+    """The column names of a table (only the header line is read for text formats)."""
+    path = Path(path)
+    fmt, compression = table_format(path)
+    if fmt in ("csv", "tsv", "txt") and path.is_file():
+        with _open_text(path, compression, "utf-8-sig") as fh:
+            header = fh.readline().rstrip("\r\n")
+        sep = _separator(fmt, header)
+        return [n.strip() for n in next(csv.reader([header], delimiter=sep), [])]
+    return list(read_raw(path)[0].columns)
+
+
+def _open_text(path: Path, compression: str | None, encoding: str):
+    opener = _COMPRESSIONS.get(compression or "", open)
+    return opener(path, "rt", encoding=encoding, newline="")
+
+
+def _read_text(path: Path, compression: str | None) -> str:
+    """The file's text: UTF-8 (with or without BOM), else Windows-1252 with a warning."""
+    try:
+        with _open_text(path, compression, "utf-8-sig") as fh:
+            return fh.read()
+    except UnicodeDecodeError:
+        warnings.warn(f"{path.name} is not UTF-8 text; it was read as Windows-1252 (Excel's default). "
+                      "Save it as 'CSV UTF-8' if characters look wrong.", UserWarning, stacklevel=3)
+        with _open_text(path, compression, "cp1252") as fh:
+            return fh.read()
+
+
+def _separator(fmt: str, header: str) -> str:
+    if fmt == "tsv":
+        return "\t"
+    counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
+    if fmt == "csv" and counts[","] > 0:
+        return ","
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
+def _read_delimited(path: Path, fmt: str, compression: str | None) -> pd.DataFrame:
+    text = _read_text(path, compression)
+    header = text.split("\n", 1)[0]
+    sep = _separator(fmt, header)
+    names = next(csv.reader([header.rstrip("\r")], delimiter=sep), [])
+    _check_header([n.strip() for n in names], path)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                            skip_blank_lines=False)
+    except pd.errors.ParserError as exc:
+        raise _ragged_rows(text, sep, path, exc) from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path.name} is empty: it needs a header line and at least one data row") from None
+    return frame
+
+
+def _ragged_rows(text: str, sep: str, path: Path, exc: Exception) -> InputError:
+    """Every data row whose number of fields differs from the header's."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    header = next(reader, [])
+    records = []
+    for row_number, fields in enumerate(reader, start=1):
+        if fields and len(fields) != len(header):
+            records.append({"row": row_number, "column": "", "value": sep.join(fields),
+                            "reason": f"{len(fields)} fields, but the header has {len(header)}"})
+    if not records:
+        return InputError(f"cannot read {path.name}: {exc}")
+    return InputError(f"{path.name} has rows with the wrong number of fields", error_table(records))
+
+
+def _check_header(names: list[str], path: Path) -> None:
+    seen: dict[str, int] = {}
+    dupes = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] == 2:
+            dupes.append(n)
+    if dupes:
+        raise InputError(f"{path.name} has repeated column names: {', '.join(map(repr, dupes))}; "
+                         "give every column its own name")
+
+
+def _read_json(path: Path, fmt: str, compression: str | None) -> pd.DataFrame:
+    """Records (``[{...}]``), columns (``{col: {idx: v}}`` or ``{col: [...]}``) or split orient.
+
+    ``NaN`` and ``Infinity`` tokens are kept as text so that validation can report them.
+    """
+    text = _read_text(path, compression)
+    keep = str  # parse_constant: leave NaN/Infinity as the written text
+
+    def loads(s: str):
+        return json.loads(s, parse_constant=keep)
+
+    try:
+        if fmt == "jsonl":
+            data = [loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            data = loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path.name} is not valid JSON: {exc}") from None
+    if isinstance(data, dict) and {"columns", "data"} <= set(data):
+        return pd.DataFrame(data["data"], columns=data["columns"], dtype=object)
+    if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
+        return pd.DataFrame({k: pd.Series(list(v.values()), dtype=object) for k, v in data.items()})
+    if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
+        lengths = {len(v) for v in data.values()}
+        if len(lengths) == 1:
+            return pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
+    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+        return pd.DataFrame.from_records(data).astype(object)
+    raise InputError(f"{path.name}: expected a JSON table: a list of records, a dict of columns, or "
+                     "pandas' 'split' layout")
+
+
+def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read a table file; returns the frame (column names as stripped strings) and its row numbers.
+
+    Raises :class:`FileNotFoundError` when there is no such file and :class:`matloop.InputError`
+    when the file cannot be read as a table.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    fmt, compression = table_format(path)
+    if fmt in ("csv", "tsv", "txt"):
+        frame = _read_delimited(path, fmt, compression)
+    elif fmt in ("json", "jsonl"):
+        frame = _read_json(path, fmt, compression)
+    elif fmt == "xlsx":
+        frame = pd.read_excel(path, dtype=object, keep_default_na=False, na_values=[""])
+        _check_header([str(c).rpartition(".")[0] if _mangled(c, frame.columns) else str(c)
+                       for c in frame.columns], path)
+    else:
+        frame = pd.read_parquet(path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    _check_header(list(frame.columns), path)
+    frame = frame.reset_index(drop=True)
+    rows = np.arange(1, len(frame) + 1)
+    blank = np.ones(len(frame), dtype=bool)
+    for col in frame.columns:  # only rows blank so far are looked at again
+        idx = np.flatnonzero(blank)
+        if not len(idx):
+            break
+        cells = frame[col].to_numpy(dtype=object)[idx]
+        blank[idx] = pd.isna(cells) | np.array([isinstance(v, str) and not v.strip() for v in cells], dtype=bool)
+    if len(frame.columns) and blank.any():
+        frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
+    return frame, rows
+
+
+def _mangled(name: object, columns) -> bool:
+    """pandas renames a repeated Excel header ``a`` to ``a.1``; spot that to report it."""
+    text = str(name)
+    base, _, tail = text.rpartition(".")
+    return bool(base) and tail.isdigit() and base in [str(c) for c in columns]
+

@@ -1,0 +1,319 @@
+"""Row-level checks of a user's table: targets, inputs and parameters, one error record per problem.
+
+Every function here returns the converted values *and* a list of error records (``row``, ``column``,
+``value``, ``reason``) instead of raising on the first problem, so that :func:`matloop.io.read_table`
+can report every bad row of every column at once. Values are never coerced silently: an empty cell
+is missing (a candidate in a target column), but a literal ``NaN``, ``inf`` or ``abc`` is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matloop.errors import InputError
+from matloop.io.formula import parse_formulas
+
+__all__ = [
+    "classify_cells",
+    "convert_numeric_columns",
+    "convert_target",
+    "is_missing",
+    "validate_formulas",
+    "validate_parameters",
+    "validate_smiles",
+    "validate_structure_paths",
+]
+
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]+,[0-9]+$")
+_NONFINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity",
+              "#num!", "#div/0!", "#value!", "#n/a", "n/a", "na", "null", "none"}
+_TRUE, _FALSE = {"true", "yes"}, {"false", "no"}
+_BOOL_WORDS = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False, "false": False}
+MAX_CLASSES = 50  # more distinct text labels than this and a target is not a class label column
+
+
+def is_missing(value: object) -> bool:
+    """An empty cell: ``None``, NaN/NA, or a string of whitespace."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
+def _classify(value: object) -> tuple[str, object]:
+    """One cell -> (category, value): missing, number, nonfinite, bool or text."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool", bool(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        x = float(value)
+        if np.isnan(x):
+            return "missing", None
+        return ("number", x) if np.isfinite(x) else ("nonfinite", value)
+    if is_missing(value):
+        return "missing", None
+    text = str(value).strip()
+    if _NUMBER.match(text):
+        x = float(text)
+        return ("number", x) if np.isfinite(x) else ("nonfinite", value)
+    low = text.lower()
+    if low in _NONFINITE:
+        return "nonfinite", value
+    if low in _TRUE or low in _FALSE:
+        return "bool", low in _TRUE
+    return "text", text
+
+
+def _nonfinite_reason(value: object) -> str:
+    return (f"{value!r} is not a measured value; leave the cell empty to mark a candidate (pool) row, "
+            "or remove the row")
+
+
+def _not_number_reason(value: object, what: str) -> str:
+    hint = " (decimal comma? write 1.5, not 1,5)" if _DECIMAL_COMMA.match(str(value).strip()) else ""
+    return f"not a number{hint}: {what} must be numeric"
+
+
+def classify_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray, list]:
+    """Every cell of a column -> category (missing/number/nonfinite/bool/text), number, value.
+
+    Numbers are recognised with pandas' vectorised parser; only the remaining cells (usually few)
+    go through :func:`_classify` one by one.
+    """
+    n = len(values)
+    kinds = np.full(n, "number", dtype=object)
+    numbers = np.full(n, np.nan)
+    if pd.api.types.is_bool_dtype(values.dtype):
+        present = values.notna().to_numpy()
+        kinds[:] = np.where(present, "bool", "missing")
+        return kinds, numbers, [bool(v) if p else None for v, p in zip(values, present, strict=True)]
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        x = values.to_numpy(dtype=float)
+        kinds[np.isnan(x)] = "missing"
+        kinds[np.isinf(x)] = "nonfinite"
+        numbers[np.isfinite(x)] = x[np.isfinite(x)]
+        return kinds, numbers, list(values)
+    out = list(values.to_numpy(dtype=object))
+    stripped = pd.Series([v.strip() if isinstance(v, str) else v for v in out], dtype=object)
+    is_bool = np.array([isinstance(v, (bool, np.bool_)) for v in out], dtype=bool)
+    x = pd.to_numeric(stripped.where(~is_bool, None), errors="coerce").to_numpy(dtype=float)
+    fast = np.isfinite(x) & ~is_bool
+    numbers[fast] = x[fast]
+    for i in np.flatnonzero(~fast):
+        kinds[i], v = _classify(out[i])
+        if kinds[i] == "number":
+            numbers[i] = v
+        elif kinds[i] in ("bool", "text"):
+            out[i] = v
+    return kinds, numbers, out
+
+
+def convert_target(values: pd.Series, column: str, rows: np.ndarray, task: str | None = None
+                   ) -> tuple[pd.Series, str, list[dict]]:
+    """Convert a target column and infer its task.
+
+    Empty cells stay missing (they mark the candidate pool). Bools, yes/no, true/false and 0/1
+    columns are classification targets; numbers are regression targets. A column of a few distinct
+    text labels is a (multi-class) classification target. Returns ``(values, task, records)``.
+    """
+    kinds, numbers, cells = classify_cells(values)
+    counts = {k: int((kinds == k).sum()) for k in ("number", "bool", "text", "nonfinite")}
+    present = counts["number"] + counts["bool"] + counts["text"]
+    distinct_numbers = set(np.unique(numbers[kinds == "number"]).tolist())
+    records: list[dict] = []
+
+    def record(i: int, reason: str) -> None:
+        records.append({"row": int(rows[i]), "column": column, "value": values.iloc[i], "reason": reason})
+
+    for i in np.flatnonzero(kinds == "nonfinite"):
+        record(i, _nonfinite_reason(values.iloc[i]))
+    if task is None:
+        if counts["text"] == 0 and counts["bool"] > 0 and distinct_numbers <= {0.0, 1.0}:
+            task = "classification"
+        elif counts["text"] == 0 and counts["bool"] == 0:
+            task = "classification" if distinct_numbers == {0.0, 1.0} else "regression"
+        elif counts["number"] >= 0.5 * present:
+            task = "regression"
+        else:
+            task = "classification"
+    if task == "regression":
+        for i in np.flatnonzero((kinds == "bool") | (kinds == "text")):
+            record(i, _not_number_reason(values.iloc[i], "a regression target"))
+        out = pd.Series(np.where(kinds == "number", numbers, np.nan), index=values.index, dtype=float)
+        return out, task, records
+    labelled = (kinds == "number") | (kinds == "bool") | (kinds == "text")
+    if counts["text"] == 0 and distinct_numbers <= {0.0, 1.0} and counts["bool"] > 0:  # True/False, yes/no
+        labels = [bool(c if k == "bool" else x) if k in ("bool", "number") else None
+                  for k, x, c in zip(kinds, numbers, cells, strict=True)]
+        out = pd.Series(labels, index=values.index, dtype="boolean" if not labelled.all() else bool)
+    elif counts["text"] == 0 and counts["bool"] == 0:  # numeric class labels such as 0/1
+        out = pd.Series(np.where(kinds == "number", numbers, np.nan), index=values.index, dtype=float)
+        if not out.isna().any() and np.all(out == np.round(out)):
+            out = out.astype(np.int64)
+    else:  # text labels: keep them as written
+        out = pd.Series([str(values.iloc[i]).strip() if ok else np.nan for i, ok in enumerate(labelled)],
+                        index=values.index, dtype=object)
+        distinct = out.dropna().nunique()
+        if distinct > MAX_CLASSES:
+            raise InputError(
+                f"target column {column!r} holds text with {distinct} distinct values: neither numbers nor "
+                f"class labels (at most {MAX_CLASSES}); check that it is the right column"
+            )
+    return out, task, records
+
+
+def number_share(values: pd.Series) -> float:
+    """Share of non-empty cells that are numbers (used to decide whether a column is numeric)."""
+    kinds = classify_cells(values)[0]
+    present = int((kinds != "missing").sum())
+    return float((kinds == "number").sum()) / present if present else 0.0
+
+
+def convert_numeric_columns(frame: pd.DataFrame, skip: set[str]) -> pd.DataFrame:
+    """Give text columns whose every non-empty cell is a number (or a bool word) a proper dtype.
+
+    Only whole columns are converted; a column with one odd cell stays text, so that nothing is
+    coerced. Columns in ``skip`` (targets, the input) are left alone.
+    """
+    out = frame.copy()
+    for col in frame.columns:
+        if col in skip or frame[col].dtype != object:
+            continue
+        cells = frame[col].to_numpy(dtype=object)
+        head = [v.strip() for v in cells[:200] if isinstance(v, str) and v.strip()]
+        if not all(_NUMBER.match(v) or v in _BOOL_WORDS for v in head):
+            continue  # a text column: one non-number is enough to leave it alone
+        if any(isinstance(v, (bool, np.bool_)) for v in cells):
+            continue
+        stripped = pd.Series([v.strip() if isinstance(v, str) else v for v in cells], index=frame.index,
+                             dtype=object)
+        present = ~(stripped.isna() | stripped.eq("")).to_numpy(dtype=bool)
+        if not present.any():
+            continue
+        x = pd.to_numeric(stripped.where(present, np.nan), errors="coerce")  # pandas' dtype: int64 or float
+        if np.isfinite(x.to_numpy(dtype=float)[present]).all():
+            out[col] = x
+        elif present.all() and stripped.isin(list(_BOOL_WORDS)).all():
+            out[col] = stripped.map(_BOOL_WORDS).astype(bool)
+    return out
+
+
+def validate_formulas(values: pd.Series, column: str, rows: np.ndarray) -> tuple[list, list[dict]]:
+    """Parse a formula column; returns one duplicate key per row (``None`` when bad) and errors.
+
+    Two formulas are the same material when their element fractions agree to 1e-9 (``Fe2O3`` and
+    ``Fe4O6`` are the same composition).
+    """
+    comps, table = parse_formulas(values.to_numpy(dtype=object), column=column, rows=rows, errors="collect")
+    bad = set(table["row"].tolist())
+    q = np.rint(comps.fraction * 1e9).astype(np.int64)
+    entry = comps.z.astype(np.int64) * (1 << 40) + q
+    ip = comps.indptr.tolist()
+    keys = [None if rows[i] in bad else entry[ip[i]:ip[i + 1]].tobytes() for i in range(len(values))]
+    return keys, table.to_dict("records")
+
+
+def validate_smiles(values: pd.Series, column: str, rows: np.ndarray) -> tuple[list, list[dict]]:
+    """Check SMILES with RDKit; returns canonical SMILES per row (``None`` when bad) and errors.
+
+    Polymer repeat units written with ``*`` end groups (``*CC(*)c1ccccc1``) are accepted.
+    """
+    try:
+        from rdkit import Chem, rdBase
+    except ImportError as exc:  # pragma: no cover - the molecule extra is part of `make test`
+        raise ImportError("reading SMILES needs RDKit: pip install 'matloop[molecule]'") from exc
+    blocker = rdBase.BlockLogs()  # noqa: F841 (silence RDKit's per-molecule stderr messages)
+    codes, uniques = pd.factorize(values.map(lambda v: v.strip() if isinstance(v, str) else v))
+    canon: list[str | None] = []
+    reasons: list[str | None] = []
+    for u in uniques:
+        if not isinstance(u, str):
+            canon.append(None)
+            reasons.append(f"expected a SMILES string, found {type(u).__name__} {u!r}")
+            continue
+        mol = Chem.MolFromSmiles(u, sanitize=False)
+        if mol is None:
+            canon.append(None)
+            reasons.append("invalid SMILES: RDKit cannot parse it (syntax error)")
+            continue
+        try:
+            Chem.SanitizeMol(mol)
+        except Exception as exc:  # RDKit raises several sanitisation exception types
+            canon.append(None)
+            reasons.append(f"invalid SMILES: {str(exc).strip() or type(exc).__name__}")
+            continue
+        canon.append(Chem.MolToSmiles(mol))
+        reasons.append(None)
+    keys: list = []
+    records: list[dict] = []
+    for i, code in enumerate(codes):
+        reason = "empty SMILES" if code < 0 else reasons[code]
+        keys.append(None if code < 0 else canon[code])
+        if reason is not None:
+            records.append({"row": int(rows[i]), "column": column, "value": values.iloc[i], "reason": reason})
+    return keys, records
+
+
+def validate_structure_paths(values: pd.Series, column: str, rows: np.ndarray, base_dir: Path
+                             ) -> tuple[list, list[dict]]:
+    """Resolve structure file paths against ``base_dir``; missing files are row errors.
+
+    Returns the resolved absolute paths (``None`` when bad; also the duplicate keys) and errors.
+    The files are not parsed here: :mod:`matloop.represent` reads them when featurizing.
+    """
+    from matloop.io.detect import looks_like_structure_path
+
+    resolved: list = []
+    records: list[dict] = []
+    for i, value in enumerate(values):
+        reason = None
+        path = None
+        if is_missing(value):
+            reason = "empty structure file path"
+        elif not isinstance(value, str):
+            reason = f"expected a structure file path, found {type(value).__name__} {value!r}"
+        else:
+            p = Path(value.strip()).expanduser()
+            p = p if p.is_absolute() else base_dir / p
+            if not p.exists():
+                reason = f"structure file not found: {p}"
+            elif not p.is_file():
+                reason = f"not a file: {p}"
+            elif p.stat().st_size == 0:
+                reason = f"structure file is empty: {p}"
+            elif not looks_like_structure_path(p.name):
+                reason = "not a structure file name (expected .cif, .vasp, POSCAR/CONTCAR or pymatgen .json)"
+            else:
+                path = str(p.resolve())
+        resolved.append(path)
+        if reason is not None:
+            records.append({"row": int(rows[i]), "column": column, "value": value, "reason": reason})
+    return resolved, records
+
+
+def validate_parameters(frame: pd.DataFrame, columns: list[str], rows: np.ndarray
+                        ) -> tuple[pd.DataFrame, list[dict]]:
+    """Convert the input columns of a parameter table to float; every non-number is a row error."""
+    out = {}
+    records: list[dict] = []
+    for col in columns:
+        series = frame[col]
+        if pd.api.types.is_bool_dtype(series):
+            out[col] = series
+            continue
+        kinds, numbers, _ = classify_cells(series)
+        vals = np.where(kinds == "number", numbers, np.nan)
+        for i in np.flatnonzero(kinds != "number"):
+            cat, v = kinds[i], series.iloc[i]
+            reason = {"missing": "missing value: every input column of a parameter table needs a number",
+                      "nonfinite": f"{v!r} is not a number: every input of a parameter table needs a value",
+                      }.get(cat, _not_number_reason(v, "parameter inputs"))
+            records.append({"row": int(rows[i]), "column": col, "value": v, "reason": reason})
+        out[col] = pd.Series(vals, index=series.index)
+    converted = frame.copy()
+    for col, s in out.items():
+        converted[col] = s
+    return converted, records

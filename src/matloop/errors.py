@@ -28,7 +28,11 @@ def format_error_table(table: pd.DataFrame, max_rows: int = 50) -> str:
         return "(no errors)"
     shown = table.head(max_rows).copy()
     shown["value"] = [_short(v) for v in shown["value"]]
-    text = shown.to_string(index=False)
+    width = max(len("reason"), *(len(str(r)) for r in shown["reason"]))
+    vwidth = max(len("value"), *(len(str(v)) for v in shown["value"]))
+    text = shown.to_string(index=False, justify="left",
+                           formatters={"reason": lambda r: f"{r:<{width}}", "value": lambda v: f"{v:<{vwidth}}"})
+    text = "\n".join(line.rstrip() for line in text.splitlines())
     if len(table) > max_rows:
         text += f"\n... and {len(table) - max_rows} more rows"
     return text

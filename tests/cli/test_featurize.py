@@ -30,7 +30,7 @@ def test_default_features_to_csv(table, tmp_path, capsys):
     out = tmp_path / "features.csv"
     assert main(["featurize", str(table), "-o", str(out)]) == 0
     stdout = capsys.readouterr().out
-    assert "featurized 4 rows of compositions in column 'formula' with default: 149 features" in stdout
+    assert "featurized 4 rows of compositions in column 'formula' with default: 267 features" in stdout
     assert "time: read" in stdout and f"wrote {out}" in stdout
     written = pd.read_csv(out, keep_default_na=False, na_values=[""])
     expected = default_featurizer().transform(["Fe2O3", "NaCl", "GaAs", "LiFePO4"])

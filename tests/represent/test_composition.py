@@ -207,11 +207,12 @@ def test_sustainability_by_hand():
 def test_default_featurizer_names_and_parts():
     d = default_featurizer()
     names = list(d.get_feature_names_out())
-    assert len(names) == 149 == len(set(names)) == len(d.feature_labels())
+    assert len(names) == 267 == len(set(names)) == len(d.feature_labels())
     assert names[:132] == list(magpie().get_feature_names_out())
     assert names[132:] == [*Stoichiometry().get_feature_names_out(), *ValenceOrbital().get_feature_names_out(),
-                           *IonProperty().get_feature_names_out()]
-    assert len(default_featurizer(sustainability=True).get_feature_names_out()) == 159
+                           *IonProperty().get_feature_names_out(), *ElementFraction().get_feature_names_out()]
+    assert len(default_featurizer(sustainability=True).get_feature_names_out()) == 277
+    assert len(default_featurizer(element_fractions=False).get_feature_names_out()) == 149
     assert any("ward" in c for c in d.citations()) and len(d.citations()) == len(set(d.citations()))
     assert type(get_featurizer("default")) is CompositeFeaturizer
 
@@ -253,6 +254,6 @@ def test_sklearn_pipeline_on_matbench_formulas():
     model.fit(data["composition"], data["gap expt"])
     pred = model.predict(data["composition"])
     assert pred.shape == (300,) and np.corrcoef(pred, data["gap expt"])[0, 1] > 0.8
-    assert list(model[:-1].get_feature_names_out())[-1] == "avg ionic char"
+    assert list(model[:-1].get_feature_names_out())[-1] == "Og"
     copy = clone(model)
     assert copy.steps[0][1].get_params()["featurizers"][0].get_params()["source"] == "magpie"

@@ -1,0 +1,71 @@
+"""``matloop demo``: a simulated closed-loop campaign on bundled data, offline, in under a minute."""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+Replays a closed-loop campaign on a bundled, fully measured dataset: starting from 2 random
+experiments, matloop's default strategy chooses one experiment at a time and "measures" it by
+looking up the recorded value. Prints a progress bar, what was found after how many experiments
+against random sampling, and writes an HTML report. Runs offline.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``demo`` subcommand."""
+    parser = subparsers.add_parser("demo", help="a simulated campaign on bundled data (offline, < 1 min)",
+                                   description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="liang_p3ht",
+                        help="bundled dataset with a direction (default liang_p3ht: conductivity of P3HT/CNT films)")
+    parser.add_argument("--runs", type=int, default=3, help="independent runs (default 3)")
+    parser.add_argument("--budget", type=int, default=40, help="experiments per run (default 40)")
+    parser.add_argument("--strategy", default="demo", help="strategy name (default: a fast forest + EI)")
+    parser.add_argument("-o", "--output", default="matloop_demo_report.html", help="HTML report to write")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from matloop.datasets import load
+    from matloop.design.acquisition import Objective
+    from matloop.design.simulate import SurrogateStrategy, average_duplicates, benchmark, make_strategy
+    from matloop.design.surrogate import featurize
+
+    t0 = time.perf_counter()
+    ds = load(args.dataset)
+    direction = ds.direction.get(ds.target)
+    if direction not in ("max", "min"):
+        print(f"error: {args.dataset} has no optimisation direction; pick e.g. liang_p3ht, liang_agnp, matbench_steels")
+        return 1
+    print(f"1. loaded {ds.name}: {len(ds)} rows, {ds.kind} input, target {ds.target!r} ({direction}imise)")
+    X = featurize(ds)
+    Xu, yu, counts = average_duplicates(X, ds.y.to_numpy(dtype=float))
+    print(f"2. {X.shape[1]} input features; averaged replicate measurements: pool of {len(yu)} distinct materials")
+    if args.strategy == "demo":
+        from matloop.models.forest import RandomForestRegressor
+
+        strategy = SurrogateStrategy(lambda: RandomForestRegressor(n_estimators=60, noise="oob", random_state=0),
+                                     acquisition="ei", name="forest + EI")
+    else:
+        strategy = make_strategy(args.strategy)
+    objective = Objective(direction)
+    print(f"3. simulating {args.runs} campaigns of {args.budget} experiments each (top 5% = targets)")
+    result = benchmark(Xu.to_numpy(dtype=float), yu, {strategy.name: strategy}, runs=args.runs,
+                       budget=args.budget, objective=objective)
+    summary = result.summary().iloc[0]
+    curve = result.mean_curve(strategy.name)
+    found = curve[-1] * result.n_top
+    print(f"4. after {args.budget} experiments matloop found {found:.1f} of the {result.n_top} top materials "
+          f"on average; random sampling would find {args.budget / result.n_pool * result.n_top:.1f}.")
+    if summary["evals_to_50pct"] == summary["evals_to_50pct"]:
+        print(f"   half of the top materials after {summary['evals_to_50pct']:.0f} experiments "
+              f"(random: ~{0.5 * result.n_pool:.0f}; acceleration x{summary['AF_50pct']:.1f})")
+    print(f"   first top material after {summary['first_top_hit']:.1f} experiments on average")
+    from matloop.report.campaign import simulation_report
+
+    report = simulation_report(result, f"matloop demo: {ds.name}", f"{ds.description[:120]}")
+    report.write(args.output)
+    print(f"5. wrote the report {args.output} ({time.perf_counter() - t0:.0f} s in all)")
+    return 0

@@ -1,0 +1,180 @@
+"""``matloop fit`` / ``predict`` / ``validate``: models with calibrated uncertainty, honestly validated."""
+
+from __future__ import annotations
+
+import argparse
+
+from matloop.cli.common import add_table_arguments
+
+MODELS = ("auto", "rf", "et", "gp", "gbm", "gbm-quantile", "nn")
+CV_HELP = ("kfold (stratified for classification), loco (leave-one-cluster-out, Meredig et al. 2018), "
+           "group (by chemical system), element (leave-one-element-out), extrapolation (train on the "
+           "lower 90%% of the target, test on the top 10%%), or column:NAME (folds from a column, e.g. "
+           "column:fold for Matbench's official folds)")
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("model")
+    g.add_argument("--model", default="auto", choices=MODELS,
+                   help="auto (default: cross-validated choice and ensemble of forests, boosting and a GP), "
+                        "rf, et, gp, gbm, gbm-quantile, nn; classification supports auto, rf, gbm")
+    g.add_argument("--featurizer", metavar="NAME",
+                   help="featurizer registry name (default: the default for the input kind)")
+    g.add_argument("--transfer", default="none", metavar="auto|none|SOURCE,...",
+                   help="borrow strength from the pre-trained library (compositions): auto picks sources "
+                        "by inner CV, or name sources (see 'matloop models list'); default none")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``fit``, ``predict`` and ``validate``."""
+    fit = subparsers.add_parser(
+        "fit", help="fit a model with calibrated uncertainty and save it",
+        description="Featurize the table, fit a model with uncertainty (recalibrated on cross-validated "
+                    "residuals) and an applicability domain, and save it in a format that is safe to load.",
+        epilog="example: matloop fit gaps.csv --target gap -o gap.model")
+    add_table_arguments(fit, target_required=True)
+    _model_arguments(fit)
+    fit.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write")
+    fit.set_defaults(func=run_fit)
+
+    pred = subparsers.add_parser(
+        "predict", help="predict a table with a saved model",
+        description="Add prediction, std, lower_95, upper_95 and in_domain (classification: probability, "
+                    "prediction, in_domain) to every row of TABLE.",
+        epilog="example: matloop predict gap.model candidates.csv -o predicted.csv")
+    pred.add_argument("model", metavar="MODEL", help="a model file written by 'matloop fit'")
+    pred.add_argument("table", metavar="TABLE", help="table with the model's input column")
+    pred.add_argument("--input", metavar="COL", help="input column (default: the one the model was fitted on)")
+    pred.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    pred.set_defaults(func=run_predict)
+
+    val = subparsers.add_parser(
+        "validate", help="cross-validate a model the way a sceptical reviewer would",
+        description="Cross-validate the same pipeline 'matloop fit' builds, with the split you choose, and "
+                    "report accuracy and uncertainty metrics per fold and on average.",
+        epilog="example: matloop validate steels.csv --target 'yield strength' --cv loco --json v.json")
+    add_table_arguments(val, target_required=True)
+    _model_arguments(val)
+    val.add_argument("--cv", default="kfold", metavar="SPLIT", help=CV_HELP)
+    val.add_argument("--folds", type=int, default=5, help="number of folds or clusters (default 5)")
+    val.add_argument("--json", metavar="OUT.json", help="per-fold and mean metrics, uncertainty metrics, timings")
+    val.add_argument("--predictions", metavar="OUT.csv", help="out-of-fold predictions for every row")
+    val.set_defaults(func=run_validate)
+
+
+def build_model(dataset, args):
+    """The :class:`~matloop.models.pipeline.MaterialModel` the options describe."""
+    from matloop.models.pipeline import MaterialModel
+    from matloop.models.registry import make_model
+
+    estimator = make_model(args.model, dataset.task, random_state=args.seed)
+    featurizer = args.featurizer
+    if args.transfer and args.transfer != "none":
+        if dataset.kind != "composition":
+            from matloop.errors import InputError
+
+            raise InputError("--transfer uses the pre-trained composition library: it needs a formula column")
+        from matloop.models.transfer import make_transfer_model
+
+        return make_transfer_model(args.transfer, args.model, dataset.task, random_state=args.seed)
+    return MaterialModel(estimator, kind=dataset.kind, featurizer=featurizer, task=dataset.task)
+
+
+def _inputs(dataset):
+    return dataset.X if dataset.kind != "parameters" else dataset.frame[dataset.parameter_columns]
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    import time
+
+    from matloop.cli.common import load_table
+    from matloop.models.persistence import save_model
+
+    dataset = load_table(args).training()
+    if len(dataset.targets) > 1:
+        print(f"note: fitting the first target {dataset.target!r} (one model per target)")
+    t0 = time.perf_counter()
+    model = build_model(dataset, args).fit(_inputs(dataset), dataset.y.to_numpy())
+    meta = {"input": dataset.input, "kind": dataset.kind, "target": dataset.target, "task": dataset.task,
+            "parameter_columns": dataset.parameter_columns if dataset.kind == "parameters" else None,
+            "n_train": len(dataset), "model": args.model, "transfer": args.transfer}
+    save_model(model, args.output, metadata=meta)
+    print(f"fitted {args.model} on {len(dataset)} rows of {dataset.kind} input {dataset.input or ''} "
+          f"-> {dataset.target} ({dataset.task}) in {time.perf_counter() - t0:.1f} s; saved {args.output}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from matloop.io.table import read_table
+    from matloop.io.write import write_table
+    from matloop.models.persistence import load_model, read_model_metadata
+
+    meta = read_model_metadata(args.model).get("metadata", {}) or {}
+    model = load_model(args.model)
+    kind = meta.get("kind")
+    dataset = read_table(args.table, input=args.input or meta.get("input"), kind=kind)
+    X = dataset.frame[meta["parameter_columns"]] if kind == "parameters" else dataset.X
+    out = model.predict_table(X)
+    result = dataset.frame.reset_index(drop=True).copy()
+    for col in out.columns:
+        result[col] = out[col].to_numpy()
+    write_table(result, args.output)
+    n_out = int((~out["in_domain"]).sum())
+    print(f"predicted {len(result)} rows ({n_out} outside the model's applicability domain); wrote {args.output}")
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.base import clone
+
+    from matloop.cli.common import load_table
+    from matloop.evaluate.cross_validation import cross_validate
+    from matloop.evaluate.splitters import make_splitter
+    from matloop.io.write import write_table
+    from matloop.models.pipeline import MaterialModel
+
+    dataset = load_table(args).training()
+    t0 = time.perf_counter()
+    model = build_model(dataset, args)
+    if isinstance(model, MaterialModel):
+        # featurize once (our featurizers are stateless); each fold fits the same estimator pipeline
+        X = model.features(_inputs(dataset), fit=True)
+        factory = lambda: MaterialModel(clone(model.estimator), kind="parameters", task=dataset.task,  # noqa: E731
+                                        domain=False)
+    else:
+        X, factory = _inputs(dataset), (lambda: clone(model))  # noqa: E731
+    splitter = make_splitter(args.cv, n_splits=args.folds, seed=args.seed, dataset=dataset)
+    y = dataset.y.to_numpy()
+    result = cross_validate(factory, X, y, splitter, task=dataset.task)
+    seconds = time.perf_counter() - t0
+    report = result.to_dict()
+    report.update({"table": args.table, "target": dataset.target, "model": args.model, "cv": args.cv,
+                   "n_rows": len(dataset), "seconds": seconds})
+    keys = ["mae", "rmse", "r2", "spearman", "miscalibration_area", "coverage_95"] if dataset.task == "regression" \
+        else ["roc_auc", "balanced_accuracy", "f1", "pr_auc"]
+    print(f"{args.cv} cross-validation of {args.model} on {len(dataset)} rows ({len(result.folds)} folds, "
+          f"{seconds:.1f} s):")
+    for k in keys:
+        if k in result.mean:
+            print(f"  {k:<22} {result.mean[k]:.4g} ± {result.std.get(k, float('nan')):.2g}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(report, fh, indent=1)
+        print(f"wrote {args.json}")
+    if args.predictions:
+        preds = result.predictions.copy()
+        preds.insert(0, "row", np.asarray(dataset.rows)[preds["index"].to_numpy()])
+        if dataset.input:
+            preds.insert(1, dataset.input, dataset.frame[dataset.input].to_numpy()[preds["index"].to_numpy()])
+        if dataset.task == "regression" and preds["std"].notna().all():
+            preds["lower_95"] = preds["prediction"] - 1.959964 * preds["std"]
+            preds["upper_95"] = preds["prediction"] + 1.959964 * preds["std"]
+        write_table(pd.DataFrame(preds.drop(columns=["index"])), args.predictions)
+        print(f"wrote {args.predictions}")
+    return 0

@@ -1,0 +1,146 @@
+"""End-to-end models: raw materials in, calibrated predictions with a domain flag out.
+
+:class:`MaterialModel` joins a featurizer (by registry name, so a saved model can rebuild it safely),
+an estimator with uncertainty, and an :class:`~matloop.models.domain.ApplicabilityDomain`. It is
+what ``matloop fit`` saves and ``matloop predict`` / ``matloop screen`` load.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from sklearn.base import BaseEstimator, clone
+
+from matloop.models.domain import ApplicabilityDomain
+from matloop.models.preprocessing import FeatureCleaner
+
+
+class MaterialModel(BaseEstimator):
+    """Featurize, predict with uncertainty, flag points outside the applicability domain.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Regressor with ``predict(X, return_std=True)`` or classifier with ``predict_proba``.
+    kind : {"composition", "molecule", "structure", "parameters"}
+        What the inputs are; parameters are used as given (numeric columns).
+    featurizer : str or None
+        Registry name of the featurizer (``None``: the default for ``kind``).
+    task : {"regression", "classification"}
+    recalibrate : bool
+        Rescale the regressor's std on cross-validated residuals (Palmer et al. 2022) unless the
+        estimator calibrates itself (AutoModel does).
+    domain : bool
+        Fit an applicability domain on the training features.
+    """
+
+    def __init__(self, estimator=None, kind: str = "composition", featurizer: str | None = None,
+                 task: str = "regression", recalibrate: bool = True, domain: bool = True):
+        self.estimator = estimator
+        self.kind = kind
+        self.featurizer = featurizer
+        self.task = task
+        self.recalibrate = recalibrate
+        self.domain = domain
+
+    # ------------------------------------------------------------------ features
+    def _make_featurizer(self):
+        from matloop.represent.registry import DEFAULT_FOR_KIND, get_featurizer
+
+        if self.kind == "parameters":
+            return None
+        return get_featurizer(self.featurizer or DEFAULT_FOR_KIND[self.kind])
+
+    def features(self, X, fit: bool = False) -> pd.DataFrame:
+        """The feature matrix of raw inputs (a column of materials, or parameter columns)."""
+        if self.kind == "parameters":
+            frame = pd.DataFrame(X)
+            if fit:
+                self.parameter_columns_ = [str(c) for c in frame.columns]
+            return frame[self.parameter_columns_].astype(float).reset_index(drop=True)
+        values = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else X
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # undefined descriptors become NaN: imputed downstream
+            if fit:
+                self.featurizer_ = self._make_featurizer()
+                out = self.featurizer_.fit_transform(values)
+            else:
+                out = self.featurizer_.transform(values)
+        return pd.DataFrame(out).reset_index(drop=True)
+
+    # ------------------------------------------------------------------ fit / predict
+    def fit(self, X, y) -> MaterialModel:
+        """Featurize ``X``, fit the estimator (recalibrated) and the applicability domain."""
+        F = self.features(X, fit=True)
+        self.feature_names_ = [str(c) for c in F.columns]
+        est = clone(self.estimator) if self.estimator is not None else _default(self.task)
+        if self.task == "regression" and self.recalibrate and not getattr(est, "_calibrates_itself", False):
+            from matloop.models.calibration import RecalibratedRegressor
+
+            est = RecalibratedRegressor(est, method="scale", cv=5)
+        y = np.asarray(y)
+        self.estimator_ = est.fit(F, y)
+        if self.domain:
+            self.cleaner_ = FeatureCleaner(scale=False).fit(F.to_numpy(dtype=float))
+            inner = getattr(self.estimator_, "estimator_", self.estimator_)
+            weights = getattr(inner, "feature_importances_", None)
+            if weights is not None:
+                weights = np.asarray(weights)[self.cleaner_.keep_]
+                if not np.any(weights > 0):
+                    weights = None
+            self.domain_ = ApplicabilityDomain(feature_weights=weights).fit(
+                self.cleaner_.transform(F.to_numpy(dtype=float)))
+        return self
+
+    def predict(self, X, return_std: bool = False):
+        """Predictions (regression: optionally with std; classification: labels)."""
+        F = self.features(X)
+        if self.task == "classification":
+            return self.estimator_.predict(F)
+        return self.estimator_.predict(F, return_std=return_std)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Class labels of a fitted classifier."""
+        return self.estimator_.classes_
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.estimator_.predict_proba(self.features(X))
+
+    def in_domain(self, X, features: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(in-domain flag, distance score) per row; all in domain when no domain was fitted."""
+        F = self.features(X) if features is None else features
+        if getattr(self, "domain_", None) is None:
+            return np.ones(len(F), dtype=bool), np.zeros(len(F))
+        Z = self.cleaner_.transform(F.to_numpy(dtype=float))
+        return self.domain_.in_domain(Z), self.domain_.relative_score(Z)
+
+    def predict_table(self, X, confidence: float = 0.95) -> pd.DataFrame:
+        """The columns ``matloop predict`` adds: regression ``prediction, std, lower_95, upper_95,
+        in_domain``; classification ``probability, prediction, in_domain``."""
+        F = self.features(X)
+        flag, score = self.in_domain(X, features=F)
+        if self.task == "classification":
+            proba = self.estimator_.predict_proba(F)
+            classes = self.estimator_.classes_
+            positive = 1 if len(classes) == 2 else int(np.argmax(proba.mean(axis=0)))
+            out = pd.DataFrame({"probability": proba[:, positive],
+                                "prediction": classes[np.argmax(proba, axis=1)]})
+        else:
+            mean, std = self.estimator_.predict(F, return_std=True)
+            z = norm.ppf(0.5 + confidence / 2)
+            pct = int(round(confidence * 100))
+            out = pd.DataFrame({"prediction": mean, "std": std, f"lower_{pct}": mean - z * std,
+                                f"upper_{pct}": mean + z * std})
+        out["in_domain"] = flag
+        out["domain_distance"] = score
+        return out
+
+
+def _default(task: str):
+    from matloop.models.registry import make_model
+
+    return make_model("auto", task)

@@ -1,0 +1,158 @@
+"""Transfer learning: frozen descriptors, shotgun source selection, fine-tuning, the CLI entry point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matloop import InputError, MatloopError
+from matloop.models import RandomForestRegressor
+from matloop.models.pretrained import load_pretrained
+from matloop.models.transfer import (
+    ShotgunTransfer,
+    ShotgunTransferClassifier,
+    TransferFeaturizer,
+    make_transfer_model,
+)
+from matloop.models.transfer_scoring import kernel_loo_loss, ridge_loo_loss
+
+CANDIDATES = ["mp_gap", "oqmd_volume_per_atom", "mp_mu_b", "mp_e_form", "aflow_bulk_modulus"]
+
+
+@pytest.fixture(scope="module")
+def formulas() -> np.ndarray:
+    """200 real compositions (bundled Matbench expt_gap), in random order."""
+    from matloop import datasets
+
+    frame = datasets.load("matbench_expt_gap").frame
+    return frame["composition"].sample(200, random_state=0).to_numpy(dtype=object)
+
+
+def small_forest():
+    return RandomForestRegressor(n_estimators=60, random_state=0)
+
+
+def test_featurizer_names_shapes_and_values():
+    featurizer = TransferFeaturizer(["mp_e_form", "mp_gap"])
+    out = featurizer.fit_transform(["Fe2O3", "NaCl", "GaAs"])
+    width = load_pretrained("mp_e_form").hidden_sizes[-1]
+    assert out.shape == (3, 2 * (width + 1))
+    assert list(out.columns[:2]) == ["mp_e_form:h0", "mp_e_form:h1"]
+    assert out.columns[width] == "mp_e_form:pred" and out.columns[-1] == "mp_gap:pred"
+    np.testing.assert_allclose(out["mp_gap:pred"], load_pretrained("mp_gap").predict(["Fe2O3", "NaCl", "GaAs"]))
+    assert list(featurizer.get_feature_names_out()) == list(out.columns)
+    assert featurizer.feature_labels()[width] == "mp_e_form model's prediction"
+    assert any("Yamada" in c for c in featurizer.citations())
+
+
+def test_featurizer_layers_and_table_input():
+    table = pd.DataFrame({"formula": ["SiO2", "Cu"], "other": [1, 2]}, index=[10, 11])
+    pred = TransferFeaturizer("mp_gap", layer="prediction").fit_transform(table)
+    assert list(pred.columns) == ["mp_gap:pred"] and list(pred.index) == [10, 11]
+    first = TransferFeaturizer("mp_gap", layer="hidden:0").fit_transform(table)
+    assert first.shape[1] == load_pretrained("mp_gap").hidden_sizes[0] and first.columns[0] == "mp_gap:layer0:h0"
+    hidden = TransferFeaturizer("mp_gap", layer="last_hidden").fit_transform(table)
+    np.testing.assert_allclose(hidden.to_numpy(), TransferFeaturizer("mp_gap", layer="hidden:-1")
+                               .fit_transform(table).to_numpy())
+    with pytest.raises(ValueError, match="layer"):
+        TransferFeaturizer("mp_gap", layer="middle").fit()
+
+
+def test_featurizer_reports_bad_formulas_and_unknown_sources():
+    with pytest.raises(InputError) as info:
+        TransferFeaturizer("mp_gap").fit_transform(["NaCl", "Xx2O", ""])
+    assert sorted(info.value.table["row"]) == [2, 3]
+    with pytest.raises(InputError, match="mp_e_form"):
+        TransferFeaturizer(["mp_eform"]).fit()
+
+
+def test_featurizer_refuses_a_changed_library():
+    featurizer = TransferFeaturizer("mp_gap").fit()
+    featurizer.weights_sha256_["mp_gap"] = "0" * 64  # as if the library had been rebuilt since
+    with pytest.raises(MatloopError, match="changed"):
+        featurizer.transform(["NaCl"])
+
+
+def test_shotgun_ranks_the_source_behind_the_target_first(formulas):
+    """A noisy function of the mp_e_form prediction: mp_e_form must come first."""
+    rng = np.random.RandomState(1)
+    e_form = load_pretrained("mp_e_form").predict(formulas)
+    y = 2.0 * e_form + np.sin(e_form) + rng.normal(0, 0.05, len(formulas))
+    model = ShotgunTransfer(CANDIDATES, n_select=2, base_model=small_forest()).fit(formulas[:120], y[:120])
+    ranking = model.ranking_
+    assert ranking["source"].iloc[0] == "mp_e_form" and list(ranking["rank"]) == [1, 2, 3, 4, 5]
+    assert model.selected_ == list(ranking["source"].iloc[:2]) and ranking["selected"].sum() == 2
+    mean, std = model.predict(formulas[120:], return_std=True)
+    assert np.all(std > 0) and mean.shape == (80,)
+    baseline = np.mean(np.abs(y[120:] - y[:120].mean()))
+    assert np.mean(np.abs(mean - y[120:])) < 0.3 * baseline
+    assert model.get_feature_names_out()[0].startswith(model.selected_[0] + ":")
+    table = model.predict_table(formulas[120:125])
+    assert list(table.columns) == ["prediction", "std", "lower_95", "upper_95", "in_domain", "domain_distance"]
+
+
+@pytest.mark.parametrize("scorer", ["ridge", "forest"])
+def test_other_scorers_find_the_source_too(formulas, scorer):
+    gap = load_pretrained("mp_gap").predict(formulas[:80])
+    y = 1.5 * gap + np.random.RandomState(2).normal(0, 0.1, 80)
+    model = ShotgunTransfer(CANDIDATES, n_select=1, scorer=scorer, cv=3, include_base=True,
+                            base_model=small_forest()).fit(pd.DataFrame({"formula": formulas[:80]}), y)
+    assert model.selected_ == ["mp_gap"]
+    assert len(model.get_feature_names_out()) == 33 + 132  # selected descriptors + Magpie
+
+
+def test_closed_form_loo_equals_explicit_leave_one_out():
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.RandomState(0)
+    Z, y = rng.normal(size=(30, 4)), rng.normal(size=30)
+    Zs = StandardScaler().fit_transform(Z)
+    best = np.inf
+    for alpha in np.logspace(-3, 4, 15):
+        errors = [y[i] - Ridge(alpha=alpha * 30).fit(np.delete(Zs, i, 0), np.delete(y, i)).predict(Zs[i:i + 1])[0]
+                  for i in range(30)]
+        best = min(best, float(np.mean(np.abs(errors))))
+    assert ridge_loo_loss(Z, y) == pytest.approx(best, rel=1e-8)
+    assert kernel_loo_loss(Z, Z[:, 0] ** 2) < kernel_loo_loss(Z, y)  # learnable target scores better
+
+
+def test_shotgun_classifier_selects_the_metal_model(formulas):
+    metal = load_pretrained("mp_is_metal").predict(formulas)
+    labels = np.where(metal > np.median(metal), "metal", "non-metal")
+    model = ShotgunTransferClassifier(["mp_is_metal", "oqmd_volume_per_atom", "mp_mu_b"], n_select=1,
+                                      random_state=0).fit(formulas[:120], labels[:120])
+    assert model.selected_ == ["mp_is_metal"] and list(model.classes_) == ["metal", "non-metal"]
+    proba = model.predict_proba(formulas[120:])
+    assert np.mean(model.classes_[proba.argmax(axis=1)] == labels[120:]) > 0.8
+    assert model.predict_table(formulas[120:123]).columns[0] == "probability"
+
+
+def test_fine_tuning_adapts_the_network_with_uncertainty(formulas):
+    pytest.importorskip("torch")
+    from matloop.models.transfer_finetune import FineTunedTransfer
+
+    gap = load_pretrained("mp_gap").predict(formulas)
+    y = 1.4 * gap + 0.5 + np.random.RandomState(3).normal(0, 0.1, len(formulas))
+    model = FineTunedTransfer("mp_gap", n_members=3, epochs=40, random_state=0).fit(formulas[:60], y[:60])
+    mean, std = model.predict(formulas[60:], return_std=True)
+    assert np.all(std > 0)
+    assert np.mean(np.abs(mean - y[60:])) < 0.4 * np.mean(np.abs(y[60:] - y[:60].mean()))
+    again = FineTunedTransfer("mp_gap", n_members=3, epochs=40, random_state=0).fit(formulas[:60], y[:60])
+    np.testing.assert_allclose(again.predict(formulas[60:70]), mean[:10])  # seeded: reproducible
+
+
+def test_make_transfer_model_for_the_cli():
+    assert make_transfer_model("none", "rf", "regression") is None
+    auto = make_transfer_model("auto", "rf", "regression")
+    assert isinstance(auto, ShotgunTransfer) and auto.sources == "all" and auto.n_select == 3
+    named = make_transfer_model("mp_gap, aflow_egap", "gbm", "regression")
+    assert named.sources == ["mp_gap", "aflow_egap"] and named.n_select is None and named.base_model == "gbm"
+    assert isinstance(make_transfer_model("auto", "auto", "classification"), ShotgunTransferClassifier)
+    tuned = make_transfer_model("finetune:mp_gap", "rf", "regression")
+    assert tuned.fine_tune and tuned.sources == ["mp_gap"]
+    with pytest.raises(InputError, match="mp_gap"):
+        make_transfer_model("mp_gapp", "rf", "regression")
+    with pytest.raises(ValueError, match="base model"):
+        make_transfer_model("auto", "xgboost", "regression")

@@ -1,0 +1,52 @@
+"""fit / predict / validate through the CLI, on a bundled dataset subset."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matloop.cli.main import main
+from matloop.datasets import load
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    d = tmp_path_factory.mktemp("model_cli")
+    ds = load("matbench_steels")
+    f = ds.frame.sample(80, random_state=0).reset_index(drop=True)
+    f[["composition", "yield strength"]].to_csv(d / "train.csv", index=False)
+    f[["composition"]].head(10).to_csv(d / "new.csv", index=False)
+    return d
+
+
+def test_fit_then_predict_adds_the_promised_columns(tables, capsys):
+    model = tables / "steel.model"
+    assert main(["fit", str(tables / "train.csv"), "--target", "yield strength", "--model", "rf",
+                 "-o", str(model)]) == 0
+    assert model.exists() and "saved" in capsys.readouterr().out
+    out = tables / "pred.csv"
+    assert main(["predict", str(model), str(tables / "new.csv"), "-o", str(out)]) == 0
+    pred = pd.read_csv(out)
+    assert {"composition", "prediction", "std", "lower_95", "upper_95", "in_domain"} <= set(pred.columns)
+    assert len(pred) == 10 and (pred["std"] > 0).all()
+    assert np.allclose(pred["upper_95"] - pred["prediction"], 1.959964 * pred["std"], rtol=1e-4)
+    assert pred["prediction"].between(500, 3000).all()  # yield strengths of steels, MPa
+
+
+def test_validate_writes_json_keyed_by_metric_and_predictions(tables, capsys):
+    js, pr = tables / "v.json", tables / "v.csv"
+    assert main(["validate", str(tables / "train.csv"), "--target", "yield strength", "--model", "rf",
+                 "--cv", "extrapolation", "--json", str(js), "--predictions", str(pr)]) == 0
+    report = json.loads(js.read_text())
+    for key in ("mae", "rmse", "r2", "miscalibration_area", "coverage_95"):
+        assert key in report["mean"]
+    assert report["folds"] and "fit_seconds" in report["folds"][0]
+    preds = pd.read_csv(pr)
+    assert {"row", "composition", "prediction", "std", "lower_95", "upper_95"} <= set(preds.columns)
+    # extrapolation: every test row is above every training row
+    assert preds["y_true"].min() >= pd.read_csv(tables / "train.csv")["yield strength"].quantile(0.85)
+
+
+def test_validate_rejects_unknown_split(tables, capsys):
+    assert main(["validate", str(tables / "train.csv"), "--target", "yield strength", "--cv", "nonsense"]) != 0

@@ -105,7 +105,7 @@ def test_accuracy_and_calibrated_uncertainty_on_friedman(friedman, coverage, cls
     assert 0.85 <= coverage(y_test, mean, std) <= 0.995
     assert spearmanr(error, std)[0] > 0.1
     assert np.all(std > 0)
-    lower, upper = model.predict_interval(X_test, 0.95)
+    lower, upper = model.predict_interval(X_test, alpha=0.05)
     np.testing.assert_allclose(upper - lower, 2 * 1.959964 * std, rtol=1e-6)
 
 

@@ -125,7 +125,12 @@ def test_rebuild_is_reproducible_and_the_leakage_guard_excludes(tmp_path):
     """Two builds with the same settings give identical weights; excluded compositions are gone."""
     pytest.importorskip("torch")
     from matloop import datasets
-    from matloop.models.pretrained.training import PretrainSettings, build_source, exclusion_keys, prepare_source
+    from matloop.models.pretrained.training import (
+        PretrainSettings,
+        build_source,
+        exclusion_keys,
+        prepare_source,
+    )
 
     settings = PretrainSettings(hidden=(16, 8), max_rows=300, epochs=2, min_steps=5, max_test=100, max_val=50)
     formulas = datasets.load("aflow_bulk_modulus").frame["formula"].iloc[:40].tolist()

@@ -1,7 +1,7 @@
 """matloop.models: estimators that report their uncertainty, and safe persistence.
 
 Regressors follow scikit-learn and add ``predict(X, return_std=True) -> (mean, std)`` and
-``predict_interval(X, confidence)``; classifiers give calibrated ``predict_proba`` and a
+``predict_interval(X, alpha)``; classifiers give calibrated ``predict_proba`` and a
 ``predict_std`` of the probability. All take numeric feature matrices (NaN allowed, imputed
 inside the model on training statistics). Models are saved with :func:`save_model` and loaded
 with :func:`load_model`, which never unpickles and refuses tampered or foreign files.

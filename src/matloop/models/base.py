@@ -172,10 +172,11 @@ class UncertaintyRegressorMixin(RegressorMixin):
             return mean
         return mean, np.sqrt(np.maximum(var, 0.0))
 
-    def predict_interval(self, X, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds of the central ``confidence`` interval (Gaussian)."""
+    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the central ``1 - alpha`` interval (Gaussian); ``alpha`` is the
+        miscoverage, as in :class:`~matloop.models.conformal.ConformalRegressor`."""
         mean, std = self.predict(X, return_std=True)
-        return gaussian_interval(mean, std, confidence)
+        return gaussian_interval(mean, std, 1.0 - alpha)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -76,11 +76,13 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, cheap="mp_gap", *, cheap_column: str | None = None, mode: str = "residual",
+                 prior_loss: str = "l2",
                  features: str = "magpie", base_model="forest", formula_column: str | None = None,
                  library: str | Path | None = None, random_state=0):
         self.cheap = cheap
         self.cheap_column = cheap_column
         self.mode = mode
+        self.prior_loss = prior_loss
         self.features = features
         self.base_model = base_model
         self.formula_column = formula_column
@@ -163,9 +165,7 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"X has {len(frame)} rows but y has {len(y)}")
         target = y
         if self.mode == "residual":
-            design = np.column_stack([cheap, np.ones(len(y))])
-            ridge = 1e-6 * np.trace(design.T @ design) / design.shape[1]
-            coef = np.linalg.solve(design.T @ design + ridge * np.eye(design.shape[1]), design.T @ y)
+            coef = _linear_fit(np.column_stack([cheap, np.ones(len(y))]), y, self.prior_loss)
             self.rho_, self.intercept_ = coef[:-1], float(coef[-1])
             target = y - self._prior(cheap)
         base = make_base_model(self.base_model, "regression", self.random_state) \
@@ -201,3 +201,17 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         return tags
+
+
+def _linear_fit(design: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
+    """Coefficients of ``y ~ design``: least squares (``l2``) or least absolute deviations (``l1``,
+    by iteratively reweighted least squares), with a tiny ridge for stability."""
+    if loss not in ("l2", "l1"):
+        raise ValueError(f"prior_loss must be 'l2' or 'l1', got {loss!r}")
+    ridge = 1e-6 * np.trace(design.T @ design) / design.shape[1] * np.eye(design.shape[1])
+    weights = np.ones(len(y))
+    for _ in range(50 if loss == "l1" else 1):
+        weighted = design * weights[:, None]
+        coef = np.linalg.solve(weighted.T @ design + ridge, weighted.T @ y)
+        weights = 1.0 / np.maximum(np.abs(y - design @ coef), 1e-3 * (np.std(y) or 1.0))
+    return coef

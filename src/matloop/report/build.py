@@ -13,14 +13,13 @@ subsampled or skipped is said in the report.
 
 from __future__ import annotations
 
-import inspect
 import platform
 import time
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 
 from matloop.errors import InputError
 from matloop.report.html import Report
@@ -28,33 +27,6 @@ from matloop.report.html import Report
 __all__ = ["build_report", "featurize", "resolve_model"]
 
 _GROWTH = 1.3  # assumed exponent of fit time in the number of rows
-
-
-class _WithoutInterval(BaseEstimator):
-    """Delegates to ``estimator`` but hides a ``predict_interval(X, confidence)`` that
-    :func:`matloop.evaluate.cross_validate` (which passes ``alpha=``) cannot call; the Gaussian
-    interval from the std is then scored instead, which is the same interval."""
-
-    def __init__(self, estimator: object = None):
-        self.estimator = estimator
-
-    def fit(self, X, y) -> _WithoutInterval:
-        self.estimator_ = clone(self.estimator).fit(X, y)
-        return self
-
-    def predict(self, X, return_std: bool = False):
-        return self.estimator_.predict(X, return_std=True) if return_std else self.estimator_.predict(X)
-
-    @property
-    def feature_importances_(self) -> np.ndarray:
-        return self.estimator_.feature_importances_
-
-
-def _cv_ready(estimator: object) -> object:
-    method = getattr(estimator, "predict_interval", None)
-    if method is not None and "alpha" not in inspect.signature(method).parameters:
-        return _WithoutInterval(estimator)
-    return estimator
 
 
 def resolve_model(model: object, task: str = "regression", seed: int = 0,
@@ -81,9 +53,9 @@ def resolve_model(model: object, task: str = "regression", seed: int = 0,
             model = model.estimator if model.estimator is not None else make_model("rf", task, seed)
         if not hasattr(model, "fit"):
             raise InputError(f"{source} does not hold an estimator that can be refitted")
-        return _cv_ready(model), f"{type(model).__name__} from {source} (refitted in each fold)", featurizer
+        return model, f"{type(model).__name__} from {source} (refitted in each fold)", featurizer
     if model is not None and not isinstance(model, str):
-        return _cv_ready(model), type(model).__name__, None
+        return model, type(model).__name__, None
     name = model or "rf"
     params: dict = {}
     if name in ("rf", "et"):
@@ -95,7 +67,7 @@ def resolve_model(model: object, task: str = "regression", seed: int = 0,
     except ValueError as exc:
         raise InputError(f"{exc}; or give the path of a model saved by 'matloop fit'") from None
     shown = ", ".join(f"{k}={v}" for k, v in params.items())
-    return _cv_ready(est), f"{type(est).__name__}({shown})", None
+    return est, f"{type(est).__name__}({shown})", None
 
 
 def featurize(dataset: object, featurizer: object = None) -> tuple[pd.DataFrame, str]:

@@ -44,7 +44,11 @@ def make_model(name: str = "auto", task: str = "regression", random_state: int |
 def _classifier(name: str, random_state, **params):
     from matloop.models import classifiers
 
-    if name in ("auto", "rf"):
+    if name == "auto":
+        from matloop.models.automodel import AutoClassifier
+
+        return AutoClassifier(random_state=random_state, **params)
+    if name == "rf":
         return classifiers.CalibratedForestClassifier(random_state=random_state, **params)
     if name == "gbm":
         return classifiers.CalibratedBoostingClassifier(random_state=random_state, **params)

@@ -1,0 +1,131 @@
+"""Matbench v0.1 (official folds) for AutoModel and each single model, beside the leaderboard.
+
+Runs the composition tasks steels, expt_gap, expt_is_metal, glass and jdft2d with matloop's default
+composition features. Regression: AutoModel, and the single models it refits (rf, et, gbm, and gp
+up to 1,000 rows) on the same outer folds, at no extra cost. Classification: AutoClassifier and its
+members. Writes benchmarks/results/matbench.md and .json.
+
+usage: python benchmarks/matbench.py [--tasks steels expt_gap ...] [--folds 0 1 2 3 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matloop.datasets import load
+from matloop.evaluate.metrics import classification_metrics, regression_metrics
+from matloop.models.automodel import AutoClassifier, AutoModel
+from matloop.represent.registry import get_featurizer
+
+RESULTS = Path(__file__).parent / "results"
+
+# Matbench v0.1 leaderboard (materialsproject/matbench, commit 936176db, 2024-01-20): mean over folds.
+# Regression: MAE; classification: ROC-AUC (= balanced accuracy for the hard-label submissions).
+LEADERBOARD = {
+    "steels": {"top (TPOT-Mat)": 79.9468, "MODNet v0.1.12": 87.7627, "AMMExpress v2020": 97.4929,
+               "RF-SCM/Magpie": 103.5125},
+    "expt_gap": {"top (Darwin)": 0.2865, "MODNet v0.1.12": 0.3327, "AMMExpress v2020": 0.4161,
+                 "RF-SCM/Magpie": 0.4461},
+    "expt_is_metal": {"top (Darwin)": 0.9598, "AMMExpress v2020": 0.9209, "RF-SCM/Magpie": 0.9167,
+                      "MODNet v0.1.12": 0.9161},
+    "glass": {"top (MODNet v0.1.12)": 0.9603, "AMMExpress v2020": 0.8607, "RF-SCM/Magpie": 0.8587},
+    "jdft2d": {"top (MODNet v0.1.12)": 33.1918, "AMMExpress v2020": 39.8497, "RF-SCM/Magpie": 50.0440},
+}
+
+
+def run_task(task: str, folds: list[int]) -> dict:
+    ds = load(f"matbench_{task}")
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        X = get_featurizer("default").transform(ds.X).to_numpy(dtype=float)
+    featurize_s = time.perf_counter() - t0
+    y = ds.y.to_numpy()
+    out = {"task": task, "n": len(y), "task_type": ds.task, "featurize_seconds": featurize_s, "folds": []}
+    for f in folds:
+        tr, te = ds.folds != f, ds.folds == f
+        t1 = time.perf_counter()
+        if ds.task == "regression":
+            model = AutoModel(random_state=0).fit(X[tr], y[tr].astype(float))
+            mean, std = model.predict(X[te], return_std=True)
+            res = {"auto": regression_metrics(y[te].astype(float), mean, std)}
+            for name, pred in model.member_predictions(X[te]).items():
+                res[name] = regression_metrics(y[te].astype(float), pred.to_numpy())
+            extra = {"weights": model.weights_, "cv_mae": model.cv_scores_}
+        else:
+            model = AutoClassifier(random_state=0).fit(X[tr], y[tr])
+            proba = model.predict_proba(X[te])[:, 1]
+            res = {"auto": classification_metrics(y[te], proba, classes=list(model.classes_))}
+            Xc = model.cleaner_._transform_array(X[te])
+            for name, est in model.estimators_.items():
+                res[name] = classification_metrics(y[te], est.predict_proba(Xc)[:, 1], classes=list(model.classes_))
+            extra = {"weights": model.weights_}
+        seconds = time.perf_counter() - t1
+        out["folds"].append({"fold": f, "seconds": seconds, "metrics": res, **extra})
+        key = "mae" if ds.task == "regression" else "roc_auc"
+        print(f"{task} fold {f}: auto {key}={res['auto'][key]:.4g} "
+              + " ".join(f"{m}={r[key]:.4g}" for m, r in res.items() if m != "auto") + f" ({seconds:.0f} s)",
+              flush=True)
+    return out
+
+
+def summarise(result: dict) -> pd.DataFrame:
+    reg = result["task_type"] == "regression"
+    keys = ["mae", "rmse", "miscalibration_area", "coverage_95"] if reg else ["roc_auc", "balanced_accuracy"]
+    models = sorted({m for f in result["folds"] for m in f["metrics"]}, key=lambda m: (m != "auto", m))
+    rows = []
+    for m in models:
+        row = {"model": m}
+        for k in keys:
+            vals = [f["metrics"][m].get(k, np.nan) for f in result["folds"] if m in f["metrics"]]
+            row[k] = float(np.nanmean(vals)) if len(vals) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(LEADERBOARD))
+    parser.add_argument("--folds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    results = []
+    for t in args.tasks:  # results are written after every task, so a long run keeps what it did
+        results.append(run_task(t, args.folds))
+        write(results, args.folds, time.perf_counter() - start)
+
+
+def write(results: list[dict], folds: list[int], total: float) -> None:
+    args_folds = folds
+    lines = ["# Matbench v0.1, official folds (composition tasks)", "",
+             f"Folds {args_folds}; default composition features (267); machine: {platform.machine()}, "
+             f"{platform.python_version()}; total wall time {total / 60:.1f} min on this shared 2-core machine.",
+             "Single models are the candidates AutoModel refits on each outer training set (same folds).", ""]
+    for r in results:
+        table = summarise(r)
+        lines += [f"## {r['task']} ({r['n']} rows, {r['task_type']})", "", table.to_markdown(index=False, floatfmt=".4g"),
+                  "", "Leaderboard (mean over the 5 folds): "
+                  + "; ".join(f"{k} {v:g}" for k, v in LEADERBOARD[r["task"]].items()), ""]
+        key = "mae" if r["task_type"] == "regression" else "roc_auc"
+        ours = float(table.loc[table["model"] == "auto", key].iloc[0])
+        for k, v in LEADERBOARD[r["task"]].items():
+            better = ours < v if key == "mae" else ours > v
+            lines.append(f"- vs {k}: {'beats' if better else 'does not beat'} ({ours:.4g} vs {v:g})")
+        lines.append("")
+    (RESULTS / "matbench.md").write_text("\n".join(lines))
+    (RESULTS / "matbench.json").write_text(json.dumps({"total_seconds": total, "results": results}, indent=1,
+                                                      default=float))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from matloop.errors import InputError
 from matloop.io.formula import Compositions, parse_formulas
 
 CHUNK_ROWS = 100_000  # rows featurized at once: bounds peak memory on huge columns
@@ -21,6 +22,12 @@ def as_compositions(X, column: str = "formula") -> tuple[Compositions, pd.Index]
     """
     if isinstance(X, Compositions):
         return X, pd.RangeIndex(len(X))
+    values, index, column = formula_values(X, column)
+    return parse_formulas(values, column=column), index
+
+
+def formula_values(X, column: str = "formula") -> tuple[np.ndarray, pd.Index, str]:
+    """The formula strings of ``X`` as an object array, the output index and the column name."""
     if isinstance(X, pd.DataFrame):
         if X.shape[1] != 1:
             raise ValueError(
@@ -30,9 +37,15 @@ def as_compositions(X, column: str = "formula") -> tuple[Compositions, pd.Index]
         column = str(X.columns[0])
         X = X.iloc[:, 0]
     if isinstance(X, pd.Series):
-        return parse_formulas(X.to_numpy(dtype=object), column=column), X.index
+        return X.to_numpy(dtype=object), X.index, column if X.name is None else str(X.name)
     values = np.asarray(X, dtype=object).reshape(-1)
-    return parse_formulas(values, column=column), pd.RangeIndex(len(values))
+    return values, pd.RangeIndex(len(values)), column
+
+
+def slice_compositions(comps: Compositions, start: int, stop: int) -> Compositions:
+    """Rows ``start:stop`` of ``comps`` as views (no copy, unlike ``Compositions.take``)."""
+    lo, hi = int(comps.indptr[start]), int(comps.indptr[stop])
+    return Compositions(comps.indptr[start : stop + 1] - lo, comps.z[lo:hi], comps.amount[lo:hi])
 
 
 class CompositionFeaturizer(TransformerMixin, BaseEstimator):
@@ -51,14 +64,36 @@ class CompositionFeaturizer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> pd.DataFrame:
-        """Featurize formulas (or Compositions) into a DataFrame, one row per input."""
-        comps, index = as_compositions(X)
+        """Featurize formulas (or Compositions) into a DataFrame, one row per input.
+
+        Formulas are parsed and featurized in chunks of ``CHUNK_ROWS`` rows written straight into
+        the output array, so peak memory is the output plus one chunk's temporaries. Bad formulas
+        raise :class:`matloop.InputError` listing every bad row of the whole input.
+        """
         names = self.get_feature_names_out()
-        out = np.empty((len(comps), len(names)))
-        for start in range(0, len(comps), CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, len(comps))
-            out[start:stop] = self._featurize(comps.take(np.arange(start, stop)))
-        return pd.DataFrame(out, columns=names, index=index)
+        if isinstance(X, Compositions):
+            comps, index, values, column = X, pd.RangeIndex(len(X)), None, ""
+        else:
+            values, index, column = formula_values(X)
+        n = len(index)
+        out = np.empty((n, len(names)))
+        problems = []
+        for start in range(0, n, CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, n)
+            if values is None:
+                chunk = slice_compositions(comps, start, stop)
+            else:
+                chunk, table = parse_formulas(values[start:stop], column=column,
+                                              rows=np.arange(start + 1, stop + 1), errors="collect")
+                if len(table):
+                    problems.append(table)
+                if problems:  # the call fails: keep reading, to report every bad row at once
+                    continue
+            if not self._featurize_into(chunk, out[start:stop]):
+                out[start:stop] = self._featurize(chunk)
+        if problems:
+            raise InputError(f"Could not read column '{column}'", pd.concat(problems, ignore_index=True))
+        return pd.DataFrame(out, columns=names, index=index, copy=False)
 
     def get_feature_names_out(self, input_features: Iterable[str] | None = None) -> np.ndarray:
         """Feature names, stable across versions (matminer's names where we reproduce matminer)."""
@@ -77,6 +112,13 @@ class CompositionFeaturizer(TransformerMixin, BaseEstimator):
 
     def _featurize(self, comps: Compositions) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _featurize_into(self, comps: Compositions, out: np.ndarray) -> bool:
+        """Optional fast path: write the features into ``out`` (C-contiguous) and return True.
+
+        The default returns False, and ``transform`` then copies the result of ``_featurize``.
+        """
+        return False
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from matloop.errors import InputError
 from matloop.io.formula import Compositions, parse_formulas
+from matloop.represent.api import FeaturizerAPI
 
 CHUNK_ROWS = 100_000  # rows featurized at once: bounds peak memory on huge columns
 
@@ -48,15 +47,12 @@ def slice_compositions(comps: Compositions, start: int, stop: int) -> Compositio
     return Compositions(comps.indptr[start : stop + 1] - lo, comps.z[lo:hi], comps.amount[lo:hi])
 
 
-class CompositionFeaturizer(TransformerMixin, BaseEstimator):
+class CompositionFeaturizer(FeaturizerAPI, TransformerMixin, BaseEstimator):
     """Base class: subclasses implement ``_feature_names`` and ``_featurize(comps) -> ndarray``.
 
     Featurizers are stateless: ``fit`` only records the input width, so they are safe to use in
     pipelines and cross-validation. ``transform`` returns a DataFrame with one column per feature.
     """
-
-    #: references to cite when publishing results built on this featurizer
-    CITATIONS: tuple[str, ...] = ()
 
     def fit(self, X=None, y=None):
         """No-op (kept for the scikit-learn API); returns self."""
@@ -95,21 +91,6 @@ class CompositionFeaturizer(TransformerMixin, BaseEstimator):
             raise InputError(f"Could not read column '{column}'", pd.concat(problems, ignore_index=True))
         return pd.DataFrame(out, columns=names, index=index, copy=False)
 
-    def get_feature_names_out(self, input_features: Iterable[str] | None = None) -> np.ndarray:
-        """Feature names, stable across versions (matminer's names where we reproduce matminer)."""
-        return np.asarray(self._feature_names(), dtype=object)
-
-    def feature_labels(self) -> list[str]:
-        """Human-readable labels for plots and reports (default: the feature names)."""
-        return list(self.get_feature_names_out())
-
-    def citations(self) -> list[str]:
-        """References for this featurizer's method and data."""
-        return list(self.CITATIONS)
-
-    def _feature_names(self) -> list[str]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def _featurize(self, comps: Compositions) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -120,9 +101,3 @@ class CompositionFeaturizer(TransformerMixin, BaseEstimator):
         """
         return False
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.requires_fit = False
-        return tags

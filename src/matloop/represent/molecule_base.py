@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from matloop.errors import InputError, error_table
+from matloop.represent.api import FeaturizerAPI
 from matloop.represent.molecule_smiles import _parse_column, cap_end_groups, require_rdkit
 
 RDKIT = "RDKit: Open-source cheminformatics, https://www.rdkit.org (G. Landrum et al.), doi:10.5281/zenodo.591637"
@@ -23,7 +24,7 @@ class UndefinedDescriptorWarning(UserWarning):
     """RDKit could not compute some descriptors for some molecules; those values are NaN."""
 
 
-class MoleculeFeaturizer(TransformerMixin, BaseEstimator):
+class MoleculeFeaturizer(FeaturizerAPI, TransformerMixin, BaseEstimator):
     """Base class: subclasses implement ``_feature_names`` and ``_featurize_mols(mols) -> ndarray``.
 
     Stateless like the composition featurizers: ``fit`` only checks parameters, so instances are
@@ -45,33 +46,12 @@ class MoleculeFeaturizer(TransformerMixin, BaseEstimator):
         self._report_undefined(frame, rows)
         return frame
 
-    def get_feature_names_out(self, input_features: Iterable[str] | None = None) -> np.ndarray:
-        """Column names of ``transform``'s output."""
-        return np.asarray(self._feature_names(), dtype=object)
-
-    def feature_labels(self) -> list[str]:
-        """Human-readable labels for plots and reports (default: the feature names)."""
-        return list(self.get_feature_names_out())
-
-    def citations(self) -> list[str]:
-        """References for this featurizer's method and software."""
-        return list(self.CITATIONS)
-
     def _report_undefined(self, frame: pd.DataFrame, rows: np.ndarray) -> None:
         """Hook: warn about NaN outputs (descriptors only; fingerprints are always defined)."""
-
-    def _feature_names(self) -> list[str]:  # pragma: no cover - abstract
-        raise NotImplementedError
 
     def _featurize_mols(self, mols: list) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.requires_fit = False
-        return tags
 
 class MoleculeFeatureUnion(MoleculeFeaturizer):
     """Several molecule featurizers side by side, parsing each SMILES once.

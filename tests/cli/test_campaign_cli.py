@@ -15,7 +15,7 @@ def process_table(tmp_path):
     rng = np.random.default_rng(0)
     f = pd.DataFrame({"temperature": rng.uniform(300, 900, 40).round(1), "time": rng.uniform(1, 10, 40).round(2)})
     f["yield"] = (-((f["temperature"] - 700) / 200) ** 2 - ((f["time"] - 3) / 3) ** 2).round(4)
-    f.loc[12:, "yield"] = np.nan
+    f.loc[14:, "yield"] = np.nan
     path = tmp_path / "process.csv"
     f.to_csv(path, index=False)
     return path
@@ -52,13 +52,14 @@ def test_campaign_loop_through_the_cli(process_table, tmp_path):
     results.to_csv(res_path, index=False)
     assert "recorded 2 new measurements" in _cli("campaign", "record", "proc", res_path, "--db", db).stdout
     assert "2 already recorded" in _cli("campaign", "record", "proc", res_path, "--db", db).stdout  # idempotent
-    assert "measured:   14" in _cli("campaign", "status", "proc", "--db", db).stdout
+    assert "measured:   16" in _cli("campaign", "status", "proc", "--db", db).stdout
     allp = tmp_path / "all.csv"
     _cli("campaign", "export", "proc", "-o", allp, "--db", db)
-    assert pd.read_csv(allp, dtype=str)["measured_value"].notna().sum() == 14
+    assert pd.read_csv(allp, dtype=str)["measured_value"].notna().sum() == 16
     rep = tmp_path / "report.html"
     _cli("campaign", "report", "proc", "-o", rep, "--db", db)
-    assert "<img" in rep.read_text() and "http://" not in rep.read_text()
+    html = rep.read_text()
+    assert "<img" in html and "http://" not in html and "what the model learned" in html.lower()
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"temperature": [1.0], "time": [2.0], "yield": [0.1]}).to_csv(bad, index=False)
     err = _cli("campaign", "record", "proc", bad, "--db", db, expect=2).stderr

@@ -1,0 +1,80 @@
+"""``matloop screen`` end to end with a saved model file."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from matloop import datasets
+from matloop.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """A MaterialModel (small forest on magpie features of 200 band gaps) saved like 'matloop fit' does."""
+    from matloop.models.forest import RandomForestRegressor
+    from matloop.models.persistence import save_model
+    from matloop.models.pipeline import MaterialModel
+
+    ds = datasets.load("matbench_expt_gap")
+    frame = ds.frame.sample(200, random_state=0)
+    forest = RandomForestRegressor(n_estimators=15, min_samples_leaf=2, noise="oob", random_state=0)
+    model = MaterialModel(forest, featurizer="magpie", recalibrate=False).fit(frame[ds.input], frame[ds.target])
+    path = tmp_path_factory.mktemp("models") / "gap.model"
+    save_model(model, path, metadata={"target_name": ds.target})
+    return path, model
+
+
+def test_screen_elements_writes_ranked_hits(model_file, tmp_path, capsys):
+    path, model = model_file
+    out = tmp_path / "hits.csv"
+    code = main(["screen", "--elements", "Li,Fe,Mn,P,O", "--max-atoms", "10", "--model", str(path),
+                 "--top", "12", "--exclude-toxic", "--objective", "max", "--objective", "hhi=0.5",
+                 "--chunk-size", "2000", "-o", str(out)])
+    assert code == 0
+    hits = pd.read_csv(out)
+    assert list(hits.columns) == ["rank", "formula", "prediction", "std", "in_domain", "domain_distance", "score",
+                                  "hhi_production", "hhi_reserve", "price_usd_per_kg", "toxic", "radioactive",
+                                  "oxidation_states"]
+    assert hits["rank"].tolist() == list(range(1, 13)) and hits["score"].is_monotonic_decreasing
+    assert (hits["score"] - (hits["prediction"] - 0.5 * hits["hhi_production"] / 1e4)).abs().max() < 1e-9
+    mean = model.predict(hits["formula"].tolist())
+    assert (abs(mean - hits["prediction"]) < 1e-9).all()
+    printed = capsys.readouterr()
+    assert "passed chemistry rules" in printed.out and "SMACT rules" in printed.err
+
+
+def test_screen_candidate_table_keeps_its_columns(model_file, tmp_path):
+    path, _ = model_file
+    table = tmp_path / "ideas.csv"
+    pd.DataFrame({"id": ["a", "b", "c", "d"], "composition": ["LiFePO4", "Fe2O3", "NaCl", "LiMn2O4"],
+                  "note": ["x", "y", "z", "w"]}).to_csv(table, index=False)
+    out = tmp_path / "best.json"
+    assert main(["screen", "--candidates", str(table), "--input", "composition", "--model", str(path),
+                 "--top", "3", "--objective", "min", "-o", str(out)]) == 0
+    hits = pd.read_json(out)
+    assert list(hits.columns[:5]) == ["rank", "formula", "row", "id", "note"]
+    assert len(hits) == 3 and hits["prediction"].is_monotonic_increasing
+    by_row = dict(zip(hits["row"], hits["formula"], strict=True))
+    assert all({1: "LiFePO4", 2: "Fe2O3", 3: "NaCl", 4: "LiMn2O4"}[r] == f for r, f in by_row.items())
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--elements", "Li,Xx,O"], "unknown element"),
+    (["--elements", "Li,O", "--objective", "sideways"], "--objective"),
+    (["--elements", "Li,O", "--acquisition", "ei"], "best"),
+    (["--ranges", "Li=2:1,O=1"], "range"),
+    (["--elements", "Li,O", "--featurizer", "magpie"], "drop --featurizer"),
+])
+def test_bad_input_exits_2(model_file, tmp_path, capsys, args, message):
+    path, _ = model_file
+    code = main(["screen", *args, "--model", str(path), "-o", str(tmp_path / "x.csv")])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_model_and_bad_output(tmp_path, capsys):
+    assert main(["screen", "--elements", "Li,O", "--model", str(tmp_path / "none.model"),
+                 "-o", str(tmp_path / "x.csv")]) == 1
+    assert main(["screen", "--elements", "Li,O", "--model", "m", "-o", str(tmp_path / "x.docx")]) == 2
+    assert "cannot write" in capsys.readouterr().err

@@ -138,7 +138,7 @@ def design_compositions(model, featurizer=None, elements_bounds: Mapping[str, tu
                          population=population)
     else:
         start = _seed_frame(space, elements, seeds)
-        found = _optimize_from(space, score, n_keep + len(start), rng, start, n_initial, generations, population)
+        found = optimize(space, score, n_keep + len(start), rng, n_initial, generations, population, start=start)
         found = found[~_matches(found[elements].to_numpy(), start.to_numpy())].reset_index(drop=True)
     found = found[np.isfinite(found["_score"].to_numpy())].head(int(n)).reset_index(drop=True)
     detail = evaluate(found[elements], True) if len(found) else None
@@ -174,22 +174,6 @@ def _seed_frame(space: DesignSpace, elements: list[str], seeds) -> pd.DataFrame:
         warnings.warn(f"{int((~inside).sum())} of {len(inside)} seed compositions lie outside the design space "
                       "(other elements, bounds or constraints) and were not used", UserWarning, stacklevel=3)
     return frame[inside].drop_duplicates().reset_index(drop=True)
-
-
-def _optimize_from(space: DesignSpace, score, n: int, rng: np.random.Generator, start: pd.DataFrame,
-                   n_initial: int, generations: int, population: int) -> pd.DataFrame:
-    """:func:`matloop.design.space.optimize` with known compositions added to its random start."""
-    pop = pd.concat([start, space.sample(n_initial, rng)], ignore_index=True)
-    pop["_score"] = score(pop[space.columns])
-    for g in range(generations):
-        elite = pop.nlargest(population, "_score")
-        scale = 0.1 * (0.1 ** (g / max(generations - 1, 1)))
-        children = space.mutate(pd.concat([elite[space.columns]] * 4, ignore_index=True), scale, rng)
-        if len(children):
-            children["_score"] = score(children[space.columns])
-            pop = pd.concat([elite, children], ignore_index=True)
-    pop = pop.drop_duplicates(subset=space.columns)
-    return pop.nlargest(n, "_score").reset_index(drop=True)
 
 
 def _matches(found: np.ndarray, known: np.ndarray, tol: float = 1e-9) -> np.ndarray:

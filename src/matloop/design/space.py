@@ -293,14 +293,17 @@ def _project_to_bounded_simplex(fr: np.ndarray, lo: np.ndarray, hi: np.ndarray, 
 
 
 def optimize(space: DesignSpace, score, n: int, rng: np.random.Generator, n_initial: int = 2000,
-             generations: int = 12, population: int = 64) -> pd.DataFrame:
+             generations: int = 12, population: int = 64, start: pd.DataFrame | None = None) -> pd.DataFrame:
     """Maximise ``score(frame) -> ndarray`` over the space by an evolutionary search.
 
     A large random start (so no region is ignored), then generations of mutation around the best
     (step sizes shrinking from 10% to 1% of each range), keeping the ``population`` best. Returns the
     ``n`` best distinct candidates found, best first, with their scores in column ``_score``.
+    ``start`` (e.g. known good materials) joins the random start.
     """
     pop = space.sample(n_initial, rng)
+    if start is not None and len(start):
+        pop = pd.concat([start[space.columns], pop], ignore_index=True)
     pop["_score"] = score(pop[space.columns])
     for g in range(generations):
         elite = pop.nlargest(population, "_score")

@@ -4,30 +4,10 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import BayesianRidge, Ridge
-from sklearn.tree import DecisionTreeRegressor
 
 from matloop.evaluate.uncertainty_metrics import coverage, gaussian_nll, miscalibration_area
 from matloop.models.calibration import RecalibratedRegressor, cv_predictions
-
-
-class BootstrapTrees(RegressorMixin, BaseEstimator):
-    """Stand-in ensemble: std = spread of bootstrap trees (typically over-confident)."""
-
-    def __init__(self, n_trees=20, max_depth=6, seed=0):
-        self.n_trees, self.max_depth, self.seed = n_trees, max_depth, seed
-
-    def fit(self, X, y):
-        rng = np.random.default_rng(self.seed)
-        X, y = np.asarray(X), np.asarray(y)
-        self.trees_ = []
-        for i in range(self.n_trees):
-            idx = rng.integers(0, len(y), len(y))
-            self.trees_.append(DecisionTreeRegressor(max_depth=self.max_depth, random_state=i).fit(X[idx], y[idx]))
-        return self
-
-    def predict(self, X, return_std=False):
-        P = np.stack([t.predict(np.asarray(X)) for t in self.trees_])
-        return (P.mean(0), P.std(0)) if return_std else P.mean(0)
+from standins import BootstrapTrees
 
 
 class Overconfident(RegressorMixin, BaseEstimator):

@@ -2,32 +2,15 @@
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import BayesianRidge
 from sklearn.neighbors import KNeighborsRegressor
-from sklearn.tree import DecisionTreeRegressor
 
 from matloop.models.conformal import ConformalRegressor
+from standins import BootstrapTrees as _BootstrapTrees
 
 
-class BootstrapTrees(RegressorMixin, BaseEstimator):
-    """Stand-in ensemble with predict(X, return_std=True)."""
-
-    def __init__(self, n_trees=15, max_depth=5, seed=0):
-        self.n_trees, self.max_depth, self.seed = n_trees, max_depth, seed
-
-    def fit(self, X, y):
-        rng = np.random.default_rng(self.seed)
-        X, y = np.asarray(X), np.asarray(y)
-        self.trees_ = []
-        for i in range(self.n_trees):
-            idx = rng.integers(0, len(y), len(y))
-            self.trees_.append(DecisionTreeRegressor(max_depth=self.max_depth, random_state=i).fit(X[idx], y[idx]))
-        return self
-
-    def predict(self, X, return_std=False):
-        P = np.stack([t.predict(np.asarray(X)) for t in self.trees_])
-        return (P.mean(0), P.std(0)) if return_std else P.mean(0)
+def BootstrapTrees():  # noqa: N802 - the smaller ensemble these tests were written for
+    return _BootstrapTrees(n_trees=15, max_depth=5)
 
 
 def _data(n, seed):

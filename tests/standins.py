@@ -1,0 +1,26 @@
+"""Small stand-in estimators shared by tests (importable as ``standins``: pytest's pythonpath)."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.tree import DecisionTreeRegressor
+
+
+class BootstrapTrees(RegressorMixin, BaseEstimator):
+    """Stand-in ensemble with ``predict(X, return_std=True)``: std = spread of bootstrap trees
+    (typically over-confident), independent of matloop's own forests."""
+
+    def __init__(self, n_trees=20, max_depth=6, seed=0):
+        self.n_trees, self.max_depth, self.seed = n_trees, max_depth, seed
+
+    def fit(self, X, y):
+        rng = np.random.default_rng(self.seed)
+        X, y = np.asarray(X), np.asarray(y)
+        self.trees_ = []
+        for i in range(self.n_trees):
+            idx = rng.integers(0, len(y), len(y))
+            self.trees_.append(DecisionTreeRegressor(max_depth=self.max_depth, random_state=i).fit(X[idx], y[idx]))
+        return self
+
+    def predict(self, X, return_std=False):
+        P = np.stack([t.predict(np.asarray(X)) for t in self.trees_])
+        return (P.mean(0), P.std(0)) if return_std else P.mean(0)

@@ -50,3 +50,19 @@ def test_validate_writes_json_keyed_by_metric_and_predictions(tables, capsys):
 
 def test_validate_rejects_unknown_split(tables, capsys):
     assert main(["validate", str(tables / "train.csv"), "--target", "yield strength", "--cv", "nonsense"]) != 0
+
+
+def test_design_compositions_from_a_saved_model(tables, capsys):
+    model = tables / "design.model"
+    assert main(["fit", str(tables / "train.csv"), "--target", "yield strength", "--model", "rf",
+                 "-o", str(model)]) == 0
+    out = tables / "designs.csv"
+    assert main(["design", "compositions", "--model", str(model), "--seeds", str(tables / "train.csv"),
+                 "--maximize", "--n", "4", "-o", str(out)]) == 0
+    d = pd.read_csv(out)
+    assert len(d) == 4 and {"formula", "prediction", "std", "in_domain"} <= set(d.columns)
+    assert d["prediction"].is_monotonic_decreasing
+    train = pd.read_csv(tables / "train.csv")
+    assert d["prediction"].iloc[0] >= 0.85 * train["yield strength"].max()  # near the best known steels
+    assert main(["design", "compositions", "--model", str(model), "--maximize", "-o", str(out)]) == 2
+    assert "--bounds or --seeds" in capsys.readouterr().err

@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     from matloop.cli import commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # helpers of a command, registered by that command
+            continue
         module = importlib.import_module(f"matloop.cli.commands.{info.name}")
         module.register(sub)
     return parser

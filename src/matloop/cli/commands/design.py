@@ -39,12 +39,15 @@ examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``matloop design molecules``."""
+    """Add ``matloop design molecules`` and ``matloop design compositions``."""
     parser = subparsers.add_parser("design", help="generate new candidates predicted to meet targets (inverse design)",
                                    description="Inverse design: generate new candidates whose predicted properties "
                                                "meet targets. Choose what to design.")
     kinds = parser.add_subparsers(dest="design_kind", metavar="KIND", title="what to design")
     parser.set_defaults(func=lambda args: _help(parser))
+    from matloop.cli.commands._design_compositions import add_parser as add_compositions
+
+    add_compositions(kinds)
     m = kinds.add_parser("molecules", help="molecules with properties in target windows (SMC or graph GA)",
                          description=MOLECULES_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     m.add_argument("--train", required=True, metavar="TABLE",

@@ -71,6 +71,7 @@ def test_user_supplied_cheap_column_and_filling(task):
     values = filled.predict_cheap(holes.iloc[:10])
     assert list(values.columns) == ["column:dft_gap", "mp_gap:pred"]
     np.testing.assert_allclose(values["column:dft_gap"].iloc[[3, 7]], values["mp_gap:pred"].iloc[[3, 7]])
+    holes["dft_gap"] = holes["dft_gap"].astype(object)
     holes.loc[5, "dft_gap"] = "n/a"
     with pytest.raises(InputError, match="unusable") as info:
         filled.fit(holes.iloc[:50], y[:50])

@@ -80,9 +80,12 @@ def test_shotgun_ranks_the_source_behind_the_target_first(formulas):
     e_form = load_pretrained("mp_e_form").predict(formulas)
     y = 2.0 * e_form + np.sin(e_form) + rng.normal(0, 0.05, len(formulas))
     model = ShotgunTransfer(CANDIDATES, n_select=2, base_model=small_forest()).fit(formulas[:120], y[:120])
-    ranking = model.ranking_
-    assert ranking["source"].iloc[0] == "mp_e_form" and list(ranking["rank"]) == [1, 2, 3, 4, 5]
-    assert model.selected_ == list(ranking["source"].iloc[:2]) and ranking["selected"].sum() == 2
+    ranking = model.ranking_  # the five sources and the fallback (default features, no transfer)
+    assert ranking["source"].iloc[0] == "mp_e_form" and list(ranking["rank"]) == [1, 2, 3, 4, 5, 6]
+    assert model.transfer_used_ and "(no transfer: default features)" in set(ranking["source"])
+    sources = [s for s in ranking["source"] if not s.startswith("(")]
+    assert model.selected_ == sources[:2] and ranking["selected"].sum() == 2
+    assert model.prior_columns_ == ["mp_e_form:pred"]  # stacked on the best source's prediction
     mean, std = model.predict(formulas[120:], return_std=True)
     assert np.all(std > 0) and mean.shape == (80,)
     baseline = np.mean(np.abs(y[120:] - y[:120].mean()))
@@ -94,12 +97,25 @@ def test_shotgun_ranks_the_source_behind_the_target_first(formulas):
 
 @pytest.mark.parametrize("scorer", ["ridge", "forest"])
 def test_other_scorers_find_the_source_too(formulas, scorer):
-    gap = load_pretrained("mp_gap").predict(formulas[:80])
-    y = 1.5 * gap + np.random.RandomState(2).normal(0, 0.1, 80)
-    model = ShotgunTransfer(CANDIDATES, n_select=1, scorer=scorer, cv=3, include_base=True,
-                            base_model=small_forest()).fit(pd.DataFrame({"formula": formulas[:80]}), y)
-    assert model.selected_ == ["mp_gap"]
+    gap = load_pretrained("mp_gap").predict(formulas[:60])
+    y = 1.5 * gap + np.random.RandomState(2).normal(0, 0.1, 60)
+    model = ShotgunTransfer(CANDIDATES[:3], n_select=1, scorer=scorer, cv=2, include_base=True, fallback=None,
+                            base_model=small_forest()).fit(pd.DataFrame({"formula": formulas[:60]}), y)
+    assert model.selected_ == ["mp_gap"] and model.ranking_.shape[0] == 3
     assert len(model.get_feature_names_out()) == 33 + 132  # selected descriptors + Magpie
+
+
+def test_fallback_when_no_source_helps(formulas):
+    """A target that only depends on the iron fraction: the default features win, no transfer."""
+    from matloop.io.formula import parse_formulas
+
+    iron = parse_formulas(formulas).to_dense()[:, 26]
+    y = 3.0 * iron + np.random.RandomState(5).normal(0, 0.01, len(formulas))
+    model = ShotgunTransfer(["mp_mu_b", "oqmd_volume_per_atom"], base_model=small_forest()).fit(formulas, y)
+    assert not model.transfer_used_ and model.selected_ == []
+    assert model.ranking_["source"].iloc[0] == "(no transfer: default features)"
+    assert "Fe" in set(model.get_feature_names_out())  # the element-fraction column of the default features
+    assert np.isfinite(model.predict(formulas[:5])).all()
 
 
 def test_closed_form_loo_equals_explicit_leave_one_out():
@@ -121,7 +137,10 @@ def test_closed_form_loo_equals_explicit_leave_one_out():
 def test_shotgun_classifier_selects_the_metal_model(formulas):
     metal = load_pretrained("mp_is_metal").predict(formulas)
     labels = np.where(metal > np.median(metal), "metal", "non-metal")
+    from matloop.models import CalibratedForestClassifier
+
     model = ShotgunTransferClassifier(["mp_is_metal", "oqmd_volume_per_atom", "mp_mu_b"], n_select=1,
+                                      base_model=CalibratedForestClassifier(n_estimators=40, cv=3, random_state=0),
                                       random_state=0).fit(formulas[:120], labels[:120])
     assert model.selected_ == ["mp_is_metal"] and list(model.classes_) == ["metal", "non-metal"]
     proba = model.predict_proba(formulas[120:])

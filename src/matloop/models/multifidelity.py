@@ -33,7 +33,7 @@ from matloop.errors import InputError, error_table
 from matloop.models.base import check_min_samples, check_target, gaussian_interval
 from matloop.models.pretrained import composition_inputs
 from matloop.models.pretrained.network import N_MAGPIE
-from matloop.models.transfer import make_base_model
+from matloop.models.transfer import linear_fit, make_base_model
 from matloop.models.transfer_features import TransferFeaturizer, compositions_from, resolve_sources
 
 MODES = ("residual", "feature")
@@ -165,7 +165,7 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"X has {len(frame)} rows but y has {len(y)}")
         target = y
         if self.mode == "residual":
-            coef = _linear_fit(np.column_stack([cheap, np.ones(len(y))]), y, self.prior_loss)
+            coef = linear_fit(np.column_stack([cheap, np.ones(len(y))]), y, self.prior_loss)
             self.rho_, self.intercept_ = coef[:-1], float(coef[-1])
             target = y - self._prior(cheap)
         base = make_base_model(self.base_model, "regression", self.random_state) \
@@ -192,26 +192,13 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
             mean = mean + self._prior(cheap)
         return (mean, std) if return_std else mean
 
-    def predict_interval(self, X, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Central Gaussian interval from the predicted mean and std."""
+    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the central ``1 - alpha`` Gaussian interval (``alpha``: miscoverage)."""
         mean, std = self.predict(X, return_std=True)
-        return gaussian_interval(mean, std, confidence)
+        return gaussian_interval(mean, std, 1.0 - alpha)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
         return tags
 
-
-def _linear_fit(design: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
-    """Coefficients of ``y ~ design``: least squares (``l2``) or least absolute deviations (``l1``,
-    by iteratively reweighted least squares), with a tiny ridge for stability."""
-    if loss not in ("l2", "l1"):
-        raise ValueError(f"prior_loss must be 'l2' or 'l1', got {loss!r}")
-    ridge = 1e-6 * np.trace(design.T @ design) / design.shape[1] * np.eye(design.shape[1])
-    weights = np.ones(len(y))
-    for _ in range(50 if loss == "l1" else 1):
-        weighted = design * weights[:, None]
-        coef = np.linalg.solve(weighted.T @ design + ridge, weighted.T @ y)
-        weights = 1.0 / np.maximum(np.abs(y - design @ coef), 1e-3 * (np.std(y) or 1.0))
-    return coef

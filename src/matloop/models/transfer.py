@@ -15,6 +15,7 @@ own the featurization. :func:`make_transfer_model` is the single entry point the
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +60,28 @@ def make_base_model(name: str = "rf", task: str = "regression", random_state=0):
     return make_model(_ALIASES.get(key, key), task, random_state=random_state)
 
 
+def linear_fit(design: np.ndarray, y: np.ndarray, loss: str = "l2") -> np.ndarray:
+    """Coefficients of ``y ~ design``: least squares (``l2``) or least absolute deviations (``l1``,
+    by iteratively reweighted least squares), with a tiny ridge for stability."""
+    if loss not in ("l2", "l1"):
+        raise ValueError(f"loss must be 'l2' or 'l1', got {loss!r}")
+    ridge = 1e-6 * np.trace(design.T @ design) / design.shape[1] * np.eye(design.shape[1])
+    weights = np.ones(len(y))
+    for _ in range(50 if loss == "l1" else 1):
+        weighted = design * weights[:, None]
+        coef = np.linalg.solve(weighted.T @ design + ridge, weighted.T @ y)
+        weights = 1.0 / np.maximum(np.abs(y - design @ coef), 1e-3 * (np.std(y) or 1.0))
+    return coef
+
+
 class _Shotgun(BaseEstimator):
     """Shared featurization, source scoring and selection of the shotgun estimators."""
 
     _task = "regression"
 
     def __init__(self, sources="all", *, layer: str = "both", n_select: int | None = 3, scorer: str = "kernel",
-                 cv: int = 5, include_base: bool | str = False, base_model=None, fine_tune: bool = False,
+                 cv: int = 5, include_base: bool | str = False, base_model=None, prior: bool | str = "auto",
+                 fine_tune: bool = False, fallback: str | None = "default",
                  max_score_rows: int = 500, formula_column: str | None = None, library: str | Path | None = None,
                  random_state=0):
         self.sources = sources
@@ -75,7 +91,9 @@ class _Shotgun(BaseEstimator):
         self.cv = cv
         self.include_base = include_base
         self.base_model = base_model
+        self.prior = prior
         self.fine_tune = fine_tune
+        self.fallback = fallback
         self.max_score_rows = max_score_rows
         self.formula_column = formula_column
         self.library = library
@@ -95,8 +113,18 @@ class _Shotgun(BaseEstimator):
 
         return get_featurizer(name)
 
+    def _fallback_features(self, comps: Compositions) -> np.ndarray:
+        from matloop.represent.registry import get_featurizer
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # undefined descriptors become NaN, imputed by the models
+            return get_featurizer(self.fallback).transform(comps).to_numpy(dtype=float)
+
     def _final_frame(self, comps: Compositions, inputs: np.ndarray) -> pd.DataFrame:
-        """The final model's features: the selected sources' descriptors (+ the base features)."""
+        """The final model's features: the selected sources' descriptors (+ the base features), or
+        the fallback features alone when no source beat them."""
+        if not self.transfer_used_:
+            return pd.DataFrame(self._fallback_features(comps), columns=self.feature_names_out_)
         parts = [self.final_featurizer_.transform_inputs(inputs)]
         if self._base() is not None:
             parts.append(inputs[:, :N_MAGPIE] if self.include_base in (True, "magpie")
@@ -112,10 +140,15 @@ class _Shotgun(BaseEstimator):
     def ranking_(self) -> pd.DataFrame:
         """Every candidate source with its score (lower is better), rank and whether it was selected."""
         check_is_fitted(self, "scores_")
-        order = sorted(self.scores_, key=lambda s: (self.scores_[s], self.candidates_.index(s)))
+        scores = dict(self.scores_)
+        if self.fallback_score_ is not None:
+            scores[f"(no transfer: {self.fallback} features)"] = self.fallback_score_
+        order = sorted(scores, key=lambda s: (scores[s], s not in self.candidates_))
         kind = "cv" if self.scorer == "forest" else "loo"
-        return pd.DataFrame({"source": order, f"{kind}_{self._loss_name}": [self.scores_[s] for s in order],
-                             "rank": np.arange(1, len(order) + 1), "selected": [s in self.selected_ for s in order]})
+        return pd.DataFrame({"source": order, f"{kind}_{self._loss_name}": [scores[s] for s in order],
+                             "rank": np.arange(1, len(order) + 1),
+                             "selected": [s in self.selected_ or (s not in self.candidates_ and not self.transfer_used_)
+                                          for s in order]})
 
     # -- scoring ----------------------------------------------------------------------------
     def _splits(self, y: np.ndarray, rng: np.random.RandomState):
@@ -134,7 +167,7 @@ class _Shotgun(BaseEstimator):
             return ridge_loo_loss(Zs, y, self._task)
         return forest_cv_loss(Zs, y, self._task, splits, seed)
 
-    def _select(self, Z: np.ndarray, y: np.ndarray, rng: np.random.RandomState) -> None:
+    def _select(self, Z: np.ndarray, y: np.ndarray, rng: np.random.RandomState, fallback: np.ndarray | None) -> None:
         if self.scorer not in SCORERS:
             raise ValueError(f"scorer must be one of {SCORERS}, got {self.scorer!r}")
         rows = np.arange(len(y))
@@ -149,8 +182,17 @@ class _Shotgun(BaseEstimator):
         with threadpool_limits(1):  # small dense problems: BLAS threads only add overhead
             self.scores_ = {name: self._source_loss(Z[np.ix_(rows, cols)], y[rows], splits, seed)
                             for name, cols in blocks.items()}
+            self.fallback_score_ = None if fallback is None else self._source_loss(fallback[rows], y[rows], splits,
+                                                                                   seed)
         self.candidates_ = list(blocks)
         order = sorted(self.scores_, key=lambda s: (self.scores_[s], self.candidates_.index(s)))
+        self.transfer_used_ = self.fallback_score_ is None or self.scores_[order[0]] <= self.fallback_score_
+        if not self.transfer_used_:
+            from matloop.represent.registry import get_featurizer
+
+            self.selected_ = []
+            self.feature_names_out_ = [str(n) for n in get_featurizer(self.fallback).get_feature_names_out()]
+            return
         k = len(order) if self.n_select is None else max(1, min(int(self.n_select), len(order)))
         self.selected_ = order[:k]
         self.final_featurizer_ = TransferFeaturizer(self.selected_, self.layer, library=self.library).fit()
@@ -168,7 +210,8 @@ class _Shotgun(BaseEstimator):
         comps, inputs = self._inputs(X)
         if len(y) != len(inputs):
             raise ValueError(f"X has {len(inputs)} rows but y has {len(y)}")
-        self._select(self.featurizer_.transform_inputs(inputs), y, rng)
+        fallback = self._fallback_features(comps) if self.fallback and not self.fine_tune else None
+        self._select(self.featurizer_.transform_inputs(inputs), y, rng, fallback)
         return comps, inputs, rng
 
     def _fit_domain(self, frame: pd.DataFrame) -> None:
@@ -244,6 +287,15 @@ class ShotgunTransfer(RegressorMixin, _Shotgun):
     base_model : estimator or str, optional
         Final model (default: :class:`matloop.models.RandomForestRegressor`); a name from
         :data:`BASE_MODELS` or any regressor with ``predict(X, return_std=True)``.
+    prior : bool or "auto", default="auto" (True for regression)
+        Stack a linear function of the best source's prediction under the final model, which
+        then learns the residual (like :class:`matloop.models.multifidelity.MultiFidelityRegressor`
+        with the best source as the cheap property). Helps when a source predicts a close
+        relative of the target; one predictor keeps the linear fit stable on 25 points.
+    fallback : str or None, default="default"
+        A featurizer (registry name) scored like a source: when its features score better than
+        every source, transfer is not used and the final model sees these features alone
+        (``transfer_used_`` is False, ``selected_`` empty). ``None`` always uses transfer.
     fine_tune : bool, default=False
         Instead of a model on frozen descriptors, fine-tune the best source network's last layers
         (:class:`matloop.models.transfer_finetune.FineTunedTransfer`, needs PyTorch to fit).
@@ -284,21 +336,37 @@ class ShotgunTransfer(RegressorMixin, _Shotgun):
         model = make_base_model(base, "regression", int(rng.randint(2**31 - 1))) if isinstance(base, str) \
             else clone(base)
         frame = self._final_frame(comps, inputs)
-        self.model_ = model.fit(frame, y)
+        best = f"{self.selected_[0]}:pred" if self.selected_ else None
+        use = self.prior in (True, "auto")
+        self.prior_columns_ = [best] if use and self.transfer_used_ and best in frame.columns else []
+        target = y
+        if self.prior_columns_:
+            coef = linear_fit(np.column_stack([frame[self.prior_columns_].to_numpy(), np.ones(len(y))]), y)
+            self.prior_coef_, self.prior_intercept_ = coef[:-1], float(coef[-1])
+            target = y - self._prior(frame)
+        self.model_ = model.fit(frame, target)
         self._fit_domain(frame)
         return self
+
+    def _prior(self, frame: pd.DataFrame) -> np.ndarray:
+        if not getattr(self, "prior_columns_", None):
+            return np.zeros(len(frame))
+        return frame[self.prior_columns_].to_numpy() @ self.prior_coef_ + self.prior_intercept_
 
     def predict(self, X, return_std: bool = False):
         """Predicted mean; with ``return_std=True`` also the predictive std."""
         check_is_fitted(self, "model_")
         if self.fine_tune:
             return self.model_.predict(compositions_from(X, self.formula_column)[0], return_std=return_std)
-        return self.model_.predict(self._final_frame(*self._inputs(X)), return_std=return_std)
+        frame = self._final_frame(*self._inputs(X))
+        mean, std = self.model_.predict(frame, return_std=True)
+        mean = mean + self._prior(frame)
+        return (mean, std) if return_std else mean
 
-    def predict_interval(self, X, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Central Gaussian interval from the predicted mean and std."""
+    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the central ``1 - alpha`` Gaussian interval (``alpha``: miscoverage)."""
         mean, std = self.predict(X, return_std=True)
-        return gaussian_interval(mean, std, confidence)
+        return gaussian_interval(mean, std, 1.0 - alpha)
 
 
 class ShotgunTransferClassifier(ClassifierMixin, _Shotgun):
@@ -311,8 +379,8 @@ class ShotgunTransferClassifier(ClassifierMixin, _Shotgun):
 
     def fit(self, X, y) -> ShotgunTransferClassifier:
         """Featurize with every source, score and select sources, fit the calibrated classifier."""
-        if self.fine_tune:
-            raise ValueError("fine_tune is only available for regression (ShotgunTransfer)")
+        if self.fine_tune or self.prior is True:
+            raise ValueError("fine_tune and prior are only available for regression (ShotgunTransfer)")
         y = np.asarray(y)
         check_min_samples(len(y), 4)
         comps, inputs, rng = self._prepare(X, y)

@@ -53,6 +53,8 @@ class FineTunedTransfer(RegressorMixin, BaseEstimator):
     alpha : float, default=1e-2
         L2-SP strength towards the pre-trained weights (per weight, in standardised units).
     batch_size : int, default=128
+    n_threads : int, default=1
+        PyTorch threads while fine-tuning (the layers are small; more threads rarely help).
     formula_column : str, optional
     library : path, optional
     random_state : int, default=0
@@ -60,7 +62,8 @@ class FineTunedTransfer(RegressorMixin, BaseEstimator):
 
     def __init__(self, source: str, *, tune_layers: int = 2, n_members: int = 8, epochs: int = 200,
                  learning_rate: float = 3e-3, alpha: float = 1e-2, batch_size: int = 128,
-                 formula_column: str | None = None, library: str | Path | None = None, random_state=0):
+                 n_threads: int = 1, formula_column: str | None = None, library: str | Path | None = None,
+                 random_state=0):
         self.source = source
         self.tune_layers = tune_layers
         self.n_members = n_members
@@ -68,6 +71,7 @@ class FineTunedTransfer(RegressorMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.alpha = alpha
         self.batch_size = batch_size
+        self.n_threads = n_threads
         self.formula_column = formula_column
         self.library = library
         self.random_state = random_state
@@ -104,6 +108,21 @@ class FineTunedTransfer(RegressorMixin, BaseEstimator):
         rng = np.random.RandomState(self.random_state)
         n = len(ys)
         self.members_, oob_sum, oob_n = [], np.zeros(n), np.zeros(n)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(int(self.n_threads))  # tiny layers: extra threads only add overhead
+        try:
+            self._fit_members(torch, H, ys, start, rng, oob_sum, oob_n)
+        finally:
+            torch.set_num_threads(previous)
+        has = oob_n > 0
+        member_pred = np.array([self._forward(m, H[has]) for m in self.members_])
+        residuals = ys[has] - oob_sum[has] / oob_n[has]
+        self.noise_scale_ = calibrate_noise_scale(residuals, member_pred.var(axis=0), 1.0,
+                                                  floor=MIN_RELATIVE_NOISE_VARIANCE)
+        return self
+
+    def _fit_members(self, torch, H, ys, start, rng, oob_sum, oob_n) -> None:
+        n = len(ys)
         with torch.random.fork_rng(devices=[]):
             for _ in range(int(self.n_members)):
                 seed = int(rng.randint(2**31 - 1))
@@ -113,12 +132,6 @@ class FineTunedTransfer(RegressorMixin, BaseEstimator):
                 out = counts == 0
                 oob_sum[out] += self._forward(layers, H[out])
                 oob_n[out] += 1
-        has = oob_n > 0
-        member_pred = np.array([self._forward(m, H[has]) for m in self.members_])
-        residuals = ys[has] - oob_sum[has] / oob_n[has]
-        self.noise_scale_ = calibrate_noise_scale(residuals, member_pred.var(axis=0), 1.0,
-                                                  floor=MIN_RELATIVE_NOISE_VARIANCE)
-        return self
 
     @staticmethod
     def _ridge_head(last: np.ndarray, ys: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +190,7 @@ class FineTunedTransfer(RegressorMixin, BaseEstimator):
         var = preds.var(axis=0) + self.noise_scale_
         return mean, np.sqrt(var) * self.y_scale_
 
-    def predict_interval(self, X, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-        """Central Gaussian interval from the predicted mean and std."""
+    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the central ``1 - alpha`` Gaussian interval (``alpha``: miscoverage)."""
         mean, std = self.predict(X, return_std=True)
-        return gaussian_interval(mean, std, confidence)
+        return gaussian_interval(mean, std, 1.0 - alpha)

@@ -51,7 +51,7 @@ def _number(value, column: str) -> str:
 
 
 def _table(frame) -> str:
-    numeric = {"train_rows", "test_rows", "excluded", "value", "baseline", "r2", "size_kb", "train_s"}
+    numeric = {"train_rows", "test_rows", "excluded", "value", "baseline", "r2", "size_kb", "train_s", "cpu_s"}
     cells = [[_number(v, c) for c, v in row.items()] for _, row in frame.iterrows()]
     widths = [max(len(str(c)), *(len(r[i]) for r in cells)) for i, c in enumerate(frame.columns)]
 
@@ -73,10 +73,11 @@ def _list(args: argparse.Namespace) -> int:
         print(table.to_json(orient="records", indent=1))
         return 0
     shown = table[["name", "property", "units", "train_rows", "excluded", "metric", "value", "baseline", "size_kb",
-                   "train_s"]]
+                   "cpu_s"]]
     print(_table(shown))
     info = library_info()
-    total = f", pre-trained in {info['total_time_s'] / 60:.1f} min" if info.get("total_time_s") else ""
+    total = (f", pre-trained in {info['total_cpu_s'] / 60:.1f} CPU-min ({info['total_time_s'] / 60:.1f} min wall, "
+             f"{info.get('jobs', 1)} job(s))" if info.get("total_cpu_s") else "")
     print(f"\n{len(table)} models, {library_size() / 1e6:.1f} MB{total}. metric/value: test MAE in the "
           f"property's units (baseline: predicting the median) or ROC AUC. Full card: matloop models info NAME")
     return 0
@@ -109,7 +110,7 @@ def format_card(card: dict) -> str:
         for key, value in values.items():
             if isinstance(value, dict):
                 value = ", ".join(f"{k}={v}" for k, v in value.items())
-            text = textwrap.fill(str(value), width=100, initial_indent=" " * 23,
-                                 subsequent_indent=" " * 23).lstrip()
-            lines.append(f"  {key:20s} {text}")
+            text = textwrap.fill(str(value), width=100, initial_indent=" " * 25,
+                                 subsequent_indent=" " * 25).lstrip()
+            lines.append(f"  {key:22s} {text}")
     return "\n".join(lines) + "\n"

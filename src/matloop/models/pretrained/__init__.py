@@ -138,7 +138,8 @@ def list_models(library: str | Path | None = None) -> pd.DataFrame:
     """One row per model: name, property, units, task, dataset, rows used, test metric, size, time.
 
     Columns: ``name, property, units, task, dataset, train_rows, test_rows, excluded, metric,
-    value, baseline, r2, parameters, size_kb, train_s``. ``metric``/``value`` is the test MAE
+    value, baseline, r2, parameters, size_kb, train_s, cpu_s`` (training wall and CPU seconds).
+    ``metric``/``value`` is the test MAE
     (regression, property units) or ROC AUC (classification); ``baseline`` is the test MAE of
     predicting the training median (regression) or the AUC of a constant (0.5).
     """
@@ -155,8 +156,8 @@ def list_models(library: str | Path | None = None) -> pd.DataFrame:
             "baseline": metrics.get("baseline_mae", 0.5 if metric == "roc_auc" else None),
             "r2": metrics.get("r2"), "parameters": card.get("model", {}).get("parameters"),
             "size_kb": round(card.get("model", {}).get("weights_bytes", 0) / 1024, 1),
-            "train_s": card.get("training", {}).get("time_s"),
+            "train_s": card.get("training", {}).get("time_s"), "cpu_s": card.get("training", {}).get("cpu_s"),
         })
     return pd.DataFrame.from_records(records, columns=[
         "name", "property", "units", "task", "dataset", "train_rows", "test_rows", "excluded", "metric",
-        "value", "baseline", "r2", "parameters", "size_kb", "train_s"])
+        "value", "baseline", "r2", "parameters", "size_kb", "train_s", "cpu_s"])

@@ -23,7 +23,7 @@ import math
 import subprocess
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -45,9 +45,9 @@ from matloop.models.pretrained.sources import SOURCES, SourceSpec, forward_trans
 class PretrainSettings:
     """Hyper-parameters of one library build (recorded in every card)."""
 
-    hidden: tuple[int, ...] = (256, 128, 32)
-    max_rows: int = 50_000
-    epochs: int = 30
+    hidden: tuple[int, ...] = (512, 256, 32)
+    max_rows: int = 100_000
+    epochs: int = 40
     min_steps: int = 4_000
     max_epochs: int = 300
     batch_size: int = 256
@@ -60,7 +60,6 @@ class PretrainSettings:
     max_val: int = 3_000
     threads: int = 1
     inputs: str = "magpie+fractions"
-    extra: dict = field(default_factory=dict)
 
 
 def code_version() -> str:
@@ -203,7 +202,9 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             archive.writestr(info, buffer.getvalue())
 
 
-def _metrics(task: str, y_true: np.ndarray, pred: np.ndarray, baseline: float) -> dict:
+def _metrics(task: str, y_true: np.ndarray, pred: np.ndarray, baseline: float, transform: str = "none") -> dict:
+    """Test metrics in the property's units; for transformed targets also in the trained space
+    (``*_transformed``: where a heavy tail makes the unit-space MAE a poor summary)."""
     if task == "classification":
         from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
@@ -215,9 +216,14 @@ def _metrics(task: str, y_true: np.ndarray, pred: np.ndarray, baseline: float) -
                 "baseline_accuracy": round(float(max(labels.mean(), 1 - labels.mean())), 4)}
     err = pred - y_true
     ss = float(np.sum((y_true - y_true.mean()) ** 2))
-    return {"mae": round(float(np.mean(np.abs(err))), 5), "rmse": round(float(np.sqrt(np.mean(err**2))), 5),
-            "r2": round(1.0 - float(np.sum(err**2)) / ss, 4) if ss > 0 else None,
-            "baseline_mae": round(float(np.mean(np.abs(y_true - baseline))), 5)}
+    out = {"mae": round(float(np.mean(np.abs(err))), 5), "rmse": round(float(np.sqrt(np.mean(err**2))), 5),
+           "r2": round(1.0 - float(np.sum(err**2)) / ss, 4) if ss > 0 else None,
+           "baseline_mae": round(float(np.mean(np.abs(y_true - baseline))), 5)}
+    if transform != "none":
+        t_true, t_pred = forward_transform(y_true, transform), forward_transform(pred, transform)
+        out["mae_transformed"] = round(float(np.mean(np.abs(t_pred - t_true))), 5)
+        out["baseline_mae_transformed"] = round(float(np.mean(np.abs(t_true - forward_transform(baseline, transform)))), 5)
+    return out
 
 
 def build_source(name: str, out_dir: str | Path, settings: PretrainSettings = PretrainSettings(),
@@ -258,7 +264,7 @@ def build_source(name: str, out_dir: str | Path, settings: PretrainSettings = Pr
     else:
         baseline = float(inverse_transform(np.median(forward_transform(data["y"]["train"], spec.transform)),
                                            spec.transform))
-    card = _card(spec, data, settings, model, weights_path, log, _metrics(spec.task, data["y"]["test"], pred, baseline),
+    card = _card(spec, data, settings, model, weights_path, log, _metrics(spec.task, data["y"]["test"], pred, baseline, spec.transform),
                  exclude, exclusion_note, featurize_s, time.perf_counter() - start, time.process_time() - cpu_start)
     (out_dir / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return card

@@ -24,3 +24,23 @@ class BootstrapTrees(RegressorMixin, BaseEstimator):
     def predict(self, X, return_std=False):
         P = np.stack([t.predict(np.asarray(X)) for t in self.trees_])
         return (P.mean(0), P.std(0)) if return_std else P.mean(0)
+
+
+def crystals():
+    """Six hand-checkable crystals: rocksalt NaCl, perovskite SrTiO3, wurtzite ZnO, bcc Fe, fcc Cu, diamond Si."""
+    from pymatgen.core import Lattice, Structure
+
+    return {
+        "NaCl": Structure.from_spacegroup(
+            "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+        ),
+        "SrTiO3": Structure.from_spacegroup(
+            "Pm-3m", Lattice.cubic(3.905), ["Sr", "Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]
+        ),
+        "ZnO": Structure.from_spacegroup(
+            "P6_3mc", Lattice.hexagonal(3.25, 5.207), ["Zn", "O"], [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.382]]
+        ),
+        "Fe": Structure.from_spacegroup("Im-3m", Lattice.cubic(2.866), ["Fe"], [[0, 0, 0]]),
+        "Cu": Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]]),
+        "Si": Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.431), ["Si"], [[0, 0, 0]]),
+    }

@@ -25,25 +25,14 @@ from matloop import InputError  # noqa: E402
 from matloop.represent.structure import SOAPFeaturizer, StructureFeaturizer, read_structures  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "structures"
+from standins import crystals  # noqa: E402
+
 REFERENCE = json.loads((DATA / "matminer_reference.json").read_text())
 
 
 def build() -> dict[str, Structure]:
-    """The six test crystals (same as make_fixtures.build)."""
-    return {
-        "NaCl": Structure.from_spacegroup(
-            "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
-        ),
-        "SrTiO3": Structure.from_spacegroup(
-            "Pm-3m", Lattice.cubic(3.905), ["Sr", "Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]
-        ),
-        "ZnO": Structure.from_spacegroup(
-            "P6_3mc", Lattice.hexagonal(3.25, 5.207), ["Zn", "O"], [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.382]]
-        ),
-        "Fe": Structure.from_spacegroup("Im-3m", Lattice.cubic(2.866), ["Fe"], [[0, 0, 0]]),
-        "Cu": Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]]),
-        "Si": Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.431), ["Si"], [[0, 0, 0]]),
-    }
+    """The six test crystals (tests/standins.py)."""
+    return crystals()
 
 
 CRYSTALS = build()

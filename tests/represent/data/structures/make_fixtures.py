@@ -11,30 +11,22 @@ foreign_module.json (an ``@module`` outside pymatgen), empty.cif, two_blocks.cif
 
 import gzip
 import json
+import sys
 from pathlib import Path
 
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.io.vasp import Poscar
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # tests/: the shared crystals
+from standins import crystals  # noqa: E402
+
 HERE = Path(__file__).parent
 
 
 def build() -> dict[str, Structure]:
-    return {
-        "NaCl": Structure.from_spacegroup(
-            "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
-        ),
-        "SrTiO3": Structure.from_spacegroup(
-            "Pm-3m", Lattice.cubic(3.905), ["Sr", "Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]
-        ),
-        "ZnO": Structure.from_spacegroup(
-            "P6_3mc", Lattice.hexagonal(3.25, 5.207), ["Zn", "O"], [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.382]]
-        ),
-        "Fe": Structure.from_spacegroup("Im-3m", Lattice.cubic(2.866), ["Fe"], [[0, 0, 0]]),
-        "Cu": Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]]),
-        "Si": Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.431), ["Si"], [[0, 0, 0]]),
-    }
+    """The six test crystals (tests/standins.py)."""
+    return crystals()
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from matloop.errors import MatloopError
 from matloop.io.formula import Compositions
 from matloop.models.pretrained import composition_inputs, load_pretrained, model_names
+from matloop.represent.api import FeaturizerAPI
 
 LAYERS = ("both", "last_hidden", "prediction", "hidden:K")
 FORMULA_COLUMNS = ("formula", "composition", "formulas", "compositions")
@@ -100,7 +101,7 @@ def source_features(model, inputs: np.ndarray, layer: str) -> np.ndarray:
             "prediction": lambda: pred}[layer]()
 
 
-class TransferFeaturizer(TransformerMixin, BaseEstimator):
+class TransferFeaturizer(FeaturizerAPI, TransformerMixin, BaseEstimator):
     """Hidden-layer outputs and/or predictions of frozen pre-trained models, as features.
 
     Parameters
@@ -186,10 +187,3 @@ class TransferFeaturizer(TransformerMixin, BaseEstimator):
             if cite and cite not in cites:
                 cites.append(cite)
         return cites
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = False
-        tags.requires_fit = False
-        return tags

@@ -29,6 +29,7 @@ are run with both libraries.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -346,9 +347,14 @@ def main() -> int:
                 for fold in folds:
                     jobs.append((task, fold, size, seed, methods_for(task, size)))
     print(f"{len(jobs)} fits of {sum(len(j[4]) for j in jobs)} models ...", flush=True)
+    # workers import this file as a module (by name, via PYTHONPATH) so that its caches work there
+    here = str(Path(__file__).resolve().parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])
+    sys.path.insert(0, here)
+    worker = importlib.import_module(Path(__file__).stem).run_one
     records = []
     for i, batch in enumerate(Parallel(n_jobs=args.jobs, return_as="generator")(
-            delayed(run_one)(t, f, s, seed, libraries, m) for t, f, s, seed, m in jobs)):
+            delayed(worker)(t, f, s, seed, libraries, m) for t, f, s, seed, m in jobs)):
         records += batch
         if i % 10 == 0:
             print(f"  {i + 1}/{len(jobs)} done, {(time.perf_counter() - start) / 60:.1f} min", flush=True)

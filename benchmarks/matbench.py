@@ -63,7 +63,8 @@ def run_task(task: str, folds: list[int]) -> dict:
         else:
             model = AutoClassifier(random_state=0).fit(X[tr], y[tr])
             proba = model.predict_proba(X[te])[:, 1]
-            res = {"auto": classification_metrics(y[te], proba, classes=list(model.classes_))}
+            res = {"auto": classification_metrics(y[te], proba, classes=list(model.classes_),
+                                                  labels=model.predict(X[te]))}
             Xc = model.cleaner_._transform_array(X[te])
             for name, est in model.estimators_.items():
                 res[name] = classification_metrics(y[te], est.predict_proba(Xc)[:, 1], classes=list(model.classes_))

@@ -48,7 +48,7 @@ def test_automodel_prefers_good_models_and_calibrates():
     z = (y[:120] - model.oof_prediction_) / model.oof_std_
     assert abs(np.sqrt(np.mean(z**2)) - 1.0) < 1e-6  # recalibrated on out-of-fold residuals
     members = model.member_predictions(X[120:])
-    assert set(members.columns) == {"rf", "et", "const"}
+    assert set(members.columns) == {"rf", "rf_median", "et", "et_median", "const"}
     assert model.feature_importances_.shape == (10,)
 
 
@@ -76,6 +76,36 @@ def test_autoclassifier_probabilities_are_calibrated_and_accurate():
     assert np.corrcoef(proba, p[400:])[0, 1] > 0.8
     assert abs(proba.mean() - (y[400:] == "metal").mean()) < 0.1
     assert set(clf.predict(X[400:])) <= {"metal", "insulator"}
+
+
+def test_autoclassifier_balanced_threshold_raises_recall_of_a_rare_class():
+    from sklearn.metrics import balanced_accuracy_score
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1500, 4))
+    p = 1 / (1 + np.exp(-(2.5 * X[:, 0] - 3.0)))  # about 12 % positives
+    y = (rng.random(1500) < p).astype(int)
+    balanced = AutoClassifier().fit(X[:1000], y[:1000])
+    plain = AutoClassifier(threshold=0.5).fit(X[:1000], y[:1000])
+    assert balanced.threshold_ == pytest.approx(y[:1000].mean())
+    assert balanced_accuracy_score(y[1000:], balanced.predict(X[1000:])) > \
+        balanced_accuracy_score(y[1000:], plain.predict(X[1000:])) + 0.03
+    with pytest.raises(ValueError, match="threshold"):
+        AutoClassifier(threshold=1.5).fit(X[:100], y[:100])
+
+
+def test_automodel_tries_log_target_and_tree_median_on_a_skewed_target():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(size=(150, 4))
+    y = np.exp(3 * X[:, 0] + rng.normal(0, 0.4, 150))  # log-normal: strongly right-skewed
+    model = AutoModel(candidates={"et": ExtraTreesRegressor(40, random_state=0, noise="oob")}, cv=3).fit(X, y)
+    assert set(model.cv_scores_) == {"et", "et_median", "et_log", "et_log_median", "ensemble"}
+    assert min(model.cv_scores_["et_log"], model.cv_scores_["et_log_median"]) < model.cv_scores_["et"]
+    plain = AutoModel(candidates={"et": ExtraTreesRegressor(40, random_state=0, noise="oob")}, cv=3,
+                      log_target=False).fit(X, y)
+    assert "et_log" not in plain.cv_scores_
+    mean, std = model.predict(X[:10], return_std=True)
+    assert np.all(mean > 0) and np.all(std > 0)
 
 
 def test_material_model_end_to_end_on_formulas():

@@ -173,3 +173,20 @@ def test_bad_input_lists_every_bad_cell():
 @parametrize_with_checks([RandomForestRegressor(10, random_state=0)])
 def test_scikit_learn_compatible(estimator, check):
     check(estimator)
+
+
+def test_median_point_is_the_median_of_the_trees_and_helps_near_a_mass_of_zeros():
+    rng = np.random.default_rng(5)
+    X = rng.uniform(size=(400, 3))
+    y = np.where(X[:, 0] < 0.5, 0.0, 4 * X[:, 1] + rng.normal(0, 0.3, 400))  # half the targets exactly 0
+    mean_model = ExtraTreesRegressor(80, random_state=0, noise="oob").fit(X[:300], y[:300])
+    median_model = ExtraTreesRegressor(80, random_state=0, noise="oob", point="median").fit(X[:300], y[:300])
+    Xc = mean_model.cleaner_._transform_array(X[300:])
+    np.testing.assert_allclose(median_model.predict(X[300:]), np.median(median_model._tree_predictions(Xc), axis=0))
+    np.testing.assert_allclose(mean_model.predict(X[300:], return_std=True)[1],
+                               median_model.predict(X[300:], return_std=True)[1])
+    err = {name: np.mean(np.abs(m.predict(X[300:]) - y[300:]))
+           for name, m in {"mean": mean_model, "median": median_model}.items()}
+    assert err["median"] < err["mean"]
+    with pytest.raises(ValueError, match="point"):
+        RandomForestRegressor(5, point="mode").fit(X, y)

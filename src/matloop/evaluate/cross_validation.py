@@ -60,7 +60,8 @@ def fit_predict(
 
     Regression: ``prediction``, ``std`` (None if the estimator has no ``return_std``), ``lower`` and
     ``upper`` (None without ``predict_interval``). Classification: ``probability`` of the positive
-    class and ``prediction`` (the label with the largest probability).
+    class and ``prediction`` (the estimator's own ``predict``: most classifiers take the likelier
+    label, :class:`~matloop.models.automodel.AutoClassifier` its balanced threshold).
     """
     t0 = time.perf_counter()
     estimator.fit(X_train, y_train)
@@ -72,7 +73,7 @@ def fit_predict(
         if proba.ndim != 2 or proba.shape[1] != 2:
             raise InputError(f"binary classification expected; the model predicts {proba.shape[-1]} classes")
         out["probability"] = proba[:, 1]
-        out["prediction"] = classes[np.argmax(proba, axis=1)]
+        out["prediction"] = np.asarray(estimator.predict(X_test)).reshape(-1)
         out["classes"] = classes
     else:
         try:
@@ -244,7 +245,8 @@ def cross_validate(
                 part.update(lower=res["lower"], upper=res["upper"])
         else:
             classes = res["classes"]
-            metrics = classification_metrics(y_test, res["probability"], classes=list(classes))
+            metrics = classification_metrics(y_test, res["probability"], classes=list(classes),
+                                             labels=res["prediction"])
             part = {"fold": k, "index": test, "y_true": y_test, "prediction": res["prediction"],
                     "probability": res["probability"]}
         parts.append(pd.DataFrame(part))
@@ -264,6 +266,7 @@ def cross_validate(
                                     preds["lower"] if has_interval else None,
                                     preds["upper"] if has_interval else None)
     else:
-        pooled = classification_metrics(preds["y_true"], preds["probability"], classes=list(classes))
+        pooled = classification_metrics(preds["y_true"], preds["probability"], classes=list(classes),
+                                        labels=preds["prediction"])
     return CVResult(task=task, splitter=repr(splitter), n_samples=n, folds=folds, mean=mean, std=std,
                     pooled=pooled, predictions=preds if return_predictions else None)

@@ -107,7 +107,8 @@ def learning_curve(
                 if task == "regression":
                     metrics = regression_metrics(y_test, res["prediction"], res["std"], res["lower"], res["upper"])
                 else:
-                    metrics = classification_metrics(y_test, res["probability"], classes=list(res["classes"]))
+                    metrics = classification_metrics(y_test, res["probability"], classes=list(res["classes"]),
+                                                     labels=res["prediction"])
                 records.append({"train_size": m, "fold": k, "repeat": r, "n_test": len(test),
                                 "fit_seconds": res["fit_seconds"], **metrics})
     return pd.DataFrame(records)

@@ -197,12 +197,15 @@ def _binary_labels(y_true: object, classes: Sequence | None) -> np.ndarray:
 
 
 def classification_metrics(
-    y_true: object, proba: object, threshold: float = 0.5, classes: Sequence | None = None
+    y_true: object, proba: object, threshold: float = 0.5, classes: Sequence | None = None,
+    labels: object | None = None,
 ) -> dict[str, float]:
     """Binary classification metrics, keyed by :data:`CLASSIFICATION_METRICS`.
 
     ``proba`` is the probability of the positive class (or a ``predict_proba`` array); the hard
-    label is ``proba >= threshold``. ``roc_auc`` and ``pr_auc`` (average precision) use the
+    label is the model's own ``labels`` when given (its ``predict``, which may use another
+    threshold, e.g. :class:`~matloop.models.automodel.AutoClassifier`'s balanced one), else
+    ``proba >= threshold``. ``roc_auc`` and ``pr_auc`` (average precision) use the
     probabilities; the rest use the hard labels. Precision, recall and F1 are of the positive class;
     they are 0 when undefined (scikit-learn's ``zero_division=0``), ROC-AUC and PR-AUC are NaN when
     only one class is present.
@@ -215,7 +218,9 @@ def classification_metrics(
         raise InputError(f"y_true has {len(y)} values but proba has {len(p)}")
     if len(y) == 0:
         raise InputError("cannot score an empty set of predictions")
-    hard = (p >= threshold).astype(np.int64)
+    hard = (p >= threshold).astype(np.int64) if labels is None else _binary_labels(labels, classes)
+    if len(hard) != len(y):
+        raise InputError(f"y_true has {len(y)} values but labels has {len(hard)}")
     both = len(np.unique(y)) == 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

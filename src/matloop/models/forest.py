@@ -44,6 +44,7 @@ from matloop.models.preprocessing import fit_cleaner
 
 UNCERTAINTY_METHODS = ("ij", "jackknife", "jab", "combined", "trees")
 NOISE_METHODS = ("local", "oob", "none")
+POINT_ESTIMATES = ("mean", "median")
 _CHUNK_ELEMENTS = 2_000_000  # size of the (training rows x query points) blocks
 
 
@@ -139,13 +140,14 @@ class _UncertainForest(UncertaintyRegressorMixin, BaseEstimator):
 
     def __init__(self, n_estimators: int = 300, *, uncertainty: str = "ij", max_features: float | str | None = 0.33,
                  min_samples_leaf: int = 1, max_depth: int | None = None, noise: str | float | None = "local",
-                 random_state=None, n_jobs: int | None = 1):
+                 point: str = "mean", random_state=None, n_jobs: int | None = 1):
         self.n_estimators = n_estimators
         self.uncertainty = uncertainty
         self.max_features = max_features
         self.min_samples_leaf = min_samples_leaf
         self.max_depth = max_depth
         self.noise = noise
+        self.point = point
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -156,6 +158,8 @@ class _UncertainForest(UncertaintyRegressorMixin, BaseEstimator):
         check_min_samples(X.shape[0])
         if self.uncertainty not in UNCERTAINTY_METHODS:
             raise ValueError(f"uncertainty must be one of {UNCERTAINTY_METHODS}, got {self.uncertainty!r}")
+        if self.point not in POINT_ESTIMATES:
+            raise ValueError(f"point must be one of {POINT_ESTIMATES}, got {self.point!r}")
         if int(self.n_estimators) < 2:
             raise ValueError(f"n_estimators must be at least 2 to estimate a variance, got {self.n_estimators}")
         rng = check_random_state(self.random_state)
@@ -248,7 +252,7 @@ class _UncertainForest(UncertaintyRegressorMixin, BaseEstimator):
     def _predict_mean_var(self, X: np.ndarray, return_var: bool):
         Xc = self.cleaner_._transform_array(X)
         tree_pred = self._tree_predictions(Xc)
-        mean = tree_pred.mean(axis=0)
+        mean = np.median(tree_pred, axis=0) if self.point == "median" else tree_pred.mean(axis=0)
         if not return_var:
             return mean, None
         return mean, self._variance(tree_pred) + self._noise_variance(Xc)
@@ -285,6 +289,11 @@ class RandomForestRegressor(_UncertainForest):
         of the squared residuals (larger where the model fits worse: this is what makes the std
         rank the errors in-distribution), ``"oob"`` is constant; ``"none"``/``None`` only a tiny
         floor; a number is a fixed noise std.
+    point : {"mean", "median"}, default="mean"
+        The point prediction: the mean of the trees (the usual forest), or their median, which
+        minimises the absolute error when the trees disagree asymmetrically: near a mass of
+        identical targets (band gaps of metals, all exactly 0) or on a skewed target. The
+        variance is the same either way.
     random_state : int, RandomState or None
     n_jobs : int or None, default=1
         Threads for growing and evaluating trees (no processes, so no multiprocessing hangs).
@@ -321,7 +330,7 @@ class ExtraTreesRegressor(_UncertainForest):
 
     def __init__(self, n_estimators: int = 300, *, uncertainty: str = "ij", max_features: float | str | None = 1.0,
                  min_samples_leaf: int = 1, max_depth: int | None = None, noise: str | float | None = "local",
-                 random_state=None, n_jobs: int | None = 1):
+                 point: str = "mean", random_state=None, n_jobs: int | None = 1):
         super().__init__(n_estimators, uncertainty=uncertainty, max_features=max_features,
-                         min_samples_leaf=min_samples_leaf, max_depth=max_depth, noise=noise,
+                         min_samples_leaf=min_samples_leaf, max_depth=max_depth, noise=noise, point=point,
                          random_state=random_state, n_jobs=n_jobs)

@@ -128,7 +128,7 @@ class MaterialModel(BaseEstimator):
             classes = self.estimator_.classes_
             positive = 1 if len(classes) == 2 else int(np.argmax(proba.mean(axis=0)))
             out = pd.DataFrame({"probability": proba[:, positive],
-                                "prediction": classes[np.argmax(proba, axis=1)]})
+                                "prediction": self.estimator_.predict(F)})
         else:
             mean, std = self.estimator_.predict(F, return_std=True)
             z = norm.ppf(0.5 + confidence / 2)

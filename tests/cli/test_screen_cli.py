@@ -65,6 +65,10 @@ def test_screen_candidate_table_keeps_its_columns(model_file, tmp_path):
     (["--elements", "Li,O", "--acquisition", "ei"], "best"),
     (["--ranges", "Li=2:1,O=1"], "range"),
     (["--elements", "Li,O", "--featurizer", "magpie"], "drop --featurizer"),
+    (["--elements", "Li,O", "--acquisition", "nope"], "unknown acquisition"),
+    (["--elements", "Li,O", "--objective", "1:2", "--acquisition", "ucb"], "does not apply"),
+    (["--elements", "Li,O", "--objective", "toxic=-1"], "not negative"),
+    (["--elements", "Li,O", "--objective", "lead=1"], "toxic=W"),
 ])
 def test_bad_input_exits_2(model_file, tmp_path, capsys, args, message):
     path, _ = model_file
@@ -78,3 +82,20 @@ def test_missing_model_and_bad_output(tmp_path, capsys):
                  "-o", str(tmp_path / "x.csv")]) == 1
     assert main(["screen", "--elements", "Li,O", "--model", "m", "-o", str(tmp_path / "x.docx")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_candidate_table_with_bad_rows(model_file, tmp_path, capsys):
+    path, _ = model_file
+    table = tmp_path / "ideas.csv"
+    pd.DataFrame({"formula": ["LiFePO4", "Xx2O", "NiO", "", "Li2O"], "id": range(5)}).to_csv(table, index=False)
+    out = tmp_path / "hits.csv"
+    args = ["screen", "--candidates", str(table), "--model", str(path), "--top", "5", "-o", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "Xx2O" in err and "--skip-invalid" in err and not out.exists()
+    assert main([*args, "--skip-invalid", "--objective", "max", "--objective", "toxic=100"]) == 0
+    hits = pd.read_csv(out)
+    assert sorted(hits["row"]) == [1, 3, 5] and sorted(hits["id"]) == [0, 2, 4]  # rows survive the skipping
+    assert hits["formula"].iloc[-1] == "NiO"  # half toxic: a penalty of 50 eV puts it last
+    skipped = pd.read_csv(tmp_path / "ideas.skipped.csv")
+    assert sorted(skipped["row"]) == [2, 4]

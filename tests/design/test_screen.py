@@ -154,3 +154,39 @@ def test_dask_cluster_gives_the_in_process_result(model, space, cluster):
         listed = screen(formulas, model, top=15, chunk_size=700, scheduler=client)
         assert client.status == "running"
     pd.testing.assert_frame_equal(listed.hits, screen(formulas, model, top=15, chunk_size=700).hits)
+
+
+def test_safety_as_objectives_toxic_and_radioactive_penalties(model):
+    from matloop.io.formula import parse_formulas
+
+    formulas = ["LiCoO2", "NiO", "LiNiO2", "Tc2O7", "Li2O", "PbO", "CdTe"]
+    plain = screen(formulas, model, top=7).hits
+    weighted = screen(formulas, model, top=7, penalties=Penalties(toxic=5.0, radioactive=3.0)).hits
+    s = sustainability(parse_formulas(weighted["formula"].tolist()))
+    toxic = {"NiO": 0.5, "LiNiO2": 0.25, "PbO": 0.5, "CdTe": 0.5}  # atomic fraction of As/Be/Cd/Cr/Hg/Ni/Pb
+    np.testing.assert_allclose(s["toxic_fraction"], [toxic.get(f, 0.0) for f in weighted["formula"]])
+    np.testing.assert_allclose(s["radioactive_fraction"], [2 / 9 if f == "Tc2O7" else 0 for f in weighted["formula"]])
+    expected = weighted["prediction"] - 5.0 * s["toxic_fraction"] - 3.0 * s["radioactive_fraction"]
+    np.testing.assert_allclose(weighted["score"], expected)
+    assert set(plain["formula"]) == set(weighted["formula"])
+    safe_first = weighted["formula"].head(2).tolist()
+    assert not set(safe_first) & set(toxic)  # the penalty of 2.5 eV pushes the half-toxic ones down
+    assert "toxic_fraction" not in weighted.columns  # only the flags are written
+    with pytest.raises(InputError, match="not negative"):
+        Penalties(toxic=-1.0)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"acquisition": "nope"}, "unknown acquisition"),
+    ({"acquisition": "window"}, "target range"),
+    ({"acquisition": "ucb", "objective": Objective("range", 1.0, 2.0)}, "does not apply"),
+    ({"acquisition": "pi"}, "best"),
+])
+def test_acquisition_problems_are_input_errors(model, kwargs, message):
+    from matloop.design.screen import check_acquisition
+
+    with pytest.raises(InputError, match=message):
+        screen(["LiFePO4", "NaCl"], model, top=2, **kwargs)
+    with pytest.raises(InputError, match=message):
+        check_acquisition(kwargs["acquisition"], kwargs.get("objective"), None)
+    assert check_acquisition("thompson", Objective("range", 1.0, 2.0)).name == "thompson"

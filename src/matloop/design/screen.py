@@ -44,13 +44,14 @@ from matloop.design.enumerate import DEFAULT_CHUNK, ChemicalSpace, integer_formu
 from matloop.errors import InputError, MatloopError
 from matloop.io.formula import Compositions
 
-__all__ = ["Filters", "Penalties", "ScreenResult", "Screener", "screen", "OUTPUT_COLUMNS"]
+__all__ = ["Filters", "Penalties", "ScreenResult", "Screener", "check_acquisition", "screen", "OUTPUT_COLUMNS"]
 
 OUTPUT_COLUMNS = ["rank", "formula", "prediction", "std", "in_domain", "domain_distance", "score"]
 SUSTAINABILITY_COLUMNS = ["hhi_production", "hhi_reserve", "price_usd_per_kg", "toxic", "radioactive"]
 _SUSTAINABILITY_SOURCE = {"hhi_production": "HHI production mean", "hhi_reserve": "HHI reserve mean",
                           "price_usd_per_kg": "element cost USD/kg", "toxic": "contains toxic",
-                          "radioactive": "contains radioactive"}
+                          "radioactive": "contains radioactive", "toxic_fraction": "toxic fraction",
+                          "radioactive_fraction": "radioactive fraction"}
 _NEEDS_BEST = ("ei", "logei", "pi", "mli")
 
 
@@ -89,19 +90,28 @@ class Filters:
 
 @dataclass(frozen=True)
 class Penalties:
-    """Sustainability as objectives: subtracted from the score, in score units.
+    """Sustainability and safety as objectives: subtracted from the score, in score units.
 
-    ``score = acquisition - hhi * HHI_production / 10,000 - price * log10(USD/kg)``: with the
-    plain prediction (``mei``) a weight is "how much predicted property one would give up" for
-    the whole HHI range, or per tenfold price.
+    ``score = acquisition - hhi * HHI_production / 10,000 - price * log10(USD/kg)
+    - toxic * (atomic fraction of toxic elements) - radioactive * (atomic fraction of radioactive
+    elements)``: with the plain prediction (``mei``) a weight is "how much predicted property one
+    would give up" for the whole HHI range, per tenfold price, or for a composition made wholly of
+    toxic (radioactive) elements.
     """
 
     hhi: float = 0.0
     price: float = 0.0
+    toxic: float = 0.0
+    radioactive: float = 0.0
+
+    def __post_init__(self) -> None:
+        bad = {k: v for k, v in vars(self).items() if not np.isfinite(v) or v < 0}
+        if bad:
+            raise InputError(f"penalty weights must be finite and not negative, got {bad}")
 
     @property
     def active(self) -> bool:
-        return bool(self.hhi or self.price)
+        return bool(self.hhi or self.price or self.toxic or self.radioactive)
 
     def __call__(self, s: pd.DataFrame) -> np.ndarray:
         out = np.zeros(len(s))
@@ -109,7 +119,32 @@ class Penalties:
             out += self.hhi * s["hhi_production"].to_numpy() / 10_000.0
         if self.price:
             out += self.price * np.log10(np.maximum(s["price_usd_per_kg"].to_numpy(), 1e-3))
+        if self.toxic:
+            out += self.toxic * s["toxic_fraction"].to_numpy()
+        if self.radioactive:
+            out += self.radioactive * s["radioactive_fraction"].to_numpy()
         return out
+
+
+def check_acquisition(name: str, objective: Objective | None = None, best: float | None = None):
+    """The acquisition ``name`` for ``objective``, or an InputError saying why it cannot score candidates
+    (unknown name, novelty, an improvement acquisition without ``best``, a max/min acquisition with a
+    window objective)."""
+    objective = objective or Objective()
+    if objective.direction == "range" and name not in ("mei", "window", "thompson", "mu"):
+        raise InputError(f"with a target window (LO:HI) the score is the probability of landing in it; the {name} "
+                         "acquisition does not apply (use the default, thompson or mu)")
+    try:
+        acq = make_acquisition(name, objective)
+    except ValueError as exc:
+        raise InputError(str(exc).replace("(--target-range LO HI)", "(--objective LO:HI)")) from None
+    if acq.name == "novelty":
+        raise InputError("novelty is not available for screening: the domain_distance column already "
+                         "measures the distance of each hit to the training data")
+    if acq.name in _NEEDS_BEST and best is None:
+        raise InputError(f"the {acq.name} acquisition scores improvement over the best measured value: "
+                         "give best= (--best VALUE on the command line)")
+    return acq
 
 
 def sustainability(comps: Compositions) -> pd.DataFrame:
@@ -134,9 +169,9 @@ class _ModelAdapter:
             raise InputError("this model featurizes formulas itself (it is a MaterialModel); give no featurizer")
         if pipeline:
             if getattr(model, "kind", "composition") != "composition":
-                raise MatloopError(f"screening needs a model of compositions; this one reads {model.kind}s")
+                raise MatloopError(f"this needs a model of compositions (formulas); this one reads {model.kind}s")
             if getattr(model, "task", "regression") != "regression":
-                raise MatloopError("screening ranks a predicted property: the model must be a regressor")
+                raise MatloopError("ranking by a predicted property needs a regressor; this model is a classifier")
             self.featurizer, self.estimator = None, model.estimator_
         else:
             if featurizer is None:
@@ -195,14 +230,8 @@ class Screener:
         if int(self.top) < 1:
             raise InputError(f"top must be at least 1, got {self.top}")
         self._adapter = _ModelAdapter(self.model, self.featurizer, self.domain)
-        self._acq = make_acquisition(self.acquisition, self.objective)
+        self._acq = check_acquisition(self.acquisition, self.objective, self.best)
         name = self._acq.name
-        if name == "novelty":
-            raise InputError("novelty is not available for screening: the domain_distance column already "
-                             "measures the distance of each hit to the training data")
-        if name in _NEEDS_BEST and self.best is None:
-            raise InputError(f"the {name} acquisition scores improvement over the best measured value: "
-                             "give best= (--best VALUE on the command line)")
         self._needs_std = name not in ("mei",)
 
     def run(self, comps: Compositions, ids: np.ndarray, stream: int) -> tuple[pd.DataFrame, dict]:

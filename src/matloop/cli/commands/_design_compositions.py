@@ -9,10 +9,18 @@ Search a composition simplex for materials predicted to be best, with uncertaint
 applicability-domain flag for every design. Bounds are element fractions; by default they come from
 the training compositions of --seeds (a table), so designs stay near known chemistry.
 
+When --seeds holds the model's target column (or --best is given), every design is compared with
+the best measured value: p_above_best is the predicted probability of beating it, and the summary
+counts the in-domain designs predicted above it and those whose lower 95% bound is above it.
+
+output columns: rank, formula, one column per element (atomic fractions), prediction, std, lower_95,
+upper_95, in_domain, domain_distance (1 = edge of the domain), score, p_above_best (with a best value).
+
 examples:
   matloop design compositions --model steel.model --bounds "Fe=0.5:0.9,Ni=0:0.3,Co=0:0.25,Mo=0:0.1" \\
       --maximize --n 20 -o designs.csv
   matloop design compositions --model steel.model --seeds steels.csv --maximize --in-domain-only -o d.csv
+  matloop design compositions --model steel.model --seeds steels.csv --maximize --method random -o baseline.csv
 """
 
 
@@ -25,12 +33,24 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", metavar="TABLE", help="known compositions: start the search from them and, without "
                                                     "--bounds, take the bounds from their range")
     p.add_argument("--input", metavar="COL", help="formula column of --seeds (detected if omitted)")
+    p.add_argument("--skip-invalid", action="store_true", help="leave out --seeds rows with problems instead of "
+                   "stopping; they are written with their reasons to TABLE_STEM.skipped.csv beside the output")
     goal = p.add_mutually_exclusive_group(required=True)
     goal.add_argument("--maximize", action="store_true")
     goal.add_argument("--minimize", action="store_true")
     p.add_argument("--constraint", action="append", metavar="EXPR", help="e.g. 'Ni + Co <= 0.25' (repeatable)")
     p.add_argument("--acquisition", default="mei", help="mei (predicted value, default), ucb, ei, logei, pi")
+    p.add_argument("--best", type=float, metavar="VALUE",
+                   help="best measured value (default: the best of the model's target column in --seeds)")
     p.add_argument("--in-domain-only", action="store_true", help="return only designs inside the model's domain")
+    p.add_argument("--method", choices=("evolution", "random"), default="evolution",
+                   help="evolution (default) or random: the same number of model evaluations on random points "
+                        "of the simplex (a baseline)")
+    p.add_argument("--budget", type=int, metavar="N", help="model evaluations of --method random "
+                                                          "(default: the optimiser's, about 5000)")
+    p.add_argument("--min-change", type=float, default=5e-4, metavar="X",
+                   help="designs differ from each other and from every seed by at least X in some atomic fraction "
+                        "(default 0.0005 = 0.05 at.%%)")
     p.add_argument("--n", type=int, default=10, help="number of designs (default 10)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
@@ -53,29 +73,69 @@ def _parse_bounds(text: str) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _seeds(args: argparse.Namespace, meta: dict, maximize: bool):
+    """Formulas of --seeds and, when the table holds the model's target, its best measured value."""
+    import numpy as np
+    import pandas as pd
+
+    from matloop.cli.common import load_table
+
+    target = meta.get("target")
+    table_args = argparse.Namespace(table=args.seeds, input=args.input, target=None,
+                                    kind="composition", skip_invalid=args.skip_invalid, duplicates="keep",
+                                    output=args.output)
+    ds = load_table(table_args)
+    best = None
+    if target is not None and target in ds.frame.columns:
+        values = pd.to_numeric(ds.frame[target], errors="coerce").to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        if len(values):
+            best = float(values.max() if maximize else values.min())
+    return list(ds.X), best, target
+
+
 def run(args: argparse.Namespace) -> int:
     from matloop.design.inverse import composition_bounds, design_compositions
     from matloop.errors import InputError
-    from matloop.io.table import read_table
-    from matloop.io.write import write_table
-    from matloop.models.persistence import load_model
+    from matloop.io.write import output_format, write_table
+    from matloop.models.persistence import load_model, read_model_metadata
 
+    output_format(args.output)  # a bad output name fails now, not after the run
+    if args.n < 1:
+        raise InputError(f"--n must be at least 1, got {args.n}")
+    if args.budget is not None and args.budget < 1:
+        raise InputError(f"--budget must be at least 1, got {args.budget}")
+    meta = read_model_metadata(args.model).get("metadata") or {}
     model = load_model(args.model)
-    seeds = None
-    if args.seeds:
-        ds = read_table(args.seeds, input=args.input, kind="composition")
-        seeds = list(ds.X)
+    maximize = bool(args.maximize)
+    seeds, best, target = _seeds(args, meta, maximize) if args.seeds else (None, None, meta.get("target"))
+    if args.best is not None:
+        best = args.best
     if args.bounds:
         bounds = _parse_bounds(args.bounds)
     elif seeds:
         bounds = composition_bounds(seeds)
     else:
         raise InputError("give --bounds or --seeds (the element fraction ranges to search)")
-    out = design_compositions(model, elements_bounds=bounds, objective="max" if args.maximize else "min", n=args.n,
-                              acquisition=args.acquisition, constraints=args.constraint,
-                              in_domain_only=args.in_domain_only, seeds=seeds, seed=args.seed)
+    out = design_compositions(model, elements_bounds=bounds, objective="max" if maximize else "min", n=args.n,
+                              acquisition=args.acquisition, best=best, constraints=args.constraint,
+                              in_domain_only=args.in_domain_only, seeds=seeds, seed=args.seed, method=args.method,
+                              budget=args.budget, min_change=args.min_change)
     write_table(out, args.output)
-    print(f"wrote {len(out)} designs to {args.output} ({int(out['in_domain'].sum())} inside the model's domain)")
+    info = out.attrs.get("design", {})
+    print(f"{args.method}: {info.get('n_evaluated', 0):,} model evaluations; wrote {len(out)} designs to "
+          f"{args.output} ({int(out['in_domain'].sum())} inside the model's domain)")
+    if best is not None and len(out):
+        sign = 1.0 if maximize else -1.0
+        above = sign * (out["prediction"].to_numpy() - best) > 0
+        sure = sign * ((out["lower_95"] if maximize else out["upper_95"]).to_numpy() - best) > 0
+        inside = out["in_domain"].to_numpy(dtype=bool)
+        word = "above" if maximize else "below"
+        print(f"best measured {target or 'value'}: {best:.4g}; in-domain designs predicted {word} it: "
+              f"{int((above & inside).sum())}, with the 95% bound {word} it: {int((sure & inside).sum())} "
+              f"(all designs: {int(above.sum())}, {int(sure.sum())})")
     for _, row in out.head(5).iterrows():
-        print(f"  {int(row['rank'])}. {row['formula']}: {row['prediction']:.4g} ± {row['std']:.2g}")
+        flag = "" if row["in_domain"] else "  [outside the domain]"
+        print(f"  {int(row['rank'])}. {row['formula']}: {row['prediction']:.4g} ± {row['std']:.2g} "
+              f"(95%: {row['lower_95']:.4g} to {row['upper_95']:.4g}){flag}")
     return 0

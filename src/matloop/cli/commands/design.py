@@ -118,19 +118,31 @@ def parse_window(text: str) -> tuple[str, float | None, float | None]:
     return column.strip(), lo, hi
 
 
+def _model_target(path: str) -> str | None:
+    """The target a saved model predicts: its ``target_name``, or the ``target`` 'matloop fit' records."""
+    from matloop.models.persistence import read_model_metadata
+
+    meta = read_model_metadata(path)
+    return meta.get("target_name") or (meta.get("metadata") or {}).get("target")
+
+
 def _models(args: argparse.Namespace, targets: list[str]):
     """Loaded models per target from ``--model``, or None; featurizer or None (models take SMILES)."""
     from matloop.errors import InputError, MatloopError
 
     if not args.model:
         return None
-    from matloop.models.persistence import load_model, read_model_metadata
+    from matloop.models.persistence import load_model
 
     given: dict[str, str] = {}
     for item in args.model:
         column, path = item.rsplit("=", 1) if "=" in item else (None, item)
         if column is None:
-            column = read_model_metadata(path).get("target_name") if len(targets) > 1 else targets[0]
+            recorded = _model_target(path)
+            column = recorded if len(targets) > 1 else targets[0]
+            if len(targets) == 1 and recorded is not None and recorded != column:
+                print(f"note: {path} was fitted on the target {recorded!r}; it is used for {column!r} as asked",
+                      file=sys.stderr)
         if column not in targets:
             raise InputError(f"--model {item!r}: cannot tell which target it predicts; write --model COL=PATH "
                              f"with COL one of {', '.join(targets)}")

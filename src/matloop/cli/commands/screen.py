@@ -29,8 +29,12 @@ objectives (--objective, repeatable):
   max | min | LO:HI    goal for the predicted property (default max; LO:HI: land in a window)
   hhi=W                penalise supply risk: score -= W * HHI_production / 10000
   price=W              penalise raw element cost: score -= W * log10(USD/kg)
-  --acquisition mei (default: the prediction itself), ucb, ei, logei, pi, mli, thompson, mu; ei/logei/
-  pi/mli need --best VALUE (the best measured value).
+  toxic=W              penalise toxic elements: score -= W * (atomic fraction of As, Be, Cd, Cr, Hg, Ni, Pb)
+  radioactive=W        penalise radioactive elements: score -= W * (atomic fraction of Tc, Pm, Po and heavier)
+  (--exclude-toxic, --exclude-radioactive, --max-hhi and --max-price are the same as hard filters)
+  --acquisition mei (default: the prediction itself), ucb, lcb, ei, logei, pi, mli, thompson, mu; ei/
+  logei/pi/mli need --best VALUE (the best measured value). With LO:HI the score is the probability of
+  landing in the window (window; thompson and mu also apply).
 
 output columns: rank, formula, prediction, std, in_domain, domain_distance (1 = edge of the domain),
 score, hhi_production, hhi_reserve, price_usd_per_kg, toxic, radioactive, oxidation_states (one passing
@@ -50,6 +54,9 @@ Exit status: 0 success, 1 failure, 2 bad input.
 """
 
 
+PENALTIES = ("hhi", "price", "toxic", "radioactive")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``screen`` subcommand."""
     parser = subparsers.add_parser(
@@ -62,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     one.add_argument("--ranges", metavar="SPEC", help="atom-count ranges, e.g. 'Li=0:2,Fe=1,P=1,O=3:5'")
     one.add_argument("--candidates", metavar="TABLE", help="a table with a column of formulas")
     src.add_argument("--input", metavar="COL", help="formula column of --candidates (detected if not given)")
+    src.add_argument("--skip-invalid", action="store_true",
+                     help="leave out --candidates rows with problems instead of stopping; they are written with "
+                          "their reasons to TABLE_STEM.skipped.csv beside the output")
     src.add_argument("--max-atoms", type=int, metavar="N", help="most atoms per formula unit (default 20 with "
                      "--elements; no limit with --ranges)")
     src.add_argument("--max-elements", type=int, metavar="K", help="most distinct elements per composition "
@@ -74,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "saved by 'matloop fit' knows its own)")
     model.add_argument("--top", type=int, default=100, metavar="K", help="how many hits to keep (default 100)")
     model.add_argument("--objective", action="append", metavar="GOAL",
-                       help="max, min, LO:HI, hhi=W or price=W; repeatable (see above)")
+                       help="max, min, LO:HI, hhi=W, price=W, toxic=W or radioactive=W; repeatable (see above)")
     model.add_argument("--acquisition", default="mei", metavar="NAME",
                        help="score: mei (prediction, default), ucb, ei, logei, pi, mli, thompson, mu")
     model.add_argument("--best", type=float, metavar="VALUE", help="best measured value (for ei/logei/pi/mli)")
@@ -115,15 +125,15 @@ def parse_objectives(values: list[str] | None):
                 new = Objective("max" if item.startswith("max") else "min")
             elif "=" in item:
                 name, _, w = item.partition("=")
-                if name.strip() not in ("hhi", "price"):
-                    raise ValueError("penalties are hhi=W or price=W")
+                if name.strip() not in PENALTIES:
+                    raise ValueError(f"penalties are {', '.join(p + '=W' for p in PENALTIES)}")
                 weights[name.strip()] = float(w)
                 continue
             elif ":" in item:
                 lo, hi = (float(v) for v in item.split(":"))
                 new = Objective("range", lo, hi)
             else:
-                raise ValueError("expected max, min, LO:HI, hhi=W or price=W")
+                raise ValueError("expected max, min, LO:HI, hhi=W, price=W, toxic=W or radioactive=W")
             if goal is not None:
                 raise ValueError("only one of max, min, LO:HI may be given")
             goal = new
@@ -131,7 +141,7 @@ def parse_objectives(values: list[str] | None):
             records.append({"row": 0, "column": "--objective", "value": text, "reason": str(exc)})
     if records:
         raise InputError("could not read --objective", error_table(records))
-    return goal or Objective("max"), Penalties(hhi=weights.get("hhi", 0.0), price=weights.get("price", 0.0))
+    return goal or Objective("max"), Penalties(**weights)
 
 
 def _load(args):
@@ -160,10 +170,12 @@ def _source(args):
                             args.max_elements, args.min_elements), None
     if args.ranges:
         return StoichiometrySpace(parse_ranges(args.ranges), args.max_atoms, 1, args.max_elements), None
+    from matloop.cli.common import load_table
     from matloop.io.formula import parse_formulas
-    from matloop.io.table import read_table
 
-    dataset = read_table(args.candidates, input=args.input, kind="composition")
+    table_args = argparse.Namespace(table=args.candidates, input=args.input, target=None, kind="composition",
+                                    skip_invalid=args.skip_invalid, duplicates="keep", output=args.output)
+    dataset = load_table(table_args)
     if dataset.kind != "composition" or dataset.input is None:
         raise InputError(f"{args.candidates}: no formula column found; name it with --input COL")
     comps = parse_formulas(dataset.frame[dataset.input].to_numpy(dtype=object), column=dataset.input,
@@ -176,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from matloop.design.chemistry_rules import ChemistryRules
-    from matloop.design.screen import Filters, screen
+    from matloop.design.screen import Filters, check_acquisition, screen
     from matloop.errors import InputError
     from matloop.io.write import output_format, write_table
 
@@ -184,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 1 or args.chunk_size < 1 or args.jobs < 1:
         raise InputError("--top, --chunk-size and --jobs must be at least 1")
     objective, penalties = parse_objectives(args.objective)
+    check_acquisition(args.acquisition, objective, args.best)
     model, featurizer = _load(args)
     source, dataset = _source(args)
     rule = args.rules or ("none" if dataset is not None else "smact")

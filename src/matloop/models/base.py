@@ -33,6 +33,8 @@ def _column_names(X, n_columns: int) -> list[str]:
 
 def _check_frame_numeric(X: pd.DataFrame) -> None:
     """Refuse text (or other non-numbers) in feature columns, listing every bad cell."""
+    if all(pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in X.dtypes):
+        return  # the common case, without a per-column loop (2,048 fingerprint columns cost 0.7 s)
     records = []
     for j, column in enumerate(X.columns):
         series = X.iloc[:, j]

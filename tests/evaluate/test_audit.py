@@ -1,4 +1,4 @@
-"""Dataset audit: overview, coverage, memorisation baseline and CV-scheme comparison on data with known answers."""
+"""Dataset audit: overview, memorisation baseline and CV-scheme comparison on data with known answers."""
 
 from __future__ import annotations
 
@@ -66,36 +66,6 @@ def test_clean_features_imputes_and_drops_constant_columns():
     out = audit.clean_features(X)
     assert list(out.columns) == ["a", "c"]
     assert out["a"].tolist() == [1.0, 2.0, 3.0] and np.isfinite(out.to_numpy()).all()
-
-
-def test_coverage_recovers_clusters_by_size():
-    X, labels = _blobs()
-    cov = audit.coverage(X, labels * 10.0, n_clusters=3, umap=False)
-    sizes = cov.cluster_sizes.set_index("cluster")
-    assert sizes["n"].tolist() == [60, 30, 10]  # numbered by size, largest first
-    assert sizes["target_mean"].tolist() == [0.0, 10.0, 20.0]
-    assert pd.crosstab(cov.embedding["cluster"], labels).to_numpy().max(axis=1).tolist() == [60, 30, 10]
-    assert list(cov.embedding.columns[:2]) == ["pc1", "pc2"] and cov.density_map == "PCA"
-    assert 0.5 < sum(cov.explained_variance) <= 1.0
-    dominated = audit.coverage(_blobs((90, 5, 5))[0], n_clusters=3, umap=False)
-    assert any("one cluster holds 90%" in w for w in dominated.warnings)
-    assert not any("one cluster holds" in w for w in cov.warnings)
-
-
-def test_point_density_is_low_for_an_isolated_point():
-    rng = np.random.default_rng(0)
-    coords = np.vstack([rng.normal(size=(200, 2)), [[15.0, 15.0]]])
-    dens = audit.point_density(coords)
-    assert np.median(dens) == pytest.approx(1.0)
-    assert dens[-1] < 0.1 and dens[:-1].min() > dens[-1]  # "over 10x sparser than typical"
-
-
-def test_density_error_table_orders_bins_from_sparse_to_dense():
-    density = np.linspace(0.01, 2, 100)
-    err = 1 / density
-    table = audit.density_error_table(density, err, n_bins=4)
-    assert table["n"].sum() == 100 and list(table["bin"]) == [0, 1, 2, 3]
-    assert table["mae"].is_monotonic_decreasing
 
 
 def test_memorisation_baseline_detects_exact_twins():

@@ -32,6 +32,27 @@ def test_permutation_importance_ranks_the_only_relevant_feature_first(only_first
     assert len(imp.raw) == 3 * 4 * 5 and imp.metric == "mae" and len(imp.baseline) == 3
 
 
+def test_permutation_importance_reuses_fitted_fold_models_without_refitting(only_first):
+    X, y = only_first
+    splitter = KFold(3)
+    models = [Ridge().fit(X.iloc[tr], y[tr]) for tr, _ in splitter.split(X, y)]
+    reused = interpret.permutation_importance_cv(Ridge(), X, y, splitter, n_repeats=4, seed=1, models=models)
+    refit = interpret.permutation_importance_cv(Ridge(), X, y, splitter, n_repeats=4, seed=1)
+    pd.testing.assert_frame_equal(reused.table, refit.table)
+
+    class NoFit(Ridge):
+        def fit(self, X, y):
+            raise AssertionError("refitted")
+
+    unfit = interpret.permutation_importance_cv(NoFit(), X, y, splitter, n_repeats=4, seed=1, models=models)
+    assert unfit.top(1) == ["x0"]
+    with pytest.raises(ValueError, match="2 fitted models for 3 splits"):
+        interpret.permutation_importance_cv(Ridge(), X, y, splitter, models=models[:2])
+    res = interpret.explain(NoFit(), X, y, splitter, n_repeats=2, shap=False, models=models, fitted=models[0],
+                            pd_rows=40)
+    assert res.importance.top(1) == ["x0"] and res.dependence[0].n_rows == 40
+
+
 def test_permutation_importance_for_classification_and_feature_subset():
     rng = np.random.default_rng(1)
     X = pd.DataFrame(rng.normal(size=(160, 4)), columns=list("abcd"))

@@ -96,7 +96,7 @@ def test_built_report_is_self_contained_with_sections_in_reading_order(built_rep
         assert expected in names
     assert all(takeaway.strip() for _, _, takeaway in report.figures)
     assert "leave-one-cluster-out" in html and "1-nearest-neighbour" in html and "TreeSpreadForest" in html
-    assert report.messages[0] == "featurizing" and report.messages[-1].startswith("done in")
+    assert report.messages[:2] == ["auditing the data", "featurizing"] and report.messages[-1].startswith("done in")
 
 
 # --------------------------------------------------------------------------- real browser
@@ -116,6 +116,39 @@ def _chromium(page: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess
 
 def _console_errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+PROBE = """<script>window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const decoded = imgs.filter(i => i.complete && i.naturalWidth > 0);
+  const nonblank = decoded.filter(i => {
+    const c = document.createElement('canvas'); c.width = i.naturalWidth; c.height = i.naturalHeight;
+    const g = c.getContext('2d'); g.drawImage(i, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    let other = 0;
+    for (let k = 0; k < d.length; k += 4) if (d[k] !== d[0] || d[k + 1] !== d[1] || d[k + 2] !== d[2]) other++;
+    return other > 0.01 * c.width * c.height;
+  });
+  document.body.dataset.decoded = decoded.length + '/' + imgs.length;
+  document.body.dataset.nonblank = nonblank.length + '/' + imgs.length;
+});</script>"""
+
+
+@needs_chromium
+def test_the_probe_flags_a_blank_figure(tmp_path):
+    """The non-blank check can fail: a uniformly white PNG is counted as blank."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (60, 40), "white").save(buf, format="PNG")
+    blank = base64.b64encode(buf.getvalue()).decode("ascii")
+    page = tmp_path / "blank.html"
+    page.write_text(f'<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'
+                    f'<img src="data:image/png;base64,{blank}">{PROBE}</body></html>')
+    dom = _chromium(page, tmp_path, "--dump-dom")
+    assert 'data-decoded="1/1"' in dom.stdout and 'data-nonblank="0/1"' in dom.stdout
 
 
 @needs_chromium
@@ -142,13 +175,12 @@ def test_report_renders_in_headless_chromium_without_console_errors(built_report
     colourful = np.mean(pixels.max(axis=2) - pixels.min(axis=2) > 60)  # figures are in colour, the page is not
     assert colourful > 0.01
 
-    # every embedded figure decodes: a test-only copy adds a script that counts decoded images
+    # every embedded figure decodes and is not blank: a test-only copy adds a script that draws each image on a
+    # canvas and counts those with more than one colour in at least 1% of their pixels
     probe = tmp_path / "probe.html"
-    probe.write_text(path.read_text(encoding="utf-8").replace(
-        "</body>", "<script>window.addEventListener('load', () => { const imgs = [...document.images]; "
-                   "document.body.dataset.decoded = imgs.filter(i => i.complete && i.naturalWidth > 0).length + '/' "
-                   "+ imgs.length; });</script></body>"), encoding="utf-8")
+    probe.write_text(path.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
     dom = _chromium(probe, tmp_path, "--dump-dom")
     assert _console_errors(dom.stderr) == []
     n = len(report.figures)
     assert f'data-decoded="{n}/{n}"' in dom.stdout
+    assert f'data-nonblank="{n}/{n}"' in dom.stdout

@@ -49,6 +49,9 @@ CASES = {
     "map_target": lambda: plots.plot_map(RNG.normal(size=(200, 2)), Y, "target", "PCA", (0.4, 0.2), "gap", "eV"),
     "map_cluster": lambda: plots.plot_map(RNG.normal(size=(200, 2)), np.repeat([0, 1, 2, 3], 50), "cluster"),
     "map_density": lambda: plots.plot_map(RNG.normal(size=(200, 2)), RNG.uniform(0.01, 3, 200), "density"),
+    "map_class": lambda: plots.plot_map(RNG.normal(size=(200, 2)), np.repeat(["metal", "insulator"], [180, 20]),
+                                        "class", "UMAP", name="kind"),
+    "missing": lambda: plots.plot_missing(pd.DataFrame({"column": ["a", "b", "c"], "n_missing": [0, 30, 4]}), 100),
     "cluster_sizes": lambda: plots.plot_cluster_sizes(pd.DataFrame({"cluster": [0, 1], "n": [150, 50],
                                                                     "target_mean": [1.0, 3.0]})),
     "density_error": lambda: plots.plot_density_error(pd.DataFrame({"bin": [0, 1, 2, 3], "mae": [4.0, 2, 1, 1]})),
@@ -99,6 +102,9 @@ def test_takeaways_state_what_the_data_say():
     assert "Best objective 5 reached after 4 of 6 experiments; no improvement in the last 2" in best
     assert "3 of 4 points are Pareto-optimal" in CASES["pareto_front"]().takeaway
     assert "Majority class '0' has 90 rows" in CASES["class_balance"]().takeaway
+    assert "minority class 'insulator' (10% of materials)" in CASES["map_class"]().takeaway
+    missing = CASES["missing"]().takeaway
+    assert missing.startswith("2 column(s) have missing values; 'b' lacks 30 of 100 (30%)") and "imputed" in missing
     skewed = plots.plot_target_histogram(np.exp(RNG.normal(size=300) * 1.5), "k").takeaway
     assert "skewed to the right" in skewed and "log target" in skewed
 

@@ -6,9 +6,8 @@ interpolates between near-duplicates. The functions here compute, without plotti
 
 - :func:`dataset_overview`: target distribution, element frequency (compositions), duplicates and
   conflicting measurements, class imbalance and missing values;
-- :func:`coverage`: a 2-D map of the feature space (PCA, and UMAP when ``umap-learn`` is installed),
-  k-means clusters and their sizes, and the local point density in the map (De Breuck, Evans &
-  Rignanese 2021, J. Phys.: Condens. Matter 33, 404002: errors grow where training data are sparse);
+- :func:`clean_features`: the finite numeric feature table that maps, clusters and distances need
+  (the coverage maps, clusters and point density are drawn by :mod:`matloop.report.coverage`);
 - :func:`memorisation_baseline`: the cross-validated score a 1-nearest-neighbour lookup already gets
   (if it is close to the model's, the model mostly memorises near-duplicates);
 - :func:`compare_cv_schemes`: random vs leave-one-cluster-out vs extrapolation scores side by side,
@@ -18,7 +17,6 @@ Results are dataclasses of numbers and DataFrames; :mod:`matloop.report` draws t
 
 from __future__ import annotations
 
-import warnings as _warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -30,10 +28,9 @@ from matloop.evaluate.cross_validation import CVResult, cross_validate
 from matloop.evaluate.metrics import as_float_array
 
 __all__ = [
-    "WARN_RATIO", "CoverageResult", "DatasetOverview", "MemorisationBaseline", "SchemeComparison",
-    "clean_features", "compare_cv_schemes", "coverage", "dataset_overview", "density_error_table",
-    "element_frequency", "feature_map", "memorisation_baseline", "point_density", "summarize_cv_schemes",
-    "target_summary",
+    "WARN_RATIO", "DatasetOverview", "MemorisationBaseline", "SchemeComparison", "clean_features",
+    "compare_cv_schemes", "dataset_overview", "element_frequency", "memorisation_baseline",
+    "summarize_cv_schemes", "target_summary",
 ]
 
 #: A harder split is flagged when its error is more than this many times the random-CV error
@@ -190,7 +187,7 @@ def dataset_overview(dataset: object, target: str | None = None) -> DatasetOverv
     return out
 
 
-# --------------------------------------------------------------------------- coverage and bias
+# --------------------------------------------------------------------------- features
 def clean_features(X: object) -> pd.DataFrame:
     """A finite numeric feature table: missing values take the column median, constant columns go.
 
@@ -210,131 +207,6 @@ def clean_features(X: object) -> pd.DataFrame:
 def _standardise(X: object) -> np.ndarray:
     arr = clean_features(X).to_numpy(float)
     return (arr - arr.mean(axis=0)) / arr.std(axis=0)
-
-
-def feature_map(X: object, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, dict]:
-    """2-D coordinates of every row and a description of the map.
-
-    ``pca``: the first two principal components of the standardised features (``info`` holds the
-    explained variance ratios); ``umap``: UMAP (McInnes et al. 2018) with 15 neighbours, needs
-    ``umap-learn``.
-    """
-    Z = _standardise(X)
-    if method == "pca":
-        from sklearn.decomposition import PCA
-
-        n_comp = min(2, Z.shape[1], Z.shape[0])
-        pca = PCA(n_components=n_comp, random_state=seed).fit(Z)
-        coords = pca.transform(Z)
-        if n_comp < 2:
-            coords = np.column_stack([coords, np.zeros(len(coords))])
-        ratio = np.r_[pca.explained_variance_ratio_, np.zeros(2 - n_comp)]
-        return coords, {"method": "PCA", "explained_variance": tuple(float(r) for r in ratio)}
-    if method == "umap":
-        try:
-            import umap
-        except ImportError as exc:
-            raise ImportError("the UMAP map needs umap-learn: pip install umap-learn") from exc
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")  # numba and n_jobs chatter
-            reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(Z) - 1), random_state=seed, n_jobs=1)
-            coords = reducer.fit_transform(Z)
-        return np.asarray(coords, dtype=float), {"method": "UMAP"}
-    raise ValueError(f"method must be 'pca' or 'umap', got {method!r}")
-
-
-def point_density(coords: np.ndarray, bandwidth: float | None = None) -> np.ndarray:
-    """Relative local density of points in a 2-D map (Gaussian KDE; 1 = the median point's density).
-
-    The map is standardised first; ``bandwidth`` defaults to Scott's rule. A value of 0.1 means a
-    point sits where the data are ten times sparser than for a typical point.
-    """
-    from scipy.stats import gaussian_kde
-
-    c = np.asarray(coords, dtype=float)
-    spread = c.std(axis=0)
-    c = (c - c.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    jitter = np.random.default_rng(0).normal(scale=1e-6, size=c.shape)  # degenerate (collinear) maps
-    kde = gaussian_kde((c + jitter).T, bw_method=bandwidth)
-    dens = kde(c.T)
-    return dens / np.median(dens)
-
-
-def density_error_table(density: np.ndarray, abs_error: np.ndarray, n_bins: int = 4) -> pd.DataFrame:
-    """Mean absolute error per density quantile bin (bin 0 = sparsest), with the density range."""
-    d = np.asarray(density, dtype=float)
-    e = np.abs(np.asarray(abs_error, dtype=float))
-    edges = np.quantile(d, np.linspace(0, 1, n_bins + 1))
-    bins = np.clip(np.searchsorted(edges, d, side="right") - 1, 0, n_bins - 1)
-    rows = [{"bin": b, "density_low": edges[b], "density_high": edges[b + 1], "n": int(np.sum(bins == b)),
-             "mae": float(e[bins == b].mean()) if np.any(bins == b) else float("nan")} for b in range(n_bins)]
-    return pd.DataFrame(rows)
-
-
-@dataclass
-class CoverageResult:
-    """See :func:`coverage`. ``embedding``: ``pc1, pc2`` (``umap1, umap2``), ``cluster``, ``density`` per row."""
-
-    embedding: pd.DataFrame
-    explained_variance: tuple[float, float]
-    cluster_sizes: pd.DataFrame
-    density_map: str
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def coverage(X: object, y: object = None, n_clusters: int = 5, umap: bool | str = "auto", seed: int = 0,
-             max_umap_rows: int = 5000) -> CoverageResult:
-    """Map the feature space, cluster it and measure where data are sparse.
-
-    ``X`` is cleaned (:func:`clean_features`); ``y`` adds the target mean and std per cluster. The
-    ``n_clusters`` k-means clusters are exactly those of leave-one-cluster-out CV
-    (:class:`matloop.evaluate.LeaveOneClusterOut`), numbered by size (0 = largest). ``umap="auto"``
-    adds a UMAP map when ``umap-learn`` is installed and 30 <= rows <= ``max_umap_rows``. The density
-    is measured in the UMAP map when there is one (as De Breuck et al. 2021), else in the PCA map.
-    """
-    from matloop.evaluate.splitters import LeaveOneClusterOut
-
-    Xc = clean_features(X)
-    n = len(Xc)
-    if n < max(n_clusters, 3):
-        raise InputError(f"{n} rows are too few to map and cluster ({n_clusters} clusters)")
-    notes: list[str] = []
-    coords, info = feature_map(Xc, "pca", seed)
-    emb = pd.DataFrame({"pc1": coords[:, 0], "pc2": coords[:, 1]})
-    want_umap = umap is True or (umap == "auto" and 30 <= n <= max_umap_rows)
-    density_map = "PCA"
-    if want_umap:
-        try:
-            ucoords, _ = feature_map(Xc, "umap", seed)
-            emb["umap1"], emb["umap2"] = ucoords[:, 0], ucoords[:, 1]
-            density_map = "UMAP"
-        except ImportError:
-            if umap is True:
-                raise
-            notes.append("UMAP map skipped: umap-learn is not installed")
-    elif umap == "auto" and n > max_umap_rows:
-        notes.append(f"UMAP map skipped: {n} rows exceed max_umap_rows={max_umap_rows}")
-    emb["cluster"] = LeaveOneClusterOut(n_clusters=n_clusters, seed=seed).cluster(Xc)
-    cols = ["umap1", "umap2"] if density_map == "UMAP" else ["pc1", "pc2"]
-    emb["density"] = point_density(emb[cols].to_numpy())
-    sizes = emb.groupby("cluster").size().rename("n").reset_index()
-    sizes["fraction"] = sizes["n"] / n
-    if y is not None:
-        yv = pd.to_numeric(pd.Series(np.asarray(y).reshape(-1)), errors="coerce")
-        emb["target"] = yv.to_numpy()
-        stats = emb.groupby("cluster")["target"].agg(["mean", "std"]).reset_index()
-        sizes = sizes.merge(stats.rename(columns={"mean": "target_mean", "std": "target_std"}), on="cluster")
-    warnings: list[str] = []
-    if sizes["fraction"].max() > 0.6:
-        warnings.append(f"one cluster holds {sizes['fraction'].max():.0%} of the data: the dataset is dominated "
-                        "by one family of materials")
-    sparse = float(np.mean(emb["density"] < 0.1))
-    if sparse > 0.05:
-        warnings.append(f"{sparse:.0%} of rows lie where the data are over 10x sparser than typical "
-                        f"({density_map} map): expect larger errors there")
-    ev = info["explained_variance"]
-    return CoverageResult(emb, (ev[0], ev[1]), sizes, density_map, notes, warnings)
 
 
 # --------------------------------------------------------------------------- memorisation baseline
@@ -376,6 +248,7 @@ def memorisation_baseline(X: object, y: object, splitter: object = None, task: s
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     from matloop.evaluate.splitters import KFold, StratifiedKFold
 
@@ -384,10 +257,11 @@ def memorisation_baseline(X: object, y: object, splitter: object = None, task: s
         splitter = (StratifiedKFold if task == "classification" else KFold)(n_splits=5, random_state=seed)
     knn = KNeighborsRegressor(1) if task == "regression" else KNeighborsClassifier(1)
     dummy = DummyRegressor() if task == "regression" else DummyClassifier(strategy="prior")
-    nn = cross_validate(make_pipeline(StandardScaler(), knn), Xc, y, splitter, task=task).pooled
-    base = cross_validate(dummy, Xc, y, splitter, task=task).pooled
-    Z = _standardise(Xc)
-    dist, _ = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
+    with threadpool_limits(1):  # small BLAS jobs: on a shared machine, threads only contend
+        nn = cross_validate(make_pipeline(StandardScaler(), knn), Xc, y, splitter, task=task).pooled
+        base = cross_validate(dummy, Xc, y, splitter, task=task).pooled
+        Z = _standardise(Xc)
+        dist, _ = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
     nn_dist = dist[:, 1]
     share = float("nan")
     warnings: list[str] = []

@@ -18,6 +18,7 @@ row and feature.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,6 +96,7 @@ class PermutationImportance:
 def permutation_importance_cv(
     estimator: object, X: object, y: object, splitter: object = None, n_repeats: int = 5,
     task: str = "regression", features: list[str] | None = None, max_rows: int | None = 1000, seed: int = 0,
+    models: Sequence[object] | None = None,
 ) -> PermutationImportance:
     """Permutation importance on the held-out rows of every cross-validation fold.
 
@@ -109,6 +111,9 @@ def permutation_importance_cv(
         Only these columns are permuted (all by default).
     max_rows : int, optional
         At most this many test rows per fold are scored (drawn at random), bounding the cost.
+    models : sequence of fitted estimators, optional
+        One model per split of ``splitter``, already fitted on that split's training rows (e.g. the
+        fold models of a cross-validation run): nothing is refitted.
     """
     from matloop.evaluate.splitters import KFold, StratifiedKFold
 
@@ -124,9 +129,15 @@ def permutation_importance_cv(
     cols = [Xf.columns.get_loc(f) for f in names]
     rng = np.random.default_rng(seed)
     records, baseline, notes = [], [], []
-    for k, (train, test) in enumerate(splitter.split(Xf, y_arr)):
-        model = _new_estimator(estimator)
-        model.fit(take_rows(X, train), y_arr[train])
+    splits = list(splitter.split(Xf, y_arr))
+    if models is not None and len(models) != len(splits):
+        raise ValueError(f"{len(models)} fitted models for {len(splits)} splits")
+    for k, (train, test) in enumerate(splits):
+        if models is not None:
+            model = models[k]
+        else:
+            model = _new_estimator(estimator)
+            model.fit(take_rows(X, train), y_arr[train])
         if max_rows is not None and len(test) > max_rows:
             test = np.sort(rng.choice(test, max_rows, replace=False))
             if k == 0:
@@ -303,6 +314,7 @@ class PartialDependence:
     ice: np.ndarray
     ice_rows: np.ndarray
     values: np.ndarray  # the feature's observed values (for a rug)
+    n_rows: int = 0  # rows averaged into the PD curve
 
     @property
     def effect(self) -> float:
@@ -341,7 +353,7 @@ def partial_dependence(model: object, X: object, features: list[str], grid_resol
         stacked = np.tile(base, (len(grid), 1))
         stacked[:, c] = np.repeat(grid, len(base))
         pred = _batched(model, stacked, Xf.columns, as_frame, task).reshape(len(grid), len(base)).T
-        out.append(PartialDependence(str(f), grid, pred.mean(axis=0), pred[ice_pick], rows[ice_pick], col))
+        out.append(PartialDependence(str(f), grid, pred.mean(axis=0), pred[ice_pick], rows[ice_pick], col, len(rows)))
     return out
 
 
@@ -382,16 +394,19 @@ class Interpretation:
 def explain(estimator: object, X: object, y: object, splitter: object = None, task: str = "regression",
             top_k: int = 10, n_dependence: int = 3, n_repeats: int = 5, shap: bool = True,
             max_rows: int | None = 1000, seed: int = 0, fitted: object = None,
-            features: list[str] | None = None, shap_rows: int = 300, shap_trees: int | None = 100) -> Interpretation:
+            features: list[str] | None = None, shap_rows: int = 300, shap_trees: int | None = 100,
+            models: Sequence[object] | None = None, pd_rows: int = 300) -> Interpretation:
     """Permutation importance on CV folds, SHAP on a model fitted to all rows, PD/ICE of the top features,
     and a warning when correlated features among the ``top_k`` make the ranking unstable.
 
-    ``fitted`` is a model already fitted on all of ``X`` (otherwise a copy of ``estimator`` is fitted);
-    ``features`` limits the permuted columns (all by default); ``shap_rows`` and ``shap_trees`` bound
-    the cost of SHAP (see :func:`shap_values`).
+    ``fitted`` is a fitted model explained by SHAP and PD/ICE (otherwise a copy of ``estimator`` is
+    fitted on all of ``X``); ``models`` are fitted models of the splits of ``splitter`` (no refits for
+    the permutation importance, see :func:`permutation_importance_cv`); ``features`` limits the
+    permuted columns (all by default); ``shap_rows`` and ``shap_trees`` bound the cost of SHAP (see
+    :func:`shap_values`), ``pd_rows`` that of PD/ICE.
     """
     imp = permutation_importance_cv(estimator, X, y, splitter, n_repeats=n_repeats, task=task,
-                                    features=features, max_rows=max_rows, seed=seed)
+                                    features=features, max_rows=max_rows, seed=seed, models=models)
     top = imp.top(top_k)
     groups = correlated_feature_groups(X, top)
     found = []
@@ -406,6 +421,6 @@ def explain(estimator: object, X: object, y: object, splitter: object = None, ta
     # y=None: for a model SHAP cannot explain, the permutation importance above already stands in
     shap_res = shap_values(model, X, None, max_rows=shap_rows, max_trees=shap_trees, task=task, seed=seed) \
         if shap else None
-    dep = partial_dependence(model, X, top[:n_dependence], task=task, seed=seed)
+    dep = partial_dependence(model, X, top[:n_dependence], task=task, seed=seed, max_rows=pd_rows)
     notes = list(imp.notes) + ([shap_res.note] if shap_res is not None and shap_res.note else [])
     return Interpretation(imp, shap_res, dep, groups, found, notes)

@@ -6,7 +6,10 @@
 - :mod:`matloop.report.html`: :class:`Report`, a self-contained HTML page (figures inline, no network).
 - :mod:`matloop.report.sections`: reusable sections (overview, coverage, validation, diagnostics,
   interpretation, progress, Pareto front, provenance).
-- :func:`build_report`: the whole audit, validation and interpretation of a dataset in a time budget.
+- :mod:`matloop.report.coverage`: PCA and UMAP maps, k-means clusters, point density.
+- :func:`build_report`: the whole audit, validation and interpretation of a dataset in a time budget
+  (:mod:`matloop.report.plan` times the stages and plans the row counts);
+  :func:`matloop.report.campaign.campaign_report` does the same for a design campaign.
 
 Importing this package does not import pyplot and never changes the matplotlib backend.
 """

@@ -5,10 +5,13 @@ random, leave-one-cluster-out and extrapolation splits, draws the diagnostics (p
 residuals vs sigma, learning curve, applicability domain) and explains the model (permutation
 importance on CV folds, SHAP, PD/ICE), all inside a time budget.
 
-Time budget: one probe fit on a small sample measures the model's speed; the number of rows used by
-the cross-validations, the learning curve and the interpretation is then chosen so that the planned
-fits fit in ``time_budget`` seconds (fit time is assumed to grow as ``n**1.3``). Whatever is
-subsampled or skipped is said in the report.
+Every model fit is a cross-validation fit: the fold models of the random CV are kept and reused by
+the learning curve (its full-size point), the permutation importance (each fold's held-out rows)
+and SHAP and PD/ICE (the first fold's model); the leave-one-cluster-out CV holds out the clusters of
+the coverage map. Time budget: two probe fits measure the model's speed and :class:`~matloop.report.
+plan.Budget` chooses how many rows the cross-validations use so that the report fits in
+``time_budget`` seconds. Whatever is subsampled is said in the report, in the takeaway of the
+figure concerned.
 """
 
 from __future__ import annotations
@@ -23,11 +26,9 @@ from sklearn.base import clone
 
 from matloop.errors import InputError
 from matloop.report.html import Report
+from matloop.report.plan import LC_FOLDS, LC_FRACTIONS, PERM_FEATURES, PERM_REPEATS, Budget, Stopwatch
 
 __all__ = ["build_report", "featurize", "resolve_model"]
-
-_GROWTH = 1.3  # assumed exponent of fit time in the number of rows
-
 
 def resolve_model(model: object, task: str = "regression", seed: int = 0,
                   n_jobs: int | None = -1) -> tuple[object, str, str | None]:
@@ -96,50 +97,44 @@ def featurize(dataset: object, featurizer: object = None) -> tuple[pd.DataFrame,
                                                             if getattr(feat, "source", "") else "")
 
 
-class _Budget:
-    """Plans subsample sizes from two timed probes (fit, then predict a quarter as many rows):
-    ``time(n) = c * n**g`` with ``g`` measured between the probes (clipped to [1, 2.2]; forests with
-    jackknife variances grow faster than linearly)."""
+class _Splits:
+    """Fixed (train, test) position pairs with the splitter API (so that every CV reuses them)."""
 
-    def __init__(self, seconds: float, start: float):
-        self.seconds, self.start = seconds, start
-        self.c, self.g = 1e-4, 1.5
+    def __init__(self, splits: list[tuple[np.ndarray, np.ndarray]], label: str):
+        self.splits, self.label = splits, label
 
-    def probe(self, estimator: object, X: pd.DataFrame, y: np.ndarray, order: np.ndarray, task: str) -> None:
-        n = len(order)
-        sizes = sorted({min(n, 200), min(n, 800)})
-        times = []
-        for m in sizes:
-            test = order[m: m + max(m // 4, 10)] if n > m + 10 else order[: max(m // 4, 2)]
-            t0 = time.perf_counter()
-            fitted = clone(estimator).fit(X.iloc[order[:m]], y[order[:m]])
-            if task == "regression":
-                try:
-                    fitted.predict(X.iloc[test], return_std=True)
-                except TypeError:
-                    fitted.predict(X.iloc[test])
-            else:
-                fitted.predict_proba(X.iloc[test])
-            times.append(max(time.perf_counter() - t0, 1e-3))
-        if len(sizes) == 2:
-            self.g = float(np.clip(np.log(times[1] / times[0]) / np.log(sizes[1] / sizes[0]), 1.0, 2.2))
-        self.c = times[-1] / sizes[-1] ** self.g
+    def split(self, X: object = None, y: object = None, groups: object = None):
+        yield from self.splits
 
-    def fit_time(self, n: float) -> float:
-        return self.c * max(n, 1.0) ** self.g
+    def get_n_splits(self, X: object = None, y: object = None, groups: object = None) -> int:
+        return len(self.splits)
 
-    def left(self) -> float:
-        return self.seconds - (time.perf_counter() - self.start)
+    def __repr__(self) -> str:
+        return self.label
 
-    def rows_for(self, seconds: float, cost: Callable[[float], float], n: int, minimum: int = 30) -> int:
-        """Largest row count in ``[minimum, n]`` whose ``cost(rows)`` (in fits' seconds) fits in ``seconds``."""
-        if cost(n) <= seconds:
-            return n
-        lo, hi = minimum, n
-        while hi - lo > max(1, n // 200):
-            mid = (lo + hi) // 2
-            lo, hi = (mid, hi) if cost(mid) <= seconds else (lo, mid)
-        return int(lo)
+
+def _splits_of(splitter: object, X: pd.DataFrame, y: np.ndarray) -> _Splits:
+    try:
+        splits = [(np.asarray(a), np.asarray(b)) for a, b in splitter.split(X, y)]
+    except ValueError as exc:  # e.g. scikit-learn: more folds than rows
+        raise InputError(f"cannot split the data: {exc}") from exc
+    return _Splits(splits, repr(splitter))
+
+
+def _cross_validate(estimator: object, X: pd.DataFrame, y: np.ndarray, splits: _Splits, task: str,
+                    keep: int = 0) -> tuple[object, list]:
+    """:func:`~matloop.evaluate.cross_validate` that also returns the fitted models of the first ``keep`` folds."""
+    from matloop.evaluate.cross_validation import cross_validate
+
+    models: list = []
+
+    def factory() -> object:
+        est = clone(estimator)
+        if len(models) < keep:
+            models.append(est)
+        return est
+
+    return cross_validate(factory, X, y, splits, task=task), models
 
 
 _SHAP_UNITS = 4e8  # rows x trees x n log2(n)^2 that TreeSHAP explains in a few seconds
@@ -154,7 +149,7 @@ def _shap_sizes(n_train: int) -> tuple[int, int]:
 
 def build_report(
     dataset: object, model: object = None, cv: str = "kfold", featurizer: object = None, n_splits: int = 5,
-    seed: int = 0, time_budget: float = 180.0, umap: bool | str = "auto", interpret: bool = True,
+    seed: int = 0, time_budget: float = 60.0, umap: bool | str = "auto", interpret: bool = True,
     learning_curve: bool = True, title: str | None = None, n_jobs: int | None = -1,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
@@ -170,158 +165,225 @@ def build_report(
         The reference ("random") scheme, a :func:`matloop.evaluate.make_splitter` name (``kfold``,
         ``group``, ``column:fold``, ...); it is compared with ``loco`` and ``extrapolation``.
     time_budget : float
-        Seconds for the whole run (approximate); rows are subsampled to meet it.
+        Seconds for the whole run (approximate); the cross-validations use a random subsample of
+        the rows when all of them would not fit (the report says so).
+    umap : bool or "auto"
+        ``"auto"``: a UMAP map when umap-learn is installed; ``False``: PCA only.
+
+    The returned report has ``timings``: seconds per stage. BLAS runs single-threaded meanwhile: the
+    report's matrix products are small, and on a shared machine BLAS threads mostly wait for each other.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, interpret, learning_curve,
+                      title, n_jobs, progress)
+
+
+def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, interpret, learning_curve, title,
+           n_jobs, progress) -> Report:
     from matloop.evaluate import audit
-    from matloop.evaluate.cross_validation import cross_validate
-    from matloop.evaluate.splitters import KFold, StratifiedKFold, make_splitter
+    from matloop.evaluate.splitters import make_splitter
+    from matloop.report import coverage as cover
     from matloop.report import sections
 
     start = time.perf_counter()
-    say = progress or (lambda msg: None)
+    clock = Stopwatch(progress)
     if not dataset.targets:
         raise InputError("a report needs a target column")
     name, task = dataset.target, dataset.task
     unit = (dataset.units or {}).get(name, "") or ""
     unit = "" if unit.strip().lower() in ("unitless", "dimensionless", "-", "none", "1") else unit
     notes: list[str] = []
-    overview = audit.dataset_overview(dataset)
-    data = dataset.training()
+    with clock("overview", "auditing the data"):
+        overview = audit.dataset_overview(dataset)
+        data = dataset.training()
     if len(data) < 20:
         raise InputError(f"only {len(data)} rows have a target value; a report needs at least 20")
-    say("featurizing")
-    estimator, model_desc, saved_featurizer = resolve_model(model, task, seed, n_jobs)
-    X_all, feat_desc = featurize(data, featurizer or saved_featurizer)
-    X_all = audit.clean_features(X_all)
+    n = len(data)
+    with clock("featurize", "featurizing"):
+        estimator, model_desc, saved_featurizer = resolve_model(model, task, seed, n_jobs)
+        X_raw, feat_desc = featurize(data, featurizer or saved_featurizer)
+        X_all = audit.clean_features(X_raw)
+        feature_note = _feature_note(X_raw, X_all)
     y_all = data.y.to_numpy(dtype=float) if task == "regression" else data.y.to_numpy()
+    with clock("coverage", "mapping the feature space (PCA, clusters, density)"):
+        cov = cover.coverage(X_all, y_all if task == "regression" else None, n_clusters=n_splits, umap=False,
+                             seed=seed)
+        if task == "classification":
+            cov.embedding["class"] = y_all
 
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(data))
-    budget = _Budget(time_budget, start)
-    say("timing two probe fits")
-    budget.probe(estimator, X_all, y_all, order, task)
-    k = n_splits
-    # about half of what is left for the random, LOCO and extrapolation CVs (2k + 1 fits)
-    n_main = budget.rows_for(0.5 * budget.left(), lambda m: (2 * k + 1) * budget.fit_time((1 - 1 / k) * m),
-                             len(data), minimum=min(len(data), 60))
-    sub = np.sort(order[:n_main])
-    if n_main < len(data):
-        notes.append(f"Cross-validation, coverage maps and diagnostics use a random subsample of {n_main} of "
-                     f"{len(data)} rows to stay within the {time_budget:g} s time budget.")
+    order = np.random.default_rng(seed).permutation(n)
+    budget = Budget(time_budget, start)
+    with clock("probe fits", "timing two probe fits"):
+        budget.probe(estimator, X_all, y_all, order, task)
+    want_umap = umap is True or (umap == "auto" and _has_umap())
+    compiled = False
+    if want_umap:
+        with clock("umap", "loading UMAP"):  # importing umap starts numba (seconds): timed with the map
+            compiled = cover.umap_compiled()
+    plan = budget.plan(n, n_splits, task, want_umap, compiled, interpret, learning_curve and n >= 60)
+    sub = np.sort(order[:plan.n_main])
+    if plan.n_main < n:
+        notes.append(f"The cross-validations, diagnostics and interpretation use a random subsample of {plan.n_main} "
+                     f"of {n} rows to stay within the {time_budget:g} s time budget (--time-budget).")
     sub_data = data.subset(sub)
     X, y = X_all.iloc[sub].reset_index(drop=True), y_all[sub]
 
-    say("mapping the feature space (PCA)")
-    y_map = y if task == "regression" else None
-    cov = audit.coverage(X, y_map, n_clusters=n_splits, umap=False, seed=seed)
-    say("cross-validating (random, leave-one-cluster-out, extrapolation)")
-    schemes = {"random": make_splitter(cv, n_splits=n_splits, seed=seed, dataset=sub_data, task=task),
-               "loco": make_splitter("loco", n_splits=n_splits, seed=seed)}
+    with clock("cv random", f"cross-validating on {len(sub)} rows (random)"):
+        random_splits = _splits_of(make_splitter(cv, n_splits=n_splits, seed=seed, dataset=sub_data, task=task), X, y)
+        random_cv, fold_models = _cross_validate(estimator, X, y, random_splits, task, keep=n_splits if interpret else 1)
+    results = {"random": random_cv}
+    with clock("cv loco", "cross-validating (leave-one-cluster-out)"):
+        labels = cov.embedding["cluster"].to_numpy()[sub]
+        loco = [(np.flatnonzero(labels != c), np.flatnonzero(labels == c)) for c in np.unique(labels)]
+        loco = _Splits([s for s in loco if len(s[0])], f"LeaveOneClusterOut(n_clusters={n_splits}, seed={seed})")
+        if len(loco.splits) >= 2:
+            results["loco"] = _cross_validate(estimator, X, y, loco, task)[0]
+        else:
+            notes.append("loco CV skipped: fewer than two clusters among the rows")
     if task == "regression":
-        schemes["extrapolation"] = make_splitter("extrapolation", dataset=sub_data, task=task)
-    results = {}
-    for key, splitter in schemes.items():
-        try:
-            results[key] = cross_validate(estimator, X, y, splitter, task=task)
-        except InputError as exc:
-            if key == "random":
-                raise
-            notes.append(f"{key} CV skipped: {exc.message}")
+        with clock("cv extrapolation", "cross-validating (extrapolation)"):
+            try:
+                ext = _splits_of(make_splitter("extrapolation", dataset=sub_data, task=task), X, y)
+                results["extrapolation"] = _cross_validate(estimator, X, y, ext, task)[0]
+            except InputError as exc:
+                notes.append(f"extrapolation CV skipped: {exc.message}")
     comparison = audit.summarize_cv_schemes(results)
     if cv != "kfold":
         comparison.table.loc[comparison.table["scheme"] == "random", "label"] = f"{cv} (reference)"
-    random_cv = results["random"]
-    memo = audit.memorisation_baseline(X, y, schemes["random"], task, random_cv.pooled, seed)
+    with clock("memorisation", "1-nearest-neighbour baseline"):
+        memo = audit.memorisation_baseline(X, y, random_splits, task, random_cv.pooled, seed)
     oof = random_cv.oof()
     abs_err = None
     if task == "regression" and len(oof) == len(X):
         abs_err = np.abs(oof["y_true"] - oof["prediction"]).to_numpy()
-
-    ad = None
-    try:
-        from matloop.models.domain import ApplicabilityDomain
-
-        dom = ApplicabilityDomain(method="knn", k=5, seed=seed).fit(X)
-        ad = {"coords": cov.embedding[["pc1", "pc2"]].to_numpy(), "scores": dom.cv_scores_,
-              "threshold": dom.threshold_, "abs_error": abs_err, "method": "PCA"}
-    except InputError as exc:
-        notes.append(f"applicability domain skipped: {exc.message}")
+    with clock("applicability domain"):
+        ad = _domain(X, cov.embedding[["pc1", "pc2"]].to_numpy()[sub], abs_err, seed, notes)
 
     curve = None
-    aux_split = (StratifiedKFold if task == "classification" else KFold)(n_splits=3, random_state=seed)
-    if learning_curve:
-        n_lc = budget.rows_for(0.4 * budget.left(), lambda m: 3 * sum(budget.fit_time(f * 2 / 3 * m) for f in
-                                                                    (0.1, 0.25, 0.5, 1.0)), len(data),
-                               minimum=min(len(data), 100))
-        if len(data) < 60:
-            notes.append("Learning curve skipped: fewer than 60 rows.")
-        elif budget.left() > -0.25 * time_budget:  # a small curve is worth a small overrun
-            lc_rows = np.sort(order[:n_lc])
-            sizes = sorted({max(10, int(f * (n_lc * 2 // 3))) for f in (0.1, 0.25, 0.5, 1.0)})
-            say(f"learning curve on {n_lc} rows")
-            from matloop.evaluate.learning_curve import learning_curve as lc
-
-            curve = lc(estimator, X_all.iloc[lc_rows].reset_index(drop=True), y_all[lc_rows], sizes=sizes,
-                       splitter=aux_split, repeats=1, seed=seed, task=task)
-            if n_lc < len(data):
-                notes.append(f"The learning curve uses {n_lc} of {len(data)} rows (3-fold CV).")
+    if learning_curve and n < 60:
+        notes.append("Learning curve skipped: fewer than 60 rows.")
+    elif learning_curve:
+        train = min(len(tr) for tr, _ in random_splits.splits)
+        cost = LC_FOLDS * sum(budget.fit_time(f * train) for f in LC_FRACTIONS)
+        if cost < max(budget.left(), 0.1 * time_budget):  # the plan included it: skip only after a large overrun
+            with clock("learning curve"):
+                curve = _learning_curve(estimator, X, y, random_splits, random_cv, task, seed)
         else:
-            notes.append("Learning curve skipped: the time budget is spent.")
+            notes.append(f"Learning curve skipped: the time budget is spent (about {cost:.0f} s more needed; "
+                         "--time-budget).")
 
     interp = None
     if interpret:
-        n_int = budget.rows_for(0.7 * budget.left(), lambda m: 3 * budget.fit_time(2 / 3 * m) + budget.fit_time(m),
-                                len(data), minimum=min(len(data), 150))
-        if budget.left() > -0.25 * time_budget:
-            int_rows = np.sort(order[:n_int])
-            Xi, yi = X_all.iloc[int_rows].reset_index(drop=True), y_all[int_rows]
-            say(f"interpreting the model on {n_int} rows")
-            interp = _interpret(estimator, Xi, yi, aux_split, task, seed)
-            if n_int < len(data):
-                notes.append(f"Interpretation uses {n_int} of {len(data)} rows (3-fold permutation importance).")
-        else:
-            notes.append("Interpretation skipped: the time budget is spent.")
+        with clock("interpretation", "interpreting the model (permutation importance, SHAP, PD/ICE)"):
+            interp = _interpret(estimator, X, y, random_splits, fold_models, task, seed, plan.perm_rows)
+    if want_umap:
+        n_umap = plan.n_umap if budget.left() > plan.umap_seconds else min(plan.n_umap, 1000)  # after an overrun
+        with clock("umap", f"mapping the feature space (UMAP of {n_umap} rows)"):
+            try:
+                cover.add_umap(cov, X_all, max_rows=n_umap, seed=seed)
+            except ImportError:
+                notes.append("UMAP map skipped: umap-learn is not installed")
+    elif umap == "auto":
+        notes.append("UMAP map skipped: umap-learn is not installed (pip install umap-learn)")
 
-    if umap:  # last: UMAP's first call compiles (tens of seconds), so it must not starve the validation
-        need = 30.0 + 0.005 * len(X)
-        if umap is True or budget.left() > need:
-            say("mapping the feature space (UMAP)")
-            cov = audit.coverage(X, y_map, n_clusters=n_splits, umap=umap, seed=seed)
-        else:
-            notes.append(f"UMAP map skipped: it needs about {need:.0f} s and {max(budget.left(), 0):.0f} s of the "
-                         "budget are left (the PCA map is shown)")
-
-    report = Report(title or f"matloop report: {dataset.name or 'dataset'} / {name}",
-                    f"{len(data)} labelled rows; target '{name}'{f' ({unit})' if unit else ''}; {task}; "
-                    f"model {model_desc}")
-    _summary(report, overview, cov, comparison, memo, interp, random_cv, unit)
-    sections.add_overview_section(report, overview, unit)
-    sections.add_coverage_section(report, cov, name, unit, abs_err)
-    sections.add_validation_section(report, comparison, memo, unit)
-    sections.add_diagnostics_section(report, random_cv, name, unit, curve, ad)
-    if interp is not None:
-        sections.add_interpretation_section(report, interp, name, unit)
+    with clock("figures", "drawing the figures"):
+        report = Report(title or f"matloop report: {dataset.name or 'dataset'} / {name}",
+                        f"{n} labelled rows; target '{name}'{f' ({unit})' if unit else ''}; {task}; "
+                        f"model {model_desc}")
+        _summary(report, overview, cov, comparison, memo, interp, random_cv, unit)
+        sections.add_overview_section(report, overview, unit, feature_note)
+        sections.add_coverage_section(report, cov, name, unit, abs_err, sub)
+        sections.add_validation_section(report, comparison, memo, unit, n_total=n)
+        sections.add_diagnostics_section(report, random_cv, name, unit, curve, ad, n_total=n)
+        if interp is not None:
+            sections.add_interpretation_section(report, interp, name, unit, n_total=n)
+    report.timings = dict(clock.seconds)
     settings = _settings(dataset, feat_desc, X_all, model_desc, cv, n_splits, seed, time_budget, start)
+    settings["seconds per stage"] = ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items())
     sections.add_provenance_section(report, settings, notes)
-    say(f"done in {time.perf_counter() - start:.0f} s")
+    report.timings["total"] = time.perf_counter() - start
+    clock.say(f"done in {report.timings['total']:.0f} s")
     return report
 
 
-def _interpret(estimator: object, X: pd.DataFrame, y: np.ndarray, splitter: object, task: str, seed: int):
-    """Fit once, screen to at most 30 features (impurity importance or |Spearman|), then explain."""
+def _has_umap() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("umap") is not None
+
+
+def _feature_note(X_raw: pd.DataFrame, X_clean: pd.DataFrame) -> str:
+    """What cleaning the features did: imputed missing values and dropped constant columns."""
+    arr = X_raw.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(arr)
+    dropped = X_raw.shape[1] - X_clean.shape[1]
+    text = f"{X_raw.shape[1]} features"
+    if bad.any():
+        cols = int(bad.any(axis=0).sum())
+        text += (f"; {int(bad.sum())} feature values ({bad.mean():.1%}) in {cols} columns were missing (e.g. an "
+                 "element without a tabulated property) and were set to the column median")
+    else:
+        text += "; no feature value was missing"
+    if dropped:
+        text += f"; {dropped} constant feature(s) were dropped"
+    return text + "."
+
+
+def _domain(X: pd.DataFrame, coords: np.ndarray, abs_err: np.ndarray | None, seed: int, notes: list[str]):
+    """The applicability-domain map's data: cross-validated k-NN distances (see ApplicabilityDomain)."""
+    from threadpoolctl import threadpool_limits
+
+    from matloop.models.domain import ApplicabilityDomain
+
+    try:
+        with threadpool_limits(1):
+            dom = ApplicabilityDomain(method="knn", k=5, seed=seed).fit(X)
+    except InputError as exc:
+        notes.append(f"applicability domain skipped: {exc.message}")
+        return None
+    return {"coords": coords, "scores": dom.cv_scores_, "threshold": dom.threshold_, "abs_error": abs_err,
+            "method": "PCA"}
+
+
+def _learning_curve(estimator: object, X: pd.DataFrame, y: np.ndarray, splits: _Splits, cv_result: object,
+                    task: str, seed: int) -> pd.DataFrame:
+    """Small training sets on the first folds of the random CV; its fold models are the full-size point."""
+    from matloop.evaluate.learning_curve import learning_curve as lc
+
+    first = _Splits(splits.splits[:LC_FOLDS], splits.label)
+    n_train = min(len(tr) for tr, _ in splits.splits)
+    sizes = sorted({max(10, int(f * n_train)) for f in LC_FRACTIONS} - {n_train})
+    curve = lc(estimator, X, y, sizes=sizes, splitter=first, repeats=1, seed=seed, task=task)
+    full = pd.DataFrame([{"train_size": n_train, "fold": f["fold"], "repeat": 0, "n_test": f["n_test"],
+                          "fit_seconds": f["fit_seconds"], **f["metrics"]} for f in cv_result.folds])
+    return pd.concat([curve, full], ignore_index=True)
+
+
+def _interpret(estimator: object, X: pd.DataFrame, y: np.ndarray, splits: _Splits, models: list, task: str,
+               seed: int, perm_rows: int):
+    """Permutation importance on the random CV's fold models (screened to the 30 most promising features),
+    SHAP and PD/ICE of the first fold's model: no extra fit."""
     from matloop.evaluate import interpret
 
-    fitted = clone(estimator).fit(X, y)
-    scores = getattr(fitted, "feature_importances_", None)
-    if scores is None or len(np.asarray(scores)) != X.shape[1]:
+    scores = [np.asarray(getattr(m, "feature_importances_", []), dtype=float) for m in models]
+    if all(len(s) == X.shape[1] for s in scores):
+        score = np.mean(scores, axis=0)
+    else:
         ranks = X.rank().to_numpy()
-        yr = pd.Series(y).rank().to_numpy()
+        yr = pd.Series(y).rank().to_numpy() if task == "regression" else pd.Series(pd.factorize(y)[0]).to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
-            scores = np.nan_to_num(np.abs([np.corrcoef(ranks[:, j], yr)[0, 1] for j in range(X.shape[1])]))
-    keep = list(X.columns[np.argsort(-np.asarray(scores), kind="stable")[:30]])
-    shap_rows, shap_trees = _shap_sizes(len(X))
-    result = interpret.explain(estimator, X, y, splitter, task=task, n_repeats=3, max_rows=300, seed=seed,
-                               fitted=fitted, features=keep, shap_rows=shap_rows, shap_trees=shap_trees)
+            score = np.nan_to_num(np.abs([np.corrcoef(ranks[:, j], yr)[0, 1] for j in range(X.shape[1])]))
+    keep = list(X.columns[np.argsort(-score, kind="stable")[:PERM_FEATURES]])
+    used = _Splits(splits.splits[:len(models)], splits.label)
+    shap_rows, shap_trees = _shap_sizes(len(used.splits[0][0]))
+    result = interpret.explain(estimator, X, y, used, task=task, n_repeats=PERM_REPEATS, max_rows=perm_rows,
+                               seed=seed, fitted=models[0], features=keep, shap_rows=shap_rows,
+                               shap_trees=shap_trees, models=models)
+    result.notes.append("SHAP values and PD/ICE curves explain the model of the first CV fold (trained on "
+                        f"{len(used.splits[0][0])} rows); permutation importance uses the {len(models)} fold "
+                        "models, each on its own held-out rows.")
     if X.shape[1] > len(keep):
         result.notes.append(f"Permutation importance is measured for the {len(keep)} most promising of "
                             f"{X.shape[1]} features (screened by the model's impurity importance or |Spearman|).")

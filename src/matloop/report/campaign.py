@@ -1,18 +1,41 @@
-"""The HTML report of a campaign: progress, what was measured, what the model expects next."""
+"""The HTML report of a campaign: progress, the measured data, the Pareto front, what the model learned.
+
+It reuses the sections of ``matloop report`` (:mod:`matloop.report.sections`): best so far vs
+experiments, the data overview of the measured materials, the Pareto front when there is a second
+objective, and the interpretation of a model fitted to the measurements.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from matloop.errors import InputError
 from matloop.report.html import Report
-from matloop.report.sections import add_interpretation_section, add_progress_section, add_provenance_section
+from matloop.report.sections import (
+    add_interpretation_section,
+    add_overview_section,
+    add_pareto_section,
+    add_progress_section,
+    add_provenance_section,
+)
 from matloop.report.style import new_figure
 
+__all__ = ["campaign_report", "simulation_report"]
 
-def campaign_report(campaign, interpret: bool = True) -> Report:
+_META = ("candidate_id", "key", "source", "n_measurements")
+
+
+def campaign_report(campaign, interpret: bool = True, pareto_with: str | None = None) -> Report:
     """A self-contained report of a :class:`~matloop.design.campaign.Campaign`: status, progress of
-    the best value against experiments, what the model learned (importance on the measured data),
-    every suggestion with the model behind it, and the settings."""
+    the best value against experiments, an overview of the measured data, the Pareto front, what the
+    model learned (importance on the measured data), every suggestion with the model behind it, and
+    the settings.
+
+    ``pareto_with`` names a second objective, ``COLUMN`` or ``COLUMN:min`` / ``COLUMN:max`` (default
+    max): a numeric column of the candidates (e.g. a cost) or another measured target. Without it the
+    Pareto front is drawn when the ledger holds measurements of a second target.
+    """
     status = campaign.status()
     cfg = campaign.config
     report = Report(f"Campaign {status.name}", f"goal: {status.goal} {status.target}")
@@ -25,6 +48,9 @@ def campaign_report(campaign, interpret: bool = True) -> Report:
                          caption="Every measurement in recording order")
     table = campaign.table()
     measured = table[status.target].notna().to_numpy()
+    if measured.sum() >= 3:
+        _measured_overview(report, campaign, table, measured, status.target)
+    _pareto(report, campaign, table, measured, status.target, direction, pareto_with)
     if interpret and measured.sum() >= 10:
         _learned(report, campaign, table, measured, status.target)
     sug = campaign.ledger.suggestions()
@@ -39,6 +65,72 @@ def campaign_report(campaign, interpret: bool = True) -> Report:
     return report
 
 
+def _dataset(campaign, frame: pd.DataFrame):
+    """The campaign's rows as a Dataset whose inputs are the campaign's own (not a cost column next to them)."""
+    from matloop.io.dataset import Dataset
+
+    cfg = campaign.config
+    params = cfg.get("parameter_columns") if cfg["kind"] == "parameters" else None
+    return Dataset(frame=frame, input=cfg.get("input"), kind=cfg["kind"], targets=[cfg["target"]], parameters=params)
+
+
+def _measured_overview(report: Report, campaign, table: pd.DataFrame, measured: np.ndarray, target: str) -> None:
+    """The data overview of ``matloop report`` (target distribution, elements, repeats) for the measured rows."""
+    from matloop.evaluate.audit import dataset_overview
+
+    frame = table.loc[measured, [c for c in table.columns if c not in _META]].reset_index(drop=True)
+    overview = dataset_overview(_dataset(campaign, frame))
+    add_overview_section(report, overview, title="Measured data")
+
+
+def _second_objective(campaign, table: pd.DataFrame, target: str, pareto_with: str | None):
+    """(name, values per candidate, maximise?) of the second objective, or None."""
+    if pareto_with:
+        name, _, way = pareto_with.partition(":")
+        if way not in ("", "min", "max"):
+            raise InputError(f"pareto_with: direction must be 'min' or 'max', got {way!r}")
+        maximise = way != "min"
+    else:
+        meas = campaign.ledger.measurements()
+        others = [t for t in pd.unique(meas["target"]) if t != target] if len(meas) else []
+        if not others:
+            return None
+        name, maximise = str(others[0]), True
+    meas = campaign.ledger.measurements()
+    if len(meas) and name in set(meas["target"]):
+        agg = meas[meas["target"] == name].groupby("candidate_id")["value"].mean()
+        return name, table["candidate_id"].map(agg).to_numpy(dtype=float), maximise
+    if name not in table.columns or name in _META or name == target:
+        raise InputError(f"pareto_with: no numeric column or measured target {name!r} (columns: "
+                         f"{[c for c in table.columns if c not in _META]})")
+    values = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
+    return name, values, maximise
+
+
+def _pareto(report: Report, campaign, table: pd.DataFrame, measured: np.ndarray, target: str, direction: str,
+            pareto_with: str | None) -> None:
+    """Pareto front of the measured materials in (target, second objective)."""
+    from matloop.design.multiobjective import pareto_mask
+
+    found = _second_objective(campaign, table, target, pareto_with)
+    if found is None:
+        return
+    name, second, maximise = found
+    y = table[target].to_numpy(dtype=float)
+    ok = measured & np.isfinite(second)
+    if ok.sum() < 2:
+        report.add_section("Pareto front")
+        report.add_note(f"Fewer than two measured materials have a value of '{name}': no Pareto front yet.")
+        return
+    Y = np.column_stack([y[ok], second[ok]])
+    signs = np.array([1.0 if direction != "min" else -1.0, 1.0 if maximise else -1.0])
+    mask = pareto_mask(Y * signs)  # the design layer maximises both
+    add_pareto_section(report, Y, mask, (target, name), (direction != "min", maximise),
+                       title="Pareto front of the measured materials")
+    front = table.loc[ok].loc[mask, [c for c in table.columns if c not in _META]]
+    report.add_table(front.sort_values(target, ascending=direction == "min"), caption="Pareto-optimal materials")
+
+
 def _learned(report: Report, campaign, table, measured, target: str) -> None:
     """'What the model learned': permutation importance of a forest on the measured rows."""
     from matloop.design.surrogate import featurize
@@ -48,7 +140,7 @@ def _learned(report: Report, campaign, table, measured, target: str) -> None:
 
     data_cols = [c for c in table.columns if c not in ("candidate_id", "key", "source", "n_measurements")]
     frame = table.loc[measured, data_cols].reset_index(drop=True)
-    X = featurize(campaign._dataset(frame), frame)
+    X = featurize(_dataset(campaign, frame), frame)
     y = frame[target].to_numpy(dtype=float)
     model = RandomForestRegressor(n_estimators=100, noise="oob", random_state=0)
     interp = explain(model, X, y, KFold(n_splits=min(5, len(y) // 2), random_state=0), top_k=8, n_dependence=2,

@@ -112,6 +112,7 @@ class Report:
         self.sections: list[Section] = []
         self._ids: set[str] = set()
         self._names: set[str] = set()
+        self.timings: dict[str, float] = {}  # seconds per stage, filled by build_report
 
     # -- building
     def add_section(self, title: str, text: str = "") -> Section:

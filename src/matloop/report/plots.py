@@ -1,8 +1,8 @@
 """The figures of a matloop report; each returns a :class:`Plot`: a Figure and a one-line takeaway.
 
-Data: :func:`plot_target_histogram`, :func:`plot_class_balance`, :func:`plot_periodic_table`,
-:func:`plot_map` (PCA/UMAP coloured by target, cluster or density), :func:`plot_cluster_sizes`,
-:func:`plot_density_error`. Model diagnostics: :func:`plot_parity`, :func:`plot_residuals_vs_sigma`,
+Data: :func:`plot_target_histogram`, :func:`plot_class_balance`, :func:`plot_missing`,
+:func:`plot_periodic_table`, :func:`plot_map` (PCA/UMAP coloured by target, class, cluster or density),
+:func:`plot_cluster_sizes`, :func:`plot_density_error`. Model diagnostics: :func:`plot_parity`, :func:`plot_residuals_vs_sigma`,
 :func:`plot_calibration`, :func:`plot_reliability` (classifiers), :func:`plot_learning_curve`,
 :func:`plot_applicability_domain`.
 Interpretation and campaigns (re-exported from :mod:`matloop.report.insight_plots`):
@@ -43,6 +43,7 @@ __all__ = [
     "plot_importance",
     "plot_learning_curve",
     "plot_map",
+    "plot_missing",
     "plot_parity",
     "plot_pareto_front",
     "plot_partial_dependence",
@@ -109,9 +110,30 @@ def plot_class_balance(counts: pd.Series, name: str = "target") -> Plot:
 
 
 @styled
+def plot_missing(missing: pd.DataFrame, n_rows: int, top_k: int = 20) -> Plot:
+    """Fraction of missing values per column (``column``, ``n_missing``) for the ``top_k`` worst columns."""
+    table = missing[missing["n_missing"] > 0].sort_values("n_missing", ascending=False, kind="stable")
+    shown = table.head(top_k).iloc[::-1]
+    fig, ax = new_figure(6.0, 0.9 + 0.3 * max(len(shown), 1))
+    frac = shown["n_missing"].to_numpy(float) / max(n_rows, 1)
+    ax.barh([str(c)[:40] for c in shown["column"]], frac, color=[BAD if f > 0.2 else PALETTE[0] for f in frac])
+    ax.set_xlim(0, max(1e-3, float(frac.max()) * 1.15))
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_xlabel("rows with a missing value")
+    ax.set_title("Missing values per column")
+    ax.grid(axis="y", visible=False)
+    worst = table.iloc[0]
+    text = f"{len(table)} column(s) have missing values; '{worst['column']}' lacks {int(worst['n_missing'])} of " \
+           f"{n_rows} ({worst['n_missing'] / max(n_rows, 1):.0%})"
+    if worst["n_missing"] / max(n_rows, 1) > 0.2:
+        text += ": rows without it are left out of training or must be imputed"
+    return Plot(fig, text + ".")
+
+
+@styled
 def plot_map(coords: np.ndarray, values: object = None, kind: str = "target", method: str = "PCA",
              explained: tuple[float, float] | None = None, name: str = "target", unit: str = "") -> Plot:
-    """2-D map of the feature space coloured by ``kind``: ``target``, ``cluster`` or ``density``."""
+    """2-D map of the feature space coloured by ``kind``: ``target``, ``class``, ``cluster`` or ``density``."""
     c = np.asarray(coords, dtype=float)
     fig, ax = new_figure(6.0, 4.6)
     ax.set_xlabel(f"{method} 1" + (f" ({explained[0]:.0%} of variance)" if explained else ""))
@@ -129,6 +151,21 @@ def plot_map(coords: np.ndarray, values: object = None, kind: str = "target", me
         frac = np.bincount(labels) / len(labels)
         text = f"{len(frac)} clusters; the largest holds {frac.max():.0%} of the materials and the smallest " \
                f"{frac[frac > 0].min():.0%}: leave-one-cluster-out CV holds out each in turn."
+    elif kind == "class":
+        labels = pd.Series(v).astype(str).to_numpy()
+        classes, counts = np.unique(labels, return_counts=True)
+        for j, k in enumerate(classes):
+            sel = labels == k
+            ax.scatter(c[sel, 0], c[sel, 1], s=size, color=PALETTE[j % len(PALETTE)], alpha=0.7, lw=0,
+                       label=f"{k} ({sel.sum()})")
+        ax.legend(markerscale=1.5, loc="best", title=name)
+        ax.set_title(f"{method} map by {name}")
+        rare = classes[np.argmin(counts)]
+        sel = labels == rare
+        spread = np.linalg.norm(c[sel].std(axis=0)) / max(np.linalg.norm(c.std(axis=0)), 1e-12)
+        where = "concentrated in one region" if spread < 0.6 else "spread over the map"
+        text = f"The minority class '{rare}' ({sel.mean():.0%} of materials) is {where} (spread {spread:.2f} of " \
+               "the whole map's)."
     elif kind == "density":
         d = v.astype(float)
         order = np.argsort(d)

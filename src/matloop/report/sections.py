@@ -15,7 +15,7 @@ import pandas as pd
 
 from matloop.report import plots
 from matloop.report.html import Report
-from matloop.report.style import fmt
+from matloop.report.style import Plot, fmt
 
 __all__ = [
     "add_coverage_section",
@@ -34,11 +34,22 @@ def _warn_all(report: Report, warnings: Sequence[str]) -> None:
         report.add_warning(w)
 
 
-def add_overview_section(report: Report, overview: object, unit: str = "") -> None:
-    """Data overview (:class:`matloop.evaluate.audit.DatasetOverview`): size, target, elements, repeats."""
+def _sampled(plot: Plot, text: str | None) -> Plot:
+    """The plot with ``text`` (how many rows it shows, when subsampled) appended to its takeaway."""
+    return Plot(plot.figure, f"{plot.takeaway.rstrip('.')}; {text}.") if text else plot
+
+
+def _cv_rows(n: int, n_total: int | None) -> str | None:
+    return f"cross-validated on a random {n:,} of {n_total:,} rows" if n_total and n < n_total else None
+
+
+def add_overview_section(report: Report, overview: object, unit: str = "", feature_note: str = "",
+                         title: str = "Data overview") -> None:
+    """Data overview (:class:`matloop.evaluate.audit.DatasetOverview`): target or class balance, elements on
+    a periodic table, repeated and conflicting measurements, missing values; ``feature_note`` says what
+    cleaning the features did (imputed values, dropped constant columns)."""
     name = overview.target or "target"
-    report.add_section("Data overview", f"{overview.n_rows} rows, {overview.n_labelled} with a measured '{name}' "
-                                        f"({overview.task}).")
+    report.add_section(title, f"{overview.n_rows} rows, {overview.n_labelled} with a measured '{name}' ({overview.task}).")
     _warn_all(report, overview.warnings)
     if overview.task == "classification" and overview.class_counts is not None:
         report.add_figure(plots.plot_class_balance(overview.class_counts, name), name="class_balance")
@@ -62,46 +73,61 @@ def add_overview_section(report: Report, overview: object, unit: str = "") -> No
         report.add_note("No material appears twice.")
     missing = overview.missing[overview.missing["n_missing"] > 0]
     if len(missing):
-        report.add_table(missing, "Columns with missing values", max_rows=20)
+        report.add_figure(plots.plot_missing(overview.missing, overview.n_rows), name="missing_values")
     else:
-        report.add_note("No missing values.")
+        report.add_note("No missing values in the table.")
+    if feature_note:
+        report.add_note(f"Features: {feature_note}")
 
 
 def add_coverage_section(report: Report, cov: object, name: str = "target", unit: str = "",
-                         abs_error: np.ndarray | None = None) -> None:
-    """Coverage and bias (:class:`matloop.evaluate.audit.CoverageResult`): maps, clusters, density."""
-    from matloop.evaluate.audit import density_error_table
+                         abs_error: np.ndarray | None = None, error_rows: np.ndarray | None = None) -> None:
+    """Coverage and bias (:class:`matloop.report.coverage.CoverageResult`): PCA and UMAP maps by target and by
+    cluster, cluster sizes, point density and the CV error per density bin (``abs_error`` of the rows
+    ``error_rows`` of the map, all rows by default)."""
+    from matloop.report.coverage import density_error_table
 
     emb = cov.embedding
-    report.add_section("Coverage and bias", "Where in feature space the data lie: a 2-D map of the standardised "
+    n = len(emb)
+    report.add_section("Coverage and bias", "Where in feature space the data lie: 2-D maps of the standardised "
                                             "features, k-means clusters (the groups held out by leave-one-cluster-out"
                                             " CV) and the local density of materials.")
     _warn_all(report, cov.warnings)
-    pca = emb[["pc1", "pc2"]].to_numpy()
-    if "target" in emb and np.issubdtype(emb["target"].dtype, np.number):
-        report.add_figure(plots.plot_map(pca, emb["target"], "target", "PCA", cov.explained_variance, name, unit),
-                          name="pca_by_target")
-    main = emb[["umap1", "umap2"]].to_numpy() if "umap1" in emb else pca
-    method = "UMAP" if "umap1" in emb else "PCA"
-    if method == "UMAP" and "target" in emb:
-        report.add_figure(plots.plot_map(main, emb["target"], "target", "UMAP", None, name, unit), name="umap_by_target")
-    explained = cov.explained_variance if method == "PCA" else None
-    report.add_figure(plots.plot_map(main, emb["cluster"], "cluster", method, explained),
-                      name=f"{method.lower()}_by_cluster")
+    maps = [("PCA", emb[["pc1", "pc2"]].to_numpy(), cov.explained_variance, None)]
+    if "umap1" in emb and cov.umap_rows:
+        on = emb["umap1"].notna().to_numpy()
+        text = f"UMAP of a random {cov.umap_rows:,} of {n:,} materials" if cov.umap_rows < n else None
+        maps.append(("UMAP", emb[["umap1", "umap2"]].to_numpy(), None, (on, text)))
+    for method, coords, explained, sample in maps:
+        on, text = sample if sample else (np.ones(n, dtype=bool), None)
+        tag = method.lower()
+        if "target" in emb and np.issubdtype(emb["target"].dtype, np.number):
+            report.add_figure(_sampled(plots.plot_map(coords[on], emb["target"][on], "target", method, explained, name,
+                                                      unit), text), name=f"{tag}_by_target")
+        elif "class" in emb:
+            report.add_figure(_sampled(plots.plot_map(coords[on], emb["class"][on], "class", method, explained, name),
+                                       text), name=f"{tag}_by_class")
+        report.add_figure(_sampled(plots.plot_map(coords[on], emb["cluster"][on], "cluster", method, explained),
+                                   text), name=f"{tag}_by_cluster")
     report.add_figure(plots.plot_cluster_sizes(cov.cluster_sizes, name), name="cluster_sizes")
-    report.add_figure(plots.plot_map(main, emb["density"], "density", method), name="density_map",
+    dens = emb[["umap1", "umap2"]] if cov.density_map == "UMAP" else emb[["pc1", "pc2"]]
+    report.add_figure(plots.plot_map(dens.to_numpy(), emb["density"], "density", cov.density_map), name="density_map",
                       caption="Density follows De Breuck, Evans & Rignanese (2021): a Gaussian kernel density in the "
                               "2-D map, relative to the median material.")
-    if abs_error is not None and len(abs_error) == len(emb):
-        table = density_error_table(emb["density"].to_numpy(), abs_error)
-        report.add_figure(plots.plot_density_error(table, unit), name="error_vs_density")
+    rows = np.arange(n) if error_rows is None else np.asarray(error_rows)
+    if abs_error is not None and len(abs_error) == len(rows):
+        table = density_error_table(emb["density"].to_numpy()[rows], abs_error)
+        report.add_figure(_sampled(plots.plot_density_error(table, unit), _cv_rows(len(rows), n)),
+                          name="error_vs_density")
     for note in cov.notes:
         report.add_note(note)
 
 
-def add_validation_section(report: Report, comparison: object, memo: object | None = None, unit: str = "") -> None:
+def add_validation_section(report: Report, comparison: object, memo: object | None = None, unit: str = "",
+                           n_total: int | None = None) -> None:
     """Random vs LOCO vs extrapolation CV (:class:`~matloop.evaluate.audit.SchemeComparison`) and the
-    1-NN memorisation baseline (:class:`~matloop.evaluate.audit.MemorisationBaseline`)."""
+    1-NN memorisation baseline (:class:`~matloop.evaluate.audit.MemorisationBaseline`); ``n_total``: rows
+    in the dataset, when the CVs ran on a subsample."""
     report.add_section("Validation: random vs cluster vs extrapolation",
                        "The same model scored with splits of increasing difficulty. A random split tests "
                        "interpolation among similar materials; leave-one-cluster-out tests new families; the "
@@ -112,7 +138,9 @@ def add_validation_section(report: Report, comparison: object, memo: object | No
         key = "mae" if memo.metric == "mae" else "balanced_accuracy"
         conv = (lambda m: m[key]) if key == "mae" else (lambda m: 1 - m[key])
         baselines = {"1-NN lookup": conv(memo.nearest_neighbour), "mean predictor": conv(memo.dummy)}
-    report.add_figure(plots.plot_cv_comparison(comparison, baselines, unit), name="cv_schemes")
+    n_cv = int(comparison.results["random"].n_samples) if "random" in comparison.results else None
+    report.add_figure(_sampled(plots.plot_cv_comparison(comparison, baselines, unit),
+                               _cv_rows(n_cv, n_total) if n_cv else None), name="cv_schemes")
     shown = comparison.table.drop(columns=["scheme"]).rename(columns={"error": comparison.metric})
     report.add_table(shown.dropna(axis=1, how="all"), "Pooled error per scheme; ratio = error / random-CV error; "
                      "reference_error = random-CV error on the same test rows")
@@ -129,21 +157,26 @@ def add_validation_section(report: Report, comparison: object, memo: object | No
 
 
 def add_diagnostics_section(report: Report, cv_result: object, name: str = "target", unit: str = "",
-                            curve: pd.DataFrame | None = None, ad: Mapping | None = None) -> None:
+                            curve: pd.DataFrame | None = None, ad: Mapping | None = None,
+                            n_total: int | None = None) -> None:
     """Parity, calibration, residuals vs sigma (regression), learning curve and applicability domain.
 
     ``cv_result`` is a :class:`matloop.evaluate.CVResult`; ``curve`` a learning-curve table; ``ad`` a
-    mapping with ``coords``, ``scores``, ``threshold`` and optionally ``abs_error`` and ``method``.
+    mapping with ``coords``, ``scores``, ``threshold`` and optionally ``abs_error`` and ``method``;
+    ``n_total`` the rows of the dataset when the CV ran on a subsample (said in every takeaway).
     """
     report.add_section("Model diagnostics", f"Out-of-fold predictions of {cv_result.splitter}.")
     oof = cv_result.oof()
+    sample = _cv_rows(int(cv_result.n_samples), n_total)
     if cv_result.task == "regression":
         std = oof["std"] if "std" in oof and oof["std"].notna().all() else None
-        report.add_figure(plots.plot_parity(oof["y_true"], oof["prediction"], std, name, unit), name="parity")
+        report.add_figure(_sampled(plots.plot_parity(oof["y_true"], oof["prediction"], std, name, unit), sample),
+                          name="parity")
         if std is not None:
-            report.add_figure(plots.plot_calibration(oof["y_true"], oof["prediction"], std), name="calibration")
-            report.add_figure(plots.plot_residuals_vs_sigma(oof["y_true"], oof["prediction"], std, unit),
-                              name="residuals_vs_sigma")
+            report.add_figure(_sampled(plots.plot_calibration(oof["y_true"], oof["prediction"], std), sample),
+                              name="calibration")
+            report.add_figure(_sampled(plots.plot_residuals_vs_sigma(oof["y_true"], oof["prediction"], std, unit),
+                                       sample), name="residuals_vs_sigma")
         else:
             report.add_note("The model gives no standard deviation: calibration and residual-vs-sigma plots are "
                             "skipped.")
@@ -155,34 +188,48 @@ def add_diagnostics_section(report: Report, cv_result: object, name: str = "targ
         classes = sorted(pd.unique(preds["y_true"]), key=str)
         if len(classes) == 2:
             positive = (preds["y_true"] == classes[1]).astype(float)
-            report.add_figure(plots.plot_reliability(positive, preds["probability"]), name="reliability",
-                              caption=f"Positive class: {classes[1]!r}.")
+            report.add_figure(_sampled(plots.plot_reliability(positive, preds["probability"]), sample),
+                              name="reliability", caption=f"Positive class: {classes[1]!r}.")
     if curve is not None and len(curve):
         metric = "mae" if cv_result.task == "regression" else "balanced_accuracy"
-        report.add_figure(plots.plot_learning_curve(curve, metric, unit if metric == "mae" else ""),
-                          name="learning_curve")
+        report.add_figure(_sampled(plots.plot_learning_curve(curve, metric, unit if metric == "mae" else ""), sample),
+                          name="learning_curve",
+                          caption="Small training sets are drawn from the first CV folds and tested on their held-out "
+                                  "rows; the largest size is the cross-validation itself.")
     if ad is not None:
-        report.add_figure(plots.plot_applicability_domain(ad["coords"], ad["scores"], ad["threshold"],
-                                                          ad.get("abs_error"), ad.get("method", "PCA"), unit),
+        report.add_figure(_sampled(plots.plot_applicability_domain(ad["coords"], ad["scores"], ad["threshold"],
+                                                                   ad.get("abs_error"), ad.get("method", "PCA"), unit),
+                                   sample),
                           name="applicability_domain",
                           caption="Distances are measured in the full standardised feature space (each material "
                                   "against the other CV folds); the 2-D map only places the points.")
 
 
 def add_interpretation_section(report: Report, interp: object, name: str = "target", unit: str = "",
-                               title: str = "Interpretation: what the model learned") -> None:
-    """Permutation importance, SHAP, PD/ICE (:class:`matloop.evaluate.interpret.Interpretation`)."""
+                               title: str = "Interpretation: what the model learned",
+                               n_total: int | None = None) -> None:
+    """Permutation importance, SHAP, PD/ICE (:class:`matloop.evaluate.interpret.Interpretation`); every
+    takeaway says how many materials (of ``n_total``) it rests on."""
     report.add_section(title, "Which features drive the predictions. Permutation importance is measured on held-out "
                               "rows of each CV fold (error bars: spread over folds and repeats).")
     _warn_all(report, interp.warnings)
     imp = interp.importance
     metric = "MAE" if imp.metric == "mae" else "Brier score"
-    report.add_figure(plots.plot_importance(imp.table, groups=interp.correlated_groups, metric=metric,
-                                            unit=unit if metric == "MAE" else ""), name="permutation_importance")
+    raw = imp.raw
+    scored = f"{raw['fold'].nunique()} CV folds x {raw['repeat'].nunique()} shuffles" if len(raw) else None
+    report.add_figure(_sampled(plots.plot_importance(imp.table, groups=interp.correlated_groups, metric=metric,
+                                                     unit=unit if metric == "MAE" else ""), scored),
+                      name="permutation_importance")
+    total = f" of {n_total:,}" if n_total else ""
     if interp.shap is not None and interp.shap.values is not None:
-        report.add_figure(plots.plot_shap_summary(interp.shap), name="shap_summary", caption=interp.shap.note)
+        rows = f"SHAP values of {len(interp.shap.X):,} random materials{total}"
+        report.add_figure(_sampled(plots.plot_shap_summary(interp.shap), rows), name="shap_summary",
+                          caption=interp.shap.note)
     if interp.dependence:
-        report.add_figure(plots.plot_partial_dependence(interp.dependence, name, unit), name="partial_dependence",
+        dep = interp.dependence[0]
+        rows = f"average over {dep.n_rows:,} random materials{total}; {len(dep.ice)} ICE curves" if dep.n_rows else None
+        report.add_figure(_sampled(plots.plot_partial_dependence(interp.dependence, name, unit), rows),
+                          name="partial_dependence",
                           caption="Thick line: partial dependence (average prediction); thin lines: individual "
                                   "conditional expectation (ICE) curves of sampled materials, centred to start at "
                                   "the average so that differences in shape stand out.")

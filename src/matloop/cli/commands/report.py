@@ -65,8 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--folds", metavar="K", type=int, default=5, help="folds and LOCO clusters (default: 5)")
     group.add_argument("--seed", metavar="S", type=int, default=0, help="random seed (default: 0)")
     group.add_argument(
-        "--time-budget", metavar="SECONDS", type=float, default=180.0,
-        help="approximate run time; larger tables are subsampled to meet it (default: 180)",
+        "--time-budget", metavar="SECONDS", type=float, default=60.0,
+        help="approximate run time; the cross-validations of larger tables use a random subsample to meet it "
+             "(the report says how many rows; default: 60)",
     )
     group.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA only; faster)")
     group.add_argument("--no-interpret", action="store_true", help="skip permutation importance, SHAP and PD/ICE")

@@ -57,9 +57,10 @@ def test_campaign_loop_through_the_cli(process_table, tmp_path):
     _cli("campaign", "export", "proc", "-o", allp, "--db", db)
     assert pd.read_csv(allp, dtype=str)["measured_value"].notna().sum() == 16
     rep = tmp_path / "report.html"
-    _cli("campaign", "report", "proc", "-o", rep, "--db", db)
+    _cli("campaign", "report", "proc", "-o", rep, "--db", db, "--pareto-with", "time:min")
     html = rep.read_text()
     assert "<img" in html and "http://" not in html and "what the model learned" in html.lower()
+    assert "pareto" in html.lower()
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"temperature": [1.0], "time": [2.0], "yield": [0.1]}).to_csv(bad, index=False)
     err = _cli("campaign", "record", "proc", bad, "--db", db, expect=2).stderr

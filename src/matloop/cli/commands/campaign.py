@@ -90,6 +90,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep = sub.add_parser("report", help="an HTML report of the campaign's progress")
     rep.add_argument("name", metavar="NAME")
     rep.add_argument("-o", "--output", required=True, metavar="report.html")
+    rep.add_argument("--pareto-with", metavar="COL[:min|max]",
+                     help="second objective for the Pareto front: a numeric pool column (e.g. cost:min) or "
+                          "another measured target (default: drawn when a second target was measured)")
     _db_argument(rep)
     rep.set_defaults(func=run_report)
 
@@ -163,6 +166,6 @@ def run_report(args: argparse.Namespace) -> int:
     from matloop.design.campaign import Campaign
     from matloop.report.campaign import campaign_report
 
-    campaign_report(Campaign(args.name, args.db)).write(args.output)
+    campaign_report(Campaign(args.name, args.db), pareto_with=args.pareto_with).write(args.output)
     print(f"wrote {args.output}")
     return 0

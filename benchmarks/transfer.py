@@ -16,7 +16,9 @@ and the GP on the default features (sizes <= 200: exact GPs are cubic in the siz
 shared machine). Transfer: :class:`ShotgunTransfer` with its defaults (3 sources selected by
 inner LOO, linear prior on the best source's prediction, median extra trees on the selected
 descriptors, fallback to the default features when no source helps), ``TransferFeaturizer``
-(predictions of every library model) + random forest, and on expt_gap
+(predictions of every library model) + random forest; ``tf_default``: the default composition
+features plus the predictions of every library model, median extra trees (``ShotgunTransfer("all",
+layer="prediction", n_select=None, include_base="default", prior=False)``); and on expt_gap
 ``MultiFidelityRegressor("mp_gap")`` with its defaults (the pre-trained DFT gap as a linear
 prior, median extra trees on the discrepancy from Magpie statistics and the other library
 predictions). All forests use 100 trees to keep the run short.
@@ -180,6 +182,10 @@ def make_method(method: str, seed: int, libraries: dict):
         from sklearn.pipeline import make_pipeline
 
         return make_pipeline(TransferFeaturizer(layer="prediction", library=library), forest(seed)), "formula"
+    if base == "tf_default":
+        return ShotgunTransfer("all", layer="prediction", n_select=None, include_base="default", prior=False,
+                               fallback=None, base_model=median_trees(seed), library=library,
+                               random_state=seed), "formula"
     if base == "multifidelity":
         return MultiFidelityRegressor("mp_gap", base_model=median_trees(seed), library=library,
                                       random_state=seed), "formula"
@@ -188,11 +194,11 @@ def make_method(method: str, seed: int, libraries: dict):
 
 def methods_for(task: str, size) -> list[str]:
     """Methods run on a task at a size (GP up to GP_MAX rows; clean variants only where sources overlap)."""
-    names = ["rf_magpie", "rf_default", "et_default", "et_median_default", "shotgun", "tf_rf"]
+    names = ["rf_magpie", "rf_default", "et_default", "et_median_default", "shotgun", "tf_rf", "tf_default"]
     if size != "full" and int(size) <= GP_MAX:
         names.append("gp_default")
     if task == "matbench_expt_gap":
-        names += ["multifidelity", "shotgun@clean", "tf_rf@clean", "multifidelity@clean"]
+        names += ["multifidelity", "shotgun@clean", "tf_rf@clean", "multifidelity@clean", "tf_default@clean"]
     return names
 
 
@@ -325,6 +331,8 @@ def main() -> int:
     parser.add_argument("--clean-library", type=Path, default=None,
                         help="folder for the clean library (default: a temporary folder); sources already built "
                              "there with the same settings and exclusions are kept")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="run only these methods and merge them into the saved results (other methods kept)")
     parser.add_argument("--out", type=Path, default=RESULTS / "transfer", help="output stem (.md and .json)")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -357,7 +365,9 @@ def main() -> int:
                 continue
             for seed in range(1 if args.quick else SEEDS[size]):
                 for fold in folds:
-                    jobs.append((task, fold, size, seed, methods_for(task, size)))
+                    wanted = [m for m in methods_for(task, size) if args.methods is None or m in args.methods]
+                    if wanted:
+                        jobs.append((task, fold, size, seed, wanted))
     print(f"{len(jobs)} fits of {sum(len(j[4]) for j in jobs)} models ...", flush=True)
     # workers import this file as a module (by name, via PYTHONPATH) so that its caches work there
     here = str(Path(__file__).resolve().parent)
@@ -371,6 +381,12 @@ def main() -> int:
         if i % 10 == 0:
             print(f"  {i + 1}/{len(jobs)} done, {(time.perf_counter() - start) / 60:.1f} min", flush=True)
     results = pd.DataFrame(records)
+    if args.methods is not None and args.out.with_suffix(".json").exists():  # merge with the saved runs
+        saved = json.loads(args.out.with_suffix(".json").read_text())
+        kept = pd.DataFrame(saved["runs"])
+        kept["size"] = [s if s == "full" else int(s) for s in kept["size"]]
+        results = pd.concat([kept[~kept["method"].isin(args.methods)], results], ignore_index=True)
+        start -= saved["elapsed_s"]  # report the time of both runs
     summary = summarise(results)
     ratio = ratios(summary)
     elapsed = time.perf_counter() - start

@@ -262,7 +262,8 @@ class _UncertainForest(UncertaintyRegressorMixin, BaseEstimator):
         """Mean impurity importance of each input feature (zero for columns the cleaner dropped)."""
         check_is_fitted(self)
         importances = np.zeros(self.n_features_in_)
-        importances[self.cleaner_.keep_] = np.mean([t.feature_importances_ for t in self.estimators_], axis=0)
+        mean = np.mean([t.feature_importances_ for t in self.estimators_], axis=0)
+        importances[self.cleaner_.keep_] = np.maximum(mean, 0.0)  # round-off can leave -1e-17 on weighted trees
         return importances
 
 

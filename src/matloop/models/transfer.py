@@ -227,7 +227,7 @@ class _Shotgun(BaseEstimator):
         self.cleaner_ = FeatureCleaner(scale=False).fit(values)
         weights = getattr(getattr(self, "model_", None), "feature_importances_", None)
         if weights is not None:
-            weights = np.asarray(weights)[self.cleaner_.keep_]
+            weights = np.clip(np.nan_to_num(np.asarray(weights, dtype=float)[self.cleaner_.keep_]), 0.0, None)
             weights = weights if np.any(weights > 0) else None
         self.domain_ = ApplicabilityDomain(feature_weights=weights).fit(self.cleaner_.transform(values))
 

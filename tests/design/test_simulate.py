@@ -81,3 +81,41 @@ def test_batches_measure_distinct_candidates(batch):
     y = X[:, 0]
     run = simulate(X, y, SurrogateStrategy(ForestWithStd, acquisition="ei"), top_mask(y), batch=batch, budget=30)
     assert len(run.order) == 30 and len(set(run.order.tolist())) == 30
+
+
+def test_summary_reports_per_run_means_with_censored_runs():
+    from matloop.design.simulate import BenchmarkResult
+
+    curves = np.array([[0.0, 0.5, 1.0, 1.0], [0.0, 0.0, 0.5, 0.5]])  # run 2 never finds all
+    res = BenchmarkResult(40, 2, {"s": curves}, {"s": 1.0})
+    assert res.runs_to("s", 1.0)[0] == 3 and np.isnan(res.runs_to("s", 1.0)[1])
+    row = res.summary((0.5, 1.0)).iloc[0]
+    assert row["runs_mean_50pct"] == 2.5 and row["reached_50pct"] == 2
+    assert row["runs_mean_100pct"] == (3 + 5) / 2 and row["reached_100pct"] == 1  # censored at budget + 1
+    assert row["first_top_hit"] == 2.5
+
+
+def test_warp_target_keeps_the_order():
+    from matloop.design.simulate import warp_target
+
+    y = np.array([1.0, 100.0, 3.0, 2.0, 1000.0])
+    for method in ("rank", "power"):
+        w = warp_target(y, method)
+        assert np.array_equal(np.argsort(w), np.argsort(y))
+    with pytest.raises(ValueError):
+        warp_target(y, "nope")
+
+
+def test_default_strategy_is_cheap_warm_started_and_beats_random():
+    from matloop.design.simulate import DEFAULT_STRATEGY, make_strategy
+
+    strategy = make_strategy("default")
+    assert strategy.name == "default" and strategy.reuse_model and DEFAULT_STRATEGY.startswith("etgp")
+    rng = np.random.default_rng(4)
+    X = rng.uniform(size=(150, 3))
+    y = -np.sum((X - 0.6) ** 2, axis=1) + 0.3 * X[:, 2]
+    res = benchmark(X, y, {"default": strategy, "random": RandomStrategy()}, runs=3, budget=60, progress=False)
+    table = res.summary().set_index("strategy")
+    assert table.loc["default", "runs_mean_100pct"] < 0.5 * table.loc["random", "runs_mean_100pct"]
+    with pytest.raises(ValueError, match="unknown strategy"):
+        make_strategy("nope-ei")

@@ -44,3 +44,14 @@ def crystals():
         "Cu": Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]]),
         "Si": Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.431), ["Si"], [[0, 0, 0]]),
     }
+
+
+def blobs(sizes=(60, 30, 10), d=4, spread=0.3, seed=0):
+    """Well-separated Gaussian clusters of the given sizes: (features DataFrame, cluster labels)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=10.0, size=(len(sizes), d))
+    X = np.vstack([c + rng.normal(scale=spread, size=(n, d)) for c, n in zip(centres, sizes, strict=True)])
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    return pd.DataFrame(X, columns=[f"f{j}" for j in range(d)]), labels

@@ -10,14 +10,7 @@ from sklearn.neighbors import KNeighborsRegressor
 
 from matloop.evaluate import audit
 from matloop.io import Dataset
-
-
-def _blobs(sizes=(60, 30, 10), d=4, spread=0.3, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=10.0, size=(len(sizes), d))
-    X = np.vstack([c + rng.normal(scale=spread, size=(n, d)) for c, n in zip(centres, sizes, strict=True)])
-    labels = np.repeat(np.arange(len(sizes)), sizes)
-    return pd.DataFrame(X, columns=[f"f{j}" for j in range(d)]), labels
+from standins import blobs
 
 
 def test_target_summary_counts_outliers_and_skew():
@@ -91,7 +84,7 @@ def test_memorisation_share_is_small_when_a_smooth_model_generalises():
 
 
 def test_loco_warning_fires_when_a_cluster_cannot_be_predicted_from_the_others():
-    X, labels = _blobs((40, 40, 40, 40, 40), d=3, spread=0.5, seed=3)
+    X, labels = blobs((40, 40, 40, 40, 40), d=3, spread=0.5, seed=3)
     offsets = np.array([0.0, 50.0, -40.0, 80.0, 20.0])  # each family has its own level: not learnable across
     y = offsets[labels] + X["f0"].to_numpy() * 0.1
     comp = audit.compare_cv_schemes(KNeighborsRegressor(3), X, y, schemes=("random", "loco"))
@@ -102,7 +95,7 @@ def test_loco_warning_fires_when_a_cluster_cannot_be_predicted_from_the_others()
 
 
 def test_no_warning_when_the_score_carries_over_to_unseen_clusters():
-    X, _ = _blobs((40, 40, 40, 40, 40), d=3, spread=2.0, seed=4)
+    X, _ = blobs((40, 40, 40, 40, 40), d=3, spread=2.0, seed=4)
     y = X.to_numpy() @ np.array([1.0, -2.0, 0.5]) + np.random.default_rng(5).normal(size=len(X))
     comp = audit.compare_cv_schemes(Ridge(alpha=1e-6), X, y, schemes=("random", "loco", "extrapolation"))
     assert comp.ratio("loco") < 1.5 and not comp.warnings

@@ -7,18 +7,11 @@ import pandas as pd
 import pytest
 
 from matloop.report import coverage as cover
-
-
-def _blobs(sizes=(60, 30, 10), d=4, spread=0.3, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=10.0, size=(len(sizes), d))
-    X = np.vstack([c + rng.normal(scale=spread, size=(n, d)) for c, n in zip(centres, sizes, strict=True)])
-    labels = np.repeat(np.arange(len(sizes)), sizes)
-    return pd.DataFrame(X, columns=[f"f{j}" for j in range(d)]), labels
+from standins import blobs
 
 
 def test_coverage_recovers_clusters_by_size():
-    X, labels = _blobs()
+    X, labels = blobs()
     cov = cover.coverage(X, labels * 10.0, n_clusters=3, umap=False)
     sizes = cov.cluster_sizes.set_index("cluster")
     assert sizes["n"].tolist() == [60, 30, 10]  # numbered by size, largest first
@@ -26,7 +19,7 @@ def test_coverage_recovers_clusters_by_size():
     assert pd.crosstab(cov.embedding["cluster"], labels).to_numpy().max(axis=1).tolist() == [60, 30, 10]
     assert list(cov.embedding.columns[:2]) == ["pc1", "pc2"] and cov.density_map == "PCA" and cov.umap_rows == 0
     assert 0.5 < sum(cov.explained_variance) <= 1.0
-    dominated = cover.coverage(_blobs((90, 5, 5))[0], n_clusters=3, umap=False)
+    dominated = cover.coverage(blobs((90, 5, 5))[0], n_clusters=3, umap=False)
     assert any("one cluster holds 90%" in w for w in dominated.warnings)
     assert not any("one cluster holds" in w for w in cov.warnings)
 
@@ -34,7 +27,7 @@ def test_coverage_recovers_clusters_by_size():
 def test_clusters_are_those_of_leave_one_cluster_out():
     from matloop.evaluate.splitters import LeaveOneClusterOut
 
-    X, _ = _blobs((50, 40, 30, 20), seed=7)
+    X, _ = blobs((50, 40, 30, 20), seed=7)
     cov = cover.coverage(X, n_clusters=4, umap=False)
     loco = LeaveOneClusterOut(n_clusters=4, seed=0).cluster(X)
     assert np.array_equal(cov.embedding["cluster"].to_numpy(), loco)
@@ -59,7 +52,7 @@ def test_density_error_table_orders_bins_from_sparse_to_dense():
 @pytest.mark.slow  # UMAP's numba kernels compile once per installation (~20 s), then load from the cache
 def test_umap_map_keeps_clusters_apart_and_subsamples_above_the_row_cap():
     pytest.importorskip("umap")
-    X, labels = _blobs((40, 40, 40), d=6, spread=0.5, seed=1)
+    X, labels = blobs((40, 40, 40), d=6, spread=0.5, seed=1)
     coords, info = cover.feature_map(X, "umap", seed=0)
     assert info["method"] == "UMAP" and coords.shape == (120, 2) and np.isfinite(coords).all()
     centres = np.array([coords[labels == k].mean(axis=0) for k in range(3)])

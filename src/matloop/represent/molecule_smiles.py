@@ -69,6 +69,18 @@ def require_rdkit():
     return Chem
 
 
+def kekule_copy(mol):
+    """A copy of an RDKit molecule with explicit single/double bonds (aromatic flags cleared), or
+    None when RDKit cannot kekulize it. Generators edit and write molecules in this form."""
+    Chem = require_rdkit()
+    mol = Chem.Mol(mol)
+    try:
+        Chem.Kekulize(mol, clearAromaticFlags=True)
+    except Exception:  # noqa: BLE001 - RDKit raises several types for an unkekulizable ring
+        return None
+    return mol
+
+
 def parse_smiles(
     values: Sequence[object] | pd.Series | np.ndarray,
     column: str = "smiles",

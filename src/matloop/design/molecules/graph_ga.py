@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.design.molecules.chem import rings_ok, to_mol
-from matloop.represent.molecule_smiles import require_rdkit
+from matloop.represent.molecule_smiles import kekule_copy, require_rdkit
 
 __all__ = ["GAResult", "ChildFilter", "graph_ga", "crossover", "mutate"]
 
@@ -153,12 +153,7 @@ def crossover(a, b, limits: ChildFilter, rng: np.random.Generator):
     """A child of two RDKit molecules (Kekulé copies are cut), or None; never one of the parents."""
     Chem = require_rdkit()
     parents = {Chem.MolToSmiles(a), Chem.MolToSmiles(b)}
-    a, b = Chem.Mol(a), Chem.Mol(b)
-    for m in (a, b):
-        try:
-            Chem.Kekulize(m, clearAromaticFlags=True)
-        except Exception:
-            pass
+    a, b = (kekule_copy(m) or Chem.Mol(m) for m in (a, b))
     for _ in range(10):
         make = _crossover_chain if rng.random() <= 0.5 else _crossover_ring
         child = make(a, b, limits, rng)
@@ -241,11 +236,8 @@ _MUTATION_P = (0.15, 0.14, 0.14, 0.14, 0.14, 0.14, 0.15)
 
 def mutate(mol, limits: ChildFilter, rng: np.random.Generator):
     """One random graph mutation of ``mol`` that passes the child filter, or None after 10 tries."""
-    Chem = require_rdkit()
-    mol = Chem.Mol(mol)
-    try:
-        Chem.Kekulize(mol, clearAromaticFlags=True)
-    except Exception:
+    mol = kekule_copy(mol)
+    if mol is None:
         return None
     for _ in range(10):
         smarts = _pick(rng, _MUTATIONS, _MUTATION_P)(mol, rng)

@@ -279,13 +279,9 @@ class NGramModel:
         """The molecule as the model writes it (a Kekulé copy when ``kekulize``), or None."""
         if mol is None or not self.kekulize:
             return mol
-        Chem = _chem()
-        mol = Chem.Mol(mol)
-        try:
-            Chem.Kekulize(mol, clearAromaticFlags=True)
-        except Exception:
-            return None
-        return mol
+        from matloop.represent.molecule_smiles import kekule_copy
+
+        return kekule_copy(mol)
 
     def _write(self, mol, rng: np.random.Generator | None = None) -> str:
         """Canonical SMILES of a prepared molecule, or a random one (random starting atom) with ``rng``."""

@@ -73,3 +73,22 @@ def test_cli_model_choices_are_the_registry_regressors():
     from matloop.models.registry import REGRESSORS
 
     assert MODELS == REGRESSORS
+
+
+def test_transfer_auto_through_fit_predict_and_validate(tmp_path, capsys):
+    frame = load("matbench_expt_gap").frame.sample(60, random_state=1).reset_index(drop=True)
+    frame[["composition", "gap expt"]].to_csv(tmp_path / "gaps.csv", index=False)
+    pd.DataFrame({"composition": ["NaCl", "GaAs", "Cu"]}).to_csv(tmp_path / "new.csv", index=False)
+    model = tmp_path / "gap.model"
+    assert main(["fit", str(tmp_path / "gaps.csv"), "--target", "gap expt", "--transfer", "auto",
+                 "-o", str(model)]) == 0
+    assert main(["predict", str(model), str(tmp_path / "new.csv"), "-o", str(tmp_path / "p.csv")]) == 0
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert {"prediction", "std", "lower_95", "upper_95", "in_domain"} <= set(pred.columns)
+    # the computed PBE gaps of NaCl and GaAs are known: an insulator far above a metal and a semiconductor
+    assert pred["prediction"].iloc[0] > pred["prediction"].iloc[1] > pred["prediction"].iloc[2]
+    js = tmp_path / "v.json"
+    assert main(["validate", str(tmp_path / "gaps.csv"), "--target", "gap expt", "--transfer", "mp_gap",
+                 "--folds", "3", "--json", str(js)]) == 0
+    report = json.loads(js.read_text())
+    assert report["mean"]["mae"] < 0.9 * np.mean(np.abs(frame["gap expt"] - frame["gap expt"].median()))

@@ -33,7 +33,7 @@ def forest():
 def test_residual_model_beats_single_fidelity_with_few_points(task):
     formulas, _, y = task
     train, test = slice(0, 40), slice(40, None)
-    mf = MultiFidelityRegressor("mp_gap", base_model=forest()).fit(formulas[train], y[train])
+    mf = MultiFidelityRegressor("mp_gap", lookup=False, base_model=forest()).fit(formulas[train], y[train])
     mean, std = mf.predict(formulas[test], return_std=True)
     X = magpie().transform(formulas)
     single = forest().fit(X.iloc[train], y[train]).predict(X.iloc[test])
@@ -47,7 +47,8 @@ def test_residual_model_beats_single_fidelity_with_few_points(task):
 
 def test_feature_mode_and_transfer_features(task):
     formulas, _, y = task
-    feature = MultiFidelityRegressor("mp_gap", mode="feature", base_model=forest()).fit(formulas[:60], y[:60])
+    feature = MultiFidelityRegressor("mp_gap", mode="feature", lookup=False, base_model=forest())
+    feature.fit(formulas[:60], y[:60])
     assert "mp_gap:pred" in feature.feature_names_out_
     transfer = MultiFidelityRegressor(["mp_gap", "aflow_egap"], features="transfer", base_model=forest())
     transfer.fit(formulas[:60], y[:60])
@@ -67,7 +68,8 @@ def test_user_supplied_cheap_column_and_filling(task):
     with pytest.raises(InputError) as info:
         user.fit(holes.iloc[:50], y[:50])
     assert list(info.value.table["row"]) == [4, 8]
-    filled = MultiFidelityRegressor("mp_gap", cheap_column="dft_gap", base_model=forest()).fit(holes.iloc[:50], y[:50])
+    filled = MultiFidelityRegressor("mp_gap", cheap_column="dft_gap", lookup=False, base_model=forest())
+    filled.fit(holes.iloc[:50], y[:50])
     values = filled.predict_cheap(holes.iloc[:10])
     assert list(values.columns) == ["column:dft_gap", "mp_gap:pred"]
     np.testing.assert_allclose(values["column:dft_gap"].iloc[[3, 7]], values["mp_gap:pred"].iloc[[3, 7]])
@@ -76,6 +78,26 @@ def test_user_supplied_cheap_column_and_filling(task):
     with pytest.raises(InputError, match="unusable") as info:
         filled.fit(holes.iloc[:50], y[:50])
     assert list(info.value.table["row"]) == [6]
+
+
+def test_lookup_uses_the_computed_value_where_the_database_has_the_composition(task):
+    from matloop import datasets
+    from matloop.io.formula import parse_formulas
+    from matloop.models.pretrained import composition_keys
+
+    formulas, _, y = task
+    mp = datasets.load("matbench_mp_gap").frame
+    keys = composition_keys(parse_formulas(mp["composition"].to_numpy(object)))
+    nacl = mp.loc[keys == composition_keys(parse_formulas(["NaCl"]))[0], "gap pbe"]  # NaCl's polymorphs
+    assert len(nacl) >= 2
+    invented = "Pu3Tc5Ne2"  # no such entry in Materials Project
+    mf = MultiFidelityRegressor("mp_gap", base_model=forest()).fit(formulas[:50], y[:50])
+    assert mf.cheap_names_ == ["mp_gap:lookup"] and "mp_gap:in_database" in mf.feature_names_out_
+    cheap = mf.predict_cheap(["Na2Cl2", invented])["mp_gap:lookup"].to_numpy()
+    assert cheap[0] == pytest.approx(float(nacl.median()))
+    assert cheap[1] == pytest.approx(float(load_pretrained("mp_gap").predict([invented])[0]))
+    off = MultiFidelityRegressor("mp_gap", lookup=False, base_model=forest()).fit(formulas[:50], y[:50])
+    assert off.predict_cheap(["NaCl"])["mp_gap:pred"].iloc[0] != pytest.approx(float(nacl.median()), abs=1e-3)
 
 
 def test_bad_options_are_refused(task):

@@ -162,10 +162,23 @@ def test_fine_tuning_adapts_the_network_with_uncertainty(formulas):
     np.testing.assert_allclose(again.predict(formulas[60:70]), mean[:10])  # seeded: reproducible
 
 
+def test_lookup_gives_computed_values_where_the_database_has_them():
+    invented = "Pu3Tc5Ne2"  # not in Materials Project
+    plain = TransferFeaturizer("mp_gap", layer="prediction").transform(["NaCl", invented])
+    looked = TransferFeaturizer("mp_gap", layer="prediction", lookup=True).transform(["NaCl", invented])
+    assert list(looked.columns) == ["mp_gap:lookup"]
+    assert looked.iloc[1, 0] == pytest.approx(plain.iloc[1, 0])  # not in the database: predicted
+    assert 4.0 < looked.iloc[0, 0] < 6.0 and looked.iloc[0, 0] != pytest.approx(plain.iloc[0, 0], abs=1e-3)
+    both = TransferFeaturizer(["mp_gap", "mp_e_form"], layer="both", lookup=True).fit()
+    assert both.get_feature_names_out()[-1] == "mp_e_form:lookup" and "mp_gap:h0" in both.get_feature_names_out()
+    assert "computed value" in both.feature_labels()[-1]
+
+
 def test_make_transfer_model_for_the_cli():
     assert make_transfer_model("none", "rf", "regression") is None
     auto = make_transfer_model("auto", "rf", "regression")
-    assert isinstance(auto, ShotgunTransfer) and auto.sources == "all" and auto.n_select == 3
+    assert isinstance(auto, ShotgunTransfer) and auto.sources == "all" and auto.n_select is None
+    assert auto.lookup and auto.include_base == "default" and auto.layer == "prediction"
     named = make_transfer_model("mp_gap, aflow_egap", "gbm", "regression")
     assert named.sources == ["mp_gap", "aflow_egap"] and named.n_select is None and named.base_model == "gbm"
     assert isinstance(make_transfer_model("auto", "auto", "classification"), ShotgunTransferClassifier)

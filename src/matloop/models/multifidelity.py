@@ -15,6 +15,11 @@ ways:
   cheap property.
 * ``mode="feature"``: the cheap values are simply extra features of the base model.
 
+Where the composition is in the computed database a library model was trained on (``lookup=True``,
+the default), its computed value replaces the model's prediction: the database is the cheap
+property itself, the model only its approximation. On 100 Matbench expt_gap rows this lowered the
+MAE from 0.467 to 0.404 eV (PBE gaps of 73 % of the compositions are in the bundled MP set).
+
 With few expensive data the residual form wins: the discrepancy is smaller and smoother than the
 property itself, so it needs fewer points to learn (tested on synthetic data in the test suite,
 benchmarked on Matbench ``expt_gap`` in ``benchmarks/transfer.py``).
@@ -32,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 from matloop.errors import InputError, error_table
 from matloop.models.base import check_min_samples, check_target, gaussian_interval
 from matloop.models.pretrained import composition_inputs
+from matloop.models.pretrained.lookup import can_look_up, computed_values
 from matloop.models.pretrained.network import N_MAGPIE
 from matloop.models.transfer import linear_fit, make_base_model
 from matloop.models.transfer_features import TransferFeaturizer, compositions_from, resolve_sources
@@ -60,6 +66,11 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
         combination such as ``"magpie+predictions"`` (the default: on 100 Matbench expt_gap rows
         the library's other predictions, notably the probability of being a metal, lowered the
         MAE from 0.477 to 0.474 eV, with magpie statistics 0.466 vs 0.479 without).
+    lookup : bool, default=True
+        Use the computed value of the cheap property where the composition is in the bundled
+        dataset the library model was trained on (median over polymorphs; :mod:`matloop.models.
+        pretrained.lookup`), the model's prediction elsewhere; a ``SOURCE:in_database`` column
+        tells the base model which rows were looked up. Off, every cheap value is predicted.
     base_model : str or estimator, default="auto"
         A name of :data:`matloop.models.transfer.BASE_MODELS` (``"auto"``: extra trees with the
         median point prediction) or a regressor with ``predict(X, return_std=True)``.
@@ -73,19 +84,22 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
     rho_ : ndarray
         Scale of each cheap column (``residual`` mode); ``intercept_`` the offset.
     cheap_names_ : list of str
-        Cheap columns: ``column:NAME`` and/or ``NAME:pred`` per library model.
+        Cheap columns: ``column:NAME`` and/or, per library model, ``NAME:pred`` (predicted) or
+        ``NAME:lookup`` (computed value where known, predicted elsewhere).
     model_ : the fitted base model (of the discrepancy in ``residual`` mode)
     """
 
     def __init__(self, cheap="mp_gap", *, cheap_column: str | None = None, mode: str = "residual",
                  prior_loss: str = "l2",
-                 features: str = "magpie+predictions", base_model="auto", formula_column: str | None = None,
+                 features: str = "magpie+predictions", lookup: bool = True, base_model="auto",
+                 formula_column: str | None = None,
                  library: str | Path | None = None, random_state=0):
         self.cheap = cheap
         self.cheap_column = cheap_column
         self.mode = mode
         self.prior_loss = prior_loss
         self.features = features
+        self.lookup = lookup
         self.base_model = base_model
         self.formula_column = formula_column
         self.library = library
@@ -111,8 +125,16 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
             values = featurizer.transform_inputs(inputs)
             block = values.shape[1] // len(self.sources_)
             for k, source in enumerate(self.sources_):
-                columns.append(values[:, (k + 1) * block - 1])
-                names.append(f"{source}:pred")
+                predicted = values[:, (k + 1) * block - 1]
+                if self.lookup and can_look_up(source):
+                    computed = computed_values(source, comps)
+                    known = ~np.isnan(computed)
+                    columns.append(np.where(known, computed, predicted))
+                    names.append(f"{source}:lookup")
+                    blocks.append(pd.DataFrame({f"{source}:in_database": known.astype(float)}))
+                else:
+                    columns.append(predicted)
+                    names.append(f"{source}:pred")
                 if "transfer" in parts:
                     blocks.append(pd.DataFrame(values[:, k * block:(k + 1) * block - 1],
                                                columns=featurizer.blocks_[source][:-1]))
@@ -123,8 +145,9 @@ class MultiFidelityRegressor(RegressorMixin, BaseEstimator):
         if "predictions" in parts:
             others = [s for s in resolve_sources("all", self.library) if s not in self.sources_]
             if others:
-                featurizer = TransferFeaturizer(others, layer="prediction", library=self.library).fit()
-                blocks.append(pd.DataFrame(featurizer.transform_inputs(inputs),
+                featurizer = TransferFeaturizer(others, layer="prediction", library=self.library,
+                                                lookup=self.lookup).fit()
+                blocks.append(pd.DataFrame(featurizer.transform_inputs(inputs, comps),
                                            columns=featurizer.get_feature_names_out()))
         if "magpie" in parts:
             from matloop.represent.element_property import magpie

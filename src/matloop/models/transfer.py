@@ -87,7 +87,7 @@ class _Shotgun(BaseEstimator):
                  cv: int = 5, include_base: bool | str = False, base_model=None, prior: bool | str = "auto",
                  fine_tune: bool = False, fallback: str | None = "default",
                  max_score_rows: int = 500, formula_column: str | None = None, library: str | Path | None = None,
-                 random_state=0):
+                 lookup: bool = False, random_state=0):
         self.sources = sources
         self.layer = layer
         self.n_select = n_select
@@ -101,6 +101,7 @@ class _Shotgun(BaseEstimator):
         self.max_score_rows = max_score_rows
         self.formula_column = formula_column
         self.library = library
+        self.lookup = lookup
         self.random_state = random_state
 
     # -- features ---------------------------------------------------------------------------
@@ -129,7 +130,7 @@ class _Shotgun(BaseEstimator):
         the fallback features alone when no source beat them."""
         if not self.transfer_used_:
             return pd.DataFrame(self._fallback_features(comps), columns=self.feature_names_out_)
-        parts = [self.final_featurizer_.transform_inputs(inputs)]
+        parts = [self.final_featurizer_.transform_inputs(inputs, comps)]
         if self._base() is not None:
             parts.append(inputs[:, :N_MAGPIE] if self.include_base in (True, "magpie")
                          else self._base().transform(comps).to_numpy(dtype=float))
@@ -199,7 +200,8 @@ class _Shotgun(BaseEstimator):
             return
         k = len(order) if self.n_select is None else max(1, min(int(self.n_select), len(order)))
         self.selected_ = order[:k]
-        self.final_featurizer_ = TransferFeaturizer(self.selected_, self.layer, library=self.library).fit()
+        self.final_featurizer_ = TransferFeaturizer(self.selected_, self.layer, library=self.library,
+                                                    lookup=self.lookup).fit()
         names = [str(n) for n in self.final_featurizer_.get_feature_names_out()]
         base = self._base()
         if base is not None:
@@ -210,12 +212,12 @@ class _Shotgun(BaseEstimator):
         """Featurize with every candidate, select sources; returns the raw inputs and the RNG."""
         rng = self.random_state if isinstance(self.random_state, np.random.RandomState) \
             else np.random.RandomState(self.random_state)
-        self.featurizer_ = TransferFeaturizer(self.sources, self.layer, library=self.library).fit()
+        self.featurizer_ = TransferFeaturizer(self.sources, self.layer, library=self.library, lookup=self.lookup).fit()
         comps, inputs = self._inputs(X)
         if len(y) != len(inputs):
             raise ValueError(f"X has {len(inputs)} rows but y has {len(y)}")
         fallback = self._fallback_features(comps) if self.fallback and not self.fine_tune else None
-        self._select(self.featurizer_.transform_inputs(inputs), y, rng, fallback)
+        self._select(self.featurizer_.transform_inputs(inputs, comps), y, rng, fallback)
         return comps, inputs, rng
 
     def _fit_domain(self, frame: pd.DataFrame) -> None:
@@ -309,6 +311,10 @@ class ShotgunTransfer(RegressorMixin, _Shotgun):
         Formula column when ``X`` is a DataFrame.
     library : path, optional
         Another library folder (e.g. one built with the leakage guard).
+    lookup : bool, default=False
+        Use the computed database value of a source's property where the composition is in it,
+        the model's prediction elsewhere (:class:`TransferFeaturizer` ``lookup``). Keep it off
+        with a leakage-guarded library: the bundled databases still hold the excluded rows.
     random_state : int, default=0
 
     Attributes
@@ -422,8 +428,13 @@ def make_transfer_model(transfer: str, base_model: str = "auto", task: str = "re
     ----------
     transfer : str
         ``"none"`` -> ``None`` (no transfer; the caller uses its usual featurizer and model);
-        ``"auto"`` -> shotgun selection of the 3 best sources of the whole library;
-        ``"mp_gap,oqmd_bandgap"`` -> the named sources, all used (no selection);
+        ``"auto"`` -> regression: the default composition features plus every library source's
+        value (computed where the composition is in the source's database, predicted elsewhere)
+        into the base model, which weighs the sources itself (on Matbench expt_gap 0.69 x the MAE
+        of the best model without transfer at 100 rows, 0.90 x on the full training folds;
+        neutral on steels, where no source is related); classification: shotgun selection of the
+        3 best sources;
+        ``"mp_gap,oqmd_bandgap"`` -> the named sources, all used (no selection), with lookup;
         ``"finetune"`` or ``"finetune:SOURCE"`` -> fine-tuning of the best (or the named) source.
     base_model : str
         Final model on the transfer descriptors, a name of :data:`BASE_MODELS`.
@@ -447,10 +458,14 @@ def make_transfer_model(transfer: str, base_model: str = "auto", task: str = "re
         source = value.split(":", 1)[1] if ":" in value else "all"
         return cls(resolve_sources(source, library), n_select=1, fine_tune=True, library=library,
                    random_state=random_state)
-    if value.lower() == "auto":
+    if value.lower() == "auto" and task == "classification":
         return cls("all", n_select=3, base_model=base_model, library=library, random_state=random_state)
+    if value.lower() == "auto":
+        return cls("all", layer="prediction", n_select=None, include_base="default", prior=False, fallback=None,
+                   base_model=base_model, library=library, lookup=True, random_state=random_state)
     names = resolve_sources(value, library)
-    return cls(names, n_select=None, base_model=base_model, library=library, random_state=random_state)
+    return cls(names, n_select=None, base_model=base_model, library=library, lookup=True,
+               random_state=random_state)
 
 
 __doc__ += f"\n\nReference: {CITATION}\n"

@@ -12,6 +12,9 @@ rerun when one strategy changes. The report (``closed_loop.md``) and one curve p
 (``closed_loop_<set>.png``) are rebuilt from the JSON after every strategy. Everything runs in one
 process with one BLAS/torch thread.
 
+Two processes may run side by side on different ``--sets`` (each merges its set into the JSON
+under a file lock).
+
 usage: python benchmarks/closed_loop.py [--runs N] [--peer-runs N] [--budget N] [--sets p3ht ...]
                                         [--strategies default gp-ei ...] [--reuse] [--report-only]
 """
@@ -153,8 +156,20 @@ def run_set(key: str, args, store: dict) -> None:
         wall = time.perf_counter() - t0 + (old["wall_s"] if done else 0.0)
         per_run = (res.seconds[name] * (n_runs - done) + (old["seconds_per_run"] * done if done else 0.0)) / n_runs
         entry["strategies"][name] = {"spec": spec, "wall_s": wall, "seconds_per_run": per_run, "curves": curves}
-        JSON_PATH.write_text(json.dumps(store, indent=None, default=float))
+        _save(key, entry, store)
         write_report(store)
+
+
+def _save(key: str, entry: dict, store: dict) -> None:
+    """Write this set's entry into the JSON, keeping what other processes (other sets) wrote there."""
+    import fcntl
+
+    with open(JSON_PATH.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        on_disk = json.loads(JSON_PATH.read_text()) if JSON_PATH.exists() else {}
+        on_disk[key] = entry
+        store.update({k: v for k, v in on_disk.items() if k != key})
+        JSON_PATH.write_text(json.dumps(on_disk, indent=None, default=float))
 
 
 def result_of(entry: dict, names: list[str] | None = None) -> BenchmarkResult:

@@ -36,11 +36,23 @@ def _data(n=160, seed=0):
     return X, y
 
 
+def test_repeated_inner_cv_for_small_data():
+    X, y = _data()
+    cands = {"rf": RandomForestRegressor(30, random_state=0, noise="oob"), "const": _Constant()}
+    model = AutoModel(candidates=cands, cv=4).fit(X[:120], y[:120])  # "auto": 2 repeats up to 1,000 rows
+    assert model.cv_repeats_ == 2 and model.oof_prediction_.shape == (120,)
+    assert model.oof_predictions_["rf"].shape == (120,) and model.weights_.get("const", 0) <= 0.1
+    once = AutoModel(candidates=cands, cv=4, cv_repeats=1).fit(X[:120], y[:120])
+    assert once.cv_repeats_ == 1
+    # the second repeat reshuffles the folds: its out-of-fold predictions differ from the first's
+    assert not np.allclose(model.oof_predictions_["rf"], once.oof_predictions_["rf"])
+
+
 def test_automodel_prefers_good_models_and_calibrates():
     X, y = _data()
     cands = {"rf": RandomForestRegressor(60, random_state=0, noise="oob"),
              "et": ExtraTreesRegressor(60, random_state=0, noise="oob"), "const": _Constant()}
-    model = AutoModel(candidates=cands, cv=4).fit(X[:120], y[:120])
+    model = AutoModel(candidates=cands, cv=4, cv_repeats=1).fit(X[:120], y[:120])
     assert model.weights_.get("const", 0.0) <= 0.1
     assert model.cv_scores_["ensemble"] <= min(model.cv_scores_["rf"], model.cv_scores_["et"]) + 1e-9
     mean, std = model.predict(X[120:], return_std=True)

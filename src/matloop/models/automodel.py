@@ -10,7 +10,8 @@ How it fits (``X`` numeric features, small data in mind):
 2. **Candidates.** Random forest and extra trees with jackknife variance, a bootstrap ensemble of
    gradient-boosted trees, and a Gaussian process (only up to ``gp_max_rows`` rows: beyond that an
    exact GP costs too much and, on composition data, loses to the trees anyway). Each is scored by
-   ``cv``-fold cross-validation (3 folds above 1,000 rows); out-of-fold predictions are kept.
+   ``cv``-fold cross-validation (3 folds above 1,000 rows; up to 1,000 rows repeated with a second
+   shuffle, so that one split's luck does not pick the ensemble); out-of-fold predictions are kept.
    Candidates whose projected time would exceed ``time_budget`` are skipped. Two variants come
    almost free and often win on materials targets: the forests' tree *median* as the point
    prediction (``point="median"``: the MAE-optimal point when trees disagree asymmetrically, as
@@ -90,6 +91,10 @@ class AutoModel(RegressorMixin, BaseEstimator):
         Seconds for the cross-validation of candidates (the final refit comes on top).
     cv : int or None
         Folds of the internal cross-validation (default: 5, or 3 above 1,000 rows).
+    cv_repeats : int or "auto"
+        Repeats of that cross-validation with different shuffles; the ensemble is chosen on all
+        of them. ``"auto"``: 2 up to 1,000 rows, where one split's noise decides the choice (Matbench
+        steels: 84.7 vs 85.8 MPa over the 5 outer folds), else 1.
     redundancy : float
         Drop a feature whose |Spearman| with a more important one exceeds this (1 keeps all).
     gp_max_rows : int
@@ -120,11 +125,12 @@ class AutoModel(RegressorMixin, BaseEstimator):
     _calibrates_itself = True
 
     def __init__(self, candidates: dict | None = None, time_budget: float = 600.0, cv: int | None = None,
-                 redundancy: float = 0.98, gp_max_rows: int = 1000, ensemble_rounds: int = 20,
-                 log_target: str | bool = "auto", random_state: int | None = 0):
+                 cv_repeats: int | str = "auto", redundancy: float = 0.98, gp_max_rows: int = 1000,
+                 ensemble_rounds: int = 20, log_target: str | bool = "auto", random_state: int | None = 0):
         self.candidates = candidates
         self.time_budget = time_budget
         self.cv = cv
+        self.cv_repeats = cv_repeats
         self.redundancy = redundancy
         self.gp_max_rows = gp_max_rows
         self.ensemble_rounds = ensemble_rounds
@@ -171,41 +177,52 @@ class AutoModel(RegressorMixin, BaseEstimator):
                           if name in ("rf", "et", "gp")})
         k = self.cv or (5 if n <= 1000 else 3)
         k = max(2, min(k, n // 2))
-        folds = list(KFold(k, shuffle=True, random_state=self.random_state).split(Xs))
+        repeats = max(1, int(self._repeats(n)))
+        folds = [(r, tr, te) for r in range(repeats) for tr, te in
+                 KFold(k, shuffle=True, random_state=None if self.random_state is None else self.random_state + r)
+                 .split(Xs)]
         oof_mean, oof_std, self.cv_scores_, self.cv_seconds_ = {}, {}, {}, {}
         self.variants_ = {}
         for name, est in cands.items():
             t0 = time.perf_counter()
             points = _point_estimates(est)
-            mean, std = np.empty((len(points), n)), np.empty((len(points), n))
-            for i, (tr, te) in enumerate(folds):
+            mean, std = np.empty((len(points), repeats, n)), np.empty((len(points), repeats, n))
+            for i, (r, tr, te) in enumerate(folds):
                 m = clone(est).fit(Xs[tr], y[tr])
                 for p, point in enumerate(points):
-                    mean[p, te], std[p, te] = _predict_at(m, point, Xs[te])
+                    mean[p, r, te], std[p, r, te] = _predict_at(m, point, Xs[te])
                 spent = time.perf_counter() - start
-                projected = (time.perf_counter() - t0) / (i + 1) * (k - i - 1)
+                projected = (time.perf_counter() - t0) / (i + 1) * (len(folds) - i - 1)
                 if oof_mean and spent + projected > self.time_budget:
                     break
             else:
                 for p, point in enumerate(points):
                     variant = name if point is None else f"{name}_{point}"
                     self.variants_[variant] = (name, point)
-                    oof_mean[variant], oof_std[variant] = mean[p], std[p]
+                    # repeats side by side: the ensemble is chosen on every repeat's out-of-fold rows
+                    oof_mean[variant], oof_std[variant] = mean[p].ravel(), std[p].ravel()
                     self.cv_scores_[variant] = float(np.mean(np.abs(mean[p] - y)))
                 self.cv_seconds_[name] = time.perf_counter() - t0
         if not oof_mean:
             raise RuntimeError("no candidate finished its cross-validation within the time budget")
-        self.weights_ = self._greedy_ensemble(oof_mean, y)
+        y_rep = np.tile(y, repeats)
+        self.weights_ = self._greedy_ensemble(oof_mean, y_rep)
         ens_mean, ens_std = self._combine({m: oof_mean[m] for m in self.weights_},
                                           {m: oof_std[m] for m in self.weights_})
-        z = (y - ens_mean) / np.maximum(ens_std, 1e-12)
+        z = (y_rep - ens_mean) / np.maximum(ens_std, 1e-12)
         self.std_scale_ = float(np.sqrt(np.mean(z**2))) if np.all(np.isfinite(z)) else 1.0
-        self.cv_scores_["ensemble"] = float(np.mean(np.abs(ens_mean - y)))
-        self.oof_predictions_ = oof_mean
-        self.oof_prediction_ = ens_mean
-        self.oof_std_ = ens_std * self.std_scale_
+        self.cv_scores_["ensemble"] = float(np.mean(np.abs(ens_mean - y_rep)))
+        self.cv_repeats_ = repeats
+        self.oof_predictions_ = {m: v.reshape(repeats, n).mean(axis=0) for m, v in oof_mean.items()}
+        self.oof_prediction_ = ens_mean.reshape(repeats, n).mean(axis=0)
+        self.oof_std_ = (ens_std * self.std_scale_).reshape(repeats, n).mean(axis=0)
         self.estimators_ = {name: clone(cands[name]).fit(Xs, y) for name in self.cv_seconds_}
         return self
+
+    def _repeats(self, n: int) -> int:
+        if self.cv_repeats == "auto":
+            return 2 if n <= 1000 else 1
+        return int(self.cv_repeats)
 
     def _greedy_ensemble(self, oof: dict[str, np.ndarray], y: np.ndarray) -> dict[str, float]:
         names = list(oof)

@@ -24,8 +24,12 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--featurizer", metavar="NAME",
                    help="featurizer registry name (default: the default for the input kind)")
     g.add_argument("--transfer", default="none", metavar="auto|none|SOURCE,...",
-                   help="borrow strength from the pre-trained library (compositions): auto picks sources "
-                        "by inner CV, or name sources (see 'matloop models list'); default none")
+                   help="borrow strength from the pre-trained library (compositions): auto adds every "
+                        "source's value (computed where the composition is in the source's database, "
+                        "predicted elsewhere) to the default features and lets the model weigh them "
+                        "(classification: the 3 best sources by inner CV); or name sources (see "
+                        "'matloop models list'); finetune[:SOURCE] fine-tunes a source network; "
+                        "default none")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 

@@ -151,8 +151,12 @@ def radial_distribution(n_sites: int, volume: float, distances: np.ndarray, edge
     g = (pair counts in the shell) / (n_sites * shell volume * number density), so an ideal gas gives
     1 and a supercell gives the same values as its unit cell. matminer's RadialDistributionFunction
     omits the division by ``n_sites``: matminer's values = ours x number of sites in the cell.
+
+    Distances are snapped to 1e-9 A before binning, so a shell lying exactly on a bin edge (2a = 6.5 A
+    in wurtzite with a = 3.25 A) always falls in the upper bin, whatever rounding the neighbour search
+    made: bins are half-open, ``[lo, hi)``.
     """
-    counts, _ = np.histogram(distances, bins=edges)
+    counts, _ = np.histogram(np.round(distances, 9), bins=edges)
     shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
     return counts / shell / (n_sites * n_sites / volume)
 

@@ -85,3 +85,10 @@ def test_demo_runs_and_reports(tmp_path, capsys):
     assert main(["demo", "--runs", "1", "--budget", "12", "-o", str(rep)]) == 0
     out = capsys.readouterr().out
     assert "top materials" in out and rep.exists()
+
+
+@pytest.mark.parametrize("name", ["bogus", "rf-bogus"])
+def test_demo_unknown_strategy_is_bad_input(tmp_path, capsys, name):
+    assert main(["demo", "--strategy", name, "-o", str(tmp_path / "d.html")]) == 2
+    assert name in capsys.readouterr().err
+    assert not (tmp_path / "d.html").exists()

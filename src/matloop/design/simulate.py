@@ -26,6 +26,7 @@ import pandas as pd
 
 from matloop.design.acquisition import Context, Objective, Posterior, make_acquisition
 from matloop.design.batch import select_batch
+from matloop.errors import InputError
 
 
 def average_duplicates(X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -302,8 +303,11 @@ def make_strategy(name: str, seed: int = 0) -> Strategy:
         name = DEFAULT_STRATEGY
     model, _, acq = name.partition("-")
     if model not in SURROGATES or not acq:
-        raise ValueError(f"unknown strategy {label!r}: use 'random', 'default' or MODEL-ACQUISITION with MODEL in "
+        raise InputError(f"unknown strategy {label!r}: use 'random', 'default' or MODEL-ACQUISITION with MODEL in "
                          f"{', '.join(SURROGATES)} (e.g. gp-ei, rf-lcb)")
-    make_acquisition(acq if acq != "window" else "ei")  # fail early on an unknown acquisition
+    try:
+        make_acquisition(acq if acq != "window" else "ei")  # fail early on an unknown acquisition
+    except ValueError as exc:
+        raise InputError(f"strategy {label!r}: {exc}") from None
     return SurrogateStrategy(lambda: make_surrogate(model, seed), acquisition=acq, name=label,
                              reuse_model=model in WARM_SURROGATES)

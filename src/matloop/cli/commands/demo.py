@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="bundled dataset with a direction (default liang_p3ht: conductivity of P3HT/CNT films)")
     parser.add_argument("--runs", type=int, default=3, help="independent runs (default 3)")
     parser.add_argument("--budget", type=int, default=40, help="experiments per run (default 40)")
-    parser.add_argument("--strategy", default="demo", help="strategy name (default: a fast forest + EI)")
+    parser.add_argument("--strategy", default="default",
+                        help="strategy name, as in 'matloop benchmark campaign' (default: matloop's default "
+                             "closed-loop strategy)")
     parser.add_argument("-o", "--output", default="matloop_demo_report.html", help="HTML report to write")
     parser.set_defaults(func=run)
 
@@ -30,10 +32,13 @@ def run(args: argparse.Namespace) -> int:
 
     from matloop.datasets import load
     from matloop.design.acquisition import Objective
-    from matloop.design.simulate import SurrogateStrategy, average_duplicates, benchmark, make_strategy
+    from matloop.design.simulate import DEFAULT_STRATEGY, average_duplicates, benchmark, make_strategy
     from matloop.design.surrogate import featurize
 
     t0 = time.perf_counter()
+    strategy = make_strategy(args.strategy)  # an unknown name is an input error before any work
+    if args.strategy == "default":
+        strategy.name = f"default ({DEFAULT_STRATEGY})"
     ds = load(args.dataset)
     direction = ds.direction.get(ds.target)
     if direction not in ("max", "min"):
@@ -43,13 +48,6 @@ def run(args: argparse.Namespace) -> int:
     X = featurize(ds)
     Xu, yu, counts = average_duplicates(X, ds.y.to_numpy(dtype=float))
     print(f"2. {X.shape[1]} input features; averaged replicate measurements: pool of {len(yu)} distinct materials")
-    if args.strategy == "demo":
-        from matloop.models.forest import RandomForestRegressor
-
-        strategy = SurrogateStrategy(lambda: RandomForestRegressor(n_estimators=60, noise="oob", random_state=0),
-                                     acquisition="ei", name="forest + EI")
-    else:
-        strategy = make_strategy(args.strategy)
     objective = Objective(direction)
     print(f"3. simulating {args.runs} campaigns of {args.budget} experiments each (top 5% = targets)")
     result = benchmark(Xu.to_numpy(dtype=float), yu, {strategy.name: strategy}, runs=args.runs,

@@ -42,6 +42,16 @@ def test_pool_campaign_round_trip(tmp_path):
     assert exported["measured_value"].notna().sum() == 13 and exported["suggested_rank"].notna().sum() == 6
 
 
+def test_suggestions_keep_the_users_column_order(tmp_path):
+    ds, f = _pool()
+    f = f[["time", "temperature", "yield"]]  # not alphabetical
+    ds = Dataset(frame=f, input=None, kind="parameters", targets=["yield"])
+    camp = Campaign.create("opt", str(tmp_path / "c.db"), Objective("max"), "yield", pool=ds)
+    assert list(camp.suggest(batch=2, model="rf").columns[:2]) == ["time", "temperature"]
+    exported = list(camp.export().columns)
+    assert exported.index("time") < exported.index("temperature")
+
+
 def test_unknown_material_is_refused(tmp_path):
     ds, _ = _pool()
     camp = Campaign.create("opt", str(tmp_path / "c.db"), Objective("min"), "yield", pool=ds)

@@ -208,6 +208,8 @@ class Ledger:
             rows = conn.execute(select(candidates).where(candidates.c.campaign_id == self.id)
                                 .order_by(candidates.c.id)).mappings().all()
         frame = pd.DataFrame([json.loads(r["data"]) for r in rows])
+        order = [c for c in self.config.get("columns") or [] if c in frame.columns]  # the user's column order
+        frame = frame[order + [c for c in frame.columns if c not in order]]
         meta = pd.DataFrame({"candidate_id": [r["id"] for r in rows], "key": [r["key"] for r in rows],
                              "source": [r["source"] for r in rows]})
         return pd.concat([meta, frame], axis=1)

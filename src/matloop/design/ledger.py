@@ -240,19 +240,22 @@ class Ledger:
         ``acquisition``, ``reason``. New keys (from a parameter space) become candidates."""
         actor = actor or default_actor()
         stamp = now()
-        with self.engine.begin() as conn:
-            bid = conn.execute(insert(batches).values(
-                campaign_id=self.id, strategy=_json(strategy), model=model, model_version=model_version,
-                n_measured=n_measured, created_at=stamp, created_by=actor)).inserted_primary_key[0]
-            for row in batch.to_dict(orient="records"):
-                cand = self._candidate_id(conn, row["key"])
-                if cand is None:
-                    cand = conn.execute(insert(candidates).values(
-                        campaign_id=self.id, key=row["key"], data=_json(row["data"]), source="space",
-                        created_at=stamp, created_by=actor)).inserted_primary_key[0]
-                conn.execute(insert(suggestions).values(
-                    batch_id=bid, candidate_id=cand, rank=int(row["rank"]), prediction=_f(row["prediction"]),
-                    std=_f(row["std"]), acquisition=_f(row["acquisition"]), reason=str(row["reason"])))
+        return self._write(lambda conn: self._add_suggestions(conn, batch, strategy, model, model_version,
+                                                              n_measured, actor, stamp))
+
+    def _add_suggestions(self, conn, batch, strategy, model, model_version, n_measured, actor, stamp) -> int:
+        bid = conn.execute(insert(batches).values(
+            campaign_id=self.id, strategy=_json(strategy), model=model, model_version=model_version,
+            n_measured=n_measured, created_at=stamp, created_by=actor)).inserted_primary_key[0]
+        for row in batch.to_dict(orient="records"):
+            cand = self._candidate_id(conn, row["key"])
+            if cand is None:
+                cand = conn.execute(insert(candidates).values(
+                    campaign_id=self.id, key=row["key"], data=_json(row["data"]), source="space",
+                    created_at=stamp, created_by=actor)).inserted_primary_key[0]
+            conn.execute(insert(suggestions).values(
+                batch_id=bid, candidate_id=cand, rank=int(row["rank"]), prediction=_f(row["prediction"]),
+                std=_f(row["std"]), acquisition=_f(row["acquisition"]), reason=str(row["reason"])))
         return bid
 
     def record(self, results: pd.DataFrame, keys: list[str], targets: list[str], source: str,
@@ -270,50 +273,67 @@ class Ledger:
                                  "reason": f"results have no column {target!r} (columns: {list(results.columns)})"})
         if problems:
             raise InputError("Cannot record these results", error_table(problems))
+        return self._write(lambda conn: self._record(conn, results, keys, targets, source, rows, allow_new,
+                                                     actor, stamp))
+
+    def _record(self, conn, results, keys, targets, source, rows, allow_new, actor, stamp) -> RecordResult:
+        problems = []
         inserted = duplicates = new = 0
-        with self.engine.begin() as conn:
-            for key, row_no, rec in zip(keys, rows, results.to_dict(orient="records"), strict=True):
-                cand = self._candidate_id(conn, key)
-                if cand is None:
-                    if not allow_new:
-                        problems.append({"row": row_no, "column": "(material)", "value": key,
-                                         "reason": "not a candidate of this campaign (use --allow-new to add it)"})
-                        continue
-                    cand = conn.execute(insert(candidates).values(
-                        campaign_id=self.id, key=key, data=_json(rec), source="recorded", created_at=stamp,
-                        created_by=actor)).inserted_primary_key[0]
-                    new += 1
-                for target in targets:
-                    value = rec[target]
-                    if value is None or (isinstance(value, float) and math.isnan(value)):
-                        continue  # an empty cell is "not measured yet", not a measurement
-                    try:
-                        value = float(value)
-                    except (TypeError, ValueError):
-                        problems.append({"row": row_no, "column": target, "value": value,
-                                         "reason": "not a number"})
-                        continue
-                    if not math.isfinite(value):
-                        problems.append({"row": row_no, "column": target, "value": value,
-                                         "reason": "not a finite number"})
-                        continue
-                    ident = rec.get("measurement_id")
-                    raw = f"{self.id}|{key}|{target}|{ident if ident is not None else repr(value)}|" + (
-                        "" if ident is not None else _json(rec))
-                    idem = hashlib.sha256(raw.encode()).hexdigest()
-                    exists = conn.execute(select(measurements.c.id).where(
-                        measurements.c.campaign_id == self.id, measurements.c.idempotency_key == idem)).first()
-                    if exists:
-                        duplicates += 1
-                        continue
-                    conn.execute(insert(measurements).values(
-                        campaign_id=self.id, candidate_id=cand, target=target, value=value,
-                        idempotency_key=idem, source=source, extra=_json(rec), recorded_at=stamp,
-                        recorded_by=actor))
-                    inserted += 1
-            if problems:  # raising inside the transaction rolls all of it back
-                raise InputError("Nothing was recorded", error_table(problems))
+        for key, row_no, rec in zip(keys, rows, results.to_dict(orient="records"), strict=True):
+            cand = self._candidate_id(conn, key)
+            if cand is None:
+                if not allow_new:
+                    problems.append({"row": row_no, "column": "(material)", "value": key,
+                                     "reason": "not a candidate of this campaign (use --allow-new to add it)"})
+                    continue
+                cand = conn.execute(insert(candidates).values(
+                    campaign_id=self.id, key=key, data=_json(rec), source="recorded", created_at=stamp,
+                    created_by=actor)).inserted_primary_key[0]
+                new += 1
+            for target in targets:
+                value = rec[target]
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    continue  # an empty cell is "not measured yet", not a measurement
+                try:
+                    value = float(value)
+                except (TypeError, ValueError):
+                    problems.append({"row": row_no, "column": target, "value": value,
+                                     "reason": "not a number"})
+                    continue
+                if not math.isfinite(value):
+                    problems.append({"row": row_no, "column": target, "value": value,
+                                     "reason": "not a finite number"})
+                    continue
+                ident = rec.get("measurement_id")
+                raw = f"{self.id}|{key}|{target}|{ident if ident is not None else repr(value)}|" + (
+                    "" if ident is not None else _json(rec))
+                idem = hashlib.sha256(raw.encode()).hexdigest()
+                exists = conn.execute(select(measurements.c.id).where(
+                    measurements.c.campaign_id == self.id, measurements.c.idempotency_key == idem)).first()
+                if exists:
+                    duplicates += 1
+                    continue
+                conn.execute(insert(measurements).values(
+                    campaign_id=self.id, candidate_id=cand, target=target, value=value,
+                    idempotency_key=idem, source=source, extra=_json(rec), recorded_at=stamp,
+                    recorded_by=actor))
+                inserted += 1
+        if problems:  # raising inside the transaction rolls all of it back
+            raise InputError("Nothing was recorded", error_table(problems))
         return RecordResult(inserted, duplicates, new)
+
+    def _write(self, work, attempts: int = 5):
+        """Run ``work(conn)`` in one transaction; retry it when a concurrent writer committed the same
+        unique row first (a server database such as PostgreSQL lets both transactions run and fails
+        the second at commit; SQLite's ``BEGIN IMMEDIATE`` already serialises writers). The retry sees
+        the other writer's rows, so an idempotent record becomes "already recorded", not an error."""
+        for attempt in range(attempts):
+            try:
+                with self.engine.begin() as conn:
+                    return work(conn)
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
 
     def _candidate_id(self, conn, key: str) -> int | None:
         row = conn.execute(select(candidates.c.id).where(

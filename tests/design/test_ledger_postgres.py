@@ -1,0 +1,117 @@
+"""The campaign ledger on a real PostgreSQL server (a team's database), not only on SQLite.
+
+A throwaway server is started for this module with the machine's PostgreSQL binaries (Debian's
+``postgresql`` package), listening on a Unix socket in a temporary folder only (no TCP port), and
+removed afterwards. Skipped, with the reason, where the binaries or the ``psycopg`` driver are
+missing.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pandas as pd
+import pytest
+
+from matloop.design.acquisition import Objective
+from matloop.design.campaign import Campaign
+from matloop.design.ledger import Ledger
+from matloop.io.dataset import Dataset
+
+pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
+BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+if not BIN or not os.path.exists(os.path.join(BIN[-1], "initdb")):
+    pytest.skip("no PostgreSQL server binaries (Debian package 'postgresql')", allow_module_level=True)
+BIN = BIN[-1]
+PORT = 54329
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: use its own system user there."""
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL")
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+@pytest.fixture(scope="module")
+def url():
+    """SQLAlchemy URL of a throwaway server; each test uses its own campaign names."""
+    root = tempfile.mkdtemp(prefix="matloop-pg-")
+    data, sock = os.path.join(root, "data"), os.path.join(root, "sock")
+    os.makedirs(sock)
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(sock, "postgres")
+    run = dict(check=True, capture_output=True, text=True, timeout=120)
+    subprocess.run(_as_server_user([f"{BIN}/initdb", "-D", data, "-A", "trust", "-U", "postgres",
+                                    "--no-sync"]), **run)
+    subprocess.run(_as_server_user([f"{BIN}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
+                                    f"-k {sock} -p {PORT} -c listen_addresses='' -c fsync=off", "start"]), **run)
+    try:
+        yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={PORT}"
+    finally:
+        subprocess.run(_as_server_user([f"{BIN}/pg_ctl", "-D", data, "-m", "immediate", "stop"]),
+                       capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _oxides(url: str, name: str) -> Ledger:
+    pool = pd.DataFrame({"formula": ["Fe2O3", "NiO", "CuO", "ZnO"], "note": ["a", "b", "c", "d"]})
+    return Ledger.create(url, name, {"target": "gap", "direction": "max"}, pool, keys=pool["formula"].tolist(),
+                         actor="tester@host")
+
+
+def test_campaign_round_trip_on_postgres(url):
+    frame = pd.DataFrame({"time": [1.0, 2, 3, 4, 5, 6, 7, 8], "temperature": [300.0, 350, 400, 450, 500, 550,
+                                                                               600, 650]})
+    frame["yield"] = [0.1, 0.3, 0.5, 0.6, None, None, None, None]
+    ds = Dataset(frame=frame, input=None, kind="parameters", targets=["yield"])
+    camp = Campaign.create("round-trip", url, Objective("max"), "yield", pool=ds, actor="me@lab")
+    assert (camp.status().n_candidates, camp.status().n_measured) == (8, 4)
+    batch = camp.suggest(batch=2, model="rf")
+    results = batch[["time", "temperature"]].copy()
+    results["yield"] = [0.7, 0.8]
+    assert camp.record(results, "batch1.csv").inserted == 2
+    assert camp.record(results, "batch1.csv").already_recorded == 2  # idempotent on the server too
+    exported = Campaign("round-trip", url).export()
+    assert exported["measured_value"].notna().sum() == 6 and exported["suggested_rank"].notna().sum() == 2
+    with pytest.raises(Exception, match="already exists"):
+        Campaign.create("round-trip", url, Objective("max"), "yield", pool=ds)
+
+
+_WRITER = """
+import sys, pandas as pd
+from matloop.design.ledger import Ledger
+led = Ledger(sys.argv[1], sys.argv[2])
+tag, n, shared = sys.argv[3], int(sys.argv[4]), sys.argv[5] == "same"
+for i in range(n):
+    ident = f"m-{i}" if shared else f"{tag}-{i}"
+    res = pd.DataFrame({"formula": ["NiO"], "gap": [float(i)], "measurement_id": [ident]})
+    led.record(res, ["NiO"], ["gap"], tag, [1])
+    print(f"ack {i}", flush=True)
+"""
+
+
+@pytest.mark.parametrize("ids", ["distinct", "same"])
+def test_two_processes_recording_at_once_on_postgres(url, ids):
+    """Distinct measurements from two processes all land; the same measurements sent by both at once
+    land exactly once (the loser of a race retries and sees them as already recorded)."""
+    name = f"concurrent-{ids}"
+    ledger = _oxides(url, name)
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, url, name, tag, "30", ids], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for tag in ("p1", "p2")]
+    for p in procs:
+        _, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+    m = ledger.measurements()
+    if ids == "distinct":
+        assert len(m) == 60 and set(m["source"]) == {"p1", "p2"}
+    else:
+        assert len(m) == 30 and m["idempotency_key"].is_unique

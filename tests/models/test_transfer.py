@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from matloop import InputError, MatloopError
 from matloop.models import RandomForestRegressor
@@ -188,3 +189,31 @@ def test_make_transfer_model_for_the_cli():
         make_transfer_model("mp_gapp", "rf", "regression")
     with pytest.raises(ValueError, match="base model"):
         make_transfer_model("auto", "xgboost", "regression")
+
+
+def test_automodel_as_final_model_on_transfer_features(formulas):
+    """``--transfer auto`` features (default + looked-up source values) with AutoModel on top, as
+    benchmarks/matbench.py's auto_transfer: the source value is used, members stay reachable."""
+    from matloop.models import ExtraTreesRegressor
+    from matloop.models.automodel import AutoModel
+    from matloop.models.pretrained.lookup import computed_values
+    from matloop.models.transfer_features import compositions_from
+
+    rng = np.random.RandomState(0)
+    e_form = computed_values("mp_e_form", compositions_from(formulas)[0])
+    keep = np.isfinite(e_form)
+    X, e_form = formulas[keep], e_form[keep]
+    y = np.exp(e_form) + rng.normal(0, 0.02, len(X))
+    auto = AutoModel(candidates={"et": ExtraTreesRegressor(n_estimators=40, max_features=0.5, random_state=0)},
+                     cv_repeats=1, log_target=False)
+    model = ShotgunTransfer(["mp_e_form", "mp_gap"], layer="prediction", n_select=None, include_base="default",
+                            prior=False, fallback=None, lookup=True, base_model=auto).fit(X[:100], y[:100])
+    frame = model.features(X[100:])
+    assert list(frame.columns[:2]) == ["mp_e_form:lookup", "mp_gap:lookup"] and frame.shape[1] > 100
+    np.testing.assert_allclose(frame["mp_e_form:lookup"], e_form[100:])  # computed values, not predictions
+    mean, std = model.predict(X[100:], return_std=True)
+    assert isinstance(model.model_, AutoModel) and np.all(std > 0)
+    members = model.model_.member_predictions(frame)
+    assert {"et", "et_median"} <= set(members.columns) and len(members) == len(X) - 100
+    plain = clone(auto).fit(model.features(X[:100]).iloc[:, 2:], y[:100])  # default features only
+    assert np.mean(np.abs(mean - y[100:])) < 0.7 * np.mean(np.abs(plain.predict(frame.iloc[:, 2:]) - y[100:]))

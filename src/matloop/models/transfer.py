@@ -136,6 +136,12 @@ class _Shotgun(BaseEstimator):
                          else self._base().transform(comps).to_numpy(dtype=float))
         return pd.DataFrame(np.hstack(parts), columns=self.feature_names_out_)
 
+    def features(self, X) -> pd.DataFrame:
+        """The final model's feature table for formulas ``X`` (what :meth:`predict` feeds it), e.g. to
+        ask a fitted AutoModel final model for its members' predictions."""
+        check_is_fitted(self, "model_")
+        return self._final_frame(*self._inputs(X))
+
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Columns the final model sees (``mp_gap:h0`` ..., ``mp_gap:pred``, ..., Magpie names)."""
         check_is_fitted(self, "feature_names_out_")

@@ -92,3 +92,13 @@ def test_demo_unknown_strategy_is_bad_input(tmp_path, capsys, name):
     assert main(["demo", "--strategy", name, "-o", str(tmp_path / "d.html")]) == 2
     assert name in capsys.readouterr().err
     assert not (tmp_path / "d.html").exists()
+
+
+def test_cli_surrogate_choices_match_the_design_layer():
+    """The parser spells the surrogate names out (no modelling imports at start-up): keep them equal."""
+    from matloop.cli import goal
+    from matloop.design import surrogate
+    from matloop.design.simulate import DEFAULT_STRATEGY
+
+    assert set(goal.SURROGATE_CHOICES) == set(surrogate.SURROGATES)
+    assert goal.DEFAULT_SURROGATE == surrogate.DEFAULT_SURROGATE == DEFAULT_STRATEGY.split("-")[0]

@@ -19,7 +19,13 @@ from matloop.design.acquisition import Objective, make_acquisition
 from matloop.design.ledger import Ledger, RecordResult
 from matloop.design.space import DesignSpace, optimize
 from matloop.design.suggest import default_acquisition, rank_candidates
-from matloop.design.surrogate import featurize, make_surrogate, material_keys, parameter_keys
+from matloop.design.surrogate import (
+    DEFAULT_SURROGATE,
+    featurize,
+    make_surrogate,
+    material_keys,
+    parameter_keys,
+)
 from matloop.errors import InputError, MatloopError, error_table
 from matloop.io.dataset import Dataset
 
@@ -153,7 +159,7 @@ class Campaign:
 
     # ------------------------------------------------------------------ actions
     def suggest(self, batch: int = 5, acquisition: str | None = None, batch_method: str = "penalized",
-                model: str = "auto", seed: int = 0, actor: str | None = None) -> pd.DataFrame:
+                model: str = DEFAULT_SURROGATE, seed: int = 0, actor: str | None = None) -> pd.DataFrame:
         """Choose the next batch, store it in the ledger, and return it (original columns +
         prediction, std, acquisition, rank, reason)."""
         table = self.table()

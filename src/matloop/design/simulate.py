@@ -26,6 +26,7 @@ import pandas as pd
 
 from matloop.design.acquisition import Context, Objective, Posterior, make_acquisition
 from matloop.design.batch import select_batch
+from matloop.design.surrogate import DEFAULT_SURROGATE
 from matloop.errors import InputError
 
 
@@ -283,7 +284,7 @@ def benchmark(X: np.ndarray, y: np.ndarray, strategies: dict[str, Strategy], run
 
 
 #: our default closed-loop strategy (chosen on the benchmark; see benchmarks/results/closed_loop.md)
-DEFAULT_STRATEGY = "etgp-logei"
+DEFAULT_STRATEGY = f"{DEFAULT_SURROGATE}-logei"
 #: surrogates that refit faster when the strategy keeps refitting the same object (warm start)
 WARM_SURROGATES = ("fastgp", "etgp")
 

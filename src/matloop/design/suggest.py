@@ -17,7 +17,7 @@ from scipy.special import ndtr
 from matloop.design.acquisition import Context, Objective, make_acquisition, nearest_distance
 from matloop.design.batch import select_batch
 from matloop.design.multiobjective import parse_constraint, probability_of_feasibility
-from matloop.design.surrogate import featurize, make_surrogate
+from matloop.design.surrogate import DEFAULT_SURROGATE, featurize, make_surrogate
 from matloop.errors import InputError, error_table
 from matloop.io.dataset import Dataset
 
@@ -49,7 +49,7 @@ def rank_candidates(
     batch: int = 5,
     acquisition: str | None = None,
     batch_method: str = "penalized",
-    model: str = "auto",
+    model: str = DEFAULT_SURROGATE,
     seed: int = 0,
     constraints: list[tuple[np.ndarray, np.ndarray, float | None, float | None, str]] | None = None,
 ) -> Ranking:
@@ -101,7 +101,7 @@ def suggest(
     batch: int = 5,
     acquisition: str | None = None,
     batch_method: str = "penalized",
-    model: str = "auto",
+    model: str = DEFAULT_SURROGATE,
     seed: int = 0,
     constraints: list[str] | None = None,
 ) -> pd.DataFrame:

@@ -5,13 +5,13 @@
   written (``Fe2O3`` and ``O3Fe2`` are one candidate).
 - :func:`featurize` turns any :class:`~matloop.io.Dataset` into a numeric matrix with the default
   featurizer of its input kind (parameter tables: their numeric columns).
-- :class:`AutoSurrogate` is the default model of a campaign: it chooses, by cross-validated
-  predictive log-likelihood on the data measured so far, between a Gaussian process (smooth, few
-  parameters) and a random forest with jackknife variance (rugged, many features), so the choice
-  follows the data rather than a fixed rule. It cross-validates at every fit, so it suits one-shot
-  suggestions, not a loop that refits after every measurement.
-- :class:`ForestGPBlend` is the surrogate of the default closed-loop strategy: a mixture of a small
-  extra-trees forest and a :class:`WarmStartGP` (an ARD GP that reuses its hyper-parameters while
+- :class:`AutoSurrogate` (``model="auto"``) chooses, by cross-validated predictive log-likelihood
+  on the data measured so far, between a Gaussian process (smooth, few parameters) and a random
+  forest with jackknife variance (rugged, many features). It cross-validates at every fit, so it
+  suits one-shot suggestions, not a loop that refits after every measurement.
+- :class:`ForestGPBlend` (``"etgp"``, :data:`DEFAULT_SURROGATE`) is the default surrogate of
+  suggestions, campaigns and the closed-loop strategy: a mixture of a small extra-trees forest and
+  a :class:`WarmStartGP` (an ARD GP that reuses its hyper-parameters while
   the data grow), about 0.1 s per refit at 100 measurements.
 """
 
@@ -30,6 +30,9 @@ from matloop.models.base import UncertaintyRegressorMixin, check_features, check
 from matloop.models.preprocessing import fit_cleaner
 
 SURROGATES = ("auto", "rf", "gp", "et", "gbm", "fastgp", "etgp")
+#: the surrogate of suggestions and campaigns unless the user names one: the forest + GP mixture that
+#: needed the fewest experiments on the closed-loop benchmark (benchmarks/results/closed_loop.md)
+DEFAULT_SURROGATE = "etgp"
 
 
 def material_keys(dataset: Dataset, frame: pd.DataFrame | None = None) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from matloop.cli.goal import add_goal_arguments
+from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
 
 DESCRIPTION = """\
 Run a closed-loop campaign whose every candidate, suggestion (with the model and acquisition values
@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sug.add_argument("-o", "--output", required=True, metavar="next.csv", help="where to write the batch")
     sug.add_argument("--acquisition", metavar="NAME", help="acquisition (default: logei, or window for ranges)")
     sug.add_argument("--batch-method", choices=("penalized", "believer", "thompson"), default="penalized")
-    sug.add_argument("--model", default="auto", choices=("auto", "rf", "et", "gp", "gbm"))
+    add_surrogate_argument(sug)
     sug.add_argument("--seed", type=int, default=0)
     _db_argument(sug)
     sug.add_argument("--by", metavar="WHO", help="who asks (default: user@host)")

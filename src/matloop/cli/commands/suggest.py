@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from matloop.cli.common import add_table_arguments
-from matloop.cli.goal import add_goal_arguments
+from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
 
 DESCRIPTION = """\
 Fit a model with uncertainty on the rows whose target is measured, score the rows whose target is
@@ -41,8 +41,7 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
                         "default: logei, or the window probability with --target-range")
     g.add_argument("--batch-method", choices=("penalized", "believer", "thompson"), default="penalized",
                    help="how a batch stays diverse (default: penalized)")
-    g.add_argument("--model", default="auto", choices=("auto", "rf", "et", "gp", "gbm"),
-                   help="surrogate model; auto picks a GP or a random forest by cross-validated likelihood")
+    add_surrogate_argument(g)
     g.add_argument("--constraint", action="append", metavar="EXPR",
                    help="another measured column must satisfy this, e.g. 'density < 8' (repeatable)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

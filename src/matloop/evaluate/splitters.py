@@ -29,6 +29,7 @@ from sklearn import model_selection as ms
 
 from matloop.errors import InputError, error_table
 from matloop.io.elements import ATOMIC_NUMBER, SYMBOLS
+from matloop.io.factorize import factorize_exact
 from matloop.io.formula import Compositions, parse_formulas
 
 __all__ = [
@@ -127,7 +128,7 @@ class FoldColumnSplit:
 
     def split(self, X: object, y: object = None, groups: object = None) -> Iterator[Split]:
         labels = self._labels(_n_rows(X), groups)
-        codes, uniq = pd.factorize(labels, sort=True)
+        codes, uniq = factorize_exact(labels, sort=True)
         if len(uniq) < 2:
             raise InputError(f"column '{self.name}' needs at least two distinct folds, found {list(uniq)}")
         for k in range(len(uniq)):

@@ -37,6 +37,7 @@ import pandas as pd
 
 from matloop.errors import InputError, error_table
 from matloop.io.elements import ATOMIC_NUMBER, N_ELEMENTS, SYMBOLS
+from matloop.io.factorize import factorize_exact
 
 __all__ = ["Compositions", "parse_formulas", "parse_formula"]
 
@@ -140,7 +141,7 @@ def parse_formulas(
     if errors not in ("raise", "collect"):
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
     series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = factorize_exact(series)
     uniq = [u if isinstance(u, str) else str(u) for u in uniques]  # numbers, bytes...: read as text
     parsed, reasons = _parse_unique(uniq)
     for k, u in enumerate(uniques):

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.errors import InputError
+from matloop.io.factorize import factorize_exact
 from matloop.io.formula import parse_formulas
 
 __all__ = [
@@ -226,7 +227,7 @@ def validate_smiles(values: pd.Series, column: str, rows: np.ndarray) -> tuple[l
     except ImportError as exc:  # pragma: no cover - the molecule extra is part of `make test`
         raise ImportError("reading SMILES needs RDKit: pip install 'matloop[molecule]'") from exc
     blocker = rdBase.BlockLogs()  # noqa: F841 (silence RDKit's per-molecule stderr messages)
-    codes, uniques = pd.factorize(values.map(lambda v: v.strip() if isinstance(v, str) else v))
+    codes, uniques = factorize_exact(values.map(lambda v: v.strip() if isinstance(v, str) else v))
     canon: list[str | None] = []
     reasons: list[str | None] = []
     for u in uniques:

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.errors import InputError, error_table
+from matloop.io.factorize import factorize_exact
 
 __all__ = ["parse_smiles", "canonical_smiles", "cap_end_groups", "require_rdkit"]
 
@@ -197,7 +198,7 @@ def _parse_column(values, column: str, rows, errors: str):
     raw = np.empty(len(values), dtype=object)
     raw[:] = [str(v) if isinstance(v, np.str_) else v for v in values]
     keys = np.array([v.strip() if isinstance(v, str) else v for v in raw], dtype=object)
-    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+    codes, uniques = factorize_exact(pd.Series(keys, dtype=object))
     mols, capped, reasons = _parse_unique(list(uniques))
 
     bad_unique = np.array([r is not None for r in reasons] + [True])  # last slot: missing (code -1)

@@ -107,7 +107,7 @@ def run_fit(args: argparse.Namespace) -> int:
             "parameter_columns": dataset.parameter_columns if dataset.kind == "parameters" else None,
             "n_train": len(dataset), "model": args.model, "transfer": args.transfer}
     save_model(model, args.output, metadata=meta)
-    print(f"fitted {args.model} on {len(dataset)} rows of {dataset.kind} input {dataset.input or ''} "
+    print(f"fitted {_described(args)} on {len(dataset)} rows of {dataset.kind} input {dataset.input or ''} "
           f"-> {dataset.target} ({dataset.task}) in {time.perf_counter() - t0:.1f} s; saved {args.output}")
     return 0
 
@@ -162,10 +162,10 @@ def run_validate(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     report = result.to_dict()
     report.update({"table": args.table, "target": dataset.target, "model": args.model, "cv": args.cv,
-                   "n_rows": len(dataset), "seconds": seconds})
+                   "transfer": args.transfer, "n_rows": len(dataset), "seconds": seconds})
     keys = ["mae", "rmse", "r2", "spearman", "miscalibration_area", "coverage_95"] if dataset.task == "regression" \
         else ["roc_auc", "balanced_accuracy", "f1", "pr_auc"]
-    print(f"{args.cv} cross-validation of {args.model} on {len(dataset)} rows ({len(result.folds)} folds, "
+    print(f"{args.cv} cross-validation of {_described(args)} on {len(dataset)} rows ({len(result.folds)} folds, "
           f"{seconds:.1f} s):")
     for k in keys:
         if k in result.mean:
@@ -185,3 +185,9 @@ def run_validate(args: argparse.Namespace) -> int:
         write_table(pd.DataFrame(preds.drop(columns=["index"])), args.predictions)
         print(f"wrote {args.predictions}")
     return 0
+
+
+def _described(args: argparse.Namespace) -> str:
+    """The model as the user chose it, with the transfer option when one is used."""
+    transfer = str(getattr(args, "transfer", "none") or "none")
+    return args.model if transfer.lower() == "none" else f"{args.model} with --transfer {transfer}"

@@ -107,13 +107,8 @@ def run_transfer_fold(task: str, f: int) -> dict:
             "weights": model.model_.weights_, "cv_mae": model.model_.cv_scores_}
 
 
-def run_fold(task: str, f: int, transfer: bool = False) -> dict:
-    """AutoModel (or AutoClassifier) and its members on one official fold: metrics, weights, times.
-
-    ``transfer``: the ``auto_transfer`` variant instead (:func:`run_transfer_fold`).
-    """
-    if transfer:
-        return run_transfer_fold(task, f)
+def run_fold(task: str, f: int) -> dict:
+    """AutoModel (or AutoClassifier) and its members on one official fold: metrics, weights, times."""
     ds, X, _ = task_matrix(task)
     y = ds.y.to_numpy()
     tr, te = ds.folds != f, ds.folds == f
@@ -147,13 +142,14 @@ def task_header(task: str) -> dict:
     return {"task": task, "n": len(ds.y), "task_type": ds.task, "featurize_seconds": featurize_s, "folds": []}
 
 
-def run_tasks(tasks: list[str], folds: list[int], jobs: int, on_task_done, transfer: bool = False) -> None:
-    """Every (task, fold) unit, in ``jobs`` worker processes (one thread each), longest tasks first.
+def run_tasks(tasks: list[str], folds: list[int], jobs: int, on_task_done, unit=run_fold, header=task_header) -> None:
+    """Every (task, fold) ``unit`` (a top-level function, for the workers), in ``jobs`` worker processes
+    (one thread each), longest tasks first; ``header(task)`` starts each task's result.
 
     ``on_task_done(result)`` is called as soon as all folds of a task are in, so a long run keeps
-    what it finished. ``transfer``: the ``auto_transfer`` units instead (results without the header).
+    what it finished.
     """
-    pending = {t: {"task": t, "folds": []} if transfer else task_header(t) for t in tasks}
+    pending = {t: header(t) for t in tasks}
     remaining = {t: len(folds) for t in tasks}
     starts = {}
 
@@ -171,7 +167,7 @@ def run_tasks(tasks: list[str], folds: list[int], jobs: int, on_task_done, trans
     if jobs <= 1:
         for t, f in units:
             starts.setdefault(t, time.perf_counter())
-            done(t, run_fold(t, f, transfer))
+            done(t, unit(t, f))
         return
     os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the workers: gradient boosting's OpenMP
     context = multiprocessing.get_context("spawn")
@@ -179,7 +175,7 @@ def run_tasks(tasks: list[str], folds: list[int], jobs: int, on_task_done, trans
         futures = {}
         for t, f in units:
             starts.setdefault(t, time.perf_counter())
-            futures[pool.submit(run_fold, t, f, transfer)] = t
+            futures[pool.submit(unit, t, f)] = t
         for future in as_completed(futures):
             done(futures[future], future.result())
 
@@ -285,7 +281,7 @@ def run_transfer(args) -> None:
         r["transfer_overlap"] = transfer_overlap(result["task"])
         write(saved["results"], args.folds, saved["total_seconds"], saved.get("jobs", 1))
 
-    run_tasks(tasks, args.folds, args.jobs, merge, transfer=True)
+    run_tasks(tasks, args.folds, args.jobs, merge, unit=run_transfer_fold, header=lambda t: {"task": t, "folds": []})
 
 
 def transfer_lines(r: dict) -> list[str]:

@@ -1,4 +1,5 @@
-"""Small stand-in estimators shared by tests (importable as ``standins``: pytest's pythonpath)."""
+"""Small stand-ins shared by tests (importable as ``standins``: pytest's pythonpath): estimators, test
+crystals, clustered blobs, and a ledger with a writer process."""
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -55,3 +56,29 @@ def blobs(sizes=(60, 30, 10), d=4, spread=0.3, seed=0):
     X = np.vstack([c + rng.normal(scale=spread, size=(n, d)) for c, n in zip(centres, sizes, strict=True)])
     labels = np.repeat(np.arange(len(sizes)), sizes)
     return pd.DataFrame(X, columns=[f"f{j}" for j in range(d)]), labels
+
+
+def oxides_ledger(url: str, name: str = "oxides"):
+    """A ledger whose pool is four oxides (target ``gap``, maximise)."""
+    import pandas as pd
+
+    from matloop.design.ledger import Ledger
+
+    pool = pd.DataFrame({"formula": ["Fe2O3", "NiO", "CuO", "ZnO"], "note": ["a", "b", "c", "d"]})
+    return Ledger.create(url, name, {"target": "gap", "direction": "max"}, pool, keys=pool["formula"].tolist(),
+                         actor="tester@host")
+
+
+#: ``python -c LEDGER_WRITER URL NAME TAG N MODE``: records N measurements of NiO in campaign NAME,
+#: printing "ack i" after each is acknowledged; MODE "same" gives every process the same ids
+LEDGER_WRITER = """
+import sys, pandas as pd
+from matloop.design.ledger import Ledger
+led = Ledger(sys.argv[1], sys.argv[2])
+tag, n, shared = sys.argv[3], int(sys.argv[4]), sys.argv[5] == "same"
+for i in range(n):
+    ident = f"m-{i}" if shared else f"{tag}-{i}"
+    res = pd.DataFrame({"formula": ["NiO"], "gap": [float(i)], "measurement_id": [ident]})
+    led.record(res, ["NiO"], ["gap"], tag, [1])
+    print(f"ack {i}", flush=True)
+"""

@@ -1,6 +1,5 @@
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pandas as pd
@@ -8,13 +7,12 @@ import pytest
 
 from matloop.design.ledger import Ledger
 from matloop.errors import InputError, MatloopError
+from standins import LEDGER_WRITER, oxides_ledger
 
 
 @pytest.fixture
 def ledger(tmp_path):
-    pool = pd.DataFrame({"formula": ["Fe2O3", "NiO", "CuO", "ZnO"], "note": ["a", "b", "c", "d"]})
-    return Ledger.create(str(tmp_path / "c.db"), "oxides", {"target": "gap", "direction": "max"}, pool,
-                         keys=pool["formula"].tolist(), actor="tester@host")
+    return oxides_ledger(str(tmp_path / "c.db"))
 
 
 def test_create_twice_is_an_error(ledger, tmp_path):
@@ -63,20 +61,8 @@ def test_suggestions_are_stored_with_model_and_strategy(ledger):
     assert "Cu2O" in ledger.candidates()["key"].tolist()  # a new space point became a candidate
 
 
-_WRITER = textwrap.dedent("""
-    import sys, pandas as pd
-    from matloop.design.ledger import Ledger
-    led = Ledger(sys.argv[1], "oxides")
-    tag = sys.argv[2]
-    for i in range(int(sys.argv[3])):
-        res = pd.DataFrame({"formula": ["NiO"], "gap": [float(i)], "measurement_id": [f"{tag}-{i}"]})
-        led.record(res, ["NiO"], ["gap"], tag, [1])
-        print(f"ack {i}", flush=True)
-""")
-
-
 def test_two_processes_recording_at_once_both_land(ledger):
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, ledger.url, tag, "25"], stdout=subprocess.PIPE,
+    procs = [subprocess.Popen([sys.executable, "-c", LEDGER_WRITER, ledger.url, "oxides", tag, "25", "distinct"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for tag in ("p1", "p2")]
     for p in procs:
         out, err = p.communicate(timeout=120)
@@ -86,7 +72,8 @@ def test_two_processes_recording_at_once_both_land(ledger):
 
 
 def test_kill_loses_nothing_acknowledged(ledger):
-    p = subprocess.Popen([sys.executable, "-c", _WRITER, ledger.url, "k", "100000"], stdout=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-c", LEDGER_WRITER, ledger.url, "oxides", "k", "100000",
+                          "distinct"], stdout=subprocess.PIPE,
                          text=True)
     acked = 0
     for _line in p.stdout:

@@ -20,8 +20,9 @@ import pytest
 
 from matloop.design.acquisition import Objective
 from matloop.design.campaign import Campaign
-from matloop.design.ledger import Ledger
+from matloop.errors import MatloopError
 from matloop.io.dataset import Dataset
+from standins import LEDGER_WRITER, oxides_ledger
 
 pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -62,12 +63,6 @@ def url():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _oxides(url: str, name: str) -> Ledger:
-    pool = pd.DataFrame({"formula": ["Fe2O3", "NiO", "CuO", "ZnO"], "note": ["a", "b", "c", "d"]})
-    return Ledger.create(url, name, {"target": "gap", "direction": "max"}, pool, keys=pool["formula"].tolist(),
-                         actor="tester@host")
-
-
 def test_campaign_round_trip_on_postgres(url):
     frame = pd.DataFrame({"time": [1.0, 2, 3, 4, 5, 6, 7, 8], "temperature": [300.0, 350, 400, 450, 500, 550,
                                                                                600, 650]})
@@ -82,21 +77,8 @@ def test_campaign_round_trip_on_postgres(url):
     assert camp.record(results, "batch1.csv").already_recorded == 2  # idempotent on the server too
     exported = Campaign("round-trip", url).export()
     assert exported["measured_value"].notna().sum() == 6 and exported["suggested_rank"].notna().sum() == 2
-    with pytest.raises(Exception, match="already exists"):
+    with pytest.raises(MatloopError, match="already exists"):
         Campaign.create("round-trip", url, Objective("max"), "yield", pool=ds)
-
-
-_WRITER = """
-import sys, pandas as pd
-from matloop.design.ledger import Ledger
-led = Ledger(sys.argv[1], sys.argv[2])
-tag, n, shared = sys.argv[3], int(sys.argv[4]), sys.argv[5] == "same"
-for i in range(n):
-    ident = f"m-{i}" if shared else f"{tag}-{i}"
-    res = pd.DataFrame({"formula": ["NiO"], "gap": [float(i)], "measurement_id": [ident]})
-    led.record(res, ["NiO"], ["gap"], tag, [1])
-    print(f"ack {i}", flush=True)
-"""
 
 
 @pytest.mark.parametrize("ids", ["distinct", "same"])
@@ -104,8 +86,8 @@ def test_two_processes_recording_at_once_on_postgres(url, ids):
     """Distinct measurements from two processes all land; the same measurements sent by both at once
     land exactly once (the loser of a race retries and sees them as already recorded)."""
     name = f"concurrent-{ids}"
-    ledger = _oxides(url, name)
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, url, name, tag, "30", ids], stdout=subprocess.PIPE,
+    ledger = oxides_ledger(url, name)
+    procs = [subprocess.Popen([sys.executable, "-c", LEDGER_WRITER, url, name, tag, "30", ids], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for tag in ("p1", "p2")]
     for p in procs:
         _, err = p.communicate(timeout=180)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from matloop.design.acquisition import Context, Objective, Posterior, make_acquisition
 from matloop.design.batch import select_batch
-from matloop.design.surrogate import DEFAULT_SURROGATE
+from matloop.design.surrogate import DEFAULT_SURROGATE, SURROGATES, make_surrogate
 from matloop.errors import InputError
 
 
@@ -295,8 +295,6 @@ def make_strategy(name: str, seed: int = 0) -> Strategy:
     acquisitions as in :func:`~matloop.design.acquisition.make_acquisition`). ``default`` is
     :data:`DEFAULT_STRATEGY`: extra trees + warm-started GP mixture with log-EI (the window
     probability for a target range), about 0.1 s per step; chosen on the closed-loop benchmark."""
-    from matloop.design.surrogate import SURROGATES, make_surrogate
-
     if name == "random":
         return RandomStrategy()
     label = name

@@ -92,3 +92,25 @@ def test_transfer_auto_through_fit_predict_and_validate(tmp_path, capsys):
                  "--folds", "3", "--json", str(js)]) == 0
     report = json.loads(js.read_text())
     assert report["mean"]["mae"] < 0.9 * np.mean(np.abs(frame["gap expt"] - frame["gap expt"].median()))
+
+
+def test_extra_inputs_through_fit_validate_and_predict(tmp_path, capsys):
+    frame = load("matbench_jdft2d").frame.sample(120, random_state=0).reset_index(drop=True)
+    frame[["composition", "spg_num", "exfoliation_en"]].to_csv(tmp_path / "train.csv", index=False)
+    frame[["composition", "spg_num"]].head(8).to_csv(tmp_path / "new.csv", index=False)
+    frame[["composition"]].head(8).to_csv(tmp_path / "no_spg.csv", index=False)
+    model = tmp_path / "m.model"
+    assert main(["fit", str(tmp_path / "train.csv"), "--target", "exfoliation_en", "--model", "et",
+                 "--extra-inputs", "spg_num", "-o", str(model)]) == 0
+    assert main(["predict", str(model), str(tmp_path / "new.csv"), "-o", str(tmp_path / "p.csv")]) == 0
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert len(pred) == 8 and pred["prediction"].notna().all() and "spg_num" in pred
+    capsys.readouterr()
+    assert main(["predict", str(model), str(tmp_path / "no_spg.csv"), "-o", str(tmp_path / "q.csv")]) == 2
+    assert "extra input column 'spg_num' not found" in capsys.readouterr().err
+    js = tmp_path / "v.json"
+    assert main(["validate", str(tmp_path / "train.csv"), "--target", "exfoliation_en", "--model", "et",
+                 "--extra-inputs", "spg_num", "--folds", "3", "--json", str(js)]) == 0
+    assert json.loads(js.read_text())["mean"]["mae"] > 0
+    assert main(["fit", str(tmp_path / "train.csv"), "--target", "exfoliation_en", "--extra-inputs", "spg_num",
+                 "--transfer", "auto", "-o", str(model)]) == 2

@@ -365,3 +365,46 @@ def test_bad_options_are_value_errors(tmp_path):
         read_table(path, target="y", duplicates="drop")
     with pytest.raises(ValueError, match="kind must be one of"):
         read_table(path, target="y", kind="crystal")
+
+
+EXTRA = "formula,anneal_T,hardness\nFe2O3,300,1.0\nFe2O3,500,2.0\nNaCl,abc,3.0\nLiF,,4.0\nMgO,700,5.0\n"
+
+
+def test_extra_inputs_are_numbers_checked_per_row(tmp_path):
+    path = write_csv(tmp_path, EXTRA)
+    with pytest.raises(InputError) as exc:
+        read_table(path, target="hardness", extra_inputs=["anneal_T"])
+    found = reasons(exc)
+    assert [(r, c) for r, c, _, _ in found] == [(3, "anneal_T"), (4, "anneal_T")]
+    assert found[0][2] == "abc" and pd.isna(found[1][2])
+    assert "not a number" in found[0][3] and "missing value" in found[1][3]
+    ds = read_table(path, target="hardness", extra_inputs=["anneal_T"], skip_invalid=True)
+    assert list(ds.inputs.columns) == ["formula", "anneal_T"] and ds.inputs["anneal_T"].tolist() == [300, 500, 700]
+    assert list(ds.skipped["row"]) == [3, 4]
+
+
+def test_same_material_with_different_extra_inputs_is_not_a_duplicate(tmp_path):
+    path = write_csv(tmp_path, "formula,anneal_T,hardness\nFe2O3,300,1.0\nFe2O3,500,2.0\nFe2O3,500,2.5\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_table(path, target="hardness", extra_inputs=["anneal_T"])
+    messages = [str(w.message) for w in caught if issubclass(w.category, DuplicateWarning)]
+    assert len(messages) == 1 and "3" in messages[0] and "2" in messages[0]  # only row 3 repeats row 2
+    ds = read_table(path, target="hardness", extra_inputs=["anneal_T"], duplicates="mean")
+    assert len(ds) == 2 and ds.frame["hardness"].tolist() == [1.0, 2.25]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["temperature"], "extra input column 'temperature' not found"),
+    (["hardness"], "both an extra input and the input or a target"),
+    (["anneal_T", "anneal_T"], "listed twice"),
+])
+def test_bad_extra_input_names_are_refused(tmp_path, extra, message):
+    with pytest.raises(InputError, match=message):
+        read_table(write_csv(tmp_path, EXTRA), target="hardness", extra_inputs=extra)
+
+
+def test_extra_inputs_need_a_material_column(tmp_path):
+    path = write_csv(tmp_path, "temperature,time,yield\n300,1,0.5\n400,2,0.7\n")
+    with pytest.raises(InputError, match="parameter table"):
+        read_table(path, target="yield", extra_inputs=["time"])

@@ -52,6 +52,11 @@ def add_table_arguments(parser: argparse.ArgumentParser, target_required: bool =
     )
 
 
+def comma_list(values: list[str] | None) -> list[str]:
+    """A repeatable option's values with comma-separated names split (``--extra-inputs a,b --extra-inputs c``)."""
+    return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+
+
 def target_list(args: argparse.Namespace) -> list[str]:
     """The ``--target`` values, comma-separated names split, unless a whole value is a column name."""
     values = getattr(args, "target", None) or []
@@ -98,7 +103,7 @@ def load_table(args: argparse.Namespace, report: bool = False):
         dataset, table_report = inspect_table(
             args.table, getattr(args, "input", None), target_list(args),
             kind=getattr(args, "kind", None), skip_invalid=getattr(args, "skip_invalid", False),
-            duplicates=getattr(args, "duplicates", "keep"),
+            duplicates=getattr(args, "duplicates", "keep"), extra_inputs=comma_list(getattr(args, "extra_inputs", None)),
         )
     for w in caught:
         print(f"warning: {_readable(w.message)}", file=sys.stderr)

@@ -47,6 +47,9 @@ class Dataset:
         The input columns of a parameter table when they were chosen explicitly (e.g. by
         :func:`matloop.io.read_table`, which leaves out identifier and bookkeeping columns);
         ``None`` means every numeric column other than targets and folds.
+    extra_inputs : list of str
+        Numeric columns models use beside the material's features (processing conditions,
+        measured descriptors); see :attr:`inputs`.
     """
 
     frame: pd.DataFrame
@@ -65,6 +68,7 @@ class Dataset:
     rows: np.ndarray | None = None
     skipped: pd.DataFrame | None = None
     parameters: list[str] | None = None
+    extra_inputs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:
@@ -105,6 +109,13 @@ class Dataset:
         if self.input is None:
             return self.frame[self.parameter_columns]
         return self.frame[self.input]
+
+    @property
+    def inputs(self) -> pd.Series | pd.DataFrame:
+        """What models take: :attr:`X`, with the extra input columns after the material column."""
+        if self.input is None or not self.extra_inputs:
+            return self.X
+        return self.frame[[self.input, *self.extra_inputs]]
 
     @property
     def y(self) -> pd.Series:

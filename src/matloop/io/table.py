@@ -115,6 +115,7 @@ def read_table(
     task: str | None = None,
     skip_invalid: bool = False,
     duplicates: str = "keep",
+    extra_inputs: Sequence[str] = (),
 ) -> Dataset:
     """Read and validate a table of materials or experiments.
 
@@ -140,6 +141,10 @@ def read_table(
         What to do with a material that appears in several rows with different targets: keep all
         rows and emit a :class:`matloop.io.DuplicateWarning`; report them as errors; or average
         replicates into one row (adds an ``n_replicates`` column).
+    extra_inputs : sequence of str
+        Numeric columns that models use beside the material's features: processing conditions
+        (annealing temperature, pressure), a measured descriptor, a space-group number. Every cell
+        must be a number. Rows with the same material but different extra inputs are not duplicates.
 
     Raises
     ------
@@ -149,7 +154,7 @@ def read_table(
         When the file does not exist.
     """
     dataset, _ = inspect_table(path, input, target, kind=kind, task=task, skip_invalid=skip_invalid,
-                               duplicates=duplicates)
+                               duplicates=duplicates, extra_inputs=extra_inputs)
     return dataset
 
 
@@ -168,6 +173,20 @@ def _check_options(kind: str | None, task: str | None, duplicates: str) -> None:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if duplicates not in DUPLICATE_POLICIES:
         raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
+
+
+def _extra_inputs(names: Sequence[str], columns: pd.Index, targets: list[str], input: str | None) -> list[str]:
+    """The extra input columns, checked: present, listed once, neither a target nor the input."""
+    extra = [str(n) for n in ([names] if isinstance(names, str) else names)]
+    missing = [n for n in extra if n not in columns]
+    if missing:
+        raise InputError(missing_column_message("extra input", missing, columns))
+    clash = [n for n in extra if n in targets or n == input]
+    if clash:
+        raise InputError(f"column {clash[0]!r} cannot be both an extra input and the input or a target")
+    if len(set(extra)) < len(extra):
+        raise InputError(f"an extra input column is listed twice: {', '.join(extra)}")
+    return extra
 
 
 def _fold_column(frame: pd.DataFrame, exclude: set[str]) -> str | None:
@@ -207,6 +226,7 @@ def inspect_table(
     task: str | None = None,
     skip_invalid: bool = False,
     duplicates: str = "keep",
+    extra_inputs: Sequence[str] = (),
 ) -> tuple[Dataset, TableReport]:
     """:func:`read_table`, also returning a :class:`TableReport` of what was decided and found."""
     _check_options(kind, task, duplicates)
@@ -221,10 +241,15 @@ def inspect_table(
     if input is not None and input in targets:
         raise InputError(f"column {input!r} cannot be both the input and a target")
 
+    extra = _extra_inputs(extra_inputs, raw.columns, targets, input)
     frame = convert_numeric_columns(raw, skip=set(targets) | ({input} if input else set()))
     fold = _fold_column(frame, set(targets) | {input})
-    exclude = set(targets) | ({fold} if fold else set())
+    exclude = set(targets) | ({fold} if fold else set()) | set(extra)
     column, kind, how = detect_input(frame, exclude, input, kind)
+    if extra and kind == "parameters":
+        raise InputError(f"--extra-inputs ({', '.join(extra)}) go beside a material column (formula, SMILES or "
+                         "structure file); this table has none, so it is a parameter table whose numeric columns "
+                         "are all inputs already")
 
     records: list[dict] = []
     tasks: dict[str, str] = {}
@@ -259,6 +284,11 @@ def inspect_table(
             frame[column] = [k if k is not None else v for k, v in zip(keys, values, strict=True)]
         records += recs
         shown, shown_column = values, column
+        if extra:
+            frame, recs = validate_parameters(frame, extra, rows, extra=True)
+            records += recs
+            keys = [None if k is None else (k, *vals) for k, vals in
+                    zip(keys, frame[extra].itertuples(index=False), strict=True)]
 
     bad = np.isin(rows, [r["row"] for r in records])
     keys = [None if b else k for k, b in zip(keys, bad, strict=True)]
@@ -300,6 +330,7 @@ def inspect_table(
         task=tasks[targets[0]] if targets else "regression",
         name=table_stem(path), provenance=f"read from {path}", fold_column=fold,
         rows=kept_rows, skipped=skipped, parameters=params if kind == "parameters" else None,
+        extra_inputs=extra,
     )
     labelled = int(dataset.labelled.sum()) if targets else 0
     report = TableReport(

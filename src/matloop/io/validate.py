@@ -295,9 +295,12 @@ def validate_structure_paths(values: pd.Series, column: str, rows: np.ndarray, b
     return resolved, records
 
 
-def validate_parameters(frame: pd.DataFrame, columns: list[str], rows: np.ndarray
+def validate_parameters(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, extra: bool = False
                         ) -> tuple[pd.DataFrame, list[dict]]:
-    """Convert the input columns of a parameter table to float; every non-number is a row error."""
+    """Convert the input columns of a parameter table (``extra``: the extra numeric inputs beside a
+    material column) to float; every non-number is a row error."""
+    every = "every extra input column" if extra else "every input column of a parameter table"
+    inputs = "extra inputs" if extra else "parameter inputs"
     out = {}
     records: list[dict] = []
     for col in columns:
@@ -309,9 +312,9 @@ def validate_parameters(frame: pd.DataFrame, columns: list[str], rows: np.ndarra
         vals = np.where(kinds == "number", numbers, np.nan)
         for i in np.flatnonzero(kinds != "number"):
             cat, v = kinds[i], series.iloc[i]
-            reason = {"missing": "missing value: every input column of a parameter table needs a number",
-                      "nonfinite": f"{v!r} is not a number: every input of a parameter table needs a value",
-                      }.get(cat, _not_number_reason(v, "parameter inputs"))
+            reason = {"missing": f"missing value: {every} needs a number",
+                      "nonfinite": f"{v!r} is not a number: {every} needs a value",
+                      }.get(cat, _not_number_reason(v, inputs))
             records.append({"row": int(rows[i]), "column": col, "value": v, "reason": reason})
         out[col] = pd.Series(vals, index=series.index)
     converted = frame.copy()

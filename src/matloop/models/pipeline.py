@@ -35,16 +35,21 @@ class MaterialModel(BaseEstimator):
         estimator calibrates itself (AutoModel does).
     domain : bool
         Fit an applicability domain on the training features.
+    extra_inputs : list of str or None
+        Numeric columns used as features beside the material's own (processing conditions, a
+        space-group number): ``X`` is then a frame with the material column first and these columns.
     """
 
     def __init__(self, estimator=None, kind: str = "composition", featurizer: str | None = None,
-                 task: str = "regression", recalibrate: bool = True, domain: bool = True):
+                 task: str = "regression", recalibrate: bool = True, domain: bool = True,
+                 extra_inputs: list[str] | None = None):
         self.estimator = estimator
         self.kind = kind
         self.featurizer = featurizer
         self.task = task
         self.recalibrate = recalibrate
         self.domain = domain
+        self.extra_inputs = extra_inputs
 
     # ------------------------------------------------------------------ features
     def _make_featurizer(self):
@@ -61,6 +66,12 @@ class MaterialModel(BaseEstimator):
             if fit:
                 self.parameter_columns_ = [str(c) for c in frame.columns]
             return frame[self.parameter_columns_].astype(float).reset_index(drop=True)
+        extra = list(self.extra_inputs or [])
+        if extra:
+            missing = [c for c in extra if not isinstance(X, pd.DataFrame) or c not in X.columns]
+            if missing:
+                raise ValueError(f"the model also needs the extra input column(s) {', '.join(map(repr, missing))} "
+                                 "beside the material column")
         values = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else X
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # undefined descriptors become NaN: imputed downstream
@@ -69,7 +80,13 @@ class MaterialModel(BaseEstimator):
                 out = self.featurizer_.fit_transform(values)
             else:
                 out = self.featurizer_.transform(values)
-        return pd.DataFrame(out).reset_index(drop=True)
+        out = pd.DataFrame(out).reset_index(drop=True)
+        if not extra:
+            return out
+        clash = [c for c in extra if c in out.columns]
+        if clash:
+            raise ValueError(f"extra input {clash[0]!r} has the name of a feature the featurizer makes; rename the column")
+        return pd.concat([out, _numeric(X[extra]).reset_index(drop=True)], axis=1)
 
     # ------------------------------------------------------------------ fit / predict
     def fit(self, X, y) -> MaterialModel:
@@ -138,6 +155,20 @@ class MaterialModel(BaseEstimator):
         out["in_domain"] = flag
         out["domain_distance"] = score
         return out
+
+
+def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
+    """Extra input columns as floats; a cell that is not a number is an error naming it."""
+    out = {}
+    for col in frame.columns:
+        values = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        bad = ~np.isfinite(values.to_numpy())
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"extra input {col!r}: position {i} holds {frame[col].iloc[i]!r}, not a number "
+                             f"({int(bad.sum())} such cells)")
+        out[col] = values
+    return pd.DataFrame(out)
 
 
 def _default(task: str):

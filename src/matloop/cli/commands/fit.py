@@ -18,7 +18,8 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("model")
     g.add_argument("--model", default="auto", choices=MODELS,
                    help="auto (default: cross-validated choice and ensemble of forests, boosting and a GP, "
-                        "each also on a log scale for a skewed positive target), rf, et, rf-median, et-median "
+                        "each also on a log scale for a skewed positive target, and extra trees on the 30 or 60 "
+                        "most important features), rf, et, rf-median, et-median "
                         "(forests predicting the trees' median), gp, gbm, gbm-quantile, nn; classification "
                         "supports auto, rf, gbm")
     g.add_argument("--featurizer", metavar="NAME",
@@ -30,6 +31,10 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                         "(classification: the 3 best sources by inner CV); or name sources (see "
                         "'matloop models list'); finetune[:SOURCE] fine-tunes a source network; "
                         "default none")
+    g.add_argument("--extra-inputs", metavar="COL[,COL...]", action="append",
+                   help="numeric columns the model uses beside the material's features (processing conditions, "
+                        "a measured descriptor, a space-group number); repeat or separate with commas. "
+                        "'predict' then needs them too")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
@@ -78,18 +83,17 @@ def build_model(dataset, args):
     estimator = make_model(args.model, dataset.task, random_state=args.seed)
     featurizer = args.featurizer
     if args.transfer and args.transfer != "none":
-        if dataset.kind != "composition":
-            from matloop.errors import InputError
+        from matloop.errors import InputError
 
+        if dataset.kind != "composition":
             raise InputError("--transfer uses the pre-trained composition library: it needs a formula column")
+        if dataset.extra_inputs:
+            raise InputError("--transfer does not take --extra-inputs yet; fit without one of them")
         from matloop.models.transfer import make_transfer_model
 
         return make_transfer_model(args.transfer, args.model, dataset.task, random_state=args.seed)
-    return MaterialModel(estimator, kind=dataset.kind, featurizer=featurizer, task=dataset.task)
-
-
-def _inputs(dataset):
-    return dataset.X if dataset.kind != "parameters" else dataset.frame[dataset.parameter_columns]
+    return MaterialModel(estimator, kind=dataset.kind, featurizer=featurizer, task=dataset.task,
+                         extra_inputs=dataset.extra_inputs or None)
 
 
 def run_fit(args: argparse.Namespace) -> int:
@@ -102,9 +106,10 @@ def run_fit(args: argparse.Namespace) -> int:
     if len(dataset.targets) > 1:
         print(f"note: fitting the first target {dataset.target!r} (one model per target)")
     t0 = time.perf_counter()
-    model = build_model(dataset, args).fit(_inputs(dataset), dataset.y.to_numpy())
+    model = build_model(dataset, args).fit(dataset.inputs, dataset.y.to_numpy())
     meta = {"input": dataset.input, "kind": dataset.kind, "target": dataset.target, "task": dataset.task,
             "parameter_columns": dataset.parameter_columns if dataset.kind == "parameters" else None,
+            "extra_inputs": dataset.extra_inputs,
             "n_train": len(dataset), "model": args.model, "transfer": args.transfer}
     save_model(model, args.output, metadata=meta)
     print(f"fitted {_described(args)} on {len(dataset)} rows of {dataset.kind} input {dataset.input or ''} "
@@ -120,8 +125,9 @@ def run_predict(args: argparse.Namespace) -> int:
     meta = read_model_metadata(args.model).get("metadata", {}) or {}
     model = load_model(args.model)
     kind = meta.get("kind")
-    dataset = read_table(args.table, input=args.input or meta.get("input"), kind=kind)
-    X = dataset.frame[meta["parameter_columns"]] if kind == "parameters" else dataset.X
+    dataset = read_table(args.table, input=args.input or meta.get("input"), kind=kind,
+                         extra_inputs=meta.get("extra_inputs") or ())
+    X = dataset.frame[meta["parameter_columns"]] if kind == "parameters" else dataset.inputs
     out = model.predict_table(X)
     result = dataset.frame.reset_index(drop=True).copy()
     for col in out.columns:
@@ -151,11 +157,11 @@ def run_validate(args: argparse.Namespace) -> int:
     model = build_model(dataset, args)
     if isinstance(model, MaterialModel):
         # featurize once (our featurizers are stateless); each fold fits the same estimator pipeline
-        X = model.features(_inputs(dataset), fit=True)
+        X = model.features(dataset.inputs, fit=True)
         factory = lambda: MaterialModel(clone(model.estimator), kind="parameters", task=dataset.task,  # noqa: E731
                                         domain=False)
     else:
-        X, factory = _inputs(dataset), (lambda: clone(model))  # noqa: E731
+        X, factory = dataset.inputs, (lambda: clone(model))  # noqa: E731
     splitter = make_splitter(args.cv, n_splits=args.folds, seed=args.seed, dataset=dataset)
     y = dataset.y.to_numpy()
     result = cross_validate(factory, X, y, splitter, task=dataset.task)

@@ -113,6 +113,17 @@ def run_transfer_fold(task: str, f: int) -> dict:
             "weights": model.model_.weights_, "cv_mae": model.model_.cv_scores_}
 
 
+def auto_regression(X: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray, row: str = "auto"
+                    ) -> tuple[dict, dict]:
+    """AutoModel fitted on the ``tr`` rows: its test metrics (as ``row``) and each member's, and its weights."""
+    model = AutoModel(random_state=0).fit(X[tr], y[tr])
+    mean, std = model.predict(X[te], return_std=True)
+    res = {row: regression_metrics(y[te], mean, std)}
+    res.update({name: regression_metrics(y[te], pred.to_numpy())
+                for name, pred in model.member_predictions(X[te]).items()})
+    return res, {"weights": model.weights_, "cv_mae": model.cv_scores_}
+
+
 def run_fold(task: str, f: int) -> dict:
     """AutoModel (or AutoClassifier) and its members on one official fold: metrics, weights, times."""
     ds, X, _ = task_matrix(task)
@@ -120,12 +131,7 @@ def run_fold(task: str, f: int) -> dict:
     tr, te = ds.folds != f, ds.folds == f
     t1, cpu = time.perf_counter(), time.process_time()
     if ds.task == "regression":
-        model = AutoModel(random_state=0).fit(X[tr], y[tr].astype(float))
-        mean, std = model.predict(X[te], return_std=True)
-        res = {"auto": regression_metrics(y[te].astype(float), mean, std)}
-        for name, pred in model.member_predictions(X[te]).items():
-            res[name] = regression_metrics(y[te].astype(float), pred.to_numpy())
-        extra = {"weights": model.weights_, "cv_mae": model.cv_scores_}
+        res, extra = auto_regression(X, y.astype(float), tr, te)
     else:
         model = AutoClassifier(random_state=0).fit(X[tr], y[tr])
         proba = model.predict_proba(X[te])[:, 1]
@@ -315,21 +321,16 @@ def run_symmetry_fold(task: str, f: int) -> dict:
     y = ds.y.to_numpy(dtype=float)
     tr, te = ds.folds != f, ds.folds == f
     t1, cpu = time.perf_counter(), time.process_time()
-    model = AutoModel(random_state=0).fit(X[tr], y[tr])
-    mean, std = model.predict(X[te], return_std=True)
-    res = {"auto_spg": regression_metrics(y[te], mean, std)}
-    res.update({name: regression_metrics(y[te], pred.to_numpy()) for name, pred in
-                model.member_predictions(X[te]).items()})
+    res, extra = auto_regression(X, y, tr, te, row="auto_spg")
     seconds = time.perf_counter() - t1
     print(f"{task} fold {f} (spg_num): auto_spg mae={res['auto_spg']['mae']:.4g} ({seconds:.0f} s)", flush=True)
-    return {"fold": f, "seconds": seconds, "cpu_seconds": time.process_time() - cpu, "metrics": res,
-            "weights": model.weights_, "cv_mae": model.cv_scores_}
+    return {"fold": f, "seconds": seconds, "cpu_seconds": time.process_time() - cpu, "metrics": res, **extra}
 
 
 def run_symmetry(args) -> None:
     """The auto_spg rows for the regression tasks of ``args.tasks`` whose table has a space-group number."""
-    tasks = [t for t in args.tasks if load(f"matbench_{t}").task == "regression"
-             and "spg_num" in load(f"matbench_{t}").frame.columns]
+    tables = {t: load(f"matbench_{t}") for t in args.tasks}
+    tasks = [t for t, ds in tables.items() if ds.task == "regression" and "spg_num" in ds.frame.columns]
     run_variant(args, "auto_spg", "symmetry", run_symmetry_fold, tasks)
 
 

@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from matloop.models.base import check_features, check_target
+from matloop.models.feature_selection import rank_features
 from matloop.models.preprocessing import FeatureCleaner
 from matloop.models.target_transform import LogTargetRegressor, suits_log_target
 
@@ -160,10 +161,7 @@ class AutoModel(RegressorMixin, BaseEstimator):
         d = Xc.shape[1]
         if self.redundancy >= 1 or d < 2:
             return np.arange(d)
-        from sklearn.ensemble import ExtraTreesRegressor as QuickTrees
-
-        quick = QuickTrees(n_estimators=50, max_features=0.5, random_state=0, n_jobs=1).fit(Xc, y)
-        order = np.argsort(-quick.feature_importances_, kind="stable")
+        order = rank_features(Xc, y, random_state=0, n_trees=50)
         rank = spearmanr(Xc[:, order]).statistic if d > 2 else np.corrcoef(Xc[:, order].T)
         rank = np.atleast_2d(np.nan_to_num(np.abs(rank)))
         keep: list[int] = []

@@ -19,13 +19,13 @@ from sklearn.utils.validation import check_is_fitted
 from matloop.models.base import UncertaintyRegressorMixin, check_features, check_target
 
 
-def rank_features(X: np.ndarray, y: np.ndarray, random_state: int | None = 0) -> np.ndarray:
+def rank_features(X: np.ndarray, y: np.ndarray, random_state: int | None = 0, n_trees: int = 100) -> np.ndarray:
     """Column indices, most important first, by the impurity importance of a quick extra-trees
-    forest (100 trees, half the features per split): cheap, captures interactions and needs no
-    scaling, unlike univariate scores."""
+    forest (``n_trees`` trees, half the features per split): cheap, captures interactions and needs
+    no scaling, unlike univariate scores."""
     from sklearn.ensemble import ExtraTreesRegressor
 
-    quick = ExtraTreesRegressor(n_estimators=100, max_features=0.5, random_state=random_state, n_jobs=1)
+    quick = ExtraTreesRegressor(n_estimators=n_trees, max_features=0.5, random_state=random_state, n_jobs=1)
     importance = quick.fit(X, y).feature_importances_
     return np.argsort(-importance, kind="stable")
 

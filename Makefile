@@ -1,10 +1,22 @@
 # Two set-up commands on a fresh machine: `make demo` and `make test`.
+#
+# `make test` builds and tests two environments, because users get two kinds of install:
+#   .venv        every extra (`pip install -e ".[all]"`); the bench extra's matminer pins pandas<3, so
+#                this one resolves pandas 2.
+#   .venv-plain  what `pip install matloop` resolves: the newest pandas, NumPy and scikit-learn (pandas 3),
+#                with the molecule and structure extras (they do not hold pandas back), so that every CLI
+#                command, SMILES and structure files included, runs on real tables under pandas 3. Only the
+#                test runners are added; tests that need another extra skip.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --constraint constraints.txt
+PLAIN := .venv-plain
+PLAIN_BIN := $(PLAIN)/bin
+PLAIN_EXTRAS := molecule,structure
+VERSIONS := import sys, numpy, pandas, sklearn; print(sys.prefix, "python", sys.version.split()[0], "pandas", pandas.__version__, "numpy", numpy.__version__, "scikit-learn", sklearn.__version__)
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test test-all test-plain lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +31,16 @@ $(VENV)/.all: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) --quiet -e ".[all]"
 	touch $@ $(VENV)/.core
 
+$(PLAIN_BIN)/python:
+	$(PYTHON) -m venv $(PLAIN)
+	$(PLAIN_BIN)/pip install --quiet --upgrade pip setuptools wheel
+
+# --upgrade-strategy eager: resolve the newest release of every dependency, as a fresh `pip install` does.
+$(PLAIN)/.plain: $(PLAIN_BIN)/python pyproject.toml constraints.txt
+	$(PLAIN_BIN)/pip install --constraint constraints.txt --quiet --upgrade --upgrade-strategy eager \
+		-e ".[$(PLAIN_EXTRAS)]" "pytest>=8" "hypothesis>=6.90"
+	touch $@
+
 demo: $(VENV)/.core
 	$(BIN)/matloop demo
 
@@ -26,12 +48,24 @@ demo: $(VENV)/.core
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
 
-test: $(VENV)/.all chromium
+# ruff once; the suite in both environments (each prints its pandas/NumPy/scikit-learn versions first).
+test: $(VENV)/.all $(PLAIN)/.plain chromium
 	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/python -c '$(VERSIONS)'
+	$(PLAIN_BIN)/python -c '$(VERSIONS)'
 	$(BIN)/python -m pytest -q
+	$(PLAIN_BIN)/python -m pytest -q
+
+test-all: $(VENV)/.all chromium
+	$(BIN)/python -c '$(VERSIONS)'
+	$(BIN)/python -m pytest -q
+
+test-plain: $(PLAIN)/.plain chromium
+	$(PLAIN_BIN)/python -c '$(VERSIONS)'
+	$(PLAIN_BIN)/python -m pytest -q
 
 lint: $(VENV)/.all
 	$(BIN)/ruff check src tests benchmarks scripts
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PLAIN) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache

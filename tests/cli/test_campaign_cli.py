@@ -102,3 +102,33 @@ def test_cli_surrogate_choices_match_the_design_layer():
 
     assert set(goal.SURROGATE_CHOICES) == set(surrogate.SURROGATES)
     assert goal.DEFAULT_SURROGATE == surrogate.DEFAULT_SURROGATE == DEFAULT_STRATEGY.split("-")[0]
+
+
+def test_campaign_suggest_to_an_unwritable_output_stores_nothing(process_table, tmp_path, capsys):
+    """Issue 16 item 9: the output is checked before the batch is committed."""
+    db = str(tmp_path / "ledger.db")
+    assert main(["campaign", "new", "proc", "--pool", str(process_table), "--target", "yield", "--maximize",
+                 "--db", db]) == 0
+    for bad in (tmp_path / "next.weird", tmp_path / "missing" / "next.csv"):
+        assert main(["campaign", "suggest", "proc", "--batch", "2", "--model", "rf", "-o", str(bad), "--db", db]) == 2
+        assert "Traceback" not in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["campaign", "status", "proc", "--db", db]) == 0
+    assert "suggested:  0 (0 awaiting results)" in capsys.readouterr().out
+
+
+def test_campaign_record_keeps_two_measurements_with_empty_ids(process_table, tmp_path, capsys):
+    """Issue 16 item 2: ``X,100,`` and ``X,200,`` both land (an empty measurement_id is no id)."""
+    db = str(tmp_path / "ledger.db")
+    assert main(["campaign", "new", "proc", "--pool", str(process_table), "--target", "yield", "--maximize",
+                 "--db", db]) == 0
+    row = pd.read_csv(process_table).iloc[20]
+    res = tmp_path / "results.csv"
+    res.write_text(f"temperature,time,yield,measurement_id\n{row['temperature']},{row['time']},100,\n"
+                   f"{row['temperature']},{row['time']},200,\n")
+    capsys.readouterr()
+    assert main(["campaign", "record", "proc", str(res), "--db", db]) == 0
+    assert "recorded 2 new measurements" in capsys.readouterr().out
+    res.write_text(f"time,temperature,yield,note\n{row['time']},{row['temperature']:.1f}0,100.0,re-export\n")
+    assert main(["campaign", "record", "proc", str(res), "--db", db]) == 0
+    assert "1 already recorded" in capsys.readouterr().out

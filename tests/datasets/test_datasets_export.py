@@ -10,6 +10,7 @@ import pytest
 
 from matloop import InputError
 from matloop.datasets import EXPORT_FORMATS, export, load
+from matloop.io.compat import EXACT_FLOATS
 
 
 def _read_back(path) -> pd.DataFrame:
@@ -23,7 +24,7 @@ def _read_back(path) -> pd.DataFrame:
     if name.endswith(".json.xz"):
         return pd.DataFrame.from_records(json.loads(lzma.decompress(path.read_bytes())))
     sep = "\t" if ".tsv" in name else ","
-    return pd.read_csv(path, sep=sep, float_precision="round_trip", keep_default_na=False, na_values=[""])
+    return pd.read_csv(path, sep=sep, **EXACT_FLOATS, keep_default_na=False, na_values=[""])
 
 
 # esol: strings (with commas and spaces), ints and long floats; glass: booleans; p3ht: parameters.

@@ -83,3 +83,64 @@ def test_kill_loses_nothing_acknowledged(ledger):
             break
     p.wait(timeout=30)
     assert len(ledger.measurements()) >= acked
+
+
+# ----------------------------------------------------------------- idempotency keys (issue 16, items 2 and 10)
+def test_empty_measurement_id_cells_do_not_merge_different_measurements(ledger, tmp_path):
+    """``X,100,`` and ``X,200,``: an empty measurement_id is "no id", not the shared id "nan"."""
+    path = tmp_path / "results.csv"
+    path.write_text("formula,gap,measurement_id\nNiO,100,\nNiO,200,\n")
+    from matloop.io.files import read_raw
+
+    frame, rows = read_raw(path)
+    r = ledger.record(frame, ["NiO", "NiO"], ["gap"], "results.csv", [int(x) for x in rows])
+    assert (r.inserted, r.already_recorded) == (2, 0)
+    assert sorted(ledger.measurements()["value"]) == [100.0, 200.0]
+    again = ledger.record(frame, ["NiO", "NiO"], ["gap"], "results.csv", [1, 2])
+    assert (again.inserted, again.already_recorded) == (0, 2)
+
+
+def test_a_re_export_with_other_number_text_or_extra_columns_is_the_same_measurement(ledger):
+    first = pd.DataFrame({"formula": ["NiO", "CuO"], "gap": ["555", "1.2"]})
+    ledger.record(first, ["NiO", "CuO"], ["gap"], "a.csv", [1, 2])
+    reexport = pd.DataFrame({"gap": ["555.0", "1.20"], "formula": ["NiO", "CuO"], "operator": ["x", "y"],
+                             "measurement_id": [np.nan, "  "]})
+    r = ledger.record(reexport, ["NiO", "CuO"], ["gap"], "b.xlsx", [1, 2])
+    assert (r.inserted, r.already_recorded) == (0, 2)
+    assert len(ledger.measurements()) == 2
+
+
+def test_measurement_ids_are_normalised_and_a_conflicting_value_is_an_error(ledger):
+    ledger.record(pd.DataFrame({"formula": ["NiO"], "gap": [3.7], "measurement_id": [7]}), ["NiO"], ["gap"], "a", [1])
+    same = pd.DataFrame({"formula": ["NiO"], "gap": ["3.70"], "measurement_id": ["7.0"]})
+    assert ledger.record(same, ["NiO"], ["gap"], "b", [1]).already_recorded == 1
+    replicate = pd.DataFrame({"formula": ["NiO"], "gap": [3.7], "measurement_id": ["r2"]})
+    assert ledger.record(replicate, ["NiO"], ["gap"], "c", [1]).inserted == 1  # equal value, distinct id
+    changed = pd.DataFrame({"formula": ["NiO"], "gap": [3.9], "measurement_id": ["7"]})
+    with pytest.raises(InputError) as err:
+        ledger.record(changed, ["NiO"], ["gap"], "d", [1])
+    assert err.value.table["column"].tolist() == ["measurement_id"] and "3.7" in str(err.value)
+    assert sorted(ledger.measurements()["value"]) == [3.7, 3.7]
+
+
+def test_opening_a_missing_ledger_creates_nothing(tmp_path):
+    missing = tmp_path / "typo.db"
+    with pytest.raises(InputError, match="no ledger file"):
+        Ledger(str(missing), "oxides")
+    assert not missing.exists()
+    empty = tmp_path / "empty.db"
+    import sqlite3
+
+    sqlite3.connect(empty).close()  # a SQLite file that is not a ledger
+    with pytest.raises(InputError, match="no matloop campaigns"):
+        Ledger(str(empty), "oxides")
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("bogus://x", "not a valid database URL"),
+    ("sqlite:////nonexistent-folder-xyz/c.db", "does not exist"),
+])
+def test_bad_ledger_urls_are_input_errors(url, reason):
+    with pytest.raises(InputError, match=reason) as err:
+        Ledger.create(url, "c", {}, None, None)
+    assert err.value.table["column"].tolist() == ["--db"]

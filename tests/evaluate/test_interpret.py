@@ -91,6 +91,7 @@ def _additivity(res, predictions):
 
 
 def test_tree_shap_of_a_sklearn_forest_is_additive_and_ranks_x0_first(only_first):
+    pytest.importorskip("shap")  # the explain extra
     X, y = only_first
     model = SkForest(n_estimators=20, random_state=0).fit(X, y)
     res = interpret.shap_values(model, X, max_rows=60)
@@ -104,6 +105,7 @@ def test_tree_shap_of_a_sklearn_forest_is_additive_and_ranks_x0_first(only_first
 
 
 def test_tree_shap_of_a_matloop_forest_uses_its_inner_trees(only_first):
+    pytest.importorskip("shap")  # the explain extra
     from matloop.models.forest import RandomForestRegressor
 
     X, y = only_first

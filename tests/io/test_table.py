@@ -13,6 +13,9 @@ import pytest
 
 from matloop import InputError
 from matloop.io import Dataset, DuplicateWarning, inspect_table, read_table
+from matloop.io.detect import rdkit_available
+
+needs_rdkit = pytest.mark.skipif(not rdkit_available(), reason="reading SMILES needs the molecule extra (RDKit)")
 
 FORMULAS = pd.DataFrame({
     "id": ["a", "b", "c", "d", "e"],
@@ -107,6 +110,7 @@ def test_formula_column_detected_and_pool_rows(tmp_path):
     assert "2 labelled, 2 in the pool" in report.summary()
 
 
+@needs_rdkit
 def test_smiles_column_detected_with_polymers(tmp_path):
     path = write_csv(tmp_path, "name,smiles,logS\nethanol,CCO,1.1\nbenzene,c1ccccc1,-1.6\n"
                                "acetic acid,CC(=O)O,0.9\npolystyrene,*CC(*)c1ccccc1,\nPE,[*]CC[*],\n")
@@ -115,6 +119,7 @@ def test_smiles_column_detected_with_polymers(tmp_path):
     assert ds.labelled.sum() == 3
 
 
+@needs_rdkit
 def test_smiles_column_of_alkanes_is_found_by_its_name(tmp_path):
     """C, CC, CCC are formulas too; a column called 'smiles' settles it."""
     path = write_csv(tmp_path, "smiles,y\nC,1\nCC,2\nCCC,3\nCCCC,4\n")
@@ -125,6 +130,7 @@ def test_smiles_column_of_alkanes_is_found_by_its_name(tmp_path):
 
 @pytest.fixture(scope="module")
 def structures(tmp_path_factory):
+    pytest.importorskip("pymatgen.core")  # the structure extra
     from pymatgen.core import Lattice, Structure
 
     tmp_path = tmp_path_factory.mktemp("structures")
@@ -178,6 +184,7 @@ def test_non_numeric_parameters_are_row_errors(tmp_path):
     assert "not a number" in got[0][3] and "missing value" in got[1][3]
 
 
+@needs_rdkit
 def test_two_candidate_columns_ask_for_input(tmp_path):
     path = write_csv(tmp_path, "formula,smiles,y\nFe2O3,c1ccccc1,1\nNaCl,CC(=O)O,2\nKBr,C1CCCCC1O,3\n")
     with pytest.raises(InputError, match="--input") as info:
@@ -230,6 +237,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     assert "10 rows" in info.value.message and "--skip-invalid" in info.value.message
 
 
+@needs_rdkit
 def test_invalid_smiles_is_a_row_error(tmp_path):
     path = write_csv(tmp_path, "smiles,y\nCCO,1\nc1ccccc1,2\nC1CC,3\nCC(C)(C)(C)(C)C,4\nCC(=O)O,5\n")
     with pytest.raises(InputError) as info:
@@ -344,6 +352,7 @@ def test_duplicates_mean_policy(tmp_path):
     assert ds.rows.tolist() == [1, 2, 4, 7]
 
 
+@needs_rdkit
 def test_duplicate_molecules_and_parameters(tmp_path):
     mols = write_csv(tmp_path, "smiles,y\nCCO,1\nOCC,2\nc1ccccc1,3\n", "m.csv")
     with pytest.warns(DuplicateWarning, match="duplicate of row 1"):

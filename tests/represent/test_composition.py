@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from matloop.errors import InputError
+from matloop.io.compat import EXACT_FLOATS
 from matloop.io.formula import parse_formulas
 from matloop.represent import get_featurizer
 from matloop.represent.composition import (
@@ -33,7 +34,7 @@ REFERENCE = Path(__file__).parent / "data" / "composition_reference.csv.gz"
 @pytest.fixture(scope="module")
 def reference() -> pd.DataFrame:
     """matminer's output on 311 real formulas (scripts/make_composition_reference.py)."""
-    return pd.read_csv(REFERENCE, float_precision="round_trip", keep_default_na=False, na_values=[""])
+    return pd.read_csv(REFERENCE, **EXACT_FLOATS, keep_default_na=False, na_values=[""])
 
 
 # ----------------------------------------------------------------------------- matminer reference

@@ -10,6 +10,7 @@ import pytest
 from sklearn.base import clone
 
 from matloop import InputError
+from matloop.io.compat import EXACT_FLOATS
 from matloop.io.formula import parse_formulas
 from matloop.represent import base
 from matloop.represent.element_data import element_table, impute_mean, property_info
@@ -26,7 +27,7 @@ REFERENCE = Path(__file__).parent / "data" / "magpie_reference.csv.gz"
 
 @pytest.fixture(scope="module")
 def reference() -> pd.DataFrame:
-    return pd.read_csv(REFERENCE, float_precision="round_trip")
+    return pd.read_csv(REFERENCE, **EXACT_FLOATS)
 
 
 def test_magpie_equals_matminer_reference(reference):

@@ -13,7 +13,7 @@ import sys
 import warnings
 from pathlib import Path
 
-__all__ = ["add_table_arguments", "load_table", "skipped_path", "target_list"]
+__all__ = ["add_quiet_argument", "add_table_arguments", "load_table", "skipped_path", "target_list"]
 
 KINDS = ("composition", "molecule", "structure", "parameters")
 DUPLICATES = ("keep", "mean", "error")
@@ -50,6 +50,12 @@ def add_table_arguments(parser: argparse.ArgumentParser, target_required: bool =
         help="the same material in several rows with different targets: keep all rows and warn "
              "(default), average replicates into one row (mean), or report them as errors (error)",
     )
+
+
+def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    """``-q/--quiet``: no progress lines on stderr (see :mod:`matloop.progress`; ``matloop.cli.main`` reads it)."""
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress messages on stderr (results and errors are still printed)")
 
 
 def comma_list(values: list[str] | None) -> list[str]:

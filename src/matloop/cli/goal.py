@@ -12,7 +12,9 @@ def add_goal_arguments(parser: argparse.ArgumentParser, allow_range: bool = True
     group.add_argument("--maximize", action="store_true", help="find materials with the largest target")
     group.add_argument("--minimize", action="store_true", help="find materials with the smallest target")
     if allow_range:
-        group.add_argument("--target-range", nargs=2, type=float, metavar=("LO", "HI"),
+        from matloop.cli.options import TargetRange
+
+        group.add_argument("--target-range", nargs=2, action=TargetRange, metavar=("LO", "HI"),
                            help="find materials whose target lies in [LO, HI] (e.g. 1.1 1.5 eV absorbers)")
 
 

@@ -1,9 +1,16 @@
-"""The ``matloop`` console script."""
+"""The ``matloop`` console script.
+
+Exit status: 0 success, 1 failure, 2 bad input. Bad input includes a missing or unreadable input file
+(``FileNotFoundError``, ``PermissionError``, a directory given as a file), not only a bad table. A
+closed standard output (``matloop ... | head``) ends the command quietly, as Python's documentation
+recommends for ``BrokenPipeError``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -44,18 +51,59 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
-        return int(args.func(args) or EXIT_OK)
+        from matloop import progress
+
+        # long work reports its steps on stderr (matloop.progress); --quiet switches that off
+        with progress.reporting(_progress_prefix(args), quiet=bool(getattr(args, "quiet", False))):
+            code = int(args.func(args) or EXIT_OK)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at interpreter exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_FAILURE
     except InputError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if not exc.table.empty:
             print(format_error_table(exc.table), file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (MatloopError, FileNotFoundError) as exc:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        print(f"error: {_os_message(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MatloopError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:  # disk full, I/O error: a failure, reported without a traceback
+        print(f"error: {_os_message(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
+    except MemoryError:
+        print("error: out of memory", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _progress_prefix(args: argparse.Namespace) -> str:
+    """``fit``, ``campaign suggest``...: the command whose progress lines are shown."""
+    sub = getattr(args, "campaign_command", None) or getattr(args, "benchmark_command", None) \
+        or getattr(args, "design_kind", None)
+    return f"{args.command} {sub}" if sub else str(args.command)
+
+
+def _os_message(exc: OSError) -> str:
+    """``no such file: PATH`` style text for an OS error (its own text when it has no file name)."""
+    if exc.filename is None or not exc.strerror:
+        return str(exc)
+    return f"{exc.strerror.lower()}: {exc.filename}"
+
+
+def _silence_stdout() -> None:
+    """After ``BrokenPipeError``: point stdout at devnull so that the exit flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. captured in tests)
+        pass
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import pandas as pd
 
 from matloop.datasets.registry import REPOS, SPECS, DatasetSpec
 from matloop.errors import InputError, MatloopError
+from matloop.io.compat import EXACT_FLOATS
 from matloop.io.dataset import Dataset
 from matloop.io.write import WRITE_FORMATS, write_table
 
@@ -92,7 +93,7 @@ def _read(s: DatasetSpec) -> pd.DataFrame:
     entry = _entry(s)
     with _resource(entry["file"]).open("rb") as handle:
         # keep_default_na=False: 'NaN' is sodium nitride and 'NA' could be a name; only empty cells are missing
-        frame = pd.read_csv(handle, compression="xz", float_precision="round_trip",
+        frame = pd.read_csv(handle, compression="xz", **EXACT_FLOATS,
                             keep_default_na=False, na_values=[""])
     if len(frame) != entry["rows"] or list(frame.columns) != entry["columns"]:
         raise MatloopError(f"bundled file {entry['file']} does not match its manifest "

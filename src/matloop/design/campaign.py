@@ -9,6 +9,7 @@ acquisition values behind them) and measurements live in a :class:`~matloop.desi
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.design.acquisition import Objective, make_acquisition
-from matloop.design.ledger import Ledger, RecordResult
+from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
 from matloop.design.space import DesignSpace, optimize
 from matloop.design.suggest import default_acquisition, rank_candidates
 from matloop.design.surrogate import (
@@ -29,10 +30,13 @@ from matloop.design.surrogate import (
 from matloop.errors import InputError, MatloopError, error_table
 from matloop.io.dataset import Dataset
 
+#: the ``source`` of measurements recorded from the pool table when the campaign was created
+INITIAL_SOURCE = "initial pool table"
+
 
 @dataclass
 class CampaignStatus:
-    """A summary of where a campaign stands."""
+    """A summary of where a campaign stands (prints as labelled lines; renders as a table in Jupyter)."""
 
     name: str
     target: str
@@ -43,14 +47,45 @@ class CampaignStatus:
     n_pending: int
     best: float | None
     best_material: str | None
+    best_setting: dict | None = None  # the best candidate's inputs by column name (parameters or material)
+    n_initial: int = 0  # measured candidates given at creation (the start, not experiments of the campaign)
+    n_experiments: int = 0  # measurements recorded after creation
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs, in display order."""
+        out = [("campaign", self.name), ("goal", f"{self.goal} {self.target}"),
+               ("candidates", str(self.n_candidates)),
+               ("measured", f"{self.n_measured} candidates ({self.n_initial} measured in the start table, "
+                            f"{self.n_experiments} measurement{'s' if self.n_experiments != 1 else ''} recorded since)"),
+               ("suggested", f"{self.n_suggested} ({self.n_pending} awaiting results)")]
+        if self.best is not None:
+            out.append(("best value", f"{self.best:.6g}"))
+            out.append(("best at", self.best_text()))
+        return out
+
+    def best_text(self) -> str:
+        """The best candidate as ``column = value`` pairs (never an unlabelled vector)."""
+        if not self.best_setting:
+            return str(self.best_material)
+        return ", ".join(f"{k} = {_fmt(v)}" for k, v in self.best_setting.items())
 
     def __str__(self) -> str:
-        lines = [f"campaign:   {self.name}", f"goal:       {self.goal} {self.target}",
-                 f"candidates: {self.n_candidates}", f"measured:   {self.n_measured}",
-                 f"suggested:  {self.n_suggested} ({self.n_pending} awaiting results)"]
-        if self.best is not None:
-            lines.append(f"best:       {self.best:.6g} ({self.best_material})")
-        return "\n".join(lines)
+        rows = self.rows()
+        width = max(len(k) for k, _ in rows) + 2
+        return "\n".join(f"{k + ':':<{width}}{v}" for k, v in rows)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
+                       f"{html.escape(v)}</td></tr>" for k, v in self.rows())
+        return f"<table>{body}</table>"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float | np.floating) and not isinstance(value, bool):
+        return f"{float(value):.6g}"
+    return str(value)
 
 
 def objective_from_config(config: dict) -> Objective:
@@ -93,13 +128,16 @@ class Campaign:
             keys = material_keys(pool)
             frame = pool.frame.copy()
             dupes = pd.Series(keys).duplicated(keep="first").to_numpy()
-            ledger = Ledger.create(db, name, config, frame.loc[~dupes].drop(columns=[target]),
-                                   [k for k, d in zip(keys, dupes, strict=True) if not d], actor)
-            measured = pd.to_numeric(frame[target], errors="coerce").notna().to_numpy()
-            if measured.any():
-                rows = np.flatnonzero(measured)
-                ledger.record(frame.iloc[rows], [keys[i] for i in rows], [target], "initial pool table",
-                              [int(r) for r in np.asarray(pool.rows)[rows]], actor=actor)
+            cells = frame[target].to_numpy(dtype=object)
+            # a filled cell is a measurement (the ledger refuses one that is not a finite number); only an
+            # empty cell makes a candidate, never a value that fails to parse
+            measured = ~(pd.isna(cells) | np.array([isinstance(v, str) and not v.strip() for v in cells], dtype=bool))
+            rows = np.flatnonzero(measured)
+            initial = InitialMeasurements(frame.iloc[rows], [keys[i] for i in rows], [target], INITIAL_SOURCE,
+                                          [int(r) for r in np.asarray(pool.rows)[rows]])
+            # one transaction: the campaign, its candidates and its first measurements, or nothing
+            Ledger.create(db, name, config, frame.loc[~dupes].drop(columns=[target]),
+                          [k for k, d in zip(keys, dupes, strict=True) if not d], actor, measured=initial)
         else:
             config.update(kind="parameters", input=None, parameter_columns=space.columns, space=space_spec,
                           columns=space.columns)
@@ -131,7 +169,7 @@ class Campaign:
         sug = self.ledger.suggestions()
         measured = t[target].notna()
         pending = 0 if sug.empty else len(set(sug["candidate_id"]) - set(t.loc[measured, "candidate_id"]))
-        best = best_material = None
+        best = best_material = best_setting = None
         if measured.any():
             y = t.loc[measured, target].to_numpy(dtype=float)
             if self.objective.direction == "range":
@@ -139,29 +177,53 @@ class Campaign:
             else:
                 i = int(np.argmax(self.objective.sign * y))
             best = float(y[i])
-            best_material = str(t.loc[measured, "key"].iloc[i])
+            row = t.loc[measured].iloc[i]
+            best_material = str(row["key"])
+            cols = (self.config.get("parameter_columns") or [] if self.config["kind"] == "parameters"
+                    else [self.config.get("input")])
+            best_setting = {c: row[c] for c in cols if c in row.index} or None
+        meas = self.ledger.measurements()
+        meas = meas[meas["target"] == target]
+        n_initial = int(meas.loc[meas["source"] == INITIAL_SOURCE, "candidate_id"].nunique())
         return CampaignStatus(self.ledger.name, target, goal_text(self.objective), len(t), int(measured.sum()),
-                              0 if sug.empty else len(sug), pending, best, best_material)
+                              0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
+                              int((meas["source"] != INITIAL_SOURCE).sum()))
 
     def history(self) -> pd.DataFrame:
-        """Measurements in recording order with the best-so-far value (for progress plots)."""
+        """Measurements in recording order with the best-so-far value (for progress plots).
+
+        ``experiment`` counts only measurements recorded during the campaign (1, 2, ...); the measured
+        rows of the pool table given at creation are the start (``experiment`` 0, ``phase`` "start")."""
         meas = self.ledger.measurements()
         meas = meas[meas["target"] == self.config["target"]].reset_index(drop=True)
+        start = (meas["source"] == INITIAL_SOURCE).to_numpy()
+        meas = pd.concat([meas[start], meas[~start]], ignore_index=True)  # the start first
+        start = np.sort(start)[::-1]
         y = meas["value"].to_numpy(dtype=float)
         if self.objective.direction == "range":
             score = -self.objective.distance_to_window(y)
         else:
             score = self.objective.sign * y
-        meas["experiment"] = np.arange(1, len(meas) + 1)
+        meas["phase"] = np.where(start, "start", "campaign")
+        meas["experiment"] = np.where(start, 0, np.cumsum(~start))
         best_idx = pd.Series(score).cummax()
         meas["best_so_far"] = [y[np.flatnonzero(score == b)[0]] for b in best_idx] if len(y) else []
         return meas
 
     # ------------------------------------------------------------------ actions
     def suggest(self, batch: int = 5, acquisition: str | None = None, batch_method: str = "penalized",
-                model: str = DEFAULT_SURROGATE, seed: int = 0, actor: str | None = None) -> pd.DataFrame:
+                model: str = DEFAULT_SURROGATE, seed: int = 0, actor: str | None = None,
+                output: str | Path | None = None) -> pd.DataFrame:
         """Choose the next batch, store it in the ledger, and return it (original columns +
-        prediction, std, acquisition, rank, reason)."""
+        prediction, std, acquisition, rank, reason).
+
+        With ``output`` the batch is also written there, all or nothing with the ledger: the file name
+        and folder are checked before any work, the file is written (to a temporary name beside it)
+        inside the ledger transaction, and renamed into place after the commit. A batch that cannot be
+        written is not stored, so its candidates are not left "awaiting results"."""
+        out_path = check_output(output) if output is not None else None
+        if batch < 1:
+            raise InputError(f"the batch size must be at least 1, got {batch}")
         table = self.table()
         target = self.config["target"]
         measured = table[target].notna().to_numpy()
@@ -187,8 +249,31 @@ class Campaign:
                              "prediction": chosen["prediction"], "std": chosen["std"],
                              "acquisition": chosen["acquisition"], "reason": chosen["reason"]})
         strategy = {"acquisition": ranking.acquisition, "batch": batch_method, "k": batch, "seed": seed}
-        self.ledger.add_suggestions(rows, strategy, ranking.model_name, ranking.model_version,
-                                    int(measured.sum()), actor)
+        if out_path is None:
+            self.ledger.add_suggestions(rows, strategy, ranking.model_name, ranking.model_version,
+                                        int(measured.sum()), actor)
+            return chosen
+        staged = _staging_path(out_path)
+
+        def write_staged():
+            from matloop.io.write import write_table
+
+            try:
+                write_table(chosen, staged)
+            except OSError as exc:
+                raise MatloopError(f"cannot write {out_path} ({exc.strerror or exc}); nothing was stored "
+                                   "in the ledger") from None
+        try:
+            self.ledger.add_suggestions(rows, strategy, ranking.model_name, ranking.model_version,
+                                        int(measured.sum()), actor, before_commit=write_staged)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        try:
+            os.replace(staged, out_path)
+        except OSError as exc:
+            raise MatloopError(f"the batch is stored in the ledger and written to {staged}, but it could not be "
+                               f"renamed to {out_path} ({exc.strerror or exc})") from None
         return chosen
 
     def _suggest_from_space(self, measured: pd.DataFrame, batch, acquisition, batch_method, model, seed):
@@ -259,6 +344,37 @@ class Campaign:
             first = s[keep].drop_duplicates("candidate_id", keep="last")
             out = out.merge(first, on="candidate_id", how="left")
         return out
+
+
+def check_output(path: str | Path) -> Path:
+    """The batch's output file, checked before any work: a table format matloop writes, an existing
+    writable folder, not a folder itself. Raises :class:`InputError` naming the problem."""
+    from matloop.io.write import output_format
+
+    path = Path(path)
+    output_format(path)
+    folder = path.parent
+    problem = None
+    if path.is_dir():
+        problem = "is a folder"
+    elif not folder.is_dir():
+        problem = f"its folder {str(folder)!r} does not exist"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"its folder {str(folder)!r} is not writable"
+    elif path.exists() and not os.access(path, os.W_OK):
+        problem = "the file exists and is not writable"
+    if problem:
+        raise InputError(f"cannot write {str(path)!r}: {problem}",
+                         error_table([{"row": 0, "column": "--output", "value": str(path), "reason": problem}]))
+    return path
+
+
+def _staging_path(path: Path) -> Path:
+    """A temporary name beside ``path`` with the same suffixes (so the format is the same), renamed
+    over ``path`` in one step once the ledger has committed."""
+    import secrets
+
+    return path.with_name(f".{secrets.token_hex(4)}.partial-{path.name}")
 
 
 def read_space(path: str | Path) -> tuple[DesignSpace, dict]:

@@ -6,9 +6,13 @@ Stored through SQLAlchemy: a SQLite file by default (``sqlite:///campaign.db``),
 - Every write is one transaction: a crash or kill at any moment loses nothing that was acknowledged.
   SQLite runs in WAL mode with ``synchronous=FULL`` and a busy timeout, so two processes recording at
   once both land (the second waits for the first's lock instead of failing).
-- Recording is idempotent: each measurement carries a key (the user's ``measurement_id`` column when
-  present, else a hash of the campaign, candidate, target, value and source row), and a repeated key
-  is acknowledged without a second insert.
+- Recording is idempotent: each measurement carries a key made of normalised values only (the
+  campaign, the candidate's canonical key, the target, and the user's ``measurement_id`` when the
+  cell is filled, else the value as a float), and a repeated key is acknowledged without a second
+  insert. ``555`` and ``555.0``, an extra column or a re-ordered export are the same measurement; two
+  different values of one candidate are two measurements (an empty ``measurement_id`` cell is "no
+  id", not the id "nan"); replicates with equal values need distinct ``measurement_id``s; one
+  ``measurement_id`` recorded with two different values is an error, not silently ignored.
 - A measurement for a material the campaign does not know is an error, unless explicitly allowed.
 - Rows are never updated or deleted; who/what recorded each row and when is stored with it.
 """
@@ -121,14 +125,57 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def open_engine(url: str) -> Engine:
-    """An engine for a SQLAlchemy URL or a plain file path; creates the schema if missing."""
-    if "://" not in url:
-        url = f"sqlite:///{url}"
+def ledger_url(url: str) -> str:
+    """The SQLAlchemy URL of ``--db``: a plain file path becomes ``sqlite:///PATH``."""
+    return url if "://" in url else f"sqlite:///{url}"
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL (None for an in-memory database or another backend)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("://", 1)[1]
+    path = path[1:] if path.startswith("/") else path  # sqlite:///rel.db -> rel.db, sqlite:////abs -> /abs
+    path = path.split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
+def _bad_db(url: str, reason: str) -> InputError:
+    return InputError(f"cannot use the ledger --db {url}: {reason}",
+                      error_table([{"row": 0, "column": "--db", "value": url, "reason": reason}]))
+
+
+def open_engine(url: str, create: bool = True) -> Engine:
+    """An engine for a SQLAlchemy URL or a plain file path.
+
+    With ``create`` the schema is created if missing (``campaign new``); without it a ledger that
+    does not exist is an :class:`InputError` and nothing is created (``status`` on a mistyped path
+    must not leave an empty ledger behind). A malformed URL, an unknown or uninstalled database
+    driver, or a database that cannot be opened is an :class:`InputError` naming ``--db``.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    given, url = url, ledger_url(url)
+    file = _sqlite_file(url)
+    if file is not None:
+        from pathlib import Path
+
+        if not create and not Path(file).is_file():
+            raise _bad_db(given, f"no ledger file {file!r} (create a campaign first with 'matloop campaign new')")
+        if create and not Path(file).resolve().parent.is_dir():
+            raise _bad_db(given, f"the folder of {file!r} does not exist")
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 60}
-    engine = create_engine(url, **kwargs)
+    try:
+        engine = create_engine(url, **kwargs)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise _bad_db(given, f"not a valid database URL ({exc}); give a file path or e.g. "
+                             "postgresql+psycopg://user@host/db") from None
+    except ImportError as exc:
+        raise _bad_db(given, f"the database driver is not installed ({exc.name or exc}); for PostgreSQL "
+                             "install matloop[postgres]") from None
     if url.startswith("sqlite"):
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # durable and concurrent
@@ -143,7 +190,16 @@ def open_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn):  # take the write lock up front: no failed lock upgrades
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-    metadata.create_all(engine)
+    try:
+        if create:
+            metadata.create_all(engine)
+        elif not inspect(engine).has_table("campaigns"):
+            engine.dispose()
+            raise _bad_db(given, "it holds no matloop campaigns (create one with 'matloop campaign new')")
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise _bad_db(given, f"cannot open it ({reason})") from None
     return engine
 
 
@@ -155,6 +211,44 @@ def _json(data: dict) -> str:
             return clean(v.item())
         return v
     return json.dumps({str(k): clean(v) for k, v in data.items()}, sort_keys=True, default=str)
+
+
+def measurement_ident(value: Any) -> str | None:
+    """The user's ``measurement_id`` cell normalised: None when empty (NaN, None, blank text);
+    numbers as numbers (``7``, ``7.0`` and ``"7"`` are one id); text stripped."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    text = str(value).strip()
+    if not text or text.lower() in ("nan", "none", "null", "<na>"):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return repr(float(f"{number:.15g}")) if math.isfinite(number) else text
+
+
+def idempotency_key(campaign_id: int, key: str, target: str, value: float, ident: str | None) -> str:
+    """The key that makes recording idempotent: a hash of normalised values only (never of the
+    row's text or of columns that do not define the measurement)."""
+    what = f"id:{ident}" if ident is not None else f"value:{float(value) + 0.0!r}"  # -0.0 is 0.0
+    raw = f"v2|{campaign_id}|{key}|{target}|{what}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class InitialMeasurements:
+    """Measured rows of a pool table, recorded in the transaction that creates the campaign."""
+
+    results: pd.DataFrame
+    keys: list[str]
+    targets: list[str]
+    source: str
+    rows: list[int]
 
 
 @dataclass
@@ -172,18 +266,21 @@ class Ledger:
     def __init__(self, url: str, name: str):
         self.url = url
         self.name = name
-        self.engine = open_engine(url)
+        self.engine = open_engine(url, create=False)
         with self.engine.connect() as conn:
             row = conn.execute(select(campaigns).where(campaigns.c.name == name)).mappings().first()
+            known = [] if row is not None else list(conn.execute(select(campaigns.c.name)).scalars())
         if row is None:
-            raise MatloopError(f"no campaign named {name!r} in {url}; create it with 'matloop campaign new'")
+            raise InputError(f"no campaign named {name!r} in {url} (campaigns there: {', '.join(known) or 'none'}); "
+                             "create it with 'matloop campaign new'")
         self.id = row["id"]
         self.config = json.loads(row["config"])
 
     @classmethod
     def create(cls, url: str, name: str, config: dict, pool: pd.DataFrame | None, keys: list[str] | None,
-               actor: str | None = None) -> Ledger:
-        """Create a campaign and its candidate pool in one transaction."""
+               actor: str | None = None, measured: InitialMeasurements | None = None) -> Ledger:
+        """Create a campaign, its candidate pool and its first measurements in ONE transaction: a
+        crash or kill at any moment leaves either all of it or nothing (so it can be created again)."""
         engine = open_engine(url)
         actor = actor or default_actor()
         stamp = now()
@@ -197,8 +294,15 @@ class Ledger:
                              "created_at": stamp, "created_by": actor}
                             for k, r in zip(keys, pool.to_dict(orient="records"), strict=True)]
                     conn.execute(insert(candidates), rows)
+                if measured is not None and len(measured.results):
+                    draft = cls.__new__(cls)  # the campaign as this transaction sees it
+                    draft.url, draft.name, draft.engine, draft.id, draft.config = url, name, engine, cid, config
+                    draft._record(conn, measured.results, measured.keys, measured.targets, measured.source,
+                                  measured.rows, False, actor, stamp)
         except IntegrityError as exc:
             raise MatloopError(f"a campaign named {name!r} already exists in {url}") from exc
+        finally:
+            engine.dispose()
         return cls(url, name)
 
     # ------------------------------------------------------------------ reads
@@ -235,13 +339,21 @@ class Ledger:
 
     # ------------------------------------------------------------------ writes
     def add_suggestions(self, batch: pd.DataFrame, strategy: dict, model: str, model_version: str,
-                        n_measured: int, actor: str | None = None) -> int:
+                        n_measured: int, actor: str | None = None, before_commit=None) -> int:
         """Store a batch; rows need ``key``, ``data`` (dict), ``rank``, ``prediction``, ``std``,
-        ``acquisition``, ``reason``. New keys (from a parameter space) become candidates."""
+        ``acquisition``, ``reason``. New keys (from a parameter space) become candidates.
+
+        ``before_commit()`` runs inside the transaction after the inserts (e.g. writing the batch's
+        file): if it raises, nothing is stored."""
         actor = actor or default_actor()
         stamp = now()
-        return self._write(lambda conn: self._add_suggestions(conn, batch, strategy, model, model_version,
-                                                              n_measured, actor, stamp))
+
+        def work(conn):
+            bid = self._add_suggestions(conn, batch, strategy, model, model_version, n_measured, actor, stamp)
+            if before_commit is not None:
+                before_commit()
+            return bid
+        return self._write(work)
 
     def _add_suggestions(self, conn, batch, strategy, model, model_version, n_measured, actor, stamp) -> int:
         bid = conn.execute(insert(batches).values(
@@ -304,13 +416,16 @@ class Ledger:
                     problems.append({"row": row_no, "column": target, "value": value,
                                      "reason": "not a finite number"})
                     continue
-                ident = rec.get("measurement_id")
-                raw = f"{self.id}|{key}|{target}|{ident if ident is not None else repr(value)}|" + (
-                    "" if ident is not None else _json(rec))
-                idem = hashlib.sha256(raw.encode()).hexdigest()
-                exists = conn.execute(select(measurements.c.id).where(
+                ident = measurement_ident(rec.get("measurement_id"))
+                idem = idempotency_key(self.id, key, target, value, ident)
+                found = conn.execute(select(measurements.c.value).where(
                     measurements.c.campaign_id == self.id, measurements.c.idempotency_key == idem)).first()
-                if exists:
+                if found is not None:
+                    if ident is not None and not math.isclose(found[0], value, rel_tol=1e-12, abs_tol=0.0):
+                        problems.append({"row": row_no, "column": "measurement_id", "value": ident,
+                                         "reason": f"already recorded for {key} with {target} = {found[0]:g}, "
+                                                   f"not {value:g}; give a corrected value a new measurement_id"})
+                        continue
                     duplicates += 1
                     continue
                 conn.execute(insert(measurements).values(

@@ -29,6 +29,7 @@ config) used 1.25 to 1.4 times less CPU per candidate (``benchmarks/results/scre
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -41,89 +42,20 @@ import pandas as pd
 from matloop.design.acquisition import Context, Objective, Posterior, make_acquisition
 from matloop.design.chemistry_rules import ChemistryRules
 from matloop.design.enumerate import DEFAULT_CHUNK, ChemicalSpace, integer_formulas
+from matloop.design.screen_filters import SUSTAINABILITY_COLUMNS, Filters, Penalties, sustainability
 from matloop.errors import InputError, MatloopError
 from matloop.io.formula import Compositions
 
-__all__ = ["Filters", "Penalties", "ScreenResult", "Screener", "check_acquisition", "screen", "OUTPUT_COLUMNS"]
+__all__ = ["Filters", "Penalties", "ScreenResult", "Screener", "check_acquisition", "check_feasible", "screen",
+           "sustainability", "OUTPUT_COLUMNS", "SUSTAINABILITY_COLUMNS"]
 
 OUTPUT_COLUMNS = ["rank", "formula", "prediction", "std", "in_domain", "domain_distance", "score"]
-SUSTAINABILITY_COLUMNS = ["hhi_production", "hhi_reserve", "price_usd_per_kg", "toxic", "radioactive"]
-_SUSTAINABILITY_SOURCE = {"hhi_production": "HHI production mean", "hhi_reserve": "HHI reserve mean",
-                          "price_usd_per_kg": "element cost USD/kg", "toxic": "contains toxic",
-                          "radioactive": "contains radioactive", "toxic_fraction": "toxic fraction",
-                          "radioactive_fraction": "radioactive fraction"}
 _NEEDS_BEST = ("ei", "logei", "pi", "mli")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Sustainability and safety filters (a candidate failing any is dropped before prediction).
-
-    ``max_hhi``: largest weight-fraction mean HHI of production (0-10,000; US DoJ calls > 2,500
-    highly concentrated); ``max_price``: largest raw element cost in USD/kg (2013-2019 prices);
-    ``exclude_toxic``: no As, Be, Cd, Cr, Hg, Ni, Pb; ``exclude_radioactive``: no Tc, Pm, Po and
-    heavier. Data and caveats: :class:`matloop.represent.composition.Sustainability`.
-    """
-
-    max_hhi: float | None = None
-    max_price: float | None = None
-    exclude_toxic: bool = False
-    exclude_radioactive: bool = False
-
-    @property
-    def active(self) -> bool:
-        return (self.max_hhi is not None or self.max_price is not None or self.exclude_toxic
-                or self.exclude_radioactive)
-
-    def mask(self, s: pd.DataFrame) -> np.ndarray:
-        ok = np.ones(len(s), dtype=bool)
-        if self.max_hhi is not None:
-            ok &= s["hhi_production"].to_numpy() <= self.max_hhi
-        if self.max_price is not None:
-            ok &= s["price_usd_per_kg"].to_numpy() <= self.max_price
-        if self.exclude_toxic:
-            ok &= ~s["toxic"].to_numpy(dtype=bool)
-        if self.exclude_radioactive:
-            ok &= ~s["radioactive"].to_numpy(dtype=bool)
-        return ok
-
-
-@dataclass(frozen=True)
-class Penalties:
-    """Sustainability and safety as objectives: subtracted from the score, in score units.
-
-    ``score = acquisition - hhi * HHI_production / 10,000 - price * log10(USD/kg)
-    - toxic * (atomic fraction of toxic elements) - radioactive * (atomic fraction of radioactive
-    elements)``: with the plain prediction (``mei``) a weight is "how much predicted property one
-    would give up" for the whole HHI range, per tenfold price, or for a composition made wholly of
-    toxic (radioactive) elements.
-    """
-
-    hhi: float = 0.0
-    price: float = 0.0
-    toxic: float = 0.0
-    radioactive: float = 0.0
-
-    def __post_init__(self) -> None:
-        bad = {k: v for k, v in vars(self).items() if not np.isfinite(v) or v < 0}
-        if bad:
-            raise InputError(f"penalty weights must be finite and not negative, got {bad}")
-
-    @property
-    def active(self) -> bool:
-        return bool(self.hhi or self.price or self.toxic or self.radioactive)
-
-    def __call__(self, s: pd.DataFrame) -> np.ndarray:
-        out = np.zeros(len(s))
-        if self.hhi:
-            out += self.hhi * s["hhi_production"].to_numpy() / 10_000.0
-        if self.price:
-            out += self.price * np.log10(np.maximum(s["price_usd_per_kg"].to_numpy(), 1e-3))
-        if self.toxic:
-            out += self.toxic * s["toxic_fraction"].to_numpy()
-        if self.radioactive:
-            out += self.radioactive * s["radioactive_fraction"].to_numpy()
-        return out
+#: raw candidates a second, ~15x the fastest measured single-process rate: used only to refuse
+#: spaces that no machine could screen in a human lifetime (check_feasible)
+OPTIMISTIC_RATE = 1_000_000.0
+MAX_YEARS = 50.0
+SECONDS_PER_YEAR = 365.25 * 24 * 3600
 
 
 def check_acquisition(name: str, objective: Objective | None = None, best: float | None = None):
@@ -145,17 +77,6 @@ def check_acquisition(name: str, objective: Objective | None = None, best: float
         raise InputError(f"the {acq.name} acquisition scores improvement over the best measured value: "
                          "give best= (--best VALUE on the command line)")
     return acq
-
-
-def sustainability(comps: Compositions) -> pd.DataFrame:
-    """HHI of production and reserves, element price (USD/kg), toxic and radioactive flags per row."""
-    from matloop.represent.composition import Sustainability
-
-    raw = Sustainability().transform(comps)
-    out = pd.DataFrame({k: raw[v].to_numpy() for k, v in _SUSTAINABILITY_SOURCE.items()})
-    out["toxic"] = out["toxic"].astype(bool)
-    out["radioactive"] = out["radioactive"].astype(bool)
-    return out
 
 
 class _ModelAdapter:
@@ -225,6 +146,8 @@ class Screener:
     top: int = 100
     in_domain_only: bool = False
     seed: int = 0
+    compact: object = None
+    shortlist: int = 0
 
     def __post_init__(self) -> None:
         if int(self.top) < 1:
@@ -236,9 +159,9 @@ class Screener:
 
     def run(self, comps: Compositions, ids: np.ndarray, stream: int) -> tuple[pd.DataFrame, dict]:
         """Screen one chunk: ``ids`` order the candidates globally, ``stream`` seeds its randomness."""
-        counts = dict.fromkeys(("candidates", "passed_rules", "passed_filters", "scored"), 0)
+        counts = dict.fromkeys(("candidates", "passed_rules", "passed_filters", "shortlisted", "scored"), 0)
         counts["candidates"] = len(comps)
-        clock = dict.fromkeys(("rules", "filters", "featurize", "predict", "select"), 0.0)
+        clock = dict.fromkeys(("rules", "filters", "featurize", "compact", "predict", "select"), 0.0)
         t = time.perf_counter()
         keep = np.arange(len(comps))
         if self.rules is not None and len(keep):
@@ -257,6 +180,13 @@ class Screener:
         sub = comps.take(keep)
         F = self._adapter.features(sub)
         clock["featurize"] = (t3 := time.perf_counter()) - t2
+        if self.compact is not None and len(keep) > self._shortlist_size():
+            short = self._shortlist(F, sus, ids[keep], stream)
+            keep, sub, F = keep[short], sub.take(short), F.iloc[short].reset_index(drop=True)
+            sus = None if sus is None else sus.iloc[short].reset_index(drop=True)
+        counts["shortlisted"] = len(keep)
+        clock["compact"] = (t3b := time.perf_counter()) - t3
+        t3 = t3b
         mean, std = self._adapter.predict(F, self._needs_std)
         mean = np.asarray(mean, dtype=float)
         clock["predict"] = (t4 := time.perf_counter()) - t3
@@ -280,6 +210,26 @@ class Screener:
             out["oxidation_states"] = self.rules.explain(picked)
         clock["select"] = time.perf_counter() - t4
         return out, {**counts, **{f"seconds_{k}": v for k, v in clock.items()}}
+
+    def _shortlist_size(self) -> int:
+        return max(int(self.shortlist), int(self.top)) if self.shortlist else max(20 * int(self.top), 2_000)
+
+    def _shortlist(self, F: pd.DataFrame, sus: pd.DataFrame | None, ids: np.ndarray, stream: int) -> np.ndarray:
+        """Positions of the candidates the full model re-scores: the best by the compact model's score
+        (with the same acquisition and penalties), ties by id, in candidate order."""
+        if self._needs_std:
+            mean, std = self.compact.predict(F, return_std=True)
+        else:
+            mean, std = self.compact.predict(F), None
+        mean = np.asarray(mean, dtype=float)
+        score = self._score(mean, np.ones_like(mean) if std is None else np.asarray(std, dtype=float), stream)
+        if sus is not None and self.penalties.active:
+            score = score - self.penalties(sus)
+        score = np.where(np.isnan(score), -np.inf, score)
+        k = self._shortlist_size()
+        kth = np.partition(score, len(score) - k)[len(score) - k]
+        cand = np.flatnonzero(score >= kth)
+        return np.sort(cand[np.lexsort((ids[cand], -score[cand]))][:k])
 
     def _score(self, mean: np.ndarray, std: np.ndarray, stream: int) -> np.ndarray:
         if self.objective.direction == "range":
@@ -340,6 +290,7 @@ class ScreenResult:
     chunks: int
     where: str
     rules: str = ""
+    compact: bool = False
 
     def summary(self) -> str:
         c = self.counts
@@ -347,14 +298,33 @@ class ScreenResult:
         rules = f"passed chemistry rules: {c.get('passed_rules', 0):,}; " if self.rules else ""
         return (f"screened {c.get('candidates', 0):,} candidates in {self.seconds:.1f} s ({rate:,.0f}/s, "
                 f"{self.chunks} chunks, {self.where})\n{rules}passed filters: {c.get('passed_filters', 0):,}; "
-                f"scored: {c.get('scored', 0):,}; kept: {len(self.hits)}")
+                + (f"ranked by the compact model: {c.get('passed_filters', 0):,}; re-scored by the full model: "
+                   if self.compact else "scored: ") + f"{c.get('scored', 0):,}; kept: {len(self.hits)}")
 
 
 def _tasks(source, chunk_size: int):
-    """(kind, start, stop) per chunk; spaces are regenerated by the task itself."""
-    if isinstance(source, ChemicalSpace):
-        return [("space", a, b) for a, b in source.bounds(chunk_size)]
-    return [("rows", a, min(a + chunk_size, len(source))) for a in range(0, len(source), chunk_size)]
+    """(kind, start, stop) per chunk, generated lazily (a list of 10^12 bounds would not fit in
+    memory); spaces are regenerated by the task itself."""
+    if chunk_size < 1:
+        raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
+    kind, n = ("space", source.n_raw) if isinstance(source, ChemicalSpace) else ("rows", len(source))
+    for a in range(0, n, chunk_size):
+        yield kind, a, min(a + chunk_size, n)
+
+
+def check_feasible(source: ChemicalSpace | Compositions, rate_per_second: float = OPTIMISTIC_RATE,
+                   max_years: float = MAX_YEARS) -> None:
+    """Refuse (InputError) a space that could not be screened within ``max_years`` even at
+    ``rate_per_second`` raw candidates a second (far above any measured rate), naming its size.
+
+    Called before anything is allocated: a space of 10^17 raw compositions is not a job to start."""
+    n = source.n_raw if isinstance(source, ChemicalSpace) else len(source)
+    years = n / rate_per_second / SECONDS_PER_YEAR
+    if years > max_years:
+        raise InputError(
+            f"the space has {n:,} ({n:.3g}) raw candidates: even at {rate_per_second:,.0f} candidates a second "
+            f"screening it would take about {years:,.3g} years; use fewer elements, fewer atoms per formula "
+            "(--max-atoms) or fewer elements per composition (--max-elements)")
 
 
 def _run_task(screener: Screener, source, kind: str, start: int, stop: int):
@@ -377,7 +347,7 @@ def screen(source: ChemicalSpace | Compositions | Sequence[str], model, *, top: 
            best: float | None = None, rules: ChemistryRules | None | str = "auto",
            filters: Filters | None = None, penalties: Penalties | None = None, in_domain_only: bool = False,
            chunk_size: int = DEFAULT_CHUNK, scheduler=None, n_jobs: int = 1, seed: int = 0,
-           progress=None) -> ScreenResult:
+           progress=None, compact=None, shortlist: int = 0) -> ScreenResult:
     """Rank candidates by predicted property (or any acquisition) and keep the ``top`` best.
 
     Parameters
@@ -409,6 +379,12 @@ def screen(source: ChemicalSpace | Compositions | Sequence[str], model, *, top: 
         In process: chunks screened by this many threads at once.
     progress : callable, optional
         Called as ``progress(done_chunks, total_chunks, counts)`` after each chunk.
+    compact : regressor, optional
+        A fast model of the same features (:func:`matloop.models.compact.fit_screening_model`):
+        it scores every candidate, and only the best ``shortlist`` of each chunk (default
+        ``max(20 x top, 2000)``) are re-scored by ``model``, whose predictions, stds
+        and domain flags are reported. A hit the compact model ranks below the shortlist is missed;
+        ``benchmarks/screening.py`` measures how often.
     """
     if not isinstance(source, ChemicalSpace | Compositions):
         from matloop.io.formula import parse_formulas
@@ -418,9 +394,12 @@ def screen(source: ChemicalSpace | Compositions | Sequence[str], model, *, top: 
         if rules != "auto":
             raise ValueError(f"rules must be a ChemistryRules, None or 'auto', got {rules!r}")
         rules = ChemistryRules() if isinstance(source, ChemicalSpace) else None
+    check_feasible(source)  # before anything is allocated
     screener = Screener(model, featurizer, domain, objective or Objective(), acquisition, best, rules,
-                        filters or Filters(), penalties or Penalties(), int(top), in_domain_only, seed)
+                        filters or Filters(), penalties or Penalties(), int(top), in_domain_only, seed,
+                        compact, int(shortlist))
     tasks = _tasks(source, int(chunk_size))
+    n_tasks = estimate_chunks(source, int(chunk_size))
     t0 = time.perf_counter()
     state = {"hits": _empty(), "counts": {}, "done": 0}
 
@@ -431,11 +410,11 @@ def screen(source: ChemicalSpace | Compositions | Sequence[str], model, *, top: 
             state["counts"][key] = state["counts"].get(key, 0) + value
         state["done"] += 1
         if progress is not None:
-            progress(state["done"], len(tasks), dict(state["counts"]))
+            progress(state["done"], n_tasks, dict(state["counts"]))
 
     if scheduler is not None:
         where = _run_dask(scheduler, screener, source, tasks, collect)
-    elif n_jobs > 1 and len(tasks) > 1:
+    elif n_jobs > 1 and n_tasks > 1:
         with ThreadPoolExecutor(n_jobs) as pool:
             window = 2 * n_jobs  # bounded in-flight chunks: memory stays flat
             pending = []
@@ -452,8 +431,8 @@ def screen(source: ChemicalSpace | Compositions | Sequence[str], model, *, top: 
         where = "in process"
     hits = state["hits"]
     hits.insert(0, "rank", np.arange(1, len(hits) + 1))
-    return ScreenResult(hits, state["counts"], time.perf_counter() - t0, len(tasks), where,
-                        rules.describe() if rules is not None else "")
+    return ScreenResult(hits, state["counts"], time.perf_counter() - t0, n_tasks, where,
+                        rules.describe() if rules is not None else "", compact is not None)
 
 
 def _run_dask(scheduler, screener: Screener, source, tasks, collect) -> str:
@@ -477,13 +456,14 @@ def _run_dask(scheduler, screener: Screener, source, tasks, collect) -> str:
             data = source_f if spaces else _slice(source, a, b)
             return client.submit(_run_task, screener_f, data, kind, a, b, pure=False)
 
-        queue = list(tasks)
-        running = as_completed([submit(queue.pop(0)) for _ in range(min(window, len(queue)))])
+        queue = iter(tasks)  # lazily: never more than `window` chunks exist at once
+        running = as_completed([submit(task) for task in itertools.islice(queue, window)])
         for fut in running:
             collect(fut.result())
             fut.release()
-            if queue:
-                running.add(submit(queue.pop(0)))
+            task = next(queue, None)
+            if task is not None:
+                running.add(submit(task))
         return f"Dask cluster, {n_workers} workers"
     finally:
         if own:

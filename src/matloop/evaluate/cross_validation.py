@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from matloop import progress
 from matloop.errors import InputError
 from matloop.evaluate.metrics import (
     CLASSIFICATION_METRICS,
@@ -230,7 +231,9 @@ def cross_validate(
     except ValueError as exc:  # e.g. scikit-learn: more folds than rows
         raise InputError(f"cannot split the data: {exc}") from exc
     folds, parts = [], []
-    for k, (train, test) in enumerate(splits):
+    steps = progress.steps(splits, "cross-validation fold",
+                           describe=lambda s: f"({len(s[0])} training rows, {len(s[1])} test rows)")
+    for k, (train, test) in enumerate(steps):
         train, test = np.asarray(train), np.asarray(test)
         if len(train) == 0 or len(test) == 0:
             raise InputError(f"split {k} has an empty training or test set")

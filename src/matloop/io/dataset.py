@@ -105,17 +105,23 @@ class Dataset:
 
     @property
     def X(self) -> pd.Series | pd.DataFrame:
-        """The inputs: the input column, or the parameter columns of a parameter table."""
+        """The inputs: the input column, or the parameter columns of a parameter table.
+
+        It carries the 1-based source rows (:mod:`matloop.io.rows`), so featurizers name file rows."""
+        from matloop.io.rows import attach_source_rows
+
         if self.input is None:
-            return self.frame[self.parameter_columns]
-        return self.frame[self.input]
+            return attach_source_rows(self.frame[self.parameter_columns], self.rows)
+        return attach_source_rows(self.frame[self.input], self.rows)
 
     @property
     def inputs(self) -> pd.Series | pd.DataFrame:
         """What models take: :attr:`X`, with the extra input columns after the material column."""
         if self.input is None or not self.extra_inputs:
             return self.X
-        return self.frame[[self.input, *self.extra_inputs]]
+        from matloop.io.rows import attach_source_rows
+
+        return attach_source_rows(self.frame[[self.input, *self.extra_inputs]], self.rows)
 
     @property
     def y(self) -> pd.Series:

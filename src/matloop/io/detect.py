@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.errors import InputError
+from matloop.io.compat import is_text_column
 from matloop.io.formula import parse_formulas
 
 __all__ = ["ColumnGuess", "classify_column", "detect_input", "looks_like_structure_path", "rdkit_available"]
@@ -118,8 +119,11 @@ def _smiles_ok(values: list[str]) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     from rdkit import Chem, rdBase
 
+    from matloop.io.smiles import bounds_problem
+
     blocker = rdBase.BlockLogs()  # noqa: F841 (RDKit logs every failure to stderr otherwise)
-    return np.array([Chem.MolFromSmiles(v) is not None for v in values], dtype=bool)
+    # a string too large for RDKit (a 20,000-atom chain crashes it) is never handed to it
+    return np.array([bounds_problem(v) is None and Chem.MolFromSmiles(v) is not None for v in values], dtype=bool)
 
 
 def classify_column(values: pd.Series, column: str) -> ColumnGuess:
@@ -140,7 +144,7 @@ def classify_column(values: pd.Series, column: str) -> ColumnGuess:
 
 
 def _text_columns(frame: pd.DataFrame, exclude: set[str]) -> list[str]:
-    return [c for c in frame.columns if c not in exclude and frame[c].dtype == object]
+    return [c for c in frame.columns if c not in exclude and is_text_column(frame[c])]
 
 
 def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = None,
@@ -150,7 +154,7 @@ def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = Non
     Parameters
     ----------
     frame : DataFrame
-        The table as read (text columns have ``object`` dtype).
+        The table as read (text columns have ``object`` dtype under pandas 2, ``str`` under pandas 3).
     exclude : set of str
         Columns that cannot be the input (targets, folds).
     input : str, optional
@@ -170,6 +174,10 @@ def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = Non
     if input is not None:
         if input not in frame.columns:
             raise InputError(missing_column_message("input", input, frame.columns))
+        if kind == "molecule":
+            _require_rdkit(f"the input {input!r} holds SMILES (kind 'molecule')")
+        elif kind is None and _NAME_HINTS["molecule"].search(input):
+            _require_rdkit(f"column {input!r} is named like a SMILES column")
         if kind is not None:
             return input, kind, "given"
         guess = classify_column(frame[input], input)
@@ -188,7 +196,14 @@ def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = Non
                 )
         return input, found, f"given; values read as {KIND_WORDS[found]}"
 
-    guesses = [classify_column(frame[c], c) for c in _text_columns(frame, exclude)]
+    text_columns = _text_columns(frame, exclude)
+    if kind == "molecule":
+        _require_rdkit("the input holds SMILES (kind 'molecule')")
+    if kind is None:
+        for c in text_columns:  # without RDKit a SMILES column would be misread (CCC as a formula) or missed
+            if _NAME_HINTS["molecule"].search(c):
+                _require_rdkit(f"column {c!r} is named like a SMILES column")
+    guesses = [classify_column(frame[c], c) for c in text_columns]
     candidates = [g for g in guesses if g.kind is not None and (kind is None or g.kind == kind)]
     if kind is not None and not candidates:  # the user said the kind: accept a weaker fit
         candidates = [g for g in guesses if g.share(kind) >= _MOST]
@@ -212,6 +227,16 @@ def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = Non
             "(Python: input='COL')"
         )
     return None, "parameters", "no column of formulas, SMILES or structure file paths"
+
+
+def _require_rdkit(why: str) -> None:
+    """Refuse to guess about SMILES when RDKit (the ``molecule`` extra) is missing: say what to install."""
+    if not rdkit_available():
+        raise InputError(
+            f"{why}, and reading SMILES needs RDKit, which is not installed: pip install 'matloop[molecule]'; "
+            "if the input is another column, name it with --input COL and its kind with --kind "
+            "(Python: input='COL', kind=...)"
+        )
 
 
 def _describe(guess: ColumnGuess, kind: str) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.errors import error_table, format_error_table
+from matloop.io.compat import writable_array
 
 __all__ = ["DUPLICATE_POLICIES", "DuplicateWarning", "Duplicates", "average_replicates", "find_duplicates"]
 
@@ -89,9 +90,9 @@ def find_duplicates(keys: list, targets: pd.DataFrame, rows: np.ndarray, column:
         Column name and per-row value to show in the conflict table (the material as written).
     """
     key_series = pd.Series(keys, dtype=object)
-    valid = key_series.notna().to_numpy()
+    valid = writable_array(key_series.notna(), dtype=bool)  # copy-on-write: to_numpy() may be read-only
     if len(targets.columns):
-        valid &= targets.notna().all(axis=1).to_numpy()
+        valid &= targets.notna().all(axis=1).to_numpy(dtype=bool)
     codes = np.full(len(keys), -1, dtype=np.int64)
     if valid.any():
         codes[valid] = pd.factorize(key_series[valid])[0]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from matloop.io.compat import is_text_dtype
+
 
 def factorize_exact(values, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize(values, sort=sort, use_na_sentinel=True)``, exact for strings with NULs.
@@ -38,7 +40,7 @@ def factorize_exact(values, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
 
 
 def _has_nul(series: pd.Series) -> bool:
-    if series.dtype != object and not pd.api.types.is_string_dtype(series.dtype):
+    if not is_text_dtype(series.dtype):
         return False
     try:
         return "\x00" in "".join(series.dropna().tolist())

@@ -14,13 +14,23 @@ import gzip
 import io
 import json
 import lzma
-import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from matloop.errors import InputError, error_table
+from matloop.io.guard import (
+    check_cells,
+    check_parquet,
+    check_text,
+    check_xlsx,
+    csv_records,
+    decode_text,
+    max_table_bytes,
+    read_bytes,
+)
 
 __all__ = ["SUFFIXES", "read_columns", "read_raw", "table_format", "table_stem"]
 
@@ -55,32 +65,25 @@ def table_stem(path: str | Path) -> str:
 
 
 def read_columns(path: str | Path) -> list[str]:
-    """The column names of a table (only the header line is read for text formats)."""
+    """The column names of a table (only the first MiB is read for text formats)."""
     path = Path(path)
     fmt, compression = table_format(path)
     if fmt in ("csv", "tsv", "txt") and path.is_file():
-        with _open_text(path, compression, "utf-8-sig") as fh:
-            header = fh.readline().rstrip("\r\n")
+        opener = _COMPRESSIONS.get(compression or "", open)
+        try:
+            with opener(path, "rb") as fh:
+                head = fh.read(1 << 20)
+        except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+            raise InputError(f"cannot read {path.name}: {exc}") from None
+        header = decode_text(head, path.name, partial=True).split("\n", 1)[0]
         sep = _separator(fmt, header)
         return [n.strip() for n in next(csv.reader([header], delimiter=sep), [])]
     return list(read_raw(path)[0].columns)
 
 
-def _open_text(path: Path, compression: str | None, encoding: str):
-    opener = _COMPRESSIONS.get(compression or "", open)
-    return opener(path, "rt", encoding=encoding, newline="")
-
-
 def _read_text(path: Path, compression: str | None) -> str:
-    """The file's text: UTF-8 (with or without BOM), else Windows-1252 with a warning."""
-    try:
-        with _open_text(path, compression, "utf-8-sig") as fh:
-            return fh.read()
-    except UnicodeDecodeError:
-        warnings.warn(f"{path.name} is not UTF-8 text; it was read as Windows-1252 (Excel's default). "
-                      "Save it as 'CSV UTF-8' if characters look wrong.", UserWarning, stacklevel=3)
-        with _open_text(path, compression, "cp1252") as fh:
-            return fh.read()
+    """The file's text, size-capped and decoded (:func:`matloop.io.guard.decode_text`)."""
+    return decode_text(read_bytes(path, compression), path.name)
 
 
 def _separator(fmt: str, header: str) -> str:
@@ -97,30 +100,39 @@ def _read_delimited(path: Path, fmt: str, compression: str | None) -> pd.DataFra
     text = _read_text(path, compression)
     header = text.split("\n", 1)[0]
     sep = _separator(fmt, header)
-    names = next(csv.reader([header.rstrip("\r")], delimiter=sep), [])
+    check_text(text, sep, path.name)  # before pandas, whose C parser cuts a cell at a NUL byte
+    names = next(csv_records(header, sep), [])
     _check_header([n.strip() for n in names], path)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-                            skip_blank_lines=False)
-    except pd.errors.ParserError as exc:
-        raise _ragged_rows(text, sep, path, exc) from None
+                            skip_blank_lines=False, lineterminator="\n")
     except pd.errors.EmptyDataError:
         raise InputError(f"{path.name} is empty: it needs a header line and at least one data row") from None
+    except (pd.errors.ParserError, ValueError, OverflowError) as exc:
+        raise _ragged_rows(text, sep, path, exc) from None
     return frame
 
 
 def _ragged_rows(text: str, sep: str, path: Path, exc: Exception) -> InputError:
     """Every data row whose number of fields differs from the header's."""
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    reader = csv_records(text, sep)
     header = next(reader, [])
     records = []
-    for row_number, fields in enumerate(reader, start=1):
-        if fields and len(fields) != len(header):
-            records.append({"row": row_number, "column": "", "value": sep.join(fields),
-                            "reason": f"{len(fields)} fields, but the header has {len(header)}"})
+    try:
+        for row_number, fields in enumerate(reader, start=1):
+            if fields and len(fields) != len(header):
+                records.append({"row": row_number, "column": "", "value": sep.join(fields),
+                                "reason": f"{len(fields)} fields, but the header has {len(header)}"})
+    except csv.Error:
+        pass
     if not records:
-        return InputError(f"cannot read {path.name}: {exc}")
+        return InputError(f"cannot read {path.name}: {_short(exc)}")
     return InputError(f"{path.name} has rows with the wrong number of fields", error_table(records))
+
+
+def _short(exc: BaseException, width: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _check_header(names: list[str], path: Path) -> None:
@@ -135,25 +147,65 @@ def _check_header(names: list[str], path: Path) -> None:
                          "give every column its own name")
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict:
+    """``object_pairs_hook``: a key given twice in one JSON object is an error, not last-wins."""
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _RepeatedKey(key)
+    return data
+
+
 def _read_json(path: Path, fmt: str, compression: str | None) -> pd.DataFrame:
     """Records (``[{...}]``), columns (``{col: {idx: v}}`` or ``{col: [...]}``) or split orient.
 
-    ``NaN`` and ``Infinity`` tokens are kept as text so that validation can report them.
+    ``NaN`` and ``Infinity`` tokens are kept as text so that validation can report them. A key
+    repeated inside one object is an error (JSON parsers would silently keep the last value).
     """
     text = _read_text(path, compression)
-    keep = str  # parse_constant: leave NaN/Infinity as the written text
 
     def loads(s: str):
-        return json.loads(s, parse_constant=keep)
+        return json.loads(s, parse_constant=str, object_pairs_hook=_pairs)
 
+    line = None
     try:
         if fmt == "jsonl":
-            data = [loads(line) for line in text.splitlines() if line.strip()]
+            data = []
+            for number, chunk in enumerate(text.split("\n"), start=1):
+                line = number
+                if chunk.strip():
+                    data.append(loads(chunk))
         else:
             data = loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path.name} is not valid JSON: {exc}") from None
+    except _RepeatedKey as exc:
+        where = f" (line {line})" if line else ""
+        raise InputError(f"{path.name}: the key {_short(exc, 80)!r} appears twice in one JSON object{where}; "
+                         "every key must be unique, or a value would be silently lost") from None
+    except RecursionError:
+        raise InputError(f"{path.name} is not a JSON table: it is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, and integers too long to convert
+        where = f" (line {line})" if fmt == "jsonl" and line else ""
+        raise InputError(f"{path.name} is not valid JSON{where}: {_short(exc)}") from None
+    try:
+        frame = _json_frame(data)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{path.name}: cannot make a table of this JSON ({_short(exc)})") from None
+    if frame is None:
+        raise InputError(f"{path.name}: expected a JSON table: a list of records, a dict of columns, or "
+                         "pandas' 'split' layout")
+    return frame
+
+
+def _json_frame(data: object) -> pd.DataFrame | None:
     if isinstance(data, dict) and {"columns", "data"} <= set(data):
+        if not (isinstance(data["columns"], list) and isinstance(data["data"], list)
+                and all(isinstance(r, list) for r in data["data"])):
+            return None
         return pd.DataFrame(data["data"], columns=data["columns"], dtype=object)
     if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
         return pd.DataFrame({k: pd.Series(list(v.values()), dtype=object) for k, v in data.items()})
@@ -162,9 +214,46 @@ def _read_json(path: Path, fmt: str, compression: str | None) -> pd.DataFrame:
         if len(lengths) == 1:
             return pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
     if isinstance(data, list) and all(isinstance(r, dict) for r in data):
-        return pd.DataFrame.from_records(data).astype(object)
-    raise InputError(f"{path.name}: expected a JSON table: a list of records, a dict of columns, or "
-                     "pandas' 'split' layout")
+        return pd.DataFrame.from_records(data).astype(object) if data else pd.DataFrame()
+    return None
+
+
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    """A workbook's first sheet, after :func:`matloop.io.guard.check_xlsx` has looked at the zip."""
+    check_xlsx(path)
+    try:
+        frame = pd.read_excel(path, dtype=object, keep_default_na=False, na_values=[""])
+    except (ImportError, MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # openpyxl raises many kinds on a damaged workbook; all mean "unreadable"
+        raise InputError(f"cannot read {path.name} as an Excel workbook ({type(exc).__name__}: {_short(exc)}); "
+                         "save it again from Excel, or as CSV") from None
+    _check_header([str(c).rpartition(".")[0] if _mangled(c, frame.columns) else str(c)
+                   for c in frame.columns], path)
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Read in batches of rows, stopping at the size cap (declared sizes are checked first)."""
+    parquet = check_parquet(path)
+    cap, total, batches = max_table_bytes(), 0, []
+    try:
+        for batch in parquet.iter_batches(batch_size=16_384):
+            total += batch.nbytes
+            if total > cap:
+                raise InputError(f"{path.name}: its data inflate to more than the limit of {cap:,} bytes for a "
+                                 "table; split it, or raise the limit with MATLOOP_MAX_TABLE_BYTES")
+            batches.append(batch)
+        import pyarrow as pa
+
+        table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
+        return table.to_pandas()
+    except InputError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, IndexError, NotImplementedError) as exc:
+        raise InputError(f"cannot read {path.name}: it is not a valid Parquet file ({_short(exc)})") from None
+    finally:
+        parquet.close()
 
 
 def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
@@ -175,18 +264,18 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
+        raise FileNotFoundError(f"{'not a file' if path.exists() else 'no such file'}: {path}")
     fmt, compression = table_format(path)
     if fmt in ("csv", "tsv", "txt"):
         frame = _read_delimited(path, fmt, compression)
     elif fmt in ("json", "jsonl"):
         frame = _read_json(path, fmt, compression)
     elif fmt == "xlsx":
-        frame = pd.read_excel(path, dtype=object, keep_default_na=False, na_values=[""])
-        _check_header([str(c).rpartition(".")[0] if _mangled(c, frame.columns) else str(c)
-                       for c in frame.columns], path)
+        frame = _read_xlsx(path)
     else:
-        frame = pd.read_parquet(path)
+        frame = _read_parquet(path)
+    if fmt not in ("csv", "tsv", "txt"):  # text was checked before parsing
+        check_cells(frame, path.name)
     frame.columns = [str(c).strip() for c in frame.columns]
     _check_header(list(frame.columns), path)
     frame = frame.reset_index(drop=True)

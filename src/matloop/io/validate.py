@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.errors import InputError
+from matloop.io.compat import is_text_column
 from matloop.io.factorize import factorize_exact
 from matloop.io.formula import parse_formulas
 
@@ -181,7 +182,7 @@ def convert_numeric_columns(frame: pd.DataFrame, skip: set[str]) -> pd.DataFrame
     """
     out = frame.copy()
     for col in frame.columns:
-        if col in skip or frame[col].dtype != object:
+        if col in skip or not is_text_column(frame[col]):
             continue
         cells = frame[col].to_numpy(dtype=object)
         head = [v.strip() for v in cells[:200] if isinstance(v, str) and v.strip()]
@@ -208,7 +209,9 @@ def validate_formulas(values: pd.Series, column: str, rows: np.ndarray) -> tuple
     Two formulas are the same material when their element fractions agree to 1e-9 (``Fe2O3`` and
     ``Fe4O6`` are the same composition).
     """
-    comps, table = parse_formulas(values.to_numpy(dtype=object), column=column, rows=rows, errors="collect")
+    cells = values.to_numpy(dtype=object)
+    comps, table = parse_formulas(cells, column=column, rows=rows, errors="collect")
+    _PARSED["last"] = (np.asarray(rows), cells, comps)  # for take_parsed: featurize parses once, not twice
     bad = set(table["row"].tolist())
     q = np.rint(comps.fraction * 1e9).astype(np.int64)
     entry = comps.z.astype(np.int64) * (1 << 40) + q
@@ -217,37 +220,45 @@ def validate_formulas(values: pd.Series, column: str, rows: np.ndarray) -> tuple
     return keys, table.to_dict("records")
 
 
-def validate_smiles(values: pd.Series, column: str, rows: np.ndarray) -> tuple[list, list[dict]]:
-    """Check SMILES with RDKit; returns canonical SMILES per row (``None`` when bad) and errors.
+#: the last formula column validate_formulas parsed: (file rows, cells, compositions); see take_parsed
+_PARSED: dict = {}
 
+
+def take_parsed(values, rows):
+    """The compositions :func:`validate_formulas` parsed for these cells (at these file ``rows``), or
+    None when they are not those of the last validated column. One use: the cache is emptied, so a
+    10^6-row column is not held longer than needed. Saves ``featurize`` and ``screen`` a second parse."""
+    last = _PARSED.pop("last", None)
+    if last is None:
+        return None
+    cached_rows, cells, comps = last
+    rows = np.asarray(rows)
+    idx = np.searchsorted(cached_rows, rows)
+    if len(rows) and (idx.max() >= len(cached_rows) or not np.array_equal(cached_rows[idx], rows)):
+        return None
+    if len(rows) != len(values) or not np.array_equal(cells[idx], np.asarray(values, dtype=object)):
+        return None
+    return comps.take(idx)
+
+
+def validate_smiles(values: pd.Series, column: str, rows: np.ndarray) -> tuple[list, list[dict]]:
+    """Check SMILES with the rule featurization uses; returns canonical SMILES per row (``None`` when
+    bad) and errors.
+
+    The rule is :func:`matloop.io.smiles.parse_unique` (size bounds before RDKit, then parsing,
+    sanitisation and polymer ``*`` end groups), shared with the molecule featurizers, so a row that
+    passes here featurizes and ``--skip-invalid`` skips what featurization would reject.
     Polymer repeat units written with ``*`` end groups (``*CC(*)c1ccccc1``) are accepted.
     """
     try:
-        from rdkit import Chem, rdBase
+        from rdkit import Chem
     except ImportError as exc:  # pragma: no cover - the molecule extra is part of `make test`
         raise ImportError("reading SMILES needs RDKit: pip install 'matloop[molecule]'") from exc
-    blocker = rdBase.BlockLogs()  # noqa: F841 (silence RDKit's per-molecule stderr messages)
+    from matloop.io.smiles import parse_unique
+
     codes, uniques = factorize_exact(values.map(lambda v: v.strip() if isinstance(v, str) else v))
-    canon: list[str | None] = []
-    reasons: list[str | None] = []
-    for u in uniques:
-        if not isinstance(u, str):
-            canon.append(None)
-            reasons.append(f"expected a SMILES string, found {type(u).__name__} {u!r}")
-            continue
-        mol = Chem.MolFromSmiles(u, sanitize=False)
-        if mol is None:
-            canon.append(None)
-            reasons.append("invalid SMILES: RDKit cannot parse it (syntax error)")
-            continue
-        try:
-            Chem.SanitizeMol(mol)
-        except Exception as exc:  # RDKit raises several sanitisation exception types
-            canon.append(None)
-            reasons.append(f"invalid SMILES: {str(exc).strip() or type(exc).__name__}")
-            continue
-        canon.append(Chem.MolToSmiles(mol))
-        reasons.append(None)
+    mols, _, reasons = parse_unique(list(uniques))
+    canon = [None if m is None else Chem.MolToSmiles(m) for m in mols]
     keys: list = []
     records: list[dict] = []
     for i, code in enumerate(codes):

@@ -27,6 +27,11 @@ How it fits (``X`` numeric features, small data in mind):
    ensemble std combines each member's variance with the members' disagreement, then is rescaled
    by the factor that makes the out-of-fold z-scores unit-variance (Palmer et al. 2022).
 4. **Refit** every candidate on all rows (so :meth:`member_predictions` can report single models).
+5. **Predictive distribution** (:mod:`matloop.models.predictive`): the signed out-of-fold residuals,
+   normalised by that std, per band of the prediction, censored at the target's bounds (``bounds``:
+   detected 0 for a non-negative target). :meth:`predict_interval` and :meth:`predict_quantiles` use
+   it (skewed, heavy-tailed, an atom at zero for metals' band gaps); ``predict(X, return_std=True)``
+   still gives the mean and the rescaled std. Points and intervals stay inside the bounds.
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from matloop import progress
 from matloop.models.base import check_features, check_target
 from matloop.models.feature_selection import rank_features
+from matloop.models.predictive import ResidualDistribution, clip_to_bounds, detect_bounds
 from matloop.models.preprocessing import FeatureCleaner
 from matloop.models.target_transform import LogTargetRegressor, suits_log_target
 
@@ -75,6 +82,12 @@ def _predict_at(model, point: str | None, X: np.ndarray) -> tuple[np.ndarray, np
 
 
 LOG_FAMILIES = ("rf", "et", "et_top30", "et_top60", "gp")  # candidates also tried on log(y)
+#: a cross-validation fold of a candidate, relative to one of the random forest (the first candidate):
+#: what AutoModel projects for a candidate before it has timed one of its own folds
+RELATIVE_COST = {"gbm": 4.0, "et_top30": 1.5, "et_top60": 1.5}
+WIDE_FEATURES = 400  # more columns than this: a wide table (fingerprints and descriptors)
+MIN_WIDE_FEATURES = 100
+PLAN_COST = 80.0  # the default plan (5 candidates, 3 folds, refit) in units of the ranking forest's time
 
 
 def default_candidates(random_state: int | None = 0) -> dict[str, object]:
@@ -107,7 +120,9 @@ class AutoModel(RegressorMixin, BaseEstimator):
     candidates : dict of name -> estimator, optional
         Regressors with ``predict(X, return_std=True)`` (default: :func:`default_candidates`).
     time_budget : float
-        Seconds for the cross-validation of candidates (the final refit comes on top).
+        Seconds for the whole fit, the final refit included. Candidates run cheapest first; one whose
+        projected cross-validation and refit would not fit in what is left is skipped (the first always
+        runs), and when the budget is short only the ensemble's members are refitted.
     cv : int or None
         Folds of the internal cross-validation (default: 5, or 3 above 1,000 rows).
     cv_repeats : int or "auto"
@@ -124,6 +139,16 @@ class AutoModel(RegressorMixin, BaseEstimator):
         Also try the forests and the GP on ``log(y)`` (:class:`LogTargetRegressor`): ``"auto"``
         when the target is positive and right-skewed (skewness above 1).
     random_state : int or None
+    n_jobs : int or None
+        Threads for the tree ensembles (their fitting releases the GIL; results do not depend on it).
+    max_features : "auto" or int
+        Most input columns the models see after the redundancy filter, the most important kept.
+        ``"auto"``: all of them unless the table is wide (more than ``WIDE_FEATURES`` columns, e.g.
+        1,241 molecular descriptors and fingerprint bits) and the plan's projected cost exceeds half
+        the time budget; then as many as fit (at least ``MIN_WIDE_FEATURES``).
+    bounds : "auto", None or (lower, upper)
+        Known bounds of the target (either side None). ``"auto"``: a lower bound of 0 when every
+        training value is non-negative. Predictions and intervals are kept inside them.
 
     Attributes
     ----------
@@ -139,13 +164,18 @@ class AutoModel(RegressorMixin, BaseEstimator):
         Input columns the models use.
     std_scale_ : float
         Calibration factor applied to the ensemble std.
+    bounds_ : tuple
+        ``(lower, upper)`` used, None for an open side.
+    residuals_ : ResidualDistribution
+        The normalised out-of-fold residuals behind :meth:`predict_distribution`.
     """
 
     _calibrates_itself = True
 
     def __init__(self, candidates: dict | None = None, time_budget: float = 600.0, cv: int | None = None,
                  cv_repeats: int | str = "auto", redundancy: float = 0.98, gp_max_rows: int = 1000,
-                 ensemble_rounds: int = 20, log_target: str | bool = "auto", random_state: int | None = 0):
+                 ensemble_rounds: int = 20, log_target: str | bool = "auto", random_state: int | None = 0,
+                 bounds: str | tuple | None = "auto", n_jobs: int | None = 1, max_features: str | int = "auto"):
         self.candidates = candidates
         self.time_budget = time_budget
         self.cv = cv
@@ -155,20 +185,44 @@ class AutoModel(RegressorMixin, BaseEstimator):
         self.ensemble_rounds = ensemble_rounds
         self.log_target = log_target
         self.random_state = random_state
+        self.bounds = bounds
+        self.n_jobs = n_jobs
+        self.max_features = max_features
 
     # ------------------------------------------------------------------ features
     def _select_features(self, Xc: np.ndarray, y: np.ndarray) -> np.ndarray:
         d = Xc.shape[1]
         if self.redundancy >= 1 or d < 2:
             return np.arange(d)
-        order = rank_features(Xc, y, random_state=0, n_trees=50)
+        t0 = time.perf_counter()
+        # a wide table is ranked with fewer columns per split: same forest size, a fraction of the cost
+        order = rank_features(Xc, y, random_state=0, n_trees=50, n_jobs=self.n_jobs,
+                              max_features=0.5 if d <= WIDE_FEATURES else 0.1)
+        rank_seconds = (time.perf_counter() - t0) * (5 if d > WIDE_FEATURES else 1)  # as at 0.5 per split
         rank = spearmanr(Xc[:, order]).statistic if d > 2 else np.corrcoef(Xc[:, order].T)
         rank = np.atleast_2d(np.nan_to_num(np.abs(rank)))
         keep: list[int] = []
         for j in range(d):
             if all(rank[j, i] <= self.redundancy for i in keep):
                 keep.append(j)
-        return np.sort(order[keep])
+        cap = self._feature_cap(len(keep), d, rank_seconds)
+        return np.sort(order[keep][:cap])
+
+    def _feature_cap(self, n_kept: int, d: int, rank_seconds: float) -> int:
+        """How many of the kept columns the models see (see ``max_features``).
+
+        The default plan costs about ``PLAN_COST`` times the ranking forest (50 trees, half the
+        columns per split) on the same rows, scaled by the share of columns kept; a wide table whose
+        plan would take more than half the budget keeps the most important columns that fit.
+        """
+        if self.max_features != "auto":
+            return max(1, int(self.max_features))
+        if n_kept <= WIDE_FEATURES:
+            return n_kept
+        projected = PLAN_COST * rank_seconds * n_kept / d
+        if projected <= 0.5 * self.time_budget:
+            return n_kept
+        return max(MIN_WIDE_FEATURES, int(n_kept * 0.5 * self.time_budget / projected))
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y) -> AutoModel:
@@ -179,6 +233,7 @@ class AutoModel(RegressorMixin, BaseEstimator):
     def _fit(self, X, y) -> AutoModel:
         X = check_features(self, X, reset=True)
         y = check_target(y, X.shape[0])
+        self.bounds_ = detect_bounds(y, self.bounds)
         start = time.perf_counter()
         n = len(y)
         self.cleaner_ = FeatureCleaner().fit(X)
@@ -199,19 +254,33 @@ class AutoModel(RegressorMixin, BaseEstimator):
                  .split(Xs)]
         oof_mean, oof_std, self.cv_scores_, self.cv_seconds_ = {}, {}, {}, {}
         self.variants_ = {}
-        for name, est in cands.items():
+        progress.say(f"AutoModel: {len(cands)} candidates, {k}-fold CV x{repeats} on {n} rows, {Xs.shape[1]} features")
+        refit_share = k / (k - 1)  # a refit on all rows, relative to one fold's fit
+        fold_seconds: dict[str, float] = {}  # each finished candidate's mean time per fold
+        for name, est in progress.steps(list(cands.items()), "candidate", describe=lambda item: item[0]):
+            self._set_jobs(est)
             t0 = time.perf_counter()
+            reserved = refit_share * sum(fold_seconds.values())  # the refits still to come
+            if fold_seconds:
+                guess = fold_seconds[next(iter(fold_seconds))] * RELATIVE_COST.get(name.removesuffix("_log"), 1.0)
+                if t0 - start + reserved + guess * (len(folds) + refit_share) > self.time_budget:
+                    progress.say(f"  skipped {name}: its projected time exceeds what is left of the "
+                                 f"{self.time_budget:g} s budget")
+                    continue
             points = _point_estimates(est)
             mean, std = np.empty((len(points), repeats, n)), np.empty((len(points), repeats, n))
             for i, (r, tr, te) in enumerate(folds):
                 m = clone(est).fit(Xs[tr], y[tr])
                 for p, point in enumerate(points):
                     mean[p, r, te], std[p, r, te] = _predict_at(m, point, Xs[te])
-                spent = time.perf_counter() - start
-                projected = (time.perf_counter() - t0) / (i + 1) * (len(folds) - i - 1)
-                if oof_mean and spent + projected > self.time_budget:
+                now = time.perf_counter()
+                projected = (now - t0) / (i + 1) * (len(folds) - i - 1 + refit_share)
+                if oof_mean and now - start + reserved + projected > self.time_budget:
+                    progress.say(f"  stopped {name}: its projected time exceeds what is left of the "
+                                 f"{self.time_budget:g} s budget")
                     break
             else:
+                fold_seconds[name] = (time.perf_counter() - t0) / len(folds)
                 for p, point in enumerate(points):
                     variant = name if point is None else f"{name}_{point}"
                     self.variants_[variant] = (name, point)
@@ -219,6 +288,7 @@ class AutoModel(RegressorMixin, BaseEstimator):
                     oof_mean[variant], oof_std[variant] = mean[p].ravel(), std[p].ravel()
                     self.cv_scores_[variant] = float(np.mean(np.abs(mean[p] - y)))
                 self.cv_seconds_[name] = time.perf_counter() - t0
+                progress.say(f"CV MAE {self.cv_scores_[name]:.4g} ({self.cv_seconds_[name]:.0f} s)")
         if not oof_mean:
             raise RuntimeError("no candidate finished its cross-validation within the time budget")
         y_rep = np.tile(y, repeats)
@@ -227,13 +297,33 @@ class AutoModel(RegressorMixin, BaseEstimator):
                                           {m: oof_std[m] for m in self.weights_})
         z = (y_rep - ens_mean) / np.maximum(ens_std, 1e-12)
         self.std_scale_ = float(np.sqrt(np.mean(z**2))) if np.all(np.isfinite(z)) else 1.0
+        self.residuals_ = ResidualDistribution().fit(clip_to_bounds(ens_mean, self.bounds_),
+                                                     ens_std * self.std_scale_, y_rep, lower=self.bounds_[0])
         self.cv_scores_["ensemble"] = float(np.mean(np.abs(ens_mean - y_rep)))
         self.cv_repeats_ = repeats
         self.oof_predictions_ = {m: v.reshape(repeats, n).mean(axis=0) for m, v in oof_mean.items()}
         self.oof_prediction_ = ens_mean.reshape(repeats, n).mean(axis=0)
         self.oof_std_ = (ens_std * self.std_scale_).reshape(repeats, n).mean(axis=0)
-        self.estimators_ = {name: clone(cands[name]).fit(Xs, y) for name in self.cv_seconds_}
+        progress.say(f"AutoModel: ensemble {', '.join(self.weights_)}; refitting {len(self.cv_seconds_)} "
+                     "candidates on all rows")
+        members = {self.variants_[m][0] for m in self.weights_}
+        self.estimators_ = {}
+        for name in sorted(self.cv_seconds_, key=lambda c: c not in members):  # members first
+            now = time.perf_counter()
+            if name not in members and now - start + refit_share * fold_seconds[name] > self.time_budget:
+                continue  # a single model for member_predictions, not worth overrunning the budget for
+            self._set_jobs(cands[name])
+            self.estimators_[name] = clone(cands[name]).fit(Xs, y)
+        self.variants_ = {v: (c, p) for v, (c, p) in self.variants_.items() if c in self.estimators_}
+        self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _set_jobs(self, est) -> None:
+        """Give every tree ensemble inside ``est`` ``n_jobs`` threads (the default 1 changes nothing)."""
+        if self.n_jobs in (None, 1):
+            return
+        params = est.get_params(deep=True)
+        est.set_params(**{key: self.n_jobs for key in params if key.split("__")[-1] == "n_jobs"})
 
     def _repeats(self, n: int) -> int:
         if self.cv_repeats == "auto":
@@ -267,11 +357,25 @@ class AutoModel(RegressorMixin, BaseEstimator):
         return self.cleaner_._transform_array(X)[:, self.selected_features_]
 
     def predict(self, X, return_std: bool = False):
-        """Ensemble mean (and calibrated std)."""
+        """Ensemble mean inside the bounds (and calibrated std)."""
         Xs = self._features(X)
         preds = {m: self._predict_variant(m, Xs) for m in self.weights_}
         mean, std = self._combine({m: p[0] for m, p in preds.items()}, {m: p[1] for m, p in preds.items()})
+        mean = clip_to_bounds(mean, getattr(self, "bounds_", None))
         return (mean, std * self.std_scale_) if return_std else mean
+
+    def predict_distribution(self, X):
+        """Each point's predictive distribution (:class:`~matloop.models.predictive.PredictiveDistribution`)."""
+        mean, std = self.predict(X, return_std=True)
+        return self.residuals_.distribution(mean, std, self.bounds_)
+
+    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """Central ``1 - alpha`` interval of the predictive distribution (inside the bounds)."""
+        return self.predict_distribution(X).interval(1 - alpha)
+
+    def predict_quantiles(self, X, quantiles) -> np.ndarray:
+        """Predictive quantiles, shape ``(n, len(quantiles))``."""
+        return self.predict_distribution(X).ppf(np.atleast_1d(quantiles))
 
     def member_predictions(self, X) -> pd.DataFrame:
         """Each refitted candidate's own prediction (single-model baselines at no extra cost)."""

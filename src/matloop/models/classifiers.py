@@ -48,7 +48,7 @@ def _check_labels(y, n_samples: int) -> np.ndarray:
     values = np.asarray(y)
     if values.ndim != 1 or len(values) != n_samples:
         raise ValueError(f"labels must be one column as long as X ({n_samples} rows), got shape {values.shape}")
-    missing = pd.isna(pd.Series(values, dtype=object)).to_numpy()
+    missing = np.array(pd.isna(pd.Series(values, dtype=object)), dtype=bool)  # a copy: written below
     if values.dtype.kind == "f":
         missing |= np.isinf(values)
     missing = np.flatnonzero(missing)

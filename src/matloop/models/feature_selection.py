@@ -19,13 +19,15 @@ from sklearn.utils.validation import check_is_fitted
 from matloop.models.base import UncertaintyRegressorMixin, check_features, check_target
 
 
-def rank_features(X: np.ndarray, y: np.ndarray, random_state: int | None = 0, n_trees: int = 100) -> np.ndarray:
+def rank_features(X: np.ndarray, y: np.ndarray, random_state: int | None = 0, n_trees: int = 100,
+                  max_features: float = 0.5, n_jobs: int | None = 1) -> np.ndarray:
     """Column indices, most important first, by the impurity importance of a quick extra-trees
-    forest (``n_trees`` trees, half the features per split): cheap, captures interactions and needs
-    no scaling, unlike univariate scores."""
+    forest (``n_trees`` trees, ``max_features`` of the features per split): cheap, captures
+    interactions and needs no scaling, unlike univariate scores."""
     from sklearn.ensemble import ExtraTreesRegressor
 
-    quick = ExtraTreesRegressor(n_estimators=n_trees, max_features=0.5, random_state=random_state, n_jobs=1)
+    quick = ExtraTreesRegressor(n_estimators=n_trees, max_features=max_features, random_state=random_state,
+                                n_jobs=n_jobs)
     importance = quick.fit(X, y).feature_importances_
     return np.argsort(-importance, kind="stable")
 

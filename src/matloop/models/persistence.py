@@ -18,6 +18,13 @@ estimators defined in ``matloop`` and scikit-learn estimators, kernels and CV sp
 the few internal scikit-learn types our models contain; skops itself trusts numpy arrays and
 builtin containers. ``trusted=True`` is never passed to skops: unknown types are reported.
 
+Before anything is inflated or rebuilt, the zip central directories of the file and of its payload
+are checked against size limits (a decompression bomb is refused from its declared sizes), the
+header is validated field by field and against its own SHA-256 (``header_sha256``), and after
+rebuilding, every array that indexes or describes feature columns is checked and a two-row test
+prediction is run (:mod:`matloop.models.model_checks`). Every refusal is a
+:class:`ModelFileError`, which is an :class:`matloop.InputError`: the CLI exits with status 2.
+
 Some allowed types, scikit-learn's decision-tree node storage, histogram-boosting predictors and
 KD/ball trees of nearest-neighbour models, hold raw indices that scikit-learn follows without
 bounds checks (a crafted file could crash the process at ``predict``). After loading, every such
@@ -43,10 +50,11 @@ import sklearn
 from sklearn.base import BaseEstimator
 
 import matloop
-from matloop.errors import MatloopError
+from matloop.errors import InputError
+from matloop.models import model_checks
 
 FORMAT = "matloop-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header carries header_sha256 (format 1 files, without it, still load)
 HEADER_NAME = "matloop.json"
 PAYLOAD_NAME = "model.skops"
 MAX_HEADER_BYTES = 10_000_000
@@ -66,8 +74,8 @@ SKLEARN_INTERNAL_TYPES = frozenset({
 _registered: set[str] = set()
 
 
-class ModelFileError(MatloopError):
-    """A model file cannot be loaded (base class of the specific errors below)."""
+class ModelFileError(InputError):
+    """A model file cannot be loaded (base class of the specific errors below); bad input, exit 2."""
 
 
 class ForeignModelFileError(ModelFileError):
@@ -137,8 +145,9 @@ def save_model(model: Any, path: str | os.PathLike, metadata: dict | None = None
         "metadata": metadata,
     }
     try:
+        header["header_sha256"] = model_checks.header_digest(header)
         header_bytes = json.dumps(header, indent=2).encode()
-    except TypeError as err:
+    except (TypeError, ValueError) as err:
         raise ModelFileError(f"metadata must be JSON-serialisable: {err}") from err
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -184,9 +193,15 @@ def load_model(path: str | os.PathLike, *, trusted: tuple[str, ...] | list[str] 
         raise UntrustedModelError(f"{path}: the model payload does not match the checksum in its header "
                                   "(the file was altered or damaged); refusing to load it")
     try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as inner:  # the skops payload: sizes before inflating
+            model_checks.check_archive(inner, f"{path} ({PAYLOAD_NAME})",
+                                       limit=model_checks.max_model_bytes() - len(payload))
         untrusted = sio.get_untrusted_types(data=payload)
+    except ModelFileError:
+        raise
     except Exception as err:
-        raise UntrustedModelError(f"{path}: the model payload is malformed ({type(err).__name__}: {err})") from err
+        raise UntrustedModelError(f"{path}: the model payload is malformed "
+                                  f"({type(err).__name__}: {str(err)[:300]})") from err
     refused = _refused_types(untrusted, tuple(trusted))
     if refused:
         raise UntrustedModelError(f"{path}: refusing to load: the file names types that are not on matloop's "
@@ -196,11 +211,18 @@ def load_model(path: str | os.PathLike, *, trusted: tuple[str, ...] | list[str] 
         model = sio.loads(payload, trusted=list(untrusted))
     except Exception as err:
         raise UntrustedModelError(f"{path}: the model payload could not be rebuilt "
-                                  f"({type(err).__name__}: {err})") from err
+                                  f"({type(err).__name__}: {str(err)[:300]})") from err
     if _type_name(type(model)) != header.get("estimator"):
         raise UntrustedModelError(f"{path}: the payload holds a {_type_name(type(model))}, "
                                   f"but the header says {header.get('estimator')}")
-    check_tree_structures(model)
+    try:
+        check_tree_structures(model)
+    except ModelFileError:
+        raise
+    except Exception as err:  # an allowed type whose state is not what its class builds
+        raise UntrustedModelError(f"{path}: the model's trees are malformed "
+                                  f"({type(err).__name__}: {str(err)[:300]})") from err
+    model_checks.check_model(model, header, str(path))
     return model
 
 
@@ -216,8 +238,10 @@ def _read_container(path: Path, with_payload: bool) -> tuple[dict, bytes | None]
                 f"{path} looks like a Python pickle, not a matloop model. matloop never loads pickles: "
                 "unpickling a file can run arbitrary code. Re-save the model with matloop.models.save_model.")
         raise ForeignModelFileError(f"{path} is not a matloop model file (not a zip archive)")
+    limit = model_checks.max_model_bytes()
     try:
         with zipfile.ZipFile(path) as archive:
+            model_checks.check_archive(archive, str(path), limit)
             names = set(archive.namelist())
             if HEADER_NAME not in names:
                 hint = (" It is a bare skops file; matloop models carry a header with versions, "
@@ -226,17 +250,25 @@ def _read_container(path: Path, with_payload: bool) -> tuple[dict, bytes | None]
                                             f"(no {HEADER_NAME}).{hint}")
             if archive.getinfo(HEADER_NAME).file_size > MAX_HEADER_BYTES:
                 raise UntrustedModelError(f"{path}: the model header is implausibly large")
-            header = json.loads(archive.read(HEADER_NAME))
+            header = model_checks.parse_header(
+                model_checks.read_member(archive, HEADER_NAME, MAX_HEADER_BYTES, str(path)))
             if not isinstance(header, dict) or header.get("format") != FORMAT:
                 raise ForeignModelFileError(f"{path} is not a matloop model file (its {HEADER_NAME} "
                                             f"does not declare format {FORMAT!r})")
+            if isinstance(header.get("format_version"), int) and header["format_version"] > FORMAT_VERSION:
+                _check_versions(header, path, allow_mismatch=False)  # "upgrade matloop", before the schema
+            model_checks.check_header(header, str(path))
             payload = None
             if with_payload:
                 if PAYLOAD_NAME not in names:
                     raise UntrustedModelError(f"{path}: the model file has no {PAYLOAD_NAME} payload")
-                payload = archive.read(PAYLOAD_NAME)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, json.JSONDecodeError, UnicodeDecodeError, EOFError) as err:
-        raise ForeignModelFileError(f"{path} is not a readable matloop model file ({err})") from err
+                payload = model_checks.read_member(archive, PAYLOAD_NAME, limit, str(path))
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, NotImplementedError,
+            RuntimeError) as err:  # JSON/UTF-8 errors are ValueErrors; RuntimeError: encrypted members
+        raise ForeignModelFileError(f"{path} is not a readable matloop model file "
+                                    f"({type(err).__name__}: {str(err)[:300]})") from err
     return header, payload
 
 

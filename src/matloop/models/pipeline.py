@@ -38,11 +38,15 @@ class MaterialModel(BaseEstimator):
     extra_inputs : list of str or None
         Numeric columns used as features beside the material's own (processing conditions, a
         space-group number): ``X`` is then a frame with the material column first and these columns.
+    bounds : "auto", None or (lower, upper)
+        Known bounds of a regression target (either side None), e.g. ``(0, None)`` for a band gap or
+        ``(0, 1)`` for a fraction. ``"auto"``: a lower bound of 0 when every training value is
+        non-negative. Predictions and intervals stay inside them; ``bounds_`` holds the pair used.
     """
 
     def __init__(self, estimator=None, kind: str = "composition", featurizer: str | None = None,
                  task: str = "regression", recalibrate: bool = True, domain: bool = True,
-                 extra_inputs: list[str] | None = None):
+                 extra_inputs: list[str] | None = None, bounds: str | tuple | None = "auto"):
         self.estimator = estimator
         self.kind = kind
         self.featurizer = featurizer
@@ -50,6 +54,7 @@ class MaterialModel(BaseEstimator):
         self.recalibrate = recalibrate
         self.domain = domain
         self.extra_inputs = extra_inputs
+        self.bounds = bounds
 
     # ------------------------------------------------------------------ features
     def _make_featurizer(self):
@@ -99,6 +104,12 @@ class MaterialModel(BaseEstimator):
 
             est = RecalibratedRegressor(est, method="scale", cv=5)
         y = np.asarray(y)
+        if self.task == "regression":
+            from matloop.models.predictive import detect_bounds
+
+            self.bounds_ = detect_bounds(y, self.bounds)
+            if "bounds" in est.get_params(deep=False):  # AutoModel: its distribution is censored there
+                est.set_params(bounds=self.bounds_)
         self.estimator_ = est.fit(F, y)
         if self.domain:
             self.cleaner_ = FeatureCleaner(scale=False).fit(F.to_numpy(dtype=float))
@@ -117,7 +128,30 @@ class MaterialModel(BaseEstimator):
         F = self.features(X)
         if self.task == "classification":
             return self.estimator_.predict(F)
-        return self.estimator_.predict(F, return_std=return_std)
+        out = self.estimator_.predict(F, return_std=return_std)
+        if return_std:
+            return self._clip(out[0]), out[1]
+        return self._clip(out)
+
+    def _clip(self, values: np.ndarray) -> np.ndarray:
+        from matloop.models.predictive import clip_to_bounds
+
+        return clip_to_bounds(values, getattr(self, "bounds_", None))
+
+    def predict_interval(self, X, alpha: float = 0.05, features: pd.DataFrame | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """Central ``1 - alpha`` prediction interval inside the bounds: the estimator's own (AutoModel's
+        predictive distribution) where it has one, else the Gaussian ``mean +- z std`` clipped."""
+        if self.task != "regression":
+            raise TypeError("prediction intervals are for regression models")
+        F = self.features(X) if features is None else features
+        if hasattr(self.estimator_, "predict_interval"):
+            lower, upper = self.estimator_.predict_interval(F, alpha=alpha)
+        else:
+            mean, std = self.estimator_.predict(F, return_std=True)
+            z = norm.ppf(1 - alpha / 2)
+            lower, upper = mean - z * std, mean + z * std
+        return self._clip(lower), self._clip(upper)
 
     @property
     def classes_(self) -> np.ndarray:
@@ -148,10 +182,10 @@ class MaterialModel(BaseEstimator):
                                 "prediction": self.estimator_.predict(F)})
         else:
             mean, std = self.estimator_.predict(F, return_std=True)
-            z = norm.ppf(0.5 + confidence / 2)
+            lower, upper = self.predict_interval(X, alpha=1 - confidence, features=F)
             pct = int(round(confidence * 100))
-            out = pd.DataFrame({"prediction": mean, "std": std, f"lower_{pct}": mean - z * std,
-                                f"upper_{pct}": mean + z * std})
+            out = pd.DataFrame({"prediction": self._clip(mean), "std": std, f"lower_{pct}": lower,
+                                f"upper_{pct}": upper})
         out["in_domain"] = flag
         out["domain_distance"] = score
         return out

@@ -26,18 +26,28 @@ from sklearn.base import clone
 
 from matloop.errors import InputError
 from matloop.report.html import Report
-from matloop.report.plan import LC_FOLDS, LC_FRACTIONS, PERM_FEATURES, PERM_REPEATS, Budget, Stopwatch
+from matloop.report.plan import (
+    LC_FOLDS,
+    LC_FRACTIONS,
+    PERM_FEATURES,
+    PERM_REPEATS,
+    Budget,
+    Stopwatch,
+    _other_seconds,
+)
 
 __all__ = ["build_report", "featurize", "resolve_model"]
 
 def resolve_model(model: object, task: str = "regression", seed: int = 0,
-                  n_jobs: int | None = -1) -> tuple[object, str, str | None]:
+                  n_jobs: int | None = -1, fit_budget: float = 20.0) -> tuple[object, str, str | None]:
     """An unfitted estimator, its description and a featurizer name (or None) for ``model``.
 
-    ``model`` is ``None`` (a 100-tree random forest, fast enough for the report's many refits), a
-    name of :mod:`matloop.models.registry` (``rf``, ``et``, ``gbm``, ``gp``, ``nn``, ``auto``...), the
-    path of a model saved by ``matloop fit`` (its estimator settings and featurizer are reused; the
-    model is refitted in every fold) or an estimator.
+    ``model`` is ``None`` or ``"auto"`` (the pipeline ``matloop fit`` builds by default, so that the
+    report describes the model the user saves; its candidates are scored within ``fit_budget``
+    seconds per fit, as the report refits it in every fold), a name of
+    :mod:`matloop.models.registry` (``rf``, ``et``, ``gbm``, ``gp``, ``nn``...), the path of a model
+    saved by ``matloop fit`` (its estimator settings and featurizer are reused; the model is refitted
+    in every fold) or an estimator.
     """
     from pathlib import Path
 
@@ -57,18 +67,21 @@ def resolve_model(model: object, task: str = "regression", seed: int = 0,
         return model, f"{type(model).__name__} from {source} (refitted in each fold)", featurizer
     if model is not None and not isinstance(model, str):
         return model, type(model).__name__, None
-    name = model or "rf"
+    name = model or "auto"
     params: dict = {}
     if name in ("rf", "et"):
         params = {"n_estimators": 100 if task == "regression" else 200, "n_jobs": n_jobs}
     elif name == "auto" and task == "regression":
-        params = {"time_budget": 20.0}
+        params = {"time_budget": round(float(fit_budget), 1)}
     try:
         est = make_model(name, task, random_state=seed, **params)
     except ValueError as exc:
         raise InputError(f"{exc}; or give the path of a model saved by 'matloop fit'") from None
     shown = ", ".join(f"{k}={v}" for k, v in params.items())
-    return est, f"{type(est).__name__}({shown})", None
+    if name == "auto":
+        budget = f"; candidates scored within {shown.split('=')[1]} s per fit" if shown else ""
+        return est, f"auto ({type(est).__name__}, the default of 'matloop fit'{budget})", None
+    return est, f"{name} ({type(est).__name__}({shown}))", None
 
 
 def featurize(dataset: object, featurizer: object = None) -> tuple[pd.DataFrame, str]:
@@ -202,7 +215,9 @@ def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, in
         raise InputError(f"only {len(data)} rows have a target value; a report needs at least 20")
     n = len(data)
     with clock("featurize", "featurizing"):
-        estimator, model_desc, saved_featurizer = resolve_model(model, task, seed, n_jobs)
+        # about 2k + 4 fits of the model (probes, three CVs, learning curve) share half the budget
+        fit_budget = max(1.0, 0.5 * time_budget / (2 * n_splits + 4))
+        estimator, model_desc, saved_featurizer = resolve_model(model, task, seed, n_jobs, fit_budget=fit_budget)
         X_raw, feat_desc = featurize(data, featurizer or saved_featurizer)
         X_all = audit.clean_features(X_raw)
         feature_note = _feature_note(X_raw, X_all)
@@ -234,15 +249,28 @@ def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, in
         random_splits = _splits_of(make_splitter(cv, n_splits=n_splits, seed=seed, dataset=sub_data, task=task), X, y)
         random_cv, fold_models = _cross_validate(estimator, X, y, random_splits, task, keep=n_splits if interpret else 1)
     results = {"random": random_cv}
+    # from here on every part is checked against the time left (figures need about `reserve` s)
+    reserve = _other_seconds(n)
+    skipped: list[str] = []
+
+    def affordable(part: str, seconds: float) -> bool:
+        if seconds <= budget.left() - reserve:
+            return True
+        skipped.append(part)
+        notes.append(f"{part[0].upper()}{part[1:]} left out: about {seconds:.0f} s more were needed and "
+                     f"{max(budget.left(), 0):.0f} s of the {time_budget:g} s time budget were left (--time-budget).")
+        return False
+
+    cv_fits = n_splits * budget.fit_time((1 - 1 / n_splits) * len(sub))
     with clock("cv loco", "cross-validating (leave-one-cluster-out)"):
         labels = cov.embedding["cluster"].to_numpy()[sub]
         loco = [(np.flatnonzero(labels != c), np.flatnonzero(labels == c)) for c in np.unique(labels)]
         loco = _Splits([s for s in loco if len(s[0])], f"LeaveOneClusterOut(n_clusters={n_splits}, seed={seed})")
-        if len(loco.splits) >= 2:
-            results["loco"] = _cross_validate(estimator, X, y, loco, task)[0]
-        else:
+        if len(loco.splits) < 2:
             notes.append("loco CV skipped: fewer than two clusters among the rows")
-    if task == "regression":
+        elif affordable("the leave-one-cluster-out CV", cv_fits):
+            results["loco"] = _cross_validate(estimator, X, y, loco, task)[0]
+    if task == "regression" and affordable("the extrapolation CV", budget.fit_time(0.9 * len(sub))):
         with clock("cv extrapolation", "cross-validating (extrapolation)"):
             try:
                 ext = _splits_of(make_splitter("extrapolation", dataset=sub_data, task=task), X, y)
@@ -267,32 +295,33 @@ def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, in
     elif learning_curve:
         train = min(len(tr) for tr, _ in random_splits.splits)
         cost = LC_FOLDS * sum(budget.fit_time(f * train) for f in LC_FRACTIONS)
-        if cost < max(budget.left(), 0.1 * time_budget):  # the plan included it: skip only after a large overrun
+        if affordable("the learning curve", cost):
             with clock("learning curve"):
                 curve = _learning_curve(estimator, X, y, random_splits, random_cv, task, seed)
-        else:
-            notes.append(f"Learning curve skipped: the time budget is spent (about {cost:.0f} s more needed; "
-                         "--time-budget).")
 
     interp = None
-    if interpret:
+    if interpret and affordable("the interpretation (permutation importance, SHAP, PD/ICE)",
+                                plan.perm_rows * budget.predict_row * (1 + PERM_FEATURES * PERM_REPEATS) * n_splits
+                                + 4.0):
         with clock("interpretation", "interpreting the model (permutation importance, SHAP, PD/ICE)"):
             interp = _interpret(estimator, X, y, random_splits, fold_models, task, seed, plan.perm_rows)
-    if want_umap:
-        n_umap = plan.n_umap if budget.left() > plan.umap_seconds else min(plan.n_umap, 1000)  # after an overrun
+    if want_umap and budget.left() - reserve < plan.umap_seconds and plan.n_umap > 1000:
+        plan.n_umap, plan.umap_seconds = 1000, plan.umap_seconds - 1e-3 * (plan.n_umap - 1000)
+    if want_umap and affordable("the UMAP map", plan.umap_seconds):
+        n_umap = plan.n_umap
         with clock("umap", f"mapping the feature space (UMAP of {n_umap} rows)"):
             try:
                 cover.add_umap(cov, X_all, max_rows=n_umap, seed=seed)
             except ImportError:
                 notes.append("UMAP map skipped: umap-learn is not installed")
-    elif umap == "auto":
+    elif umap == "auto" and not want_umap:
         notes.append("UMAP map skipped: umap-learn is not installed (pip install umap-learn)")
 
     with clock("figures", "drawing the figures"):
         report = Report(title or f"matloop report: {dataset.name or 'dataset'} / {name}",
                         f"{n} labelled rows; target '{name}'{f' ({unit})' if unit else ''}; {task}; "
                         f"model {model_desc}")
-        _summary(report, overview, cov, comparison, memo, interp, random_cv, unit)
+        _summary(report, overview, cov, comparison, memo, interp, random_cv, unit, model_desc, skipped, time_budget)
         sections.add_overview_section(report, overview, unit, feature_note)
         sections.add_coverage_section(report, cov, name, unit, abs_err, sub)
         sections.add_validation_section(report, comparison, memo, unit, n_total=n)
@@ -390,10 +419,15 @@ def _interpret(estimator: object, X: pd.DataFrame, y: np.ndarray, splits: _Split
     return result
 
 
-def _summary(report: Report, overview, cov, comparison, memo, interp, random_cv, unit: str) -> None:
+def _summary(report: Report, overview, cov, comparison, memo, interp, random_cv, unit: str, model_desc: str = "",
+             skipped: list[str] | None = None, time_budget: float | None = None) -> None:
+    from matloop.report.skill import is_percent_share_warning, skill_warnings
     from matloop.report.style import fmt
 
     report.add_section("Summary")
+    if model_desc:
+        report.add_text(f"Model described: {model_desc}. Every figure shows this model, refitted in each "
+                        "cross-validation fold.")
     p = random_cv.pooled
     ref = str(comparison.table.iloc[0]["label"])
     ref = "Random-CV" if ref == "random k-fold" else f"{ref.split(' (')[0]} CV"
@@ -403,11 +437,16 @@ def _summary(report: Report, overview, cov, comparison, memo, interp, random_cv,
                         + (f"; 95% interval coverage {cover:.0%}." if np.isfinite(cover) else "."))
     else:
         report.add_text(f"{ref} ROC-AUC {p['roc_auc']:.3f}, balanced accuracy {p['balanced_accuracy']:.3f}.")
-    found = [*comparison.warnings, *memo.warnings, *overview.warnings, *cov.warnings,
-             *(interp.warnings if interp is not None else [])]
+    skill = skill_warnings(random_cv.task, p, memo, unit)
+    found = [*skill, *comparison.warnings, *[w for w in memo.warnings if not is_percent_share_warning(w)],
+             *overview.warnings, *cov.warnings, *(interp.warnings if interp is not None else [])]
     for w in found:
         report.add_warning(w)
-    if not found:
+    if skipped:
+        report.add_warning(f"To stay within the {time_budget:g} s time budget, this report leaves out "
+                           f"{', '.join(skipped)}; run with a larger --time-budget to include "
+                           f"{'them' if len(skipped) > 1 else 'it'}.")
+    if not found and not skipped:
         report.add_note("No warnings: the data look balanced and the score carries over to harder splits.")
 
 

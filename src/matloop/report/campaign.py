@@ -16,7 +16,6 @@ from matloop.report.sections import (
     add_interpretation_section,
     add_overview_section,
     add_pareto_section,
-    add_progress_section,
     add_provenance_section,
 )
 from matloop.report.style import new_figure
@@ -39,13 +38,20 @@ def campaign_report(campaign, interpret: bool = True, pareto_with: str | None = 
     status = campaign.status()
     cfg = campaign.config
     report = Report(f"Campaign {status.name}", f"goal: {status.goal} {status.target}")
-    report.add_section("Status", str(status))
+    report.add_section("Status")
+    report.add_table(pd.DataFrame(status.rows(), columns=["", "value"]), caption="Where the campaign stands")
+    if status.best_setting and len(status.best_setting) > 1:
+        best = pd.DataFrame([{**status.best_setting, status.target: status.best}])
+        report.add_table(best, caption=f"The best candidate so far ({status.goal} {status.target})", digits=4)
     hist = campaign.history()
     direction = "min" if cfg["direction"] == "min" else "max"
     if len(hist):
-        add_progress_section(report, hist["value"].to_numpy(dtype=float), direction=direction, name=status.target)
-        report.add_table(hist[["experiment", "value", "best_so_far", "recorded_at", "recorded_by", "source"]],
-                         caption="Every measurement in recording order")
+        report.add_section("Progress")
+        report.add_figure(_progress_plot(hist, status), name="best_so_far")
+        shown = hist[["experiment", "value", "best_so_far", "recorded_at", "recorded_by", "source"]].copy()
+        shown["experiment"] = np.where(hist["phase"] == "start", "start", hist["experiment"].astype(str))
+        report.add_table(shown, caption="Every measurement in recording order (start: measured rows given when "
+                                        "the campaign was created)")
     table = campaign.table()
     measured = table[status.target].notna().to_numpy()
     if measured.sum() >= 3:
@@ -63,6 +69,41 @@ def campaign_report(campaign, interpret: bool = True, pareto_with: str | None = 
                                     "candidates": status.n_candidates, "measured": status.n_measured,
                                     "suggested": status.n_suggested})
     return report
+
+
+def _progress_plot(hist: pd.DataFrame, status):
+    """Best so far against the experiments done in the campaign; the measured rows given at creation
+    are the start (x = 0), not experiments."""
+    from matloop.report.style import NEUTRAL, Plot
+
+    start = (hist["phase"] == "start").to_numpy()
+    best = hist["best_so_far"].to_numpy(dtype=float)
+    values = hist["value"].to_numpy(dtype=float)
+    n_exp = int((~start).sum())
+    fig, ax = new_figure(6.0, 3.8)
+    x = hist["experiment"].to_numpy(dtype=float)
+    if start.any():
+        ax.scatter(np.zeros(int(start.sum())), values[start], s=10, color=NEUTRAL, alpha=0.5, lw=0,
+                   label=f"start: {int(start.sum())} measured rows given at creation")
+    if n_exp:
+        ax.scatter(x[~start], values[~start], s=12, alpha=0.5, lw=0, label="campaign experiments")
+    xs = np.r_[0.0, x[~start]] if start.any() else x[~start]
+    ys = np.r_[best[start][-1], best[~start]] if start.any() else best[~start]
+    ax.step(xs, ys, where="post", label="best so far")
+    ax.set_xlabel("experiments in the campaign (0 = start)")
+    ax.set_ylabel(f"{status.target}")
+    ax.set_title("Progress: best so far vs experiments")
+    ax.legend(frameon=False, fontsize="small")
+    if n_exp == 0:
+        text = f"No experiments recorded yet; the best of the starting data is {status.best:.4g}"
+    else:
+        first = float(best[start][-1]) if start.any() else None
+        final = float(best[-1])
+        hit = int(x[~start][np.flatnonzero(best[~start] == final)[0]]) if (best[~start] == final).any() else 0
+        text = (f"Best {status.target} {final:.4g} after {n_exp} experiment{'s' if n_exp != 1 else ''} in the campaign"
+                + (f" (start: {first:.4g})" if first is not None else ""))
+        text += f"; reached at experiment {hit}" if hit else "; no experiment beat the starting data yet"
+    return Plot(fig, text + ".")
 
 
 def _dataset(campaign, frame: pd.DataFrame):

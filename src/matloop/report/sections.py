@@ -145,11 +145,13 @@ def add_validation_section(report: Report, comparison: object, memo: object | No
     report.add_table(shown.dropna(axis=1, how="all"), "Pooled error per scheme; ratio = error / random-CV error; "
                      "reference_error = random-CV error on the same test rows")
     if memo is not None:
-        _warn_all(report, memo.warnings)
-        if np.isfinite(memo.share):
-            report.add_text(f"A 1-nearest-neighbour lookup (no model, just the most similar training material) "
-                            f"achieves {memo.share:.0%} of the model's improvement over predicting the mean.",
-                            heading="Memorisation baseline")
+        from matloop.report.skill import is_percent_share_warning, memorisation_sentence, skill_warnings
+
+        task = "regression" if memo.metric == "mae" else "classification"
+        _warn_all(report, [w for w in memo.warnings if not is_percent_share_warning(w)])
+        if memo.model is not None:
+            _warn_all(report, skill_warnings(task, memo.model, memo, unit))
+            report.add_text(memorisation_sentence(task, memo.model, memo, unit), heading="Memorisation baseline")
         else:
             report.add_text("1-nearest-neighbour lookup error: "
                             f"{fmt(baselines['1-NN lookup'], unit)}; mean predictor: "

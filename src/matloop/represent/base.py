@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from matloop.errors import InputError
 from matloop.io.formula import Compositions, parse_formulas
+from matloop.io.rows import source_rows
 from matloop.represent.api import FeaturizerAPI
 
 CHUNK_ROWS = 100_000  # rows featurized at once: bounds peak memory on huge columns
@@ -72,6 +73,7 @@ class CompositionFeaturizer(FeaturizerAPI, TransformerMixin, BaseEstimator):
         else:
             values, index, column = formula_values(X)
         n = len(index)
+        labels = source_rows(X, n)  # the user's file rows when X comes from a Dataset
         out = np.empty((n, len(names)))
         problems = []
         for start in range(0, n, CHUNK_ROWS):
@@ -80,7 +82,7 @@ class CompositionFeaturizer(FeaturizerAPI, TransformerMixin, BaseEstimator):
                 chunk = slice_compositions(comps, start, stop)
             else:
                 chunk, table = parse_formulas(values[start:stop], column=column,
-                                              rows=np.arange(start + 1, stop + 1), errors="collect")
+                                              rows=labels[start:stop], errors="collect")
                 if len(table):
                     problems.append(table)
                 if problems:  # the call fails: keep reading, to report every bad row at once

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matloop.io.compat import EXACT_FLOATS
 from matloop.io.elements import N_ELEMENTS
 
 _DATA = Path(__file__).parent / "data"
@@ -48,7 +49,7 @@ def element_extras() -> pd.DataFrame:
     ``price_usd_per_kg`` (pymatgen ``costdb_elements.csv``), ``radioactive`` and ``toxic`` flags.
     See ``data/COMPOSITION_DATA_PROVENANCE.md``.
     """
-    frame = pd.read_csv(_DATA / "comp_elements.csv", index_col="Z", float_precision="round_trip")
+    frame = pd.read_csv(_DATA / "comp_elements.csv", index_col="Z", **EXACT_FLOATS)
     if not frame.index.equals(pd.RangeIndex(1, N_ELEMENTS + 1)):
         raise RuntimeError("bundled comp_elements.csv is damaged: rows are not Z 1..118")
     return frame

@@ -21,6 +21,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from matloop.io.compat import EXACT_FLOATS
+
 SOURCES = ("magpie", "xenonpy")
 N_Z = 118  # rows 1..118; row 0 is an unused placeholder so that row Z is element Z
 
@@ -74,7 +76,7 @@ def _data_path(name: str):
 @functools.cache
 def _load(source: str) -> pd.DataFrame:
     with _data_path(f"elements_{source}.csv.gz").open("rb") as handle:
-        frame = pd.read_csv(handle, compression="gzip", index_col="Z", float_precision="round_trip")
+        frame = pd.read_csv(handle, compression="gzip", index_col="Z", **EXACT_FLOATS)
     frame = frame.drop(columns="symbol").astype(np.float64)
     if not frame.index.equals(pd.RangeIndex(1, N_Z + 1)):
         raise RuntimeError(f"bundled table elements_{source}.csv.gz is damaged: rows are not Z 1..{N_Z}")

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from matloop.errors import InputError, error_table
+from matloop.io.rows import source_rows
 from matloop.represent.api import FeaturizerAPI
 from matloop.represent.molecule_smiles import _parse_column, cap_end_groups, require_rdkit
 
@@ -90,7 +91,9 @@ class MoleculeFeatureUnion(MoleculeFeaturizer):
             start += width
 
 def _prepare(X, column: str = "smiles") -> tuple[list, np.ndarray, pd.Index, np.ndarray]:
-    """Distinct featurization-ready molecules, the row -> molecule codes, output index, row labels."""
+    """Distinct featurization-ready molecules, the row -> molecule codes, output index, row labels
+    (the user's file rows when ``X`` comes from a Dataset, see :mod:`matloop.io.rows`)."""
+    labels = source_rows(X) if isinstance(X, (pd.Series, pd.DataFrame)) else None
     index = None
     if isinstance(X, pd.DataFrame):
         if X.shape[1] != 1:
@@ -104,7 +107,7 @@ def _prepare(X, column: str = "smiles") -> tuple[list, np.ndarray, pd.Index, np.
         index, X = X.index, X.to_numpy(dtype=object)
     values = X if isinstance(X, list) else list(np.asarray(X, dtype=object).reshape(-1))
     index = pd.RangeIndex(len(values)) if index is None else index
-    rows = np.arange(1, len(values) + 1)
+    rows = np.arange(1, len(values) + 1) if labels is None else labels
     Chem = require_rdkit()
     if values and any(isinstance(v, Chem.Mol) for v in values):
         return _prepare_mols(values, column, rows) + (index, rows)

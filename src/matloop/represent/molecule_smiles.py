@@ -36,11 +36,14 @@ identify cyclic shifts of one repeat unit (``*OCC*`` and ``*COC*`` differ).
 
 Each ``*`` must be bonded to exactly one real atom; anything else (a ``*`` inside a ring, a bare
 ``*``, ``**``) is reported as a bad row.
+
+The validity rule itself (including the size bounds checked before RDKit sees a string, which keep
+a 20,000-character SMILES from crashing RDKit) lives in :mod:`matloop.io.smiles`, shared with
+``read_table``'s validation, so ``check`` and featurization always agree.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -48,26 +51,10 @@ import pandas as pd
 
 from matloop.errors import InputError, error_table
 from matloop.io.factorize import factorize_exact
+from matloop.io.smiles import cap_end_groups, parse_unique, require_rdkit
+from matloop.io.smiles import end_group_problem as _end_group_problem  # noqa: F401 (kept for callers)
 
 __all__ = ["parse_smiles", "canonical_smiles", "cap_end_groups", "require_rdkit"]
-
-_TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s*")
-_POSITION = re.compile(r"around position (\d+)")
-_VALENCE = re.compile(r"Explicit valence for atom # (\d+) (\w+), (\d+), is greater than permitted")
-_KEKULE = re.compile(r"Unkekulized atoms: ([\d ]+)")
-_WHITESPACE = re.compile(r"\s")
-_ATOM_INDEX = re.compile(r"\batom #? ?(\d+)")
-
-
-def require_rdkit():
-    """Import RDKit's ``Chem``, or raise an ImportError that names the extra to install."""
-    try:
-        from rdkit import Chem
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "molecule featurizers need RDKit: pip install 'matloop[molecule]' (or pip install rdkit)"
-        ) from exc
-    return Chem
 
 
 def kekule_copy(mol):
@@ -132,53 +119,6 @@ def canonical_smiles(
     return (out, table) if errors == "collect" else out
 
 
-def cap_end_groups(mol):
-    """A copy of ``mol`` with each ``*`` end group replaced by a carbon (methyl) cap.
-
-    Bond orders are kept, so ``*=C`` gets a ``=CH2`` cap. Molecules without dummy atoms are
-    returned unchanged (the same object). Raises ``ValueError`` if a ``*`` is not bonded to
-    exactly one real atom (see :func:`_end_group_problem`).
-    """
-    Chem = require_rdkit()
-    dummies = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() == 0]
-    if not dummies:
-        return mol
-    problem = _end_group_problem(mol)
-    if problem:
-        raise ValueError(problem)
-    rw = Chem.RWMol(mol)
-    for idx in dummies:
-        atom = rw.GetAtomWithIdx(idx)
-        atom.SetAtomicNum(6)
-        atom.SetIsotope(0)
-        atom.SetAtomMapNum(0)
-        atom.SetFormalCharge(0)
-        atom.SetNumRadicalElectrons(0)
-        atom.SetNumExplicitHs(0)
-        atom.SetNoImplicit(False)
-        atom.SetIsAromatic(False)
-        atom.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
-    capped = rw.GetMol()
-    Chem.SanitizeMol(capped)
-    return capped
-
-
-def _end_group_problem(mol) -> str | None:
-    """Why the ``*`` atoms of ``mol`` are not polymer end groups, or None if they are."""
-    for atom in mol.GetAtoms():
-        if atom.GetAtomicNum() != 0:
-            continue
-        neighbours = [n.GetAtomicNum() for n in atom.GetNeighbors()]
-        if len(neighbours) != 1:
-            return (
-                f"'*' (atom {atom.GetIdx() + 1}) is bonded to {len(neighbours)} atoms; a polymer end "
-                "group '*' must be bonded to exactly one atom"
-            )
-        if neighbours[0] == 0:
-            return f"'*' (atom {atom.GetIdx() + 1}) is bonded to another '*'; end groups need a real atom"
-    return None
-
-
 def _parse_column(values, column: str, rows, errors: str):
     """Parse distinct strings once: ``(mols, capped, codes, table)`` per distinct value.
 
@@ -199,7 +139,7 @@ def _parse_column(values, column: str, rows, errors: str):
     raw[:] = [str(v) if isinstance(v, np.str_) else v for v in values]
     keys = np.array([v.strip() if isinstance(v, str) else v for v in raw], dtype=object)
     codes, uniques = factorize_exact(pd.Series(keys, dtype=object))
-    mols, capped, reasons = _parse_unique(list(uniques))
+    mols, capped, reasons = parse_unique(list(uniques))
 
     bad_unique = np.array([r is not None for r in reasons] + [True])  # last slot: missing (code -1)
     bad_rows = bad_unique[codes]
@@ -220,86 +160,3 @@ def _parse_column(values, column: str, rows, errors: str):
             raise InputError(f"Could not read column '{column}' as SMILES", table)
     codes = np.where(bad_rows, -1, codes)
     return mols, capped, codes, table
-
-
-def _parse_unique(strings: list) -> tuple[list, list, list]:
-    """Parse each distinct value; returns molecules, capped molecules and reasons (None = ok)."""
-    Chem = require_rdkit()
-    from rdkit import rdBase
-
-    capture_cls = getattr(rdBase, "CaptureErrorLog", None)  # RDKit >= 2025.09
-    mols, capped, reasons = [], [], []
-    with rdBase.BlockLogs():
-        for value in strings:
-            mol, reason = None, None
-            if not isinstance(value, str):
-                reason = f"expected a SMILES string, got {type(value).__name__} {value!r}"
-            elif not value:
-                reason = "empty SMILES"
-            elif _WHITESPACE.search(value):
-                reason = "SMILES contains whitespace (RDKit would ignore the text after it)"
-            else:
-                if capture_cls is not None:
-                    with capture_cls() as capture:
-                        mol = Chem.MolFromSmiles(value)
-                    log = capture.messages
-                else:  # pragma: no cover - older RDKit
-                    mol, log = Chem.MolFromSmiles(value), ""
-                if mol is None:
-                    reason = _diagnose(Chem, value, log)
-                elif "*" in value:
-                    reason = _end_group_problem(mol)
-            cap = None
-            if mol is not None and reason is None:
-                try:
-                    cap = cap_end_groups(mol) if "*" in value else mol
-                except Exception as exc:  # RDKit sanitization of the capped unit
-                    reason = f"cannot cap the '*' end groups: {exc}"
-            mols.append(mol if reason is None else None)
-            capped.append(cap if reason is None else None)
-            reasons.append(reason)
-    return mols, capped, reasons
-
-
-def _diagnose(Chem, smiles: str, log: str) -> str:
-    """A readable reason why RDKit rejected ``smiles`` (parse error or chemistry problem)."""
-    raw = Chem.MolFromSmiles(smiles, sanitize=False)
-    if raw is None:
-        return _parse_error_reason(log)
-    problems = [_problem_reason(p.GetType(), p.Message()) for p in Chem.DetectChemistryProblems(raw)]
-    if problems:
-        return "; ".join(dict.fromkeys(problems))
-    try:
-        Chem.SanitizeMol(raw)
-        Chem.RemoveHs(raw)
-    except Exception as exc:
-        return str(exc).strip() or type(exc).__name__
-    return _parse_error_reason(log)
-
-
-def _parse_error_reason(log: str) -> str:
-    """Condense RDKit's multi-line SMILES parse error log into one reason."""
-    lines = [_TIMESTAMP.sub("", line).strip() for line in log.splitlines()]
-    lines = [line for line in lines if line]
-    position = next((m.group(1) for m in map(_POSITION.search, lines) if m), None)
-    message = next((line for line in lines if line.startswith("SMILES Parse Error:")), "")
-    message = message.removeprefix("SMILES Parse Error:").strip()
-    message = re.split(r" while parsing:| for input:", message)[0].strip()
-    if message.startswith("Failed parsing SMILES"):
-        message = ""
-    reason = "SMILES parse error" + (f": {message}" if message else "")
-    return reason + (f" (near position {position})" if position else "")
-
-
-def _problem_reason(kind: str, message: str) -> str:
-    """Tidy one RDKit sanitization problem; atom numbers become 1-based."""
-    match = _VALENCE.search(message)
-    if match:
-        idx, element, valence = match.groups()
-        return f"explicit valence of atom {int(idx) + 1} {element} is {valence}, greater than permitted"
-    match = _KEKULE.search(message)
-    if match:
-        atoms = " ".join(str(int(i) + 1) for i in match.group(1).split())
-        return f"can't kekulize aromatic atoms {atoms}"
-    text = _ATOM_INDEX.sub(lambda m: f"atom {int(m.group(1)) + 1}", message.strip()) or kind
-    return text[0].lower() + text[1:]

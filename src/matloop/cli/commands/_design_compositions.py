@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from matloop.cli.common import add_quiet_argument
+from matloop.cli.options import acquisition_name, finite_float, nonnegative_float, positive_int, seed
+
 DESCRIPTION = """\
 Search a composition simplex for materials predicted to be best, with uncertainty and an
 applicability-domain flag for every design. Bounds are element fractions; by default they come from
@@ -17,6 +20,7 @@ output columns: rank, formula, one column per element (atomic fractions), predic
 upper_95, in_domain, domain_distance (1 = edge of the domain), score, p_above_best (with a best value).
 
 examples:
+  matloop fit steels.csv --target "yield strength" -o steel.model
   matloop design compositions --model steel.model --bounds "Fe=0.5:0.9,Ni=0:0.3,Co=0:0.25,Mo=0:0.1" \\
       --maximize --n 20 -o designs.csv
   matloop design compositions --model steel.model --seeds steels.csv --maximize --in-domain-only -o d.csv
@@ -39,21 +43,22 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     goal.add_argument("--maximize", action="store_true")
     goal.add_argument("--minimize", action="store_true")
     p.add_argument("--constraint", action="append", metavar="EXPR", help="e.g. 'Ni + Co <= 0.25' (repeatable)")
-    p.add_argument("--acquisition", default="mei", help="mei (predicted value, default), ucb, ei, logei, pi")
-    p.add_argument("--best", type=float, metavar="VALUE",
+    p.add_argument("--acquisition", default="mei", type=acquisition_name, help="mei (predicted value, default), ucb, ei, logei, pi")
+    p.add_argument("--best", type=finite_float, metavar="VALUE",
                    help="best measured value (default: the best of the model's target column in --seeds)")
     p.add_argument("--in-domain-only", action="store_true", help="return only designs inside the model's domain")
     p.add_argument("--method", choices=("evolution", "random"), default="evolution",
                    help="evolution (default) or random: the same number of model evaluations on random points "
                         "of the simplex (a baseline)")
-    p.add_argument("--budget", type=int, metavar="N", help="model evaluations of --method random "
+    p.add_argument("--budget", type=positive_int, metavar="N", help="model evaluations of --method random "
                                                           "(default: the optimiser's, about 5000)")
-    p.add_argument("--min-change", type=float, default=5e-4, metavar="X",
+    p.add_argument("--min-change", type=nonnegative_float, default=5e-4, metavar="X",
                    help="designs differ from each other and from every seed by at least X in some atomic fraction "
                         "(default 0.0005 = 0.05 at.%%)")
-    p.add_argument("--n", type=int, default=10, help="number of designs (default 10)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=positive_int, default=10, help="number of designs (default 10)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    add_quiet_argument(p)
     p.set_defaults(func=run)
 
 

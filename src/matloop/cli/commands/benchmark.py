@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from matloop.cli.common import add_quiet_argument
+
 CAMPAIGN_DESCRIPTION = """\
 Replay a closed-loop campaign on a fully measured table, as in Liang et al. 2021 (npj Comput Mater
 7, 188): duplicate inputs are averaged, the best ceil(5%) of the pool are the top candidates, each run
@@ -15,7 +17,7 @@ strategies: random, default, or MODEL-ACQUISITION with MODEL in auto, rf, et, gp
 ACQUISITION in ei, logei, pi, mli, ucb, lcb, mei, mu, thompson (e.g. gp-ei rf-lcb).
 
 example:
-  matloop benchmark campaign P3HT.csv --target "Conductivity (measured) (S/cm)" --maximize \\
+  matloop benchmark campaign p3ht.csv --target "Conductivity (measured) (S/cm)" --maximize \\
       --runs 20 --strategies default gp-ei random --json res.json --plot res.png
 """
 
@@ -29,19 +31,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           description=CAMPAIGN_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     from matloop.cli.common import add_table_arguments
     from matloop.cli.goal import add_goal_arguments
+    from matloop.cli.options import fraction, int_at_least, positive_int, seed
 
     add_table_arguments(camp, target_required=True)
     add_goal_arguments(camp)
-    camp.add_argument("--initial", type=int, default=2, help="random experiments before the first model (default 2)")
-    camp.add_argument("--runs", type=int, default=50, help="independent runs with different seeds (default 50)")
-    camp.add_argument("--budget", type=int, help="experiments per run (default: the whole pool)")
-    camp.add_argument("--top-fraction", type=float, default=0.05, help="share of the pool that is 'top' (default 0.05)")
+    camp.add_argument("--initial", type=int_at_least(2), default=2, help="random experiments before the first model (default 2)")
+    camp.add_argument("--runs", type=positive_int, default=50, help="independent runs with different seeds (default 50)")
+    camp.add_argument("--budget", type=positive_int, help="experiments per run (default: the whole pool)")
+    camp.add_argument("--top-fraction", type=fraction, default=0.05, help="share of the pool that is 'top' (default 0.05)")
     camp.add_argument("--strategies", nargs="+", default=["default", "random"], metavar="NAME",
                       help="strategies to compare (default: default random)")
-    camp.add_argument("--batch", type=int, default=1, help="experiments per round (default 1)")
-    camp.add_argument("--seed", type=int, default=0, help="seed of the first run (default 0)")
+    camp.add_argument("--batch", type=positive_int, default=1, help="experiments per round (default 1)")
+    camp.add_argument("--seed", type=seed, default=0, help="seed of the first run (default 0)")
     camp.add_argument("--json", metavar="OUT.json", help="write curves and figures of merit as JSON")
     camp.add_argument("--plot", metavar="OUT.png", help="plot Top%% vs experiments for each strategy")
+    add_quiet_argument(camp)
     camp.set_defaults(func=run_campaign)
 
 
@@ -62,6 +66,11 @@ def run_campaign(args: argparse.Namespace) -> int:
     Xu, yu, counts = average_duplicates(X, y)
     if (counts > 1).any():
         print(f"averaged {int((counts - 1).sum())} duplicate rows: pool of {len(yu)} distinct inputs")
+    if args.initial >= len(yu):
+        from matloop.errors import InputError
+
+        raise InputError(f"--initial {args.initial} leaves nothing to choose from a pool of {len(yu)} distinct inputs; "
+                         f"give at most {len(yu) - 1}")
     strategies = {name: make_strategy(name, args.seed) for name in args.strategies}
     result = benchmark(Xu.to_numpy(dtype=float), yu, strategies, runs=args.runs, n_initial=args.initial,
                        budget=args.budget, top_fraction=args.top_fraction, batch=args.batch, seed=args.seed,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from matloop.cli.common import add_quiet_argument
 from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
+from matloop.cli.options import acquisition_name, db_url, positive_int, seed
 
 DESCRIPTION = """\
 Run a closed-loop campaign whose every candidate, suggestion (with the model and acquisition values
@@ -14,19 +16,19 @@ behind it) and measurement is kept in a ledger: a SQLite file by default, or any
 recording at once both land; nothing recorded is ever lost or overwritten.
 
 typical loop:
-  matloop campaign new alloys --pool alloys.csv --target hardness --maximize
-  matloop campaign suggest alloys --batch 5 -o next.csv      # make these
-  matloop campaign record alloys results.csv                 # then record what you measured
-  matloop campaign status alloys
-  matloop campaign report alloys -o report.html
-  matloop campaign export alloys -o everything.csv
+  matloop campaign new gaps --pool pool.csv --target "gap expt" --maximize
+  matloop campaign suggest gaps --batch 5 -o next.csv      # make these
+  matloop campaign record gaps results.csv                 # then record what you measured
+  matloop campaign status gaps
+  matloop campaign report gaps -o report.html
+  matloop campaign export gaps -o everything.csv
 
 The ledger is MATLOOP_DB if set, else ./matloop.db; --db overrides both.
 """
 
 
 def _db_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="URL", default=os.environ.get("MATLOOP_DB", "matloop.db"),
+    parser.add_argument("--db", metavar="URL", type=db_url, default=os.environ.get("MATLOOP_DB", "matloop.db"),
                         help="ledger: a SQLite file path or an SQLAlchemy URL (default: $MATLOOP_DB or ./matloop.db)")
 
 
@@ -47,21 +49,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--space", metavar="SPACE", help="design space file (.yaml or .json)")
     new.add_argument("--target", required=True, metavar="COL", help="the property to optimise")
     new.add_argument("--input", metavar="COL", help="material column of the pool table (detected if omitted)")
+    new.add_argument("--duplicates", choices=("keep", "error"), default="keep",
+                     help="measured rows that repeat a material or setting: record every replicate and warn "
+                          "(default), or report them as errors (error)")
+    new.add_argument("--skip-invalid", action="store_true",
+                     help="leave out pool rows with problems instead of stopping; they are written with their "
+                          "reasons to TABLE_STEM.skipped.csv beside the table")
     add_goal_arguments(new)
     _db_argument(new)
     new.add_argument("--by", metavar="WHO", help="who creates it (default: user@host)")
+    add_quiet_argument(new)
     new.set_defaults(func=run_new)
 
     sug = sub.add_parser("suggest", help="choose the next batch and store it in the ledger")
     sug.add_argument("name", metavar="NAME")
-    sug.add_argument("--batch", type=int, default=5, metavar="K", help="how many experiments (default 5)")
+    sug.add_argument("--batch", type=positive_int, default=5, metavar="K", help="how many experiments (default 5)")
     sug.add_argument("-o", "--output", required=True, metavar="next.csv", help="where to write the batch")
-    sug.add_argument("--acquisition", metavar="NAME", help="acquisition (default: logei, or window for ranges)")
+    sug.add_argument("--acquisition", metavar="NAME", type=acquisition_name, help="acquisition (default: logei, or window for ranges)")
     sug.add_argument("--batch-method", choices=("penalized", "believer", "thompson"), default="penalized")
     add_surrogate_argument(sug)
-    sug.add_argument("--seed", type=int, default=0)
+    sug.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     _db_argument(sug)
     sug.add_argument("--by", metavar="WHO", help="who asks (default: user@host)")
+    add_quiet_argument(sug)
     sug.set_defaults(func=run_suggest)
 
     rec = sub.add_parser("record", help="record measured results (idempotent, all or nothing)",
@@ -94,6 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="second objective for the Pareto front: a numeric pool column (e.g. cost:min) or "
                           "another measured target (default: drawn when a second target was measured)")
     _db_argument(rep)
+    add_quiet_argument(rep)
     rep.set_defaults(func=run_report)
 
 
@@ -103,9 +114,11 @@ def run_new(args: argparse.Namespace) -> int:
 
     objective = objective_from_args(args)
     if args.pool:
-        from matloop.io.table import read_table
+        from matloop.cli.common import load_table
 
-        pool = read_table(args.pool, input=args.input, target=args.target)
+        # as every command reads a table: duplicate warnings printed readably, not as Python warnings
+        pool = load_table(argparse.Namespace(table=args.pool, input=args.input, target=[args.target], output=None,
+                                            duplicates=args.duplicates, skip_invalid=args.skip_invalid))
         camp = Campaign.create(args.name, args.db, objective, args.target, pool=pool, actor=args.by)
     else:
         space, spec = read_space(args.space)
@@ -117,13 +130,12 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_suggest(args: argparse.Namespace) -> int:
-    from matloop.design.campaign import Campaign
-    from matloop.io.write import write_table
+    from matloop.design.campaign import Campaign, check_output
 
+    check_output(args.output)  # before opening the ledger or fitting anything
     camp = Campaign(args.name, args.db)
     out = camp.suggest(batch=args.batch, acquisition=args.acquisition, batch_method=args.batch_method,
-                       model=args.model, seed=args.seed, actor=args.by)
-    write_table(out, args.output)
+                       model=args.model, seed=args.seed, actor=args.by, output=args.output)
     print(f"suggested {len(out)} experiments (stored in the ledger); wrote {args.output}")
     for _, row in out.iterrows():
         print(f"  {int(row['rank'])}. {row['reason']}")

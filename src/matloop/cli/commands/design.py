@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from matloop.cli.options import int_at_least, positive_int, seed
+
 MOLECULES_DESCRIPTION = """\
 Generate new molecules whose predicted properties fall in target windows.
 
@@ -32,9 +34,13 @@ molecule less), generator and step. Every molecule is valid (RDKit), distinct an
 A window is COL=LO:HI; leave a side empty for an open end (COL=:-5 is "at most -5").
 
 examples:
-  matloop design molecules --train esol.csv --target logS=-2:-1 --n 50 -o soluble.csv
-  matloop design molecules --train data.csv --target logS=-6:-5 --target mp=100: --generator ga -o hits.csv
-  matloop design molecules --train data.csv --target logS=-2:-1 --model logS=logS.model -o hits.csv
+  matloop design molecules --train esol.csv --target "measured log solubility in mols per litre=-2:-1" \\
+      --n 50 -o soluble.csv
+  matloop design molecules --train esol.csv --target "measured log solubility in mols per litre=-6:-5" \\
+      --target "Molecular Weight=:300" --generator ga -o hits.csv
+  matloop fit esol.csv --target "measured log solubility in mols per litre" -o logS.model
+  matloop design molecules --train esol.csv --target "measured log solubility in mols per litre=-2:-1" \\
+      --model "measured log solubility in mols per litre=logS.model" -o hits.csv
 """
 
 
@@ -62,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "average them (mean), or report them as errors (error)")
     m.add_argument("--target", action="append", required=True, metavar="COL=LO:HI",
                    help="a target window; repeat for several targets (all must be met)")
-    m.add_argument("--n", type=int, default=50, metavar="N", help="molecules to write (default 50)")
+    m.add_argument("--n", type=positive_int, default=50, metavar="N", help="molecules to write (default 50)")
     m.add_argument("-o", "--output", required=True, metavar="OUT.csv",
                    help="where to write them (.csv, .tsv, .xlsx, .json or .parquet)")
     g = m.add_argument_group("models and generator")
@@ -74,13 +80,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="features of the models trained here: molecule (default: Morgan counts + RDKit "
                         "descriptors), morgan (fastest), rdkit2d or maccs")
     g.add_argument("--generator", choices=("smc", "ga"), default="smc", help="smc (default) or ga")
-    g.add_argument("--steps", type=int, metavar="K", help="SMC steps or GA generations (default 30)")
-    g.add_argument("--population", type=int, metavar="P",
+    g.add_argument("--steps", type=positive_int, metavar="K", help="SMC steps or GA generations (default 30)")
+    g.add_argument("--population", type=int_at_least(2), metavar="P",
                    help="SMC particles or GA population (default max(100, N)); each step evaluates up to P "
                         "new molecules (GA: 2P)")
     g.add_argument("--no-corpus", action="store_true",
                    help="train the language model on TABLE only, without the bundled ESOL/FreeSolv molecules")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0): same inputs, same molecules")
+    g.add_argument("--seed", type=seed, default=0, help="random seed (default 0): same inputs, same molecules")
     g.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     m.set_defaults(func=run_molecules)
 
@@ -184,7 +190,7 @@ def run_molecules(args: argparse.Namespace) -> int:
                                     output=args.output)
     dataset = load_table(table_args)
     featurizer = None if models else get_featurizer(args.featurizer)
-    steps = args.steps or 30
+    steps = 30 if args.steps is None else args.steps
     what = "SMC steps" if args.generator == "smc" else "GA generations"
 
     def progress(step: int, trace) -> None:

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from matloop.cli.common import add_table_arguments
+from matloop.cli.common import add_quiet_argument, add_table_arguments
 
 DESCRIPTION = """\
 Read a table of materials, compute features for its input column (formulas, SMILES or structure
@@ -24,9 +24,9 @@ featurizers by input kind:
   SMILES:      molecule, morgan, rdkit2d, maccs
 
 examples:
-  matloop featurize measurements.csv -o features.parquet
-  matloop featurize alloys.xlsx --input composition --featurizer magpie --featurizer sustainability -o f.csv
-  matloop featurize polymers.csv --featurizer morgan,maccs -o fp.parquet
+  matloop featurize expt_gap.csv -o features.parquet
+  matloop featurize steels.xlsx --input composition --featurizer magpie --featurizer sustainability -o f.csv
+  matloop featurize esol.csv --featurizer morgan,maccs -o fp.parquet
 
 Exit status: 0 on success, 2 on bad input (every bad row is listed on stderr with its row number,
 column, value and reason; --skip-invalid leaves such rows out and writes them to a side file).
@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-o", "--output", metavar="OUT", required=True,
         help="output file: .csv, .csv.gz or .parquet (parquet is smaller and faster for many columns)",
     )
+    add_quiet_argument(parser)
     parser.set_defaults(func=run)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from matloop.cli.common import add_table_arguments
+from matloop.cli.common import add_quiet_argument, add_table_arguments
+from matloop.cli.options import featurizer_name, int_at_least, seed
 
 #: the regression names of matloop.models.registry (kept literal: importing the models costs seconds)
 MODELS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn")
@@ -22,7 +23,7 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                         "most important features), rf, et, rf-median, et-median "
                         "(forests predicting the trees' median), gp, gbm, gbm-quantile, nn; classification "
                         "supports auto, rf, gbm")
-    g.add_argument("--featurizer", metavar="NAME",
+    g.add_argument("--featurizer", metavar="NAME", type=featurizer_name,
                    help="featurizer registry name (default: the default for the input kind)")
     g.add_argument("--transfer", default="none", metavar="auto|none|SOURCE,...",
                    help="borrow strength from the pre-trained library (compositions): auto adds every "
@@ -35,7 +36,40 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                    help="numeric columns the model uses beside the material's features (processing conditions, "
                         "a measured descriptor, a space-group number); repeat or separate with commas. "
                         "'predict' then needs them too")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    g.add_argument("--time-budget", type=_seconds, metavar="SECONDS",
+                   help="seconds the auto model may spend choosing and fitting its models (fit: default "
+                        f"{FIT_BUDGET:g} for the whole fit; validate: default {VALIDATE_BUDGET:g} shared by the "
+                        "folds). Candidates that would not fit are skipped, cheapest first, and a wide table "
+                        "keeps its most important features; featurization comes on top")
+    g.add_argument("--bounds", type=_bounds, default="auto", metavar="LO:HI",
+                   help="known bounds of a regression target, either side optional (0: for a band gap or a "
+                        "modulus, 0:1 for a fraction): predictions and intervals stay inside them. Default auto: "
+                        "0: when every training value is non-negative; none: no bounds")
+
+
+FIT_BUDGET, VALIDATE_BUDGET = 600.0, 480.0  # seconds: validate (5 folds) then ends in ~10 min on 2 cores
+
+
+def _seconds(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _bounds(text: str):
+    from matloop.models.predictive import parse_bounds
+
+    try:
+        return parse_bounds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,10 +78,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fit", help="fit a model with calibrated uncertainty and save it",
         description="Featurize the table, fit a model with uncertainty (recalibrated on cross-validated "
                     "residuals) and an applicability domain, and save it in a format that is safe to load.",
-        epilog="example: matloop fit gaps.csv --target gap -o gap.model")
+        epilog="example: matloop fit expt_gap.csv --target 'gap expt' -o gap.model")
     add_table_arguments(fit, target_required=True)
     _model_arguments(fit)
     fit.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write")
+    add_quiet_argument(fit)
     fit.set_defaults(func=run_fit)
 
     pred = subparsers.add_parser(
@@ -59,6 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pred.add_argument("table", metavar="TABLE", help="table with the model's input column")
     pred.add_argument("--input", metavar="COL", help="input column (default: the one the model was fitted on)")
     pred.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    add_quiet_argument(pred)
     pred.set_defaults(func=run_predict)
 
     val = subparsers.add_parser(
@@ -69,9 +105,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_table_arguments(val, target_required=True)
     _model_arguments(val)
     val.add_argument("--cv", default="kfold", metavar="SPLIT", help=CV_HELP)
-    val.add_argument("--folds", type=int, default=5, help="number of folds or clusters (default 5)")
+    val.add_argument("--folds", type=int_at_least(2), default=5, help="number of folds or clusters (default 5)")
     val.add_argument("--json", metavar="OUT.json", help="per-fold and mean metrics, uncertainty metrics, timings")
     val.add_argument("--predictions", metavar="OUT.csv", help="out-of-fold predictions for every row")
+    add_quiet_argument(val)
     val.set_defaults(func=run_validate)
 
 
@@ -80,7 +117,11 @@ def build_model(dataset, args):
     from matloop.models.pipeline import MaterialModel
     from matloop.models.registry import make_model
 
-    estimator = make_model(args.model, dataset.task, random_state=args.seed)
+    params = {}
+    if args.model == "auto" and dataset.task == "regression":
+        budget = getattr(args, "time_budget", None) or FIT_BUDGET
+        params = {"time_budget": budget, "n_jobs": -1}  # threads: the tree ensembles release the GIL
+    estimator = make_model(args.model, dataset.task, random_state=args.seed, **params)
     featurizer = args.featurizer
     if args.transfer and args.transfer != "none":
         from matloop.errors import InputError
@@ -93,7 +134,7 @@ def build_model(dataset, args):
 
         return make_transfer_model(args.transfer, args.model, dataset.task, random_state=args.seed)
     return MaterialModel(estimator, kind=dataset.kind, featurizer=featurizer, task=dataset.task,
-                         extra_inputs=dataset.extra_inputs or None)
+                         extra_inputs=dataset.extra_inputs or None, bounds=getattr(args, "bounds", "auto"))
 
 
 def run_fit(args: argparse.Namespace) -> int:
@@ -110,10 +151,22 @@ def run_fit(args: argparse.Namespace) -> int:
     meta = {"input": dataset.input, "kind": dataset.kind, "target": dataset.target, "task": dataset.task,
             "parameter_columns": dataset.parameter_columns if dataset.kind == "parameters" else None,
             "extra_inputs": dataset.extra_inputs,
-            "n_train": len(dataset), "model": args.model, "transfer": args.transfer}
+            "n_train": len(dataset), "model": args.model, "transfer": args.transfer,
+            "bounds": list(getattr(model, "bounds_", (None, None)))}
     save_model(model, args.output, metadata=meta)
+    from matloop.models.compact import write_for_screening
+
+    note = write_for_screening(model, dataset.inputs, args.output, random_state=args.seed)  # MODEL.screen
     print(f"fitted {_described(args)} on {len(dataset)} rows of {dataset.kind} input {dataset.input or ''} "
           f"-> {dataset.target} ({dataset.task}) in {time.perf_counter() - t0:.1f} s; saved {args.output}")
+    if note:
+        print(note)
+    from matloop.models.summary import describe_fitted
+
+    summary = describe_fitted(model, dataset.y.to_numpy() if dataset.task == "regression" else None,
+                              (dataset.units or {}).get(dataset.target, "") or "")
+    if summary:
+        print(summary)
     return 0
 
 
@@ -159,10 +212,15 @@ def run_validate(args: argparse.Namespace) -> int:
         # featurize once (our featurizers are stateless); each fold fits the same estimator pipeline
         X = model.features(dataset.inputs, fit=True)
         factory = lambda: MaterialModel(clone(model.estimator), kind="parameters", task=dataset.task,  # noqa: E731
-                                        domain=False)
+                                        domain=False, bounds=model.bounds)
     else:
         X, factory = dataset.inputs, (lambda: clone(model))  # noqa: E731
     splitter = make_splitter(args.cv, n_splits=args.folds, seed=args.seed, dataset=dataset)
+    if isinstance(model, MaterialModel) and "time_budget" in model.estimator.get_params():
+        # the budget is the whole validation's: each fold's fit gets its share
+        n_folds = splitter.get_n_splits(X, None, None) if hasattr(splitter, "get_n_splits") else args.folds
+        budget = args.time_budget or VALIDATE_BUDGET
+        model.estimator.set_params(time_budget=budget / max(1, int(n_folds or args.folds)))
     y = dataset.y.to_numpy()
     result = cross_validate(factory, X, y, splitter, task=dataset.task)
     seconds = time.perf_counter() - t0
@@ -171,8 +229,11 @@ def run_validate(args: argparse.Namespace) -> int:
                    "transfer": args.transfer, "n_rows": len(dataset), "seconds": seconds})
     keys = ["mae", "rmse", "r2", "spearman", "miscalibration_area", "coverage_95"] if dataset.task == "regression" \
         else ["roc_auc", "balanced_accuracy", "f1", "pr_auc"]
+    budget = ""
+    if isinstance(model, MaterialModel) and "time_budget" in model.estimator.get_params():
+        budget = f", time budget {args.time_budget or VALIDATE_BUDGET:g} s"
     print(f"{args.cv} cross-validation of {_described(args)} on {len(dataset)} rows ({len(result.folds)} folds, "
-          f"{seconds:.1f} s):")
+          f"{seconds:.1f} s{budget}):")
     for k in keys:
         if k in result.mean:
             print(f"  {k:<22} {result.mean[k]:.4g} ± {result.std.get(k, float('nan')):.2g}")
@@ -185,7 +246,9 @@ def run_validate(args: argparse.Namespace) -> int:
         preds.insert(0, "row", np.asarray(dataset.rows)[preds["index"].to_numpy()])
         if dataset.input:
             preds.insert(1, dataset.input, dataset.frame[dataset.input].to_numpy()[preds["index"].to_numpy()])
-        if dataset.task == "regression" and preds["std"].notna().all():
+        if dataset.task == "regression" and "lower" in preds and preds["lower"].notna().all():
+            preds["lower_95"], preds["upper_95"] = preds.pop("lower"), preds.pop("upper")  # the model's own
+        elif dataset.task == "regression" and preds["std"].notna().all():
             preds["lower_95"] = preds["prediction"] - 1.959964 * preds["std"]
             preds["upper_95"] = preds["prediction"] + 1.959964 * preds["std"]
         write_table(pd.DataFrame(preds.drop(columns=["index"])), args.predictions)

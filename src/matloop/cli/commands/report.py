@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from matloop.cli.common import add_table_arguments
+from matloop.cli.options import int_at_least, positive_float, seed
 
 DESCRIPTION = """\
 Write a report a reviewer can read before trusting a model trained on TABLE: one self-contained
@@ -31,9 +32,9 @@ Everything runs within --time-budget seconds: larger tables are subsampled and t
 
 examples:
   matloop report steels.csv --target "yield strength" -o steels.html
-  matloop report gaps.csv --input formula --target gap --model gbm --cv group -o gaps.html
-  matloop report gaps.csv --target gap --model gap_model.skops -o gaps.html
-  matloop report gaps.csv --target gap --format png -o figures/
+  matloop report expt_gap.csv --input composition --target "gap expt" --model gbm --cv group -o gaps.html
+  matloop report expt_gap.csv --target "gap expt" --model gap.model -o gaps.html
+  matloop report expt_gap.csv --target "gap expt" --format png -o figures/
 
 Exit status: 0 on success, 1 on failure, 2 on bad input (the problems are listed on stderr).
 """
@@ -50,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument(
         "--model", metavar="MODEL", default=None,
         help="a model name (rf, et, gbm, gbm-quantile, gp, nn, auto) or a model file saved by 'matloop fit' "
-             "(its settings and featurizer are reused; it is refitted in every fold). Default: a 100-tree "
-             "random forest with uncertainty",
+             "(its settings and featurizer are reused; it is refitted in every fold). Default: auto, the "
+             "pipeline 'matloop fit' builds, with a time budget per fit that fits --time-budget",
     )
     group.add_argument(
         "--featurizer", metavar="NAME", default=None,
@@ -62,12 +63,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the reference (random) split compared with leave-one-cluster-out and extrapolation: kfold, "
              "group, element, column:NAME, ... (default: kfold)",
     )
-    group.add_argument("--folds", metavar="K", type=int, default=5, help="folds and LOCO clusters (default: 5)")
-    group.add_argument("--seed", metavar="S", type=int, default=0, help="random seed (default: 0)")
+    group.add_argument("--folds", metavar="K", type=int_at_least(2), default=5, help="folds and LOCO clusters (default: 5)")
+    group.add_argument("--seed", metavar="S", type=seed, default=0, help="random seed (default: 0)")
     group.add_argument(
-        "--time-budget", metavar="SECONDS", type=float, default=60.0,
-        help="approximate run time; the cross-validations of larger tables use a random subsample to meet it "
-             "(the report says how many rows; default: 60)",
+        "--time-budget", metavar="SECONDS", type=positive_float, default=60.0,
+        help="run time: the cross-validations of larger tables use a random subsample to meet it, and optional "
+             "parts (learning curve, interpretation, UMAP) are left out when time runs out (the report says what; "
+             "default: 60)",
     )
     group.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA only; faster)")
     group.add_argument("--no-interpret", action="store_true", help="skip permutation importance, SHAP and PD/ICE")
@@ -85,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     """Read the table, build the report, write it; print where it went."""
     from matloop.cli.common import load_table
     from matloop.errors import InputError
+    from matloop.progress import say
     from matloop.report.build import build_report
 
     if args.folds < 2:
@@ -101,14 +104,10 @@ def run(args: argparse.Namespace) -> int:
     if len(dataset.targets) > 1:
         print(f"note: reporting on the first target '{dataset.target}' only", file=sys.stderr)
 
-    def progress(message: str) -> None:
-        if not args.quiet:
-            print(f"report: {message}", file=sys.stderr, flush=True)
-
     report = build_report(
         dataset, model=args.model, cv=args.cv, featurizer=args.featurizer, n_splits=args.folds, seed=args.seed,
         time_budget=args.time_budget, umap=False if args.no_umap else "auto", interpret=not args.no_interpret,
-        title=args.title, progress=progress,
+        title=args.title, progress=say,  # matloop.cli.main shows these lines on stderr unless --quiet
     )
     if args.format == "png":
         paths = report.write_figures(output)

@@ -6,6 +6,17 @@ import argparse
 import sys
 import time
 
+from matloop.cli.common import add_quiet_argument
+from matloop.cli.options import (
+    acquisition_name,
+    featurizer_name,
+    finite_float,
+    nonnegative_float,
+    nonnegative_int,
+    positive_int,
+    seed,
+)
+
 DESCRIPTION = """\
 Virtual screening: enumerate the compositions of a chemical space (or read a table of candidate
 formulas), keep the chemically plausible ones, predict the property with a saved model (with its
@@ -44,9 +55,13 @@ examples:
   matloop screen --elements Li,Fe,Mn,P,O --max-atoms 20 --model gap.model --top 50 -o hits.csv
   matloop screen --elements Li,Na,Mg,Fe,Mn,Si,P,S,O --max-atoms 12 --max-elements 4 --model gap.model \\
       --top 100 --objective 1.1:1.5 --exclude-toxic --max-hhi 3000 --scheduler tcp://10.0.0.5:8786 -o hits.csv
-  matloop screen --candidates ideas.csv --input formula --model gap.model --top 20 --objective min -o best.csv
+  matloop screen --candidates candidates.csv --input composition --model gap.model --top 20 --objective min -o best.csv
 
-The model is a file written by 'matloop fit' (or matloop.models.save_model of a MaterialModel). With
+The model is a file written by 'matloop fit' (or matloop.models.save_model of a MaterialModel). 'fit'
+also writes MODEL.screen, a 64-tree forest distilled from the model: it ranks every candidate (5-10x
+faster than the default model), and the full model re-scores the best --shortlist of every chunk, so
+the reported prediction, std and domain flag are the full model's (--exact: the full model for all;
+the accuracy cost is measured in benchmarks/results/screening.md). With
 --scheduler the chunks run on an existing Dask cluster (dask.distributed); results equal the
 in-process ones. Workers started with MALLOC_TRIM_THRESHOLD_ unset use 1.25-1.4x less CPU than with
 Dask's default (dask config distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null).
@@ -72,42 +87,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--skip-invalid", action="store_true",
                      help="leave out --candidates rows with problems instead of stopping; they are written with "
                           "their reasons to TABLE_STEM.skipped.csv beside the output")
-    src.add_argument("--max-atoms", type=int, metavar="N", help="most atoms per formula unit (default 20 with "
+    src.add_argument("--max-atoms", type=positive_int, metavar="N", help="most atoms per formula unit (default 20 with "
                      "--elements; no limit with --ranges)")
-    src.add_argument("--max-elements", type=int, metavar="K", help="most distinct elements per composition "
+    src.add_argument("--max-elements", type=positive_int, metavar="K", help="most distinct elements per composition "
                      "(default: all given)")
-    src.add_argument("--min-elements", type=int, default=2, metavar="K",
+    src.add_argument("--min-elements", type=positive_int, default=2, metavar="K",
                      help="fewest distinct elements with --elements (default 2)")
     model = parser.add_argument_group("model and scoring")
     model.add_argument("--model", required=True, metavar="MODEL", help="saved model file (matloop fit -o MODEL)")
-    model.add_argument("--featurizer", metavar="NAME", help="featurizer of a bare saved regressor (a model "
+    model.add_argument("--featurizer", metavar="NAME", type=featurizer_name, help="featurizer of a bare saved regressor (a model "
                        "saved by 'matloop fit' knows its own)")
-    model.add_argument("--top", type=int, default=100, metavar="K", help="how many hits to keep (default 100)")
+    model.add_argument("--top", type=positive_int, default=100, metavar="K", help="how many hits to keep (default 100)")
     model.add_argument("--objective", action="append", metavar="GOAL",
                        help="max, min, LO:HI, hhi=W, price=W, toxic=W or radioactive=W; repeatable (see above)")
-    model.add_argument("--acquisition", default="mei", metavar="NAME",
+    model.add_argument("--acquisition", default="mei", metavar="NAME", type=acquisition_name,
                        help="score: mei (prediction, default), ucb, ei, logei, pi, mli, thompson, mu")
-    model.add_argument("--best", type=float, metavar="VALUE", help="best measured value (for ei/logei/pi/mli)")
+    model.add_argument("--best", type=finite_float, metavar="VALUE", help="best measured value (for ei/logei/pi/mli)")
     model.add_argument("--in-domain-only", action="store_true",
                        help="keep only candidates inside the model's applicability domain")
+    model.add_argument("--exact", action="store_true",
+                       help="score every candidate with the full model, ignoring the compact screening model "
+                            "MODEL.screen that 'matloop fit' saves beside it (slower, misses nothing)")
+    model.add_argument("--shortlist", type=nonnegative_int, default=0, metavar="N",
+                       help="candidates per chunk that the full model re-scores after the compact model ranked "
+                            "them (default max(20 x --top, 2000))")
     rules = parser.add_argument_group("chemistry, sustainability and safety filters")
     rules.add_argument("--rules", choices=("smact", "neutral", "none"),
                        help="chemistry filter (default: smact for enumerated spaces, none for tables)")
     rules.add_argument("--oxidation-states", default="icsd24", metavar="SET",
+                       choices=("icsd24", "icsd16", "smact14", "common", "icsd", "all"),
                        help="icsd24 (default), icsd16, smact14, common, icsd, all")
     rules.add_argument("--allow-alloys", action="store_true", help="all-metal compositions pass the rules")
-    rules.add_argument("--max-hhi", type=float, metavar="X", help="largest HHI of production (0-10000)")
-    rules.add_argument("--max-price", type=float, metavar="USD", help="largest raw element cost, USD/kg")
+    rules.add_argument("--max-hhi", type=nonnegative_float, metavar="X", help="largest HHI of production (0-10000)")
+    rules.add_argument("--max-price", type=nonnegative_float, metavar="USD", help="largest raw element cost, USD/kg")
     rules.add_argument("--exclude-toxic", action="store_true", help="no As, Be, Cd, Cr, Hg, Ni, Pb")
     rules.add_argument("--exclude-radioactive", action="store_true", help="no Tc, Pm, Po and heavier")
     run_g = parser.add_argument_group("execution and output")
     run_g.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://127.0.0.1:8786")
-    run_g.add_argument("--jobs", type=int, default=1, metavar="N", help="threads in process (default 1)")
-    run_g.add_argument("--chunk-size", type=int, default=100_000, metavar="N",
+    run_g.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="threads in process (default 1)")
+    run_g.add_argument("--chunk-size", type=positive_int, default=100_000, metavar="N",
                        help="candidates per chunk (default 100000)")
-    run_g.add_argument("--seed", type=int, default=0, help="random seed (thompson; default 0)")
+    run_g.add_argument("--seed", type=seed, default=0, help="random seed (thompson; default 0)")
     run_g.add_argument("-o", "--output", required=True, metavar="OUT",
                        help="hits file (.csv, .tsv, .xlsx, .json, .parquet)")
+    add_quiet_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -188,17 +211,30 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from matloop.design.chemistry_rules import ChemistryRules
-    from matloop.design.screen import Filters, check_acquisition, screen
+    from matloop.design.screen import Filters, check_acquisition, check_feasible, screen
     from matloop.errors import InputError
     from matloop.io.write import output_format, write_table
 
     output_format(args.output)  # refuse an unsupported output name before any work
-    if args.top < 1 or args.chunk_size < 1 or args.jobs < 1:
-        raise InputError("--top, --chunk-size and --jobs must be at least 1")
+    if args.top < 1 or args.chunk_size < 1 or args.jobs < 1 or args.shortlist < 0:
+        raise InputError("--top, --chunk-size and --jobs must be at least 1 (--shortlist at least 0)")
     objective, penalties = parse_objectives(args.objective)
     check_acquisition(args.acquisition, objective, args.best)
-    model, featurizer = _load(args)
-    source, dataset = _source(args)
+    if args.candidates is None:  # an enumerated space: refuse a hopeless one before loading anything
+        source, dataset = _source(args)
+        check_feasible(source)
+        model, featurizer = _load(args)
+    else:
+        model, featurizer = _load(args)
+        source, dataset = _source(args)
+    compact = None
+    if not args.exact:
+        from matloop.models.compact import load_screening_model, supports_screening_model
+
+        if supports_screening_model(model):
+            compact, why = load_screening_model(args.model)
+            print(why + ("" if compact is not None else "; every candidate is scored with the full model"),
+                  file=sys.stderr)
     rule = args.rules or ("none" if dataset is not None else "smact")
     rules = None if rule == "none" else ChemistryRules(args.oxidation_states, pauling=rule == "smact",
                                                        allow_alloys=args.allow_alloys)
@@ -220,7 +256,8 @@ def run(args: argparse.Namespace) -> int:
     result = screen(source, model, top=args.top, featurizer=featurizer, objective=objective,
                     acquisition=args.acquisition, best=args.best, rules=rules, filters=filters,
                     penalties=penalties, in_domain_only=args.in_domain_only, chunk_size=args.chunk_size,
-                    scheduler=args.scheduler, n_jobs=args.jobs, seed=args.seed, progress=progress)
+                    scheduler=args.scheduler, n_jobs=args.jobs, seed=args.seed, progress=progress,
+                    compact=compact, shortlist=args.shortlist)
     hits = result.hits
     ids = hits.pop("_id").to_numpy(dtype=np.int64)
     if dataset is not None:

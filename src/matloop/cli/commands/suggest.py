@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from matloop.cli.common import add_table_arguments
+from matloop.cli.common import add_quiet_argument, add_table_arguments
 from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
+from matloop.cli.options import acquisition_name, constraint, positive_int, seed
 
 DESCRIPTION = """\
 Fit a model with uncertainty on the rows whose target is measured, score the rows whose target is
@@ -16,8 +17,8 @@ A table without a formula/SMILES/structure column is a process table: its numeri
 than the target are the design parameters.
 
 examples:
-  matloop suggest alloys.csv --target hardness --maximize --batch 5 -o next.csv
-  matloop suggest absorbers.csv --target gap --target-range 1.1 1.5 --batch 10 -o next.csv
+  matloop suggest pool.csv --target "gap expt" --maximize --batch 5 -o next.csv
+  matloop suggest pool.csv --target "gap expt" --target-range 1.1 1.5 --batch 10 -o next.csv
 """
 
 
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_table_arguments(parser, target_required=True)
     add_design_arguments(parser)
     parser.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="where to write the batch")
+    add_quiet_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -35,16 +37,16 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
     """Goal, batch size, acquisition, batch method, model, constraints and seed."""
     add_goal_arguments(parser)
     g = parser.add_argument_group("strategy")
-    g.add_argument("--batch", type=int, default=5, metavar="K", help="how many experiments to suggest (default 5)")
-    g.add_argument("--acquisition", metavar="NAME",
+    g.add_argument("--batch", type=positive_int, default=5, metavar="K", help="how many experiments to suggest (default 5)")
+    g.add_argument("--acquisition", metavar="NAME", type=acquisition_name,
                    help="ei, logei, pi, mli, ucb, lcb, mei (exploit), mu (max uncertainty), thompson, novelty; "
                         "default: logei, or the window probability with --target-range")
     g.add_argument("--batch-method", choices=("penalized", "believer", "thompson"), default="penalized",
                    help="how a batch stays diverse (default: penalized)")
     add_surrogate_argument(g)
-    g.add_argument("--constraint", action="append", metavar="EXPR",
+    g.add_argument("--constraint", action="append", metavar="EXPR", type=constraint,
                    help="another measured column must satisfy this, e.g. 'density < 8' (repeatable)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:

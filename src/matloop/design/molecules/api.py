@@ -27,7 +27,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from matloop.design.molecules.chem import canonical_or_none, fingerprint_matrix, nearest_similarity
+from matloop.design.molecules.chem import (
+    canonical_or_none,
+    fingerprint_matrix,
+    nearest_similarity,
+    without_stereo,
+)
 from matloop.design.molecules.forward import PropertyPredictor
 from matloop.design.molecules.objectives import log_window_probability
 from matloop.errors import InputError, error_table
@@ -247,10 +252,17 @@ def _predictor(model, featurizer, frame, column, rows, windows, seed) -> Propert
 
 
 # ---------------------------------------------------------------------- output
+def _is_new(smiles: pd.Series, training: list[str]) -> np.ndarray:
+    """Whether each canonical SMILES is new: not a training molecule, as written or without stereo tags
+    (``CCCC[C@@H](O)CC`` is the training molecule ``CCCCC(O)CC`` with a tag added, not a new one)."""
+    known = set(training) | {without_stereo(s) for s in training}
+    return np.array([s not in known and without_stereo(s) not in known for s in smiles], dtype=bool)
+
+
 def _output(found: pd.DataFrame, step: str, training: list[str], likelihood: WindowLikelihood, n: int,
             generator: str, threshold: float, trace: pd.DataFrame, predictor: PropertyPredictor) -> pd.DataFrame:
-    known = set(training)
-    fresh = found[~found["smiles"].isin(known)]
+    is_new = _is_new(found["smiles"], training)
+    fresh = found[is_new]
     fresh = fresh.sort_values(["log_likelihood", step], ascending=[False, True], kind="stable").head(n)
     if len(fresh) < n:
         warnings.warn(f"found {len(fresh)} new molecules, fewer than the {n} asked for; run more steps or a "
@@ -273,7 +285,7 @@ def _output(found: pd.DataFrame, step: str, training: list[str], likelihood: Win
     out["generator"] = generator
     out["step"] = fresh[step].to_numpy()
     out.attrs["design"] = {
-        "generator": generator, "n_evaluated": int(len(found)), "n_new": int((~found["smiles"].isin(known)).sum()),
+        "generator": generator, "n_evaluated": int(len(found)), "n_new": int(is_new.sum()),
         "trace": trace.to_dict("records"),
     }
     return out

@@ -2,7 +2,9 @@
 
 Generated strings are judged by RDKit alone: a SMILES is *valid* when ``Chem.MolFromSmiles`` parses
 and sanitizes it and it is one connected molecule (no ``.``) without dummy atoms. Identity is the
-RDKit canonical SMILES, so two spellings of one molecule count once.
+RDKit canonical SMILES, so two spellings of one molecule count once; a molecule is *new* only if it
+differs from every training molecule both as written and with stereochemistry removed
+(:func:`without_stereo`).
 
 Fingerprint similarities are computed on dense 0/1 matrices with matrix products (intersection
 ``A @ B.T``, union ``|a| + |b| - intersection``), so nearest-neighbour and diversity figures for
@@ -15,11 +17,13 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from matloop.io.smiles import bounds_problem
 from matloop.represent.molecule_smiles import require_rdkit
 
 __all__ = [
     "to_mol",
     "canonical_or_none",
+    "without_stereo",
     "heavy_atom_counts",
     "largest_ring",
     "rings_ok",
@@ -34,6 +38,8 @@ __all__ = [
 def to_mol(smiles: object):
     """The sanitized RDKit molecule of ``smiles``, or ``None`` if it is not a valid single molecule."""
     if not isinstance(smiles, str) or not smiles or "." in smiles or "*" in smiles:
+        return None
+    if bounds_problem(smiles) is not None:  # too large to hand to RDKit safely
         return None
     Chem = require_rdkit()
     from rdkit import rdBase
@@ -51,6 +57,20 @@ def canonical_or_none(smiles: object) -> str | None:
     if mol is None:
         return None
     Chem = require_rdkit()
+    return Chem.MolToSmiles(mol)
+
+
+def without_stereo(smiles: str) -> str | None:
+    """Canonical SMILES with stereochemistry removed (``C[C@H](O)CC`` -> ``CC(O)CC``), or ``None``.
+
+    Used to decide whether a generated molecule is *new*: adding or changing a stereo tag on a
+    training molecule does not make a new molecule for these 2D featurizers and models.
+    """
+    mol = to_mol(smiles)
+    if mol is None:
+        return None
+    Chem = require_rdkit()
+    Chem.RemoveStereochemistry(mol)
     return Chem.MolToSmiles(mol)
 
 
@@ -143,14 +163,16 @@ def generation_metrics(generated: Sequence[object], training: Iterable[str]) -> 
     """Validity, uniqueness, novelty and diversity of a list of generated SMILES.
 
     ``validity`` = valid / generated; ``uniqueness`` = distinct valid (canonical) / valid;
-    ``novelty`` = distinct valid not in ``training`` (canonical) / distinct valid; ``diversity`` =
+    ``novelty`` = distinct valid not in ``training`` (canonical, with and without stereo tags) /
+    distinct valid; ``diversity`` =
     mean pairwise Tanimoto distance (Morgan radius 2, 2048 bits) of the distinct valid molecules.
     """
     canon = [canonical_or_none(s) for s in generated]
     valid = [c for c in canon if c is not None]
     unique = list(dict.fromkeys(valid))
     train = {c for c in (canonical_or_none(s) for s in training) if c is not None}
-    novel = [c for c in unique if c not in train]
+    train |= {without_stereo(c) for c in train}
+    novel = [c for c in unique if c not in train and without_stereo(c) not in train]
     n = max(len(generated), 1)
     return {
         "n_generated": len(generated),

@@ -53,8 +53,10 @@ test: $(VENV)/.all $(PLAIN)/.plain chromium
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -c '$(VERSIONS)'
 	$(PLAIN_BIN)/python -c '$(VERSIONS)'
-	$(BIN)/python -m pytest -q
-	$(PLAIN_BIN)/python -m pytest -q
+	@status=0; \
+	echo "== pytest in $(VENV)"; $(BIN)/python -m pytest -q || status=1; \
+	echo "== pytest in $(PLAIN)"; $(PLAIN_BIN)/python -m pytest -q || status=1; \
+	exit $$status
 
 test-all: $(VENV)/.all chromium
 	$(BIN)/python -c '$(VERSIONS)'

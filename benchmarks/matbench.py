@@ -156,9 +156,9 @@ def auto_regression(X: np.ndarray, y: np.ndarray, tr: np.ndarray, te: np.ndarray
     seen = {}
     fit = predictive.ResidualDistribution.fit
 
-    def recording_fit(self, pred, std, y_oof):  # records the arrays AutoModel passes (same code path)
+    def recording_fit(self, pred, std, y_oof, **kw):  # records the arrays AutoModel passes (same code path)
         seen.update(pred=np.asarray(pred), std=np.asarray(std), y=np.asarray(y_oof))
-        return fit(self, pred, std, y_oof)
+        return fit(self, pred, std, y_oof, **kw)
 
     predictive.ResidualDistribution.fit = recording_fit
     try:
@@ -291,6 +291,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1,
                         help="worker processes, one thread each (2 on a 2-core machine: folds run side by side)")
     parser.add_argument("--rewrite", action="store_true", help="rewrite the .md from the saved .json only")
+    parser.add_argument("--collect", metavar="DIR",
+                        help="assemble the given tasks from the folds that finished in separate runs (DIR/<task>_<fold>"
+                             ".json from run_fold, else the saved .json, else the auto row from the arrays alone), "
+                             "rescored with the current predictive distribution; folds without arrays are left out")
+    parser.add_argument("--note", default="", help="with --collect: a sentence on how the folds were run")
     parser.add_argument("--rescore", action="store_true",
                         help="recompute the auto rows' uncertainty metrics from the arrays of the last run "
                              "(MATBENCH_ARRAYS) with the current predictive distribution, and rewrite")
@@ -316,6 +321,9 @@ def main() -> None:
             if r["task"] in args.tasks:
                 add_extra_models(r, args.extra)
             write(saved["results"], args.folds, saved["total_seconds"], saved.get("jobs", 1))
+        return
+    if args.collect:
+        collect(args, Path(args.collect))
         return
     if args.rescore:
         saved = json.loads((RESULTS / "matbench.json").read_text())
@@ -367,6 +375,41 @@ def carry_variants(old: dict | None, new: dict) -> None:
             new[k] = v
     if carried:
         new["carried_variants"] = sorted(carried)
+
+
+def collect(args, fold_dir: Path) -> None:
+    """The regression tasks of ``args.tasks`` rebuilt from the folds that finished (see ``--collect``)."""
+    saved = json.loads((RESULTS / "matbench.json").read_text())
+    for r in saved["results"]:
+        if r["task"] not in args.tasks or r["task_type"] != "regression":
+            continue
+        old = {f["fold"]: f for f in r["folds"]}
+        folds = []
+        for f in args.folds:
+            arrays = ARRAYS / f"{r['task']}_{f}.npz"
+            if not arrays.exists():
+                continue
+            unit = fold_dir / f"{r['task']}_{f}.json"
+            if unit.exists():
+                rec = json.loads(unit.read_text())
+            elif f in old and "miscalibration_area_gaussian" in old[f]["metrics"].get("auto", {}):
+                rec = old[f]
+            else:  # only the arrays survived (a run stopped before its task was written): the auto row alone
+                rec = {"fold": f, "seconds": float("nan"), "cpu_seconds": float("nan"), "metrics": {}}
+            rec["metrics"]["auto"] = rescore_fold(arrays)
+            rec["rescored"] = True
+            for key, row in (("transfer", "auto_transfer"), ("symmetry", "auto_spg")):
+                if key in old.get(f, {}) and row not in rec["metrics"]:
+                    rec[key], rec["metrics"][row] = old[f][key], old[f]["metrics"][row]
+                    r.setdefault("carried_variants", [])
+                    if row not in r["carried_variants"]:
+                        r["carried_variants"].append(row)
+            folds.append(rec)
+        if folds:
+            r["folds"] = folds
+            r["cpu_seconds"] = float(np.nansum([f["cpu_seconds"] for f in folds]))
+            r["note"] = args.note
+    write(saved["results"], args.folds, saved["total_seconds"], saved.get("jobs", 1))
 
 
 def run_variant(args, row: str, key: str, unit, tasks: list[str], annotate=None) -> None:
@@ -490,6 +533,8 @@ def comparison_lines(r: dict, table: pd.DataFrame, key: str) -> list[str]:
     singles = [m for m in names if m in SINGLE_MODELS or m.endswith("(extra)")]
     variants = [m for m in names if m not in singles]
     lines = []
+    if not singles:
+        return ["Single models: not recorded on these folds (only AutoModel's arrays were kept)."]
     paired = _paired(r, singles, key)
     losing = {m: v for m, v in paired.items() if (v[0] <= v[1] if lower else v[0] >= v[1])}
     best = min(losing, key=lambda m: losing[m][0] if lower else -losing[m][0]) if losing else None
@@ -524,13 +569,22 @@ def write(results: list[dict], folds: list[int], total: float, jobs: int = 1) ->
              "extra trees on the 30/60 most important features, selected inside each fit); "
              "auto_transfer and auto_spg (where present) are AutoModel on the `--transfer auto` features and on the "
              "features plus the space-group number, run separately (`--transfer`, `--symmetry`; their time is not "
-             "in the total above).", ""]
+             "in the total above).", "",
+             "Uncertainty of auto (regression): `miscalibration_area`, `coverage_95` and `nll` are those of AutoModel's "
+             "predictive distribution (`predict_distribution`: normalised out-of-fold residuals per band of the "
+             "prediction, censored at the detected lower bound 0; `matloop.models.predictive`): the area from the "
+             "randomised PIT (expected share at an atom such as a gap of 0), the coverage of its 95 % intervals "
+             "(`predict_interval`, what `predict` writes as lower_95/upper_95), the NLL its log score (log "
+             "probability of the atom for a true value on the bound, log density elsewhere). The `_gaussian` columns "
+             "read the same mean and std as N(mean, std^2), which is how the earlier runs scored them.", ""]
     for r in results:
         table = summarise(r)
         carried = (["", f"Rows {', '.join(r['carried_variants'])} are from the earlier run (before the predictive "
                     "distribution: their uncertainty columns are the Gaussian reading)."]
                    if r.get("carried_variants") else [])
-        lines += [f"## {r['task']} ({r['n']} rows, {r['task_type']})", "", table.to_markdown(index=False, floatfmt=".4g"),
+        done = [f["fold"] for f in r["folds"]]
+        lines += [f"## {r['task']} ({r['n']} rows, {r['task_type']}; folds {', '.join(map(str, done))})", "",
+                  *([r["note"], ""] if r.get("note") else []), table.to_markdown(index=False, floatfmt=".4g"),
                   *carried,
                   "", "Leaderboard (mean over the 5 folds): "
                   + "; ".join(f"{k} {v:g}" for k, v in LEADERBOARD[r["task"]].items()), ""]
@@ -539,9 +593,9 @@ def write(results: list[dict], folds: list[int], total: float, jobs: int = 1) ->
         key = "mae" if r["task_type"] == "regression" else "balanced_accuracy"
         ours = float(table.loc[table["model"] == "auto", key].iloc[0])
         lines += comparison_lines(r, table, key)
-        minutes = sum(f["seconds"] for f in r["folds"]) / 60
-        lines.append(f"Time for the 5 folds: {minutes:.1f} min summed over folds (fit + predict of AutoModel and its "
-                     "members).")
+        timed = [f["seconds"] for f in r["folds"] if np.isfinite(f["seconds"])]
+        lines.append(f"Time for the {len(timed)} timed folds: {sum(timed) / 60:.1f} min summed over folds (fit + "
+                     "predict of AutoModel and its members).")
         lines.append("")
         if key != "mae":
             lines.append("Compared by balanced accuracy (the leaderboard's hard-label ROC-AUC equals it):")

@@ -30,6 +30,7 @@ size, and labelled so.
 
     .venv/bin/python benchmarks/screening.py              # full run
     .venv/bin/python benchmarks/screening.py --quick      # 10^4 and 10^5 only, small model
+    .venv/bin/python benchmarks/screening.py --cli        # the user's path: matloop fit + matloop screen
 
 Writes ``benchmarks/results/screening.md`` and ``.json``.
 """
@@ -213,9 +214,18 @@ def main() -> None:
     ap.add_argument("--mode")
     ap.add_argument("--model")
     ap.add_argument("--rules", action="store_true")
+    ap.add_argument("--cli", action="store_true", help="measure the user's path instead: matloop fit + matloop screen "
+                    "subprocesses (benchmarks/screening_cli.py); updates its section of screening.md")
+    ap.add_argument("--cli-size", type=int, default=1_000_000, help="formulas in the --cli candidate table")
+    ap.add_argument("--cli-model", type=Path, help="reuse this 'matloop fit' model (and MODEL.screen) with --cli")
+    ap.add_argument("--exact-1m", action="store_true", help="with --cli, also run --exact on the big table")
+    ap.add_argument("--cli-work", type=Path, help="with --cli, keep the tables, model and hits in this folder")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(run_one(args.size, args.mode, args.model, args.rules, args.chunk)))
+        return
+    if args.cli:
+        run_cli(args)
         return
     sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000, 10_000_000]
     with tempfile.TemporaryDirectory() as tmp:
@@ -243,6 +253,22 @@ def main() -> None:
             print(f"running {size:,} {mode}{' with SMACT rules' if rules else ''} ...", flush=True)
             runs.append(subprocess_run(size, mode, model_path, rules, args.chunk))
     write_results(model_info, runs, skipped, args)
+
+
+def run_cli(args) -> None:
+    """The user's path (``matloop fit`` + ``matloop screen`` subprocesses): screening_cli.py."""
+    sys.path.insert(0, str(HERE))
+    import screening_cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.cli_work or Path(tmp)
+        record = screening_cli.run(work, args.cli_size, args.cli_model, args.exact_1m)
+    record["date"] = time.strftime("%Y-%m-%d %H:%M")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "screening_cli.json").write_text(json.dumps(record, indent=1) + "\n")
+    section = screening_cli.render(record)
+    screening_cli.update_markdown(RESULTS / "screening.md", section)
+    print(section)
 
 
 WHERE = {"inprocess": "in process (1 core)", "dask": "Dask, 2 workers (2 cores)",

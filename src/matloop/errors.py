@@ -18,8 +18,8 @@ from collections.abc import Iterable
 import pandas as pd
 
 ERROR_COLUMNS = ["row", "column", "value", "reason"]
-MAX_VALUE_CHARS = 80
-MAX_REASON_CHARS = 400
+MAX_VALUE_CHARS = 200  # longer than real formulas of steels (~100) and most SMILES; the terminal shows 40
+MAX_REASON_CHARS = 500
 MAX_MESSAGE_CHARS = 2000
 _LIMITS = {"column": MAX_VALUE_CHARS, "value": MAX_VALUE_CHARS, "reason": MAX_REASON_CHARS}
 

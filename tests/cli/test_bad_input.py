@@ -97,6 +97,6 @@ def test_duplicates_error_and_warning_on_the_command_line(tmp_path, capsys):
     assert "error: dup.csv: 1 of 3 rows have problems" in err and "duplicate of row 1" in err
 
 
-def test_missing_table_file_exits_1(tmp_path, capsys):
-    assert main(["check", str(tmp_path / "nope.csv")]) == 1
+def test_missing_table_file_exits_2(tmp_path, capsys):  # a missing input file is bad input (issue 15)
+    assert main(["check", str(tmp_path / "nope.csv")]) == 2
     assert "no such file" in capsys.readouterr().err

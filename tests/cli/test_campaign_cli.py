@@ -132,3 +132,43 @@ def test_campaign_record_keeps_two_measurements_with_empty_ids(process_table, tm
     res.write_text(f"time,temperature,yield,note\n{row['time']},{row['temperature']:.1f}0,100.0,re-export\n")
     assert main(["campaign", "record", "proc", str(res), "--db", db]) == 0
     assert "1 already recorded" in capsys.readouterr().out
+
+
+def test_suggest_without_candidates_says_how_to_give_them(process_table, tmp_path, capsys):
+    """Issue 15: a fully measured table has no candidates; the message says exactly what to do."""
+    full = pd.read_csv(process_table).dropna()
+    path = tmp_path / "measured.csv"
+    full.to_csv(path, index=False)
+    assert main(["suggest", str(path), "--target", "yield", "--maximize", "--model", "rf",
+                 "-o", str(tmp_path / "n.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "leave the target blank" in err and "--candidates" in err and not (tmp_path / "n.csv").exists()
+
+
+def test_suggest_ranks_a_second_table_of_candidates(process_table, tmp_path, capsys):
+    f = pd.read_csv(process_table)
+    measured, open_rows = f.dropna(), f[f["yield"].isna()].drop(columns=["yield"])
+    train, cands = tmp_path / "measured.csv", tmp_path / "candidates.csv"
+    measured.to_csv(train, index=False)
+    # the candidates table repeats two measured settings (left out) and carries a column of its own
+    pd.concat([open_rows, measured.iloc[:2, :2]]).assign(batch_no=7).to_csv(cands, index=False)
+    out = tmp_path / "next.csv"
+    assert main(["suggest", str(train), "--target", "yield", "--maximize", "--model", "rf", "--batch", "3",
+                 "--candidates", str(cands), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"ranked {len(open_rows)} candidates (2 rows of {cands} already measured were left out)" in text
+    s = pd.read_csv(out)
+    assert len(s) == 3 and (s["batch_no"] == 7).all()
+    chosen = set(map(tuple, s[["temperature", "time"]].round(6).to_numpy()))
+    assert chosen <= set(map(tuple, open_rows[["temperature", "time"]].round(6).to_numpy()))
+
+
+def test_suggest_refuses_measured_candidates(process_table, tmp_path, capsys):
+    f = pd.read_csv(process_table)
+    train, cands = tmp_path / "measured.csv", tmp_path / "candidates.csv"
+    f.dropna().to_csv(train, index=False)
+    f.iloc[:3].assign(temperature=lambda d: d["temperature"] + 1).to_csv(cands, index=False)  # measured targets
+    assert main(["suggest", str(train), "--target", "yield", "--maximize", "--model", "rf",
+                 "--candidates", str(cands), "-o", str(tmp_path / "n.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "measured rows belong in the table" in err and "Traceback" not in err

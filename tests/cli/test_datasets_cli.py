@@ -67,7 +67,7 @@ def test_export_refuses_to_overwrite_without_force(capsys, tmp_path):
     target = tmp_path / "p3ht.csv"
     target.write_text("mine")
     code, _, err = run(capsys, "export", "liang_p3ht", "-o", str(target))
-    assert code == 1 and "--force" in err and target.read_text() == "mine"
+    assert code == 2 and "--force" in err and target.read_text() == "mine"
     code, out, _ = run(capsys, "export", "liang_p3ht", "-o", str(target), "--force")
     assert code == 0 and len(pd.read_csv(target)) == 233
 
@@ -75,7 +75,7 @@ def test_export_refuses_to_overwrite_without_force(capsys, tmp_path):
 @pytest.mark.parametrize(("argv", "expected_code", "message"), [
     (["export", "esol", "-o", "{tmp}/esol.docx"], 2, "cannot write"),
     (["export", "nope", "-o", "{tmp}/x.csv"], 2, "unknown dataset"),
-    (["export", "esol", "-o", "{tmp}/missing/esol.csv"], 1, "does not exist"),
+    (["export", "esol", "-o", "{tmp}/missing/esol.csv"], 2, "does not exist"),
 ])
 def test_export_errors_have_exit_codes_and_no_traceback(capsys, tmp_path, argv, expected_code, message):
     code, _, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])

@@ -71,6 +71,11 @@ CASES = [
     (["screen", "--elements", "Li,O", "--model", "m", "-o", "h.csv"], "--seed", ["-1"]),
     (["screen", "--elements", "Li,O", "--model", "m", "-o", "h.csv"], "--oxidation-states", ["bogus"]),
     (["screen", "--elements", "Li,O", "--model", "m", "-o", "h.csv"], "--featurizer", ["bogus"]),
+    (["benchmark", "campaign", "t.csv", *T, *GOAL], "--json", ["no-such-folder/b.json"]),
+    (["benchmark", "campaign", "t.csv", *T, *GOAL], "--plot", ["no-such-folder/b.png"]),
+    (["validate", "t.csv", *T], "--json", ["no-such-folder/v.json"]),
+    (["validate", "t.csv", *T], "--predictions", ["no-such-folder/p.csv"]),
+    (["campaign", "report", "c"], "-o", ["no-such-folder/r.html"]),
     (["datasets", "list"], "--kind", ["bogus"]),
     (["models", "list"], "--format", ["bogus"]),
 ]

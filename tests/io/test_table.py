@@ -244,7 +244,7 @@ def test_invalid_smiles_is_a_row_error(tmp_path):
         read_table(path, target="y")
     got = reasons(info)
     assert [(r, v) for r, _, v, _ in got] == [(3, "C1CC"), (4, "CC(C)(C)(C)(C)C")]
-    assert "syntax" in got[0][3] and "valence" in got[1][3]
+    assert "parse error" in got[0][3] and "valence" in got[1][3]
 
 
 def test_missing_target_column_lists_the_columns(tmp_path):

@@ -66,3 +66,14 @@ def test_a_wide_table_is_capped_only_when_its_plan_would_not_fit(monkeypatch, pl
         assert {0, 3} <= set(model.selected_features_.tolist())
     else:
         assert n > automodel.WIDE_FEATURES
+
+
+def test_a_short_budget_drops_the_repeated_shuffle_of_the_first_candidate():
+    X, y = _linear()
+    model = AutoModel(candidates={"rf": RandomForestRegressor(n_estimators=20, random_state=0)}, cv=3,
+                      cv_repeats=2, log_target=False, time_budget=1e-6).fit(X, y)
+    assert model.cv_repeats_ == 1
+    assert model.oof_prediction_.shape == (len(y),)
+    roomy = AutoModel(candidates={"rf": RandomForestRegressor(n_estimators=20, random_state=0)}, cv=3,
+                      cv_repeats=2, log_target=False, time_budget=1e6).fit(X, y)
+    assert roomy.cv_repeats_ == 2

@@ -72,7 +72,7 @@ def test_censored_at_zero_has_an_atom_with_the_right_mass_and_nonnegative_interv
         assert abs(p0[band].mean() - np.mean(ty[band] == 0)) < 0.05
     m = distribution_metrics(ty, tp, dist)
     assert m["miscalibration_area"] < 0.03
-    assert 0.93 <= m["coverage_95"] <= 1.0
+    assert 0.93 <= m["coverage_95"] <= 0.97  # the atom is held whole, the interval is still 95 %
     left, right = dist.cdf_limits(np.zeros(len(tp)))
     assert np.all(left == 0) and np.allclose(right, p0)
 

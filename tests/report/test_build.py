@@ -74,7 +74,7 @@ def test_resolve_model_names_and_estimators():
     knn = KNeighborsRegressor(3)
     assert build.resolve_model(knn) == (knn, "KNeighborsRegressor", None)
     _, desc, _ = build.resolve_model("rf", task="classification")
-    assert desc.startswith("CalibratedForestClassifier(n_estimators=200")
+    assert desc.startswith("rf (CalibratedForestClassifier(n_estimators=200")
     with pytest.raises(InputError, match="unknown regression model 'xgb'"):
         build.resolve_model("xgb")
 

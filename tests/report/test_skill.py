@@ -61,3 +61,34 @@ def test_out_of_time_parts_are_left_out_and_the_report_says_which():
     assert "the learning curve" in html and "left out: about" in html
     assert "learning_curve" not in [name for name, _, _ in report.figures]
     assert "parity" in [name for name, _, _ in report.figures]  # the random CV is never left out
+
+
+def test_a_slow_model_is_probed_once_on_a_tight_budget():
+    """The larger probe fit is skipped when the smaller one says it would take over 15 % of the budget."""
+    from matloop.report.plan import Budget
+
+    class Slow:
+        fits: list[int] = []
+
+        def get_params(self, deep=True):
+            return {}
+
+        def fit(self, X, y):
+            import time
+
+            Slow.fits.append(len(X))
+            time.sleep(0.3)
+            return self
+
+        def predict(self, X, return_std=False):
+            return (np.zeros(len(X)), np.ones(len(X))) if return_std else np.zeros(len(X))
+
+    X = pd.DataFrame({"a": np.arange(1000.0)})
+    import time
+
+    budget = Budget(10.0, time.perf_counter())
+    budget.probe(Slow(), X, np.zeros(1000), np.arange(1000), "regression")
+    assert Slow.fits == [150] and budget.g == 1.0  # linear below the probe: fixed costs are not underestimated
+    Slow.fits.clear()
+    Budget(1000.0, time.perf_counter()).probe(Slow(), X, np.zeros(1000), np.arange(1000), "regression")
+    assert Slow.fits == [150, 600]

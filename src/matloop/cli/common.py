@@ -20,7 +20,8 @@ DUPLICATES = ("keep", "mean", "error")
 
 
 def add_table_arguments(parser: argparse.ArgumentParser, target_required: bool = True) -> None:
-    """Add ``TABLE``, ``--input``, ``--target``, ``--kind``, ``--skip-invalid`` and ``--duplicates``."""
+    """Add ``TABLE``, ``--input``, ``--target``, ``--kind``, ``--skip-invalid``, ``--structures-root`` and
+    ``--duplicates``."""
     parser.add_argument(
         "table", metavar="TABLE",
         help="a .csv, .tsv, .xlsx, .json or .parquet file, one row per material or experiment",
@@ -44,6 +45,11 @@ def add_table_arguments(parser: argparse.ArgumentParser, target_required: bool =
         "--skip-invalid", action="store_true",
         help="leave out rows with problems instead of stopping; they are written with their reasons to "
              "TABLE_STEM.skipped.csv (beside the output, else beside the table)",
+    )
+    group.add_argument(
+        "--structures-root", metavar="DIR",
+        help="folder that structure files named in the table must lie in (default: the table's folder); "
+             "paths leading outside it, through '..' or symlinks, are rejected",
     )
     group.add_argument(
         "--duplicates", choices=DUPLICATES, default="keep",
@@ -110,9 +116,12 @@ def load_table(args: argparse.Namespace, report: bool = False):
             args.table, getattr(args, "input", None), target_list(args),
             kind=getattr(args, "kind", None), skip_invalid=getattr(args, "skip_invalid", False),
             duplicates=getattr(args, "duplicates", "keep"), extra_inputs=comma_list(getattr(args, "extra_inputs", None)),
+            structures_root=getattr(args, "structures_root", None),
         )
+    from matloop.errors import shorten
+
     for w in caught:
-        print(f"warning: {_readable(w.message)}", file=sys.stderr)
+        print(f"warning: {shorten(_readable(w.message), 5000)}", file=sys.stderr)  # never as long as a cell
     skipped = dataset.skipped
     if skipped is not None and len(skipped):
         _write_skipped(skipped, args)

@@ -15,7 +15,7 @@ import pkgutil
 import sys
 
 from matloop import __version__
-from matloop.errors import InputError, MatloopError, format_error_table
+from matloop.errors import MAX_MESSAGE_CHARS, InputError, MatloopError, format_error_table, shorten
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -67,13 +67,13 @@ def main(argv: list[str] | None = None) -> int:
             print(format_error_table(exc.table), file=sys.stderr)
         return EXIT_BAD_INPUT
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
-        print(f"error: {_os_message(exc)}", file=sys.stderr)
+        print(f"error: {shorten(_os_message(exc), MAX_MESSAGE_CHARS)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except MatloopError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shorten(str(exc), MAX_MESSAGE_CHARS)}", file=sys.stderr)
         return EXIT_FAILURE
     except OSError as exc:  # disk full, I/O error: a failure, reported without a traceback
-        print(f"error: {_os_message(exc)}", file=sys.stderr)
+        print(f"error: {shorten(_os_message(exc), MAX_MESSAGE_CHARS)}", file=sys.stderr)
         return EXIT_FAILURE
     except MemoryError:
         print("error: out of memory", file=sys.stderr)

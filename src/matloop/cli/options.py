@@ -17,7 +17,7 @@ from collections.abc import Callable
 __all__ = [
     "FEATURIZER_NAMES", "TargetRange", "acquisition_name", "constraint", "db_url", "featurizer_name", "finite_float",
     "fraction", "int_at_least",
-    "nonnegative_float", "nonnegative_int", "positive_float", "positive_int", "probability", "seed",
+    "nonnegative_float", "nonnegative_int", "output_file", "positive_float", "positive_int", "probability", "seed",
 ]
 
 
@@ -165,6 +165,22 @@ def db_url(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{text!r} names an unknown database; use sqlite:///FILE or postgresql+psycopg://user@host/db") from None
     return value
+
+
+def output_file(text: str) -> str:
+    """A file to write at the end of a run: its folder must exist now (not after minutes of work)."""
+    import os
+    from pathlib import Path
+
+    path = Path(text)
+    if not text.strip() or path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: the folder {str(folder)!r} is not writable")
+    return text
 
 
 class TargetRange(argparse.Action):

@@ -117,6 +117,9 @@ def _frame(s: DatasetSpec) -> pd.DataFrame:
 
 
 def _provenance(s: DatasetSpec) -> str:
+    """Where the data come from (repository, commit, path), what is bundled (file, sizes, SHA-256) and
+    where the full notes and the licence text are. The notes themselves (PROVENANCE.md: how the data
+    were collected, what was searched for and not found) are for maintainers and are not repeated."""
     repo, commit, path = REPOS[s.group]
     entry = _entry(s)
     head = (f"Source: github.com/{repo} at commit {commit}, {path}; original file/folder: {s.source_name}.\n"
@@ -125,7 +128,7 @@ def _provenance(s: DatasetSpec) -> str:
             f"sha256 {entry['sha256']}).\n"
             f"Full notes: matloop/datasets/data/{s.group}/PROVENANCE.md; licence text: "
             f"matloop/datasets/data/{s.group}/LICENSE.")
-    return head + "\n\n" + _text(f"{s.group}/PROVENANCE.md")
+    return head
 
 
 def load(name: str) -> Dataset:

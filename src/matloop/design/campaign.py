@@ -8,7 +8,6 @@ acquisition values behind them) and measurements live in a :class:`~matloop.desi
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -379,11 +378,13 @@ def _staging_path(path: Path) -> Path:
 
 def read_space(path: str | Path) -> tuple[DesignSpace, dict]:
     """A space and its spec dict (stored in the ledger so the campaign is self-contained)."""
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        spec = json.loads(path.read_text())
-    else:
-        import yaml
+    from matloop.io.specfile import read_spec
 
-        spec = yaml.safe_load(path.read_text())
-    return DesignSpace.from_dict(spec), spec
+    path = Path(path)
+    spec = read_spec(path)  # size-capped, unique keys, no YAML aliases; problems are InputError
+    try:
+        return DesignSpace.from_dict(spec), spec
+    except InputError:
+        raise
+    except (MatloopError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise InputError(f"{path.name}: {exc}") from None

@@ -21,7 +21,6 @@ comparisons, ``and``/``or``, ``exp``/``log``/``sqrt``/``abs``), never ``eval`` o
 from __future__ import annotations
 
 import ast
-import json
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,15 +165,17 @@ class DesignSpace:
     @classmethod
     def from_file(cls, path: str | Path) -> DesignSpace:
         """Read a YAML or JSON space file."""
-        path = Path(path)
-        text = path.read_text()
-        if path.suffix.lower() == ".json":
-            spec = json.loads(text)
-        else:
-            import yaml
+        from matloop.errors import InputError
+        from matloop.io.specfile import read_spec
 
-            spec = yaml.safe_load(text)
-        return cls.from_dict(spec)
+        path = Path(path)
+        spec = read_spec(path)  # size-capped, unique keys, no YAML aliases; problems are InputError
+        try:
+            return cls.from_dict(spec)
+        except InputError:
+            raise
+        except (MatloopError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise InputError(f"{path.name}: {exc}") from None
 
     @property
     def columns(self) -> list[str]:

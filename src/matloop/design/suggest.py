@@ -22,6 +22,9 @@ from matloop.errors import InputError, error_table
 from matloop.io.dataset import Dataset
 
 OUTPUT_COLUMNS = ["prediction", "std", "acquisition", "rank", "reason"]
+NO_CANDIDATES = ("no candidates to choose from. Candidates are rows whose target cell is empty: add rows with "
+                 "the material (or the parameter values) to the table and leave the target blank, or give a "
+                 "second table of candidates (matloop suggest ... --candidates TABLE; Python: candidates=)")
 
 
 @dataclass
@@ -58,8 +61,10 @@ def rank_candidates(
     ``constraints`` are ``(X_measured, values, low, high, name)`` for other measured properties: a
     surrogate is fitted to each and the acquisition is weighted by the probability of feasibility.
     """
+    if int(batch) < 1:
+        raise InputError(f"the batch size must be at least 1, got {batch}")
     if len(X_candidates) == 0:
-        raise InputError("no candidates to choose from: give rows with an empty target (the pool)")
+        raise InputError(NO_CANDIDATES)
     if len(y_train) < 2:
         raise InputError(f"need at least 2 measured rows to fit a model, got {len(y_train)}")
     surrogate = make_surrogate(model, seed).fit(X_train, y_train)
@@ -104,17 +109,27 @@ def suggest(
     model: str = DEFAULT_SURROGATE,
     seed: int = 0,
     constraints: list[str] | None = None,
+    candidates: Dataset | None = None,
 ) -> pd.DataFrame:
     """Rank the candidate rows (empty target) of ``dataset``; returns the chosen batch.
 
     Output: every column of the chosen rows as given, plus ``prediction``, ``std``,
     ``acquisition``, ``rank`` and a short ``reason``. ``constraints`` such as ``"density < 8"``
-    name other columns of the table measured on some rows.
+    name other columns of the table measured on some rows. ``candidates``, a second table of the
+    same kind of input (its material column may have another name), adds its rows to the
+    candidates; those already measured in ``dataset`` are left out and counted in
+    ``result.attrs["n_known_left_out"]`` (``result.attrs["n_candidates"]``: how many were ranked).
     """
     target = dataset.target
     y = pd.to_numeric(dataset.frame[target], errors="coerce").to_numpy(dtype=float)
     labelled = np.isfinite(y)
     features = featurize(dataset).to_numpy(dtype=float)
+    pool, pool_X, n_known = dataset.frame.loc[~labelled], features[~labelled], 0
+    if candidates is not None:
+        extra, extra_X, n_known = _candidate_table(dataset, candidates, labelled)
+        if len(extra):
+            pool = pd.concat([pool, extra], ignore_index=True) if len(pool) else extra.reset_index(drop=True)
+            pool_X = np.vstack([pool_X, extra_X])
     cons = []
     for text in constraints or []:
         col, lo, hi = parse_constraint(text)
@@ -125,10 +140,47 @@ def suggest(
         vals = pd.to_numeric(dataset.frame[col], errors="coerce").to_numpy(dtype=float)
         have = np.isfinite(vals)
         cons.append((features[have], vals[have], lo, hi, col))
-    ranking = rank_candidates(features[labelled], y[labelled], features[~labelled],
-                              dataset.frame.loc[~labelled], objective, batch, acquisition, batch_method, model,
-                              seed, cons)
+    if candidates is not None and not len(pool_X):
+        raise InputError(f"every row of the candidates table is already measured in the table ({n_known} rows); "
+                         "nothing is left to suggest")
+    ranking = rank_candidates(features[labelled], y[labelled], pool_X, pool, objective, batch, acquisition,
+                              batch_method, model, seed, cons)
+    ranking.chosen.attrs.update(n_candidates=len(pool_X), n_known_left_out=n_known)
     return ranking.chosen
+
+
+def _candidate_table(dataset: Dataset, candidates: Dataset, labelled: np.ndarray):
+    """(frame, features, n already measured) of a second table of candidates, checked against ``dataset``."""
+    from matloop.design.surrogate import material_keys
+
+    if candidates.kind != dataset.kind:
+        raise InputError(f"the candidates are {candidates.kind} rows but the table's inputs are {dataset.kind}; "
+                         "give candidates of the same kind")
+    frame = candidates.frame.copy()
+    rows = np.asarray(candidates.rows)
+    if dataset.kind == "parameters":
+        missing = [c for c in dataset.parameter_columns if c not in frame.columns]
+        if missing:
+            raise InputError("the candidates table lacks parameter columns of the table", error_table(
+                [{"row": 0, "column": c, "value": None, "reason": "column missing from the candidates"} for c in missing]))
+    elif candidates.input != dataset.input:
+        if dataset.input in frame.columns:
+            raise InputError(f"the candidates table has both {candidates.input!r} (its material column) and "
+                             f"{dataset.input!r}; give --input to say which holds the candidates")
+        frame = frame.rename(columns={candidates.input: dataset.input})
+    target = dataset.target
+    if target in frame.columns:
+        filled = pd.to_numeric(frame[target], errors="coerce").notna().to_numpy()
+        if filled.any():
+            raise InputError("rows of the candidates table have a measured target: measured rows belong in the "
+                             "table the model is trained on", error_table(
+                                 [{"row": int(r), "column": target, "value": v, "reason": "candidates are unmeasured"}
+                                  for r, v in zip(rows[filled], frame.loc[filled, target], strict=True)]))
+    measured = set(material_keys(dataset, dataset.frame.loc[labelled]))
+    known = np.array([k in measured for k in material_keys(dataset, frame)], dtype=bool)
+    frame = frame.loc[~known]
+    feats = featurize(dataset, frame).to_numpy(dtype=float) if len(frame) else np.empty((0, 0))
+    return frame, feats, int(known.sum())
 
 
 class _Weighted:

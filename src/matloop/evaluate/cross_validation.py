@@ -71,9 +71,10 @@ def fit_predict(
     if task == "classification":
         proba = np.asarray(estimator.predict_proba(X_test), dtype=float)
         classes = np.asarray(getattr(estimator, "classes_", np.arange(proba.shape[1])))
-        if proba.ndim != 2 or proba.shape[1] != 2:
-            raise InputError(f"binary classification expected; the model predicts {proba.shape[-1]} classes")
-        out["probability"] = proba[:, 1]
+        if proba.ndim != 2 or proba.shape[1] < 2 or proba.shape[1] != len(classes):
+            raise InputError(f"the classifier gives probabilities of shape {proba.shape} for {len(classes)} classes")
+        # binary: the positive class's probability; 3+ classes: every class's (matloop.evaluate.multiclass)
+        out["probability"] = proba[:, 1] if proba.shape[1] == 2 else proba
         out["prediction"] = np.asarray(estimator.predict(X_test)).reshape(-1)
         out["classes"] = classes
     else:
@@ -92,6 +93,30 @@ def fit_predict(
     t2 = time.perf_counter()
     out["fit_seconds"], out["predict_seconds"] = t1 - t0, t2 - t1
     return out
+
+
+def describe_splitter(splitter: object) -> str:
+    """``Name(param=value, ...)`` from the constructor parameters that are plain values.
+
+    Array-like parameters (compositions, fold labels) are summarised by their length, so a JSON
+    report names the split and its settings, never ``<... object at 0x...>``.
+    """
+    import inspect
+
+    params = {}
+    try:
+        names = [p for p in inspect.signature(type(splitter).__init__).parameters if p != "self"]
+    except (TypeError, ValueError):
+        names = []
+    for name in names:
+        if not hasattr(splitter, name):
+            continue
+        value = getattr(splitter, name)
+        if value is None or isinstance(value, bool | int | float | str | np.generic):
+            params[name] = value.item() if isinstance(value, np.generic) else value
+        elif hasattr(value, "__len__"):
+            params[name] = f"<{len(value)} values>"
+    return f"{type(splitter).__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
 
 
 def _json_value(v: object) -> object:
@@ -126,7 +151,8 @@ class CVResult:
     ----------
     task : str
     splitter : str
-        ``repr`` of the splitter.
+        The splitter's class name and parameters, e.g. ``LeaveOneClusterOut(n_clusters=5, seed=0, scale=True)``
+        (:func:`describe_splitter`; never an object repr with a memory address).
     n_samples : int
     folds : list of dict
         Per fold: ``fold``, ``n_train``, ``n_test``, ``fit_seconds``, ``predict_seconds``, ``metrics``.
@@ -167,6 +193,23 @@ class CVResult:
             raise ValueError("predictions were not kept (return_predictions=False)")
         numeric = self.predictions.drop(columns=["fold"]).select_dtypes("number")
         return numeric.groupby("index", sort=True).mean().reset_index()
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the mean ± std of every metric over folds, pooled values, and the per-fold table."""
+        import html as _html
+
+        names = [k for k in self.mean if np.isfinite(self.mean[k]) or np.isfinite(self.pooled.get(k, np.nan))]
+        summary = pd.DataFrame({
+            "metric": names,
+            "mean over folds": [f"{self.mean[k]:.4g}" for k in names],
+            "std": [f"{self.std.get(k, float('nan')):.2g}" for k in names],
+            "pooled": [f"{self.pooled.get(k, float('nan')):.4g}" for k in names],
+        })
+        folds = self.fold_metrics.round(4) if self.folds else pd.DataFrame()
+        head = (f"<p><strong>{_html.escape(self.task)} cross-validation</strong>: {len(self.folds)} folds of "
+                f"{self.n_samples} rows; split {_html.escape(str(self.splitter))}</p>")
+        return (f'<div class="matloop-cv">{head}{summary.to_html(index=False, border=0)}'
+                f"<details><summary>per fold</summary>{folds.to_html(index=False, border=0)}</details></div>")
 
     def to_dict(self) -> dict:
         """JSON-ready summary (NaN and inf become ``null``); predictions are not included."""
@@ -246,6 +289,17 @@ def cross_validate(
                     "std": res["std"] if res["std"] is not None else np.full(len(test), np.nan)}
             if res["lower"] is not None:
                 part.update(lower=res["lower"], upper=res["upper"])
+        elif np.ndim(res["probability"]) == 2 or len(np.unique(y_arr)) > 2:
+            from matloop.evaluate.multiclass import aligned, multiclass_metrics
+
+            classes = np.unique(y_arr)
+            proba = np.asarray(res["probability"], dtype=float)
+            proba = aligned(np.column_stack([1 - proba, proba]) if proba.ndim == 1 else proba,
+                            list(res["classes"]), list(classes))
+            metrics = multiclass_metrics(y_test, proba, list(classes), res["prediction"])
+            part = {"fold": k, "index": test, "y_true": y_test, "prediction": res["prediction"],
+                    "probability": proba.max(axis=1),
+                    **{f"probability_{c}": proba[:, j] for j, c in enumerate(classes)}}
         else:
             classes = res["classes"]
             metrics = classification_metrics(y_test, res["probability"], classes=list(classes),
@@ -268,8 +322,13 @@ def cross_validate(
                                     preds["std"] if has_std else None,
                                     preds["lower"] if has_interval else None,
                                     preds["upper"] if has_interval else None)
+    elif len(classes) > 2:
+        from matloop.evaluate.multiclass import multiclass_metrics
+
+        pooled = multiclass_metrics(preds["y_true"], preds[[f"probability_{c}" for c in classes]].to_numpy(),
+                                    list(classes), preds["prediction"])
     else:
         pooled = classification_metrics(preds["y_true"], preds["probability"], classes=list(classes),
                                         labels=preds["prediction"])
-    return CVResult(task=task, splitter=repr(splitter), n_samples=n, folds=folds, mean=mean, std=std,
+    return CVResult(task=task, splitter=describe_splitter(splitter), n_samples=n, folds=folds, mean=mean, std=std,
                     pooled=pooled, predictions=preds if return_predictions else None)

@@ -136,12 +136,15 @@ def average_replicates(frame: pd.DataFrame, rows: np.ndarray, groups: list[np.nd
     frame = frame.copy()
     n_rep = np.ones(len(frame), dtype=np.int64)
     drop = np.zeros(len(frame), dtype=bool)
+    # whole float columns are assigned: pandas 3 refuses to set 1.5 into an int64 column cell by cell
+    means = {t: frame[t].to_numpy(dtype=float, copy=True) for t in targets}
     for members in groups:
-        first = members[0]
-        for t in targets:
-            frame.iloc[first, frame.columns.get_loc(t)] = float(frame[t].iloc[members].astype(float).mean())
-        n_rep[first] = len(members)
+        for values in means.values():
+            values[members[0]] = float(np.mean(values[members]))  # members are labelled: no NaN
+        n_rep[members[0]] = len(members)
         drop[members[1:]] = True
+    for t, values in means.items():
+        frame[t] = values
     frame["n_replicates"] = n_rep
     keep = ~drop
     return frame.loc[keep].reset_index(drop=True), np.asarray(rows)[keep]

@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import lzma
+import warnings
 import zlib
 from pathlib import Path
 
@@ -104,8 +105,14 @@ def _read_delimited(path: Path, fmt: str, compression: str | None) -> pd.DataFra
     names = next(csv_records(header, sep), [])
     _check_header([n.strip() for n in names], path)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-                            skip_blank_lines=False, lineterminator="\n")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: a row with one field too many must not turn the first column into an index
+            frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                                skip_blank_lines=False, lineterminator="\n", index_col=False)
+        lost = [w for w in caught if issubclass(w.category, pd.errors.ParserWarning)]
+        if lost:  # "... leads to a loss of data": some row has more fields than the header
+            raise pd.errors.ParserError(str(lost[0].message))
     except pd.errors.EmptyDataError:
         raise InputError(f"{path.name} is empty: it needs a header line and at least one data row") from None
     except (pd.errors.ParserError, ValueError, OverflowError) as exc:
@@ -260,7 +267,9 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a table file; returns the frame (column names as stripped strings) and its row numbers.
 
     Raises :class:`FileNotFoundError` when there is no such file and :class:`matloop.InputError`
-    when the file cannot be read as a table.
+    when the file cannot be read as a table (also when it has no data rows). Before any parser runs,
+    the file is size-capped, decompressed with a cap and checked for control characters
+    (:mod:`matloop.io.guard`).
     """
     path = Path(path)
     if not path.is_file():
@@ -289,6 +298,8 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
         blank[idx] = pd.isna(cells) | np.array([isinstance(v, str) and not v.strip() for v in cells], dtype=bool)
     if len(frame.columns) and blank.any():
         frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
+    if frame.empty:  # empty, header-only or wholly blank: say so here, for every caller
+        raise InputError(f"{path.name} has no data rows: it needs a header line and at least one row of values")
     return frame, rows
 
 

@@ -13,9 +13,14 @@ Accepted syntax
   always a decimal point, so write ``CuSO4·5H2O`` rather than the ambiguous ``CuSO4.5H2O``
   (which reads as ``O`` x 4.5 followed by ``H2O``).
 - Whitespace anywhere is ignored (``Hf2 Si2 Te2``).
+- The organic cations of hybrid perovskites written as capital-letter abbreviations (``MAPbI3``,
+  ``(FA0.8MA0.2)PbI3``; MA, FA, GA, EA, DMA, BA, PEA) are expanded into their atoms, see
+  :mod:`matloop.io.formula_abbrev` (case matters: ``GA`` is guanidinium, ``Ga`` gallium).
 
 Rejected, each with a reason: empty strings, charges (``Fe2+``, ``O2-``, ``Fe^3+``), negative amounts
 (``Fe-0.5``) and variable ones (``O7-x``), unknown or mis-cased symbols, zero or non-finite amounts,
+amounts above ``MAX_AMOUNT`` (10^9 atoms of one element per formula unit: a typo or an overflow such as
+``Fe1e308O1e308``, whose total is infinite and whose fractions would all be NaN),
 unparseable numbers, unbalanced, mismatched, empty or absurdly deep brackets, control characters, and
 values that are not text (a number where a formula belongs).
 
@@ -38,11 +43,16 @@ import pandas as pd
 from matloop.errors import InputError, error_table
 from matloop.io.elements import ATOMIC_NUMBER, N_ELEMENTS, SYMBOLS
 from matloop.io.factorize import factorize_exact
+from matloop.io.formula_abbrev import ORGANIC_CATIONS, abbreviation_at, unknown_symbol_hint
 
 __all__ = ["Compositions", "parse_formulas", "parse_formula"]
 
 _SEP = 0x1F  # unit separator: joins the column into one buffer
 _MAX_SAFE_DIGITS = 15  # integer mantissas below 2**53 convert exactly
+#: largest amount of one element in a formula unit; beyond it a formula is a typo or an overflow
+#: (``Fe1e308O1e308`` sums to inf and every fraction would be NaN). Far above any real formula unit
+#: (supercells, proteins: ~1e5 atoms), far below overflow even when squared in featurizer statistics.
+MAX_AMOUNT = 1e9
 
 
 @dataclass(frozen=True)
@@ -189,8 +199,17 @@ def _parse_unique(uniq: list[str]) -> tuple[Compositions, dict[int, str]]:
         rows_all.append(np.full(len(counts), k))
         z_all.append(np.array([ATOMIC_NUMBER[s] for s in counts], dtype=np.int16))
         a_all.append(np.array(list(counts.values()), dtype=np.float64))
-    return _assemble(np.concatenate(rows_all), np.concatenate(z_all), np.concatenate(a_all),
-                     len(uniq) + 1), reasons
+    comps = _assemble(np.concatenate(rows_all), np.concatenate(z_all), np.concatenate(a_all), len(uniq) + 1)
+    over = ~np.isfinite(comps.amount) | (comps.amount > MAX_AMOUNT)  # repeated elements already summed
+    if over.any():
+        entry_row = comps.row
+        for e in np.flatnonzero(over)[::-1]:  # the first offending element of each row wins
+            reasons[int(entry_row[e])] = (
+                f"amount of {SYMBOLS[comps.z[e]]} is {comps.amount[e]:g}; at most {MAX_AMOUNT:g} atoms of an "
+                "element per formula unit (a typo? write the formula unit, e.g. Fe2O3, not a sample's atom count)")
+        keep = ~np.isin(entry_row, entry_row[over])
+        comps = _assemble(entry_row[keep], comps.z[keep], comps.amount[keep], len(uniq) + 1)
+    return comps, reasons
 
 
 _SYMBOL_KEYS = np.array(
@@ -412,6 +431,11 @@ class _Parser:
                 mult = self.number() if self.at_number() else 1.0
                 for k, v in inner.items():
                     out[k] = out.get(k, 0.0) + mult * v
+            elif ch in _UPPER and (abbrev := abbreviation_at(s, self.i)) is not None:  # MA, FA, ...
+                self.i += len(abbrev)
+                mult = self.number() if self.at_number() else 1.0
+                for k, v in ORGANIC_CATIONS[abbrev][1].items():
+                    out[k] = out.get(k, 0.0) + mult * v
             elif ch in _UPPER:
                 sym = self.symbol()
                 mult = self.number() if self.at_number() else 1.0
@@ -462,6 +486,8 @@ class _Parser:
                 hint = f" (did you mean {sym[:2]!r} followed by {sym[2:]!r}?)"
             elif len(sym) == 1 and (self.last_symbol + sym.lower()) in ATOMIC_NUMBER:
                 hint = f" (symbols are case-sensitive: did you mean {self.last_symbol + sym.lower()!r}?)"
+            else:
+                hint = unknown_symbol_hint(sym, self.s, self.i)
             raise _ParseError(f"unknown element {sym!r}{hint}")
         self.i = j
         self.last_symbol = sym

@@ -14,15 +14,48 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["ATTR", "attach_source_rows", "source_rows"]
+__all__ = ["ATTR", "SourceRows", "attach_source_rows", "source_rows"]
 
 ATTR = "matloop_source_rows"
+
+
+class SourceRows:
+    """The row numbers kept in ``attrs``: immutable, compared by value, never deep-copied.
+
+    pandas compares ``attrs`` with ``==`` when concatenating (a bare array raises there) and deep-
+    copies them after every operation (a 200,000-row array each time); this wrapper avoids both.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, rows) -> None:
+        array = np.array(rows, dtype=np.int64)
+        array.setflags(write=False)
+        self.array = array
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, SourceRows) and np.array_equal(self.array, other.array))
+
+    def __hash__(self) -> int:
+        return hash((len(self.array), self.array[:8].tobytes()))
+
+    def __copy__(self) -> SourceRows:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> SourceRows:
+        return self
+
+    def __reduce__(self):
+        return (SourceRows, (self.array,))
+
+    def __repr__(self) -> str:
+        return f"SourceRows({len(self.array)} rows)"
 
 
 def attach_source_rows(obj: pd.Series | pd.DataFrame, rows: np.ndarray) -> pd.Series | pd.DataFrame:
     """A shallow copy of ``obj`` (whose index is ``0..n-1``) carrying its 1-based source rows."""
     out = obj.copy(deep=False)
-    out.attrs = {**obj.attrs, ATTR: np.asarray(rows, dtype=np.int64)}
+    out.attrs = {**obj.attrs, ATTR: SourceRows(rows)}
     return out
 
 
@@ -37,8 +70,9 @@ def source_rows(X: object, n: int | None = None) -> np.ndarray:
     fallback = np.arange(1, n + 1)
     attrs = getattr(X, "attrs", None)
     rows = attrs.get(ATTR) if isinstance(attrs, dict) else None
-    if rows is None or not isinstance(X, (pd.Series, pd.DataFrame)) or len(X) != n:
+    if not isinstance(rows, SourceRows) or not isinstance(X, (pd.Series, pd.DataFrame)) or len(X) != n:
         return fallback
+    rows = rows.array
     index = X.index
     if not pd.api.types.is_integer_dtype(index.dtype):
         return fallback

@@ -116,6 +116,7 @@ def read_table(
     skip_invalid: bool = False,
     duplicates: str = "keep",
     extra_inputs: Sequence[str] = (),
+    structures_root: str | Path | None = None,
 ) -> Dataset:
     """Read and validate a table of materials or experiments.
 
@@ -145,6 +146,9 @@ def read_table(
         Numeric columns that models use beside the material's features: processing conditions
         (annealing temperature, pressure), a measured descriptor, a space-group number. Every cell
         must be a number. Rows with the same material but different extra inputs are not duplicates.
+    structures_root : str or Path, optional
+        The folder structure files must lie in (default: the table's folder). Paths that lead
+        outside it, through ``..`` or symlinks, are bad rows.
 
     Raises
     ------
@@ -154,7 +158,8 @@ def read_table(
         When the file does not exist.
     """
     dataset, _ = inspect_table(path, input, target, kind=kind, task=task, skip_invalid=skip_invalid,
-                               duplicates=duplicates, extra_inputs=extra_inputs)
+                               duplicates=duplicates, extra_inputs=extra_inputs,
+                               structures_root=structures_root)
     return dataset
 
 
@@ -227,6 +232,7 @@ def inspect_table(
     skip_invalid: bool = False,
     duplicates: str = "keep",
     extra_inputs: Sequence[str] = (),
+    structures_root: str | Path | None = None,
 ) -> tuple[Dataset, TableReport]:
     """:func:`read_table`, also returning a :class:`TableReport` of what was decided and found."""
     _check_options(kind, task, duplicates)
@@ -280,7 +286,8 @@ def inspect_table(
         elif kind == "molecule":
             keys, recs = validate_smiles(values, column, rows)
         else:
-            keys, recs = validate_structure_paths(values, column, rows, path.resolve().parent)
+            keys, recs = validate_structure_paths(values, column, rows, path.resolve().parent,
+                                                  root=structures_root)
             frame[column] = [k if k is not None else v for k, v in zip(keys, values, strict=True)]
         records += recs
         shown, shown_column = values, column

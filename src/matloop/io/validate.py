@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matloop.errors import InputError
+from matloop.errors import InputError, error_table
 from matloop.io.compat import is_text_column
 from matloop.io.factorize import factorize_exact
 from matloop.io.formula import parse_formulas
 
 __all__ = [
+    "check_finite_features",
     "classify_cells",
     "convert_numeric_columns",
     "convert_target",
@@ -30,7 +31,8 @@ __all__ = [
     "validate_structure_paths",
 ]
 
-_NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+# unambiguous (no two quantifiers compete for the same digits): linear time on a 10 MB cell
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]+,[0-9]+$")
 _NONFINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity",
               "#num!", "#div/0!", "#value!", "#n/a", "n/a", "na", "null", "none"}
@@ -212,11 +214,11 @@ def validate_formulas(values: pd.Series, column: str, rows: np.ndarray) -> tuple
     cells = values.to_numpy(dtype=object)
     comps, table = parse_formulas(cells, column=column, rows=rows, errors="collect")
     _PARSED["last"] = (np.asarray(rows), cells, comps)  # for take_parsed: featurize parses once, not twice
-    bad = set(table["row"].tolist())
+    bad = np.isin(np.asarray(rows), table["row"].to_numpy()).tolist()
     q = np.rint(comps.fraction * 1e9).astype(np.int64)
-    entry = comps.z.astype(np.int64) * (1 << 40) + q
-    ip = comps.indptr.tolist()
-    keys = [None if rows[i] in bad else entry[ip[i]:ip[i + 1]].tobytes() for i in range(len(values))]
+    entry = (comps.z.astype(np.int64) * (1 << 40) + q).tobytes()  # slicing bytes: 3x faster than arrays
+    ip = (comps.indptr * 8).tolist()
+    keys = [None if bad[i] else entry[ip[i]:ip[i + 1]] for i in range(len(values))]
     return keys, table.to_dict("records")
 
 
@@ -269,15 +271,24 @@ def validate_smiles(values: pd.Series, column: str, rows: np.ndarray) -> tuple[l
     return keys, records
 
 
-def validate_structure_paths(values: pd.Series, column: str, rows: np.ndarray, base_dir: Path
-                             ) -> tuple[list, list[dict]]:
-    """Resolve structure file paths against ``base_dir``; missing files are row errors.
+#: largest structure file read (bytes): a CIF/POSCAR of a 10,000-atom cell is about 1 MB
+MAX_STRUCTURE_FILE_BYTES = 50_000_000
 
-    Returns the resolved absolute paths (``None`` when bad; also the duplicate keys) and errors.
-    The files are not parsed here: :mod:`matloop.represent` reads them when featurizing.
+
+def validate_structure_paths(values: pd.Series, column: str, rows: np.ndarray, base_dir: Path,
+                             root: Path | None = None) -> tuple[list, list[dict]]:
+    """Resolve structure file paths against ``base_dir``, confined to ``root``; bad paths are row errors.
+
+    Paths are resolved (symlinks and ``..`` included) *before* anything is checked, and the result
+    must lie inside ``root`` (default: ``base_dir``, the table's folder): a table cannot make matloop
+    read ``../../etc/passwd`` or follow a symlink out of its folder. Whether a file outside exists is
+    never revealed, and no message shows a file's contents. Returns the resolved absolute paths
+    (``None`` when bad; also the duplicate keys) and errors. The files are not parsed here:
+    :mod:`matloop.represent` reads them when featurizing.
     """
     from matloop.io.detect import looks_like_structure_path
 
+    root = Path(root if root is not None else base_dir).expanduser().resolve()
     resolved: list = []
     records: list[dict] = []
     for i, value in enumerate(values):
@@ -289,17 +300,24 @@ def validate_structure_paths(values: pd.Series, column: str, rows: np.ndarray, b
             reason = f"expected a structure file path, found {type(value).__name__} {value!r}"
         else:
             p = Path(value.strip()).expanduser()
-            p = p if p.is_absolute() else base_dir / p
-            if not p.exists():
+            p = (p if p.is_absolute() else base_dir / p).resolve()
+            if not p.is_relative_to(root):
+                reason = (f"structure file path leads outside {root} (after resolving '..' and symlinks); "
+                          "structure files must lie in the table's folder, or in the folder given with "
+                          "--structures-root DIR (Python: structures_root=DIR)")
+            elif not looks_like_structure_path(p.name) and not looks_like_structure_path(value):
+                reason = "not a structure file name (expected .cif, .vasp, POSCAR/CONTCAR or pymatgen .json)"
+            elif not p.exists():
                 reason = f"structure file not found: {p}"
             elif not p.is_file():
-                reason = f"not a file: {p}"
+                reason = f"not a regular file: {p}"
             elif p.stat().st_size == 0:
                 reason = f"structure file is empty: {p}"
-            elif not looks_like_structure_path(p.name):
-                reason = "not a structure file name (expected .cif, .vasp, POSCAR/CONTCAR or pymatgen .json)"
+            elif p.stat().st_size > MAX_STRUCTURE_FILE_BYTES:
+                reason = (f"structure file is {p.stat().st_size / 1e6:.0f} MB, larger than the "
+                          f"{MAX_STRUCTURE_FILE_BYTES / 1e6:.0f} MB limit: {p}")
             else:
-                path = str(p.resolve())
+                path = str(p)
         resolved.append(path)
         if reason is not None:
             records.append({"row": int(rows[i]), "column": column, "value": value, "reason": reason})
@@ -332,3 +350,37 @@ def validate_parameters(frame: pd.DataFrame, columns: list[str], rows: np.ndarra
     for col, s in out.items():
         converted[col] = s
     return converted, records
+
+
+def check_finite_features(features: pd.DataFrame | np.ndarray, values: pd.Series | np.ndarray, column: str,
+                          rows: np.ndarray) -> None:
+    """Raise :class:`InputError` naming every row whose features broke down numerically.
+
+    A row is bad when any feature is infinite or when *every* feature is NaN: both mean the input
+    overflowed or could not be featurized, and a model would otherwise impute a made-up material and
+    predict for it. Scattered NaN (a descriptor undefined for one element or molecule) are documented
+    missing values that models impute, and stay.
+    """
+    F = np.asarray(features, dtype=float)
+    if F.ndim != 2 or F.shape[1] == 0 or not len(F):
+        return
+    inf = np.isinf(F).any(axis=1)
+    empty = np.isnan(F).all(axis=1)
+    bad = np.flatnonzero(inf | empty)
+    if not len(bad):
+        return
+    if isinstance(values, pd.Series):
+        cells = list(values.iloc[bad])
+    elif hasattr(values, "formulas") and hasattr(values, "take"):  # Compositions (screening)
+        cells = values.take(bad).formulas()
+    else:
+        try:
+            cells = [values[int(i)] for i in bad]
+        except (TypeError, IndexError, KeyError):
+            cells = [None] * len(bad)
+    records = [{"row": int(rows[i]), "column": column, "value": cell,
+                "reason": "features are infinite (an overflow in the input)" if inf[i] else
+                "no feature could be computed (every value is NaN); the input is outside what the featurizer handles"}
+               for i, cell in zip(bad, cells, strict=True)]
+    raise InputError(f"Could not featurize column '{column}': {len(bad)} row{'s' if len(bad) > 1 else ''} gave "
+                     "features that are not finite numbers", error_table(records))

@@ -6,8 +6,10 @@ import bz2
 import gzip
 import json
 import lzma
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from matloop.errors import InputError
@@ -30,12 +32,51 @@ def output_format(path: str | Path) -> tuple[str, str | None]:
     return fmt, comp
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, *, overwrite: bool = True, sheet_name: str = "data") -> Path:
+#: significant digits of the numbers matloop computes (predictions, stds, features) in text outputs
+DIGITS = 6
+
+
+def round_significant(values, digits: int = DIGITS) -> np.ndarray:
+    """``values`` (floats) rounded to ``digits`` significant digits, as the floats nearest to those
+    decimals, so that they print short (``0.333333``, ``1.23457e+28``); NaN and inf stay as they are."""
+    x = np.array(values, dtype=float)
+    ok = np.isfinite(x) & (x != 0)
+    v = x[ok]
+    k = (digits - 1 - np.floor(np.log10(np.abs(v)))).astype(np.int64)  # decimals to keep
+    out = v.copy()
+    up = (k >= 0) & (k <= 22)  # powers of ten up to 1e22 are exact doubles: one correctly rounded division
+    scale = 10.0 ** k[up]
+    out[up] = np.round(v[up] * scale) / scale
+    down = (k < 0) & (k >= -22)
+    scale = 10.0 ** -k[down]
+    out[down] = np.round(v[down] / scale) * scale
+    for i in np.flatnonzero(~(up | down)):  # below 1e-16 or above 1e27: rare, done one by one
+        out[i] = float(f"{v[i]:.{digits}g}")
+    x[ok] = out
+    return x
+
+
+def _rounded(frame: pd.DataFrame, columns, digits: int) -> pd.DataFrame:
+    """A copy of ``frame`` with the float columns among ``columns`` rounded (others untouched)."""
+    todo = [c for c in columns if c in frame.columns and pd.api.types.is_float_dtype(frame[c].dtype)]
+    if not todo:
+        return frame
+    frame = frame.copy()
+    for c in todo:
+        frame[c] = round_significant(frame[c].to_numpy(dtype=float, na_value=np.nan), digits)
+    return frame
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, *, overwrite: bool = True, sheet_name: str = "data",
+                round_columns: Sequence[str] | None = None, digits: int = DIGITS) -> Path:
     """Write ``frame`` (every row and column, no index); format from the suffix.
 
-    ``.csv``, ``.tsv``, ``.xlsx``, ``.json`` (a list of row objects, floats exact, missing as
-    null) or ``.parquet``; ``.csv``/``.tsv``/``.json`` may add ``.gz``, ``.bz2`` or ``.xz``. Floats keep
-    full precision except in XLSX (16 significant digits, what openpyxl writes). Raises
+    ``.csv``, ``.tsv``, ``.xlsx``, ``.json`` (a list of row objects, missing as null) or
+    ``.parquet``; ``.csv``/``.tsv``/``.json`` may add ``.gz``, ``.bz2`` or ``.xz``. The user's own
+    values are written as read (floats in their shortest exact form). ``round_columns`` names the
+    columns matloop computed (predictions, stds, scores, features): in every format but Parquet
+    their floats are written to ``digits`` significant digits (``0.333333``, not
+    ``0.33333333333333331``): a model's 7th digit is noise. Parquet keeps every value exact. Raises
     :class:`matloop.InputError` for an unsupported name and :class:`FileExistsError` when
     ``overwrite`` is false and the file exists.
     """
@@ -43,6 +84,8 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, overwrite: bool = True
     fmt, comp = output_format(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; choose another name or allow overwriting")
+    if round_columns and fmt != ".parquet":
+        frame = _rounded(frame, list(round_columns), int(digits))
     if fmt == ".xlsx":
         frame.to_excel(path, index=False, sheet_name=sheet_name[:31] or "data")
     elif fmt == ".parquet":

@@ -269,17 +269,27 @@ class AutoModel(RegressorMixin, BaseEstimator):
                     continue
             points = _point_estimates(est)
             mean, std = np.empty((len(points), repeats, n)), np.empty((len(points), repeats, n))
+            finished = 0
             for i, (r, tr, te) in enumerate(folds):
                 m = clone(est).fit(Xs[tr], y[tr])
                 for p, point in enumerate(points):
                     mean[p, r, te], std[p, r, te] = _predict_at(m, point, Xs[te])
+                finished = i + 1
                 now = time.perf_counter()
                 projected = (now - t0) / (i + 1) * (len(folds) - i - 1 + refit_share)
-                if oof_mean and now - start + reserved + projected > self.time_budget:
+                if now - start + reserved + projected <= self.time_budget:
+                    continue
+                if oof_mean:
                     progress.say(f"  stopped {name}: its projected time exceeds what is left of the "
                                  f"{self.time_budget:g} s budget")
                     break
-            else:
+                if repeats > 1 and finished == k:
+                    # the first candidate alone would overrun: one shuffle of the folds, not several
+                    progress.say(f"  one repeat of the {k}-fold CV instead of {repeats}: the budget is short")
+                    repeats, folds = 1, folds[:k]
+                    mean, std = mean[:, :1], std[:, :1]
+                    break
+            if finished == len(folds):
                 fold_seconds[name] = (time.perf_counter() - t0) / len(folds)
                 for p, point in enumerate(points):
                     variant = name if point is None else f"{name}_{point}"
@@ -364,9 +374,10 @@ class AutoModel(RegressorMixin, BaseEstimator):
         mean = clip_to_bounds(mean, getattr(self, "bounds_", None))
         return (mean, std * self.std_scale_) if return_std else mean
 
-    def predict_distribution(self, X):
-        """Each point's predictive distribution (:class:`~matloop.models.predictive.PredictiveDistribution`)."""
-        mean, std = self.predict(X, return_std=True)
+    def predict_distribution(self, X, mean_std: tuple | None = None):
+        """Each point's predictive distribution (:class:`~matloop.models.predictive.PredictiveDistribution`);
+        ``mean_std``: the ``predict(X, return_std=True)`` already computed for these rows (saves a pass)."""
+        mean, std = self.predict(X, return_std=True) if mean_std is None else mean_std
         return self.residuals_.distribution(mean, std, self.bounds_)
 
     def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -415,6 +426,8 @@ class AutoClassifier(BaseEstimator):
         training prevalence of that class: with calibrated probabilities this is the Bayes rule for
         balanced accuracy (both classes count equally, however rare one is), the natural choice for
         imbalanced materials data (few glass formers, few metals). 0.5 maximises plain accuracy.
+        Three or more classes (:mod:`matloop.models.multiclass`): ``"balanced"`` predicts the class
+        with the largest probability relative to its prevalence, anything else the most probable.
     random_state : int or None
     """
 
@@ -438,11 +451,26 @@ class AutoClassifier(BaseEstimator):
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold
 
+        from matloop.models.classifiers import _check_labels
+        from matloop.models.multiclass import fit_multiclass
+
         X = check_features(self, X, reset=True)
-        y = np.asarray(y)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) != 2:
-            raise ValueError(f"AutoClassifier handles two classes, got {len(self.classes_)}")
+        y = _check_labels(y, X.shape[0])
+        self.classes_, sizes = np.unique(y, return_counts=True)
+        if len(self.classes_) < 2 or sizes.min() < 2:
+            from matloop.errors import InputError
+
+            raise InputError("a classifier needs at least 2 classes with at least 2 rows each; got "
+                             + ", ".join(f"{c!r}: {n}" for c, n in zip(self.classes_.tolist(), sizes, strict=True)))
+        n_folds = int(min(self.cv, sizes.min()))
+        if len(self.classes_) > 2:
+            self.cleaner_ = FeatureCleaner().fit(X)
+            Xc = self.cleaner_._transform_array(X)
+            target = np.searchsorted(self.classes_, y)
+            folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state).split(Xc, target)
+            with threadpool_limits(1):
+                fit_multiclass(self, Xc, target, self._candidates(), folds)
+            return self
         target = (y == self.classes_[1]).astype(int)
         if self.threshold == "balanced":
             self.threshold_ = float(target.mean())
@@ -453,7 +481,7 @@ class AutoClassifier(BaseEstimator):
         self.cleaner_ = FeatureCleaner().fit(X)
         Xc = self.cleaner_._transform_array(X)
         cands = self._candidates()
-        folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state).split(Xc, target)
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state).split(Xc, target)
         oof = {m: np.zeros(len(y)) for m in cands}
         with threadpool_limits(1):
             for tr, te in folds:
@@ -483,7 +511,12 @@ class AutoClassifier(BaseEstimator):
         return sum(w * self.estimators_[m].predict_proba(Xc)[:, 1] for m, w in self.weights_.items())
 
     def predict_proba(self, X) -> np.ndarray:
-        """Calibrated probabilities of both classes."""
+        """Calibrated probabilities of every class (columns in the order of ``classes_``)."""
+        if len(self.classes_) > 2:
+            from matloop.models.multiclass import predict_proba_multiclass
+
+            check_is_fitted(self)
+            return predict_proba_multiclass(self, self.cleaner_._transform_array(check_features(self, X, reset=False)))
         raw = np.clip(self._raw(X), 1e-6, 1 - 1e-6)
         if hasattr(self.calibrator_, "predict_proba"):
             p = self.calibrator_.predict_proba(np.log(raw / (1 - raw))[:, None])[:, 1]
@@ -492,10 +525,15 @@ class AutoClassifier(BaseEstimator):
         return np.column_stack([1 - p, p])
 
     def predict(self, X) -> np.ndarray:
-        """Class labels: the second class where its probability reaches ``threshold_``."""
+        """Class labels: the second class where its probability reaches ``threshold_`` (see ``threshold``)."""
+        if len(self.classes_) > 2:
+            from matloop.models.multiclass import balanced_labels
+
+            return balanced_labels(self, self.predict_proba(X))
         return self.classes_[(self.predict_proba(X)[:, 1] >= self.threshold_).astype(int)]
 
     def predict_std(self, X) -> np.ndarray:
-        """Bernoulli std of the outcome, ``sqrt(p (1 - p))``."""
-        p = self.predict_proba(X)[:, 1]
+        """Bernoulli std of the outcome, ``sqrt(p (1 - p))`` (per class for three or more classes)."""
+        p = self.predict_proba(X)
+        p = p[:, 1] if p.shape[1] == 2 else p
         return np.sqrt(p * (1 - p))

@@ -4,8 +4,9 @@ The model ``matloop fit`` saves by default (AutoModel: an ensemble of forests, b
 costs ~200 microseconds per prediction; screening 10^6 candidates with it takes minutes. A
 64-tree forest costs ~12. :func:`fit_screening_model` distils the full model into such a forest:
 the forest learns the *full model's predictions* (not the measured targets) on the training
-compositions and on as many synthetic compositions between them (random mixtures of two training
-compositions), so it imitates the full model where screening looks, also between the data.
+compositions and on synthetic ones (random mixtures of two training compositions, and random 2-4
+element integer compositions of the training elements, the kind screening enumerates), so it
+imitates the full model where screening looks, not only on the data.
 
 Screening then ranks every candidate with the compact forest, keeps a shortlist per chunk and
 re-scores only the shortlist with the full model (:class:`matloop.design.screen.Screener`): the
@@ -61,10 +62,29 @@ def _mixtures(comps, n: int, rng: np.random.Generator):
     return Compositions(indptr, z.astype(np.int16), dense[rows, z])
 
 
+def _recombined(comps, n: int, rng: np.random.Generator):
+    """``n`` compositions like those screening enumerates: 2 to 4 of the training set's elements
+    (drawn as often as they occur there), small integer counts (1-8)."""
+    from matloop.io.formula import Compositions
+
+    z, freq = np.unique(comps.z, return_counts=True)
+    k = rng.integers(2, min(4, len(z)) + 1, n) if len(z) >= 2 else np.ones(n, dtype=np.int64)
+    keys = rng.random((n, len(z))) ** (1.0 / freq)  # weighted sampling without replacement (Efraimidis-Spirakis)
+    order = np.argsort(-keys, axis=1)
+    rows = np.repeat(np.arange(n), k)
+    cols = order[rows, np.concatenate([np.arange(m) for m in k])]
+    dense = np.zeros((n, len(z)))
+    dense[rows, cols] = rng.integers(1, 9, len(rows))
+    r, c = np.nonzero(dense)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n))]).astype(np.int64)
+    return Compositions(indptr, z[c].astype(np.int16), dense[r, c])
+
+
 def fit_screening_model(model, X, *, n_synthetic: int | None = None, random_state: int = 0):
     """A compact forest that imitates ``model`` (a fitted MaterialModel of compositions) on the
-    training inputs ``X`` and ``n_synthetic`` mixtures of them (default: as many as training rows,
-    at least 2,000 and at most 20,000). Its inputs are ``model.features(...)``."""
+    training inputs ``X``, ``n_synthetic`` mixtures of two of them and ``n_synthetic`` recombined
+    compositions (default: as many as training rows, at least 2,000 and at most 20,000 of each).
+    Its inputs are ``model.features(...)``."""
     import pandas as pd
 
     from matloop.io.formula import Compositions, parse_formulas
@@ -76,7 +96,8 @@ def fit_screening_model(model, X, *, n_synthetic: int | None = None, random_stat
     comps = values if isinstance(values, Compositions) else parse_formulas(np.asarray(values, dtype=object))
     rng = np.random.default_rng(random_state)
     n = min(max(len(comps), 2_000), 20_000) if n_synthetic is None else int(n_synthetic)
-    F = pd.concat([model.features(comps), model.features(_mixtures(comps, n, rng))], ignore_index=True)
+    F = pd.concat([model.features(comps), model.features(_mixtures(comps, n, rng)),
+                   model.features(_recombined(comps, n, rng))], ignore_index=True)
     target = np.asarray(model.estimator_.predict(F), dtype=float)
     ok = np.isfinite(target)
     forest = RandomForestRegressor(random_state=random_state, **SCREEN_FOREST)

@@ -225,7 +225,14 @@ def _check_object(obj: Any, problems: list[str]) -> None:
                             f"{_width(obj.estimator_)} columns")
     elif isinstance(obj, AutoModel) and hasattr(obj, "weights_"):
         _check_automodel(obj, problems)
-    elif _width(obj) is not None and _width(getattr(obj, "cleaner_", None)) not in (None, _width(obj)):
+    elif hasattr(obj, "inbag_counts_") and hasattr(obj, "estimators_"):  # the uncertain forests
+        counts = np.asarray(obj.inbag_counts_)
+        expected = (len(obj.estimators_), int(np.size(getattr(obj, "oob_prediction_", counts[:1]))))
+        if counts.dtype.kind not in "iu" or counts.shape != expected or (counts.size and counts.min() < 0):
+            problems.append(f"{name}.inbag_counts_ must be counts of shape {expected}, got {counts.dtype} "
+                            f"of shape {counts.shape}")
+    if not isinstance(obj, FeatureCleaner | AutoModel) and _width(obj) is not None \
+            and _width(getattr(obj, "cleaner_", None)) not in (None, _width(obj)):
         problems.append(f"{name} has a cleaner for {_width(obj.cleaner_)} columns but {_width(obj)} inputs")
 
 

@@ -100,12 +100,15 @@ def register_trusted_types(*names: str) -> None:
     _registered.update(names)
 
 
-def save_model(model: Any, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+def save_model(model: Any, path: str | os.PathLike, metadata: dict | None = None, *, compact: bool = True) -> Path:
     """Save a fitted estimator to ``path`` (a zip with a JSON header and a skops payload).
 
     ``metadata`` is any JSON-serialisable dict; its ``feature_names`` and ``target_name`` (if
     given) go to the header, ``feature_names`` defaulting to the model's ``feature_names_in_``.
     Refuses models holding types that :func:`load_model` would refuse, so every saved file loads.
+    ``compact`` (default) saves :func:`matloop.models.shrink.compact_model`'s copy: the same
+    predictions, without the AutoModel candidates the ensemble did not select (``member_predictions``
+    of the loaded model then lists the selected ones), in a smaller file; ``model`` is not modified.
     """
     import skops.io as sio
     from sklearn.utils.validation import check_is_fitted
@@ -121,6 +124,10 @@ def save_model(model: Any, path: str | os.PathLike, metadata: dict | None = None
     target_name = metadata.pop("target_name", None)
     if feature_names is None and hasattr(model, "feature_names_in_"):
         feature_names = [str(f) for f in model.feature_names_in_]
+    if compact:
+        from matloop.models.shrink import compact_model
+
+        model = compact_model(model)
     try:
         payload = sio.dumps(model, compression=zipfile.ZIP_DEFLATED)
     except Exception as err:  # e.g. a lambda or an open file inside the model

@@ -86,6 +86,11 @@ class MaterialModel(BaseEstimator):
             else:
                 out = self.featurizer_.transform(values)
         out = pd.DataFrame(out).reset_index(drop=True)
+        from matloop.io.rows import source_rows
+        from matloop.io.validate import check_finite_features
+
+        # a row whose features overflowed is a bad row (named by its file row), never imputed
+        check_finite_features(out, values, str(getattr(values, "name", None) or self.kind), source_rows(values, len(out)))
         if not extra:
             return out
         clash = [c for c in extra if c in out.columns]
@@ -171,18 +176,28 @@ class MaterialModel(BaseEstimator):
 
     def predict_table(self, X, confidence: float = 0.95) -> pd.DataFrame:
         """The columns ``matloop predict`` adds: regression ``prediction, std, lower_95, upper_95,
-        in_domain``; classification ``probability, prediction, in_domain``."""
+        in_domain``; classification ``probability, prediction, in_domain`` (binary: the probability of the
+        second class; three or more classes: of the predicted class, then ``probability_<class>`` for
+        every class)."""
         F = self.features(X)
         flag, score = self.in_domain(X, features=F)
         if self.task == "classification":
             proba = self.estimator_.predict_proba(F)
             classes = self.estimator_.classes_
-            positive = 1 if len(classes) == 2 else int(np.argmax(proba.mean(axis=0)))
-            out = pd.DataFrame({"probability": proba[:, positive],
-                                "prediction": self.estimator_.predict(F)})
+            labels = self.estimator_.predict(F)
+            if len(classes) == 2:
+                out = pd.DataFrame({"probability": proba[:, 1], "prediction": labels})
+            else:
+                column = np.searchsorted(classes, labels)
+                out = pd.DataFrame({"probability": proba[np.arange(len(labels)), column], "prediction": labels,
+                                    **{f"probability_{c}": proba[:, j] for j, c in enumerate(classes)}})
         else:
             mean, std = self.estimator_.predict(F, return_std=True)
-            lower, upper = self.predict_interval(X, alpha=1 - confidence, features=F)
+            if hasattr(self.estimator_, "predict_distribution"):  # AutoModel: one prediction pass, not two
+                dist = self.estimator_.predict_distribution(F, mean_std=(mean, std))
+                lower, upper = (self._clip(v) for v in dist.interval(confidence))
+            else:
+                lower, upper = self.predict_interval(X, alpha=1 - confidence, features=F)
             pct = int(round(confidence * 100))
             out = pd.DataFrame({"prediction": self._clip(mean), "std": std, f"lower_{pct}": lower,
                                 f"upper_{pct}": upper})

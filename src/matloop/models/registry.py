@@ -10,6 +10,40 @@ from __future__ import annotations
 
 REGRESSORS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn")
 CLASSIFIERS = ("auto", "rf", "gbm")
+#: Fewest labelled rows ``matloop fit`` accepts: the uncertainty and the applicability domain are
+#: calibrated by 5-fold cross-validation with 5 neighbours, which needs more than 5 rows per fold.
+MIN_TRAINING_ROWS = 8
+
+
+def check_trainable(y, task: str, model: str = "auto", purpose: str = "fit") -> None:
+    """Refuse, with a plain :class:`matloop.InputError`, data a model cannot learn from.
+
+    ``y`` holds the training targets; ``purpose`` names the command in the message. Regression and
+    classification need :data:`MIN_TRAINING_ROWS` rows; classification needs two classes or more,
+    each with at least 2 rows (its probabilities are calibrated by stratified cross-validation).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from matloop.errors import InputError
+
+    y = np.asarray(y)
+    n = len(y)
+    names = REGRESSORS if task == "regression" else CLASSIFIERS
+    if model not in names:
+        other = "classification (class labels)" if task == "classification" else "regression (numbers)"
+        raise InputError(f"--model {model} cannot be used here: the target is a {other} target; models for it: "
+                         f"{', '.join(names)}")
+    if n < MIN_TRAINING_ROWS:
+        raise InputError(f"{purpose} needs at least {MIN_TRAINING_ROWS} labelled rows, got {n}: the model calibrates "
+                         "its uncertainty and applicability domain by 5-fold cross-validation. Measure more "
+                         "materials first ('matloop campaign' or 'matloop suggest' can choose them)")
+    if task == "classification":
+        counts = pd.Series(y).value_counts()
+        if len(counts) < 2 or counts.min() < 2:
+            shown = ", ".join(f"{k!r}: {v}" for k, v in counts.items())
+            raise InputError(f"{purpose} of a classifier needs at least 2 classes with at least 2 rows each; "
+                             f"the target has {shown}")
 
 
 def make_model(name: str = "auto", task: str = "regression", random_state: int | None = 0, **params):
@@ -42,7 +76,9 @@ def make_model(name: str = "auto", task: str = "regression", random_state: int |
         from matloop.models.neural import NeuralEnsembleRegressor
 
         return NeuralEnsembleRegressor(random_state=random_state, **params)
-    raise ValueError(f"unknown regression model {name!r}; known: {', '.join(REGRESSORS)}")
+    from matloop.errors import InputError
+
+    raise InputError(f"unknown regression model {name!r}; known: {', '.join(REGRESSORS)}")
 
 
 def _classifier(name: str, random_state, **params):
@@ -56,4 +92,7 @@ def _classifier(name: str, random_state, **params):
         return classifiers.CalibratedForestClassifier(random_state=random_state, **params)
     if name == "gbm":
         return classifiers.CalibratedBoostingClassifier(random_state=random_state, **params)
-    raise ValueError(f"unknown classification model {name!r}; known: {', '.join(CLASSIFIERS)}")
+    from matloop.errors import InputError
+
+    hint = " (it predicts numbers: this target holds class labels)" if name in REGRESSORS else ""
+    raise InputError(f"model {name!r} cannot classify{hint}; classification models: {', '.join(CLASSIFIERS)}")

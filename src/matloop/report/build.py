@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from matloop.errors import InputError
+from matloop.progress import reporting as _reporting
 from matloop.report.html import Report
 from matloop.report.plan import (
     LC_FOLDS,
@@ -34,6 +35,7 @@ from matloop.report.plan import (
     Budget,
     Stopwatch,
     _other_seconds,
+    _umap_seconds,
 )
 
 __all__ = ["build_report", "featurize", "resolve_model"]
@@ -73,14 +75,17 @@ def resolve_model(model: object, task: str = "regression", seed: int = 0,
         params = {"n_estimators": 100 if task == "regression" else 200, "n_jobs": n_jobs}
     elif name == "auto" and task == "regression":
         params = {"time_budget": round(float(fit_budget), 1)}
+        if fit_budget < 10:  # a short budget: 3 inner folds, so that the first candidate finishes sooner
+            params["cv"] = 3
     try:
         est = make_model(name, task, random_state=seed, **params)
     except ValueError as exc:
         raise InputError(f"{exc}; or give the path of a model saved by 'matloop fit'") from None
     shown = ", ".join(f"{k}={v}" for k, v in params.items())
     if name == "auto":
-        budget = f"; candidates scored within {shown.split('=')[1]} s per fit" if shown else ""
-        return est, f"auto ({type(est).__name__}, the default of 'matloop fit'{budget})", None
+        budget = f"; candidates scored within {params['time_budget']} s per fit" if "time_budget" in params else ""
+        inner = f", {params['cv']}-fold inner CV" if "cv" in params else ""
+        return est, f"auto ({type(est).__name__}, the default of 'matloop fit'{inner}{budget})", None
     return est, f"{name} ({type(est).__name__}({shown}))", None
 
 
@@ -164,7 +169,7 @@ def build_report(
     dataset: object, model: object = None, cv: str = "kfold", featurizer: object = None, n_splits: int = 5,
     seed: int = 0, time_budget: float = 60.0, umap: bool | str = "auto", interpret: bool = True,
     learning_curve: bool = True, title: str | None = None, n_jobs: int | None = -1,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, started: float | None = None,
 ) -> Report:
     """Audit, validate, diagnose and explain a model on ``dataset``; returns a :class:`Report`.
 
@@ -178,8 +183,10 @@ def build_report(
         The reference ("random") scheme, a :func:`matloop.evaluate.make_splitter` name (``kfold``,
         ``group``, ``column:fold``, ...); it is compared with ``loco`` and ``extrapolation``.
     time_budget : float
-        Seconds for the whole run (approximate); the cross-validations use a random subsample of
-        the rows when all of them would not fit (the report says so).
+        Seconds for the whole run, counted from ``started`` (a ``time.perf_counter()`` value, e.g. when
+        the command began reading the table; default: now). The cross-validations use a random subsample
+        of the rows when all of them would not fit, and optional parts that no longer fit are left out;
+        the report says which.
     umap : bool or "auto"
         ``"auto"``: a UMAP map when umap-learn is installed; ``False``: PCA only.
 
@@ -190,17 +197,17 @@ def build_report(
 
     with threadpool_limits(1, user_api="blas"):
         return _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, interpret, learning_curve,
-                      title, n_jobs, progress)
+                      title, n_jobs, progress, started)
 
 
 def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, interpret, learning_curve, title,
-           n_jobs, progress) -> Report:
+           n_jobs, progress, started=None) -> Report:
     from matloop.evaluate import audit
     from matloop.evaluate.splitters import make_splitter
     from matloop.report import coverage as cover
     from matloop.report import sections
 
-    start = time.perf_counter()
+    start = time.perf_counter() if started is None else started
     clock = Stopwatch(progress)
     if not dataset.targets:
         raise InputError("a report needs a target column")
@@ -232,7 +239,25 @@ def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, in
     budget = Budget(time_budget, start)
     with clock("probe fits", "timing two probe fits"):
         budget.probe(estimator, X_all, y_all, order, task)
+    # from here on every part is checked against the time left (figures need about `reserve` s)
+    reserve = _other_seconds(n)
+    skipped: list[str] = []
+
+    def affordable(part: str, seconds: float) -> bool:
+        if seconds <= budget.left() - reserve:
+            return True
+        skipped.append(part)
+        notes.append(f"{part[0].upper()}{part[1:]} left out: about {seconds:.0f} s more were needed and "
+                     f"{max(budget.left(), 0):.0f} s of the {time_budget:g} s time budget were left (--time-budget).")
+        return False
+
     want_umap = umap is True or (umap == "auto" and _has_umap())
+    if want_umap and _UMAP_LOAD + _umap_seconds(min(n, 1000), False) > 0.3 * (budget.left() - reserve):
+        want_umap = False  # importing umap alone starts numba for many seconds: not on a short budget
+        skipped.append("the UMAP map")
+        notes.append(f"UMAP map left out: loading and running UMAP takes about "
+                     f"{_UMAP_LOAD + _umap_seconds(min(n, 1000), False):.0f} s, too much of what is left of the "
+                     f"{time_budget:g} s time budget (--time-budget); the PCA map is shown.")
     compiled = False
     if want_umap:
         with clock("umap", "loading UMAP"):  # importing umap starts numba (seconds): timed with the map
@@ -249,18 +274,6 @@ def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, in
         random_splits = _splits_of(make_splitter(cv, n_splits=n_splits, seed=seed, dataset=sub_data, task=task), X, y)
         random_cv, fold_models = _cross_validate(estimator, X, y, random_splits, task, keep=n_splits if interpret else 1)
     results = {"random": random_cv}
-    # from here on every part is checked against the time left (figures need about `reserve` s)
-    reserve = _other_seconds(n)
-    skipped: list[str] = []
-
-    def affordable(part: str, seconds: float) -> bool:
-        if seconds <= budget.left() - reserve:
-            return True
-        skipped.append(part)
-        notes.append(f"{part[0].upper()}{part[1:]} left out: about {seconds:.0f} s more were needed and "
-                     f"{max(budget.left(), 0):.0f} s of the {time_budget:g} s time budget were left (--time-budget).")
-        return False
-
     cv_fits = n_splits * budget.fit_time((1 - 1 / n_splits) * len(sub))
     with clock("cv loco", "cross-validating (leave-one-cluster-out)"):
         labels = cov.embedding["cluster"].to_numpy()[sub]
@@ -280,7 +293,7 @@ def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, in
     comparison = audit.summarize_cv_schemes(results)
     if cv != "kfold":
         comparison.table.loc[comparison.table["scheme"] == "random", "label"] = f"{cv} (reference)"
-    with clock("memorisation", "1-nearest-neighbour baseline"):
+    with clock("memorisation", "1-nearest-neighbour baseline"), _reporting(quiet=True):  # 10 quick fits
         memo = audit.memorisation_baseline(X, y, random_splits, task, random_cv.pooled, seed)
     oof = random_cv.oof()
     abs_err = None
@@ -314,7 +327,7 @@ def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, in
                 cover.add_umap(cov, X_all, max_rows=n_umap, seed=seed)
             except ImportError:
                 notes.append("UMAP map skipped: umap-learn is not installed")
-    elif umap == "auto" and not want_umap:
+    elif umap == "auto" and not want_umap and "the UMAP map" not in skipped:
         notes.append("UMAP map skipped: umap-learn is not installed (pip install umap-learn)")
 
     with clock("figures", "drawing the figures"):
@@ -335,6 +348,9 @@ def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, in
     report.timings["total"] = time.perf_counter() - start
     clock.say(f"done in {report.timings['total']:.0f} s")
     return report
+
+
+_UMAP_LOAD = 15.0  # seconds to import umap-learn (numba starts), on 2 shared cores
 
 
 def _has_umap() -> bool:

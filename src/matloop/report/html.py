@@ -38,8 +38,10 @@ CSS = """
 body { margin:0; color:var(--ink); background:#f6f8fa;
        font:15px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, "DejaVu Sans", sans-serif; }
 main { max-width: 1040px; margin: 0 auto; padding: 24px 28px 60px; background:#fff; }
-header h1 { margin: 0 0 4px; font-size: 26px; }
-header p { margin: 0; color: var(--muted); }
+@media (max-width: 700px) { main { padding: 16px 12px 40px; } nav ol { columns: 1; } }
+header h1 { margin: 0 0 4px; font-size: 26px; overflow-wrap: anywhere; }
+header p { margin: 0; color: var(--muted); overflow-wrap: anywhere; }
+p, li, figcaption, .warning, caption, dt { overflow-wrap: anywhere; }
 nav { margin: 18px 0 8px; padding: 10px 14px; background:#f6f8fa; border:1px solid var(--line); border-radius:6px; }
 nav ol { margin: 0; padding-left: 20px; columns: 2; }
 nav a { color: var(--accent); text-decoration: none; }
@@ -55,12 +57,14 @@ figcaption .caption { color: var(--muted); font-size: 13px; display:block; }
            border-radius: 4px; }
 .warning strong { color: var(--warn); }
 .note { color: var(--muted); font-size: 13px; margin: 6px 0; }
-table { border-collapse: collapse; margin: 10px 0 18px; font-size: 13px; }
+.table-wrap { max-width: 100%; overflow-x: auto; margin: 10px 0 18px; }
+table { border-collapse: collapse; margin: 0; font-size: 13px; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: right; }
 th { background: #f6f8fa; }
 td:first-child, th:first-child { text-align: left; }
 caption { caption-side: top; text-align: left; color: var(--muted); padding-bottom: 4px; }
-dl.settings { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; font-size: 13px; }
+dl.settings { display: grid; grid-template-columns: fit-content(35%) minmax(0, 1fr); gap: 2px 16px;
+              font-size: 13px; }
 dl.settings dt { color: var(--muted); }
 dl.settings dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; word-break: break-all; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
@@ -168,6 +172,8 @@ class Report:
         body = re.sub(r'^<table[^>]*>', "<table>", body)
         if caption:
             body = body.replace("<table>", f"<table><caption>{html.escape(caption)}</caption>", 1)
+        # a wide table scrolls inside its own box instead of pushing the page wider than the window
+        body = f'<div class="table-wrap">{body}</div>'
         if len(frame) > max_rows:
             body += f'<p class="note">... {len(frame) - max_rows} more rows not shown.</p>'
         self._current().blocks.append(body)

@@ -72,11 +72,15 @@ class Budget:
     def probe(self, estimator: object, X: pd.DataFrame, y: np.ndarray, order: np.ndarray, task: str,
               sizes: tuple[int, int] = (150, 600)) -> None:
         """Fit (and predict) ``estimator`` on the first ``sizes`` rows of ``order``; sets ``c``, ``g``
-        and ``predict_row``."""
+        and ``predict_row``. The larger probe is skipped when the smaller one says it would take more
+        than 15 % of the time budget (a slow model, e.g. AutoModel, on a tight budget)."""
         n = len(order)
-        sizes = sorted({min(n, sizes[0]), min(n, sizes[1])})
-        times = []
+        sizes = probe_sizes = sorted({min(n, sizes[0]), min(n, sizes[1])})
+        times: list[float] = []
         for m in sizes:
+            if times and times[0] * (m / sizes[0]) ** self.g > 0.15 * self.seconds:
+                sizes = sizes[:1]  # the larger probe would eat the budget: keep the default growth exponent
+                break
             test = order[m: m + max(m // 4, 10)] if n > m + 10 else order[: max(m // 4, 2)]
             t0 = time.perf_counter()
             fitted = clone(estimator).fit(X.iloc[order[:m]], y[order[:m]])
@@ -95,6 +99,10 @@ class Budget:
         self.predict_row = max((time.perf_counter() - t1) / len(batch), 1e-8)
         if len(sizes) == 2:
             self.g = float(np.clip(np.log(times[1] / times[0]) / np.log(sizes[1] / sizes[0]), G_MIN, 2.2))
+        elif len(sizes) < len(set(probe_sizes)):
+            # one probe of a slow model: the plan then uses fewer rows than the probe, where fixed costs
+            # (AutoModel's first candidate, its inner CV) dominate; linear scaling does not underestimate them
+            self.g = 1.0
         self.c = times[-1] / sizes[-1] ** self.g
 
     def fit_time(self, n: float) -> float:

@@ -385,7 +385,9 @@ def plot_learning_curve(curve: pd.DataFrame, metric: str = "mae", unit: str = ""
             ys = law["a"] * xs ** (-law["b"]) + law["c"]
             ax.plot(xs, ys, ls="--", color=NEUTRAL, lw=1, label="power-law fit")
             at2 = law["a"] * (2 * n[-1]) ** (-law["b"]) + law["c"]
-            text += f"; the power-law fit expects {fmt(at2, unit)} with twice the data ({(1 - at2 / m[-1]):.0%} lower"
+            drop = 1 - at2 / m[-1]
+            change = f"{drop:.0%} lower" if drop >= 0.005 else "no lower: more data of this kind would not help"
+            text += f"; the power-law fit expects {fmt(at2, unit)} with twice the data ({change}"
             text += f"; error floor {fmt(law['c'], unit)})" if law["c"] > 0.05 * m[-1] else ")"
         except Exception:  # noqa: BLE001 - a failed fit only removes the extrapolation
             pass

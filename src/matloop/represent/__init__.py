@@ -5,7 +5,7 @@ Every featurizer is a scikit-learn transformer (``fit``, ``transform`` -> DataFr
 :func:`get_featurizer` (names in :data:`FEATURIZERS`), or import the class::
 
     from matloop.represent import default_featurizer, Stoichiometry
-    X = default_featurizer().transform(["Fe2O3", "NaCl"])   # 149 columns
+    X = default_featurizer().transform(["Fe2O3", "NaCl"])   # 267 columns
 
 Names are imported on first use, so ``import matloop.represent`` does not load RDKit or pymatgen.
 """

@@ -52,7 +52,6 @@ import pandas as pd
 from matloop.errors import InputError, error_table
 from matloop.io.factorize import factorize_exact
 from matloop.io.smiles import cap_end_groups, parse_unique, require_rdkit
-from matloop.io.smiles import end_group_problem as _end_group_problem  # noqa: F401 (kept for callers)
 
 __all__ = ["parse_smiles", "canonical_smiles", "cap_end_groups", "require_rdkit"]
 

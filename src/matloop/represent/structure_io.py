@@ -25,9 +25,14 @@ import numpy as np
 import pandas as pd
 
 from matloop.errors import InputError, error_table
+from matloop.io.rows import source_rows
 
 #: atoms closer than this (Angstrom) are reported as overlapping (pymatgen ``Structure.is_valid``)
 MIN_DISTANCE = 0.5
+#: most characters read from one structure file (after decompression): 50 MB, far above any unit cell
+MAX_TEXT_CHARS = 50_000_000
+#: most sites in one structure: neighbour lists and descriptors grow quadratically with cell size
+MAX_SITES = 10_000
 
 _COMPRESSED = (".gz", ".bz2", ".xz", ".lzma", ".z")
 _POSCAR_NAME = re.compile(r"^(POSCAR|CONTCAR)", re.IGNORECASE)
@@ -73,8 +78,9 @@ def read_structures(
         Listing every row that could not be read, with the value and the reason.
     """
     values, column = _as_values(paths_or_objects, column)
-    if rows is None:
-        rows = range(1, len(values) + 1)
+    if rows is None:  # the user's file rows when the values come from a Dataset (matloop.io.rows)
+        rows = source_rows(paths_or_objects, len(values)) if isinstance(
+            paths_or_objects, (pd.Series, pd.DataFrame)) else range(1, len(values) + 1)
     elif len(rows) != len(values):
         raise ValueError(f"rows has {len(rows)} entries for {len(values)} values")
     base = Path(base_dir) if base_dir is not None else None
@@ -162,12 +168,42 @@ def _read_path(path: Path, base: Path | None):
         from monty.io import zopen
 
         with zopen(path, mode="rt", encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
+            text = handle.read(MAX_TEXT_CHARS + 1)  # capped: a small .gz can inflate without limit
+    except _RowError:
+        raise
     except OSError as exc:
-        raise _RowError(f"cannot read file: {exc}") from None
+        raise _RowError(f"cannot read file ({exc.strerror or type(exc).__name__})") from None
+    except Exception as exc:  # a corrupt archive: gzip/bz2/lzma errors, EOFError
+        raise _RowError(f"cannot read file ({type(exc).__name__}: corrupt or not the format its name says)") from None
+    if len(text) > MAX_TEXT_CHARS:
+        raise _RowError(f"file holds more than {MAX_TEXT_CHARS:,} characters (uncompressed); too large for one structure")
     if not text.strip():
         raise _RowError("file is empty")
-    return _parse_text(text, fmt=_format_from_name(path.name))
+    try:
+        return _parse_text(text, fmt=_format_from_name(path.name))
+    except _RowError as exc:  # never echo a file's contents: it may not be a structure file at all
+        raise _RowError(_redact(str(exc), text)) from None
+
+
+def _redact(message: str, text: str) -> str:
+    """``message`` with every word that appears in the file's ``text`` replaced by an ellipsis.
+
+    Parser messages quote the offending line (``could not convert string to float: 'root:x:0:0'``);
+    a table that names some other file must not turn matloop into a way to read it.
+    """
+    words = []
+    for word in message.split(" "):
+        core = word.strip("'\"()[]{}<>,;:.!?|")
+        secret = len(core) >= 3 and core.lower() not in _OWN_WORDS and core in text
+        words.append(word.replace(core, "...") if secret else word)
+    return " ".join(words)
+
+
+_OWN_WORDS = frozenset(
+    "not readable cif mcif poscar json file holds structure structures pymatgen expected the keys lattice sites "
+    "refers modules outside refusing load parser said does name its elements vasp format add element-symbol line "
+    "above counts give one per row data blocks list items valid and are for with from".split()
+)
 
 
 def _format_from_name(name: str) -> str | None:
@@ -286,6 +322,8 @@ def _check(structure, min_distance: float) -> None:
 
     if len(structure) == 0:
         raise _RowError("structure has no sites")
+    if len(structure) > MAX_SITES:
+        raise _RowError(f"structure has {len(structure):,} sites (at most {MAX_SITES:,})")
     matrix = structure.lattice.matrix
     coords = structure.frac_coords
     if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(coords))):

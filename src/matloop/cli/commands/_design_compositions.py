@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                               acquisition=args.acquisition, best=best, constraints=args.constraint,
                               in_domain_only=args.in_domain_only, seeds=seeds, seed=args.seed, method=args.method,
                               budget=args.budget, min_change=args.min_change)
-    write_table(out, args.output)
+    write_table(out, args.output, round_columns=list(out.columns))  # computed: 6 significant digits
     info = out.attrs.get("design", {})
     print(f"{args.method}: {info.get('n_evaluated', 0):,} model evaluations; wrote {len(out)} designs to "
           f"{args.output} ({int(out['in_domain'].sum())} inside the model's domain)")

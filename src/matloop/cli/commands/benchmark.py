@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           description=CAMPAIGN_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     from matloop.cli.common import add_table_arguments
     from matloop.cli.goal import add_goal_arguments
-    from matloop.cli.options import fraction, int_at_least, positive_int, seed
+    from matloop.cli.options import fraction, int_at_least, output_file, positive_int, seed
 
     add_table_arguments(camp, target_required=True)
     add_goal_arguments(camp)
@@ -43,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="strategies to compare (default: default random)")
     camp.add_argument("--batch", type=positive_int, default=1, help="experiments per round (default 1)")
     camp.add_argument("--seed", type=seed, default=0, help="seed of the first run (default 0)")
-    camp.add_argument("--json", metavar="OUT.json", help="write curves and figures of merit as JSON")
-    camp.add_argument("--plot", metavar="OUT.png", help="plot Top%% vs experiments for each strategy")
+    camp.add_argument("--json", metavar="OUT.json", type=output_file, help="write curves and figures of merit as JSON")
+    camp.add_argument("--plot", metavar="OUT.png", type=output_file, help="plot Top%% vs experiments for each strategy")
     add_quiet_argument(camp)
     camp.set_defaults(func=run_campaign)
 
@@ -74,7 +74,7 @@ def run_campaign(args: argparse.Namespace) -> int:
     strategies = {name: make_strategy(name, args.seed) for name in args.strategies}
     result = benchmark(Xu.to_numpy(dtype=float), yu, strategies, runs=args.runs, n_initial=args.initial,
                        budget=args.budget, top_fraction=args.top_fraction, batch=args.batch, seed=args.seed,
-                       objective=objective)
+                       objective=objective, progress=not args.quiet)
     summary = result.summary()
     print(f"pool {result.n_pool}, top candidates {result.n_top} (best {args.top_fraction:.0%}), {args.runs} runs")
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))

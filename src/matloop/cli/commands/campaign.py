@@ -7,7 +7,7 @@ import os
 
 from matloop.cli.common import add_quiet_argument
 from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
-from matloop.cli.options import acquisition_name, db_url, positive_int, seed
+from matloop.cli.options import acquisition_name, db_url, output_file, positive_int, seed
 
 DESCRIPTION = """\
 Run a closed-loop campaign whose every candidate, suggestion (with the model and acquisition values
@@ -77,7 +77,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec = sub.add_parser("record", help="record measured results (idempotent, all or nothing)",
                          description="Record results. The file needs the material column (or every parameter "
                                      "column) and the target column; an optional measurement_id column makes "
-                                     "replicates with equal values distinct. Empty target cells are skipped.")
+                                     "replicates with equal values distinct (an empty cell means no id). A "
+                                     "measurement is identified by its material, target and value (or its "
+                                     "measurement_id), not by the text of the row: recording the same results "
+                                     "again, re-exported as 555.0 instead of 555 or with other columns, records "
+                                     "nothing twice. Empty target cells are skipped.")
     rec.add_argument("name", metavar="NAME")
     rec.add_argument("results", metavar="RESULTS", help="results table (.csv, .xlsx, ...)")
     rec.add_argument("--allow-new", action="store_true",
@@ -99,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     rep = sub.add_parser("report", help="an HTML report of the campaign's progress")
     rep.add_argument("name", metavar="NAME")
-    rep.add_argument("-o", "--output", required=True, metavar="report.html")
+    rep.add_argument("-o", "--output", required=True, metavar="report.html", type=output_file)
     rep.add_argument("--pareto-with", metavar="COL[:min|max]",
                      help="second objective for the Pareto front: a numeric pool column (e.g. cost:min) or "
                           "another measured target (default: drawn when a second target was measured)")
@@ -134,6 +138,9 @@ def run_suggest(args: argparse.Namespace) -> int:
 
     check_output(args.output)  # before opening the ledger or fitting anything
     camp = Campaign(args.name, args.db)
+    from matloop.progress import say
+
+    say(f"fitting the {args.model} surrogate on the measured rows and ranking the candidates")
     out = camp.suggest(batch=args.batch, acquisition=args.acquisition, batch_method=args.batch_method,
                        model=args.model, seed=args.seed, actor=args.by, output=args.output)
     print(f"suggested {len(out)} experiments (stored in the ledger); wrote {args.output}")
@@ -165,9 +172,10 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from matloop.design.campaign import Campaign
+    from matloop.design.campaign import Campaign, check_output
     from matloop.io.write import write_table
 
+    check_output(args.output)
     out = Campaign(args.name, args.db).export()
     write_table(out, args.output)
     print(f"wrote {len(out)} rows to {args.output}")

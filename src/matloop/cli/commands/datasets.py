@@ -117,10 +117,10 @@ def _export(args: argparse.Namespace) -> int:
     path = Path(args.output)
     if path.exists() and not args.force:
         print(f"error: {path} exists; use --force to overwrite it", file=sys.stderr)
-        return 1
+        return 2  # a bad argument: exit 2, like all bad input
     if not path.parent.is_dir():
         print(f"error: folder {path.parent} does not exist", file=sys.stderr)
-        return 1
+        return 2  # a bad argument: exit 2, like all bad input
     export(s.name, path)  # checks the suffix before decompressing anything
     row = list_datasets().set_index("name").loc[s.name]
     print(f"wrote {row['rows']:,} rows of {s.name} ({row['property']}) to {path}")

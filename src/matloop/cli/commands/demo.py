@@ -96,7 +96,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"   first top material after {summary['first_top_hit']:.1f} experiments on average")
     from matloop.report.campaign import simulation_report
 
-    report = simulation_report(result, f"matloop demo: {ds.name}", f"{ds.description[:120]}")
+    report = simulation_report(result, f"matloop demo: {ds.name}", _first_sentence(ds.description))
     report.write(args.output)
     print(f"5. wrote the report {args.output} ({time.perf_counter() - t0:.0f} s in all)")
     return 0
+
+
+def _first_sentence(text: str) -> str:
+    """The description's first sentence, whole (a subtitle is never cut mid-word)."""
+    text = " ".join(str(text or "").split())
+    end = text.find(". ")
+    return text if end < 0 else text[:end + 1]

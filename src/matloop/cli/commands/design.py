@@ -212,7 +212,7 @@ def run_molecules(args: argparse.Namespace) -> int:
     for w in caught:
         if issubclass(w.category, RuntimeWarning):
             print(f"warning: {w.message}", file=sys.stderr)
-    write_table(out, args.output)
+    write_table(out, args.output, round_columns=list(out.columns))  # computed: 6 significant digits
     info = out.attrs.get("design", {})
     print(f"evaluated {info.get('n_evaluated', 0)} distinct molecules ({info.get('n_new', 0)} not in the table); "
           f"wrote {len(out)} to {args.output}: {int(out['in_window'].sum())} predicted inside every window, "

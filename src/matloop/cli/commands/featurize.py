@@ -14,8 +14,9 @@ Read a table of materials, compute features for its input column (formulas, SMIL
 files) and write every original column followed by the features, one row per material.
 
 Without --featurizer the default for the input kind is used: for formulas 'default' (magpie element
-statistics + stoichiometry + valence orbitals + ion properties, 149 columns), for structures
-'structure', for SMILES 'molecule'. Several --featurizer names are concatenated in order.
+statistics + stoichiometry + valence orbitals + ion properties + element fractions, 267 columns),
+for structures 'structure', for SMILES 'molecule'. Several --featurizer names are concatenated in
+order.
 
 featurizers by input kind:
   formulas:    default, magpie, xenonpy, stoichiometry, valence_orbital, ion, element_fraction,
@@ -50,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     group.add_argument(
         "-o", "--output", metavar="OUT", required=True,
-        help="output file: .csv, .csv.gz or .parquet (parquet is smaller and faster for many columns)",
+        help="output file: .csv, .csv.gz or .parquet (parquet is smaller, faster and exact; CSV features are "
+             "written to 6 significant digits, the table's own columns as read)",
     )
     add_quiet_argument(parser)
     parser.set_defaults(func=run)
@@ -76,10 +78,18 @@ def run(args: argparse.Namespace) -> int:
         )
     names, featurizer = _featurizer(args.featurizer, dataset.kind)
     t1 = time.perf_counter()
-    features = featurizer.fit_transform(dataset.X)
-    t2 = time.perf_counter()
+    X = dataset.X
+    if dataset.kind == "composition":
+        from matloop.io.validate import take_parsed
 
-    import pandas as pd
+        parsed = take_parsed(X, dataset.rows)  # the compositions validation parsed: no second parse
+        X = X if parsed is None else parsed
+    from matloop.progress import say
+
+    say(f"featurizing {len(dataset):,} rows with {', '.join(names) if isinstance(names, list) else names}")
+    features = featurizer.fit_transform(X)
+    t2 = time.perf_counter()
+    say(f"{features.shape[1]} features in {t2 - t1:.1f} s; writing {output.name}")
 
     features.index = dataset.frame.index
     clash = [c for c in features.columns if c in dataset.frame.columns]
@@ -87,21 +97,49 @@ def run(args: argparse.Namespace) -> int:
         features = features.rename(columns={c: f"{c} (feature)" for c in clash})
         print(f"note: {len(clash)} feature name(s) equal a column of the table and were written as "
               f"'NAME (feature)': {', '.join(map(str, clash[:5]))}", file=sys.stderr)
-    table = pd.concat([dataset.frame, features], axis=1)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.name.lower().endswith(".parquet"):
-        table.columns = table.columns.map(str)
-        table.to_parquet(output, index=False)
+        write_parquet(dataset.frame, features, output)
     else:
-        table.to_csv(output, index=False)
+        import pandas as pd
+
+        from matloop.io.write import write_table
+
+        write_table(pd.concat([dataset.frame, features], axis=1), output, round_columns=list(features.columns))
     t3 = time.perf_counter()
-    n_rows, n_feat = len(table), features.shape[1]
+    n_rows, n_feat = len(features), features.shape[1]
     rate = f" ({n_rows / (t2 - t1):,.0f} rows/s)" if t2 > t1 and n_rows >= 1000 else ""
     print(f"featurized {n_rows} row{'s' if n_rows != 1 else ''} of {dataset.kind}s in column "
           f"'{dataset.input}' with {', '.join(names)}: {n_feat} features")
     print(f"time: read {t1 - t0:.2f} s, featurize {t2 - t1:.2f} s{rate}, write {t3 - t2:.2f} s")
-    print(f"wrote {output} ({table.shape[1]} columns: {dataset.frame.shape[1]} from the table + {n_feat} features)")
+    print(f"wrote {output} ({dataset.frame.shape[1] + n_feat} columns: {dataset.frame.shape[1]} from the table + "
+          f"{n_feat} features)")
     return 0
+
+
+def write_parquet(frame, features, output: Path) -> None:
+    """The table's columns then the features, as Parquet, values exact (float64 stays float64).
+
+    Faster than ``pd.concat(...).to_parquet()`` on 10^5-10^6 rows: no concatenated copy, every float
+    feature column handed to Arrow from one transposed block, snappy compression, and dictionary
+    encoding only for the table's own columns (trying it on 10^7 distinct floats costs time and
+    gains nothing)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    names = [str(c) for c in features.columns]
+    dtypes = set(features.dtypes)
+    if dtypes == {np.dtype(np.float64)}:
+        block = np.ascontiguousarray(features.to_numpy(dtype=np.float64).T)  # one copy; then zero-copy columns
+        columns = [pa.array(block[j]) for j in range(block.shape[0])]
+    else:
+        part = pa.Table.from_pandas(features.reset_index(drop=True), preserve_index=False)
+        columns = [part.column(j) for j in range(part.num_columns)]
+    for name, column in zip(names, columns, strict=True):
+        table = table.append_column(name, column)
+    pq.write_table(table, output, compression="snappy", use_dictionary=[str(c) for c in frame.columns])
 
 
 def _featurizer(requested: list[str] | None, kind: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from matloop.cli.common import add_quiet_argument, add_table_arguments
-from matloop.cli.options import featurizer_name, int_at_least, seed
+from matloop.cli.options import featurizer_name, int_at_least, output_file, seed
 
 #: the regression names of matloop.models.registry (kept literal: importing the models costs seconds)
 MODELS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn")
@@ -93,6 +93,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pred.add_argument("model", metavar="MODEL", help="a model file written by 'matloop fit'")
     pred.add_argument("table", metavar="TABLE", help="table with the model's input column")
     pred.add_argument("--input", metavar="COL", help="input column (default: the one the model was fitted on)")
+    pred.add_argument("--skip-invalid", action="store_true",
+                      help="leave out rows with problems instead of stopping; they are written with their reasons "
+                           "to TABLE_STEM.skipped.csv beside the output")
     pred.add_argument("-o", "--output", required=True, metavar="OUT.csv")
     add_quiet_argument(pred)
     pred.set_defaults(func=run_predict)
@@ -106,8 +109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _model_arguments(val)
     val.add_argument("--cv", default="kfold", metavar="SPLIT", help=CV_HELP)
     val.add_argument("--folds", type=int_at_least(2), default=5, help="number of folds or clusters (default 5)")
-    val.add_argument("--json", metavar="OUT.json", help="per-fold and mean metrics, uncertainty metrics, timings")
-    val.add_argument("--predictions", metavar="OUT.csv", help="out-of-fold predictions for every row")
+    val.add_argument("--json", metavar="OUT.json", type=output_file, help="per-fold and mean metrics, uncertainty metrics, timings")
+    val.add_argument("--predictions", metavar="OUT.csv", type=output_file, help="out-of-fold predictions for every row")
     add_quiet_argument(val)
     val.set_defaults(func=run_validate)
 
@@ -146,6 +149,9 @@ def run_fit(args: argparse.Namespace) -> int:
     dataset = load_table(args).training()
     if len(dataset.targets) > 1:
         print(f"note: fitting the first target {dataset.target!r} (one model per target)")
+    from matloop.models.registry import check_trainable
+
+    check_trainable(dataset.y.to_numpy(), dataset.task, args.model, "fit")  # clear exit 2 on hopeless data
     t0 = time.perf_counter()
     model = build_model(dataset, args).fit(dataset.inputs, dataset.y.to_numpy())
     meta = {"input": dataset.input, "kind": dataset.kind, "target": dataset.target, "task": dataset.task,
@@ -171,21 +177,31 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from matloop.io.table import read_table
+    from matloop.cli.common import load_table
+    from matloop.errors import InputError
     from matloop.io.write import write_table
     from matloop.models.persistence import load_model, read_model_metadata
 
     meta = read_model_metadata(args.model).get("metadata", {}) or {}
     model = load_model(args.model)
+    if not callable(getattr(model, "predict_table", None)):
+        raise InputError(f"{args.model} holds a bare {type(model).__name__}, not a model written by 'matloop fit' "
+                         "(which knows its input column and featurizer); use it from Python instead")
     kind = meta.get("kind")
-    dataset = read_table(args.table, input=args.input or meta.get("input"), kind=kind,
-                         extra_inputs=meta.get("extra_inputs") or ())
+    table_args = argparse.Namespace(table=args.table, input=args.input or meta.get("input"), target=None, kind=kind,
+                                    skip_invalid=args.skip_invalid, duplicates="keep", output=args.output,
+                                    extra_inputs=list(meta.get("extra_inputs") or []))
+    dataset = load_table(table_args)
+    if kind == "parameters":
+        missing = [c for c in meta["parameter_columns"] if c not in dataset.frame.columns]
+        if missing:
+            raise InputError(f"{args.table} lacks the model's parameter column(s) {', '.join(map(repr, missing))}")
     X = dataset.frame[meta["parameter_columns"]] if kind == "parameters" else dataset.inputs
     out = model.predict_table(X)
     result = dataset.frame.reset_index(drop=True).copy()
     for col in out.columns:
         result[col] = out[col].to_numpy()
-    write_table(result, args.output)
+    write_table(result, args.output, round_columns=list(out.columns))  # the model's columns to 6 digits
     n_out = int((~out["in_domain"]).sum())
     print(f"predicted {len(result)} rows ({n_out} outside the model's applicability domain); wrote {args.output}")
     return 0
@@ -206,6 +222,7 @@ def run_validate(args: argparse.Namespace) -> int:
     from matloop.models.pipeline import MaterialModel
 
     dataset = load_table(args).training()
+    _check_validatable(dataset, args)
     t0 = time.perf_counter()
     model = build_model(dataset, args)
     if isinstance(model, MaterialModel):
@@ -251,9 +268,28 @@ def run_validate(args: argparse.Namespace) -> int:
         elif dataset.task == "regression" and preds["std"].notna().all():
             preds["lower_95"] = preds["prediction"] - 1.959964 * preds["std"]
             preds["upper_95"] = preds["prediction"] + 1.959964 * preds["std"]
-        write_table(pd.DataFrame(preds.drop(columns=["index"])), args.predictions)
+        computed = [c for c in preds.columns if c not in ("index", "row", "fold", "y_true", dataset.input)]
+        write_table(pd.DataFrame(preds.drop(columns=["index"])), args.predictions, round_columns=computed)
         print(f"wrote {args.predictions}")
     return 0
+
+
+def _check_validatable(dataset, args: argparse.Namespace) -> None:
+    """Every training fold must be a table ``fit`` accepts (k-fold: ``n - ceil(n / k)`` rows)."""
+    import math
+
+    from matloop.errors import InputError
+    from matloop.models.registry import MIN_TRAINING_ROWS, check_trainable
+
+    y = dataset.y.to_numpy()
+    check_trainable(y, dataset.task, args.model, "validate")
+    if args.cv.strip().lower() in ("kfold", "stratified", "repeated"):
+        n, k = len(y), int(args.folds)
+        if n - math.ceil(n / k) < MIN_TRAINING_ROWS:
+            need = next(m for m in range(n, 10 * MIN_TRAINING_ROWS + 10 * k) if m - math.ceil(m / k) >= MIN_TRAINING_ROWS)
+            raise InputError(f"validate with {k} folds trains on {n - math.ceil(n / k)} of the {n} rows, fewer than "
+                             f"the {MIN_TRAINING_ROWS} a model needs: give at least {need} labelled rows, or fewer "
+                             "--folds")
 
 
 def _described(args: argparse.Namespace) -> str:

@@ -28,7 +28,9 @@ data. Sections, in reading order:
                    ICE curves, warnings about correlated features
   provenance       featurizer, model, settings, versions, what was subsampled
 
-Everything runs within --time-budget seconds: larger tables are subsampled and the report says so.
+Everything runs within --time-budget seconds: larger tables are subsampled, and parts that no longer
+fit (learning curve, interpretation, UMAP, the harder CVs) are left out; the report says what. The
+default model is the one 'matloop fit' saves (auto), and the report names the model it describes.
 
 examples:
   matloop report steels.csv --target "yield strength" -o steels.html
@@ -85,6 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the table, build the report, write it; print where it went."""
+    import time
+
+    started = time.perf_counter()  # --time-budget counts reading the table too
     from matloop.cli.common import load_table
     from matloop.errors import InputError
     from matloop.progress import say
@@ -107,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     report = build_report(
         dataset, model=args.model, cv=args.cv, featurizer=args.featurizer, n_splits=args.folds, seed=args.seed,
         time_budget=args.time_budget, umap=False if args.no_umap else "auto", interpret=not args.no_interpret,
-        title=args.title, progress=say,  # matloop.cli.main shows these lines on stderr unless --quiet
+        title=args.title, progress=say, started=started,  # matloop.cli.main shows these lines on stderr unless --quiet
     )
     if args.format == "png":
         paths = report.write_figures(output)

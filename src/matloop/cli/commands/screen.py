@@ -201,8 +201,12 @@ def _source(args):
     dataset = load_table(table_args)
     if dataset.kind != "composition" or dataset.input is None:
         raise InputError(f"{args.candidates}: no formula column found; name it with --input COL")
-    comps = parse_formulas(dataset.frame[dataset.input].to_numpy(dtype=object), column=dataset.input,
-                           rows=dataset.rows)
+    from matloop.io.validate import take_parsed
+
+    comps = take_parsed(dataset.frame[dataset.input], dataset.rows)  # parsed once, while validating
+    if comps is None:
+        comps = parse_formulas(dataset.frame[dataset.input].to_numpy(dtype=object), column=dataset.input,
+                               rows=dataset.rows)
     return comps, dataset
 
 
@@ -239,14 +243,15 @@ def run(args: argparse.Namespace) -> int:
     rules = None if rule == "none" else ChemistryRules(args.oxidation_states, pauling=rule == "smact",
                                                        allow_alloys=args.allow_alloys)
     filters = Filters(args.max_hhi, args.max_price, args.exclude_toxic, args.exclude_radioactive)
+    from matloop.progress import say
+
     last = [time.perf_counter()]
 
     def progress(done: int, total: int, counts: dict) -> None:
         now = time.perf_counter()
         if now - last[0] > 5 or done == total:
             last[0] = now
-            print(f"  chunk {done}/{total}: {counts.get('candidates', 0):,} candidates screened",
-                  file=sys.stderr)
+            say(f"chunk {done}/{total}: {counts.get('candidates', 0):,} candidates screened")
 
     where = f"on {args.scheduler}" if args.scheduler else "in process"
     if rules is not None:
@@ -267,7 +272,8 @@ def run(args: argparse.Namespace) -> int:
         extra = frame.drop(columns=[dataset.input])
         extra = extra[[c for c in extra.columns if c not in hits.columns]]
         hits = hits.iloc[:, :2].assign(row=rows).join(extra).join(hits.iloc[:, 2:])
-    write_table(hits, args.output)
+    computed = ["prediction", "std", "domain_distance", "score", "hhi_production", "hhi_reserve", "price_usd_per_kg"]
+    write_table(hits, args.output, round_columns=computed)  # 6 significant digits; the table's own columns as read
     print(result.summary())
     if len(hits):
         cols = [c for c in ("rank", "formula", "prediction", "std", "in_domain", "score") if c in hits.columns]

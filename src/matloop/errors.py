@@ -32,6 +32,14 @@ def shorten(text: object, width: int = MAX_VALUE_CHARS) -> object:
     return f"{text[:width]}… ({len(text):,} characters)"
 
 
+def _shorten_middle(text: str, width: int) -> str:
+    """Keep the start and the end (where hints such as 'use --input COL' sit) of a long message."""
+    if len(text) <= width:
+        return text
+    tail = width // 4
+    return f"{text[: width - tail]} … ({len(text):,} characters) … {text[-tail:]}"
+
+
 def _bounded(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with the long strings of its error columns shortened (copied only when needed)."""
     copied = False
@@ -102,7 +110,7 @@ class InputError(MatloopError, ValueError):
 
     def __init__(self, message: str, table: pd.DataFrame | None = None):
         self.table = error_table() if table is None else _bounded(table.reset_index(drop=True))
-        self.message = shorten(str(message), MAX_MESSAGE_CHARS)
+        self.message = _shorten_middle(str(message), MAX_MESSAGE_CHARS)
         super().__init__(self.__str__())
 
     def __str__(self) -> str:

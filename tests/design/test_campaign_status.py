@@ -53,7 +53,9 @@ def test_report_shows_status_as_a_table_and_progress_from_the_start(campaign):
     camp, _ = campaign
     report = campaign_report(camp, interpret=False)
     html = report.to_html()
-    assert "<caption>Where the campaign stands</caption>" in html and "best at" in html
+    assert '<dl class="settings"><dt>campaign</dt><dd>proc</dd>' in html and "<dt>best value</dt><dd>5</dd>" in html
+    assert "<caption>The best candidate so far (maximise yield)</caption>" in html
+    assert "<th>temperature</th>" in html and "<th>time</th>" in html
     takeaways = [t for _, _, t in report.figures]
     assert any("after 3 experiments in the campaign" in t and "reached at experiment 1" in t for t in takeaways)
     assert "<td>start</td>" in html

@@ -144,3 +144,21 @@ def test_bad_ledger_urls_are_input_errors(url, reason):
     with pytest.raises(InputError, match=reason) as err:
         Ledger.create(url, "c", {}, None, None)
     assert err.value.table["column"].tolist() == ["--db"]
+
+
+def test_measurements_recorded_with_the_old_key_are_still_recognised(ledger):
+    import hashlib
+
+    from sqlalchemy import insert
+
+    from matloop.design.ledger import _json, measurements, now
+
+    rec = {"formula": "NiO", "gap": 3.7}
+    old = hashlib.sha256(f"{ledger.id}|NiO|gap|{3.7!r}|{_json(rec)}".encode()).hexdigest()
+    cand = int(ledger.candidates().set_index("key").loc["NiO", "candidate_id"])
+    with ledger.engine.begin() as conn:
+        conn.execute(insert(measurements).values(campaign_id=ledger.id, candidate_id=cand, target="gap", value=3.7,
+                                                 idempotency_key=old, source="v1", extra=_json(rec),
+                                                 recorded_at=now(), recorded_by="old@host"))
+    r = ledger.record(pd.DataFrame([rec]), ["NiO"], ["gap"], "again", [1])
+    assert (r.inserted, r.already_recorded) == (0, 1)

@@ -89,6 +89,31 @@ def test_control_characters_in_json_xlsx_and_parquet_cells(tmp_path):
     assert problems(exc) == [(2, "formula", "Ni\x07O")]
 
 
+def test_nested_and_binary_parquet_cells_and_a_damaged_workbook(tmp_path):
+    frame = pd.DataFrame({"formula": ["Fe2O3", "NiO"], "y": [1.0, 2.0], "tags": [[1, 2], [3]],
+                          "blob": [b"\x00\x01", b"ok"]})
+    frame.to_parquet(tmp_path / "n.parquet")
+    with pytest.raises(InputError) as exc:
+        read_raw(tmp_path / "n.parquet")
+    assert sorted(problems(exc)) == [(1, "blob", "<byte string of 2 items>"), (1, "tags", "<list of 2 items>"),
+                                     (2, "blob", "<byte string of 2 items>"), (2, "tags", "<list of 1 item>")]
+    pd.DataFrame({"formula": pd.Categorical(["Fe2O3", "Ni\x00O"]), "y": [1.0, 2.0]}).to_parquet(tmp_path / "c.parquet")
+    with pytest.raises(InputError) as exc:
+        read_raw(tmp_path / "c.parquet")
+    assert problems(exc) == [(2, "formula", "Ni\x00O")]  # categorical columns are looked at too
+    pd.DataFrame({"formula": ["Fe2O3", "NiO"], "y": [1.0, 2.0]}).set_index("formula").to_parquet(tmp_path / "i.parquet")
+    assert read_raw(tmp_path / "i.parquet")[0]["formula"].tolist() == ["Fe2O3", "NiO"]  # a named index is kept
+    good = tmp_path / "good.xlsx"
+    pd.DataFrame({"formula": ["Fe2O3"], "y": [1.0]}).to_excel(good, index=False)
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(damaged, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            dst.writestr(item, b"<worksheet><sheetData><row" if item.filename.endswith("sheet1.xml") else data)
+    with pytest.raises(InputError, match="cannot read damaged.xlsx as an Excel workbook"):
+        read_raw(damaged)
+
+
 def test_a_binary_file_lists_at_most_a_bounded_number_of_problems(tmp_path):
     path = write(tmp_path, "bin.csv", b"a,b\n" + b"\x00\x01,\x02\n" * 50_000)
     with pytest.raises(InputError) as exc:
@@ -132,12 +157,15 @@ def test_gzip_bomb_is_stopped_at_the_cap_under_a_memory_limit(tmp_path):
         except InputError as exc:
             print("REJECTED", exc.message)
     """
-    done = _run_capped(script, 400, {"MATLOOP_MAX_TABLE_BYTES": "100M"})
+    done = _run_capped(script, 400, {"MATLOOP_MAX_TABLE_BYTES": "100M"})  # the size cap stops it
     assert "REJECTED" in done.stdout, done.stderr[-2000:]
     assert "decompresses to more than 100.0 MiB" in done.stdout and "MATLOOP_MAX_TABLE_BYTES" in done.stdout
-    # the memory limit bites: without the cap, the same read dies of MemoryError
-    done = _run_capped(script, 400, {"MATLOOP_MAX_TABLE_BYTES": "3G"})
-    assert "REJECTED" not in done.stdout and "MemoryError" in done.stderr
+    done = _run_capped(script, 900, {})  # default 1 GiB cap: the ratio stops it at ~400 MiB
+    assert "REJECTED" in done.stdout, done.stderr[-2000:]
+    assert "inflate more than 200-fold" in done.stdout and "like a decompression bomb" in done.stdout
+    # the memory limit bites: read without these checks, the same file dies of MemoryError
+    done = _run_capped(f"import gzip\ngzip.open({str(bomb)!r}).read()\n", 900, {})
+    assert done.returncode != 0 and "MemoryError" in done.stderr
 
 
 @pytest.mark.parametrize("compress,suffix", [(bz2.compress, ".bz2"), (lzma.compress, ".xz")])
@@ -194,6 +222,24 @@ def test_xlsx_bomb_is_refused_from_the_zip_directory_under_a_memory_limit(tmp_pa
     done = _run_capped(script, 40, {})  # far less memory than the 64 MiB the sheet inflates to
     assert "REJECTED" in done.stdout, done.stderr[-2000:]
     assert "like a decompression bomb" in done.stdout and f"less than {MAX_ZIP_RATIO}-fold" in done.stdout
+
+
+def test_xlsx_entity_expansion_is_refused(tmp_path):
+    """"Billion laughs" in a worksheet: the XML parser's amplification limit stops it; exit 2, not a hang."""
+    good = tmp_path / "good.xlsx"
+    pd.DataFrame({"formula": ["Fe2O3"], "y": [1]}).to_excel(good, index=False)
+    entities = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    dtd = f'<?xml version="1.0"?>\n<!DOCTYPE z [<!ENTITY l0 "lollollollollol">{entities}]>'
+    bomb = tmp_path / "laughs.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.endswith("sheet1.xml"):
+                text = data.decode().split("?>", 1)[-1].replace("<v>1</v>", "<v>&l9;</v>", 1)
+                data = (dtd + text).encode()
+            dst.writestr(item, data)
+    with pytest.raises(InputError, match="cannot read laughs.xlsx as an Excel workbook"):
+        read_raw(bomb)
 
 
 def test_xlsx_declared_total_over_the_cap_is_refused(tmp_path, monkeypatch):

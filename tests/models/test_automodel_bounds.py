@@ -92,3 +92,26 @@ def test_material_model_with_a_gaussian_estimator_clips_its_interval(gaps):
     inside = table["lower_95"] > 0
     assert np.allclose((table["upper_95"] - table["prediction"])[inside],
                        (table["prediction"] - table["lower_95"])[inside])  # Gaussian where not clipped
+
+
+def test_cross_validation_scores_the_predictive_distribution(gaps):
+    from sklearn.model_selection import KFold
+
+    from matloop.evaluate.cross_validation import cross_validate
+
+    X, y, _, _ = gaps
+    cols = [f"p{j}" for j in range(X.shape[1])]
+    frame = pd.DataFrame(X[:300], columns=cols)
+    result = cross_validate(lambda: MaterialModel(_small(), kind="parameters", domain=False), frame, y[:300],
+                            KFold(3, shuffle=True, random_state=0))
+    preds = result.predictions
+    assert (preds["lower"] >= 0).all()
+    inside = ((preds["y_true"] >= preds["lower"]) & (preds["y_true"] <= preds["upper"])).to_numpy()
+    per_fold = [inside[preds["fold"].to_numpy() == k].mean() for k in range(3)]
+    assert result.mean["coverage_95"] == pytest.approx(np.mean(per_fold))
+    # the distribution's calibration, not the Gaussian reading of mean and std
+    from matloop.evaluate.uncertainty_metrics import miscalibration_area
+
+    gaussian = np.mean([miscalibration_area(p["y_true"], p["prediction"], p["std"]) for _, p in preds.groupby("fold")])
+    assert result.mean["miscalibration_area"] < 0.1
+    assert abs(result.mean["miscalibration_area"] - gaussian) > 1e-3

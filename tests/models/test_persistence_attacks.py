@@ -74,6 +74,14 @@ def assert_refused(path, capsys, new_table) -> None:
     assert err.startswith("error: ") and "Traceback" not in err and len(err) < 2000
 
 
+def assert_header_refused(path, capsys) -> None:
+    """`matloop models info FILE` (which reads only the header) exits 2 too."""
+    capsys.readouterr()
+    assert main(["models", "info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and len(err) < 2000
+
+
 # ------------------------------------------------------------------------------------- bombs
 def raw_zip(members: list[tuple[str, bytes, int, int]]) -> bytes:
     """A zip written by hand: (name, deflated bytes, declared uncompressed size, crc) per member.
@@ -122,6 +130,7 @@ def test_outer_bomb_of_6_8_gb_is_refused_before_inflating(saved, zeros_100mb, ca
     tracemalloc.stop()
     assert peak < 50 * 2**20
     assert_refused(path, capsys, saved["new"])
+    assert_header_refused(path, capsys)
 
 
 def test_inner_skops_bomb_is_refused_before_skops_reads_it(saved, zeros_100mb, capsys):
@@ -190,6 +199,8 @@ def test_crafted_headers_are_refused_with_exit_2(saved, edit, capsys):
     path = saved["folder"] / f"header_{edit}.model"
     forge(path, header, payload)
     assert_refused(path, capsys, saved["new"])
+    if edit != "kind_mismatch":  # a valid header that disagrees with the payload: found when loading
+        assert_header_refused(path, capsys)
 
 
 def test_header_edited_without_its_checksum_is_refused(saved, capsys):
@@ -212,6 +223,7 @@ def test_unparsable_headers_are_refused(saved, text, capsys):
         archive.writestr("matloop.json", text)
         archive.writestr("model.skops", b"")
     assert_refused(path, capsys, saved["new"])
+    assert_header_refused(path, capsys)
 
 
 # ------------------------------------------------------------------------------------- payload arrays
@@ -276,6 +288,13 @@ def test_inconsistent_arrays_are_refused_at_load(saved, edit, capsys):
     path = saved["folder"] / f"payload{edit.__name__}.model"
     forge(path, header, sio.dumps(model, compression=zipfile.ZIP_DEFLATED))
     assert_refused(path, capsys, saved["new"])
+
+
+def test_models_info_shows_a_saved_models_header(saved, capsys):
+    capsys.readouterr()
+    assert main(["models", "info", str(saved["path"])]) == 0
+    out = capsys.readouterr().out
+    assert "matloop.models.pipeline.MaterialModel" in out and "metadata.kind" in out and "composition" in out
 
 
 def test_the_real_file_still_loads_and_predicts_identically(saved, capsys):

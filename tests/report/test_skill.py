@@ -92,3 +92,18 @@ def test_a_slow_model_is_probed_once_on_a_tight_budget():
     Slow.fits.clear()
     Budget(1000.0, time.perf_counter()).probe(Slow(), X, np.zeros(1000), np.arange(1000), "regression")
     assert Slow.fits == [150, 600]
+
+
+def test_a_saved_auto_model_is_refitted_within_the_reports_per_fit_budget(tmp_path):
+    from matloop.models.automodel import AutoModel
+    from matloop.models.forest import RandomForestRegressor
+    from matloop.models.persistence import save_model
+    from matloop.models.pipeline import MaterialModel
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(40, 2)), columns=["a", "b"])
+    auto = AutoModel(candidates={"rf": RandomForestRegressor(n_estimators=10, random_state=0)}, time_budget=600)
+    model = MaterialModel(auto, kind="parameters").fit(X, X["a"].to_numpy())
+    path = save_model(model, tmp_path / "m.model")
+    est, desc, _ = build.resolve_model(str(path), fit_budget=3.0)
+    assert est.time_budget == 3.0 and "within 3.0 s per fit instead of 600 s" in desc

@@ -240,6 +240,18 @@ def idempotency_key(campaign_id: int, key: str, target: str, value: float, ident
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def _legacy_key(campaign_id: int, key: str, target: str, value: float, rec: dict) -> str | None:
+    """The key older ledgers stored (the id as given, else the row's whole text), so that results
+    recorded before the normalised key are still recognised. None where that key was ambiguous (an
+    empty measurement_id cell, read as the id "nan")."""
+    ident = rec.get("measurement_id")
+    if isinstance(ident, float) and math.isnan(ident):
+        return None
+    raw = f"{campaign_id}|{key}|{target}|{ident if ident is not None else repr(value)}|" + (
+        "" if ident is not None else _json(rec))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 @dataclass
 class InitialMeasurements:
     """Measured rows of a pool table, recorded in the transaction that creates the campaign."""
@@ -420,6 +432,10 @@ class Ledger:
                 idem = idempotency_key(self.id, key, target, value, ident)
                 found = conn.execute(select(measurements.c.value).where(
                     measurements.c.campaign_id == self.id, measurements.c.idempotency_key == idem)).first()
+                legacy = _legacy_key(self.id, key, target, value, rec)
+                if found is None and legacy is not None:  # recorded by matloop < this key's version
+                    found = conn.execute(select(measurements.c.value).where(
+                        measurements.c.campaign_id == self.id, measurements.c.idempotency_key == legacy)).first()
                 if found is not None:
                     if ident is not None and not math.isclose(found[0], value, rel_tol=1e-12, abs_tol=0.0):
                         problems.append({"row": row_no, "column": "measurement_id", "value": ident,

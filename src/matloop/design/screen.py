@@ -383,8 +383,9 @@ def screen(source: ChemicalSpace | Compositions | Sequence[str], model, *, top: 
         A fast model of the same features (:func:`matloop.models.compact.fit_screening_model`):
         it scores every candidate, and only the best ``shortlist`` of each chunk (default
         ``max(20 x top, 2000)``) are re-scored by ``model``, whose predictions, stds
-        and domain flags are reported. A hit the compact model ranks below the shortlist is missed;
-        ``benchmarks/screening.py`` measures how often.
+        and domain flags are reported. A hit the compact model ranks below the shortlist is missed
+        (``benchmarks/screening.py --cli`` measures how often); with ``in_domain_only`` the walk down
+        the ranking for in-domain hits stays inside the shortlist.
     """
     if not isinstance(source, ChemicalSpace | Compositions):
         from matloop.io.formula import parse_formulas

@@ -90,6 +90,9 @@ def fit_predict(
             out["lower"], out["upper"] = np.asarray(lo, float).reshape(-1), np.asarray(hi, float).reshape(-1)
         else:
             out["lower"] = out["upper"] = None
+        # a predictive distribution that is not N(pred, std^2) (AutoModel's): scored as itself
+        out["distribution"] = (estimator.predict_distribution(X_test)
+                               if callable(getattr(estimator, "predict_distribution", None)) else None)
     t2 = time.perf_counter()
     out["fit_seconds"], out["predict_seconds"] = t1 - t0, t2 - t1
     return out
@@ -285,6 +288,10 @@ def cross_validate(
         y_test = y_arr[test]
         if task == "regression":
             metrics = regression_metrics(y_test, res["prediction"], res["std"], res["lower"], res["upper"])
+            if res.get("distribution") is not None:
+                from matloop.evaluate.uncertainty_metrics import distribution_metrics
+
+                metrics.update(distribution_metrics(y_test, res["prediction"], res["distribution"], res["std"]))
             part = {"fold": k, "index": test, "y_true": y_test, "prediction": res["prediction"],
                     "std": res["std"] if res["std"] is not None else np.full(len(test), np.nan)}
             if res["lower"] is not None:

@@ -78,7 +78,7 @@ def read_columns(path: str | Path) -> list[str]:
             raise InputError(f"cannot read {path.name}: {exc}") from None
         header = decode_text(head, path.name, partial=True).split("\n", 1)[0]
         sep = _separator(fmt, header)
-        return [n.strip() for n in next(csv.reader([header], delimiter=sep), [])]
+        return [n.strip() for n in next(csv_records(header, sep), [])]
     return list(read_raw(path)[0].columns)
 
 
@@ -253,8 +253,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
             batches.append(batch)
         import pyarrow as pa
 
-        table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
-        return table.to_pandas()
+        frame = pa.Table.from_batches(batches, schema=parquet.schema_arrow).to_pandas()
+        # a named index (a DataFrame saved with set_index) is data: keep it as a column
+        return frame.reset_index() if any(n is not None for n in frame.index.names) else frame
     except InputError:
         raise
     except (OSError, ValueError, TypeError, KeyError, IndexError, NotImplementedError) as exc:

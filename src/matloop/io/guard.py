@@ -13,8 +13,9 @@ Limits (generous for real tables, documented in ``docs/ARCHITECTURE.md``):
   file's row groups, and while decompressing ``.gz``/``.bz2``/``.xz`` (streamed in 1 MiB pieces,
   stopped at the cap, so a bomb never allocates more than the cap). The environment variable
   ``MATLOOP_MAX_TABLE_BYTES`` (bytes; suffixes K, M, G allowed) changes it.
-- ``MAX_ZIP_RATIO`` (200): a zip member of an ``.xlsx`` larger than 1 MiB may not inflate more than
-  200-fold (real worksheets inflate 5-30-fold; DEFLATE bombs about 1000-fold).
+- ``MAX_ZIP_RATIO`` (200): a zip member of an ``.xlsx`` larger than 1 MiB, and a compressed text
+  table past 64 MiB, may not inflate more than 200-fold (real tables inflate 5-30-fold; DEFLATE bombs
+  about 1000-fold), so a bomb is stopped long before the size cap.
 - A table holds at most ``max_table_bytes() // 8`` cells (Parquet, whose run-length encoding can
   hide a huge table in a tiny file).
 """
@@ -116,6 +117,10 @@ def read_bytes(path: Path, compression: str | None) -> bytes:
                 if out.tell() + len(chunk) > cap:
                     raise _too_large(path.name, f"it decompresses to more than {_size(cap)}")
                 out.write(chunk)
+                if out.tell() > 64 * _CHUNK and out.tell() > MAX_ZIP_RATIO * max(size, 1):
+                    raise InputError(f"cannot read {path.name}: its {_size(size)} inflate more than "
+                                     f"{MAX_ZIP_RATIO}-fold (to over {_size(out.tell())}), like a decompression "
+                                     "bomb; real tables compress far less")
     except (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise
@@ -249,8 +254,10 @@ def check_cells(frame: pd.DataFrame, name: str) -> None:
     for position in range(frame.shape[1]):
         column = str(frame.columns[position])
         cells = frame.iloc[:, position]
-        if not (pd.api.types.is_object_dtype(cells) or pd.api.types.is_string_dtype(cells)):
-            continue
+        kind = cells.dtype
+        if (pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind)
+                or pd.api.types.is_datetime64_any_dtype(kind)):
+            continue  # object, string and categorical columns are looked at
         values = cells.to_numpy(dtype=object)
         types = set(map(type, values))
         odd = {t for t in types if not issubclass(t, _SCALARS)}

@@ -133,6 +133,9 @@ def check_header(header: dict, where: str) -> None:
              "metadata": dict}
     problems = [f"{key} must be a {t.__name__}, got {type(header.get(key)).__name__}"
                 for key, t in types.items() if not isinstance(header.get(key), t)]
+    version = header.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        problems.append(f"format_version must be a positive integer, got {str(version)[:20]!r}")
     if isinstance(header.get("payload_sha256"), str) and not _HEX64.fullmatch(header["payload_sha256"]):
         problems.append("payload_sha256 is not a SHA-256 hex digest")
     if header.get("feature_names") is not None and not _str_list(header["feature_names"]):

@@ -143,6 +143,19 @@ class MaterialModel(BaseEstimator):
 
         return clip_to_bounds(values, getattr(self, "bounds_", None))
 
+    @property
+    def predict_distribution(self):
+        """The estimator's predictive distribution of raw inputs, inside the bounds (AutoModel has one;
+        None for an estimator without, so that callers can test for it)."""
+        if self.task != "regression" or not hasattr(getattr(self, "estimator_", None), "predict_distribution"):
+            return None
+
+        def predict_distribution(X, features: pd.DataFrame | None = None):
+            F = self.features(X) if features is None else features
+            return self.estimator_.predict_distribution(F)
+
+        return predict_distribution
+
     def predict_interval(self, X, alpha: float = 0.05, features: pd.DataFrame | None = None
                          ) -> tuple[np.ndarray, np.ndarray]:
         """Central ``1 - alpha`` prediction interval inside the bounds: the estimator's own (AutoModel's

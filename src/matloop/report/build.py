@@ -66,7 +66,12 @@ def resolve_model(model: object, task: str = "regression", seed: int = 0,
             model = model.estimator if model.estimator is not None else make_model("rf", task, seed)
         if not hasattr(model, "fit"):
             raise InputError(f"{source} does not hold an estimator that can be refitted")
-        return model, f"{type(model).__name__} from {source} (refitted in each fold)", featurizer
+        note = ""
+        saved = model.get_params(deep=False).get("time_budget") if hasattr(model, "get_params") else None
+        if isinstance(saved, int | float) and saved > fit_budget:  # AutoModel: the report refits it many times
+            model = clone(model).set_params(time_budget=round(float(fit_budget), 1))
+            note = f"; candidates scored within {fit_budget:.1f} s per fit instead of {saved:g} s"
+        return model, f"{type(model).__name__} from {source} (refitted in each fold{note})", featurizer
     if model is not None and not isinstance(model, str):
         return model, type(model).__name__, None
     name = model or "auto"

@@ -39,8 +39,9 @@ def campaign_report(campaign, interpret: bool = True, pareto_with: str | None = 
     cfg = campaign.config
     report = Report(f"Campaign {status.name}", f"goal: {status.goal} {status.target}")
     report.add_section("Status")
-    report.add_table(pd.DataFrame(status.rows(), columns=["", "value"]), caption="Where the campaign stands")
-    if status.best_setting and len(status.best_setting) > 1:
+    as_table = bool(status.best_setting) and len(status.best_setting) > 1  # several inputs: a table below
+    report.add_settings({k: v for k, v in status.rows() if not (as_table and k == "best at")})  # one per line
+    if as_table:
         best = pd.DataFrame([{**status.best_setting, status.target: status.best}])
         report.add_table(best, caption=f"The best candidate so far ({status.goal} {status.target})", digits=4)
     hist = campaign.history()
@@ -74,7 +75,9 @@ def campaign_report(campaign, interpret: bool = True, pareto_with: str | None = 
 def _progress_plot(hist: pd.DataFrame, status):
     """Best so far against the experiments done in the campaign; the measured rows given at creation
     are the start (x = 0), not experiments."""
-    from matloop.report.style import NEUTRAL, Plot
+    from matplotlib.ticker import MaxNLocator
+
+    from matloop.report.style import NEUTRAL, PALETTE, Plot
 
     start = (hist["phase"] == "start").to_numpy()
     best = hist["best_so_far"].to_numpy(dtype=float)
@@ -86,10 +89,11 @@ def _progress_plot(hist: pd.DataFrame, status):
         ax.scatter(np.zeros(int(start.sum())), values[start], s=10, color=NEUTRAL, alpha=0.5, lw=0,
                    label=f"start: {int(start.sum())} measured rows given at creation")
     if n_exp:
-        ax.scatter(x[~start], values[~start], s=12, alpha=0.5, lw=0, label="campaign experiments")
+        ax.scatter(x[~start], values[~start], s=14, color=PALETTE[1], alpha=0.8, lw=0, label="campaign experiments")
     xs = np.r_[0.0, x[~start]] if start.any() else x[~start]
     ys = np.r_[best[start][-1], best[~start]] if start.any() else best[~start]
-    ax.step(xs, ys, where="post", label="best so far")
+    ax.step(xs, ys, where="post", color=PALETTE[0], label="best so far")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("experiments in the campaign (0 = start)")
     ax.set_ylabel(f"{status.target}")
     ax.set_title("Progress: best so far vs experiments")

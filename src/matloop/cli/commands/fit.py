@@ -153,6 +153,9 @@ def run_fit(args: argparse.Namespace) -> int:
 
     check_trainable(dataset.y.to_numpy(), dataset.task, args.model, "fit")  # clear exit 2 on hopeless data
     t0 = time.perf_counter()
+    from matloop.progress import say
+
+    say(f"featurizing {len(dataset):,} rows and fitting {args.model}")
     model = build_model(dataset, args).fit(dataset.inputs, dataset.y.to_numpy())
     meta = {"input": dataset.input, "kind": dataset.kind, "target": dataset.target, "task": dataset.task,
             "parameter_columns": dataset.parameter_columns if dataset.kind == "parameters" else None,
@@ -227,6 +230,9 @@ def run_validate(args: argparse.Namespace) -> int:
     model = build_model(dataset, args)
     if isinstance(model, MaterialModel):
         # featurize once (our featurizers are stateless); each fold fits the same estimator pipeline
+        from matloop.progress import say
+
+        say(f"featurizing {len(dataset):,} rows")
         X = model.features(dataset.inputs, fit=True)
         factory = lambda: MaterialModel(clone(model.estimator), kind="parameters", task=dataset.task,  # noqa: E731
                                         domain=False, bounds=model.bounds)

@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 description="Print the full model card: data, split, rows, excluded "
                                             "compositions, architecture, training settings and time, test "
                                             "metrics, date, code version, weights hash.")
-    p_info.add_argument("name", metavar="NAME", help="model name, e.g. mp_gap (see 'matloop models list')")
+    p_info.add_argument("name", metavar="NAME", help="model name, e.g. mp_gap (see 'matloop models list'), or a "
+                                                      "model file written by 'matloop fit' (its header: versions, "
+                                                      "estimator, features, target; nothing is loaded)")
     p_info.add_argument("--format", choices=("text", "json"), default="text", help="readable text or the raw JSON")
     p_info.set_defaults(func=_info)
 
@@ -85,9 +87,23 @@ def _list(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
     from matloop.models.pretrained import model_card
 
+    if Path(args.name).is_file():  # a saved model: its validated header (matloop.models.read_model_metadata)
+        from matloop.models.persistence import read_model_metadata
+
+        header = read_model_metadata(args.name)
+        if args.format == "json":
+            print(json.dumps(header, indent=1))
+        else:
+            names = header.get("feature_names") or []
+            shown = {k: v for k, v in header.items() if k not in ("feature_names", "metadata")}
+            shown["features"] = f"{len(names)} ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+            shown.update({f"metadata.{k}": v for k, v in header["metadata"].items()})
+            print("\n".join(f"{k:22s} {v}" for k, v in shown.items()))
+        return 0
     card = model_card(args.name)
     if args.format == "json":
         print(json.dumps(card, indent=1))

@@ -92,8 +92,10 @@ def _check_name(name: str, library: str | Path | None) -> str:
 
 def model_card(name: str, library: str | Path | None = None) -> dict:
     """The model card of ``name`` as a dict (reads only the small JSON file)."""
+    from matloop.models.pretrained.network import read_card
+
     key = _check_name(name, library)
-    return json.loads((library_dir(library) / f"{key}.json").read_text(encoding="utf-8"))
+    return read_card(library_dir(library) / f"{key}.json")
 
 
 @lru_cache(maxsize=64)

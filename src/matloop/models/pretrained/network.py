@@ -60,6 +60,74 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+MAX_CARD_BYTES = 1_000_000
+MAX_WEIGHT_BYTES = 512 * 2**20
+
+
+def read_card(path: Path) -> dict:
+    """A model card: a JSON object of at most 1 MB with a string ``name`` (InputError otherwise)."""
+    from matloop.errors import InputError
+
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CARD_BYTES:
+            raise InputError(f"model card {path} is larger than {MAX_CARD_BYTES:,} bytes; refusing to read it")
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as err:  # JSON and UTF-8 errors are ValueErrors
+        raise InputError(f"model card {path} is not readable JSON ({type(err).__name__}: {str(err)[:200]})") from err
+    if not isinstance(card, dict) or not isinstance(card.get("name"), str):
+        raise InputError(f"model card {path} must be a JSON object with a string 'name'")
+    return card
+
+
+def read_weights(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` weights file: sizes checked before inflating (no pickle, no bombs)."""
+    import zipfile
+
+    from matloop.errors import InputError
+    from matloop.models.model_checks import check_archive
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            check_archive(archive, str(path), MAX_WEIGHT_BYTES)
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as err:
+        raise InputError(f"weights file {path} is not a readable .npz of arrays "
+                         f"({type(err).__name__}: {str(err)[:200]})") from err
+
+
+def check_weights(weights: dict[str, np.ndarray], name: str) -> None:
+    """Refuse weights whose layers do not chain (``W{i}`` is inputs x outputs, ``b{i}`` its outputs, one
+    output unit) or whose statistics are not finite numbers of the right shape."""
+    from matloop.errors import InputError
+
+    problems = []
+    n_layers = sum(1 for k in weights if k.startswith("W"))
+    width = N_INPUTS
+    for i in range(n_layers):
+        W, b = weights.get(f"W{i}"), weights.get(f"b{i}")
+        if W is None or b is None or np.ndim(W) != 2 or np.shape(W)[0] != width or np.shape(b) != np.shape(W)[1:]:
+            problems.append(f"layer {i} has weights of shape {np.shape(W)} and biases {np.shape(b)} after a layer "
+                            f"of width {width}")
+            break
+        width = int(np.shape(W)[1])
+    if not problems and (n_layers == 0 or width != 1):
+        problems.append(f"the network must end in one output unit, it ends in {width}")
+    for key, shape in (("x_mean", (N_INPUTS,)), ("x_scale", (N_INPUTS,)), ("y_mean", ()), ("y_scale", ())):
+        value = weights.get(key)
+        if value is None or np.shape(value) != shape or np.asarray(value).dtype.kind not in "fiu":
+            problems.append(f"{key} must be numbers of shape {shape}")
+    if not problems:
+        arrays = [np.asarray(v, dtype=np.float64) for v in weights.values() if np.asarray(v).dtype.kind in "fiu"]
+        if not all(np.isfinite(a).all() for a in arrays) or np.any(np.asarray(weights["x_scale"]) == 0):
+            problems.append("weights and statistics must be finite, x_scale non-zero")
+    if problems:
+        raise InputError(f"pre-trained model {name!r}: the weights file is inconsistent: {'; '.join(problems)}")
+
+
 class PretrainedModel:
     """A frozen pre-trained network with its model card.
 
@@ -91,13 +159,13 @@ class PretrainedModel:
     @classmethod
     def from_files(cls, card_path: Path, weights_path: Path) -> PretrainedModel:
         """Read a JSON card and an ``.npz`` of weights (no pickle); checks the recorded hash."""
-        card = json.loads(Path(card_path).read_text(encoding="utf-8"))
+        card = read_card(card_path)
         expected = card.get("weights_sha256")
         if expected and file_sha256(weights_path) != expected:
             raise MatloopError(f"weights file {weights_path} does not match the SHA-256 in its model card; "
                                f"reinstall matloop or rebuild the library with scripts/pretrain.py")
-        with np.load(weights_path, allow_pickle=False) as data:
-            weights = {k: data[k] for k in data.files}
+        weights = read_weights(weights_path)
+        check_weights(weights, str(card.get("name", Path(card_path).stem)))
         return cls(card, weights)
 
     @property

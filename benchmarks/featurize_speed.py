@@ -254,8 +254,10 @@ def render(report: dict) -> str:
                   f"process: start-up, reading and validating the CSV, featurizing, writing Parquet), on "
                   f"{report['cli_n']:,} formulas: {report['cli_ratio']:.0f}x matminer on wall time, "
                   f"{report['cli_cpu_ratio']:.0f}x on CPU time: target "
-                  + ("met" if report["cli_target_met"] else "NOT met") + f" on wall time. Its own split (wall, "
-                  f"median): {split}."]
+                  + ("met" if report["cli_target_met"] else "NOT met") + " on wall time, "
+                  + ("met" if report["cli_cpu_ratio"] >= TARGET_RATIO else "NOT met") + " on CPU time (on a "
+                  "loaded machine the short CLI process waits for the CPU far longer than it uses it, so its wall "
+                  f"time measures the other jobs). Its own split (wall, median): {split}."]
         if report.get("cli_identical"):
             c = report["cli_identical"]
             lines.append(f"Its Parquet features equal the in-process transform bit for bit: "

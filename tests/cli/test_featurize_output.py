@@ -52,17 +52,34 @@ def test_skip_invalid_rows_keep_their_features_aligned(tmp_path, capsys):
 
 
 def test_validation_parse_is_reused_only_for_the_same_cells():
-    from matloop.io.validate import take_parsed, validate_formulas
+    from matloop.io.validate import keep_parsed, take_parsed, validate_formulas
 
     values = pd.Series(["Fe2O3", "bad!!", "NaCl", "LiFePO4"])
     rows = np.array([2, 3, 5, 6])
-    keys, records = validate_formulas(values, "formula", rows)
-    assert [r["row"] for r in records] == [3]
     kept = pd.Series(["Fe2O3", "NaCl", "LiFePO4"])
+    validate_formulas(values, "formula", rows)
+    assert take_parsed(kept, np.array([2, 5, 6])) is None  # outside keep_parsed() nothing is held
+    with keep_parsed():
+        keys, records = validate_formulas(values, "formula", rows)
+    assert [r["row"] for r in records] == [3]
     comps = take_parsed(kept, np.array([2, 5, 6]))
     assert comps is not None and comps.formulas() == ["O0.6Fe0.4", "Na0.5Cl0.5", "Li0.142857O0.571429P0.142857Fe0.142857"]
     assert take_parsed(kept, np.array([2, 5, 6])) is None  # used once
-    validate_formulas(values, "formula", rows)
+    with keep_parsed():
+        validate_formulas(values, "formula", rows)
     assert take_parsed(pd.Series(["Fe2O3", "KBr", "LiFePO4"]), np.array([2, 5, 6])) is None  # other cells
-    validate_formulas(values, "formula", rows)
+    with keep_parsed():
+        validate_formulas(values, "formula", rows)
     assert take_parsed(kept, np.array([2, 5, 7])) is None  # other rows
+
+
+def test_cli_featurizes_the_compositions_validation_parsed(tmp_path, monkeypatch):
+    import matloop.represent.base as base
+
+    def no_second_parse(*args, **kwargs):
+        raise AssertionError("the featurizer parsed the formulas again")
+
+    monkeypatch.setattr(base, "parse_formulas", no_second_parse)
+    path = tmp_path / "t.csv"
+    path.write_text("formula\nFe2O3\nNaCl\n")
+    assert main(["featurize", str(path), "--featurizer", "magpie", "-o", str(tmp_path / "f.parquet")]) == 0

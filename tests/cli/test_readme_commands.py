@@ -7,14 +7,16 @@ temporary folder, README first and then the help pages in parser order, so that 
 one command (``gap.model``) is read by the next, as a user following the page would do.
 
 File names stand for bundled data, written by ``matloop datasets export NAME -o FILE`` (see
-:data:`FILES`); to keep the test fast each export is cut to every k-th row, ``ROWS`` rows in all.
+:data:`FILES`); to keep the test fast each export is cut to every k-th row, to the row count given
+there. The README's own ``datasets export`` lines run too, writing ``readme_FILE`` beside them.
 Two files are a user's own tables that the README describes in words, built from the same exports:
 ``pool.csv`` (``expt_gap.csv`` with the target of most rows left empty: the candidates) and
 ``results.csv`` (the rows ``campaign suggest`` wrote to ``next.csv``, with their measured gaps).
 
 Commands are run as written except that tiny budgets are appended where a command takes one
-(:data:`FAST`: fewer campaign runs, molecule-generation steps, a report's ``--time-budget``); the
-later option wins in argparse, so the command itself is unchanged. Molecule commands are skipped
+(:data:`FAST`: fewer campaign runs and molecule-generation steps, a report's ``--time-budget 5``
+without UMAP, ``--time-budget 3`` for fit and validate); the later option wins in argparse, so the
+command itself is unchanged. Molecule commands are skipped
 without RDKit, and the screening example with ``--scheduler`` (it needs a running Dask cluster).
 """
 

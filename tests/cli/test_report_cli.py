@@ -64,7 +64,9 @@ def test_html_report_from_a_saved_model(table, small_model, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert re.search(r"wrote .*report\.html \(\d+\.\d MB, \d+ figures\)", captured.out)
-    assert "report: featurizing" in captured.err and "report: done in" in captured.err
+    # progress lines (matloop.progress): command, elapsed seconds, step
+    assert re.search(r"^report \[\s*[\d.]+ s\] featurizing$", captured.err, re.M)
+    assert re.search(r"^report \[\s*[\d.]+ s\] done in \d+ s$", captured.err, re.M)
     html = out.read_text(encoding="utf-8")
     assert html.count('<img src="data:image/png;base64,') >= 10
     assert "RandomForestRegressor from" in html and "rf.skops" in html

@@ -85,3 +85,24 @@ def test_forest_gp_blend_keeps_gp_features_between_reoptimisations():
     assert blend.gp_ is gp and np.array_equal(blend.gp_features_, features) and gp.n_optimized_ == 50
     blend.fit(X[:70], y[:70])
     assert blend.gp_.n_optimized_ == 70
+
+
+def test_warm_start_gp_optimises_on_a_bounded_subset_and_fits_on_every_row(monkeypatch):
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(240, 3))
+    y = np.sin(4 * X[:, 0]) + X[:, 1]
+    seen = []
+    objective = WarmStartGP._objective
+
+    def spy(self, theta, Z, t):
+        seen.append(len(Z))
+        return objective(self, theta, Z, t)
+
+    monkeypatch.setattr(WarmStartGP, "_objective", spy)
+    gp = WarmStartGP(max_optimize_rows=60).fit(X, y)
+    assert seen and max(seen) == 60
+    assert gp.Z_.shape[0] == 240  # the final fit uses every row
+    mean = gp.predict(X[:20])
+    assert np.mean(np.abs(mean - y[:20])) < 0.2
+    again = WarmStartGP(max_optimize_rows=60).fit(X, y)
+    np.testing.assert_array_equal(gp.theta_, again.theta_)  # the subset is fixed

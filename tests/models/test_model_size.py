@@ -66,5 +66,18 @@ def test_float32_floor_is_the_largest_float32_not_above():
     low = float32_floor(values)
     assert (low <= values).all()
     assert np.array_equal(low.astype(np.float32).astype(np.float64), low)  # float32 numbers
-    above = np.nextafter(low.astype(np.float32), np.float32(np.inf)).astype(np.float64)
+    with np.errstate(over="ignore"):
+        above = np.nextafter(low.astype(np.float32), np.float32(np.inf)).astype(np.float64)
     assert (above > values).all()
+
+
+def test_compacted_node_records_carry_no_allocator_garbage(fitted):
+    model, _ = fitted
+    tree = compact_model(model).estimator_.estimators_["rf"].estimators_[0].tree_
+    nodes = tree.__getstate__()["nodes"]
+    used = np.zeros(nodes.dtype.itemsize, dtype=bool)
+    for name in nodes.dtype.names:
+        field, offset = nodes.dtype.fields[name][:2]
+        used[offset:offset + field.itemsize] = True
+    raw = np.frombuffer(nodes.tobytes(), dtype=np.uint8).reshape(len(nodes), nodes.dtype.itemsize)
+    assert (~used).any() and (raw[:, ~used] == 0).all()

@@ -276,8 +276,15 @@ def _bogus_featurizer(m):
     m.featurizer = "nonexistent"
 
 
+def _other_featurizer(m):
+    from matloop.represent.registry import get_featurizer
+
+    m.featurizer, m.featurizer_ = "magpie", get_featurizer("magpie")
+
+
 PAYLOAD_EDITS = [_keep_out_of_range, _keep_negative, _keep_float, _forest_keep, _spoofed_width, _spoofed_tree_width,
-                 _medians_short, _domain_center, _feature_names, _inbag, _bogus_kind, _bogus_featurizer]
+                 _medians_short, _domain_center, _feature_names, _inbag, _bogus_kind, _bogus_featurizer,
+                 _other_featurizer]
 
 
 @pytest.mark.parametrize("edit", PAYLOAD_EDITS, ids=lambda f: f.__name__.strip("_"))
@@ -350,7 +357,7 @@ SCALARS = st.one_of(st.integers(-2**40, 2**40), st.floats(allow_nan=True), st.te
                     st.none())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(pick=st.integers(0, 10**6), value=SCALARS)
 def test_fuzzed_schema_fields_are_refused_or_harmless(saved, tmp_path_factory, pick, value):
     header, payload = parts(saved["path"])
@@ -361,7 +368,7 @@ def test_fuzzed_schema_fields_are_refused_or_harmless(saved, tmp_path_factory, p
     _same_or_refused(saved, path)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(member=st.integers(0, 10**6), offset=st.integers(0, 10**9), byte=st.integers(0, 255))
 def test_fuzzed_array_bytes_are_refused_or_harmless(saved, tmp_path_factory, member, offset, byte):
     header, payload = parts(saved["path"])
@@ -381,7 +388,7 @@ def test_fuzzed_array_bytes_are_refused_or_harmless(saved, tmp_path_factory, mem
         assert table is not None and len(table) == len(NEW)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(offset=st.integers(0, 10**9), byte=st.integers(0, 255))
 def test_fuzzed_file_bytes_are_refused_or_harmless(saved, tmp_path_factory, offset, byte):
     data = bytearray(saved["path"].read_bytes())

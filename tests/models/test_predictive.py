@@ -29,7 +29,7 @@ def test_contract_fit_returns_self_clones_and_keeps_sorted_scores():
     pred, std, y = _heavy(600, 0)
     rd = ResidualDistribution(n_bins=1)
     assert rd.fit(pred, std, y) is rd
-    assert clone(rd).get_params() == {"n_bins": 1, "min_bin": 400}
+    assert clone(rd).get_params() == {"n_bins": 1, "min_bin": 400, "tail_weight": 0.05}
     assert len(rd.scores_) == 600 and np.all(np.diff(rd.scores_) >= 0)
     assert rd.offsets_.tolist() == [0, 600] and rd.cumweights_[-1] == 1
     with pytest.raises(ValueError, match="same length"):
@@ -141,3 +141,15 @@ def test_gaussian_scores_reproduce_a_gaussian_calibration():
     lo, hi = dist.interval(0.95)
     z = (hi - pred) / std
     assert abs(np.median(z) - stats.norm.ppf(0.975)) < 0.15
+
+
+def test_tail_weight_keeps_the_log_score_of_a_far_error_moderate():
+    rng = np.random.default_rng(7)
+    pred, std = np.zeros(1000), np.ones(1000)
+    y = rng.normal(size=1000)
+    far = np.array([12.0])
+    plain = ResidualDistribution(tail_weight=0.0).fit(pred, std, y).distribution(np.zeros(1), np.ones(1))
+    mixed = ResidualDistribution().fit(pred, std, y).distribution(np.zeros(1), np.ones(1))
+    assert mixed.logpdf(far)[0] > plain.logpdf(far)[0] + 100
+    # near the centre the mixture changes the density little
+    assert abs(mixed.logpdf(np.zeros(1))[0] - plain.logpdf(np.zeros(1))[0]) < 0.1

@@ -17,6 +17,8 @@ __all__ = ["add_quiet_argument", "add_table_arguments", "load_table", "skipped_p
 
 KINDS = ("composition", "molecule", "structure", "parameters")
 DUPLICATES = ("keep", "mean", "error")
+STRUCTURES_ROOT_HELP = ("folder that structure files named in the table must lie in (default: the table's folder); "
+                        "paths leading outside it, through '..' or symlinks, are rejected")
 
 
 def add_table_arguments(parser: argparse.ArgumentParser, target_required: bool = True) -> None:
@@ -46,11 +48,7 @@ def add_table_arguments(parser: argparse.ArgumentParser, target_required: bool =
         help="leave out rows with problems instead of stopping; they are written with their reasons to "
              "TABLE_STEM.skipped.csv (beside the output, else beside the table)",
     )
-    group.add_argument(
-        "--structures-root", metavar="DIR",
-        help="folder that structure files named in the table must lie in (default: the table's folder); "
-             "paths leading outside it, through '..' or symlinks, are rejected",
-    )
+    group.add_argument("--structures-root", metavar="DIR", help=STRUCTURES_ROOT_HELP)
     group.add_argument(
         "--duplicates", choices=DUPLICATES, default="keep",
         help="the same material in several rows with different targets: keep all rows and warn "

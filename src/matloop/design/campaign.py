@@ -322,7 +322,7 @@ class Campaign:
                 raise InputError("results lack the material column", error_table(
                     [{"row": 0, "column": cfg["input"], "value": None,
                       "reason": f"column missing (columns: {list(results.columns)})"}]))
-            keys = material_keys(self._dataset(results), results)
+            keys = material_keys(self._dataset(results), results, rows=rows)  # errors name the file's rows
         return self.ledger.record(results, keys, [cfg["target"]], source, rows, allow_new, actor)
 
     def export(self) -> pd.DataFrame:

@@ -179,7 +179,7 @@ def _candidate_table(dataset: Dataset, candidates: Dataset, labelled: np.ndarray
     measured = set(material_keys(dataset, dataset.frame.loc[labelled]))
     known = np.array([k in measured for k in material_keys(dataset, frame)], dtype=bool)
     frame = frame.loc[~known]
-    feats = featurize(dataset, frame).to_numpy(dtype=float) if len(frame) else np.empty((0, 0))
+    feats = featurize(dataset, frame, rows=rows[~known]).to_numpy(dtype=float) if len(frame) else np.empty((0, 0))
     return frame, feats, int(known.sum())
 
 

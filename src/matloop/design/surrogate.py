@@ -35,17 +35,21 @@ SURROGATES = ("auto", "rf", "gp", "et", "gbm", "fastgp", "etgp")
 DEFAULT_SURROGATE = "etgp"
 
 
-def material_keys(dataset: Dataset, frame: pd.DataFrame | None = None) -> list[str]:
-    """Canonical identity of each row's material (see module docstring)."""
-    frame = dataset.frame if frame is None else frame
+def material_keys(dataset: Dataset, frame: pd.DataFrame | None = None, rows=None) -> list[str]:
+    """Canonical identity of each row's material (see module docstring). A bad formula or SMILES is
+    reported at its 1-based file row: ``rows`` (one per row of ``frame``), by default the dataset's rows
+    when ``frame`` is its own frame, else positions."""
+    if frame is None or (rows is None and frame is dataset.frame):
+        frame, rows = dataset.frame, dataset.rows
     if dataset.kind == "composition":
         from matloop.io.formula import parse_formulas
 
-        return parse_formulas(frame[dataset.input].to_numpy(dtype=object), column=dataset.input).formulas(9)
+        return parse_formulas(frame[dataset.input].to_numpy(dtype=object), column=dataset.input,
+                              rows=rows).formulas(9)
     if dataset.kind == "molecule":
         from matloop.represent.molecule import canonical_smiles
 
-        return list(canonical_smiles(frame[dataset.input].to_numpy(dtype=object), column=dataset.input))
+        return list(canonical_smiles(frame[dataset.input].to_numpy(dtype=object), column=dataset.input, rows=rows))
     if dataset.kind == "structure":
         return [str(v) for v in frame[dataset.input]]
     return parameter_keys(frame, dataset.parameter_columns)
@@ -66,9 +70,21 @@ def parameter_keys(frame: pd.DataFrame, columns: list[str]) -> list[str]:
             for row in frame[columns].itertuples(index=False, name=None)]
 
 
-def featurize(dataset: Dataset, frame: pd.DataFrame | None = None, featurizer=None) -> pd.DataFrame:
-    """Numeric features of every row of ``frame`` (default: the dataset's own frame)."""
-    frame = dataset.frame if frame is None else frame
+def featurize(dataset: Dataset, frame: pd.DataFrame | None = None, featurizer=None,
+              rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Numeric features of every row of ``frame`` (default: the dataset's own frame).
+
+    A row that cannot be featurized is reported by its 1-based row of the user's file: ``rows`` (one
+    per row of ``frame``), by default the dataset's own :attr:`~matloop.io.Dataset.rows` when ``frame``
+    is the dataset's frame (else positions ``1..n``). They travel with the column
+    (:func:`matloop.io.rows.attach_source_rows`), as in :meth:`Dataset.X`.
+    """
+    from matloop.io.rows import attach_source_rows
+
+    if frame is None or (rows is None and frame is dataset.frame):
+        frame, rows = dataset.frame, dataset.rows
+    if rows is not None and len(rows) != len(frame):
+        raise ValueError(f"rows has {len(rows)} entries for {len(frame)} rows")
     if dataset.kind == "parameters":
         cols = dataset.parameter_columns
         return frame[cols].astype(float).reset_index(drop=True)
@@ -76,16 +92,24 @@ def featurize(dataset: Dataset, frame: pd.DataFrame | None = None, featurizer=No
         from matloop.represent.registry import default_featurizer_for
 
         featurizer = default_featurizer_for(dataset.kind)
-    values = frame[dataset.input]
+    values = frame[dataset.input].reset_index(drop=True)
+    if rows is not None:
+        values = attach_source_rows(values, np.asarray(rows))
     if dataset.kind == "structure":
         from matloop.represent.structure import read_structures
 
         base = getattr(dataset, "base_dir", None)
-        values = read_structures(list(values), column=dataset.input, base_dir=base)
+        values = read_structures(values, column=dataset.input, base_dir=base)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined-descriptor notes: the models impute NaN
         out = featurizer.fit_transform(values) if hasattr(featurizer, "fit_transform") else featurizer.transform(values)
-    return pd.DataFrame(out).reset_index(drop=True)
+    out = pd.DataFrame(out).reset_index(drop=True)
+    from matloop.io.validate import check_finite_features
+
+    # as in fit/predict (MaterialModel.features): a row whose features overflowed is a bad file row, not imputed
+    check_finite_features(out, frame[dataset.input].reset_index(drop=True), dataset.input,
+                          np.arange(1, len(out) + 1) if rows is None else np.asarray(rows))
+    return out
 
 
 def make_surrogate(name: str = "auto", random_state: int | None = 0):
@@ -200,6 +224,11 @@ class WarmStartGP(UncertaintyRegressorMixin, BaseEstimator):
         rows of the last optimisation (and whenever the training set shrank: a new campaign).
     max_iter : int, default=60
         L-BFGS iterations per start.
+    max_optimize_rows : int, default=1000
+        The hyper-parameters are optimised on at most this many rows (a fixed random subset): each
+        step of the optimiser inverts an n x n matrix, which on the 4,604 rows of a whole expt_gap
+        table takes minutes. The final fit and the predictions use every row. Closed-loop campaigns
+        stay far below it.
     random_state : ignored (deterministic); kept for a uniform surrogate signature.
 
     Attributes
@@ -210,10 +239,11 @@ class WarmStartGP(UncertaintyRegressorMixin, BaseEstimator):
     """
 
     def __init__(self, warm_start: bool = False, reoptimize_growth: float = 0.1, max_iter: int = 60,
-                 random_state=None):
+                 max_optimize_rows: int = 1000, random_state=None):
         self.warm_start = warm_start
         self.reoptimize_growth = reoptimize_growth
         self.max_iter = max_iter
+        self.max_optimize_rows = max_optimize_rows
         self.random_state = random_state
 
     def fit(self, X, y) -> WarmStartGP:
@@ -242,8 +272,12 @@ class WarmStartGP(UncertaintyRegressorMixin, BaseEstimator):
             starts = [self._prior_mean.copy()]
         if starts:
             best = None
+            rows = np.arange(n)
+            if n > self.max_optimize_rows:  # a fixed subset: the same rows give the same hyper-parameters
+                rows = np.sort(np.random.default_rng(0).choice(n, int(self.max_optimize_rows), replace=False))
             for start in starts:
-                res = minimize(self._objective, start, args=(Z, t), jac=True, method="L-BFGS-B", bounds=bounds,
+                res = minimize(self._objective, start, args=(Z[rows], t[rows]), jac=True, method="L-BFGS-B",
+                               bounds=bounds,
                                options={"maxiter": int(self.max_iter)})
                 if best is None or res.fun < best.fun:
                     best = res

@@ -21,8 +21,8 @@ Rejected, each with a reason: empty strings, charges (``Fe2+``, ``O2-``, ``Fe^3+
 (``Fe-0.5``) and variable ones (``O7-x``), unknown or mis-cased symbols, zero or non-finite amounts,
 amounts above ``MAX_AMOUNT`` (10^9 atoms of one element per formula unit: a typo or an overflow such as
 ``Fe1e308O1e308``, whose total is infinite and whose fractions would all be NaN),
-unparseable numbers, unbalanced, mismatched, empty or absurdly deep brackets, control characters, and
-values that are not text (a number where a formula belongs).
+unparseable numbers, unbalanced, mismatched, empty or absurdly deep brackets, control characters, values
+that are not text, and cells longer than ``MAX_FORMULA_CHARS`` (checked before any parsing).
 
 Speed
 -----
@@ -40,12 +40,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matloop.errors import InputError, error_table
+from matloop.errors import InputError, error_table, shorten
 from matloop.io.elements import ATOMIC_NUMBER, N_ELEMENTS, SYMBOLS
 from matloop.io.factorize import factorize_exact
 from matloop.io.formula_abbrev import ORGANIC_CATIONS, abbreviation_at, unknown_symbol_hint
 
-__all__ = ["Compositions", "parse_formulas", "parse_formula"]
+__all__ = ["MAX_FORMULA_CHARS", "Compositions", "parse_formulas", "parse_formula"]
 
 _SEP = 0x1F  # unit separator: joins the column into one buffer
 _MAX_SAFE_DIGITS = 15  # integer mantissas below 2**53 convert exactly
@@ -53,6 +53,7 @@ _MAX_SAFE_DIGITS = 15  # integer mantissas below 2**53 convert exactly
 #: (``Fe1e308O1e308`` sums to inf and every fraction would be NaN). Far above any real formula unit
 #: (supercells, proteins: ~1e5 atoms), far below overflow even when squared in featurizer statistics.
 MAX_AMOUNT = 1e9
+MAX_FORMULA_CHARS = 1000  #: longest formula cell parsed; a steel with 6-decimal amounts has ~100-250 characters
 
 
 @dataclass(frozen=True)
@@ -153,19 +154,20 @@ def parse_formulas(
     series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
     codes, uniques = factorize_exact(series)
     uniq = [u if isinstance(u, str) else str(u) for u in uniques]  # numbers, bytes...: read as text
-    parsed, reasons = _parse_unique(uniq)
+    too_long = {k: len(u) for k, u in enumerate(uniq) if len(u) > MAX_FORMULA_CHARS}  # never parsed (a 10 MB
+    parsed, reasons = _parse_unique([u if k not in too_long else "" for k, u in enumerate(uniq)])  # cell: 1 GB)
     for k, u in enumerate(uniques):
         if not isinstance(u, str):  # a number or other object where a formula belongs
-            reasons[k] = f"expected a formula, found {type(u).__name__} {u!r}"
-
-    n = len(series)
+            reasons[k] = f"expected a formula, found {type(u).__name__} {shorten(repr(u))}"
+    reasons.update({k: f"formula too long: {m:,} characters (at most {MAX_FORMULA_CHARS:,})"
+                    for k, m in too_long.items()})
     bad_unique = np.zeros(len(uniq) + 1, dtype=bool)  # last slot: missing values (code -1)
     bad_unique[-1] = True
     for k in reasons:
         bad_unique[k] = True
     bad_rows = bad_unique[codes]
     if bad_rows.any():
-        row_labels = np.arange(1, n + 1) if rows is None else np.asarray(rows)
+        row_labels = np.arange(1, len(series) + 1) if rows is None else np.asarray(rows)
         records = []
         for i in np.flatnonzero(bad_rows):
             code = codes[i]

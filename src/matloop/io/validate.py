@@ -8,6 +8,7 @@ is missing (a candidate in a target column), but a literal ``NaN``, ``inf`` or `
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -39,6 +40,17 @@ _NONFINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infini
 _TRUE, _FALSE = {"true", "yes"}, {"false", "no"}
 _BOOL_WORDS = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False, "false": False}
 MAX_CLASSES = 50  # more distinct text labels than this and a target is not a class label column
+#: longest target, parameter or label cell looked at (characters). A number needs < 30, a class label a
+#: few words; a longer cell is reported as too long *before* any regex or numeric parsing, so that a
+#: 10 MB cell costs no more than its length check.
+MAX_CELL_CHARS = 1000
+#: longest structure file path accepted (characters): PATH_MAX on Linux
+MAX_PATH_CHARS = 4096
+
+
+def too_long_reason(n_chars: int, limit: int = MAX_CELL_CHARS, what: str = "value") -> str:
+    """The error reason for a cell of ``n_chars`` characters, longer than ``limit``."""
+    return f"{what} too long: {n_chars:,} characters (at most {limit:,})"
 
 
 def is_missing(value: object) -> bool:
@@ -49,7 +61,8 @@ def is_missing(value: object) -> bool:
 
 
 def _classify(value: object) -> tuple[str, object]:
-    """One cell -> (category, value): missing, number, nonfinite, bool or text."""
+    """One cell -> (category, value): missing, number, nonfinite, bool, text or long (a string of more
+    than :data:`MAX_CELL_CHARS` characters, never parsed)."""
     if isinstance(value, (bool, np.bool_)):
         return "bool", bool(value)
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -59,6 +72,8 @@ def _classify(value: object) -> tuple[str, object]:
         return ("number", x) if np.isfinite(x) else ("nonfinite", value)
     if is_missing(value):
         return "missing", None
+    if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+        return "long", value
     text = str(value).strip()
     if _NUMBER.match(text):
         x = float(text)
@@ -69,6 +84,16 @@ def _classify(value: object) -> tuple[str, object]:
     if low in _TRUE or low in _FALSE:
         return "bool", low in _TRUE
     return "text", text
+
+
+def cell_reason(kind: str, value: object, what: str) -> str | None:
+    """The reason for a cell whose category is not a usable value, or None: ``long`` (over
+    :data:`MAX_CELL_CHARS`) and ``nonfinite`` cells; ``what`` names the column's role."""
+    if kind == "long":
+        return f"{too_long_reason(len(value))}: {what} must be a number or a short label"
+    if kind == "nonfinite":
+        return _nonfinite_reason(value)
+    return None
 
 
 def _nonfinite_reason(value: object) -> str:
@@ -82,10 +107,11 @@ def _not_number_reason(value: object, what: str) -> str:
 
 
 def classify_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray, list]:
-    """Every cell of a column -> category (missing/number/nonfinite/bool/text), number, value.
+    """Every cell of a column -> category (missing/number/nonfinite/bool/text/long), number, value.
 
     Numbers are recognised with pandas' vectorised parser; only the remaining cells (usually few)
-    go through :func:`_classify` one by one.
+    go through :func:`_classify` one by one. Strings longer than :data:`MAX_CELL_CHARS` are ``long``
+    and are never handed to a parser (see :func:`cell_reason`).
     """
     n = len(values)
     kinds = np.full(n, "number", dtype=object)
@@ -101,10 +127,12 @@ def classify_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray, list]:
         numbers[np.isfinite(x)] = x[np.isfinite(x)]
         return kinds, numbers, list(values)
     out = list(values.to_numpy(dtype=object))
-    stripped = pd.Series([v.strip() if isinstance(v, str) else v for v in out], dtype=object)
+    long = np.array([isinstance(v, str) and len(v) > MAX_CELL_CHARS for v in out], dtype=bool)
+    stripped = pd.Series([None if big else v.strip() if isinstance(v, str) else v
+                          for v, big in zip(out, long, strict=True)], dtype=object)
     is_bool = np.array([isinstance(v, (bool, np.bool_)) for v in out], dtype=bool)
     x = pd.to_numeric(stripped.where(~is_bool, None), errors="coerce").to_numpy(dtype=float)
-    fast = np.isfinite(x) & ~is_bool
+    fast = np.isfinite(x) & ~is_bool & ~long
     numbers[fast] = x[fast]
     for i in np.flatnonzero(~fast):
         kinds[i], v = _classify(out[i])
@@ -132,8 +160,8 @@ def convert_target(values: pd.Series, column: str, rows: np.ndarray, task: str |
     def record(i: int, reason: str) -> None:
         records.append({"row": int(rows[i]), "column": column, "value": values.iloc[i], "reason": reason})
 
-    for i in np.flatnonzero(kinds == "nonfinite"):
-        record(i, _nonfinite_reason(values.iloc[i]))
+    for i in np.flatnonzero((kinds == "nonfinite") | (kinds == "long")):
+        record(i, cell_reason(kinds[i], values.iloc[i], "a target"))
     if task is None:
         if counts["text"] == 0 and counts["bool"] > 0 and distinct_numbers <= {0.0, 1.0}:
             task = "classification"
@@ -188,7 +216,7 @@ def convert_numeric_columns(frame: pd.DataFrame, skip: set[str]) -> pd.DataFrame
             continue
         cells = frame[col].to_numpy(dtype=object)
         head = [v.strip() for v in cells[:200] if isinstance(v, str) and v.strip()]
-        if not all(_NUMBER.match(v) or v in _BOOL_WORDS for v in head):
+        if not all(len(v) <= MAX_CELL_CHARS and (_NUMBER.match(v) or v in _BOOL_WORDS) for v in head):
             continue  # a text column: one non-number is enough to leave it alone
         if any(isinstance(v, (bool, np.bool_)) for v in cells):
             continue
@@ -213,7 +241,8 @@ def validate_formulas(values: pd.Series, column: str, rows: np.ndarray) -> tuple
     """
     cells = values.to_numpy(dtype=object)
     comps, table = parse_formulas(cells, column=column, rows=rows, errors="collect")
-    _PARSED["last"] = (np.asarray(rows), cells, comps)  # for take_parsed: featurize parses once, not twice
+    if _PARSED.get("keep"):  # inside keep_parsed(): featurize and screen parse once, not twice
+        _PARSED["last"] = (np.asarray(rows), cells, comps)
     bad = np.isin(np.asarray(rows), table["row"].to_numpy()).tolist()
     q = np.rint(comps.fraction * 1e9).astype(np.int64)
     entry = (comps.z.astype(np.int64) * (1 << 40) + q).tobytes()  # slicing bytes: 3x faster than arrays
@@ -224,6 +253,17 @@ def validate_formulas(values: pd.Series, column: str, rows: np.ndarray) -> tuple
 
 #: the last formula column validate_formulas parsed: (file rows, cells, compositions); see take_parsed
 _PARSED: dict = {}
+
+
+@contextlib.contextmanager
+def keep_parsed():
+    """Within this block :func:`validate_formulas` keeps its parse for one :func:`take_parsed` (outside
+    it nothing is kept, so reading a table never holds its compositions in memory afterwards)."""
+    _PARSED["keep"] = True
+    try:
+        yield
+    finally:
+        _PARSED["keep"] = False
 
 
 def take_parsed(values, rows):
@@ -286,8 +326,6 @@ def validate_structure_paths(values: pd.Series, column: str, rows: np.ndarray, b
     (``None`` when bad; also the duplicate keys) and errors. The files are not parsed here:
     :mod:`matloop.represent` reads them when featurizing.
     """
-    from matloop.io.detect import looks_like_structure_path
-
     root = Path(root if root is not None else base_dir).expanduser().resolve()
     resolved: list = []
     records: list[dict] = []
@@ -298,30 +336,45 @@ def validate_structure_paths(values: pd.Series, column: str, rows: np.ndarray, b
             reason = "empty structure file path"
         elif not isinstance(value, str):
             reason = f"expected a structure file path, found {type(value).__name__} {value!r}"
+        elif len(value) > MAX_PATH_CHARS:  # before any path operation (which would raise on it)
+            reason = too_long_reason(len(value), MAX_PATH_CHARS, "structure file path")
         else:
-            p = Path(value.strip()).expanduser()
-            p = (p if p.is_absolute() else base_dir / p).resolve()
-            if not p.is_relative_to(root):
-                reason = (f"structure file path leads outside {root} (after resolving '..' and symlinks); "
-                          "structure files must lie in the table's folder, or in the folder given with "
-                          "--structures-root DIR (Python: structures_root=DIR)")
-            elif not looks_like_structure_path(p.name) and not looks_like_structure_path(value):
-                reason = "not a structure file name (expected .cif, .vasp, POSCAR/CONTCAR or pymatgen .json)"
-            elif not p.exists():
-                reason = f"structure file not found: {p}"
-            elif not p.is_file():
-                reason = f"not a regular file: {p}"
-            elif p.stat().st_size == 0:
-                reason = f"structure file is empty: {p}"
-            elif p.stat().st_size > MAX_STRUCTURE_FILE_BYTES:
-                reason = (f"structure file is {p.stat().st_size / 1e6:.0f} MB, larger than the "
-                          f"{MAX_STRUCTURE_FILE_BYTES / 1e6:.0f} MB limit: {p}")
-            else:
-                path = str(p)
+            try:
+                path, reason = _check_structure_path(value, base_dir, root)
+            except OSError as exc:  # a name the OS refuses (a component over 255 bytes, ...): a row error
+                reason = f"unusable structure file path: {exc.strerror or type(exc).__name__}"
         resolved.append(path)
         if reason is not None:
             records.append({"row": int(rows[i]), "column": column, "value": value, "reason": reason})
     return resolved, records
+
+
+def _check_structure_path(value: str, base_dir: Path, root: Path) -> tuple[str | None, str | None]:
+    """(resolved path, None) for a usable structure file path, else (None, reason); may raise OSError."""
+    from matloop.io.detect import looks_like_structure_path
+
+    reason = None
+    path = None
+    p = Path(value.strip()).expanduser()
+    p = (p if p.is_absolute() else base_dir / p).resolve()
+    if not p.is_relative_to(root):
+        reason = (f"structure file path leads outside {root} (after resolving '..' and symlinks); "
+                  "structure files must lie in the table's folder, or in the folder given with "
+                  "--structures-root DIR (Python: structures_root=DIR)")
+    elif not looks_like_structure_path(p.name) and not looks_like_structure_path(value):
+        reason = "not a structure file name (expected .cif, .vasp, POSCAR/CONTCAR or pymatgen .json)"
+    elif not p.exists():
+        reason = f"structure file not found: {p}"
+    elif not p.is_file():
+        reason = f"not a regular file: {p}"
+    elif p.stat().st_size == 0:
+        reason = f"structure file is empty: {p}"
+    elif p.stat().st_size > MAX_STRUCTURE_FILE_BYTES:
+        reason = (f"structure file is {p.stat().st_size / 1e6:.0f} MB, larger than the "
+                  f"{MAX_STRUCTURE_FILE_BYTES / 1e6:.0f} MB limit: {p}")
+    else:
+        path = str(p)
+    return path, reason
 
 
 def validate_parameters(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, extra: bool = False
@@ -341,9 +394,12 @@ def validate_parameters(frame: pd.DataFrame, columns: list[str], rows: np.ndarra
         vals = np.where(kinds == "number", numbers, np.nan)
         for i in np.flatnonzero(kinds != "number"):
             cat, v = kinds[i], series.iloc[i]
-            reason = {"missing": f"missing value: {every} needs a number",
-                      "nonfinite": f"{v!r} is not a number: {every} needs a value",
-                      }.get(cat, _not_number_reason(v, inputs))
+            if cat == "long":
+                reason = f"{too_long_reason(len(v))}: {every} needs a number"
+            else:
+                reason = {"missing": f"missing value: {every} needs a number",
+                          "nonfinite": f"{v!r} is not a number: {every} needs a value",
+                          }.get(cat, _not_number_reason(v, inputs))
             records.append({"row": int(rows[i]), "column": col, "value": v, "reason": reason})
         out[col] = pd.Series(vals, index=series.index)
     converted = frame.copy()

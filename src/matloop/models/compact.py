@@ -83,7 +83,7 @@ def _recombined(comps, n: int, rng: np.random.Generator):
 def fit_screening_model(model, X, *, n_synthetic: int | None = None, random_state: int = 0):
     """A compact forest that imitates ``model`` (a fitted MaterialModel of compositions) on the
     training inputs ``X``, ``n_synthetic`` mixtures of two of them and ``n_synthetic`` recombined
-    compositions (default: as many as training rows, at least 2,000 and at most 20,000 of each).
+    compositions (default: as many as training rows, at least 1,000 and at most 20,000 of each).
     Its inputs are ``model.features(...)``."""
     import pandas as pd
 
@@ -95,7 +95,7 @@ def fit_screening_model(model, X, *, n_synthetic: int | None = None, random_stat
     values = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else X
     comps = values if isinstance(values, Compositions) else parse_formulas(np.asarray(values, dtype=object))
     rng = np.random.default_rng(random_state)
-    n = min(max(len(comps), 2_000), 20_000) if n_synthetic is None else int(n_synthetic)
+    n = min(max(len(comps), 1_000), 20_000) if n_synthetic is None else int(n_synthetic)
     F = pd.concat([model.features(comps), model.features(_mixtures(comps, n, rng)),
                    model.features(_recombined(comps, n, rng))], ignore_index=True)
     target = np.asarray(model.estimator_.predict(F), dtype=float)

@@ -303,7 +303,8 @@ def check_model(model: Any, header: dict, where: str) -> None:
         problems += _smoke_problems(model, header)
     if problems:
         _refuse(f"{where}: the model's content is inconsistent: {'; '.join(problems[:5])} "
-                "(the file was crafted or damaged); refusing to load it")
+                "(the file was crafted or damaged, or written by a matloop whose model classes have changed since); "
+                "refusing to load it")
 
 
 def _material_model_problems(model: Any, header: dict) -> list[str]:
@@ -322,6 +323,15 @@ def _material_model_problems(model: Any, header: dict) -> list[str]:
         return out + ["MaterialModel.feature_names_ must be a non-empty list of strings"]
     if _width(model.estimator_) not in (None, len(names)):
         out.append(f"MaterialModel has {len(names)} features but its estimator expects {_width(model.estimator_)}")
+    featurizer = getattr(model, "featurizer_", None)
+    if featurizer is not None:
+        try:
+            made = [str(c) for c in featurizer.get_feature_names_out()] + list(model.extra_inputs or [])
+        except Exception as err:  # a featurizer whose state is not what its class builds
+            made = None
+            out.append(f"its featurizer cannot name its features ({type(err).__name__})")
+        if made is not None and made != names:
+            out.append(f"its featurizer makes {len(made)} features, the model was fitted on {len(names)} others")
     meta = header.get("metadata") or {}
     for key in ("kind", "task"):
         if meta.get(key) is not None and meta[key] != getattr(model, key):
@@ -344,7 +354,9 @@ def _smoke_problems(model: Any, header: dict) -> list[str]:
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            if isinstance(model, MaterialModel):
+            if isinstance(model, MaterialModel) and model.kind == "composition" and not model.extra_inputs:
+                out = model.predict_table(pd.Series(["NaCl", "Fe2O3"]))  # the path 'matloop predict' takes
+            elif isinstance(model, MaterialModel):
                 F = pd.DataFrame(np.zeros((2, len(model.feature_names_))), columns=model.feature_names_)
                 est = model.estimator_
                 out = est.predict_proba(F) if model.task == "classification" else est.predict(F, return_std=True)
@@ -355,9 +367,14 @@ def _smoke_problems(model: Any, header: dict) -> list[str]:
                 out = model.predict(Z if names is None else pd.DataFrame(Z, columns=[str(c) for c in names]))
             else:
                 return []
-        first = np.asarray(out[0] if isinstance(out, tuple) else out)
+        first = np.asarray(out[0] if isinstance(out, tuple) else out.iloc[:, 0] if hasattr(out, "iloc") else out)
         if first.shape[:1] != (2,):
             return [f"a test prediction of 2 rows gives shape {first.shape}"]
     except Exception as err:
-        return [f"a test prediction fails ({type(err).__name__}: {str(err)[:200]})"]
+        import matloop
+
+        saved = header.get("matloop_version")
+        hint = (f"; it was saved by matloop {saved}, this is matloop {matloop.__version__}: re-fit the model"
+                if saved != matloop.__version__ else "")
+        return [f"a test prediction fails ({type(err).__name__}: {str(err)[:200]}){hint}"]
     return []

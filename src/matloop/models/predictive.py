@@ -124,6 +124,10 @@ class ResidualDistribution(BaseEstimator):
     min_bin : int
         Fewest residuals in a band (smaller bands merge into a neighbour): a 95 % interval needs a
         few dozen per tail.
+    tail_weight : float
+        Share of a wide Gaussian (the band's root-mean-square score) mixed into the kernel density of
+        :meth:`PredictiveDistribution.logpdf` only: a kernel density decays fast beyond the largest
+        training error, and one new error beyond it would dominate the mean log score.
 
     Attributes
     ----------
@@ -141,9 +145,10 @@ class ResidualDistribution(BaseEstimator):
         Smallest std used (a zero std would make every score infinite).
     """
 
-    def __init__(self, n_bins: int | str = "auto", min_bin: int = 400):
+    def __init__(self, n_bins: int | str = "auto", min_bin: int = 400, tail_weight: float = 0.05):
         self.n_bins = n_bins
         self.min_bin = min_bin
+        self.tail_weight = tail_weight
 
     def fit(self, pred: np.ndarray, std: np.ndarray, y: np.ndarray, lower: float | None = None
             ) -> ResidualDistribution:
@@ -168,6 +173,8 @@ class ResidualDistribution(BaseEstimator):
         self.scores_ = np.concatenate([p[0] for p in parts])
         self.cumweights_ = np.concatenate([p[1] for p in parts])
         self.bandwidths_ = np.array([_silverman(z[band == b]) for b in range(len(edges) + 1)])
+        self.tail_scales_ = np.array([max(float(np.sqrt(np.mean(z[band == b] ** 2))), h)
+                                      for b, h in enumerate(self.bandwidths_)])
         return self
 
     def _merge_small(self, edges: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -190,7 +197,7 @@ class ResidualDistribution(BaseEstimator):
         pred = np.asarray(pred, dtype=float).reshape(-1)
         scale = np.maximum(np.asarray(std, dtype=float).reshape(-1), self.scale_floor_)
         return PredictiveDistribution(pred, scale, self.band(pred), self.scores_, self.cumweights_, self.offsets_,
-                                      self.bandwidths_, bounds)
+                                      self.bandwidths_, bounds, tails=(float(self.tail_weight), self.tail_scales_))
 
 
 def _left_censored_km(z: np.ndarray, censored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -238,8 +245,9 @@ class PredictiveDistribution:
 
     def __init__(self, loc: np.ndarray, scale: np.ndarray, band: np.ndarray, scores: np.ndarray,
                  cumweights: np.ndarray, offsets: np.ndarray, bandwidths: np.ndarray,
-                 bounds: tuple[float | None, float | None] | None):
+                 bounds: tuple[float | None, float | None] | None, tails: tuple | None = None):
         self.loc, self.scale, self.band = loc, scale, band
+        self.tail_weight, self.tail_scales = tails if tails is not None else (0.0, np.ones(len(offsets) - 1))
         self.scores, self.cumweights, self.offsets, self.bandwidths = scores, cumweights, offsets, bandwidths
         lo, hi = check_bounds(bounds)
         self.lower = -np.inf if lo is None else lo
@@ -254,7 +262,7 @@ class PredictiveDistribution:
             if len(rows):
                 sl = slice(self.offsets[b], self.offsets[b + 1])
                 cw = self.cumweights[sl]
-                yield rows, self.scores[sl], cw, np.diff(cw, prepend=0.0), self.bandwidths[b]
+                yield rows, self.scores[sl], cw, np.diff(cw, prepend=0.0), self.bandwidths[b], self.tail_scales[b]
 
     def ppf(self, q: float | np.ndarray) -> np.ndarray:
         """Quantiles: shape ``(n,)`` for a scalar ``q``, ``(n, len(q))`` for several."""
@@ -262,7 +270,7 @@ class PredictiveDistribution:
         if np.any((qs < 0) | (qs > 1)):
             raise ValueError("quantile levels must lie in [0, 1]")
         out = np.empty((len(self.loc), len(qs)))
-        for rows, s, cw, _, _ in self._bands():
+        for rows, s, cw, _, _, _ in self._bands():
             idx = np.minimum(np.searchsorted(cw, qs - 1e-12, side="left"), len(s) - 1)  # smallest z, F(z) >= q
             with np.errstate(invalid="ignore"):
                 out[rows] = self.loc[rows, None] + self.scale[rows, None] * s[idx][None, :]
@@ -272,7 +280,7 @@ class PredictiveDistribution:
     def _ppf_rows(self, levels: np.ndarray) -> np.ndarray:
         """One quantile per point, at its own level."""
         out = np.empty(len(self.loc))
-        for rows, s, cw, _, _ in self._bands():
+        for rows, s, cw, _, _, _ in self._bands():
             idx = np.minimum(np.searchsorted(cw, levels[rows] - 1e-12, side="left"), len(s) - 1)
             with np.errstate(invalid="ignore"):
                 out[rows] = self.loc[rows] + self.scale[rows] * s[idx]
@@ -298,7 +306,7 @@ class PredictiveDistribution:
         """``(F(y-), F(y))`` per point: equal except at an atom (a bound, or tied scores)."""
         y = np.asarray(y, dtype=float).reshape(-1)
         left, right = np.empty(len(y)), np.empty(len(y))
-        for rows, s, cw, _, _ in self._bands():
+        for rows, s, cw, _, _, _ in self._bands():
             z = (y[rows] - self.loc[rows]) / self.scale[rows]
             cw0 = np.concatenate([[0.0], cw])
             left[rows] = cw0[np.searchsorted(s, z, side="left")]
@@ -312,26 +320,31 @@ class PredictiveDistribution:
         of the atom (the censored mass) at a bound. Lower ``-logpdf`` is better (the NLL)."""
         y = np.asarray(y, dtype=float).reshape(-1)
         out = np.empty(len(y))
-        for rows, s, _, w, h in self._bands():
+        tw = self.tail_weight
+        for rows, s, _, w, h, sd in self._bands():
             z = (y[rows] - self.loc[rows]) / self.scale[rows]
             step = max(1, 2_000_000 // len(s))
             for start in range(0, len(rows), step):
                 r = rows[start:start + step]
                 with np.errstate(invalid="ignore"):
                     d = np.nan_to_num((z[start:start + step, None] - s[None, :]) / h, nan=np.inf, posinf=np.inf, neginf=-np.inf)
-                dens = np.log(np.exp(-0.5 * d**2) @ w + 1e-300) - 0.5 * _LOG_2PI - np.log(h)
-                out[r] = dens - np.log(self.scale[r])
+                zr = z[start:start + step]
+                kde = (np.exp(-0.5 * d**2) @ w) / h
+                wide = np.exp(-0.5 * (zr / sd) ** 2) / sd
+                out[r] = np.log((1 - tw) * kde + tw * wide + 1e-300) - 0.5 * _LOG_2PI - np.log(self.scale[r])
                 at_lo, at_hi = y[r] <= self.lower, y[r] >= self.upper
                 if at_lo.any():  # log P(Y <= lower) under the smoothed scores
-                    out[r[at_lo]] = np.log(np.exp(log_ndtr(d[at_lo])) @ w + 1e-300)
+                    p = (1 - tw) * (np.exp(log_ndtr(d[at_lo])) @ w) + tw * np.exp(log_ndtr(zr[at_lo] / sd))
+                    out[r[at_lo]] = np.log(p + 1e-300)
                 if at_hi.any():
-                    out[r[at_hi]] = np.log(np.exp(log_ndtr(-d[at_hi])) @ w + 1e-300)
+                    p = (1 - tw) * (np.exp(log_ndtr(-d[at_hi])) @ w) + tw * np.exp(log_ndtr(-zr[at_hi] / sd))
+                    out[r[at_hi]] = np.log(p + 1e-300)
         return out
 
     def mean(self) -> np.ndarray:
         """Expected value of the censored distribution."""
         out = np.empty(len(self.loc))
-        for rows, s, _, w, _ in self._bands():
+        for rows, s, _, w, _, _ in self._bands():
             step = max(1, 2_000_000 // len(s))
             for start in range(0, len(rows), step):
                 r = rows[start:start + step]

@@ -13,8 +13,9 @@ model needs is only what its predictions use, so :func:`compact_model` (applied 
   above them. scikit-learn trees compare float32 inputs (``predict``/``apply`` cast ``X`` to
   float32) with ``x <= threshold``; no float32 lies between that number and the threshold, so every
   comparison, hence every prediction, is bit-for-bit the same, and the zeroed low mantissa bits
-  compress away. Impurities, sample counts and node values are kept: feature importances and
-  SHAP's tree explainer read them.
+  compress away; the alignment bytes of every node record, which hold allocator garbage, are zeroed.
+  Impurities, sample counts and node values are kept: feature importances and SHAP's tree explainer
+  read them.
 
 The copy shares every unchanged object with the original, which is never modified.
 """
@@ -106,4 +107,19 @@ def _floor_tree(tree: Any) -> Any:
     state["nodes"] = nodes
     new = Tree(tree.n_features, np.asarray(tree.n_classes, dtype=np.intp), tree.n_outputs)
     new.__setstate__(state)
+    _zero_padding(new)
     return new
+
+
+def _zero_padding(tree: Any) -> None:
+    """Zero the alignment bytes of the tree's node records (7 of 64 per node): scikit-learn leaves
+    whatever the allocator returned there, which is saved with the tree and does not compress."""
+    nodes = tree.__getstate__()["nodes"]
+    used = np.zeros(nodes.dtype.itemsize, dtype=bool)
+    for name in nodes.dtype.names:
+        field, offset = nodes.dtype.fields[name][:2]
+        used[offset:offset + field.itemsize] = True
+    if used.all() or not nodes.flags.writeable or not len(nodes):
+        return
+    raw = nodes.view(np.uint8).reshape(len(nodes), nodes.dtype.itemsize)
+    raw[:, ~used] = 0

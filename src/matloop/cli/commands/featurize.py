@@ -69,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
     import matloop.represent.base  # noqa: F401  (scikit-learn: imported before the clocks start)
 
     t0 = time.perf_counter()
-    dataset = load_table(args)
+    from matloop.io.validate import keep_parsed
+
+    with keep_parsed():  # the parsed formulas are reused below instead of parsed again
+        dataset = load_table(args)
     if dataset.kind == "parameters":
         raise InputError(
             f"{Path(args.table).name} has no formula, SMILES or structure column, so there is nothing to "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from matloop.cli.common import add_quiet_argument, add_table_arguments
+from matloop.cli.common import STRUCTURES_ROOT_HELP, add_quiet_argument, add_table_arguments
 from matloop.cli.options import featurizer_name, int_at_least, output_file, seed
 
 #: the regression names of matloop.models.registry (kept literal: importing the models costs seconds)
@@ -96,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pred.add_argument("--skip-invalid", action="store_true",
                       help="leave out rows with problems instead of stopping; they are written with their reasons "
                            "to TABLE_STEM.skipped.csv beside the output")
+    pred.add_argument("--structures-root", metavar="DIR", help=STRUCTURES_ROOT_HELP)
     pred.add_argument("-o", "--output", required=True, metavar="OUT.csv")
     add_quiet_argument(pred)
     pred.set_defaults(func=run_predict)
@@ -193,7 +194,8 @@ def run_predict(args: argparse.Namespace) -> int:
     kind = meta.get("kind")
     table_args = argparse.Namespace(table=args.table, input=args.input or meta.get("input"), target=None, kind=kind,
                                     skip_invalid=args.skip_invalid, duplicates="keep", output=args.output,
-                                    extra_inputs=list(meta.get("extra_inputs") or []))
+                                    extra_inputs=list(meta.get("extra_inputs") or []),
+                                    structures_root=args.structures_root)
     dataset = load_table(table_args)
     if kind == "parameters":
         missing = [c for c in meta["parameter_columns"] if c not in dataset.frame.columns]

@@ -198,11 +198,12 @@ def _source(args):
 
     table_args = argparse.Namespace(table=args.candidates, input=args.input, target=None, kind="composition",
                                     skip_invalid=args.skip_invalid, duplicates="keep", output=args.output)
-    dataset = load_table(table_args)
+    from matloop.io.validate import keep_parsed, take_parsed
+
+    with keep_parsed():  # the parsed formulas are reused below instead of parsed again
+        dataset = load_table(table_args)
     if dataset.kind != "composition" or dataset.input is None:
         raise InputError(f"{args.candidates}: no formula column found; name it with --input COL")
-    from matloop.io.validate import take_parsed
-
     comps = take_parsed(dataset.frame[dataset.input], dataset.rows)  # parsed once, while validating
     if comps is None:
         comps = parse_formulas(dataset.frame[dataset.input].to_numpy(dtype=object), column=dataset.input,

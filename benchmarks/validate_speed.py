@@ -79,7 +79,11 @@ def main() -> None:
                 rows.append(run(name, Path(tmp), budget))
                 print(rows[-1], file=sys.stderr, flush=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "validate_speed.json").write_text(json.dumps({"cores": os.cpu_count(), "runs": rows}, indent=1))
+    path = RESULTS / "validate_speed.json"
+    if path.exists():  # keep the runs of other sets (a set and budget measured again replaces its row)
+        done = {(r["set"], r["budget"]) for r in rows}
+        rows = [r for r in json.loads(path.read_text())["runs"] if (r["set"], r["budget"]) not in done] + rows
+    path.write_text(json.dumps({"cores": os.cpu_count(), "runs": rows}, indent=1))
     head = "| set | rows | time budget | wall (s) | MAE | RMSE | R² | 95 % coverage | miscalibration area |"
     lines = ["# `matloop validate` with the default model: wall time and accuracy (5-fold, 2 cores)", "",
              "Measured by `benchmarks/validate_speed.py`: a fresh `matloop validate TABLE --target Y` process per "

@@ -323,6 +323,7 @@ class AutoModel(RegressorMixin, BaseEstimator):
             if name not in members and now - start + refit_share * fold_seconds[name] > self.time_budget:
                 continue  # a single model for member_predictions, not worth overrunning the budget for
             self._set_jobs(cands[name])
+            progress.say(f"refitting {name} on all {n} rows")
             self.estimators_[name] = clone(cands[name]).fit(Xs, y)
         self.variants_ = {v: (c, p) for v, (c, p) in self.variants_.items() if c in self.estimators_}
         self.fit_seconds_ = time.perf_counter() - start

@@ -211,8 +211,12 @@ def simulation_report(result, title: str, subtitle: str, direction: str = "max")
     ax.legend(frameon=False)
     summary = result.summary()
     best = summary.iloc[0]
-    takeaway = (f"{best['strategy']} finds half of the top candidates after {best['evals_to_50pct']:.0f} experiments "
-                f"(random sampling needs about {0.5 * result.n_pool:.0f})")
+    if np.isfinite(best["evals_to_50pct"]):
+        takeaway = (f"{best['strategy']} finds half of the top candidates after {best['evals_to_50pct']:.0f} "
+                    f"experiments (random sampling needs about {0.5 * result.n_pool:.0f})")
+    else:  # no run reached half of the set within its budget: say that, not "after nan experiments"
+        takeaway = (f"No strategy found half of the top candidates within its budget of experiments (random "
+                    f"sampling needs about {0.5 * result.n_pool:.0f}); {best['strategy']} ranks first")
     report.add_figure(fig, takeaway)
     report.add_table(summary, caption="Figures of merit (AF: acceleration factor vs random; EF: enhancement)")
     return report

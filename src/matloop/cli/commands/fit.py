@@ -164,8 +164,10 @@ def run_fit(args: argparse.Namespace) -> int:
             "n_train": len(dataset), "model": args.model, "transfer": args.transfer,
             "bounds": list(getattr(model, "bounds_", (None, None)))}
     save_model(model, args.output, metadata=meta)
-    from matloop.models.compact import write_for_screening
+    from matloop.models.compact import supports_screening_model, write_for_screening
 
+    if supports_screening_model(model):
+        say(f"saved {args.output}; distilling the compact screening model {args.output}.screen")
     note = write_for_screening(model, dataset.inputs, args.output, random_state=args.seed)  # MODEL.screen
     print(f"fitted {_described(args)} on {len(dataset)} rows of {dataset.kind} input {dataset.input or ''} "
           f"-> {dataset.target} ({dataset.task}) in {time.perf_counter() - t0:.1f} s; saved {args.output}")

@@ -258,7 +258,7 @@ class Campaign:
             from matloop.io.write import write_table
 
             try:
-                write_table(chosen, staged)
+                write_table(chosen, staged, round_columns=["prediction", "std", "acquisition"])  # 6 digits
             except OSError as exc:
                 raise MatloopError(f"cannot write {out_path} ({exc.strerror or exc}); nothing was stored "
                                    "in the ledger") from None

@@ -71,7 +71,8 @@ SKLEARN_INTERNAL_TYPES = frozenset({
     *(f"sklearn.metrics._dist_metrics.{name}Distance{bits}"
       for name in ("Euclidean", "Manhattan", "Chebyshev") for bits in (64, 32)),
 })
-_registered: set[str] = set()
+# classes that moved module keep loading from files saved before the move (their old path is a re-export)
+_registered: set[str] = {"matloop.models.automodel.AutoClassifier"}
 
 
 class ModelFileError(InputError):

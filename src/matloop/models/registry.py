@@ -85,7 +85,7 @@ def _classifier(name: str, random_state, **params):
     from matloop.models import classifiers
 
     if name == "auto":
-        from matloop.models.automodel import AutoClassifier
+        from matloop.models.autoclassifier import AutoClassifier
 
         return AutoClassifier(random_state=random_state, **params)
     if name == "rf":

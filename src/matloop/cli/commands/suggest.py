@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     out = suggest(dataset, objective_from_args(args), batch=args.batch, acquisition=args.acquisition,
                   batch_method=args.batch_method, model=args.model, seed=args.seed, constraints=args.constraint,
                   candidates=candidates)
-    write_table(out, args.output)
+    user_columns = set(dataset.frame.columns) | (set(candidates.frame.columns) if candidates is not None else set())
+    write_table(out, args.output, round_columns=[c for c in out.columns if c not in user_columns])  # 6 digits
     known = out.attrs.get("n_known_left_out", 0)
     print(f"trained on {n_measured} measured rows, ranked {out.attrs.get('n_candidates', n_open)} candidates"
           + (f" ({known} rows of {args.candidates} already measured were left out)" if known else "")

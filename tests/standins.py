@@ -1,7 +1,10 @@
 """Small stand-ins shared by tests (importable as ``standins``: pytest's pythonpath): estimators, test
-crystals, clustered blobs, and a ledger with a writer process."""
+crystals, clustered blobs, a ledger with a writer process, and skip markers for optional extras."""
+
+import importlib.util
 
 import numpy as np
+import pytest
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.tree import DecisionTreeRegressor
 
@@ -82,3 +85,12 @@ for i in range(n):
     led.record(res, ["NiO"], ["gap"], tag, [1])
     print(f"ack {i}", flush=True)
 """
+
+
+def has_module(module: str) -> bool:
+    """Whether an optional dependency is installed (without importing it)."""
+    return importlib.util.find_spec(module) is not None
+
+
+needs_rdkit = pytest.mark.skipif(not has_module("rdkit"), reason="needs RDKit (the molecule extra)")
+needs_pymatgen = pytest.mark.skipif(not has_module("pymatgen"), reason="needs pymatgen (the structure extra)")

@@ -20,19 +20,9 @@ from matloop.cli.main import main
 from matloop.design.surrogate import featurize
 from matloop.io import read_table
 from matloop.io.rows import source_rows
+from standins import needs_pymatgen
 
 FIXTURES = Path(__file__).resolve().parents[1] / "represent" / "data" / "structures"
-
-
-def _has(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
-needs_pymatgen = pytest.mark.skipif(not _has("pymatgen"), reason="needs pymatgen (the structure extra)")
 
 
 class _Spy:

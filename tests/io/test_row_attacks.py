@@ -23,18 +23,7 @@ from matloop.io.formula import MAX_AMOUNT, parse_formula, parse_formulas
 from matloop.io.rows import attach_source_rows, source_rows
 from matloop.io.smiles import MAX_ATOMS, MAX_BRANCH_DEPTH, MAX_SMILES_LENGTH, bounds_problem
 from matloop.io.validate import check_finite_features, validate_structure_paths
-
-
-def _has(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
-needs_rdkit = pytest.mark.skipif(not _has("rdkit"), reason="needs RDKit (the molecule extra)")
-needs_pymatgen = pytest.mark.skipif(not _has("pymatgen"), reason="needs pymatgen (the structure extra)")
+from standins import needs_pymatgen, needs_rdkit
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -25,6 +25,7 @@ error, *before* the work they would cause:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -261,13 +262,15 @@ def _check_automodel(model: Any, problems: list[str]) -> None:
         problems.append("AutoModel weights_ must be non-negative numbers")
 
 
-def _walk(model: Any):
-    """Every object reachable from ``model`` through attributes, containers and object arrays."""
+def walk_objects(model: Any):
+    """Every object reachable from ``model`` through attributes, containers and object arrays
+    (scalars, strings, types and open files are not visited)."""
     seen: set[int] = set()
     stack = [model]
     while stack:
         obj = stack.pop()
-        if id(obj) in seen or obj is None or isinstance(obj, str | bytes | int | float | np.generic | type):
+        if id(obj) in seen or obj is None or isinstance(obj, str | bytes | int | float | np.generic | type
+                                                        | io.IOBase):
             continue
         seen.add(id(obj))
         if isinstance(obj, np.ndarray):
@@ -286,7 +289,7 @@ def _walk(model: Any):
 def check_model(model: Any, header: dict, where: str) -> None:
     """Refuse a loaded model whose arrays are inconsistent, or which cannot predict two rows."""
     problems: list[str] = []
-    for obj in _walk(model):
+    for obj in walk_objects(model):
         if hasattr(obj, "get_params") and hasattr(type(obj), "__module__") \
                 and type(obj).__module__.startswith("matloop."):
             try:

@@ -344,17 +344,7 @@ def check_tree_structures(model: Any) -> None:
     from sklearn.tree import BaseDecisionTree
     from sklearn.tree._tree import Tree
 
-    seen: set[int] = set()
-    stack = [model]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen or isinstance(obj, str | bytes | int | float | np.generic | type | io.IOBase):
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, np.ndarray):
-            if obj.dtype == object:
-                stack.extend(obj.ravel().tolist())
-            continue
+    for obj in model_checks.walk_objects(model):
         if isinstance(obj, BaseDecisionTree) and hasattr(obj, "tree_"):
             _check_tree(obj.tree_, int(obj.n_features_in_))
         elif isinstance(obj, Tree):
@@ -370,13 +360,6 @@ def check_tree_structures(model: Any) -> None:
                                  int(obj.n_features_in_))
                     if np.any(predictor.nodes["is_categorical"]):
                         raise UntrustedModelError("refusing a boosting predictor with categorical splits")
-            continue
-        if isinstance(obj, dict):
-            stack.extend(obj.values())
-        elif isinstance(obj, list | tuple | set | frozenset):
-            stack.extend(obj)
-        elif hasattr(obj, "__dict__"):
-            stack.extend(vars(obj).values())
 
 
 def _check_tree(tree, n_features: int) -> None:

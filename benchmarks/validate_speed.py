@@ -11,7 +11,7 @@ Datasets: the bundled ESOL (1,128) and FreeSolv (642) via ``matloop datasets exp
 Lipophilicity (4,200; ``benchmarks/data/lipophilicity.csv.xz``, see its PROVENANCE.md).
 
 usage: python benchmarks/validate_speed.py [--sets esol freesolv lipophilicity] [--unlimited esol freesolv]
-                                           [--skip-default]
+                                           [--skip-default] [--table-only]
 Results: ``benchmarks/results/validate_speed.md`` and ``.json``.
 """
 
@@ -74,30 +74,42 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--unlimited", nargs="*", default=["esol", "freesolv"], choices=list(SETS))
     parser.add_argument("--skip-default", action="store_true", help="run only the unlimited budgets")
+    parser.add_argument("--table-only", action="store_true", help="rewrite the Markdown table from the JSON")
     args = parser.parse_args()
     rows = []
+    if args.table_only:
+        return write_results(rows)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:
             for budget in ([] if args.skip_default else [None]) + ([1e6] if name in args.unlimited else []):
                 print(f"{name} budget={budget} ...", file=sys.stderr, flush=True)
                 rows.append(run(name, Path(tmp), budget))
                 print(rows[-1], file=sys.stderr, flush=True)
+    write_results(rows)
+
+
+def write_results(rows: list[dict]) -> None:
+    """Merge ``rows`` into the results JSON (a set and budget measured again replaces its row) and
+    write the Markdown table from every stored row."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "validate_speed.json"
-    if path.exists():  # keep the runs of other sets (a set and budget measured again replaces its row)
+    if path.exists():
         done = {(r["set"], r["budget"]) for r in rows}
         rows = [r for r in json.loads(path.read_text())["runs"] if (r["set"], r["budget"]) not in done] + rows
     path.write_text(json.dumps({"cores": os.cpu_count(), "runs": rows}, indent=1))
-    head = "| set | rows | time budget | wall (s) | MAE | RMSE | R² | 95 % coverage | miscalibration area |"
+    head = ("| set | rows | time budget | wall (s) | MAE | RMSE | R² | 95 % coverage | miscalibration area "
+            "| load average |")
     lines = ["# `matloop validate` with the default model: wall time and accuracy (5-fold, 2 cores)", "",
              "Measured by `benchmarks/validate_speed.py`: a fresh `matloop validate TABLE --target Y` process per "
-             "row, featurization included. 'unlimited' is `--time-budget 1e6` (every candidate runs).", "",
-             head, "|" + "---|" * 9]
+             "row, featurization included. 'unlimited' is `--time-budget 1e6` (every candidate runs). The machine "
+             "is shared: the load average before each run is given (2 cores; above 2, other jobs took CPU).", "",
+             head, "|" + "---|" * 10]
     for r in rows:
         cov = "" if r["coverage_95"] is None else f"{r['coverage_95']:.3f}"
         mis = "" if r["miscalibration_area"] is None else f"{r['miscalibration_area']:.3f}"
-        lines.append(f"| {r['set']} | {r['rows']} | {r['budget'] if r['budget'] != '1e+06 s' else 'unlimited'} | "
-                     f"{r['wall_s']:.0f} | {r['mae']:.3f} | {r['rmse']:.3f} | {r['r2']:.3f} | {cov} | {mis} |")
+        budget = "unlimited" if r["budget"] == "1e+06 s" else r["budget"]
+        lines.append(f"| {r['set']} | {r['rows']} | {budget} | {r['wall_s']:.0f} | {r['mae']:.3f} | {r['rmse']:.3f} | "
+                     f"{r['r2']:.3f} | {cov} | {mis} | {r.get('load_before', float('nan')):.1f} |")
     text = "\n".join(lines) + "\n"
     (RESULTS / "validate_speed.md").write_text(text)
     print(text)

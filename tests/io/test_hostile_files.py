@@ -131,6 +131,18 @@ def _bomb_gz(path: Path, gib: float) -> None:
             fh.write(member)
 
 
+def _read_raw_script(path: Path) -> str:
+    """A child script that reads ``path`` with ``read_raw`` and prints REJECTED and the message on InputError."""
+    return f"""
+        from matloop import InputError
+        from matloop.io.files import read_raw
+        try:
+            read_raw({str(path)!r})
+        except InputError as exc:
+            print("REJECTED", exc.message)
+    """
+
+
 def _run_capped(script: str, extra_mib: int, env: dict[str, str]) -> subprocess.CompletedProcess:
     """Run ``script`` with the address space limited to what it uses after imports + ``extra_mib``."""
     code = textwrap.dedent(f"""
@@ -149,14 +161,7 @@ def test_gzip_bomb_is_stopped_at_the_cap_under_a_memory_limit(tmp_path):
     bomb = tmp_path / "bomb.csv.gz"
     _bomb_gz(bomb, 2)  # 2 GiB of zeros in ~4 MB
     assert bomb.stat().st_size < 10 << 20
-    script = f"""
-        from matloop import InputError
-        from matloop.io.files import read_raw
-        try:
-            read_raw({str(bomb)!r})
-        except InputError as exc:
-            print("REJECTED", exc.message)
-    """
+    script = _read_raw_script(bomb)
     done = _run_capped(script, 400, {"MATLOOP_MAX_TABLE_BYTES": "100M"})  # the size cap stops it
     assert "REJECTED" in done.stdout, done.stderr[-2000:]
     assert "decompresses to more than 100.0 MiB" in done.stdout and "MATLOOP_MAX_TABLE_BYTES" in done.stdout
@@ -211,14 +216,7 @@ def test_xlsx_bomb_is_refused_from_the_zip_directory_under_a_memory_limit(tmp_pa
     bomb = tmp_path / "bomb.xlsx"
     _xlsx_bomb(bomb, 64)
     assert bomb.stat().st_size < 1 << 20
-    script = f"""
-        from matloop import InputError
-        from matloop.io.files import read_raw
-        try:
-            read_raw({str(bomb)!r})
-        except InputError as exc:
-            print("REJECTED", exc.message)
-    """
+    script = _read_raw_script(bomb)
     done = _run_capped(script, 40, {})  # far less memory than the 64 MiB the sheet inflates to
     assert "REJECTED" in done.stdout, done.stderr[-2000:]
     assert "like a decompression bomb" in done.stdout and f"less than {MAX_ZIP_RATIO}-fold" in done.stdout

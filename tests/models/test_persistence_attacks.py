@@ -114,6 +114,18 @@ def zeros_100mb():
     return deflated_zeros(100 * 2**20), zlib.crc32(bytes(100 * 2**20))
 
 
+def assert_refused_in_little_memory(path, match: str | None = None) -> None:
+    """``load_model`` refuses ``path`` while allocating under 50 MB (a bomb is judged before it inflates)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match=match):
+            load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20
+
+
 def test_outer_bomb_of_6_8_gb_is_refused_before_inflating(saved, zeros_100mb, capsys):
     header, _ = parts(saved["path"])
     data, crc = zeros_100mb
@@ -123,12 +135,7 @@ def test_outer_bomb_of_6_8_gb_is_refused_before_inflating(saved, zeros_100mb, ca
     path = saved["folder"] / "outer_bomb.model"
     path.write_bytes(raw_zip(members))
     assert path.stat().st_size < 10_000_000  # a few MB on disk, 6.8 GB declared
-    tracemalloc.start()
-    with pytest.raises(ModelFileError, match="decompression bomb|inflate"):
-        load_model(path)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert peak < 50 * 2**20
+    assert_refused_in_little_memory(path, match="decompression bomb|inflate")
     assert_refused(path, capsys, saved["new"])
     assert_header_refused(path, capsys)
 
@@ -142,12 +149,7 @@ def test_inner_skops_bomb_is_refused_before_skops_reads_it(saved, zeros_100mb, c
                    + [(f"{i}.npy", data, 100 * 2**20, crc) for i in range(68)])
     path = saved["folder"] / "inner_bomb.model"
     forge(path, header, bomb)
-    tracemalloc.start()
-    with pytest.raises(ModelFileError, match="decompression bomb"):
-        load_model(path)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert peak < 50 * 2**20
+    assert_refused_in_little_memory(path, match="decompression bomb")
     assert_refused(path, capsys, saved["new"])
 
 
@@ -159,12 +161,7 @@ def test_a_member_that_lies_about_its_size_is_cut_off_at_the_declared_size(saved
     path = saved["folder"] / "liar.model"
     path.write_bytes(raw_zip([("matloop.json", zlib.compress(head)[2:-4], len(head), zlib.crc32(head)),
                               ("model.skops", big, 2048, 0)]))
-    tracemalloc.start()
-    with pytest.raises(ModelFileError):
-        load_model(path)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert peak < 50 * 2**20
+    assert_refused_in_little_memory(path)
     assert_refused(path, capsys, saved["new"])
 
 

@@ -47,6 +47,8 @@ CRABNET = {
 LIANG = {"liang_p3ht": "P3HT_dataset.csv", "liang_agnp": "AgNP_dataset.csv",
          "liang_crossed_barrel": "Crossed barrel_dataset.csv"}
 MOLECULES = {"esol": "ESOL_delaney-processed.csv", "freesolv": "FreeSolv_SAMPL.csv"}
+OLYMPUS = {name: f"{name}/{name}.csv" for name in
+           ("dye_lasers", "redoxmers", "oer_plate_3496", "oer_plate_3851", "vapdiff_crystal")}
 
 MIT = """MIT License
 
@@ -105,6 +107,13 @@ LICENSES = {
         "al., Chem Sci 9, 513 (2018)). Cite the originals.\n\n"
         + MIT.format(copyright="Copyright (c) 2018 Guillaume Lambard")
     ),
+    "olympus": (
+        "The files in this folder were taken from the aspuru-guzik-group/olympus repository\n"
+        "(src/olympus/datasets/dataset_<name>/), which is distributed under the MIT License\n"
+        "reproduced below. Cite Olympus (Hase et al., Mach. Learn.: Sci. Technol. 2, 035021 (2021))\n"
+        "and the original data sources listed in PROVENANCE.md.\n\n"
+        + MIT.format(copyright="Copyright (c) 2020 Aspuru-Guzik group repo")
+    ),
 }
 
 
@@ -139,6 +148,10 @@ def _provenance(source: Path) -> dict[str, str]:
         "moleculenet": (source / "molecules" / "PROVENANCE.md").read_text(encoding="utf-8") + note.format(
             group="moleculenet", how="each source CSV byte for byte as `<name>.csv.xz` (the trailing "
             "spaces of some ESOL SMILES are kept in the file; the loader strips them)."),
+        "olympus": "# Data provenance\n\n" + next(v for k, v in _sections(
+            (source / "PROVENANCE_round2.md").read_text(encoding="utf-8")).items() if k.startswith("bo_olympus"))
+        + note.format(group="olympus", how="each `<name>.csv` (header row built from the dataset's own "
+                      "`config.json` when the data were collected) byte for byte as `<name>.csv.xz`."),
     }
 
 
@@ -188,7 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", nargs="?", default="/work/shared/data", type=Path,
                         help="folder with the public data and its PROVENANCE.md files")
-    source = parser.parse_args(argv).source
+    parser.add_argument("--only", nargs="+", metavar="GROUP",
+                        help="re-bundle only these groups and keep the other manifest entries")
+    args = parser.parse_args(argv)
+    source = args.source
+    if args.only:
+        return _bundle_only(source, set(args.only))
     manifest: dict[str, dict] = {}
     for group, text in _provenance(source).items():
         (DEST / group).mkdir(parents=True, exist_ok=True)
@@ -201,13 +219,40 @@ def main(argv: list[str] | None = None) -> int:
     for name, folder in CRABNET.items():
         raw, counts = _crabnet_bytes(source / "crabnet_benchmark_data" / folder)
         _write("crabnet", name, raw, manifest, f"crabnet_benchmark_data/{folder}/{{{','.join(counts)}}}.csv.gz")
-    for group, sub, files in (("liang2021", "bo_benchmarks", LIANG), ("moleculenet", "molecules", MOLECULES)):
-        for name, file in files.items():
-            raw = (source / sub / file).read_bytes()
-            _write(group, name, raw, manifest, f"{sub}/{file}", md5=hashlib.md5(raw).hexdigest())
+    _copy_groups(source, manifest, {"liang2021", "moleculenet", "olympus"})
     (DEST / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     total = sum(p.stat().st_size for p in DEST.rglob("*") if p.is_file())
     print(f"total bundled size: {total / 1e6:.2f} MB in {DEST}")
+    return 0
+
+
+COPIED = {"liang2021": ("bo_benchmarks", LIANG), "moleculenet": ("molecules", MOLECULES),
+          "olympus": ("bo_olympus", OLYMPUS)}
+
+
+def _copy_groups(source: Path, manifest: dict, groups: set[str]) -> None:
+    """Bundle the groups whose source files are copied byte for byte."""
+    for group, (sub, files) in COPIED.items():
+        if group not in groups:
+            continue
+        for name, file in files.items():
+            raw = (source / sub / file).read_bytes()
+            _write(group, name, raw, manifest, f"{sub}/{file}", md5=hashlib.md5(raw).hexdigest())
+
+
+def _bundle_only(source: Path, groups: set[str]) -> int:
+    """Re-bundle some copied groups, keeping every other manifest entry as it is."""
+    unknown = groups - set(COPIED)
+    if unknown:
+        raise SystemExit(f"--only supports {sorted(COPIED)}, not {sorted(unknown)}")
+    manifest = json.loads((DEST / "manifest.json").read_text(encoding="utf-8"))
+    texts = _provenance(source)
+    for group in groups:
+        (DEST / group).mkdir(parents=True, exist_ok=True)
+        (DEST / group / "PROVENANCE.md").write_text(texts[group], encoding="utf-8")
+        (DEST / group / "LICENSE").write_text(LICENSES[group], encoding="utf-8")
+    _copy_groups(source, manifest, groups)
+    (DEST / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

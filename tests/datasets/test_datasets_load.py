@@ -68,13 +68,29 @@ MOLECULES = {
     "freesolv": (642, ["iupac", "smiles", "expt", "calc"]),
 }
 MOLECULE_MD5 = {"esol": "0c90a51668d446b9e3ab77e67662bd1c", "freesolv": "e47fa32674f670b4cdd3935c704a85d2"}
+# Olympus campaigns (PROVENANCE_round2.md): rows and columns
+OLYMPUS = {
+    "dye_lasers": (3458, ["frag_a", "frag_b", "frag_c", "peak_score", "spectral_overlap", "fluo_rate"]),
+    "redoxmers": (1408, ["r1_label", "r3_label", "r4_label", "r5_label", "abs_lam_diff", "ered", "gsol"]),
+    "oer_plate_3496": (2121, ["ni_load", "fe_load", "co_load", "mn_load", "ce_load", "la_load", "overpotential"]),
+    "oer_plate_3851": (2119, ["ni_load", "fe_load", "co_load", "ta_load", "mn_load", "cu_load", "overpotential"]),
+    "vapdiff_crystal": (918, ["organic", "organic_molarity", "solvent", "solvent_molarity", "inorganic_molarity",
+                              "acid_molarity", "alpha_vial_volume", "beta_vial_volume", "reaction_time",
+                              "reaction_temperature", "crystal_score"]),
+}
 EXPECTED_ROWS = {
+    **{n: r for n, (r, _) in OLYMPUS.items()},
     **{n: r for n, (r, _) in MATBENCH.items()},
     **{n: sum(s.values()) for n, s in CRABNET.items()},
     **{n: r for n, (r, _, _) in LIANG.items()},
     **{n: r for n, (r, _) in MOLECULES.items()},
 }
 DIRECTIONS = {
+    "dye_lasers": {"peak_score": "max", "spectral_overlap": "min", "fluo_rate": "max"},
+    "redoxmers": {"abs_lam_diff": "min", "ered": "min", "gsol": "min"},
+    "oer_plate_3496": {"overpotential": "min"},
+    "oer_plate_3851": {"overpotential": "min"},
+    "vapdiff_crystal": {"crystal_score": "max"},
     "liang_p3ht": {"Conductivity (measured) (S/cm)": "max"},
     "liang_agnp": {"loss": "min"},
     "liang_crossed_barrel": {"toughness": "max"},
@@ -92,7 +108,7 @@ def _raw_bytes(name: str) -> bytes:
 
 def test_the_stable_names_are_exactly_the_documented_ones():
     assert sorted(names()) == sorted(EXPECTED_ROWS)
-    assert len(names()) == 31
+    assert len(names()) == 36
     assert EXPECTED_ROWS["oqmd_bandgap"] == 341_608
 
 
@@ -122,7 +138,12 @@ def test_dataset_loads_with_provenance_rows_and_metadata(name):
     assert set(ds.units) == set(ds.targets)
     assert ds.direction == DIRECTIONS.get(name, {})
     y = frame[ds.target]
-    if name in CLASSIFICATION:
+    if name in OLYMPUS:
+        assert list(frame.columns) == OLYMPUS[name][1]
+    if name == "vapdiff_crystal":  # ordinal labels; clear_solution (nothing grew) is a failure
+        assert ds.task == "classification"
+        assert set(y) == {"clear_solution", "fine_powder", "small_crystallites", "large_crystallites"}
+    elif name in CLASSIFICATION:
         assert ds.task == "classification" and y.dtype == bool
         assert 0 < y.sum() < len(y)  # both classes present
     else:
@@ -150,7 +171,7 @@ def test_dataset_loads_with_provenance_rows_and_metadata(name):
         assert list(frame.columns) == columns and ds.kind == "parameters" and ds.input is None
         assert list(ds.X.columns) == columns[:-1] and ds.target == columns[-1]
         assert len(frame[columns[:-1]].drop_duplicates()) == unique_inputs  # duplicates kept raw
-    else:
+    elif name in MOLECULES:
         assert list(frame.columns) == MOLECULES[name][1]
         assert ds.kind == "molecule" and ds.input == "smiles"
 

@@ -100,10 +100,13 @@ def _read(s: DatasetSpec) -> pd.DataFrame:
                            f"({len(frame)} rows, expected {entry['rows']}); reinstall matloop")
     for column in s.strip:
         frame[column] = frame[column].str.strip()
-    if s.task == "classification":
+    if s.task == "classification" and s.levels:
+        bad = [t for t in s.targets if not frame[t].isin(s.levels).all()]
+    elif s.task == "classification":
         bad = [t for t in s.targets if frame[t].dtype != bool]
         if bad:
-            raise MatloopError(f"classification target(s) {bad} of {s.name} are not boolean")
+            raise MatloopError(f"classification target(s) {bad} of {s.name} are not "
+                               + (f"one of {list(s.levels)}" if s.levels else "boolean"))
     return frame
 
 

@@ -74,6 +74,8 @@ REPOS = {
                   "datasets/<name>_dataset.csv"),
     "moleculenet": ("GLambard/Molecules_Dataset_Collection", "beb35cd0b76db5adef6cb1fa55807e4cd309aaed",
                     "originals/<file>"),
+    "olympus": ("aspuru-guzik-group/olympus", "440b6b58ebfc",
+                "src/olympus/datasets/dataset_<name>/ (CSV with a header from its config.json)"),
 }
 
 
@@ -97,6 +99,8 @@ class DatasetSpec:
     fold_column: str | None = None
     source_name: str = ""
     strip: tuple[str, ...] = ()
+    #: ordered labels of an ordinal classification target, worst first (empty: boolean target)
+    levels: tuple[str, ...] = ()
 
     @property
     def file(self) -> str:
@@ -302,4 +306,54 @@ _MOLECULES = [
     ),
 ]
 
-SPECS: dict[str, DatasetSpec] = {s.name: s for s in (*_MATBENCH, *_CRABNET, *_LIANG, *_MOLECULES)}
+# --- Olympus campaigns: several objectives, categorical inputs, compositions, failures ---------
+OLYMPUS_PAPER = (
+    "Hase, F., Aldeghi, M., Hickman, R. J. et al. Olympus: a benchmarking framework for noisy "
+    "optimization and experiment planning. Mach. Learn.: Sci. Technol. 2, 035021 (2021). "
+    "https://doi.org/10.1088/2632-2153/abedc8"
+)
+ROHR_PAPER = (
+    "Rohr, B. et al. Benchmarking the acceleration of materials discovery by sequential learning. "
+    "Chem. Sci. 11, 2696 (2020). https://doi.org/10.1039/C9SC05999G"
+)
+
+
+def _olympus(name: str, targets: dict[str, str], prop: str, what: str, *, task: str = "regression",
+             citation: str = "", levels: tuple[str, ...] = ()) -> DatasetSpec:
+    return DatasetSpec(
+        name=name, group="olympus", kind="parameters", input=None, targets=tuple(targets), task=task,
+        units={t: "V" if t == "overpotential" else "" for t in targets}, property=prop, source="Olympus (aspuru-guzik-group/olympus)",
+        citation=OLYMPUS_PAPER + (f"\n{citation}" if citation else ""),
+        license="MIT (aspuru-guzik-group/olympus LICENSE); cite the original data source as well",
+        description=what, direction=targets, source_name=f"{name}.csv", levels=levels,
+    )
+
+
+_PLATE = ("High-throughput oxygen-evolution catalyst composition plate: loadings (fractions summing to 1) of "
+          "six metals ({metals}) as inputs; objective: overpotential (V), to minimise. Part of the data "
+          "behind Rohr et al. 2020.")
+_OLYMPUS = [
+    _olympus("dye_lasers", {"peak_score": "max", "spectral_overlap": "min", "fluo_rate": "max"},
+             "photophysics of organic laser dyes",
+             "Computed photophysical figures of merit of 3,458 symmetric pentamer laser-dye molecules built "
+             "from three fragments given as SMILES (frag_a 14, frag_b 13, frag_c 19 options). Three objectives: "
+             "peak_score (max), spectral_overlap (min), fluo_rate (max)."),
+    _olympus("redoxmers", {"abs_lam_diff": "min", "ered": "min", "gsol": "min"},
+             "redox-flow-battery molecules",
+             "Computed properties of 1,408 redoxmer candidates for non-aqueous redox-flow batteries, built from "
+             "four substituent positions given as labels (r1_label 2, r3_label 8, r4_label 8, r5_label 11 "
+             "options). Three objectives, all minimised: abs_lam_diff (absorption wavelength difference), "
+             "ered (reduction potential), gsol (solvation free energy)."),
+    _olympus("oer_plate_3496", {"overpotential": "min"}, "OER overpotential",
+             _PLATE.format(metals="Ni, Fe, Co, Mn, Ce, La"), citation=ROHR_PAPER),
+    _olympus("oer_plate_3851", {"overpotential": "min"}, "OER overpotential",
+             _PLATE.format(metals="Ni, Fe, Co, Ta, Mn, Cu"), citation=ROHR_PAPER),
+    _olympus("vapdiff_crystal", {"crystal_score": "max"}, "vapour-diffusion crystallisation outcome",
+             "Experimental vapour-diffusion crystallisation of metal-halide perovskites (918 experiments): organic "
+             "(17 options) and solvent (3 options) as labels plus 8 numeric conditions; outcome crystal_score, an "
+             "ordinal label clear_solution < fine_powder < small_crystallites < large_crystallites; "
+             "clear_solution means nothing grew (a failed experiment).", task="classification",
+             levels=("clear_solution", "fine_powder", "small_crystallites", "large_crystallites")),
+]
+
+SPECS: dict[str, DatasetSpec] = {s.name: s for s in (*_MATBENCH, *_CRABNET, *_LIANG, *_MOLECULES, *_OLYMPUS)}

@@ -42,7 +42,12 @@ FILES = {
     "p3ht.csv": ("liang_p3ht", 60),
     "esol.csv": ("esol", 40),
     "candidates.csv": ("matbench_expt_is_metal", 30),
+    "redoxmers.csv": ("redoxmers", 40),
+    "plate_3851.csv": ("oer_plate_3851", 300),
+    "plate_3496.csv": ("oer_plate_3496", 300),
 }
+PLATE_MEASURED = 10  # plate_3496_pool.csv: plate_3496.csv with the overpotential after the first 10 rows left empty
+EXAMPLES = ROOT / "docs" / "examples"  # repository-shipped example files (design spaces), copied as they are
 POOL_MEASURED = 40  # pool.csv: expt_gap.csv with the target of the rows after the first 40 left empty
 
 #: options appended to keep the run short (argparse: the later value wins)
@@ -120,6 +125,14 @@ def _make_workspace(folder: Path) -> None:
     pool = pd.read_csv(folder / "expt_gap.csv")
     pool.loc[POOL_MEASURED:, "gap expt"] = None
     pool.to_csv(folder / "pool.csv", index=False)
+    redox = pd.read_csv(folder / "redoxmers.csv")  # several goals: blank after the first 20 rows (the candidates)
+    redox.loc[20:, ["abs_lam_diff", "ered", "gsol"]] = None
+    redox.to_csv(folder / "redox_pool.csv", index=False)
+    plate = pd.read_csv(folder / "plate_3496.csv")
+    plate.loc[PLATE_MEASURED:, "overpotential"] = None
+    plate.to_csv(folder / "plate_3496_pool.csv", index=False)
+    for example in EXAMPLES.glob("*.yaml"):
+        (folder / example.name).write_text(example.read_text())
 
 
 def _results_from_next(folder: Path) -> None:

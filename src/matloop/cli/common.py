@@ -70,6 +70,8 @@ def comma_list(values: list[str] | None) -> list[str]:
 def target_list(args: argparse.Namespace) -> list[str]:
     """The ``--target`` values, comma-separated names split, unless a whole value is a column name."""
     values = getattr(args, "target", None) or []
+    if isinstance(values, str):  # a single-valued --target (campaign new): one name, not its letters
+        values = [values]
     names: list[str] = []
     columns: list[str] | None = None
     for value in values:

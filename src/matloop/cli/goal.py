@@ -6,9 +6,31 @@ from __future__ import annotations
 import argparse
 
 
-def add_goal_arguments(parser: argparse.ArgumentParser, allow_range: bool = True) -> None:
-    """Add the mutually exclusive goal options (one is required)."""
-    group = parser.add_mutually_exclusive_group(required=True)
+def goal_spec(text: str):
+    """``--goal COL:max|COL:min|COL:LO..HI[@TOL]`` checked at parse time (a bad goal exits 2 naming it)."""
+    from matloop.design.goals import parse_goal
+    from matloop.errors import InputError
+
+    try:
+        return parse_goal(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def add_goal_arguments(parser: argparse.ArgumentParser, allow_range: bool = True, multi: bool = False) -> None:
+    """Add the mutually exclusive goal options (one is required; with ``multi``, ``--goal`` may replace
+    them, see :func:`goals_from_args`)."""
+    if multi:
+        parser.add_argument("--goal", action="append", type=goal_spec, metavar="COL:max|min|LO..HI[@TOL]",
+                            help="an objective (repeatable, one per goal): COL:max, COL:min or COL:LO..HI (land "
+                                 "in the window); @TOL is the goal's Chimera tolerance, a fraction of its observed "
+                                 "range (e.g. yield:max@0.1). Replaces --target and --maximize/--minimize/"
+                                 "--target-range")
+        parser.add_argument("--scalarize", choices=("ehvi", "parego", "chimera"),
+                            help="how several goals are traded off (default ehvi: expected hypervolume "
+                                 "improvement, batch-aware; parego: random Chebyshev weights per pick; chimera: "
+                                 "the goals in the order given, each with its tolerance)")
+    group = parser.add_mutually_exclusive_group(required=not multi)
     group.add_argument("--maximize", action="store_true", help="find materials with the largest target")
     group.add_argument("--minimize", action="store_true", help="find materials with the smallest target")
     if allow_range:
@@ -41,3 +63,51 @@ def objective_from_args(args: argparse.Namespace):
         lo, hi = args.target_range
         return Objective("range", lo, hi)
     return Objective("max" if args.maximize else "min")
+
+
+def goals_from_args(args: argparse.Namespace) -> list:
+    """The :class:`~matloop.design.goals.Goal` list the options describe, checked for consistency.
+
+    Either ``--goal`` (repeatable), or one ``--target`` with one of ``--maximize``, ``--minimize``,
+    ``--target-range``. Several targets with one direction option, a direction option beside
+    ``--goal``, or ``--target`` naming other columns than the goals raise
+    :class:`~matloop.errors.InputError` (exit 2): a second objective is never silently dropped.
+    """
+    from matloop.cli.common import target_list
+    from matloop.design.goals import Goal
+    from matloop.errors import InputError
+
+    goals = list(getattr(args, "goal", None) or [])
+    raw = getattr(args, "target", None)
+    if isinstance(raw, str):  # campaign new's --target is one column, not a list
+        raw = [raw]
+    targets = target_list(argparse.Namespace(**{**vars(args), "target": raw}))
+    flag = ("--maximize" if getattr(args, "maximize", False) else "--minimize" if getattr(args, "minimize", False)
+            else "--target-range" if getattr(args, "target_range", None) else None)
+    example = "--goal COL1:max --goal COL2:min"
+    if goals:
+        if flag:
+            raise InputError(f"{flag} cannot be combined with --goal: give every objective as --goal "
+                             f"(e.g. {example})")
+        columns = [g.column for g in goals]
+        if len(set(columns)) < len(columns):
+            raise InputError(f"two --goal options name the same column ({', '.join(columns)})")
+        if targets and set(targets) != set(columns):
+            raise InputError(f"--target {', '.join(targets)} does not match the goals ({', '.join(columns)}): "
+                             "leave --target out when using --goal")
+        return goals
+    if getattr(args, "scalarize", None):
+        raise InputError("--scalarize trades off several goals: give them with --goal (e.g. " + example + ")")
+    if not targets:
+        raise InputError("no goal: give --target COL with --maximize, --minimize or --target-range LO HI, or one "
+                         f"--goal per objective ({example})")
+    if len(targets) > 1:
+        raise InputError(f"{len(targets)} targets ({', '.join(targets)}) but "
+                         + (f"{flag} states the goal of one" if flag else "no goal")
+                         + ": give one --goal per objective, e.g. "
+                         + " ".join(f"--goal {t}:{'min' if flag == '--minimize' else 'max'}" for t in targets))
+    if flag is None:
+        raise InputError(f"say what to do with {targets[0]}: --maximize, --minimize or --target-range LO HI "
+                         f"(or --goal {targets[0]}:max)")
+    obj = objective_from_args(args)
+    return [Goal(targets[0], obj.direction, obj.low, obj.high)]

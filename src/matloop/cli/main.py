@@ -9,6 +9,8 @@ recommends for ``BrokenPipeError``.
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import importlib
 import os
 import pkgutil
@@ -45,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 failure, 2 bad input)."""
+    if argv is None:  # the command line itself, not a call from Python: see _quick_exit
+        atexit.register(_quick_exit)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -81,6 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _quick_exit() -> None:
+    """At interpreter exit, spare the final garbage collections the objects of the imported modules.
+
+    Python's shutdown runs full cyclic collections over every live object (pandas, pyarrow, numpy
+    and matloop's modules: about 0.13 s of CPU, a tenth of ``matloop featurize`` on 200,000 formulas).
+    :func:`gc.freeze` moves them out of the collector's reach; they are still freed by reference
+    counting as the modules are torn down, so files are closed and buffers flushed as before.
+    """
+    gc.freeze()
 
 
 def _progress_prefix(args: argparse.Namespace) -> str:

@@ -1,7 +1,16 @@
 """Choosing a batch of k experiments that are not k copies of one idea.
 
-Three strategies, all separated from the acquisition and from the model:
+Four strategies, all separated from the acquisition (and, but for ``fantasy``, from the model):
 
+- ``fantasy`` (the default of suggestions, campaigns and batch benchmarks): a kriging believer
+  without refits. Each pick is taken as measured at its predicted mean, and the uncertainty of every
+  other candidate shrinks by the model's own posterior covariance with it: exact rank-1 updates of a
+  Gaussian process posterior (the GP of the default forest + GP mixture, or a GP fitted for the
+  purpose when the surrogate has none). The mean does not move under this fantasy, the best value
+  so far becomes ``max(best, mean of the pick)``, and the acquisition is re-scored on the updated
+  posterior, so the next pick is what a sequential campaign would choose if the pick had come out
+  as predicted. Candidates the model sees as unrelated to the picks keep their full score, which
+  the fixed-radius penalty below cannot know (see ``benchmarks/results/batch_penalty.md``).
 - ``penalized``: greedy selection on the acquisition, where each pick down-weights candidates
   close to it in feature space (a local-penalisation / diversity term, after González et al. 2016).
 - ``believer``: kriging believer / constant liar (Ginsbourger et al. 2010): after each pick the
@@ -12,13 +21,19 @@ Three strategies, all separated from the acquisition and from the model:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.stats import rankdata
 
 from matloop.design.acquisition import Acquisition, Context, Posterior, ThompsonSampling
 
-BATCH_METHODS = ("penalized", "believer", "thompson")
+BATCH_METHODS = ("fantasy", "penalized", "believer", "thompson")
+#: the batch method of ``suggest``, ``campaign suggest`` and ``benchmark campaign --batch``
+DEFAULT_BATCH_METHOD = "fantasy"
+#: acquisitions that fall when the predicted std falls (at a fixed mean and incumbent): for them
+#: the variance update alone spreads a batch; the others are also multiplied by ``1 - rho^2``
+_VARIANCE_MONOTONE = ("ei", "logei", "ucb", "mu")
 
 #: refit callback for the believer strategy: (chosen candidate indices, fantasy values) -> posterior
 Refit = Callable[[np.ndarray, np.ndarray], Posterior]
@@ -33,6 +48,7 @@ def select_batch(
     refit: Refit | None = None,
     liar: str = "mean",
     radius: float | None = None,
+    covariance: BatchCovariance | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices of ``k`` distinct candidates and the acquisition value each had when picked.
 
@@ -43,7 +59,7 @@ def select_batch(
         ``context.X_candidates`` (standardised features) is needed by ``penalized``.
     k : int
         Batch size (capped at the number of candidates).
-    method : {"penalized", "believer", "thompson"}
+    method : {"fantasy", "penalized", "believer", "thompson"}
     refit : callable, optional
         Needed by ``believer``: returns the posterior over all candidates after adding fantasy
         measurements at the given candidate indices.
@@ -52,11 +68,17 @@ def select_batch(
     radius : float, optional
         Length scale of the ``penalized`` diversity term; default: the median distance from a
         candidate to its nearest other candidate, times 2.
+    covariance : BatchCovariance, optional
+        Needed by ``fantasy`` (see :func:`batch_covariance`).
     """
     n = len(posterior.mean)
     k = min(int(k), n)
     if k < 1:
         raise ValueError(f"batch size must be >= 1, got {k}")
+    if method == "fantasy":
+        if covariance is None:
+            raise ValueError("the fantasy batch needs the model's posterior covariance (batch_covariance)")
+        return _fantasy(acquisition, posterior, context, k, covariance)
     if method == "penalized":
         return _penalized(acquisition, posterior, context, k, radius)
     if method == "believer":
@@ -140,3 +162,101 @@ def _thompson(posterior, context, k):
         chosen.append(j)
         values.append(float(draw[j]))
     return np.array(chosen), np.array(values)
+
+
+@dataclass
+class BatchCovariance:
+    """A Gaussian process posterior over the candidates, for ``fantasy`` batches.
+
+    Attributes
+    ----------
+    column : callable
+        ``column(j)``: posterior covariance of the latent function at every candidate with candidate
+        ``j`` (before any pick of the batch).
+    latent_var : ndarray
+        Posterior variance of the latent function at every candidate (``column(j)[j]``).
+    noise : float
+        Variance of one measurement's noise, in the same units.
+    """
+
+    column: Callable[[int], np.ndarray]
+    latent_var: np.ndarray
+    noise: float
+
+
+def batch_covariance(model, X_train: np.ndarray, y_train: np.ndarray, X_candidates: np.ndarray,
+                     random_state: int | None = 0) -> BatchCovariance:
+    """The posterior covariance a ``fantasy`` batch uses, from a fitted surrogate.
+
+    A surrogate with a ``batch_covariance(X)`` method (:class:`~matloop.design.surrogate.WarmStartGP`,
+    :class:`~matloop.design.surrogate.ForestGPBlend`, or a wrapper whose ``model_`` has one) gives
+    its own; for any other (forests, boosting) an ARD GP is fitted to the same data for the
+    purpose, so the batch still knows which candidates the data make alike. Only ratios of
+    variances are used, so the units of ``y_train`` do not matter.
+    """
+    for m in (model, getattr(model, "model_", None)):
+        if m is not None and hasattr(m, "batch_covariance"):
+            return m.batch_covariance(X_candidates)
+    from matloop.design.surrogate import WarmStartGP
+
+    y_train = np.asarray(y_train, dtype=float)
+    if len(y_train) < 2:  # nothing to fit a GP on: its prior (Matern-5/2, length sqrt(d) standardised units)
+        return _prior_covariance(np.asarray(X_candidates, dtype=float))
+    gp = WarmStartGP(random_state=random_state).fit(np.asarray(X_train, dtype=float), y_train)
+    return gp.batch_covariance(X_candidates)
+
+
+def _prior_covariance(X: np.ndarray) -> BatchCovariance:
+    """A GP prior over the candidates (no data): unit variance, 1 % noise."""
+    mu, sd = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+    Z = np.nan_to_num((X - mu) / np.where(sd > 0, sd, 1.0)) / np.sqrt(max(X.shape[1], 1))
+
+    def column(j: int) -> np.ndarray:
+        r = np.sqrt(5.0) * np.sqrt(np.maximum(((Z - Z[j]) ** 2).sum(axis=1), 0.0))
+        return (1.0 + r + r**2 / 3.0) * np.exp(-r)
+    return BatchCovariance(column, np.ones(len(X)), 1e-2)
+
+
+def _fantasy(acq, posterior, context, k, cov: BatchCovariance):
+    """Kriging believer by rank-1 updates of the GP posterior (see the module docstring).
+
+    The std the acquisition sees is scaled by the GP's predictive-variance ratio
+    ``(latent_t + noise) / (latent_0 + noise)``: exact for a GP surrogate, proportional for a
+    mixture whose GP member is the one updated.
+    """
+    mean = posterior.mean
+    var0 = posterior.std**2
+    latent0 = np.maximum(np.asarray(cov.latent_var, dtype=float), 0.0)
+    noise = max(float(cov.noise), 1e-12 * (float(np.max(latent0)) + 1e-300))
+    latent = latent0.copy()
+    factors: list[np.ndarray] = []  # u_s = C_{s-1}(:, j_s) / sqrt(C_{s-1}(j_s, j_s) + noise)
+    penalize = getattr(acq, "name", "") not in _VARIANCE_MONOTONE
+    log_scale = getattr(acq, "name", "") in ("logei", "mli")
+    improves = getattr(acq, "name", "") in ("ei", "logei", "pi", "mli")  # scored against the incumbent
+    best = context.best
+    chosen: list[int] = []
+    picked: list[float] = []
+    ctx = context
+    for t in range(k):
+        ratio = (latent + noise) / (latent0 + noise)
+        values = np.asarray(acq(Posterior(mean, np.sqrt(var0 * ratio)), ctx), dtype=float).copy()
+        if penalize and t:  # 1 - rho^2: the share of a candidate's uncertainty the picks leave
+            keep = np.clip(latent / np.maximum(latent0, 1e-300), 0.0, 1.0)
+            values = values + np.log(np.maximum(keep, 1e-300)) if log_scale else np.where(
+                values >= 0, values * keep, values / np.maximum(keep, 1e-12))
+        values[chosen] = -np.inf
+        j = int(np.argmax(values))
+        chosen.append(j)
+        picked.append(float(values[j]))
+        if t == k - 1:
+            break
+        col = np.asarray(cov.column(j), dtype=float).copy()
+        for u in factors:
+            col -= u * u[j]
+        u = col / np.sqrt(max(col[j], 0.0) + noise)
+        factors.append(u)
+        latent = np.maximum(latent - u**2, 0.0)
+        if improves and best is not None and np.isfinite(mean[j]):
+            best = max(best, float(mean[j]))
+            ctx = replace(context, best=best)
+    return np.array(chosen), np.array(picked)

@@ -9,14 +9,18 @@ acquisition values behind them) and measurements live in a :class:`~matloop.desi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from matloop.design.acquisition import Objective, make_acquisition
+from matloop.design.batch import DEFAULT_BATCH_METHOD
+from matloop.design.campaign_failures import exclusions, export_events, initial_failures, record_results
+from matloop.design.campaign_files import _staging_path, check_output, read_space  # noqa: F401 (re-exported)
+from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
+from matloop.design.outcomes import without_outcome_columns
 from matloop.design.space import DesignSpace, optimize
 from matloop.design.suggest import default_acquisition, rank_candidates
 from matloop.design.surrogate import (
@@ -31,60 +35,6 @@ from matloop.io.dataset import Dataset
 
 #: the ``source`` of measurements recorded from the pool table when the campaign was created
 INITIAL_SOURCE = "initial pool table"
-
-
-@dataclass
-class CampaignStatus:
-    """A summary of where a campaign stands (prints as labelled lines; renders as a table in Jupyter)."""
-
-    name: str
-    target: str
-    goal: str
-    n_candidates: int
-    n_measured: int
-    n_suggested: int
-    n_pending: int
-    best: float | None
-    best_material: str | None
-    best_setting: dict | None = None  # the best candidate's inputs by column name (parameters or material)
-    n_initial: int = 0  # measured candidates given at creation (the start, not experiments of the campaign)
-    n_experiments: int = 0  # measurements recorded after creation
-
-    def rows(self) -> list[tuple[str, str]]:
-        """(label, value) pairs, in display order."""
-        out = [("campaign", self.name), ("goal", f"{self.goal} {self.target}"),
-               ("candidates", str(self.n_candidates)),
-               ("measured", f"{self.n_measured} candidates ({self.n_initial} measured in the start table, "
-                            f"{self.n_experiments} measurement{'s' if self.n_experiments != 1 else ''} recorded since)"),
-               ("suggested", f"{self.n_suggested} ({self.n_pending} awaiting results)")]
-        if self.best is not None:
-            out.append(("best value", f"{self.best:.6g}"))
-            out.append(("best at", self.best_text()))
-        return out
-
-    def best_text(self) -> str:
-        """The best candidate as ``column = value`` pairs (never an unlabelled vector)."""
-        if not self.best_setting:
-            return str(self.best_material)
-        return ", ".join(f"{k} = {_fmt(v)}" for k, v in self.best_setting.items())
-
-    def __str__(self) -> str:
-        rows = self.rows()
-        width = max(len(k) for k, _ in rows) + 2
-        return "\n".join(f"{k + ':':<{width}}{v}" for k, v in rows)
-
-    def _repr_html_(self) -> str:
-        import html
-
-        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
-                       f"{html.escape(v)}</td></tr>" for k, v in self.rows())
-        return f"<table>{body}</table>"
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float | np.floating) and not isinstance(value, bool):
-        return f"{float(value):.6g}"
-    return str(value)
 
 
 def objective_from_config(config: dict) -> Objective:
@@ -104,38 +54,72 @@ class Campaign:
         self.ledger = Ledger(db, name)
         self.config = self.ledger.config
         self.objective = objective_from_config(self.config)
+        from matloop.design.goals import goals_from_config
+
+        self.goals = goals_from_config(self.config)  # several with campaign new --goal (design/campaign_multi.py)
         self.space = DesignSpace.from_dict(self.config["space"]) if self.config.get("space") else None
 
     # ------------------------------------------------------------------ creation
     @classmethod
     def create(cls, name: str, db: str, objective: Objective, target: str, pool: Dataset | None = None,
                space: DesignSpace | None = None, space_spec: dict | None = None, actor: str | None = None,
-               ) -> Campaign:
+               failed_if: str | None = None, history: list[tuple[pd.DataFrame, str]] | None = None,
+               goals: list | None = None, constraints: list[str] | None = None,
+               scalarize: str | None = None) -> Campaign:
         """Start a campaign from a pool table or a design space. Measured rows of the pool table
-        (target present) are recorded as the first measurements."""
+        (target present) are recorded as the first measurements; rows whose ``status`` is ``failed`` or
+        that match ``failed_if`` (kept in the config, applied to every later ``record``) as failures.
+
+        ``history``: ``(table, source name)`` pairs of related measurements (:mod:`matloop.design.history`),
+        copied into the ledger's configuration with their source, apart from the campaign's own
+        measurements (they are never candidates, results or "best measured"); every suggestion uses
+        them as prior knowledge (:func:`matloop.design.history.apply_history`)."""
         if (pool is None) == (space is None):
             raise MatloopError("a campaign needs exactly one of a pool table or a design space")
         config = {"target": target, "direction": objective.direction, "low": objective.low,
                   "high": objective.high}
+        if goals and len(goals) > 1:  # several goals: design/campaign_multi.py
+            from matloop.design.goals import goals_to_config
+
+            config.update(goals=goals_to_config(goals), scalarize=scalarize)
+        if constraints:
+            config["constraints"] = list(constraints)
+        from matloop.design.campaign_multi import outcome_columns
+
+        outcomes = outcome_columns(config)  # the goal (or goals) and constraint columns: recorded, not inputs
+        if history:
+            from matloop.design.history import check_history, history_records
+
+            for frame, source in history:
+                check_history(frame, target, source)
+            config["history"] = history_records(history)
+        if failed_if is not None:
+            config["failed_if"] = failed_if
         if pool is not None:
-            if target not in pool.frame.columns:
-                raise InputError(f"the pool table has no column {target!r}",
-                                 error_table([{"row": 0, "column": target, "value": None,
-                                               "reason": f"columns are {list(pool.frame.columns)}"}]))
+            missing = [c for c in outcomes if c not in pool.frame.columns]
+            if missing:
+                raise InputError(f"the pool table has no column {missing[0]!r}",
+                                 error_table([{"row": 0, "column": c, "value": None,
+                                               "reason": f"columns are {list(pool.frame.columns)}"} for c in missing]))
+            pool = without_outcome_columns(pool, failed_if)  # status, reason, the rule's columns: not inputs
             config.update(kind=pool.kind, input=pool.input, parameter_columns=pool.parameter_columns
                           if pool.kind == "parameters" else None, columns=list(map(str, pool.frame.columns)))
             keys = material_keys(pool)
             frame = pool.frame.copy()
             dupes = pd.Series(keys).duplicated(keep="first").to_numpy()
-            cells = frame[target].to_numpy(dtype=object)
             # a filled cell is a measurement (the ledger refuses one that is not a finite number); only an
             # empty cell makes a candidate, never a value that fails to parse
-            measured = ~(pd.isna(cells) | np.array([isinstance(v, str) and not v.strip() for v in cells], dtype=bool))
-            rows = np.flatnonzero(measured)
-            initial = InitialMeasurements(frame.iloc[rows], [keys[i] for i in rows], [target], INITIAL_SOURCE,
-                                          [int(r) for r in np.asarray(pool.rows)[rows]])
+            measured = np.zeros(len(frame), dtype=bool)
+            for col in outcomes:
+                cells = frame[col].to_numpy(dtype=object)
+                measured |= ~(pd.isna(cells) | np.array([isinstance(v, str) and not v.strip() for v in cells],
+                                                        dtype=bool))
+            failed = initial_failures(frame, keys, pool.rows, failed_if)
+            rows = np.flatnonzero(measured & ~failed.mask)
+            initial = InitialMeasurements(frame.iloc[rows], [keys[i] for i in rows], outcomes, INITIAL_SOURCE,
+                                          [int(r) for r in np.asarray(pool.rows)[rows]], then=failed.write)
             # one transaction: the campaign, its candidates and its first measurements, or nothing
-            Ledger.create(db, name, config, frame.loc[~dupes].drop(columns=[target]),
+            Ledger.create(db, name, config, frame.loc[~dupes].drop(columns=outcomes),
                           [k for k, d in zip(keys, dupes, strict=True) if not d], actor, measured=initial)
         else:
             config.update(kind="parameters", input=None, parameter_columns=space.columns, space=space_spec,
@@ -146,29 +130,37 @@ class Campaign:
     # ------------------------------------------------------------------ state
     def _dataset(self, frame: pd.DataFrame) -> Dataset:
         cfg = self.config
-        return Dataset(frame=frame, input=cfg.get("input"), kind=cfg["kind"], targets=[cfg["target"]])
+        params = cfg.get("parameter_columns") if cfg["kind"] == "parameters" else None
+        return Dataset(frame=frame, input=cfg.get("input"), kind=cfg["kind"], targets=[cfg["target"]],
+                       parameters=list(params) if params else None)
 
     def table(self) -> pd.DataFrame:
         """Every candidate with its mean measured target (NaN if unmeasured) and replicate count."""
         cands = self.ledger.candidates()
         meas = self.ledger.measurements()
-        target = self.config["target"]
-        if len(meas):
-            agg = meas[meas["target"] == target].groupby("candidate_id")["value"].agg(["mean", "count"])
-            cands[target] = cands["candidate_id"].map(agg["mean"])
-            cands["n_measurements"] = cands["candidate_id"].map(agg["count"]).fillna(0).astype(int)
-        else:
-            cands[target] = np.nan
-            cands["n_measurements"] = 0
+        from matloop.design.campaign_multi import outcome_columns
+
+        counts = np.zeros(len(cands), dtype=int)
+        for target in outcome_columns(self.config):  # the target, or every goal and constraint column
+            if len(meas):
+                agg = meas[meas["target"] == target].groupby("candidate_id")["value"].agg(["mean", "count"])
+                cands[target] = cands["candidate_id"].map(agg["mean"])
+                counts = np.maximum(counts, cands["candidate_id"].map(agg["count"]).fillna(0).to_numpy(dtype=int))
+            else:
+                cands[target] = np.nan
+        cands["n_measurements"] = counts
         return cands
 
     def status(self) -> CampaignStatus:
         t = self.table()
         target = self.config["target"]
         sug = self.ledger.suggestions()
-        measured = t[target].notna()
-        pending = 0 if sug.empty else len(set(sug["candidate_id"]) - set(t.loc[measured, "candidate_id"]))
+        measured = t[[g.column for g in self.goals]].notna().any(axis=1)  # any goal measured
+        ex = exclusions(self, t)
+        pending = 0 if sug.empty else len(set(sug["candidate_id"]) - set(t.loc[measured, "candidate_id"])
+                                          - set(t.loc[ex.failed, "candidate_id"]))
         best = best_material = best_setting = None
+        best_replicates = 1
         if measured.any():
             y = t.loc[measured, target].to_numpy(dtype=float)
             if self.objective.direction == "range":
@@ -181,12 +173,27 @@ class Campaign:
             cols = (self.config.get("parameter_columns") or [] if self.config["kind"] == "parameters"
                     else [self.config.get("input")])
             best_setting = {c: row[c] for c in cols if c in row.index} or None
+            best_replicates = int(row["n_measurements"]) if "n_measurements" in row.index else 1
         meas = self.ledger.measurements()
         meas = meas[meas["target"] == target]
         n_initial = int(meas.loc[meas["source"] == INITIAL_SOURCE, "candidate_id"].nunique())
-        return CampaignStatus(self.ledger.name, target, goal_text(self.objective), len(t), int(measured.sum()),
-                              0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
-                              int((meas["source"] != INITIAL_SOURCE).sum()))
+        import dataclasses
+
+        return dataclasses.replace(CampaignStatus(
+            self.ledger.name, target, goal_text(self.objective), len(t), int(measured.sum()),
+            0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
+            int((meas["source"] != INITIAL_SOURCE).sum()), n_failed=int(ex.failed.sum()),
+            n_vetoed=int(ex.vetoed.sum()), best_replicates=max(best_replicates, 1)), **self._multi_status(t))
+
+    def _multi_status(self, table: pd.DataFrame) -> dict:
+        """Several goals: the goals in words, the measured front and its hypervolume instead of one best."""
+        if len(self.goals) < 2:
+            return {}
+        from matloop.design.campaign_multi import multi_status
+
+        extra = multi_status(self, table)
+        return {"goal": "; ".join(g.words() for g in self.goals), "best": None,
+                "front": extra["front_lines"], "hypervolume": extra["hypervolume"]}
 
     def history(self) -> pd.DataFrame:
         """Measurements in recording order with the best-so-far value (for progress plots).
@@ -210,11 +217,21 @@ class Campaign:
         return meas
 
     # ------------------------------------------------------------------ actions
-    def suggest(self, batch: int = 5, acquisition: str | None = None, batch_method: str = "penalized",
+    def suggest(self, batch: int = 5, acquisition: str | None = None, batch_method: str = DEFAULT_BATCH_METHOD,
                 model: str = DEFAULT_SURROGATE, seed: int = 0, actor: str | None = None,
-                output: str | Path | None = None) -> pd.DataFrame:
+                output: str | Path | None = None, retry_failed: bool = False,
+                allow_replicates: bool = False, scalarize: str | None = None, transfer: str = "none") -> pd.DataFrame:
         """Choose the next batch, store it in the ledger, and return it (original columns +
-        prediction, std, acquisition, rank, reason).
+        prediction, std, acquisition, rank, reason; ``p_success`` once failures count).
+
+        Fewer than 2 results: a space-filling first batch (:mod:`matloop.design.coldstart`). History
+        tables given at creation are prior knowledge (:mod:`matloop.design.history`). A
+        measured candidate is suggested again only with ``allow_replicates``. ``transfer`` (``auto`` or
+        source names): the pre-trained library's values join a composition campaign's features.
+
+        Vetoed candidates are never suggested, failed ones only with ``retry_failed``; with a
+        ``failed_if`` rule or failures recorded, the acquisition is multiplied by P(success)
+        (:mod:`matloop.design.feasibility`).
 
         With ``output`` the batch is also written there, all or nothing with the ledger: the file name
         and folder are checked before any work, the file is written (to a temporary name beside it)
@@ -226,28 +243,66 @@ class Campaign:
         table = self.table()
         target = self.config["target"]
         measured = table[target].notna().to_numpy()
-        if measured.sum() < 2:
-            raise InputError(f"record at least 2 measurements before asking for suggestions (have {measured.sum()})")
-        pending = self._pending_ids()
+        # fewer than 2 measured: rank_candidates / _suggest_from_space give a space-filling first batch
+        ex = exclusions(self, table, retry_failed)
+        pending = self._pending_ids() - set(table.loc[ex.failed, "candidate_id"])  # a failure is not awaited
         data_cols = [c for c in table.columns if c not in ("candidate_id", "key", "source", "n_measurements")]
         frame = table[data_cols]
         ds = self._dataset(frame)
-        if self.space is None:
-            open_rows = ~measured & ~table["candidate_id"].isin(pending).to_numpy()
+        multi_rows = None
+        if len(self.goals) > 1 or self.config.get("constraints"):  # design/campaign_multi.py: EHVI, ParEGO, Chimera
+            if self.space is not None:
+                raise InputError("several goals need a pool campaign (campaign new --pool)")
+            from matloop.design.campaign_multi import suggest_multi_batch
+
+            open_rows = ~table["candidate_id"].isin(pending).to_numpy() & ~ex.excluded
+            chosen, keys, ranking, multi_rows, _ = suggest_multi_batch(self, table, open_rows, batch, scalarize,
+                                                                       model, seed)
+            measured = table[[g.column for g in self.goals]].notna().any(axis=1).to_numpy()
+        elif self.space is None:
+            open_rows = (~measured | allow_replicates) & ~table["candidate_id"].isin(pending).to_numpy() & ~ex.excluded
             feats = featurize(ds, frame).to_numpy(dtype=float)
-            ranking = rank_candidates(feats[measured], frame.loc[measured, target].to_numpy(dtype=float),
-                                      feats[open_rows], frame.loc[open_rows].drop(columns=[target]),
-                                      self.objective, batch, acquisition, batch_method, model, seed)
+            if str(transfer or "none").lower() != "none":  # the pre-trained library (as fit --transfer auto)
+                if self.config["kind"] != "composition":
+                    raise InputError("--transfer uses the pre-trained composition library: it needs a formula column")
+                from matloop.design.history import transfer_features
+
+                feats = np.column_stack([feats, transfer_features(transfer, frame[self.config["input"]])])
+            X_train, X_open = feats[measured], feats[open_rows]
+            y_train = frame.loc[measured, target].to_numpy(dtype=float)
+            prior = self._history_prior(seed)
+            if prior is not None:
+                from matloop.design.history import apply_history
+
+                h = apply_history(prior, X_train, y_train, frame.loc[measured], X_open, frame.loc[open_rows], model,
+                                  acquisition, batch_method, self.objective, seed)
+                X_train, X_open, model, acquisition, batch_method = (h["X_train"], h["X_candidates"], h["model"],
+                                                                     h["acquisition"], h["batch_method"])
+                if h["used"]:
+                    feats = np.column_stack([feats, prior.predict(frame)])
+            ranking = rank_candidates(X_train, y_train, X_open, frame.loc[open_rows].drop(columns=[target]),
+                                      self.objective, batch, acquisition, batch_method, model, seed,
+                                      failed_X=feats[ex.failed] if ex.counts else None)
+            if prior is not None:
+                ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + h["note"].split(" (")[0]
+                ranking.chosen.attrs["history"] = f"{h['note']}: {prior.describe()}"
             chosen = ranking.chosen
             keys = table.loc[open_rows, "key"].to_numpy()[ranking.chosen_positions]
         else:
             chosen, keys, ranking = self._suggest_from_space(frame.loc[measured], batch, acquisition, batch_method,
-                                                            model, seed)
-        data = chosen.drop(columns=["prediction", "std", "acquisition", "rank", "reason"])
-        rows = pd.DataFrame({"key": keys, "data": data.to_dict(orient="records"), "rank": chosen["rank"],
-                             "prediction": chosen["prediction"], "std": chosen["std"],
-                             "acquisition": chosen["acquisition"], "reason": chosen["reason"]})
+                                                            model, seed, frame.loc[~measured & (table["candidate_id"]
+                                                                                   .isin(pending).to_numpy() | ex.excluded)],
+                                                            frame.loc[ex.failed] if ex.counts else None)
+        data = chosen.drop(columns=["prediction", "std", "acquisition", "rank", "reason", "p_success"], errors="ignore")
+        rows = multi_rows if multi_rows is not None else pd.DataFrame(
+            {"key": keys, "data": data.to_dict(orient="records"), "rank": chosen["rank"],
+             "prediction": chosen["prediction"], "std": chosen["std"], "acquisition": chosen["acquisition"],
+             "reason": chosen["reason"]})
         strategy = {"acquisition": ranking.acquisition, "batch": batch_method, "k": batch, "seed": seed}
+        if getattr(ranking, "feasibility_model", None):
+            strategy["feasibility"] = ranking.feasibility_model
+        if getattr(ds, "encoding", None) is not None and not ds.encoding.trivial:  # how inputs became numbers
+            strategy["encoding"] = ds.encoding.records()
         if out_path is None:
             self.ledger.add_suggestions(rows, strategy, ranking.model_name, ranking.model_version,
                                         int(measured.sum()), actor)
@@ -258,7 +313,8 @@ class Campaign:
             from matloop.io.write import write_table
 
             try:
-                write_table(chosen, staged, round_columns=["prediction", "std", "acquisition"])  # 6 digits
+                write_table(chosen, staged, round_columns=[c for c in chosen.columns if c not in frame.columns
+                                                           and c not in ("rank", "reason")])  # 6 digits
             except OSError as exc:
                 raise MatloopError(f"cannot write {out_path} ({exc.strerror or exc}); nothing was stored "
                                    "in the ledger") from None
@@ -275,12 +331,40 @@ class Campaign:
                                f"renamed to {out_path} ({exc.strerror or exc})") from None
         return chosen
 
-    def _suggest_from_space(self, measured: pd.DataFrame, batch, acquisition, batch_method, model, seed):
+    def _suggest_from_space(self, measured: pd.DataFrame, batch, acquisition, batch_method, model, seed,
+                            pending: pd.DataFrame | None = None, failed: pd.DataFrame | None = None):
+        """A batch from the design space: a space-filling design (scrambled Sobol, k-means medoids) while fewer
+        than 2 results are measured, else the acquisition's optimisation. Every point is rounded to the
+        parameters' resolution, is not measured or awaiting results, and differs from the batch's other
+        points by at least the space's ``min_separation`` (so a batch is never near-identical points)."""
+        from matloop.design.coldstart import cold_start_ranking, space_filling_design
+
         space = self.space
         target = self.config["target"]
-        X = space.encode(measured)
-        y = measured[target].to_numpy(dtype=float)
+        cols = space.columns
         rng = np.random.default_rng(seed)
+        measured = measured.reindex(columns=[*cols, target])  # an empty ledger has no columns yet
+        done = measured[cols] if pending is None or not len(pending) else pd.concat(
+            [measured[cols], pending.reindex(columns=cols)], ignore_index=True)
+        if len(measured) < 2:
+            design = space_filling_design(space, batch, measured=done, seed=seed)
+            ranking = cold_start_ranking(space.unit(design), design, batch, seed=seed)
+            ranking.chosen["reason"] = ranking.chosen["reason"].str.replace(
+                "the candidate nearest the centre of one of k clusters of the pool (k-means)",
+                "a point of the design space nearest the centre of one of k clusters of scrambled Sobol points "
+                "(k-means)", regex=False)
+            return ranking.chosen, parameter_keys(ranking.chosen, cols), ranking
+        encode, y, note = space.encode, measured[target].to_numpy(dtype=float), None
+        prior = self._history_prior(seed)
+        if prior is not None:  # the history's prediction as an input, unless the safeguard sets it aside
+            from matloop.design.history import history_helps
+
+            def encode(frame):
+                return np.column_stack([space.encode(frame), prior.predict(frame)])
+            keep, note = history_helps(encode(measured), y, model, seed, use="feature",
+                                       sign=None if self.objective.direction == "range" else self.objective.sign)
+            encode = encode if keep else space.encode
+        X = encode(measured)
         surrogate = make_surrogate(model, seed).fit(X, y)
         acq = make_acquisition(acquisition or default_acquisition(self.objective), self.objective)
         best = self.objective.best(y)
@@ -288,17 +372,36 @@ class Campaign:
         def score(frame: pd.DataFrame) -> np.ndarray:
             from matloop.design.acquisition import Context, Posterior
 
-            mu, sd = surrogate.predict(space.encode(frame), return_std=True)
+            mu, sd = surrogate.predict(encode(frame), return_std=True)
             post = self.objective.posterior(mu, sd) if self.objective.direction != "range" else Posterior(mu, sd)
             return acq(post, Context(best=best, rng=rng))
 
-        pool = optimize(space, score, n=max(200, 20 * batch), rng=rng)
-        pool = pool[~pool[space.columns].apply(tuple, axis=1).isin(measured[space.columns].apply(tuple, axis=1))]
-        cand = pool[space.columns].reset_index(drop=True)
-        ranking = rank_candidates(X, y, space.encode(cand), cand, self.objective, batch, acquisition, batch_method,
-                                  model, seed)
-        keys = parameter_keys(ranking.chosen, space.columns)
+        found = space.round(optimize(space, score, n=max(400, 40 * batch), rng=rng)[cols])
+        spread = space_filling_design(space, 4 * batch, measured=done, seed=seed)  # exploration options
+        ideas = self.ledger.candidates()  # an expert's own points (campaign add) compete too, first in line
+        ideas = ideas.loc[ideas["source"] == "expert"].reindex(columns=cols) if len(ideas) else spread.iloc[:0]
+        pool = pd.concat([ideas, found[space.feasible(found)], spread], ignore_index=True).drop_duplicates(subset=cols)
+        known = set(parameter_keys(done, cols))
+        pool = pool[[k not in known for k in parameter_keys(pool, cols)]].reset_index(drop=True)
+        cand = pool.iloc[space.distinct(pool)].reset_index(drop=True)  # best first: thinning keeps the best
+        ranking = rank_candidates(X, y, encode(cand), cand, self.objective, batch, acquisition, batch_method,
+                                  model, seed, failed_X=None if failed is None else encode(failed))
+        if note is not None:
+            ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
+            ranking.chosen.attrs["history"] = f"{note}: {prior.describe()}"
+        keys = parameter_keys(ranking.chosen, cols)
         return ranking.chosen, keys, ranking
+
+    def _history_prior(self, seed: int = 0):
+        """The :class:`~matloop.design.history.HistoryPrior` of the history tables stored at creation, or None."""
+        if not self.config.get("history"):
+            return None
+        from matloop.design.history import HistoryPrior, history_tables
+
+        cfg = self.config
+        params = (cfg.get("parameter_columns") or []) if cfg["kind"] == "parameters" else [cfg.get("input")]
+        ds = self._dataset(pd.DataFrame(columns=[*params, cfg["target"]])) if cfg["kind"] != "parameters" else None
+        return HistoryPrior(list(params), cfg["target"], seed, ds).fit(history_tables(cfg["history"]))
 
     def _pending_ids(self) -> set[int]:
         sug = self.ledger.suggestions()
@@ -317,13 +420,27 @@ class Campaign:
                     [{"row": 0, "column": c, "value": None, "reason": "column missing from the results"}
                      for c in missing]))
             keys = parameter_keys(results, cfg["parameter_columns"])
+            if self.space is not None and not allow_new:  # any point inside the declared space is a candidate
+                cands = self.ledger.candidates()
+                known = set(cands["key"]) if len(cands) else set()
+                filled = results[cfg["target"]].notna().to_numpy() if cfg["target"] in results.columns else []
+                new_rows = [i for i, k in enumerate(keys) if k not in known and (len(filled) == 0 or filled[i])]
+                problems = self.space.violations(results.iloc[new_rows], [rows[i] for i in new_rows])
+                if problems:
+                    raise InputError("Nothing was recorded: these results lie outside the campaign's design space "
+                                     "(record them anyway with --allow-new)", error_table(problems))
+                allow_new = True
         else:
             if cfg["input"] not in results.columns:
                 raise InputError("results lack the material column", error_table(
                     [{"row": 0, "column": cfg["input"], "value": None,
                       "reason": f"column missing (columns: {list(results.columns)})"}]))
             keys = material_keys(self._dataset(results), results, rows=rows)  # errors name the file's rows
-        return self.ledger.record(results, keys, [cfg["target"]], source, rows, allow_new, actor)
+        if len(self.goals) > 1 or cfg.get("constraints"):  # several measured columns (design/campaign_multi.py)
+            from matloop.design.campaign_multi import record_multi
+
+            return record_multi(self, results, keys, source, rows, allow_new, actor)
+        return record_results(self, results, keys, source, rows, allow_new, actor)  # ok and failed rows
 
     def export(self) -> pd.DataFrame:
         """Everything: one row per measurement (with its candidate's columns) and one per
@@ -342,49 +459,4 @@ class Campaign:
                     "suggested_acquisition", "suggested_reason", "model", "model_version", "suggested_at"]
             first = s[keep].drop_duplicates("candidate_id", keep="last")
             out = out.merge(first, on="candidate_id", how="left")
-        return out
-
-
-def check_output(path: str | Path) -> Path:
-    """The batch's output file, checked before any work: a table format matloop writes, an existing
-    writable folder, not a folder itself. Raises :class:`InputError` naming the problem."""
-    from matloop.io.write import output_format
-
-    path = Path(path)
-    output_format(path)
-    folder = path.parent
-    problem = None
-    if path.is_dir():
-        problem = "is a folder"
-    elif not folder.is_dir():
-        problem = f"its folder {str(folder)!r} does not exist"
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        problem = f"its folder {str(folder)!r} is not writable"
-    elif path.exists() and not os.access(path, os.W_OK):
-        problem = "the file exists and is not writable"
-    if problem:
-        raise InputError(f"cannot write {str(path)!r}: {problem}",
-                         error_table([{"row": 0, "column": "--output", "value": str(path), "reason": problem}]))
-    return path
-
-
-def _staging_path(path: Path) -> Path:
-    """A temporary name beside ``path`` with the same suffixes (so the format is the same), renamed
-    over ``path`` in one step once the ledger has committed."""
-    import secrets
-
-    return path.with_name(f".{secrets.token_hex(4)}.partial-{path.name}")
-
-
-def read_space(path: str | Path) -> tuple[DesignSpace, dict]:
-    """A space and its spec dict (stored in the ledger so the campaign is self-contained)."""
-    from matloop.io.specfile import read_spec
-
-    path = Path(path)
-    spec = read_spec(path)  # size-capped, unique keys, no YAML aliases; problems are InputError
-    try:
-        return DesignSpace.from_dict(spec), spec
-    except InputError:
-        raise
-    except (MatloopError, ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise InputError(f"{path.name}: {exc}") from None
+        return export_events(self, out)  # status (ok / failed), failure reasons, vetoes

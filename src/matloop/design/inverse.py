@@ -76,13 +76,17 @@ def composition_bounds(formulas: Sequence[str] | Compositions, margin: float = 0
     return out
 
 
+#: default smallest difference in some atomic fraction between two designs (and a design and a seed)
+MIN_CHANGE = 0.05
+
+
 def design_compositions(model, featurizer=None, elements_bounds: Mapping[str, tuple[float, float]] | None = None,
                         objective: Objective | str = "max", n: int = 10, *, acquisition: str = "mei",
                         best: float | None = None, domain=None, constraints: Sequence[str] | None = None,
                         in_domain_only: bool = False, seeds: Sequence[str] | Compositions | None = None,
                         seed: int = 0, n_initial: int = 2000, generations: int = 12,
                         population: int = 64, method: str = "evolution", budget: int | None = None,
-                        min_change: float = 5e-4) -> pd.DataFrame:
+                        min_change: float = MIN_CHANGE, min_change_known: float = 5e-4) -> pd.DataFrame:
     """Optimise element fractions for the model's predicted property.
 
     Parameters
@@ -117,10 +121,13 @@ def design_compositions(model, featurizer=None, elements_bounds: Mapping[str, tu
     budget : int, optional
         Model evaluations of ``method="random"`` (default: what the optimiser would spend without
         seeds, ``n_initial + 4 * population * generations``).
-    min_change : float
-        Designs differ from each other and from every seed by at least this much in some atomic
-        fraction (default 0.0005, i.e. 0.05 at.%): an optimiser's best points crowd together, and ten
-        copies of one design differing in the sixth decimal are one design.
+    min_change, min_change_known : float
+        Designs differ from each other by at least ``min_change`` in some atomic fraction (default
+        0.05, i.e. 5 at.%), and from every seed by at least ``min_change_known`` (default 0.0005, so a
+        known material is never returned as a design): an optimiser's best points crowd together, and ten
+        designs a fraction of a percent apart are one experiment, not a batch worth making. When the
+        optimiser's crowd holds fewer than ``n`` such designs, scored random points of the simplex
+        fill the rest.
 
     Returns
     -------
@@ -188,7 +195,16 @@ def design_compositions(model, featurizer=None, elements_bounds: Mapping[str, tu
         found = evolve(space, score, n_pool + n_start, rng, n_initial, generations, population, start=start)
     found = found[np.isfinite(found["_score"].to_numpy())].reset_index(drop=True)
     known = start[elements].to_numpy() if n_start else np.zeros((0, len(elements)))
-    found = found.iloc[_distinct(found[elements].to_numpy(), known, float(min_change), int(n))].reset_index(drop=True)
+    keep = _distinct(found[elements].to_numpy(), known, float(min_change), int(n), float(min_change_known))
+    n_fill = 0
+    if len(keep) < int(n) and method != "random":  # the crowd is too tight: add scored random points
+        extra = space.sample(max(2000, 100 * int(n)), rng)
+        n_fill = len(extra)
+        extra["_score"] = score(extra[space.columns])
+        found = pd.concat([found, extra[np.isfinite(extra["_score"].to_numpy())].sort_values(
+            "_score", ascending=False)], ignore_index=True)
+        keep = _distinct(found[elements].to_numpy(), known, float(min_change), int(n), float(min_change_known))
+    found = found.iloc[keep].reset_index(drop=True)
     out = pd.DataFrame({"rank": np.arange(1, len(found) + 1),
                         "formula": fraction_formulas(found, elements) if len(found) else []})
     for el in elements:
@@ -209,7 +225,7 @@ def design_compositions(model, featurizer=None, elements_bounds: Mapping[str, tu
 
         post = objective.posterior(mean, std)
         out["p_above_best"] = ndtr((post.mean - best_max) / post.std) if len(out) else np.zeros(0)
-    out.attrs["design"] = {"method": method, "n_evaluated": int(spent[0]), "best": best,
+    out.attrs["design"] = {"method": method, "n_evaluated": int(spent[0]), "n_fill": n_fill, "best": best,
                            "acquisition": acq.name, "in_domain_only": bool(in_domain_only)}
     return out
 
@@ -294,14 +310,16 @@ def _seed_frame(space: DesignSpace, elements: list[str], seeds) -> pd.DataFrame:
     return frame[inside].drop_duplicates().reset_index(drop=True)
 
 
-def _distinct(X: np.ndarray, known: np.ndarray, tol: float, n: int) -> np.ndarray:
+def _distinct(X: np.ndarray, known: np.ndarray, tol: float, n: int, tol_known: float | None = None) -> np.ndarray:
     """Positions of the first ``n`` rows of ``X`` (best first) that differ by at least ``tol`` in some
-    fraction from every earlier kept row and from every ``known`` row (``tol=0``: exact duplicates only)."""
+    fraction from every earlier kept row and by ``tol_known`` (default ``tol``) from every ``known``
+    row (``tol=0``: exact duplicates only)."""
     tol = max(tol, 1e-9)
+    tol_known = tol if tol_known is None else max(tol_known, 1e-9)
     near_known = np.zeros(len(X), dtype=bool)
     for start in range(0, len(known), 256):
         block = known[start:start + 256]
-        near_known |= (np.abs(X[:, None, :] - block[None, :, :]).max(axis=2) < tol).any(axis=1)
+        near_known |= (np.abs(X[:, None, :] - block[None, :, :]).max(axis=2) < tol_known).any(axis=1)
     kept: list[int] = []
     for i in np.flatnonzero(~near_known).tolist():  # one vectorised distance per candidate
         if kept and np.abs(X[kept] - X[i]).max(axis=1).min() < tol:

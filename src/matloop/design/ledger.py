@@ -261,6 +261,7 @@ class InitialMeasurements:
     targets: list[str]
     source: str
     rows: list[int]
+    then: Any = None  # then(conn, ledger, actor, stamp): more writes in the same transaction
 
 
 @dataclass
@@ -270,6 +271,8 @@ class RecordResult:
     inserted: int
     already_recorded: int
     new_candidates: int
+    failed: int = 0  # failed experiments recorded (matloop.design.ledger_events)
+    failed_already: int = 0
 
 
 class Ledger:
@@ -306,11 +309,14 @@ class Ledger:
                              "created_at": stamp, "created_by": actor}
                             for k, r in zip(keys, pool.to_dict(orient="records"), strict=True)]
                     conn.execute(insert(candidates), rows)
-                if measured is not None and len(measured.results):
+                if measured is not None and (len(measured.results) or measured.then is not None):
                     draft = cls.__new__(cls)  # the campaign as this transaction sees it
                     draft.url, draft.name, draft.engine, draft.id, draft.config = url, name, engine, cid, config
-                    draft._record(conn, measured.results, measured.keys, measured.targets, measured.source,
-                                  measured.rows, False, actor, stamp)
+                    if len(measured.results):
+                        draft._record(conn, measured.results, measured.keys, measured.targets, measured.source,
+                                      measured.rows, False, actor, stamp)
+                    if measured.then is not None:  # e.g. the pool's failed rows (matloop.design.ledger_events)
+                        measured.then(conn, draft, actor, stamp)
         except IntegrityError as exc:
             raise MatloopError(f"a campaign named {name!r} already exists in {url}") from exc
         finally:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.design.acquisition import Context, Objective, Posterior, make_acquisition
-from matloop.design.batch import select_batch
+from matloop.design.batch import BATCH_METHODS, DEFAULT_BATCH_METHOD, batch_covariance, select_batch
 from matloop.design.surrogate import DEFAULT_SURROGATE, SURROGATES, make_surrogate
 from matloop.errors import InputError
 
@@ -76,7 +76,7 @@ class SurrogateStrategy(Strategy):
     acquisition : str
         Acquisition name (see :func:`matloop.design.acquisition.make_acquisition`).
     batch : str
-        Batch method for ``k > 1`` (``penalized``, ``thompson``, ``believer``).
+        Batch method for ``k > 1`` (``fantasy``, the default; ``penalized``, ``thompson``, ``believer``).
     name : str
         Label in reports.
     acquisition_params : dict
@@ -93,7 +93,7 @@ class SurrogateStrategy(Strategy):
 
     make_model: Callable[[], object]
     acquisition: str = "ei"
-    batch: str = "penalized"
+    batch: str = DEFAULT_BATCH_METHOD
     name: str = "surrogate"
     acquisition_params: dict = field(default_factory=dict)
     reuse_model: bool = False
@@ -113,8 +113,24 @@ class SurrogateStrategy(Strategy):
         acq = make_acquisition(self.acquisition, objective, **self.acquisition_params)
         post = Posterior(mean, std) if objective.direction == "range" else objective.posterior(mean, std)
         ctx = Context(best=objective.best(y_measured), X_candidates=X_candidates, X_measured=X_measured, rng=rng)
-        idx, _ = select_batch(acq, post, ctx, k, method=self.batch if k > 1 else "penalized")
+        if k == 1:  # every method picks the acquisition's argmax
+            return select_batch(acq, post, ctx, 1, method="penalized")[0]
+        cov = batch_covariance(model, X_measured, y_measured, X_candidates) if self.batch == "fantasy" else None
+        refit = _refit(model, X_measured, y_measured, X_candidates, objective) if self.batch == "believer" else None
+        idx, _ = select_batch(acq, post, ctx, k, method=self.batch, covariance=cov, refit=refit)
         return idx
+
+
+def _refit(model, X_measured, y_measured, X_candidates, objective):
+    """The ``believer`` batch's callback: refit a copy of the model with fantasy measurements."""
+    from sklearn.base import clone
+
+    def refit(chosen, fantasies):
+        raw = objective.sign * np.asarray(fantasies) if objective.direction != "range" else np.asarray(fantasies)
+        m = clone(model).fit(np.vstack([X_measured, X_candidates[chosen]]), np.r_[y_measured, raw])
+        mean, std = m.predict(X_candidates, return_std=True)
+        return Posterior(mean, std) if objective.direction == "range" else objective.posterior(mean, std)
+    return refit
 
 
 def warp_target(y: np.ndarray, method: str) -> np.ndarray:
@@ -289,12 +305,14 @@ DEFAULT_STRATEGY = f"{DEFAULT_SURROGATE}-logei"
 WARM_SURROGATES = ("fastgp", "etgp")
 
 
-def make_strategy(name: str, seed: int = 0) -> Strategy:
+def make_strategy(name: str, seed: int = 0, batch_method: str = DEFAULT_BATCH_METHOD) -> Strategy:
     """A strategy by name: ``random``, ``default``, or ``MODEL-ACQUISITION`` such as ``gp-ei``,
     ``rf-lcb``, ``etgp-logei`` (models: see :func:`~matloop.design.surrogate.make_surrogate`;
     acquisitions as in :func:`~matloop.design.acquisition.make_acquisition`). ``default`` is
     :data:`DEFAULT_STRATEGY`: extra trees + warm-started GP mixture with log-EI (the window
-    probability for a target range), about 0.1 s per step; chosen on the closed-loop benchmark."""
+    probability for a target range), about 0.1 s per step; chosen on the closed-loop benchmark.
+    ``batch_method`` chooses the batch when a round picks more than one (see
+    :mod:`matloop.design.batch`; default ``fantasy``, chosen on ``benchmarks/batch_penalty.py``)."""
     if name == "random":
         return RandomStrategy()
     label = name
@@ -308,5 +326,7 @@ def make_strategy(name: str, seed: int = 0) -> Strategy:
         make_acquisition(acq if acq != "window" else "ei")  # fail early on an unknown acquisition
     except ValueError as exc:
         raise InputError(f"strategy {label!r}: {exc}") from None
-    return SurrogateStrategy(lambda: make_surrogate(model, seed), acquisition=acq, name=label,
+    if batch_method not in BATCH_METHODS:
+        raise InputError(f"unknown batch method {batch_method!r}; known: {', '.join(BATCH_METHODS)}")
+    return SurrogateStrategy(lambda: make_surrogate(model, seed), acquisition=acq, batch=batch_method, name=label,
                              reuse_model=model in WARM_SURROGATES)

@@ -3,7 +3,8 @@
 Example (``space.yaml``)::
 
     parameters:
-      - {name: temperature, type: continuous, low: 300, high: 900}
+      - {name: temperature, type: continuous, low: 300, high: 900, step: 5}
+      - {name: time, type: continuous, low: 1, high: 10, decimals: 1}
       - {name: layers, type: integer, low: 1, high: 10}
       - {name: solvent, type: categorical, values: [water, ethanol, toluene]}
       - name: alloy
@@ -13,6 +14,11 @@ Example (``space.yaml``)::
       - "temperature + 50 * layers <= 1200"      # linear
       - "Ni + Cr <= 0.4"                           # on composition fractions
       - "temperature * layers > 600"               # any expression of the parameters
+    min_separation: 0.05   # designs of one batch differ by >= 5% of some parameter's range
+
+``step`` / ``decimals`` set a parameter's resolution (suggested values are rounded to it; defaults:
+integers 1, fractions 0.001, continuous about a hundredth of the range). The user guide is
+``docs/design_spaces.md``.
 
 Constraints are parsed with :mod:`ast` into a whitelisted expression (names, numbers, arithmetic,
 comparisons, ``and``/``or``, ``exp``/``log``/``sqrt``/``abs``), never ``eval`` on raw text.
@@ -44,11 +50,17 @@ class Parameter:
     high: float | None = None
     values: list = field(default_factory=list)
     elements: dict[str, tuple[float, float]] = field(default_factory=dict)
+    step: float | None = None  # resolution: suggested values are multiples of it (see :meth:`resolution`)
+    decimals: int | None = None  # or: suggested values keep this many decimals
 
     def __post_init__(self) -> None:
         where = f"parameter {self.name!r}"
         if self.type not in PARAMETER_TYPES:
             raise MatloopError(f"{where}: type must be one of {PARAMETER_TYPES}, got {self.type!r}")
+        if self.step is not None and not (isinstance(self.step, int | float) and 0 < float(self.step) < np.inf):
+            raise MatloopError(f"{where}: step must be a positive number, got {self.step!r}")
+        if self.decimals is not None and not (isinstance(self.decimals, int) and 0 <= self.decimals <= 12):
+            raise MatloopError(f"{where}: decimals must be a whole number from 0 to 12, got {self.decimals!r}")
         if self.type in ("continuous", "integer"):
             if self.low is None or self.high is None or not float(self.low) < float(self.high):
                 raise MatloopError(f"{where}: needs low < high, got low={self.low}, high={self.high}")
@@ -75,6 +87,22 @@ class Parameter:
     def columns(self) -> list[str]:
         """Columns this parameter occupies in a candidate table."""
         return list(self.elements) if self.type == "composition" else [self.name]
+
+    def resolution(self) -> float | None:
+        """The smallest difference worth making: ``step``, else ``10**-decimals``, else 1 for integers,
+        0.001 for composition fractions and about a hundredth of the range (a power of ten) for
+        continuous parameters (300..900 -> 1, 1..10 -> 0.01). None for categorical parameters."""
+        if self.type == "categorical":
+            return None
+        if self.step is not None:
+            return max(float(self.step), 1.0) if self.type == "integer" else float(self.step)
+        if self.decimals is not None:
+            return max(10.0 ** -self.decimals, 1.0) if self.type == "integer" else 10.0 ** -self.decimals
+        if self.type == "integer":
+            return 1.0
+        if self.type == "composition":
+            return 0.001
+        return 10.0 ** (np.floor(np.log10(self.high - self.low)) - 2)
 
 
 class Constraint:
@@ -142,10 +170,15 @@ class Constraint:
 class DesignSpace:
     """A set of parameters and constraints; samples, validates and mutates candidates."""
 
-    def __init__(self, parameters: list[Parameter], constraints: list[str] | None = None):
+    def __init__(self, parameters: list[Parameter], constraints: list[str] | None = None,
+                 min_separation: float = 0.05):
         if not parameters:
             raise MatloopError("a design space needs at least one parameter")
+        if not (isinstance(min_separation, int | float) and 0 <= float(min_separation) < 1):
+            raise MatloopError(f"min_separation must be a number in [0, 1), got {min_separation!r}")
         self.parameters = parameters
+        #: two suggestions of one batch differ by at least this fraction of some parameter's range
+        self.min_separation = float(min_separation)
         names = [c for p in parameters for c in p.columns]
         if len(set(names)) != len(names):
             raise MatloopError(f"parameter/element names repeat: {names}")
@@ -160,7 +193,7 @@ class DesignSpace:
             if not isinstance(p, dict) or "name" not in p or "type" not in p:
                 raise MatloopError(f"parameter {i}: needs at least 'name' and 'type'")
             params.append(Parameter(**{k: v for k, v in p.items() if k in Parameter.__dataclass_fields__}))
-        return cls(params, spec.get("constraints", []))
+        return cls(params, spec.get("constraints", []), spec.get("min_separation", 0.05))
 
     @classmethod
     def from_file(cls, path: str | Path) -> DesignSpace:
@@ -200,6 +233,47 @@ class DesignSpace:
         for c in self.constraints:
             ok &= c(frame)
         return ok
+
+    def violations(self, frame: pd.DataFrame, rows: list[int] | None = None) -> list[dict]:
+        """Why rows of ``frame`` lie outside the space: error records (row, column, value, reason) for
+        every missing or non-numeric value, value out of bounds, non-integer, unknown category,
+        composition not summing to 1, and constraint not met. ``rows`` are the 1-based file rows."""
+        rows = list(range(1, len(frame) + 1)) if rows is None else list(rows)
+        out: list[dict] = []
+        clean = pd.DataFrame(index=frame.index)
+        bad = np.zeros(len(frame), dtype=bool)
+        for p in self.parameters:
+            for col in p.columns:
+                if col not in frame.columns:
+                    return [{"row": 0, "column": col, "value": None, "reason": "column missing"}]
+                if p.type == "categorical":
+                    v = frame[col].to_numpy(dtype=object)
+                    ok = frame[col].isin(p.values).to_numpy()
+                    out += [{"row": r, "column": col, "value": x, "reason": f"not one of {p.values}"}
+                            for r, x, o in zip(rows, v, ok, strict=True) if not o]
+                    bad |= ~ok
+                    clean[col] = frame[col]
+                    continue
+                num = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+                lo, hi = (p.low, p.high) if p.type != "composition" else p.elements[col]
+                for r, x, v in zip(rows, frame[col].to_numpy(dtype=object), num, strict=True):
+                    if not np.isfinite(v):
+                        out.append({"row": r, "column": col, "value": x, "reason": "not a number"})
+                    elif v < lo - 1e-9 or v > hi + 1e-9:
+                        out.append({"row": r, "column": col, "value": x, "reason": f"outside [{lo:g}, {hi:g}]"})
+                    elif p.type == "integer" and not np.isclose(v, round(v)):
+                        out.append({"row": r, "column": col, "value": x, "reason": "not a whole number"})
+                bad |= ~np.isfinite(num)
+                clean[col] = num
+            if p.type == "composition":
+                total = clean[p.columns].to_numpy(dtype=float).sum(axis=1)
+                out += [{"row": r, "column": p.name, "value": f"{t:.6g}", "reason": "fractions do not sum to 1"}
+                        for r, t, b in zip(rows, total, bad, strict=True) if not b and not np.isclose(t, 1.0)]
+        for c in self.constraints:
+            ok = c(clean.fillna(0) if len(clean) else clean)
+            out += [{"row": r, "column": "(constraint)", "value": c.text, "reason": "constraint not met"}
+                    for r, o, b in zip(rows, ok, bad, strict=True) if not o and not b]
+        return sorted(out, key=lambda e: e["row"])
 
     def sample(self, n: int, rng: np.random.Generator, max_tries: int = 50) -> pd.DataFrame:
         """``n`` feasible random candidates (rejection sampling; raises if constraints are too tight)."""
@@ -264,6 +338,75 @@ class DesignSpace:
                 parts.append(frame[p.columns].to_numpy(dtype=float))
         return np.hstack(parts)
 
+    def unit(self, frame: pd.DataFrame) -> np.ndarray:
+        """Coordinates in which every parameter spans [0, 1]: numbers scaled by their range, one column
+        per category (two categories differ by 1 in one coordinate, as in :meth:`round`), fractions by
+        the largest element range. Distances here compare designs across parameters."""
+        parts = []
+        for p in self.parameters:
+            if p.type == "categorical":
+                parts.append(np.stack([(frame[p.name] == v).to_numpy(dtype=float) for v in p.values], axis=1))
+            elif p.type == "composition":
+                width = max(max(hi - lo for lo, hi in p.elements.values()), 1e-12)
+                parts.append(frame[p.columns].to_numpy(dtype=float) / width)
+            else:
+                parts.append(((frame[p.name].to_numpy(dtype=float) - p.low) / (p.high - p.low))[:, None])
+        return np.hstack(parts)
+
+    def round(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Values at each parameter's :meth:`~Parameter.resolution` (so a batch never carries
+        13-decimal values): numbers to the nearest multiple of the step inside the bounds, composition
+        fractions to the step and still summing to 1 (the rounding residue goes to the elements whose
+        rounding moved them most, within their bounds)."""
+        out = frame.copy()
+        for p in self.parameters:
+            res = p.resolution()
+            if res is None:
+                continue
+            digits = _decimals_of(res)
+            if p.type != "composition":
+                v = np.round(out[p.name].to_numpy(dtype=float) / res) * res
+                v = np.clip(v, p.low, p.high)
+                whole = p.type == "integer" and digits == 0 and np.isfinite(v).all()
+                out[p.name] = np.round(v).astype(np.int64) if whole else np.round(v, digits)  # 3, not 3.0
+                continue
+            els = list(p.elements)
+            lo = np.array([b[0] for b in p.elements.values()])
+            hi = np.array([b[1] for b in p.elements.values()])
+            raw = out[els].to_numpy(dtype=float)
+            fr = np.clip(np.round(raw / res) * res, lo, hi)
+            for i in range(len(fr)):  # a few steps of the residue per row, moved where rounding erred most
+                for _ in range(4 * len(els)):
+                    gap = 1.0 - fr[i].sum()
+                    if abs(gap) < res / 2:
+                        break
+                    move = np.sign(gap) * res
+                    room = (fr[i] + move <= hi + 1e-12) & (fr[i] + move >= lo - 1e-12)
+                    if not room.any():
+                        break
+                    err = (raw[i] - fr[i]) * np.sign(gap)
+                    j = int(np.argmax(np.where(room, err, -np.inf)))
+                    fr[i, j] += move
+            out[els] = np.round(fr, digits)
+        return out
+
+    def distinct(self, frame: pd.DataFrame, measured: pd.DataFrame | None = None,
+                 separation: float | None = None) -> np.ndarray:
+        """Positions of rows to keep, in order, so that no two kept rows (and no kept row and a
+        ``measured`` row) are closer than ``separation`` (default :attr:`min_separation`) in every
+        unit coordinate: each kept design differs from the others by at least that fraction of some
+        parameter's range (or in a category)."""
+        sep = self.min_separation if separation is None else float(separation)
+        U = self.unit(frame)
+        taken = self.unit(measured) if measured is not None and len(measured) else np.empty((0, U.shape[1]))
+        keep = []
+        for i in range(len(U)):
+            if len(taken) and np.min(np.max(np.abs(taken - U[i]), axis=1)) < max(sep, 1e-9):
+                continue
+            keep.append(i)
+            taken = np.vstack([taken, U[i]])
+        return np.asarray(keep, dtype=int)
+
     def formulas(self, frame: pd.DataFrame) -> list[str] | None:
         """Formula strings of the first composition parameter (for composition featurizers)."""
         comp = next((p for p in self.parameters if p.type == "composition"), None)
@@ -271,6 +414,12 @@ class DesignSpace:
             return None
         fr = frame[list(comp.elements)].to_numpy(dtype=float)
         return ["".join(f"{el}{x:.6g}" for el, x in zip(comp.elements, row, strict=True) if x > 0) for row in fr]
+
+
+def _decimals_of(step: float) -> int:
+    """How many decimals a multiple of ``step`` needs (0.25 -> 2, 0.1 -> 1, 5 -> 0)."""
+    text = np.format_float_positional(float(step), precision=12, trim="-")
+    return len(text.split(".")[1]) if "." in text else 0
 
 
 def _sample_simplex(p: Parameter, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -15,8 +15,9 @@ import pandas as pd
 from scipy.special import ndtr
 
 from matloop.design.acquisition import Context, Objective, make_acquisition, nearest_distance
-from matloop.design.batch import select_batch
+from matloop.design.batch import DEFAULT_BATCH_METHOD, batch_covariance, select_batch
 from matloop.design.multiobjective import parse_constraint, probability_of_feasibility
+from matloop.design.outcomes import STATUS_COLUMN, failure_outcomes, without_outcome_columns
 from matloop.design.surrogate import DEFAULT_SURROGATE, featurize, make_surrogate
 from matloop.errors import InputError, error_table
 from matloop.io.dataset import Dataset
@@ -36,6 +37,7 @@ class Ranking:
     model_name: str
     model_version: str
     acquisition: str
+    feasibility_model: str | None = None  # how P(success) was estimated (design/feasibility.py), if failures count
 
 
 def default_acquisition(objective: Objective) -> str:
@@ -51,23 +53,36 @@ def rank_candidates(
     objective: Objective,
     batch: int = 5,
     acquisition: str | None = None,
-    batch_method: str = "penalized",
+    batch_method: str = DEFAULT_BATCH_METHOD,
     model: str = DEFAULT_SURROGATE,
     seed: int = 0,
     constraints: list[tuple[np.ndarray, np.ndarray, float | None, float | None, str]] | None = None,
+    failed_X: np.ndarray | None = None,
+    impute_failures: bool = True,
 ) -> Ranking:
     """Fit, score and pick a batch among ``candidates`` (features ``X_candidates``).
 
     ``constraints`` are ``(X_measured, values, low, high, name)`` for other measured properties: a
     surrogate is fitted to each and the acquisition is weighted by the probability of feasibility.
+    ``failed_X``: features of failed experiments (possibly none); when given, the acquisition is
+    multiplied by P(success) of :func:`matloop.design.feasibility.feasibility_weights` and the output
+    has a ``p_success`` column; with ``impute_failures`` the surrogate also sees each failure at the
+    worst measured value (:func:`matloop.design.feasibility.failure_training`).
     """
     if int(batch) < 1:
         raise InputError(f"the batch size must be at least 1, got {batch}")
     if len(X_candidates) == 0:
         raise InputError(NO_CANDIDATES)
-    if len(y_train) < 2:
-        raise InputError(f"need at least 2 measured rows to fit a model, got {len(y_train)}")
-    surrogate = make_surrogate(model, seed).fit(X_train, y_train)
+    if len(y_train) < 2 and not getattr(model, "fits_without_data", False):  # cold start (design/coldstart.py)
+        from matloop.design.coldstart import cold_start_ranking
+
+        return cold_start_ranking(X_candidates, candidates, batch, X_train if len(y_train) else None, seed)
+    X_fit, y_fit = X_train, y_train
+    if failed_X is not None and impute_failures:
+        from matloop.design.feasibility import failure_training
+
+        X_fit, y_fit = failure_training(X_train, y_train, failed_X, objective)
+    surrogate = make_surrogate(model, seed).fit(X_fit, y_fit)
     mean, std = surrogate.predict(X_candidates, return_std=True)
     name = acquisition or default_acquisition(objective)
     acq = make_acquisition(name, objective)
@@ -79,14 +94,21 @@ def rank_candidates(
     for Xc, vals, lo, hi, _cname in constraints or []:
         cm, cs = make_surrogate("rf", seed).fit(Xc, vals).predict(X_candidates, return_std=True)
         feasibility *= probability_of_feasibility(cm, cs, lo, hi)
-    if constraints:
+    p_success, feas_name = _p_success(X_train, failed_X, X_candidates, seed)
+    if p_success is not None:
+        feasibility = feasibility * p_success
+    if constraints or p_success is not None:
         acq = _Weighted(acq, feasibility)
-    idx, values = select_batch(acq, posterior, ctx, batch, method=batch_method,
-                               refit=_believer_refit(surrogate, X_train, y_train, X_candidates, objective))
+    cov = (batch_covariance(surrogate, X_fit, y_fit, X_candidates, seed)
+           if batch_method == "fantasy" and min(batch, len(X_candidates)) > 1 else None)
+    idx, values = select_batch(acq, posterior, ctx, batch, method=batch_method, covariance=cov,
+                               refit=_believer_refit(surrogate, X_fit, y_fit, X_candidates, objective))
     out = candidates.iloc[idx].reset_index(drop=True).copy()
     out["prediction"] = mean[idx]
     out["std"] = std[idx]
     out["acquisition"] = values
+    if p_success is not None:
+        out["p_success"] = p_success[idx]
     out["rank"] = np.arange(1, len(idx) + 1)
     novelty = nearest_distance(ctx.X_candidates[idx], ctx.X_measured)
     spread = _typical_spacing(ctx.X_measured)
@@ -95,9 +117,24 @@ def rank_candidates(
         for i, m, s, nov in zip(idx, mean[idx], std[idx], novelty, strict=True)
     ]
     chosen_model = getattr(surrogate, "chosen_", model)
-    version = hashlib.sha256(np.ascontiguousarray(X_train).tobytes() + np.ascontiguousarray(y_train).tobytes()
+    version = hashlib.sha256(np.ascontiguousarray(X_fit).tobytes() + np.ascontiguousarray(y_fit).tobytes()
                              + f"{chosen_model}|{seed}".encode()).hexdigest()[:16]
-    return Ranking(out, idx, str(chosen_model), version, acq.name or name)
+    if p_success is not None and failed_X is not None and len(failed_X):
+        out["reason"] = [f"{r}; P(success) = {p:.0%}" for r, p in zip(out["reason"], p_success[idx], strict=True)]
+    return Ranking(out, idx, str(chosen_model), version, acq.name or name, feas_name)
+
+
+def _p_success(X_train, failed_X, X_candidates, seed):
+    """``(P(success) of each candidate, model description)``, or ``(None, None)`` when failures do not
+    count (no ``failed_X``)."""
+    if failed_X is None:
+        return None, None
+    from matloop.design.feasibility import feasibility_weights
+
+    failed_X = np.asarray(failed_X, dtype=float).reshape(-1, np.shape(X_train)[1])
+    tried = np.vstack([X_train, failed_X])
+    mask = np.r_[np.zeros(len(X_train), dtype=bool), np.ones(len(failed_X), dtype=bool)]
+    return feasibility_weights(tried, mask, X_candidates, seed)
 
 
 def suggest(
@@ -105,13 +142,23 @@ def suggest(
     objective: Objective,
     batch: int = 5,
     acquisition: str | None = None,
-    batch_method: str = "penalized",
+    batch_method: str = DEFAULT_BATCH_METHOD,
     model: str = DEFAULT_SURROGATE,
     seed: int = 0,
     constraints: list[str] | None = None,
     candidates: Dataset | None = None,
+    allow_replicates: bool = False,
+    failed_if: str | None = None,
+    retry_failed: bool = False,
+    history: list[tuple[pd.DataFrame, str]] | None = None,
+    transfer: str = "none",
 ) -> pd.DataFrame:
     """Rank the candidate rows (empty target) of ``dataset``; returns the chosen batch.
+
+    Replicated inputs (one material or setting measured on several rows) count once, with the mean
+    of their values, in the model and as "best measured" (``result.attrs["best_rule"]``), as in a
+    campaign. A blank row whose input is already measured, or repeats an earlier blank row, is not
+    a candidate unless ``allow_replicates``.
 
     Output: every column of the chosen rows as given, plus ``prediction``, ``std``,
     ``acquisition``, ``rank`` and a short ``reason``. ``constraints`` such as ``"density < 8"``
@@ -119,14 +166,41 @@ def suggest(
     same kind of input (its material column may have another name), adds its rows to the
     candidates; those already measured in ``dataset`` are left out and counted in
     ``result.attrs["n_known_left_out"]`` (``result.attrs["n_candidates"]``: how many were ranked).
+
+    Failed experiments (:mod:`matloop.design.outcomes`): rows whose ``status`` is ``failed`` or that
+    match ``failed_if`` (e.g. ``"crystal_score == 'clear_solution'"``) are neither measurements nor
+    candidates (nor are the same materials in ``candidates``) unless ``retry_failed``; when a table
+    has a ``status`` column or a rule, the acquisition is multiplied by P(success) and the output has
+    a ``p_success`` column (``result.attrs["n_failed"]``: how many rows failed).
     """
     target = dataset.target
     y = pd.to_numeric(dataset.frame[target], errors="coerce").to_numpy(dtype=float)
-    labelled = np.isfinite(y)
+    outcomes = failed_if is not None or STATUS_COLUMN in dataset.frame.columns
+    if outcomes:  # status, reason and the columns the rule reads are outcomes, never inputs
+        dataset = without_outcome_columns(dataset, failed_if)
+    failed = (failure_outcomes(dataset.frame, dataset.rows, failed_if)[0] if outcomes
+              else np.zeros(len(y), dtype=bool))
+    labelled = np.isfinite(y) & ~failed
+    if candidates is not None and dataset.kind == "parameters":  # the encoding knows the candidates' labels too
+        from matloop.design.encode import dataset_encoder
+
+        dataset_encoder(dataset, [candidates.frame], refit=True)
     features = featurize(dataset).to_numpy(dtype=float)
-    pool, pool_X, n_known = dataset.frame.loc[~labelled], features[~labelled], 0
+    from matloop.design.history import replicate_groups, transfer_features
+
+    use_transfer = str(transfer or "none").lower() != "none"
+    if use_transfer:  # the pre-trained library's values join the features (as fit --transfer auto)
+        if dataset.kind != "composition":
+            raise InputError("--transfer uses the pre-trained composition library: it needs a formula column")
+        features = np.column_stack([features, transfer_features(transfer, dataset.frame[dataset.input])])
+
+    reps = replicate_groups(dataset, labelled, allow_replicates)
+    reps.open_rows &= ~failed | retry_failed  # a failed experiment is not proposed again unless asked
+    pool, pool_X, n_known = dataset.frame.loc[reps.open_rows], features[reps.open_rows], 0
     if candidates is not None:
-        extra, extra_X, n_known = _candidate_table(dataset, candidates, labelled)
+        extra, extra_X, n_known = _candidate_table(dataset, candidates, labelled | (failed & (not retry_failed)))
+        if len(extra) and use_transfer:
+            extra_X = np.column_stack([extra_X, transfer_features(transfer, extra[dataset.input])])
         if len(extra):
             pool = pd.concat([pool, extra], ignore_index=True) if len(pool) else extra.reset_index(drop=True)
             pool_X = np.vstack([pool_X, extra_X])
@@ -143,9 +217,37 @@ def suggest(
     if candidates is not None and not len(pool_X):
         raise InputError(f"every row of the candidates table is already measured in the table ({n_known} rows); "
                          "nothing is left to suggest")
-    ranking = rank_candidates(features[labelled], y[labelled], pool_X, pool, objective, batch, acquisition,
-                              batch_method, model, seed, cons)
-    ranking.chosen.attrs.update(n_candidates=len(pool_X), n_known_left_out=n_known)
+    if not len(pool_X) and reps.n_open_replicates:
+        raise InputError(f"every blank row repeats an input that is measured or already listed "
+                         f"({reps.n_open_replicates} rows); nothing is left to suggest (allow replicates with "
+                         "--allow-replicates; Python: allow_replicates=True)")
+    X_train, y_train, note = features[reps.first_rows], reps.mean_of(y), None
+    if history:  # related campaigns as the prior mean, unless the safeguard sets them aside (design/history.py)
+        from matloop.design.history import HistoryPrior, apply_history
+
+        prior = HistoryPrior(dataset.parameter_columns if dataset.kind == "parameters" else [dataset.input],
+                             target, seed, dataset).fit(history)
+        h = apply_history(prior, X_train, y_train, dataset.frame.iloc[reps.first_rows], pool_X, pool, model,
+                          acquisition, batch_method, objective, seed)
+        X_train, pool_X, model, acquisition, batch_method = (h["X_train"], h["X_candidates"], h["model"],
+                                                             h["acquisition"], h["batch_method"])
+        note = f"{h['note']}: {prior.describe()}"
+        if h["used"]:  # the other models see the same columns (the history's prediction last)
+            features = np.column_stack([features, prior.predict(dataset.frame)])
+            cons = [(np.column_stack([Xc, prior.predict(dataset.frame.loc[pd.to_numeric(
+                dataset.frame[c], errors="coerce").notna().to_numpy()])]), v, lo, hi, c)
+                for Xc, v, lo, hi, c in cons]
+    ranking = rank_candidates(X_train, y_train, pool_X, pool, objective, batch,
+                              acquisition, batch_method, model, seed, cons, features[failed] if outcomes else None)
+    if note is not None:
+        ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
+        ranking.chosen.attrs["history"] = note
+    ranking.chosen.attrs.update(n_failed=int(failed.sum()), feasibility_model=ranking.feasibility_model,
+                                n_failed_with_value=int((failed & np.isfinite(y)).sum()))
+    ranking.chosen.attrs.update(n_candidates=len(pool_X), n_known_left_out=n_known,
+                                n_replicates_left_out=reps.n_open_replicates, **reps.best(y, objective))
+    if getattr(dataset, "encoding", None) is not None:  # how the parameters were encoded (design.encode)
+        ranking.chosen.attrs["encoding"] = dataset.encoding.records()
     return ranking.chosen
 
 

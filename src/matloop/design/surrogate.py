@@ -4,7 +4,8 @@
   structure path, or the parameter vector), so the ledger can recognise a material however it is
   written (``Fe2O3`` and ``O3Fe2`` are one candidate).
 - :func:`featurize` turns any :class:`~matloop.io.Dataset` into a numeric matrix with the default
-  featurizer of its input kind (parameter tables: their numeric columns).
+  featurizer of its input kind (parameter tables: :class:`matloop.design.encode.ParameterEncoder`,
+  fitted once per dataset: numbers as given, labels one-hot, SMILES a chemical encoding).
 - :class:`AutoSurrogate` (``model="auto"``) chooses, by cross-validated predictive log-likelihood
   on the data measured so far, between a Gaussian process (smooth, few parameters) and a random
   forest with jackknife variance (rugged, many features). It cross-validates at every fit, so it
@@ -85,9 +86,13 @@ def featurize(dataset: Dataset, frame: pd.DataFrame | None = None, featurizer=No
         frame, rows = dataset.frame, dataset.rows
     if rows is not None and len(rows) != len(frame):
         raise ValueError(f"rows has {len(rows)} entries for {len(frame)} rows")
-    if dataset.kind == "parameters":
-        cols = dataset.parameter_columns
-        return frame[cols].astype(float).reset_index(drop=True)
+    if dataset.kind == "parameters":  # numbers as given; labels, SMILES, compositions: design.encode
+        from matloop.design.encode import dataset_encoder
+        from matloop.io.rows import attach_source_rows
+
+        sub = frame[dataset.parameter_columns].reset_index(drop=True)
+        return dataset_encoder(dataset).transform(attach_source_rows(sub, np.asarray(rows)) if rows is not None
+                                                  else sub)
     if featurizer is None:
         from matloop.represent.registry import default_featurizer_for
 
@@ -115,6 +120,8 @@ def featurize(dataset: Dataset, frame: pd.DataFrame | None = None, featurizer=No
 def make_surrogate(name: str = "auto", random_state: int | None = 0):
     """A fresh surrogate by name: ``auto``, ``rf``, ``et``, ``gp``, ``gbm``, ``fastgp`` (:class:`WarmStartGP`)
     or ``etgp`` (:class:`ForestGPBlend`)."""
+    if hasattr(name, "fit"):  # an estimator given as such (e.g. design.history.PriorMeanSurrogate): a fresh copy
+        return clone(name)
     if name == "auto":
         return AutoSurrogate(random_state=random_state)
     if name in ("rf", "et"):
@@ -333,6 +340,30 @@ class WarmStartGP(UncertaintyRegressorMixin, BaseEstimator):
         var = np.exp(self.theta_[-2]) - np.einsum("ij,ij->j", v, v) + np.exp(self.theta_[-1])
         return mean, self.y_std_**2 * np.maximum(var, 1e-12)
 
+    def batch_covariance(self, X, chunk: int = 4096):
+        """Latent posterior covariance over the rows of ``X`` for batch selection
+        (:func:`matloop.design.batch.batch_covariance`): columns on demand, computed ``chunk`` rows at a
+        time (memory O(chunk x n_train) however many candidates; time O(rows x n_train) per column)."""
+        from matloop.design.batch import BatchCovariance
+
+        Z = self.cleaner_._transform_array(check_features(self, X, reset=False))
+        scale = self.y_std_**2
+        parts = []
+        for lo in range(0, len(Z), chunk):
+            V = _solve_lower(self.L_, self._kernel(self.Z_, Z[lo:lo + chunk], self.theta_))
+            parts.append(np.exp(self.theta_[-2]) - np.einsum("ij,ij->j", V, V))
+        latent = scale * np.maximum(np.concatenate(parts) if parts else np.zeros(0), 0.0)
+
+        def column(j: int) -> np.ndarray:
+            w = _chol_solve(self.L_, self._kernel(self.Z_, Z[j:j + 1], self.theta_)[:, 0])
+            out = np.empty(len(Z))
+            for lo in range(0, len(Z), chunk):
+                block = Z[lo:lo + chunk]
+                out[lo:lo + chunk] = self._kernel(block, Z[j:j + 1], self.theta_)[:, 0] - self._kernel(
+                    block, self.Z_, self.theta_) @ w
+            return scale * out
+        return BatchCovariance(column, latent, scale * float(np.exp(self.theta_[-1])))
+
 
 class ForestGPBlend(UncertaintyRegressorMixin, BaseEstimator):
     """Equal-weight mixture of an extra-trees forest and a warm-started GP: the closed-loop default.
@@ -401,6 +432,11 @@ class ForestGPBlend(UncertaintyRegressorMixin, BaseEstimator):
         if not return_var:
             return mean, None
         return mean, 0.5 * (s_forest**2 + s_gp**2) + 0.25 * (m_forest - m_gp) ** 2
+
+    def batch_covariance(self, X):
+        """The GP member's latent posterior covariance (on its features), for batch selection."""
+        X = check_features(self, X, reset=False)
+        return self.gp_.batch_covariance(X[:, self.gp_features_])
 
 
 def _solve_lower(L: np.ndarray, B: np.ndarray) -> np.ndarray:

@@ -46,10 +46,15 @@ class Dataset:
     parameters : list of str or None
         The input columns of a parameter table when they were chosen explicitly (e.g. by
         :func:`matloop.io.read_table`, which leaves out identifier and bookkeeping columns);
-        ``None`` means every numeric column other than targets and folds.
+        ``None`` means every numeric column other than targets and folds, and every text column of
+        repeated labels (a solvent, a SMILES fragment: see :func:`matloop.io.categorical.categorical_problem`).
     extra_inputs : list of str
         Numeric columns models use beside the material's features (processing conditions,
         measured descriptors); see :attr:`inputs`.
+    encoding : object or None
+        The fitted :class:`matloop.design.encode.ParameterEncoder` of a parameter table, set by
+        :func:`matloop.design.encode.dataset_encoder` on first use and shared by subsets, so that
+        features computed in pieces (measured rows, candidates) line up.
     """
 
     frame: pd.DataFrame
@@ -69,6 +74,7 @@ class Dataset:
     skipped: pd.DataFrame | None = None
     parameters: list[str] | None = None
     extra_inputs: list[str] = field(default_factory=list)
+    encoding: object | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:
@@ -90,11 +96,15 @@ class Dataset:
 
     @property
     def parameter_columns(self) -> list[str]:
-        """Numeric columns other than targets and folds: the inputs of a parameter table."""
+        """Numeric columns and categorical text columns other than targets and folds: the inputs of a
+        parameter table."""
         if self.parameters is not None:
             return [c for c in self.parameters if c in self.frame.columns]
+        from matloop.io.categorical import categorical_problem
+
         skip = set(self.targets) | {self.fold_column, self.input}
-        return [c for c in self.frame.columns if c not in skip and pd.api.types.is_numeric_dtype(self.frame[c])]
+        return [c for c in self.frame.columns if c not in skip and (
+            pd.api.types.is_numeric_dtype(self.frame[c]) or categorical_problem(self.frame[c]) is None)]
 
     @property
     def labelled(self) -> np.ndarray:

@@ -213,6 +213,10 @@ def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = Non
         if len(hinted) == 1:
             g = hinted[0]
             return g.column, kind or g.kind, f"detected: {_describe(g, kind or g.kind)}; chosen by its name"
+        if kind is None and _all_categorical(frame, [g.column for g in candidates]):
+            names = ", ".join(repr(g.column) for g in candidates)
+            return None, "parameters", (f"{len(candidates)} columns of repeated molecules or formulas ({names}): a "
+                                        "process table whose text columns are categorical inputs")
         listed = ", ".join(f"{g.column!r} ({_describe(g, kind or g.kind)})" for g in candidates)
         raise InputError(
             f"more than one column could be the input: {listed}; name the input column with "
@@ -227,6 +231,17 @@ def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = Non
             "(Python: input='COL')"
         )
     return None, "parameters", "no column of formulas, SMILES or structure file paths"
+
+
+def _all_categorical(frame: pd.DataFrame, columns: list[str]) -> bool:
+    """Whether every column repeats its values (choices such as fragments or solvents, not one material per row)."""
+    from matloop.io.categorical import categorical_problem
+
+    for c in columns:
+        values = frame[c].dropna()
+        if categorical_problem(frame[c]) is not None or values.nunique() > max(1, len(values) // 2):
+            return False
+    return True
 
 
 def _require_rdkit(why: str) -> None:

@@ -153,10 +153,13 @@ def parse_formulas(
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
     series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
     codes, uniques = factorize_exact(series)
-    uniq = [u if isinstance(u, str) else str(u) for u in uniques]  # numbers, bytes...: read as text
-    too_long = {k: len(u) for k, u in enumerate(uniq) if len(u) > MAX_FORMULA_CHARS}  # never parsed (a 10 MB
-    parsed, reasons = _parse_unique([u if k not in too_long else "" for k, u in enumerate(uniq)])  # cell: 1 GB)
-    for k, u in enumerate(uniques):
+    raw, text = uniques.tolist(), pd.api.types.infer_dtype(uniques, skipna=False) == "string"  # (C loops)
+    uniq = raw if text else [u if isinstance(u, str) else str(u) for u in raw]  # numbers, bytes...: read as text
+    lengths = np.fromiter(map(len, uniq), dtype=np.int64, count=len(uniq))
+    too_long = {int(k): int(lengths[k]) for k in np.flatnonzero(lengths > MAX_FORMULA_CHARS)}  # never parsed
+    parsed, reasons = _parse_unique([u if k not in too_long else "" for k, u in enumerate(uniq)] if too_long
+                                    else uniq)  # (a 10 MB cell: 1 GB)
+    for k, u in enumerate([] if text else raw):
         if not isinstance(u, str):  # a number or other object where a formula belongs
             reasons[k] = f"expected a formula, found {type(u).__name__} {shorten(repr(u))}"
     reasons.update({k: f"formula too long: {m:,} characters (at most {MAX_FORMULA_CHARS:,})"
@@ -214,11 +217,10 @@ def _parse_unique(uniq: list[str]) -> tuple[Compositions, dict[int, str]]:
     return comps, reasons
 
 
-_SYMBOL_KEYS = np.array(
-    sorted((_symbol_key := {s: sum(ord(c) << (8 * i) for i, c in enumerate(s)) for s in ATOMIC_NUMBER}).values())
-)
-_KEY_TO_Z = np.array([ATOMIC_NUMBER[s] for s, _ in sorted(_symbol_key.items(), key=lambda kv: kv[1])],
-                     dtype=np.int16)
+_symbol_key = {s: sum(ord(c) << (8 * i) for i, c in enumerate(s)) for s in ATOMIC_NUMBER}
+_Z_BY_KEY = np.zeros(1 << 15, dtype=np.int16)  #: Z by key (an uppercase letter + a lowercase one << 8); 0: none
+_Z_BY_KEY[[k for k in _symbol_key.values() if k < 1 << 15]] = [ATOMIC_NUMBER[s] for s, k in _symbol_key.items()
+                                                               if k < 1 << 15]
 
 
 def _parse_fast(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -264,11 +266,9 @@ def _parse_fast(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     el_pos = np.flatnonzero(upper)
     second = np.where(lower[np.minimum(el_pos + 1, len(buf) - 1)], buf[np.minimum(el_pos + 1, len(buf) - 1)], 0)
     key = buf[el_pos].astype(np.int64) + (second.astype(np.int64) << 8)
-    loc = np.searchsorted(_SYMBOL_KEYS, key)
-    loc = np.minimum(loc, len(_SYMBOL_KEYS) - 1)
-    known = _SYMBOL_KEYS[loc] == key
+    z = _Z_BY_KEY[key]  # keys of an uppercase and an optional lowercase letter are below 2**15
+    known = z > 0
     failed[row_of[el_pos[~known]]] = True
-    z = np.where(known, _KEY_TO_Z[loc], 0).astype(np.int16)
     tok_row = row_of[el_pos]
 
     # numbers: maximal runs of digits/dots, each belongs to the element token before it
@@ -298,22 +298,22 @@ def _run_values(buf, digit, dot, run_start, run_end) -> np.ndarray:
     """Decimal values of digit/dot runs, exactly as ``float(str)`` gives them.
 
     The digits form an integer mantissa (exact below 2**53) divided by a power of ten, which IEEE
-    division rounds correctly, so the result equals Python's own conversion.
+    division rounds correctly, so the result equals Python's own conversion. Runs are read a
+    character position at a time; values of runs with two dots or too many digits are discarded.
     """
     lengths = run_end - run_start
-    first = np.r_[0, np.cumsum(lengths)[:-1]]
-    pos = np.repeat(run_start - first, lengths) + np.arange(lengths.sum())
-    run_id = np.repeat(np.arange(len(run_start)), lengths)
-    is_digit = digit[pos]
-    n_digits = np.add.reduceat(is_digit.astype(np.int64), first)
-    csum = np.cumsum(is_digit)
-    before = csum - np.repeat(csum[first] - is_digit[first], lengths)  # digits up to pos, inclusive
-    place = np.repeat(n_digits, lengths) - before
-    weights = (buf[pos].astype(np.float64) - 48.0) * np.power(10.0, place) * is_digit
-    mant = np.bincount(run_id, weights=weights, minlength=len(run_start))
+    mant, after_dot = np.zeros(len(run_start)), np.zeros(len(run_start), dtype=bool)
     decimals = np.zeros(len(run_start), dtype=np.int64)
-    at_dot = dot[pos]
-    decimals[run_id[at_dot]] = n_digits[run_id[at_dot]] - before[at_dot]
+    idx = np.arange(len(run_start))
+    # the j-th character of every run longer than j (a longer run than that has too many digits)
+    for j in range(min(int(lengths.max(initial=0)), _MAX_SAFE_DIGITS + 2)):
+        idx = idx[lengths[idx] > j] if j else idx
+        char = buf[run_start[idx] + j]
+        is_digit = char != 46  # a run holds digits and dots only
+        d = idx[is_digit]
+        mant[d] = mant[d] * 10.0 + (char[is_digit] - 48)  # exact while below 2**53
+        decimals[d] += after_dot[d]
+        after_dot[idx[~is_digit]] = True
     return mant / np.power(10.0, decimals)
 
 

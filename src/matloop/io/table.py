@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.errors import ERROR_COLUMNS, InputError, error_table, format_error_table
+from matloop.io.categorical import categorical_problem
 from matloop.io.dataset import INPUT_KINDS, TASKS, Dataset
 from matloop.io.detect import KIND_WORDS, detect_input, missing_column_message
 from matloop.io.duplicates import DUPLICATE_POLICIES, Duplicates, average_replicates, find_duplicates
@@ -36,6 +37,7 @@ from matloop.io.validate import (
     convert_numeric_columns,
     convert_target,
     number_share,
+    validate_categorical,
     validate_formulas,
     validate_parameters,
     validate_smiles,
@@ -44,7 +46,9 @@ from matloop.io.validate import (
 
 __all__ = ["TableReport", "inspect_table", "read_table"]
 
-_BOOKKEEPING = re.compile(r"^(unnamed: ?\d+|id|index|idx|row|fold|n_replicates|sample[ _]?id)$", re.IGNORECASE)
+# status/reason: an experiment's outcome (ok | failed) and why (matloop.design.outcomes), not inputs
+_BOOKKEEPING = re.compile(r"^(unnamed: ?\d+|id|index|idx|row|fold|n_replicates|sample[ _]?id|status|reason)$",
+                          re.IGNORECASE)
 
 
 @dataclass
@@ -217,8 +221,10 @@ def _parameter_columns(frame: pd.DataFrame, exclude: set[str]) -> tuple[list[str
             params.append(col)
         elif number_share(s) >= 0.5:
             params.append(col)  # mostly numbers: an input, and its odd cells are row errors
+        elif (why := categorical_problem(s)) is None:
+            params.append(col)  # repeated labels or SMILES: a categorical input (design.encode encodes it)
         else:
-            ignored[col] = "text column, not an input of a parameter table"
+            ignored[col] = why
     return params, ignored
 
 
@@ -273,8 +279,9 @@ def inspect_table(
                 f"column is left for a parameter table (columns: {', '.join(map(repr, raw.columns))}); "
                 "name the input column with --input COL (Python: input='COL')"
             )
-        frame, recs = validate_parameters(frame, params, rows)
-        records += recs
+        numeric = [p for p in params if categorical_problem(frame[p]) is not None or number_share(frame[p]) >= 0.5]
+        frame, recs = validate_parameters(frame, numeric, rows)
+        records += recs + validate_categorical(frame, [p for p in params if p not in numeric], rows)
         shown = pd.Series([", ".join(f"{p}={v:g}" if isinstance(v, float) else f"{p}={v}" for p, v in zip(
             params, vals, strict=True)) for vals in frame[params].itertuples(index=False)], dtype=object)
         keys = [tuple(vals) for vals in frame[params].itertuples(index=False)]
@@ -291,14 +298,21 @@ def inspect_table(
             frame[column] = [k if k is not None else v for k, v in zip(keys, values, strict=True)]
         records += recs
         shown, shown_column = values, column
-        if extra:
-            frame, recs = validate_parameters(frame, extra, rows, extra=True)
-            records += recs
+        for col in frame.columns:  # say so: a number beside the material is not used unless asked
+            if col not in exclude and col != column and not _BOOKKEEPING.match(str(col)) and \
+                    pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
+                ignored[col] = ("numeric column beside the material, not used; --extra-inputs COL adds it to the "
+                                "features, --kind parameters reads the table as a process table")
+        if extra:  # numbers, or categorical labels (encoded by the model: represent.parameter_encoder)
+            labels = [c for c in extra if number_share(frame[c]) < 0.5 and categorical_problem(frame[c]) is None]
+            frame, recs = validate_parameters(frame, [c for c in extra if c not in labels], rows, extra=True)
+            records += recs + validate_categorical(frame, labels, rows)
             keys = [None if k is None else (k, *vals) for k, vals in
                     zip(keys, frame[extra].itertuples(index=False), strict=True)]
 
     bad = np.isin(rows, [r["row"] for r in records])
-    keys = [None if b else k for k, b in zip(keys, bad, strict=True)]
+    if bad.any():
+        keys = [None if b else k for k, b in zip(keys, bad, strict=True)]
     dup = find_duplicates(keys, frame[targets], rows, shown_column, shown)
     if duplicates == "error":
         records += dup.conflicts.to_dict("records")
@@ -322,7 +336,8 @@ def inspect_table(
     skipped = _skipped_table(records, raw, rows)
     keep = ~np.isin(rows, [r["row"] for r in records])
     frame, kept_rows = frame.loc[keep].reset_index(drop=True), rows[keep]
-    keys = [k for k, b in zip(keys, keep, strict=True) if b]
+    if not keep.all():  # (a list of 10^6 keys costs more than reading them)
+        keys = [k for k, b in zip(keys, keep, strict=True) if b]
     shown = pd.Series(shown).loc[keep].reset_index(drop=True)
     n_merged = 0
     if duplicates == "mean":
@@ -352,7 +367,7 @@ def inspect_table(
 def _skipped_table(records: list[dict], raw: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """The error records followed by each bad row's original cells."""
     errors = error_table(records)
-    position = {int(r): i for i, r in enumerate(rows)}
+    position = {int(r): i for i, r in enumerate(rows)} if records else {}
     original = raw.iloc[[position[int(r)] for r in errors["row"]]].reset_index(drop=True)
     original.columns = [f"{c} (original)" if c in ERROR_COLUMNS else c for c in original.columns]
     return pd.concat([errors, original], axis=1)

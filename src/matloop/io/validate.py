@@ -408,6 +408,21 @@ def validate_parameters(frame: pd.DataFrame, columns: list[str], rows: np.ndarra
     return converted, records
 
 
+def validate_categorical(frame: pd.DataFrame, columns: list[str], rows: np.ndarray) -> list[dict]:
+    """Row errors of the categorical (text) inputs of a parameter table: an empty or over-long cell."""
+    records: list[dict] = []
+    for col in columns:
+        for i, v in enumerate(frame[col].to_numpy(dtype=object)):
+            text = None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else str(v).strip()
+            if not text:
+                records.append({"row": int(rows[i]), "column": col, "value": v,
+                                "reason": "missing value: a categorical input column needs a label in every row"})
+            elif len(text) > MAX_CELL_CHARS:
+                records.append({"row": int(rows[i]), "column": col, "value": v,
+                                "reason": f"{too_long_reason(len(text))}: a categorical input needs a short label"})
+    return records
+
+
 def check_finite_features(features: pd.DataFrame | np.ndarray, values: pd.Series | np.ndarray, column: str,
                           rows: np.ndarray) -> None:
     """Raise :class:`InputError` naming every row whose features broke down numerically.

@@ -251,7 +251,7 @@ def _check_automodel(model: Any, problems: list[str]) -> None:
     for variant in model.weights_:
         member = model.variants_.get(variant)
         if not (isinstance(member, tuple | list) and len(member) == 2 and member[0] in model.estimators_
-                and member[1] in (None, "median")):
+                and member[1] in (None, "median", "gate")):  # "gate": the hurdle model's alternative point
             problems.append(f"AutoModel ensemble member {str(variant)[:40]!r} has no fitted model")
     for key, est in model.estimators_.items():
         if _width(est) != width:
@@ -310,8 +310,26 @@ def check_model(model: Any, header: dict, where: str) -> None:
                 "refusing to load it")
 
 
+def _extra_names(model: Any) -> list[str]:
+    """The feature names of a model's extra inputs: the columns, or their encoded names."""
+    encoding = getattr(model, "extra_encoding_", None)
+    if encoding is None:
+        return list(model.extra_inputs or [])
+    from matloop.represent.parameter_encoder import ParameterEncoder
+
+    return [str(c) for c in ParameterEncoder.from_dict(encoding).get_feature_names_out()]
+
+
 def _material_model_problems(model: Any, header: dict) -> list[str]:
     out = []
+    for attr in ("parameter_encoding_", "extra_encoding_"):  # plain data, checked before any use
+        if getattr(model, attr, None) is not None:
+            from matloop.represent.parameter_encoder import ParameterEncoder
+
+            try:
+                ParameterEncoder.from_dict(getattr(model, attr))
+            except (ValueError, TypeError, KeyError, AttributeError) as err:
+                return out + [f"MaterialModel.{attr} is malformed ({str(err)[:80]})"]
     if model.kind not in KINDS:
         out.append(f"MaterialModel.kind must be one of {', '.join(KINDS)}")
     if model.task not in TASKS:
@@ -329,7 +347,7 @@ def _material_model_problems(model: Any, header: dict) -> list[str]:
     featurizer = getattr(model, "featurizer_", None)
     if featurizer is not None:
         try:
-            made = [str(c) for c in featurizer.get_feature_names_out()] + list(model.extra_inputs or [])
+            made = [str(c) for c in featurizer.get_feature_names_out()] + _extra_names(model)
         except Exception as err:  # a featurizer whose state is not what its class builds
             made = None
             out.append(f"its featurizer cannot name its features ({type(err).__name__})")

@@ -36,8 +36,11 @@ class MaterialModel(BaseEstimator):
     domain : bool
         Fit an applicability domain on the training features.
     extra_inputs : list of str or None
-        Numeric columns used as features beside the material's own (processing conditions, a
-        space-group number): ``X`` is then a frame with the material column first and these columns.
+        Columns used as features beside the material's own (processing conditions, a space-group
+        number, a solvent): ``X`` is then a frame with the material column first and these columns.
+        Numbers are used as given; text labels are one-hot encoded and SMILES choices get a chemical
+        encoding (:class:`~matloop.represent.parameter_encoder.ParameterEncoder`, saved with the model
+        as ``extra_encoding_``; a label not seen in fit is an error at predict time).
     bounds : "auto", None or (lower, upper)
         Known bounds of a regression target (either side None), e.g. ``(0, None)`` for a band gap or
         ``(0, 1)`` for a fraction. ``"auto"``: a lower bound of 0 when every training value is
@@ -66,11 +69,12 @@ class MaterialModel(BaseEstimator):
 
     def features(self, X, fit: bool = False) -> pd.DataFrame:
         """The feature matrix of raw inputs (a column of materials, or parameter columns)."""
-        if self.kind == "parameters":
+        if self.kind == "parameters":  # text labels and SMILES choices are encoded (represent.parameter_encoder)
             frame = pd.DataFrame(X)
             if fit:
                 self.parameter_columns_ = [str(c) for c in frame.columns]
-            return frame[self.parameter_columns_].astype(float).reset_index(drop=True)
+                self.parameter_encoding_ = _fit_encoding(frame[self.parameter_columns_])
+            return _encode(getattr(self, "parameter_encoding_", None), frame[self.parameter_columns_])
         extra = list(self.extra_inputs or [])
         if extra:
             missing = [c for c in extra if not isinstance(X, pd.DataFrame) or c not in X.columns]
@@ -93,10 +97,14 @@ class MaterialModel(BaseEstimator):
         check_finite_features(out, values, str(getattr(values, "name", None) or self.kind), source_rows(values, len(out)))
         if not extra:
             return out
-        clash = [c for c in extra if c in out.columns]
+        if fit:  # a categorical extra input (a solvent, an atmosphere) is encoded, numbers are used as given
+            self.extra_encoding_ = _fit_encoding(X[extra])
+        encoding = getattr(self, "extra_encoding_", None)
+        extra_frame = _numeric(X[extra]) if encoding is None else _encode(encoding, X[extra])
+        clash = [c for c in extra_frame.columns if c in out.columns]
         if clash:
             raise ValueError(f"extra input {clash[0]!r} has the name of a feature the featurizer makes; rename the column")
-        return pd.concat([out, _numeric(X[extra]).reset_index(drop=True)], axis=1)
+        return pd.concat([out, extra_frame.reset_index(drop=True)], axis=1)
 
     # ------------------------------------------------------------------ fit / predict
     def fit(self, X, y) -> MaterialModel:
@@ -217,6 +225,29 @@ class MaterialModel(BaseEstimator):
         out["in_domain"] = flag
         out["domain_distance"] = score
         return out
+
+
+def _fit_encoding(frame: pd.DataFrame) -> dict | None:
+    """The fitted parameter encoding of ``frame`` as plain data (saved with the model, no pickle), or
+    ``None`` when every column is a number used as given (models stay exactly as before)."""
+    from matloop.represent.parameter_encoder import ParameterEncoder
+
+    encoder = ParameterEncoder().fit(frame)
+    if encoder.trivial:
+        return None
+    from matloop.progress import say
+
+    say(encoder.summary())
+    return encoder.to_dict()
+
+
+def _encode(encoding: dict | None, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` encoded as at fit time: unseen labels are an error naming the rows (see ParameterEncoder)."""
+    if encoding is None:
+        return frame.astype(float).reset_index(drop=True)
+    from matloop.represent.parameter_encoder import ParameterEncoder
+
+    return ParameterEncoder.from_dict(encoding).transform(frame)
 
 
 def _numeric(frame: pd.DataFrame) -> pd.DataFrame:

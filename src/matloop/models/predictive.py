@@ -277,6 +277,11 @@ class PredictiveDistribution:
         out = np.clip(np.nan_to_num(out, nan=self.lower, neginf=self.lower, posinf=self.upper), self.lower, self.upper)
         return out[:, 0] if np.ndim(q) == 0 else out
 
+    def ppf_rows(self, levels: np.ndarray) -> np.ndarray:
+        """One quantile per point, at its own level (a mixture such as
+        :class:`~matloop.models.hurdle.HurdleDistribution` maps its levels onto this one's)."""
+        return self._ppf_rows(np.asarray(levels, dtype=float).reshape(-1))
+
     def _ppf_rows(self, levels: np.ndarray) -> np.ndarray:
         """One quantile per point, at its own level."""
         out = np.empty(len(self.loc))

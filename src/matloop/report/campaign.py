@@ -57,7 +57,13 @@ def campaign_report(campaign, interpret: bool = True, pareto_with: str | None = 
     measured = table[status.target].notna().to_numpy()
     if measured.sum() >= 3:
         _measured_overview(report, campaign, table, measured, status.target)
-    _pareto(report, campaign, table, measured, status.target, direction, pareto_with)
+    if len(getattr(campaign, "goals", ())) > 1 and not pareto_with:  # several goals: their own front
+        _goals_front(report, campaign, table)
+    else:
+        _pareto(report, campaign, table, measured, status.target, direction, pareto_with)
+    from matloop.design.campaign_failures import add_failure_section
+
+    add_failure_section(report, campaign)  # where failures cluster (only when some experiment failed)
     if interpret and measured.sum() >= 10:
         _learned(report, campaign, table, measured, status.target)
     sug = campaign.ledger.suggestions()
@@ -99,7 +105,7 @@ def _progress_plot(hist: pd.DataFrame, status):
     ax.set_title("Progress: best so far vs experiments")
     ax.legend(frameon=False, fontsize="small")
     if n_exp == 0:
-        text = f"No experiments recorded yet; the best of the starting data is {status.best:.4g}"
+        text = f"No experiments recorded yet; the best {status.target} of the starting data is {float(best[-1]):.4g}"
     else:
         first = float(best[start][-1]) if start.any() else None
         final = float(best[-1])
@@ -174,6 +180,52 @@ def _pareto(report: Report, campaign, table: pd.DataFrame, measured: np.ndarray,
                        title="Pareto front of the measured materials")
     front = table.loc[ok].loc[mask, [c for c in table.columns if c not in _META]]
     report.add_table(front.sort_values(target, ascending=direction == "min"), caption="Pareto-optimal materials")
+
+
+def _goals_front(report: Report, campaign, table: pd.DataFrame) -> None:
+    """The measured Pareto front of a campaign's goals: one plot for 2 goals, pairwise plots for 3+
+    (the front of all goals highlighted in every pair), and the front's rows."""
+    from itertools import combinations
+
+    from matloop.design.campaign_multi import front_table
+    from matloop.design.multi_suggest import front_of
+    from matloop.report.style import NEUTRAL, PALETTE
+
+    goals = campaign.goals
+    cols = [g.column for g in goals]
+    values = table[cols].to_numpy(dtype=float)
+    complete = np.all(np.isfinite(values), axis=1)
+    if complete.sum() < 2:
+        report.add_section("Pareto front")
+        report.add_note("Fewer than two candidates have every goal measured: no Pareto front yet.")
+        return
+    Y = values[complete]
+    mask = front_of(Y, goals).mask
+    front, hv = front_table(campaign, table)
+    words = "; ".join(g.words() for g in goals)
+    if len(goals) == 2:
+        add_pareto_section(report, Y, mask, cols, [g.direction != "min" for g in goals],
+                           title="Pareto front of the measured materials")
+    else:
+        report.add_section("Pareto fronts, pairwise")
+        pairs = list(combinations(range(len(goals)), 2))
+        ncols = min(3, len(pairs))
+        nrows = -(-len(pairs) // ncols)
+        fig, axes = new_figure(3.4 * ncols, 3.1 * nrows, nrows, ncols)
+        axes = np.atleast_1d(axes).ravel()
+        for ax, (i, j) in zip(axes, pairs, strict=False):
+            ax.scatter(Y[~mask, i], Y[~mask, j], s=12, color=NEUTRAL, alpha=0.6, lw=0, label="measured")
+            ax.scatter(Y[mask, i], Y[mask, j], s=22, color=PALETTE[1], lw=0, label="on the front")
+            ax.set_xlabel(f"{cols[i]} ({goals[i].direction})")
+            ax.set_ylabel(f"{cols[j]} ({goals[j].direction})")
+        for ax in axes[len(pairs):]:
+            ax.set_visible(False)
+        axes[0].legend(frameon=False, fontsize="small")
+        report.add_figure(fig, f"{int(mask.sum())} of {len(Y)} materials measured on every goal are on the Pareto "
+                               f"front of all {len(goals)} goals ({words}); each panel shows one pair.",
+                          name="pareto_pairs")
+    report.add_table(front, caption=f"Pareto-optimal materials ({words}); hypervolume {hv:.4g} with each goal "
+                                    "scaled by its measured range, reference 10% of the range below the worst")
 
 
 def _learned(report: Report, campaign, table, measured, target: str) -> None:

@@ -52,9 +52,10 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
                         "of the simplex (a baseline)")
     p.add_argument("--budget", type=positive_int, metavar="N", help="model evaluations of --method random "
                                                           "(default: the optimiser's, about 5000)")
-    p.add_argument("--min-change", type=nonnegative_float, default=5e-4, metavar="X",
-                   help="designs differ from each other and from every seed by at least X in some atomic fraction "
-                        "(default 0.0005 = 0.05 at.%%)")
+    p.add_argument("--min-change", type=nonnegative_float, default=0.05, metavar="X",
+                   help="designs differ from each other by at least X in some atomic fraction (default 0.05 = "
+                        "5 at.%%, so a batch holds distinct experiments; 0 keeps every distinct optimum) and from "
+                        "every seed by at least 0.0005")
     p.add_argument("--n", type=positive_int, default=10, help="number of designs (default 10)")
     p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.csv")

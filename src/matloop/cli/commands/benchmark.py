@@ -19,6 +19,12 @@ ACQUISITION in ei, logei, pi, mli, ucb, lcb, mei, mu, thompson (e.g. gp-ei rf-lc
 example:
   matloop benchmark campaign p3ht.csv --target "Conductivity (measured) (S/cm)" --maximize \\
       --runs 20 --strategies default gp-ei random --json res.json --plot res.png
+
+several goals (--goal, one per objective): the fraction of the pool's hypervolume reached (each goal
+scaled by the pool's range) and the experiments to 50 % and 90 % of it; strategies default (EHVI),
+parego, chimera, random:
+  matloop benchmark campaign redoxmers.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --runs 2 \\
+      --budget 12 --initial 4
 """
 
 
@@ -33,15 +39,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from matloop.cli.goal import add_goal_arguments
     from matloop.cli.options import fraction, int_at_least, output_file, positive_int, seed
 
-    add_table_arguments(camp, target_required=True)
-    add_goal_arguments(camp)
+    add_table_arguments(camp, target_required=False)  # --goal may name the targets instead
+    add_goal_arguments(camp, multi=True)
     camp.add_argument("--initial", type=int_at_least(2), default=2, help="random experiments before the first model (default 2)")
     camp.add_argument("--runs", type=positive_int, default=50, help="independent runs with different seeds (default 50)")
     camp.add_argument("--budget", type=positive_int, help="experiments per run (default: the whole pool)")
     camp.add_argument("--top-fraction", type=fraction, default=0.05, help="share of the pool that is 'top' (default 0.05)")
     camp.add_argument("--strategies", nargs="+", default=["default", "random"], metavar="NAME",
                       help="strategies to compare (default: default random)")
-    camp.add_argument("--batch", type=positive_int, default=1, help="experiments per round (default 1)")
+    camp.add_argument("--batch", type=positive_int, default=1,
+                      help="experiments per round (default 1); a round of several is chosen as matloop suggest "
+                           "chooses a batch (the fantasy method)")
     camp.add_argument("--seed", type=seed, default=0, help="seed of the first run (default 0)")
     camp.add_argument("--json", metavar="OUT.json", type=output_file, help="write curves and figures of merit as JSON")
     camp.add_argument("--plot", metavar="OUT.png", type=output_file, help="plot Top%% vs experiments for each strategy")
@@ -55,12 +63,18 @@ def run_campaign(args: argparse.Namespace) -> int:
     import numpy as np
 
     from matloop.cli.common import load_table
-    from matloop.cli.goal import objective_from_args
+    from matloop.cli.goal import goals_from_args
     from matloop.design.simulate import average_duplicates, benchmark, make_strategy
     from matloop.design.surrogate import featurize
 
+    goals = goals_from_args(args)  # one objective or several (--goal); inconsistent options exit 2
+    args.target = [g.column for g in goals]
+    if len(goals) > 1:
+        from matloop.cli.commands._suggest_multi import run_multi_benchmark
+
+        return run_multi_benchmark(args, goals)
     dataset = load_table(args).training()
-    objective = objective_from_args(args)
+    objective = goals[0].objective
     X = featurize(dataset)
     y = dataset.y.to_numpy(dtype=float)
     Xu, yu, counts = average_duplicates(X, y)
@@ -80,7 +94,10 @@ def run_campaign(args: argparse.Namespace) -> int:
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(result.to_dict(), fh, indent=1, default=lambda v: None if v != v else v)
+            payload = result.to_dict()
+            if getattr(dataset, "encoding", None) is not None:  # how the parameters were encoded (design.encode)
+                payload["encoding"] = dataset.encoding.records()
+            json.dump(payload, fh, indent=1, default=lambda v: None if v != v else v)
         print(f"wrote {args.json}")
     if args.plot:
         import matplotlib

@@ -7,7 +7,7 @@ import os
 
 from matloop.cli.common import add_quiet_argument
 from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
-from matloop.cli.options import acquisition_name, db_url, output_file, positive_int, seed
+from matloop.cli.options import acquisition_name, constraint, db_url, output_file, positive_int, seed
 
 DESCRIPTION = """\
 Run a closed-loop campaign whose every candidate, suggestion (with the model and acquisition values
@@ -23,7 +23,55 @@ typical loop:
   matloop campaign report gaps -o report.html
   matloop campaign export gaps -o everything.csv
 
+failed experiments and people's decisions:
+  matloop campaign new metals --pool pool.csv --target "gap expt" --maximize --failed-if "gap expt == 0"
+  matloop campaign veto gaps --candidate 45 --reason "precursor not available"
+  matloop campaign add gaps candidates.csv --reason "known metals, as a check"
+  matloop campaign history gaps
+A results row with status "failed" (optional reason column), or matching the campaign's --failed-if
+rule, is recorded as a failure (who, when, why): never suggested again (unless campaign suggest
+--retry-failed), and a calibrated P(success) multiplies the acquisition (column p_success).
+
+several goals (one --goal each; results may leave any goal blank; status shows the Pareto front and
+its hypervolume, report draws it):
+  matloop campaign new redox --pool redox_pool.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --db redox.db
+  matloop campaign suggest redox --batch 4 -o redox_next.csv --db redox.db
+  matloop campaign status redox --db redox.db
+
 The ledger is MATLOOP_DB if set, else ./matloop.db; --db overrides both.
+"""
+
+
+NEW_DESCRIPTION = """\
+Start a campaign. With --pool, rows whose target is empty are the candidates and measured rows are
+recorded as the first results. With --space, candidates are generated from a YAML/JSON design space:
+
+  parameters:
+    - {name: temperature, type: continuous, low: 300, high: 900, step: 5}
+    - {name: time, type: continuous, low: 0.5, high: 12, decimals: 1}
+    - {name: layers, type: integer, low: 1, high: 6}
+    - {name: solvent, type: categorical, values: [water, ethanol, toluene]}
+    - {name: film, type: composition, step: 0.05, elements: {Ni: [0.2, 0.8], Fe: [0.1, 0.6], Co: [0, 0.4]}}
+  constraints: ["temperature * time <= 6000", "Fe + Co <= 0.7"]
+  min_separation: 0.05   # points of one batch differ by >= 5% of some parameter's range
+
+step/decimals set the resolution suggested values are rounded to (defaults: integers 1, fractions
+0.001, continuous about 1/100 of the range). The first `campaign suggest` (fewer than 2 results) is a
+space-filling design (scrambled Sobol, k-means medoids); `campaign record` accepts results anywhere inside the
+space and refuses points outside it (unless --allow-new). Full reference: docs/design_spaces.md
+(docs/examples/anneal_space.yaml in the repository).
+
+--history TABLE (repeatable) stores measurements of a related campaign in the ledger, apart from the
+campaign's own; from 2 results on, every suggestion uses the prediction of a model fitted on them as
+an input of the surrogate (element loadings matched by element), unless cross-validation on the
+campaign's own results says the model predicts the better half of them worse with it.
+
+examples:
+  matloop campaign new gaps --pool pool.csv --target "gap expt" --maximize
+  matloop campaign new film --space anneal_space.yaml --target conductivity --maximize --db film.db
+  matloop campaign suggest film --batch 6 -o film_next.csv --db film.db
+  matloop datasets export oer_plate_3851 -o plate_3851.csv
+  matloop campaign new plate --pool plate_3496_pool.csv --target overpotential --minimize --history plate_3851.csv --db plate.db
 """
 
 
@@ -40,14 +88,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=lambda args: parser.print_help() or 0)
 
     new = sub.add_parser("new", help="start a campaign from a candidate table or a design space",
-                         description="Start a campaign. With --pool, rows whose target is empty are the "
-                                     "candidates and measured rows are recorded as the first results. With "
-                                     "--space, candidates are generated from a YAML/JSON design space.")
+                         description=NEW_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     new.add_argument("name", metavar="NAME", help="campaign name (unique within the ledger)")
     src = new.add_mutually_exclusive_group(required=True)
     src.add_argument("--pool", metavar="TABLE", help="candidate table (.csv, .xlsx, ...)")
     src.add_argument("--space", metavar="SPACE", help="design space file (.yaml or .json)")
-    new.add_argument("--target", required=True, metavar="COL", help="the property to optimise")
+    new.add_argument("--target", metavar="COL", help="the property to optimise (or give --goal, one per objective)")
     new.add_argument("--input", metavar="COL", help="material column of the pool table (detected if omitted)")
     new.add_argument("--duplicates", choices=("keep", "error"), default="keep",
                      help="measured rows that repeat a material or setting: record every replicate and warn "
@@ -55,8 +101,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     new.add_argument("--skip-invalid", action="store_true",
                      help="leave out pool rows with problems instead of stopping; they are written with their "
                           "reasons to TABLE_STEM.skipped.csv beside the table")
-    add_goal_arguments(new)
+    add_goal_arguments(new, multi=True)
+    new.add_argument("--constraint", action="append", metavar="EXPR", type=constraint,
+                     help="an outcome column that must satisfy this, e.g. 'density < 8' (repeatable): recorded "
+                          "with the results, and the acquisition is multiplied by P(it holds)")
+    from matloop.cli.commands.suggest import add_failure_arguments
+
+    add_failure_arguments(new, retry=False)
     _db_argument(new)
+    new.add_argument("--history", action="append", metavar="TABLE",
+                     help="measurements of a related campaign or earlier batch with the same target column "
+                          "(repeatable): kept in the ledger as prior data, apart from the campaign's measurements, "
+                          "and used as prior knowledge by every suggestion")
     new.add_argument("--by", metavar="WHO", help="who creates it (default: user@host)")
     add_quiet_argument(new)
     new.set_defaults(func=run_new)
@@ -66,9 +122,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sug.add_argument("--batch", type=positive_int, default=5, metavar="K", help="how many experiments (default 5)")
     sug.add_argument("-o", "--output", required=True, metavar="next.csv", help="where to write the batch")
     sug.add_argument("--acquisition", metavar="NAME", type=acquisition_name, help="acquisition (default: logei, or window for ranges)")
-    sug.add_argument("--batch-method", choices=("penalized", "believer", "thompson"), default="penalized")
+    sug.add_argument("--batch-method", choices=("fantasy", "penalized", "believer", "thompson"), default="fantasy",
+                     help="how a batch stays diverse (default: fantasy; see matloop suggest --help)")
     add_surrogate_argument(sug)
     sug.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    sug.add_argument("--scalarize", choices=("ehvi", "parego", "chimera"),
+                     help="several goals: how they are traded off (default: as set by campaign new, else ehvi)")
+    sug.add_argument("--retry-failed", action="store_true",
+                     help="candidates whose experiment failed may be suggested again (default: never)")
+    sug.add_argument("--allow-replicates", action="store_true",
+                     help="measured candidates may be suggested again, as replicates (default: never)")
+    from matloop.cli.commands.suggest import add_transfer_argument
+
+    add_transfer_argument(sug)
     _db_argument(sug)
     sug.add_argument("--by", metavar="WHO", help="who asks (default: user@host)")
     add_quiet_argument(sug)
@@ -81,7 +147,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                      "measurement is identified by its material, target and value (or its "
                                      "measurement_id), not by the text of the row: recording the same results "
                                      "again, re-exported as 555.0 instead of 555 or with other columns, records "
-                                     "nothing twice. Empty target cells are skipped.")
+                                     "nothing twice. Empty target cells are skipped. A 'status' column (ok or "
+                                     "failed, with an optional 'reason') records failed experiments, which need "
+                                     "no target value; so do rows matching the campaign's --failed-if rule.")
     rec.add_argument("name", metavar="NAME")
     rec.add_argument("results", metavar="RESULTS", help="results table (.csv, .xlsx, ...)")
     rec.add_argument("--allow-new", action="store_true",
@@ -90,6 +158,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--by", metavar="WHO", help="who measured (default: user@host)")
     rec.set_defaults(func=run_record)
 
+    from matloop.cli.commands._campaign_people import register as register_people
+
+    register_people(sub, _db_argument)  # veto, add, history
     st = sub.add_parser("status", help="what has been measured and suggested, and the best so far")
     st.add_argument("name", metavar="NAME")
     _db_argument(st)
@@ -112,22 +183,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.set_defaults(func=run_report)
 
 
+def _outcomes(goals: list, constraints: list[str] | None) -> list[str]:
+    """The pool's outcome columns (goals, then constraint columns): read as targets, not inputs."""
+    from matloop.design.multiobjective import parse_constraint
+
+    return list(dict.fromkeys([g.column for g in goals] + [parse_constraint(c)[0] for c in constraints or []]))
+
+
+def _history(args: argparse.Namespace) -> list:
+    from matloop.design.history import read_history
+
+    return [read_history(p, args.target) for p in args.history or []]
+
+
 def run_new(args: argparse.Namespace) -> int:
-    from matloop.cli.goal import objective_from_args
+    from matloop.cli.goal import goals_from_args
     from matloop.design.campaign import Campaign, read_space
 
-    objective = objective_from_args(args)
+    goals = goals_from_args(args)  # one objective or several (--goal); inconsistent options exit 2
+    objective, args.target = goals[0].objective, goals[0].column
+    several = {"goals": goals, "constraints": args.constraint, "scalarize": args.scalarize}
     if args.pool:
-        from matloop.cli.common import load_table
+        from matloop.cli.commands.suggest import load_with_outcomes
 
         # as every command reads a table: duplicate warnings printed readably, not as Python warnings
-        pool = load_table(argparse.Namespace(table=args.pool, input=args.input, target=[args.target], output=None,
-                                            duplicates=args.duplicates, skip_invalid=args.skip_invalid))
-        camp = Campaign.create(args.name, args.db, objective, args.target, pool=pool, actor=args.by)
+        pool = load_with_outcomes(argparse.Namespace(
+            table=args.pool, input=args.input, target=_outcomes(goals, args.constraint), output=None,
+            duplicates=args.duplicates,
+            skip_invalid=args.skip_invalid, failed_if=args.failed_if))
+        camp = Campaign.create(args.name, args.db, objective, args.target, pool=pool, actor=args.by,
+                               failed_if=args.failed_if, history=_history(args), **several)
     else:
         space, spec = read_space(args.space)
         camp = Campaign.create(args.name, args.db, objective, args.target, space=space, space_spec=spec,
-                               actor=args.by)
+                               actor=args.by, history=_history(args))
     print(f"created campaign {args.name!r} in {args.db}")
     print(camp.status())
     return 0
@@ -142,7 +231,17 @@ def run_suggest(args: argparse.Namespace) -> int:
 
     say(f"fitting the {args.model} surrogate on the measured rows and ranking the candidates")
     out = camp.suggest(batch=args.batch, acquisition=args.acquisition, batch_method=args.batch_method,
-                       model=args.model, seed=args.seed, actor=args.by, output=args.output)
+                       model=args.model, seed=args.seed, actor=args.by, output=args.output,
+                       retry_failed=args.retry_failed, allow_replicates=args.allow_replicates,
+                       scalarize=args.scalarize, transfer=args.transfer)
+    if out.attrs.get("history"):
+        print(f"history: {out.attrs['history']}")
+    if out.attrs.get("cold_start"):
+        import sys
+
+        print("note: cold start (fewer than 2 results measured): no model was fitted; the batch is a space-filling "
+              "design (k-means medoids" + (" of scrambled Sobol points over the design space)" if camp.space is not None
+                                            else " over the candidates' features)"), file=sys.stderr)
     print(f"suggested {len(out)} experiments (stored in the ledger); wrote {args.output}")
     for _, row in out.iterrows():
         print(f"  {int(row['rank'])}. {row['reason']}")
@@ -159,7 +258,9 @@ def run_record(args: argparse.Namespace) -> int:
                          allow_new=args.allow_new, actor=args.by)
     print(f"recorded {result.inserted} new measurement{'s' if result.inserted != 1 else ''}"
           + (f"; {result.already_recorded} already recorded (ignored)" if result.already_recorded else "")
-          + (f"; {result.new_candidates} new materials added" if result.new_candidates else ""))
+          + (f"; {result.new_candidates} new materials added" if result.new_candidates else "")
+          + (f"; {result.failed} failed experiment{'s' if result.failed != 1 else ''}" if result.failed else "")
+          + (f" ({result.failed_already} failures already recorded)" if result.failed_already else ""))
     print(camp.status())
     return 0
 

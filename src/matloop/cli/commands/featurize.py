@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if not any(output.name.lower().endswith(ext) for ext in OUTPUT_FORMATS):
         raise InputError(f"cannot write {output.name}: the output must end in {', '.join(OUTPUT_FORMATS)}")
-    import matloop.represent.base  # noqa: F401  (scikit-learn: imported before the clocks start)
+    import matloop.represent.base  # noqa: F401  (pandas and numpy: imported before the clocks start)
 
     t0 = time.perf_counter()
     from matloop.io.validate import keep_parsed
@@ -90,27 +90,28 @@ def run(args: argparse.Namespace) -> int:
     from matloop.progress import say
 
     say(f"featurizing {len(dataset):,} rows with {', '.join(names) if isinstance(names, list) else names}")
-    features = featurizer.fit_transform(X)
-    t2 = time.perf_counter()
-    say(f"{features.shape[1]} features in {t2 - t1:.1f} s; writing {output.name}")
-
-    features.index = dataset.frame.index
-    clash = [c for c in features.columns if c in dataset.frame.columns]
-    if clash:
-        features = features.rename(columns={c: f"{c} (feature)" for c in clash})
-        print(f"note: {len(clash)} feature name(s) equal a column of the table and were written as "
-              f"'NAME (feature)': {', '.join(map(str, clash[:5]))}", file=sys.stderr)
     output.parent.mkdir(parents=True, exist_ok=True)
-    if output.name.lower().endswith(".parquet"):
-        write_parquet(dataset.frame, features, output)
+    if output.name.lower().endswith(".parquet") and _streams(X, featurizer):
+        feature_names = _feature_columns(featurizer.get_feature_names_out(), dataset.frame.columns)
+        t_feat, t_write = write_parquet_stream(dataset.frame, X, featurizer, feature_names, output)
+        n_rows, n_feat = len(X), len(feature_names)
+        t2, t3 = t1 + t_feat, t1 + t_feat + t_write
     else:
-        import pandas as pd
+        features = featurizer.fit_transform(X)
+        t2 = time.perf_counter()
+        say(f"{features.shape[1]} features in {t2 - t1:.1f} s; writing {output.name}")
+        features.index = dataset.frame.index
+        features.columns = _feature_columns(features.columns, dataset.frame.columns)
+        if output.name.lower().endswith(".parquet"):
+            write_parquet(dataset.frame, features, output)
+        else:
+            import pandas as pd
 
-        from matloop.io.write import write_table
+            from matloop.io.write import write_table
 
-        write_table(pd.concat([dataset.frame, features], axis=1), output, round_columns=list(features.columns))
-    t3 = time.perf_counter()
-    n_rows, n_feat = len(features), features.shape[1]
+            write_table(pd.concat([dataset.frame, features], axis=1), output, round_columns=list(features.columns))
+        t3 = time.perf_counter()
+        n_rows, n_feat = len(features), features.shape[1]
     rate = f" ({n_rows / (t2 - t1):,.0f} rows/s)" if t2 > t1 and n_rows >= 1000 else ""
     print(f"featurized {n_rows} row{'s' if n_rows != 1 else ''} of {dataset.kind}s in column "
           f"'{dataset.input}' with {', '.join(names)}: {n_feat} features")
@@ -120,29 +121,125 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _feature_columns(names, table_columns) -> list:
+    """Feature names, those equal to a column of the table written as ``NAME (feature)`` (with a note)."""
+    names = list(names)
+    clash = [c for c in names if c in table_columns]
+    if clash:
+        print(f"note: {len(clash)} feature name(s) equal a column of the table and were written as "
+              f"'NAME (feature)': {', '.join(map(str, clash[:5]))}", file=sys.stderr)
+        return [f"{c} (feature)" if c in clash else c for c in names]
+    return names
+
+
+def _streams(X, featurizer) -> bool:
+    """Whether the features can be computed and written block by block: parsed compositions and a
+    composition featurizer (float64 out, one row per composition, nothing learnt in ``fit``)."""
+    from matloop.io.formula import Compositions
+    from matloop.represent.base import CompositionFeaturizer
+
+    return isinstance(X, Compositions) and isinstance(featurizer, CompositionFeaturizer)
+
+
+#: bytes of features computed and written at once by write_parquet_stream (one Parquet row group)
+STREAM_BYTES = 16 << 20
+
+
+def write_parquet_stream(frame, comps, featurizer, names: list, output: Path) -> tuple[float, float]:
+    """Featurize ``comps`` block by block and write each block as a row group of ``output``, after
+    ``frame``'s own columns; returns the seconds spent featurizing and writing.
+
+    The same file, values and dtypes as :func:`write_parquet` on the whole feature table, but the
+    features never exist whole: a block of ``STREAM_BYTES`` is computed, transposed into a reused
+    column-major buffer and written. On 200,000 formulas x 132 features this avoids two fresh
+    211 MB arrays (peak memory 742 -> 283 MB), whose page faults cost as much CPU as computing the
+    features on the 2-core machine of benchmarks/results/featurize_speed.md. The file is
+    written under a temporary name and renamed when complete, so a failure leaves no partial file.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from matloop.represent.base import slice_compositions
+
+    own = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    fields = [pa.field(str(name), pa.float64()) for name in names]
+    schema = pa.schema(list(own.schema) + fields, metadata=own.schema.metadata)
+    n, k = len(comps), len(names)
+    step = max(1024, STREAM_BYTES // (8 * max(k, 1)))
+    buffer = np.empty((k, min(step, max(n, 1))))
+    featurizer.fit(comps)
+    t_feat = t_write = 0.0
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with pq.ParquetWriter(partial, schema, compression=_compression(own.column_names, schema.names),
+                              use_dictionary=own.column_names, write_statistics=False) as writer:
+            for start in range(0, max(n, 1), step):
+                stop = min(start + step, n)
+                t = time.perf_counter()
+                values = featurizer.transform(slice_compositions(comps, start, stop)).to_numpy(dtype=np.float64)
+                if values.shape != (stop - start, k):
+                    raise RuntimeError(f"{type(featurizer).__name__} gave {values.shape[1]} features, not {k}")
+                block = column_major(values, out=buffer[:, : stop - start])
+                t_feat += time.perf_counter() - t
+                t = time.perf_counter()
+                columns = [own.column(j).slice(start, stop - start) for j in range(own.num_columns)]
+                writer.write_table(pa.Table.from_arrays(columns + [pa.array(row) for row in block], schema=schema))
+                t_write += time.perf_counter() - t
+        t = time.perf_counter()
+        partial.replace(output)
+        t_write += time.perf_counter() - t
+    finally:
+        partial.unlink(missing_ok=True)
+    return t_feat, t_write
+
+
+def _compression(own: list[str], names: list[str]) -> dict[str, str]:
+    """Snappy for the table's own columns (text compresses well, cheaply), none for the features
+    (10^7 mostly distinct floats: snappy makes the file 2.5x smaller and the write 2.5x slower)."""
+    own_set = set(own)
+    return {name: "snappy" if name in own_set else "none" for name in names}
+
+
 def write_parquet(frame, features, output: Path) -> None:
     """The table's columns then the features, as Parquet, values exact (float64 stays float64).
 
-    Faster than ``pd.concat(...).to_parquet()`` on 10^5-10^6 rows: no concatenated copy, every float
-    feature column handed to Arrow from one transposed block, snappy compression, and dictionary
-    encoding only for the table's own columns (trying it on 10^7 distinct floats costs time and
-    gains nothing)."""
+    No concatenated copy; float features handed to Arrow column by column from one column-major
+    block (see :func:`column_major`); features neither compressed nor dictionary-encoded, the
+    table's own columns dictionary-encoded and snappy-compressed; no min/max statistics. Used for
+    SMILES and structures; parsed formulas go through :func:`write_parquet_stream`."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    own = [str(c) for c in frame.columns]
     names = [str(c) for c in features.columns]
-    dtypes = set(features.dtypes)
-    if dtypes == {np.dtype(np.float64)}:
-        block = np.ascontiguousarray(features.to_numpy(dtype=np.float64).T)  # one copy; then zero-copy columns
-        columns = [pa.array(block[j]) for j in range(block.shape[0])]
+    if set(features.dtypes) == {np.dtype(np.float64)}:
+        block = column_major(features.to_numpy(dtype=np.float64))
+        columns = [pa.array(block[j]) for j in range(block.shape[0])]  # zero-copy views
     else:
         part = pa.Table.from_pandas(features.reset_index(drop=True), preserve_index=False)
         columns = [part.column(j) for j in range(part.num_columns)]
     for name, column in zip(names, columns, strict=True):
         table = table.append_column(name, column)
-    pq.write_table(table, output, compression="snappy", use_dictionary=[str(c) for c in frame.columns])
+    pq.write_table(table, output, compression=_compression(own, table.column_names), use_dictionary=own,
+                   write_statistics=False)
+
+
+def column_major(values, block_rows: int = 512, out=None):
+    """``values.T`` as a C-contiguous array (one feature per row), copied in blocks of rows that fit
+    in the CPU cache (a plain transposed copy of 200,000 x 132 floats misses the cache on every
+    read, and is 5x slower). ``out``, when given, receives it (shape ``values.T.shape``)."""
+    import numpy as np
+
+    if out is None:
+        if values.T.flags.c_contiguous:
+            return values.T
+        out = np.empty(values.shape[::-1], dtype=values.dtype)
+    for start in range(0, values.shape[0], block_rows):
+        out[:, start:start + block_rows] = values[start:start + block_rows].T
+    return out
 
 
 def _featurizer(requested: list[str] | None, kind: str):
@@ -165,10 +262,12 @@ def _featurizer(requested: list[str] | None, kind: str):
             f"featurizer {', '.join(map(repr, wrong))} does not work on {kind}s, which the input column holds; "
             f"for {kind}s use: {', '.join(n for n in sorted(FEATURIZERS) if _kind_of(FEATURIZERS[n]) == kind)}"
         )
+    if kind == "composition" and len(names) == 1:
+        return names, get_featurizer(names[0])
     if kind == "composition":
         from matloop.represent.composition import CompositeFeaturizer
 
-        return names, (get_featurizer(names[0]) if len(names) == 1 else CompositeFeaturizer(names))
+        return names, CompositeFeaturizer(names)
     return names, _Concat([get_featurizer(n) for n in names])
 
 

@@ -33,9 +33,10 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                         "'matloop models list'); finetune[:SOURCE] fine-tunes a source network; "
                         "default none")
     g.add_argument("--extra-inputs", metavar="COL[,COL...]", action="append",
-                   help="numeric columns the model uses beside the material's features (processing conditions, "
-                        "a measured descriptor, a space-group number); repeat or separate with commas. "
-                        "'predict' then needs them too")
+                   help="columns the model uses beside the material's features (processing conditions, "
+                        "a measured descriptor, a space-group number, a solvent); numbers are used as given, text "
+                        "labels one-hot, SMILES choices a chemical encoding (reported on stderr); repeat or separate "
+                        "with commas. 'predict' then needs them too (a label not seen in fit is an error)")
     g.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     g.add_argument("--time-budget", type=_seconds, metavar="SECONDS",
                    help="seconds the auto model may spend choosing and fitting its models (fit: default "
@@ -249,7 +250,10 @@ def run_validate(args: argparse.Namespace) -> int:
         budget = args.time_budget or VALIDATE_BUDGET
         model.estimator.set_params(time_budget=budget / max(1, int(n_folds or args.folds)))
     y = dataset.y.to_numpy()
-    result = cross_validate(factory, X, y, splitter, task=dataset.task)
+    from matloop.represent.parameter_encoder import unknown_labels
+
+    with unknown_labels("zero"):  # a label only a test fold holds is encoded as zeros (warned), not refused
+        result = cross_validate(factory, X, y, splitter, task=dataset.task)
     seconds = time.perf_counter() - t0
     report = result.to_dict()
     report.update({"table": args.table, "target": dataset.target, "model": args.model, "cv": args.cv,

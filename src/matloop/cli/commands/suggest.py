@@ -21,6 +21,30 @@ than the target are the design parameters.
 examples:
   matloop suggest pool.csv --target "gap expt" --maximize --batch 5 -o next.csv
   matloop suggest pool.csv --target "gap expt" --target-range 1.1 1.5 --batch 10 -o next.csv
+  matloop suggest pool.csv --target "gap expt" --maximize --failed-if "gap expt == 0" -o next.csv
+
+Cold start: with fewer than 2 measured rows no model can be fitted; the batch is then a space-filling
+design (the candidates nearest the centres of k-means clusters of the pool, in standardised
+features), and the reason column and stderr say so. Replicated inputs count once, with the mean of
+their values ("best measured" is the best mean); a blank row whose input is already measured is not
+suggested unless --allow-replicates.
+--history TABLE (repeatable) adds what a related campaign measured as prior knowledge:
+  matloop datasets export oer_plate_3851 -o plate_3851.csv
+  matloop suggest plate_3496_pool.csv --target overpotential --minimize --history plate_3851.csv -o next.csv
+(plate_3496_pool.csv: your plate's table, blank overpotential for the compositions not yet measured)
+
+Failed experiments: a row whose status column is "failed" (optional reason column), or whose outcome
+matches --failed-if (e.g. "crystal_score == 'clear_solution'", "yield < 5", "phase in ('amorphous',
+'mixed')"), is neither a measurement nor a candidate; a classifier calibrated out-of-fold estimates
+P(success) of every candidate, which multiplies the acquisition (output column p_success). A failed
+row is not proposed again unless --retry-failed.
+
+several objectives (one --goal each; rows with every goal blank are the candidates, a goal measured
+on some rows only is used where it is measured): expected hypervolume improvement by default, with a
+batch that covers the Pareto front; output columns GOAL_pred, GOAL_std, p_nondominated, ehvi (the
+expected gain as a fraction of the current front's hypervolume), rank, reason:
+  matloop suggest redox_pool.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --batch 4 -o next.csv
+  matloop suggest redox_pool.csv --goal ered:min --goal gsol:min --scalarize parego --constraint "abs_lam_diff < 40" -o next.csv
 """
 
 
@@ -28,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``suggest`` subcommand."""
     parser = subparsers.add_parser("suggest", help="rank candidate rows and suggest the next experiments",
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_table_arguments(parser, target_required=True)
+    add_table_arguments(parser, target_required=False)  # --goal may name the targets instead
     add_design_arguments(parser)
     parser.add_argument("--candidates", metavar="TABLE",
                         help="a table of candidates (the same kind of input as TABLE: formulas, SMILES, ... or the "
@@ -36,20 +60,96 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--candidates-input", metavar="COL",
                         help="the material column of --candidates (detected when not given)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="where to write the batch")
+    add_failure_arguments(parser)
+    add_history_arguments(parser)
+    add_transfer_argument(parser)
+    parser.add_argument("--allow-replicates", action="store_true",
+                        help="blank rows whose input is already measured (or listed earlier) may be suggested "
+                             "(default: never; replicated measurements count once, with their mean)")
     add_quiet_argument(parser)
     parser.set_defaults(func=run)
 
 
+def add_transfer_argument(parser) -> None:
+    """``--transfer auto|SOURCE,...``: the pre-trained library's values as extra features (compositions)."""
+    parser.add_argument("--transfer", default="none", metavar="auto|none|SOURCE,...",
+                        help="composition tables: add every pre-trained library source's value (computed where the "
+                             "composition is in the source's database, predicted elsewhere; the first use in a run "
+                             "loads the databases, about a minute) to the features, as 'fit --transfer auto'; or "
+                             "name sources (see 'matloop models list'); default none")
+
+
+def add_history_arguments(parser) -> None:
+    """``--history TABLE`` (repeatable): measurements of related campaigns, used as prior knowledge."""
+    parser.add_argument("--history", action="append", metavar="TABLE",
+                        help="measurements of a related campaign or an earlier batch (repeatable), with the same "
+                             "target column: from 2 measured rows on, the prediction of a model fitted on them is an "
+                             "input of the surrogate (element "
+                             "loadings such as ni_load are matched by element, so plates with other elements "
+                             "still inform each other); set aside when cross-validation on this table's own "
+                             "results says it predicts worse")
+
+
+def load_history(paths, target: str) -> list:
+    """``(frame, file name)`` of each --history table (checked: the target column is there)."""
+    from matloop.design.history import read_history
+
+    return [read_history(p, target) for p in paths or []]
+
+
+def failure_rule(text: str) -> str:
+    """``--failed-if``: a non-empty rule (its columns are checked against the table when it is read)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a rule such as \"crystal_score == 'clear_solution'\"")
+    return text.strip()
+
+
+def add_failure_arguments(parser, retry: bool = True) -> None:
+    """``--failed-if RULE`` (and ``--retry-failed``)."""
+    parser.add_argument("--failed-if", metavar="RULE", type=failure_rule,
+                        help="rows whose outcome matches are failed experiments, e.g. \"crystal_score == "
+                             "'clear_solution'\" (==, !=, <, <=, >, >=, in (...), and, or, not)")
+    if retry:
+        parser.add_argument("--retry-failed", action="store_true",
+                            help="failed experiments may be suggested again (default: never)")
+
+
+def load_with_outcomes(args: argparse.Namespace):
+    """The table of ``args.table``, with the columns ``--failed-if`` reads kept as outcomes (read like
+    targets, so that a text outcome such as crystal_score is never an input and may be empty)."""
+    from matloop.cli.common import load_table, target_list
+
+    rule = getattr(args, "failed_if", None)
+    if rule is None:
+        return load_table(args)
+    from matloop.design.outcomes import FailureRule
+    from matloop.io.files import read_columns
+
+    targets = target_list(args)
+    extra = [c for c in FailureRule(rule, read_columns(args.table)).columns() if c not in targets]
+    if extra:  # an outcome is empty where nothing was done; a column filled everywhere is an input the rule reads
+        from matloop.io.files import read_raw
+
+        raw, _ = read_raw(args.table)
+        extra = [c for c in extra if (raw[c].isna() | (raw[c].astype(str).str.strip() == "")).any()]
+    if not extra:
+        return load_table(args)
+    dataset = load_table(argparse.Namespace(**{**vars(args), "target": [*targets, *extra]}))
+    dataset.targets = [t for t in dataset.targets if t not in extra]
+    return dataset
+
+
 def add_design_arguments(parser: argparse.ArgumentParser) -> None:
     """Goal, batch size, acquisition, batch method, model, constraints and seed."""
-    add_goal_arguments(parser)
+    add_goal_arguments(parser, multi=True)
     g = parser.add_argument_group("strategy")
     g.add_argument("--batch", type=positive_int, default=5, metavar="K", help="how many experiments to suggest (default 5)")
     g.add_argument("--acquisition", metavar="NAME", type=acquisition_name,
                    help="ei, logei, pi, mli, ucb, lcb, mei (exploit), mu (max uncertainty), thompson, novelty; "
                         "default: logei, or the window probability with --target-range")
-    g.add_argument("--batch-method", choices=("penalized", "believer", "thompson"), default="penalized",
-                   help="how a batch stays diverse (default: penalized)")
+    g.add_argument("--batch-method", choices=("fantasy", "penalized", "believer", "thompson"), default="fantasy",
+                   help="how a batch stays diverse (default: fantasy, each pick taken as measured at its "
+                        "prediction, so the model's uncertainty shrinks around it before the next pick)")
     add_surrogate_argument(g)
     g.add_argument("--constraint", action="append", metavar="EXPR", type=constraint,
                    help="another measured column must satisfy this, e.g. 'density < 8' (repeatable)")
@@ -58,12 +158,19 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from matloop.cli.common import load_table
-    from matloop.cli.goal import objective_from_args
     from matloop.design.suggest import suggest
     from matloop.io.write import output_format, write_table
 
     output_format(args.output)  # a bad output name fails now, not after the fit
-    dataset = load_table(args)
+    from matloop.cli.goal import goals_from_args
+
+    goals = goals_from_args(args)  # one objective or several (--goal); inconsistent options exit 2
+    args.target = [g.column for g in goals]
+    if len(goals) > 1:
+        from matloop.cli.commands._suggest_multi import run_multi
+
+        return run_multi(args, goals)
+    dataset = load_with_outcomes(args)
     candidates = None
     if args.candidates:
         candidates = load_table(argparse.Namespace(
@@ -73,18 +180,40 @@ def run(args: argparse.Namespace) -> int:
 
     n_measured = int(dataset.labelled.sum())
     n_open = len(dataset) - n_measured
-    say(f"fitting the {args.model} surrogate on {n_measured} measured rows and ranking "
-        f"{n_open} candidates" + (f" and the rows of {args.candidates}" if candidates is not None else ""))
-    out = suggest(dataset, objective_from_args(args), batch=args.batch, acquisition=args.acquisition,
+    say((f"fitting the {args.model} surrogate on {n_measured} measured rows and ranking " if n_measured >= 2 else
+         f"{n_measured} measured rows: choosing a space-filling first batch among ")
+        + f"{n_open} candidates" + (f" and the rows of {args.candidates}" if candidates is not None else ""))
+    out = suggest(dataset, goals[0].objective, batch=args.batch, acquisition=args.acquisition,
                   batch_method=args.batch_method, model=args.model, seed=args.seed, constraints=args.constraint,
-                  candidates=candidates)
+                  candidates=candidates, failed_if=args.failed_if, retry_failed=args.retry_failed,
+                  allow_replicates=args.allow_replicates, history=load_history(args.history, goals[0].column),
+                  transfer=args.transfer)
+    if out.attrs.get("history"):
+        print(f"history: {out.attrs['history']}")
+    if out.attrs.get("best_measured") is not None:
+        n = out.attrs.get("best_replicates", 1)
+        print(f"best measured: {out.attrs['best_measured']:.6g} (rule: each input's mean of its replicates; here "
+              f"{n} measurement{'s' if n != 1 else ''})")
+    if out.attrs.get("n_replicates_left_out"):
+        print(f"{out.attrs['n_replicates_left_out']} blank rows repeat an input already measured or listed and were "
+              "not ranked (--allow-replicates to rank them)")
+    n_measured -= out.attrs.get("n_failed_with_value", 0)  # a failed row's outcome is not a measurement
     user_columns = set(dataset.frame.columns) | (set(candidates.frame.columns) if candidates is not None else set())
     write_table(out, args.output, round_columns=[c for c in out.columns if c not in user_columns])  # 6 digits
     known = out.attrs.get("n_known_left_out", 0)
-    print(f"trained on {n_measured} measured rows, ranked {out.attrs.get('n_candidates', n_open)} candidates"
+    if out.attrs.get("cold_start"):
+        import sys
+
+        print(f"note: cold start ({n_measured} measured row{'s' if n_measured != 1 else ''}): no model was fitted; "
+              "the batch is a space-filling design (k-means medoids of the candidates' features)", file=sys.stderr)
+    print((f"trained on {n_measured} measured rows" if not out.attrs.get("cold_start") else
+           f"no model (cold start, {n_measured} measured)") + f", ranked {out.attrs.get('n_candidates', n_open)} candidates"
           + (f" ({known} rows of {args.candidates} already measured were left out)" if known else "")
           + f"; wrote the best {len(out)} to {args.output}")
+    if out.attrs.get("feasibility_model"):
+        print(f"{out.attrs['n_failed']} failed rows; P(success) from: {out.attrs['feasibility_model']}")
     for _, row in out.iterrows():
-        label = row[dataset.input] if dataset.input else ", ".join(f"{c}={row[c]:.4g}" for c in dataset.parameter_columns)
+        label = row[dataset.input] if dataset.input else ", ".join(
+            f"{c}={row[c]:.4g}" if isinstance(row[c], int | float) else f"{c}={row[c]}" for c in dataset.parameter_columns)
         print(f"  {int(row['rank'])}. {label}: {row['reason']}")
     return 0

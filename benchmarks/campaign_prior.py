@@ -1,0 +1,263 @@
+"""Prior knowledge in campaigns: ``--history`` against the cold start, and the cold-start design itself.
+
+**History** (issue #17): on the two OER composition plates (``oer_plate_3496`` and
+``oer_plate_3851``: 6 metal loadings each, minimise overpotential; they share Ni, Fe, Co, Mn), a
+campaign on one plate with the other plate as ``--history`` against the same campaign without it.
+Protocol: duplicate inputs averaged; batches of 5 chosen exactly as ``matloop suggest`` chooses them
+(:func:`matloop.design.suggest.rank_candidates`, the default surrogate and batch method; with
+history, :func:`matloop.design.history.apply_history` with its cross-validated safeguard), starting
+from nothing measured (the cold start's space-filling batch, or the history-ranked first batch),
+until 100 experiments. Arms:
+
+- ``cold``: no history (space-filling first batch, then the default strategy);
+- ``history``: the other plate as history, as shipped: the cold start's space-filling first batch,
+  then the history model's prediction as an input of the surrogate (with the safeguard);
+- ``history (history-ranked start)``: the same, but the history model ranks the first batch;
+- ``bad history``: the other plate with its overpotentials shuffled among its rows (history that
+  knows nothing), to measure what the safeguard lets bad history cost (also with the
+  history-ranked start).
+
+Metric: experiments until half of the plate's best 1 % is found (a run that never gets there counts
+as budget + 1), experiments to the first best-1 % composition, and the fraction found after 100.
+
+**Cold start**: the first batch of 8 chosen by :func:`matloop.design.coldstart.maximin_pool` (what
+``suggest`` returns with nothing measured) against 8 random picks, on every bundled campaign set
+(the Liang et al. process sets, the OER plates, redoxmers with its three goals), over many seeds:
+the best value found (as a percentile of the pool: 0.02 = in the best 2 %) and how often the batch
+holds a best-5 % candidate. For redoxmers each goal is scored alone and the three are averaged.
+
+Results: ``results/campaign_prior.json`` (stored after every run; ``--reuse`` skips stored runs) and
+``results/campaign_prior.md``.
+
+usage: python benchmarks/campaign_prior.py [--part cold|history|all] [--seeds 4] [--budget 100]
+                                           [--arms cold history "bad history"] [--reuse] [--report-only]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from matloop.datasets import load  # noqa: E402
+from matloop.design.acquisition import Objective  # noqa: E402
+from matloop.design.coldstart import coverage_pool, maximin_pool  # noqa: E402
+from matloop.design.history import HistoryPrior, apply_history  # noqa: E402
+from matloop.design.suggest import rank_candidates  # noqa: E402
+from matloop.design.surrogate import DEFAULT_SURROGATE, featurize  # noqa: E402
+from matloop.io.dataset import Dataset  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+JSON_PATH = RESULTS / "campaign_prior.json"
+MD_PATH = RESULTS / "campaign_prior.md"
+PLATES = (("oer_plate_3496", "oer_plate_3851"), ("oer_plate_3851", "oer_plate_3496"))
+COLD_SETS = ("liang_p3ht", "liang_agnp", "liang_crossed_barrel", "oer_plate_3496", "oer_plate_3851", "redoxmers")
+TARGET = "overpotential"
+ARMS = ("coverage", "maximin", "random")
+
+
+def _averaged(name: str, targets: list[str] | None = None) -> tuple[pd.DataFrame, list[str], list[str], dict]:
+    ds = load(name)
+    targets = targets or list(ds.targets)
+    params = [c for c in ds.frame.columns if c not in ds.targets]
+    frame = ds.frame.groupby(params, as_index=False, sort=False)[targets].mean()
+    return frame, params, targets, dict(ds.direction)
+
+
+# ------------------------------------------------------------------------------------ history runs
+def history_run(camp: str, hist: str, arm: str, seed: int, budget: int, batch: int = 5) -> dict:
+    """One simulated campaign; returns the experiment numbers at which best-1 % compositions were found."""
+    frame, params, _, _ = _averaged(camp, [TARGET])
+    y = frame[TARGET].to_numpy(dtype=float)
+    X = frame[params].to_numpy(dtype=float)
+    n_top = int(np.ceil(0.01 * len(y)))
+    top = set(np.argsort(y)[:n_top].tolist())
+    objective = Objective("min")
+    prior = None
+    if arm != "cold":
+        hframe, _, _, _ = _averaged(hist, [TARGET])
+        if arm.startswith("bad history"):
+            hframe[TARGET] = np.random.default_rng(1000 + seed).permutation(hframe[TARGET].to_numpy())
+        prior = HistoryPrior(params, TARGET, seed).fit([(hframe, hist)])
+    measured: list[int] = []
+    found: list[int] = []
+    used: list[bool] = []
+    t0 = time.perf_counter()
+    while len(measured) < budget:
+        open_ = np.setdiff1d(np.arange(len(y)), measured)
+        Xt, yt, Xc = X[measured], y[measured], X[open_]
+        model, acq, method = DEFAULT_SURROGATE, None, "fantasy"
+        if prior is not None:
+            h = apply_history(prior, Xt, yt, frame.iloc[measured], Xc, frame.iloc[open_], model, acq, method,
+                              objective, seed, use="mean" if arm.endswith("(prior mean)") else "feature",
+                              rank_first_batch=arm.endswith("(history-ranked start)"))
+            Xt, Xc, model, acq, method = h["X_train"], h["X_candidates"], h["model"], h["acquisition"], h["batch_method"]
+            used.append(bool(h["used"]))
+        k = min(batch, budget - len(measured))
+        ranking = rank_candidates(Xt, yt, Xc, frame.iloc[open_], objective, k, acq, method, model, seed)
+        for p in open_[ranking.chosen_positions]:
+            measured.append(int(p))
+            if int(p) in top:
+                found.append(len(measured))
+    return {"found": found, "n_top": n_top, "budget": budget, "history_used": used,
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _to_half(run: dict) -> int:
+    need = (run["n_top"] + 1) // 2
+    return run["found"][need - 1] if len(run["found"]) >= need else run["budget"] + 1
+
+
+def _first(run: dict) -> int:
+    return run["found"][0] if run["found"] else run["budget"] + 1
+
+
+# ------------------------------------------------------------------------------------- cold start
+def cold_set(name: str, seeds: int, k: int = 8) -> dict:
+    """First batch of ``k``: maximin vs random, best-found percentile and P(a best-5 % candidate)."""
+    frame, params, targets, direction = _averaged(name)
+    ds = Dataset(frame=frame[params].assign(**{t: np.nan for t in targets}), input=None, kind="parameters",
+                 targets=targets, parameters=params)
+    X = featurize(ds).to_numpy(dtype=float)
+    out = {"rows": len(frame), "goals": targets, **{arm: {"pct": [], "top5": []} for arm in ARMS}}
+    pcts = {}
+    for t in targets:
+        signed = frame[t].to_numpy(dtype=float) * (-1 if direction.get(t, "max") == "max" else 1)
+        pcts[t] = pd.Series(signed).rank(pct=True, method="min").to_numpy()  # 1/N = the best
+    for seed in range(seeds):
+        picks = {"coverage": coverage_pool(X, k, seed=seed), "maximin": maximin_pool(X, k, seed=seed),
+                 "random": np.random.default_rng(10_000 + seed).choice(len(X), k, replace=False)}
+        for arm, idx in picks.items():
+            best = [float(pcts[t][idx].min()) for t in targets]
+            out[arm]["pct"].append(float(np.mean(best)))
+            out[arm]["top5"].append(float(np.mean([b <= 0.05 for b in best])))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ report
+def _store() -> dict:
+    return json.loads(JSON_PATH.read_text()) if JSON_PATH.exists() else {"history": {}, "cold": {}}
+
+
+def _save(store: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    JSON_PATH.write_text(json.dumps(store, indent=1))
+
+
+def write_report(store: dict) -> None:
+    lines = ["# Prior knowledge in campaigns: `--history` and the cold start", "",
+             "Generated by `python benchmarks/campaign_prior.py` (protocol in its docstring). Runs stored in "
+             "`campaign_prior.json`.", ""]
+    hist = store.get("history", {})
+    if hist:
+        lines += ["## `--history`: a campaign on one OER plate with the other plate as history", "",
+                  "Batches of 5 from nothing measured, 100 experiments; the plate's best 1 % (22 compositions). "
+                  "Experiments to half of them (budget + 1 = not reached), to the first, and the fraction found "
+                  "after 100; mean over seeds (the per-seed values in brackets).", "",
+                  "| campaign plate | history | arm | seeds | to half of best 1 % | to the first | found at 100 |"
+                  " history kept (share of batches) |", "|---|---|---|---|---|---|---|---|"]
+        for key in sorted(hist):
+            camp, hplate, arm = key.split("|")
+            runs = list(hist[key].values())
+            half = [_to_half(r) for r in runs]
+            first = [_first(r) for r in runs]
+            frac = [len(r["found"]) / r["n_top"] for r in runs]
+            kept = [np.mean(r["history_used"]) for r in runs if r["history_used"]]
+            lines.append(f"| {camp} | {hplate if arm != 'cold' else '-'} | {arm} | {len(runs)} | "
+                         f"{np.mean(half):.1f} ({', '.join(map(str, half))}) | {np.mean(first):.1f} "
+                         f"({', '.join(map(str, first))}) | {np.mean(frac):.0%} | "
+                         f"{f'{np.mean(kept):.0%}' if kept else '-'} |")
+        lines += ["", "Change against the cold start (mean experiments to half of the best 1 %; negative = fewer):", ""]
+        for camp, _ in PLATES:
+            base = [_to_half(r) for k, v in hist.items() if k.startswith(camp + "|") and k.endswith("|cold")
+                    for r in v.values()]
+            for arm in ("history", "bad history", "history (history-ranked start)",
+                        "bad history (history-ranked start)"):
+                runs = [_to_half(r) for k, v in hist.items() if k.startswith(camp + "|") and k.endswith("|" + arm)
+                        for r in v.values()]
+                if base and runs:
+                    lines.append(f"- {camp}, {arm}: {np.mean(runs):.1f} vs {np.mean(base):.1f} "
+                                 f"({(np.mean(runs) - np.mean(base)) / np.mean(base):+.0%})")
+        lines += ["", "Reading (4 seeds per arm, so differences of 10-20 % are within the seed-to-seed spread): "
+                  "as shipped (`history`: space-filling first batch, then the history model's prediction as a "
+                  "surrogate input, with the safeguard) the campaign needed fewer experiments than the cold start "
+                  "on both plates, short of the 30 % target. The `bad history` control (the same table with its "
+                  "values shuffled) also did better than the cold start, as well as the real history on plate "
+                  "3851: so on that plate the gain is not knowledge carried over but a different trajectory "
+                  "(the safeguard set the shuffled history aside in about half of the batches); on plate 3496 "
+                  "the real history beat the shuffled one (35.5 vs 41.8). Letting the history rank the first "
+                  "batch found plate 3851's best compositions at experiment 2 in every seed (-46 %) but misled "
+                  "plate 3496's campaign (+45 %), so it is not the default.", ""]
+    cold = store.get("cold", {})
+    if cold:
+        lines += ["## Cold start: the first batch of 8, space-filling vs random", "",
+                  "`coverage` (the default: candidates nearest the centres of 8 k-means clusters), `maximin` (greedy "
+                  "maximin distance) and 8 random picks. Best value in the batch as a percentile of the pool (lower "
+                  "is better; 0.02 = in the best 2 %; 8 random picks average about 1/9), mean over seeds, and the "
+                  "share of batches holding a best-5 % candidate. Redoxmers: each of its three goals scored alone, "
+                  "averaged.", "",
+                  "| set | rows | seeds | " + " | ".join(f"{a}: best percentile" for a in ARMS) + " | "
+                  + " | ".join(f"{a}: has a best-5 %" for a in ARMS) + " |", "|---|---|---|" + "---|" * 6]
+        for name, r in cold.items():
+            lines.append(f"| {name} | {r['rows']} | {len(r['random']['pct'])} | "
+                         + " | ".join(f"{np.mean(r[a]['pct']):.3f}" for a in ARMS) + " | "
+                         + " | ".join(f"{np.mean(r[a]['top5']):.0%}" for a in ARMS) + " |")
+        means = {a: np.mean([np.mean(r[a]["pct"]) for r in cold.values()]) for a in ARMS}
+        lines += ["", "Mean over the sets: " + ", ".join(f"{a} {v:.3f}" for a, v in means.items())
+                  + ". A space-filling batch is chosen to teach the model the whole pool, not to hit the best "
+                  "candidate; on best-of-8 the coverage design is about level with random picks and maximin "
+                  "(corners and edges: pure compositions, extreme settings) is worse, which is why coverage is "
+                  "the default.", ""]
+    MD_PATH.write_text("\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--part", choices=("cold", "history", "all"), default="all")
+    ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--cold-seeds", type=int, default=100)
+    ap.add_argument("--budget", type=int, default=100)
+    ap.add_argument("--arms", nargs="+", default=["cold", "history", "bad history"])
+    ap.add_argument("--plates", nargs="+", default=[p[0] for p in PLATES])
+    ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    store = _store()
+    if not args.report_only:
+        if args.part in ("cold", "all"):
+            for name in COLD_SETS:
+                store["cold"][name] = cold_set(name, args.cold_seeds)
+                _save(store)
+                print(f"cold start {name}: done", flush=True)
+        if args.part in ("history", "all"):
+            for camp, hplate in PLATES:
+                if camp not in args.plates:
+                    continue
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
+                    for arm in args.arms:
+                        key = f"{camp}|{hplate}|{arm}"
+                        store = _store()  # other processes may have stored runs meanwhile
+                        if args.reuse and str(seed) in store["history"].get(key, {}):
+                            continue
+                        run = history_run(camp, hplate, arm, seed, args.budget)
+                        store = _store()
+                        store["history"].setdefault(key, {})[str(seed)] = run
+                        _save(store)
+                        print(f"{key} seed {seed}: half at {_to_half(run)}, first at {_first(run)}, "
+                              f"{len(run['found'])}/{run['n_top']} ({run['seconds']} s)", flush=True)
+    write_report(store)
+    print(f"wrote {MD_PATH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""A campaign's failed experiments, vetoes and expert candidates (what :class:`~matloop.design.campaign.Campaign`
+delegates to, so that the campaign module stays about the loop itself).
+
+- :func:`record_results`: one results table with ``ok`` and ``failed`` rows (``status`` column or
+  the campaign's ``failed_if`` rule) recorded in ONE transaction: measurements for the ok rows,
+  failure events (with reason, who, when, file and the whole row) for the failed ones.
+- :func:`exclusions`: which candidates a suggestion must leave out (vetoed always; failed unless
+  ``retry_failed``) and which count as failures for the feasibility model.
+- :func:`export_events`: failures, vetoes and additions joined to ``campaign export``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matloop.design.ledger import RecordResult, default_actor, now
+from matloop.design.ledger_events import (
+    add_candidates,
+    candidate_flags,
+    ensure_events_table,
+    read_events,
+    record_failures,
+    resolve_candidates,
+    veto,
+)
+from matloop.design.outcomes import REASON_COLUMN, STATUS_COLUMN, failure_outcomes
+from matloop.errors import InputError, error_table
+
+
+def record_results(campaign, results: pd.DataFrame, keys: list[str], source: str, rows: list[int],
+                   allow_new: bool, actor: str | None) -> RecordResult:
+    """Record ok rows as measurements and failed rows as failures, all or nothing."""
+    ledger = campaign.ledger
+    target = campaign.config["target"]
+    rule = campaign.config.get("failed_if")
+    if STATUS_COLUMN not in results.columns and rule is None:
+        return ledger.record(results, keys, [target], source, rows, allow_new, actor)
+    failed, reasons = failure_outcomes(results, rows, rule)
+    ok = ~failed
+    if ok.any() and target not in results.columns:
+        raise InputError("Cannot record these results", error_table(
+            [{"row": 0, "column": target, "value": None,
+              "reason": f"results have no column {target!r} (columns: {list(results.columns)})"}]))
+    if not failed.any():
+        return ledger.record(results, keys, [target], source, rows, allow_new, actor)
+    ensure_events_table(ledger)
+    actor = actor or default_actor()
+    stamp = now()
+    pos_ok, pos_failed = np.flatnonzero(ok), np.flatnonzero(failed)
+    # the ok rows' own cells only: a status or reason column is bookkeeping, kept in the row's extra
+    ok_rows = results.iloc[pos_ok]
+
+    def work(conn):
+        done = (ledger._record(conn, ok_rows, [keys[i] for i in pos_ok], [target], source,
+                               [rows[i] for i in pos_ok], allow_new, actor, stamp)
+                if len(pos_ok) else RecordResult(0, 0, 0))
+        fails = record_failures(conn, ledger, results.iloc[pos_failed], [keys[i] for i in pos_failed],
+                                [rows[i] for i in pos_failed], [reasons[i] for i in pos_failed], source, allow_new,
+                                actor, stamp)
+        return RecordResult(done.inserted, done.already_recorded, done.new_candidates + fails.new_candidates,
+                            fails.inserted, fails.already_recorded)
+    return ledger._write(work)
+
+
+@dataclass
+class Exclusions:
+    """Per row of ``Campaign.table()``: left out of suggestions, failed (for P(success)), vetoed."""
+
+    excluded: np.ndarray
+    failed: np.ndarray
+    vetoed: np.ndarray
+    counts: bool  # whether failures count at all (a rule, or failures recorded)
+
+
+def exclusions(campaign, table: pd.DataFrame, retry_failed: bool = False) -> Exclusions:
+    """Vetoed candidates are never suggested; failed ones (never measured successfully) only with
+    ``retry_failed``."""
+    target = campaign.config["target"]
+    measured_ids = set(table.loc[table[target].notna(), "candidate_id"])
+    flags = candidate_flags(campaign.ledger, measured_ids)
+    ids = table["candidate_id"]
+    failed = ids.isin(set(flags.loc[flags["failed"].astype(bool), "candidate_id"])).to_numpy()
+    vetoed = ids.isin(set(flags.loc[flags["vetoed"].astype(bool), "candidate_id"])).to_numpy()
+    excluded = vetoed | (failed & (not retry_failed))
+    counts = bool(campaign.config.get("failed_if")) or bool(flags["n_failed"].sum() if len(flags) else 0)
+    return Exclusions(excluded, failed, vetoed, counts)
+
+
+def failure_counts(campaign) -> tuple[int, int]:
+    """(candidates that failed and were never measured, candidates vetoed)."""
+    table = campaign.table()
+    ex = exclusions(campaign, table)
+    return int(ex.failed.sum()), int(ex.vetoed.sum())
+
+
+def veto_candidates(campaign, given: list[str], reason: str, actor: str | None = None):
+    """``campaign veto``: rule out candidates named by key, material or ``#N``."""
+    chosen = resolve_candidates(campaign.ledger, given, lambda texts: _keys(campaign, texts))
+    return veto(campaign.ledger, chosen, reason, actor)
+
+
+def _keys(campaign, texts: list[str]) -> list[str]:
+    from matloop.design.surrogate import material_keys
+
+    cfg = campaign.config
+    if cfg["kind"] == "parameters":
+        return [_parameter_key(campaign, t) for t in texts]
+    frame = pd.DataFrame({cfg["input"]: texts})
+    return material_keys(campaign._dataset(frame), frame, rows=list(range(1, len(texts) + 1)))
+
+
+def _parameter_key(campaign, text: str) -> str:
+    """``"temperature=700, time=3"`` -> the parameter key (every parameter column must be given)."""
+    from matloop.design.surrogate import parameter_keys
+
+    cols = campaign.config["parameter_columns"]
+    values = {}
+    for part in str(text).split(","):
+        if "=" in part:
+            name, value = part.split("=", 1)
+            values[name.strip()] = value.strip()
+    if set(values) != set(cols):
+        raise ValueError("not a full parameter setting")
+    return parameter_keys(pd.DataFrame([values]), cols)[0]
+
+
+def add_expert_candidates(campaign, frame: pd.DataFrame, rows: list[int], reason: str, source: str,
+                          actor: str | None = None):
+    """``campaign add``: an expert's own candidates (the material column or every parameter column;
+    no measured target: results go through ``campaign record``)."""
+    from matloop.design.surrogate import material_keys, parameter_keys
+
+    cfg = campaign.config
+    target = cfg["target"]
+    problems = []
+    if target in frame.columns:
+        filled = frame[target].notna().to_numpy()
+        problems += [{"row": int(r), "column": target, "value": v,
+                      "reason": "an added candidate has no result yet: record results with 'campaign record'"}
+                     for r, v, f in zip(rows, frame[target], filled, strict=True) if f]
+    if cfg["kind"] == "parameters":
+        missing = [c for c in cfg["parameter_columns"] if c not in frame.columns]
+        problems += [{"row": 0, "column": c, "value": None, "reason": "column missing from the table"} for c in missing]
+    elif cfg["input"] not in frame.columns:
+        problems.append({"row": 0, "column": cfg["input"], "value": None,
+                         "reason": f"column missing (columns: {list(frame.columns)})"})
+    if problems:
+        raise InputError("Nothing was added", error_table(problems))
+    from matloop.io.table import convert_numeric_columns
+
+    keep = [c for c in frame.columns if c not in (target, STATUS_COLUMN, REASON_COLUMN)]
+    frame = convert_numeric_columns(frame[keep], skip={cfg.get("input")} - {None})  # "700" read as text is 700
+    if cfg["kind"] == "parameters":
+        cols = cfg["parameter_columns"]
+        known = campaign.ledger.candidates()
+        numeric = [c for c in cols if c in known.columns and pd.api.types.is_numeric_dtype(known[c])]
+        bad = [{"row": int(r), "column": c, "value": v, "reason": "not a number (the campaign's values are numbers)"}
+               for c in numeric for r, v in zip(rows, frame[c], strict=True)
+               if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce").iloc[0])]
+        if bad:
+            raise InputError("Nothing was added", error_table(bad))
+        keys = parameter_keys(frame, cols)
+    else:
+        keys = material_keys(campaign._dataset(frame), frame, rows=rows)
+    return add_candidates(campaign.ledger, frame, keys, rows, reason, source, actor)
+
+
+def export_events(campaign, out: pd.DataFrame) -> pd.DataFrame:
+    """``campaign export`` with a ``status`` column (ok for measurements), one row per failure (status
+    failed, its reason, who and when), and per candidate its veto (``vetoed_reason``, ``vetoed_by``)."""
+    ev = read_events(campaign.ledger)
+    out = out.copy()
+    out["status"] = np.where(out["measured_value"].notna(), "ok", None) if "measured_value" in out else None
+    out["failure_reason"] = None
+    if ev.empty:
+        return out
+    fails = ev[ev["kind"] == "failed"]
+    if len(fails):
+        cands = campaign.ledger.candidates()
+        rows = cands.merge(fails[["candidate_id", "reason", "recorded_at", "recorded_by", "source"]]
+                           .rename(columns={"reason": "failure_reason", "source": "measurement_source"}),
+                           on="candidate_id", how="inner")
+        rows["status"] = "failed"
+        # a candidate listed only as "unmeasured" loses that row once it has a failure
+        unmeasured = out["measured_value"].isna() & out["candidate_id"].isin(set(fails["candidate_id"]))
+        if "suggested_rank" in out:
+            extra = out.loc[out["candidate_id"].isin(set(fails["candidate_id"])),
+                            [c for c in out.columns if c.startswith("suggest") or c in ("model", "model_version")]
+                            + ["candidate_id"]].drop_duplicates("candidate_id")
+            rows = rows.merge(extra, on="candidate_id", how="left")
+        out = pd.concat([out.loc[~unmeasured], rows], ignore_index=True, sort=False)
+    vetoes = ev[ev["kind"] == "veto"].drop_duplicates("candidate_id", keep="last")
+    out["vetoed_reason"] = out["candidate_id"].map(vetoes.set_index("candidate_id")["reason"])
+    out["vetoed_by"] = out["candidate_id"].map(vetoes.set_index("candidate_id")["recorded_by"])
+    return out
+
+
+@dataclass
+class InitialFailures:
+    """Failed rows of the pool table given to ``campaign new``: ``mask`` over its rows and ``write``,
+    run inside the transaction that creates the campaign (None when no row failed)."""
+
+    mask: np.ndarray
+    write: object = None
+
+
+def initial_failures(frame: pd.DataFrame, keys: list[str], rows, rule: str | None) -> InitialFailures:
+    """The pool table's failed rows (``status`` column or ``rule``), recorded with the campaign."""
+    from matloop.design.campaign import INITIAL_SOURCE
+
+    if STATUS_COLUMN not in frame.columns and rule is None:
+        return InitialFailures(np.zeros(len(frame), dtype=bool))
+    rows = [int(r) for r in np.asarray(rows)]
+    failed, reasons = failure_outcomes(frame, rows, rule)
+    pos = np.flatnonzero(failed)
+    if not len(pos):
+        return InitialFailures(failed)
+
+    def write(conn, ledger, actor, stamp):
+        record_failures(conn, ledger, frame.iloc[pos], [keys[i] for i in pos], [rows[i] for i in pos],
+                        [reasons[i] for i in pos], INITIAL_SOURCE, False, actor, stamp)
+    return InitialFailures(failed, write)
+
+
+def add_failure_section(report, campaign) -> None:
+    """The report's "Failed experiments" section: how many failed, where failures cluster (failure rate
+    per label and per quartile of each input, strongest clusters first) and the failures themselves.
+    Nothing is added when no experiment failed."""
+    from matloop.design.feasibility import failure_clusters
+
+    table = campaign.table()
+    target = campaign.config["target"]
+    ex = exclusions(campaign, table)
+    if not ex.failed.any():
+        return
+    tried = table[target].notna().to_numpy() | ex.failed
+    cfg = campaign.config
+    skip = {"candidate_id", "key", "source", "n_measurements", target, STATUS_COLUMN, REASON_COLUMN, cfg.get("input")}
+    frame = table.loc[tried].reset_index(drop=True)
+    columns = (list(cfg.get("parameter_columns") or []) if cfg["kind"] == "parameters"
+               else [c for c in table.columns if c not in skip])
+    if cfg["kind"] == "composition":  # materials: failure rate of the compositions holding each element
+        elements = _element_columns(frame["key"].tolist())
+        frame = pd.concat([frame, elements], axis=1)
+        columns = [*elements.columns, *columns]
+    clusters, sentence = failure_clusters(frame, ex.failed[tried], columns)
+    if len(clusters):
+        clusters = clusters[clusters["group"] != "absent"].reset_index(drop=True)
+    report.add_section("Failed experiments", sentence + " Failed candidates are not suggested again (unless "
+                       "--retry-failed); P(success) from a calibrated classifier multiplies the acquisition.")
+    if len(clusters):
+        report.add_table(clusters, caption="Failure rate per label and per quartile of each input (groups of at "
+                                           "least 3 experiments; the strongest clusters first)", max_rows=20)
+    ev = read_events(campaign.ledger)
+    fails = ev[ev["kind"] == "failed"][["recorded_at", "key", "reason", "recorded_by", "source"]]
+    report.add_table(fails, caption="Every failure recorded, with who recorded it and why", max_rows=40)
+    vetoes = ev[ev["kind"] == "veto"][["recorded_at", "key", "reason", "recorded_by"]]
+    if len(vetoes):
+        report.add_table(vetoes, caption="Vetoed candidates (never suggested)", max_rows=40)
+
+
+def _element_columns(formulas: list[str], most: int = 30) -> pd.DataFrame:
+    """``present`` / ``absent`` per element (the ``most`` commonest) of canonical formulas."""
+    from matloop.io.formula import parse_formulas
+
+    systems = [set(s.split("-")) for s in parse_formulas(formulas).chemical_systems()]
+    counts = pd.Series([e for s in systems for e in s]).value_counts()
+    keep = counts[counts >= 3].index[:most]
+    return pd.DataFrame({e: ["present" if e in s else "absent" for s in systems] for e in keep})

@@ -1,0 +1,80 @@
+"""What ``campaign status`` prints: where a campaign stands, as labelled lines or a Jupyter table.
+
+Split out of :mod:`matloop.design.campaign` (which re-exports :class:`CampaignStatus`) to keep
+that module small; it only formats numbers the campaign has already computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class CampaignStatus:
+    """A summary of where a campaign stands (prints as labelled lines; renders as a table in Jupyter)."""
+
+    name: str
+    target: str
+    goal: str
+    n_candidates: int
+    n_measured: int
+    n_suggested: int
+    n_pending: int
+    best: float | None
+    best_material: str | None
+    best_setting: dict | None = None  # the best candidate's inputs by column name (parameters or material)
+    n_initial: int = 0  # measured candidates given at creation (the start, not experiments of the campaign)
+    n_experiments: int = 0  # measurements recorded after creation
+    n_failed: int = 0  # candidates whose experiment failed (never measured successfully)
+    n_vetoed: int = 0  # candidates ruled out by a person (campaign veto)
+    front: list[str] | None = None  # several goals: the measured Pareto front, one "col = value, ..." line per row
+    hypervolume: float | None = None  # several goals: the front's hypervolume (goals scaled by their measured ranges)
+    best_replicates: int = 1  # measurements averaged into the best value (the rule: mean of replicates)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs, in display order."""
+        out = [("campaign", self.name), ("goal", self.goal if self.front is not None else f"{self.goal} {self.target}"),
+               ("candidates", str(self.n_candidates)),
+               ("measured", f"{self.n_measured} candidates ({self.n_initial} measured in the start table, "
+                            f"{self.n_experiments} measurement{'s' if self.n_experiments != 1 else ''} recorded since)"),
+               ("suggested", f"{self.n_suggested} ({self.n_pending} awaiting results)")]
+        if self.n_failed or self.n_vetoed:
+            out.append(("failed / vetoed", f"{self.n_failed} failed, {self.n_vetoed} vetoed (not suggested again)"))
+        if self.best is not None:
+            n = self.best_replicates
+            out.append(("best value", f"{self.best:.6g}"))
+            out.append(("best at", self.best_text()))
+            out.append(("best rule", f"each candidate's mean of its replicates (the best: {n} measurement"
+                                     f"{'s' if n != 1 else ''})"))
+        if self.front is not None:  # several goals (design/campaign_multi.py)
+            out.append(("hypervolume", f"{self.hypervolume:.4g} (each goal scaled by its measured range; reference "
+                                       "10% of the range below the worst)"))
+            out.append(("Pareto front", f"{len(self.front)} rows measured on every goal"))
+            out += [(f"  front {i}", line) for i, line in enumerate(self.front, 1)]
+        return out
+
+    def best_text(self) -> str:
+        """The best candidate as ``column = value`` pairs (never an unlabelled vector)."""
+        if not self.best_setting:
+            return str(self.best_material)
+        return ", ".join(f"{k} = {_fmt(v)}" for k, v in self.best_setting.items())
+
+    def __str__(self) -> str:
+        rows = self.rows()
+        width = max(len(k) for k, _ in rows) + 2
+        return "\n".join(f"{k + ':':<{width}}{v}" for k, v in rows)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
+                       f"{html.escape(v)}</td></tr>" for k, v in self.rows())
+        return f"<table>{body}</table>"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float | np.floating) and not isinstance(value, bool):
+        return f"{float(value):.6g}"
+    return str(value)

@@ -1,0 +1,414 @@
+"""Prior knowledge from related campaigns (``--history``), and replicated inputs of one table.
+
+**History.** Measurements from a related campaign (another plate with some of the same elements,
+last year's batch) say something about the new one. :class:`HistoryPrior` fits a model on the
+history tables and predicts the campaign's target for every campaign row. From 2 results on, that
+prediction ``h(x)`` is an extra input feature of the campaign's surrogate (:func:`apply_history`),
+so the model learns where the history holds and where it does not; the first batch stays the cold
+start's space-filling design (optionally the history ranks it, as the prior mean of
+:class:`PriorMeanSurrogate`, ``y = a * h(x) + b + r(x)``; ``use="mean"`` keeps that surrogate
+throughout, with ``a`` and ``b`` learnt from the campaign's results; both did worse on one plate
+of the benchmark, ``benchmarks/results/campaign_prior.md``).
+
+Inputs are aligned explicitly, never guessed silently:
+
+- composition-valued columns (element loadings such as ``ni_load``, ``Fe``, ``x_Co``, see
+  :func:`matloop.design.encode.column_element`) become loadings over the union of both
+  element sets (an element a plate does not hold has loading 0 there) plus the loading-weighted
+  Magpie element properties (:func:`matloop.design.encode.composition_features`), so shared
+  elements carry over and new elements are placed by their chemistry;
+- other columns the campaign and the history share by name are used as they are (text columns
+  one-hot over both tables' labels);
+- campaign columns the history lacks cannot inform the history model: they are left out of it and
+  listed in :attr:`HistoryPrior.missing`; history-only columns are ignored (:attr:`HistoryPrior.unused`).
+
+**Safeguard.** History that does not transfer must not make things worse: once the campaign has
+:data:`CHECK_MIN_ROWS` results, :func:`history_helps` compares the history-informed and the plain
+surrogate by 5-fold cross-validation on the campaign's own results, and the history is set aside
+(and the suggestion says so) when it predicts worse.
+
+**Replicates.** :func:`replicate_groups` makes ``suggest`` treat replicated inputs as a campaign
+does: one input, the mean of its values (the "best measured" rule), and no blank row suggested
+whose input is measured or listed earlier (unless replicates are allowed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from matloop.errors import InputError, error_table
+
+#: campaign results needed before the cross-validated safeguard decides whether history helps
+CHECK_MIN_ROWS = 8
+BEST_RULE = "mean of replicates (each input counts once, with the mean of its measured values)"
+
+
+# ---------------------------------------------------------------------------------------- replicates
+@dataclass
+class Replicates:
+    """Labelled rows grouped by input, and the blank rows that are real candidates."""
+
+    first_rows: np.ndarray  # positions (in the table) of one row per measured input
+    groups: list[np.ndarray]  # positions of every measured row of that input
+    open_rows: np.ndarray  # boolean mask of blank rows that are candidates
+    n_open_replicates: int  # blank rows left out (input measured or listed earlier)
+
+    def mean_of(self, y: np.ndarray) -> np.ndarray:
+        """Mean measured value per input (aligned with :attr:`first_rows`)."""
+        return np.array([float(np.mean(y[g])) for g in self.groups])
+
+    def best(self, y: np.ndarray, objective) -> dict:
+        """``best_measured`` (mean of replicates), ``best_row`` (a 0-based table position),
+        ``best_replicates`` and ``best_rule`` for a suggestion's ``attrs``."""
+        if not self.groups:
+            return {"best_rule": BEST_RULE}
+        means = self.mean_of(y)
+        if objective.direction == "range":
+            i = int(np.argmin(objective.distance_to_window(means)))
+        else:
+            i = int(np.argmax(objective.sign * means))
+        return {"best_measured": float(means[i]), "best_row": int(self.first_rows[i]),
+                "best_replicates": int(len(self.groups[i])), "best_rule": BEST_RULE}
+
+
+def replicate_groups(dataset, labelled: np.ndarray, allow_replicates: bool = False) -> Replicates:
+    """Group ``dataset``'s measured rows by material key; mark the blank rows that are candidates."""
+    from matloop.design.surrogate import material_keys
+
+    keys = np.asarray(material_keys(dataset), dtype=object)
+    labelled = np.asarray(labelled, dtype=bool)
+    order: dict[str, list[int]] = {}
+    for i in np.flatnonzero(labelled):
+        order.setdefault(keys[i], []).append(int(i))
+    groups = [np.asarray(v) for v in order.values()]
+    first = np.asarray([g[0] for g in groups], dtype=int)
+    open_rows = ~labelled
+    if not allow_replicates:
+        seen = set(order)
+        for i in np.flatnonzero(~labelled):
+            if keys[i] in seen:
+                open_rows[i] = False
+            seen.add(keys[i])
+    return Replicates(first, groups, open_rows, int((~labelled).sum() - open_rows.sum()))
+
+
+# ------------------------------------------------------------------------------------------ history
+def read_history(path: str, target: str) -> tuple[pd.DataFrame, str]:
+    """A history table (read with the same guards as every table) and its source name; the campaign's
+    target column must be there and measured on at least one row."""
+    import os
+
+    from matloop.io.files import read_raw
+
+    frame, _rows = read_raw(path)
+    name = os.path.basename(str(path))
+    check_history(frame, target, name)
+    return frame, name
+
+
+def check_history(frame: pd.DataFrame, target: str, source: str) -> None:
+    """Raise :class:`InputError` unless ``frame`` holds ``target`` with at least one number."""
+    if target not in frame.columns:
+        raise InputError(f"the history table {source} has no column {target!r} (the campaign's target)",
+                         error_table([{"row": 0, "column": target, "value": source,
+                                       "reason": f"columns are {list(map(str, frame.columns))}"}]))
+    y = pd.to_numeric(frame[target], errors="coerce")
+    if not y.notna().any():
+        raise InputError(f"the history table {source} has no measured {target!r} value")
+
+
+def _composition_columns(columns) -> dict[str, str]:
+    from matloop.design.encode import column_element
+
+    found = {c: column_element(c) for c in columns}
+    found = {c: el for c, el in found.items() if el is not None}
+    return found if len(found) >= 2 and len(set(found.values())) == len(found) else {}
+
+
+@dataclass
+class HistoryPrior:
+    """A model of the target fitted on history tables, in features shared with the campaign.
+
+    ``parameters``: the campaign's input columns. After :meth:`fit`: ``elements`` (union of both
+    tables' loading elements), ``shared`` (other columns used), ``missing`` (campaign columns the
+    history lacks, left out of the history model), ``unused`` (history columns ignored), ``sources``
+    and ``n_rows``.
+    """
+
+    parameters: list[str]
+    target: str
+    seed: int = 0
+    dataset: object = None  # a campaign of formulas/SMILES: history rows are featurized as its rows are
+    elements: list[str] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    n_rows: int = 0
+
+    def fit(self, tables: list[tuple[pd.DataFrame, str]]) -> HistoryPrior:
+        """Fit on ``(frame, source name)`` pairs (their rows with a numeric target)."""
+        from matloop.design.surrogate import make_surrogate
+
+        if self.dataset is not None and self.dataset.kind != "parameters":
+            return self._fit_materials(tables)
+        camp_comp = _composition_columns(self.parameters)
+        hist_cols: set[str] = set()
+        hist_comp: dict[str, str] = {}
+        for frame, source in tables:
+            check_history(frame, self.target, source)
+            hist_cols |= {str(c) for c in frame.columns if c != self.target}
+            hist_comp.update(_composition_columns([c for c in frame.columns if c != self.target]))
+        self._comp = bool(camp_comp and hist_comp)
+        self.elements = sorted(set(camp_comp.values()) | set(hist_comp.values())) if self._comp else []
+        plain = [c for c in self.parameters if not (self._comp and c in camp_comp)]
+        self.shared = [c for c in plain if c in hist_cols]
+        self.missing = [c for c in plain if c not in hist_cols]
+        used = set(self.shared) | (set(hist_comp) if self._comp else set())
+        self.unused = sorted(hist_cols - used)
+        if not self.shared and not self._comp:
+            raise InputError("the history tables share no input column with the campaign (and no element "
+                             "loadings), so they cannot inform it", error_table(
+                                 [{"row": 0, "column": c, "value": None, "reason": "not in any history table"}
+                                  for c in self.parameters]))
+        frames = []
+        for frame, source in tables:
+            y = pd.to_numeric(frame[self.target], errors="coerce")
+            frames.append(frame.loc[y.notna()].assign(**{self.target: y[y.notna()]}))
+            self.sources.append(source)
+        hist = pd.concat(frames, ignore_index=True)
+        self._labels = {c: sorted({str(v) for v in hist[c].dropna()}) for c in self.shared
+                        if not pd.api.types.is_numeric_dtype(hist[c])}
+        X = self._features(hist, hist_comp)
+        y = hist[self.target].to_numpy(dtype=float)
+        self.n_rows = len(y)
+        self.model_ = make_surrogate("et", self.seed).fit(X, y)
+        self.spread_ = float(np.std(y)) or 1.0
+        return self
+
+    def _fit_materials(self, tables) -> HistoryPrior:
+        """History of a formula/SMILES campaign: the rows' material column, featurized as the campaign's."""
+        from matloop.design.surrogate import make_surrogate
+
+        col = self.dataset.input
+        X, y = [], []
+        for frame, source in tables:
+            check_history(frame, self.target, source)
+            if col not in frame.columns:
+                raise InputError(f"the history table {source} has no column {col!r} (the campaign's materials)")
+            vals = pd.to_numeric(frame[self.target], errors="coerce")
+            keep = frame.loc[vals.notna()]
+            X.append(self._features(keep))
+            y.append(vals[vals.notna()].to_numpy(dtype=float))
+            self.sources.append(source)
+        self.shared = [col]
+        X, y = np.vstack(X), np.concatenate(y)
+        self.n_rows = len(y)
+        self.model_ = make_surrogate("et", self.seed).fit(X, y)
+        self.spread_ = float(np.std(y)) or 1.0
+        return self
+
+    def _features(self, frame: pd.DataFrame, comp: dict[str, str] | None = None) -> np.ndarray:
+        from matloop.design.encode import composition_features
+
+        if self.dataset is not None and self.dataset.kind != "parameters":
+            from matloop.design.surrogate import featurize
+
+            return featurize(self.dataset, frame.reset_index(drop=True)).to_numpy(dtype=float)
+
+        parts = []
+        if self._comp:
+            comp = comp if comp is not None else _composition_columns(self.parameters)
+            W = np.zeros((len(frame), len(self.elements)))
+            for c, el in comp.items():
+                W[:, self.elements.index(el)] = pd.to_numeric(frame[c], errors="coerce").fillna(0).to_numpy()
+            total = W.sum(axis=1, keepdims=True)
+            W = np.divide(W, total, out=np.zeros_like(W), where=total > 0)
+            parts.append(W)
+            parts.append(composition_features(pd.DataFrame(W, columns=self.elements),
+                                              {e: e for e in self.elements}).to_numpy(dtype=float))
+        for c in self.shared:
+            if c in self._labels:
+                cells = frame[c].astype(str).to_numpy()
+                parts.append(np.stack([(cells == lab).astype(float) for lab in self._labels[c]], axis=1))
+            else:
+                parts.append(pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)[:, None])
+        return np.hstack(parts)
+
+    def predict(self, frame: pd.DataFrame, return_std: bool = False):
+        """The history's prediction of the target for campaign rows (``frame`` has the parameters)."""
+        X = self._features(frame)
+        return self.model_.predict(X, return_std=return_std)
+
+    def describe(self) -> str:
+        """One line: which tables, how many rows, what was aligned and what was left out."""
+        bits = [f"{self.n_rows} rows of {', '.join(self.sources)}"]
+        if self.elements:
+            bits.append(f"element-aware loadings over {'/'.join(self.elements)}")
+        if self.shared:
+            bits.append(f"shared columns {self.shared}")
+        if self.missing:
+            bits.append(f"campaign columns missing from the history, left out of its model: {self.missing}")
+        return "; ".join(bits)
+
+
+class PriorMeanSurrogate(RegressorMixin, BaseEstimator):
+    """A surrogate whose prior mean is a history model's prediction, with a learnt scale.
+
+    The last column of ``X`` is the history's prediction ``h``; the other columns are the campaign's
+    features. ``y ~ a * h + b + r(x)``: ``a, b`` by least squares on the campaign's results when there
+    are at least 3 (``a`` kept in [0, 2 * sd(y) / sd(h)], a ridge pull towards the history's own
+    scale), else ``a = 1, b = 0`` (or the mean offset with 1 result); ``r`` by the ``base``
+    surrogate on the residuals (at least 2 results; before that the std is the history's spread).
+    """
+
+    fits_without_data = True  # the history alone ranks the first batch (no space-filling cold start)
+
+    def __init__(self, base: str = "etgp", prior_std: float = 1.0, random_state=None):
+        self.base = base
+        self.prior_std = prior_std
+        self.random_state = random_state
+
+    def fit(self, X, y) -> PriorMeanSurrogate:
+        from matloop.design.surrogate import make_surrogate
+
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y, dtype=float)
+        h = X[:, -1]
+        self.a_, self.b_ = 1.0, 0.0
+        if len(y) >= 3 and np.std(h) > 0:
+            lam = 1.0  # ridge weight pulling a towards 1 (the history's scale), in units of one result
+            hc, yc = h - h.mean(), y - y.mean()
+            a = (hc @ yc + lam * np.var(h) * 1.0) / (hc @ hc + lam * np.var(h))
+            self.a_ = float(np.clip(a, 0.0, 2.0 * (np.std(y) + 1e-12) / (np.std(h) + 1e-12) + 1.0))
+            self.b_ = float(y.mean() - self.a_ * h.mean())
+        elif len(y):
+            self.b_ = float(np.mean(y - h))
+        self.base_ = make_surrogate(self.base, self.random_state).fit(X[:, :-1], y - self.a_ * h - self.b_) \
+            if len(y) >= 2 else None
+        self.chosen_ = f"{self.base} + history prior mean"
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X, return_std: bool = False):
+        X = np.asarray(X, dtype=float)
+        mean = self.a_ * X[:, -1] + self.b_
+        if self.base_ is not None:
+            r, s = self.base_.predict(X[:, :-1], return_std=True)
+            mean = mean + r
+        else:
+            s = np.full(len(X), float(self.prior_std))
+        return (mean, s) if return_std else mean
+
+
+def history_helps(X: np.ndarray, y: np.ndarray, base: str = "etgp", seed: int = 0, folds: int = 5,
+                  use: str = "mean", sign: float | None = None) -> tuple[bool, str]:
+    """The safeguard: does the history-informed surrogate (last column of ``X`` = the history's
+    prediction) predict the campaign's own results better than the plain one (without it)?
+
+    With fewer than :data:`CHECK_MIN_ROWS` results the history is trusted (nothing to check it on).
+    Otherwise ``folds``-fold cross-validated RMSE of both; the history is kept unless it is worse.
+    With ``sign`` (+1 maximise, -1 minimise) the RMSE counts only the better half of the results, the
+    region an optimisation is steered by: history that describes the plate well on average but
+    misplaces its best region is set aside."""
+    from sklearn.model_selection import KFold
+
+    from matloop.design.surrogate import make_surrogate
+
+    y = np.asarray(y, dtype=float)
+    if len(y) < CHECK_MIN_ROWS:
+        return True, f"history used as the prior (fewer than {CHECK_MIN_ROWS} results to check it on)"
+    err_h, err_p = [], []
+    better = np.ones(len(y), dtype=bool) if sign is None else sign * y >= np.median(sign * y)
+    for train, test in KFold(min(folds, len(y)), shuffle=True, random_state=seed).split(X):
+        informed = PriorMeanSurrogate(base, random_state=seed) if use == "mean" else make_surrogate(base, seed)
+        with_h = informed.fit(X[train], y[train]).predict(X[test])
+        plain = make_surrogate(base, seed).fit(X[train][:, :-1], y[train]).predict(X[test][:, :-1])
+        keep = better[test]
+        err_h.append(((with_h - y[test]) ** 2)[keep])
+        err_p.append(((plain - y[test]) ** 2)[keep])
+    rh, rp = float(np.sqrt(np.mean(np.concatenate(err_h)))), float(np.sqrt(np.mean(np.concatenate(err_p))))
+    where = "" if sign is None else " on the better half of the results"
+    if rh <= rp:
+        return True, f"history used as the prior (cross-validated RMSE{where} {rh:.3g} with it, {rp:.3g} without)"
+    return False, f"history set aside: it predicts this campaign worse (cross-validated RMSE{where} {rh:.3g} " \
+                  f"with it, {rp:.3g} without)"
+
+
+def apply_history(prior: HistoryPrior, X_train: np.ndarray, y_train: np.ndarray, frame_train: pd.DataFrame,
+                  X_cand: np.ndarray, frame_cand: pd.DataFrame, model, acquisition: str | None, batch_method: str,
+                  objective, seed: int = 0, use: str = "feature", rank_first_batch: bool = False) -> dict:
+    """The inputs of :func:`~matloop.design.suggest.rank_candidates` with the history's prediction as
+    an extra input feature of the surrogate (``use="feature"``, the default: the model learns where
+    it holds), or as the prior mean with a learnt scale (``use="mean"``, :class:`PriorMeanSurrogate`).
+    Before 2 results the first batch is the cold start's space-filling design (the history is not
+    used: on the plate benchmark a history-ranked first batch found one plate's best compositions at
+    once but misled the other plate's campaign); ``rank_first_batch=True`` lets the history rank it
+    (as a prior mean).
+
+    Returns ``X_train``, ``X_candidates`` (the history's prediction appended as the last column),
+    ``model`` (``model``, or a :class:`PriorMeanSurrogate` around it), ``acquisition`` (the predicted value,
+    ``mei``, when nothing of the campaign is measured: there is no incumbent to improve on),
+    ``batch_method`` (``penalized`` before 2 results) and ``note`` (the safeguard's verdict). When the
+    safeguard sets the history aside, the plain inputs come back unchanged (with the note)."""
+    y_train = np.asarray(y_train, dtype=float)
+    if len(y_train) < 2 and not rank_first_batch:
+        return {"X_train": X_train, "X_candidates": X_cand, "model": model, "acquisition": acquisition,
+                "batch_method": batch_method, "used": False,
+                "note": "history not used yet (fewer than 2 results: a space-filling first batch)"}
+    h_train = prior.predict(frame_train) if len(frame_train) else np.zeros(0)
+    h_cand = prior.predict(frame_cand)
+    Xa_train = np.column_stack([X_train, h_train]) if len(y_train) else np.zeros((0, X_cand.shape[1] + 1))
+    Xa_cand = np.column_stack([X_cand, h_cand])
+    sign = None if objective.direction == "range" else float(objective.sign)
+    keep, note = history_helps(Xa_train, y_train, base=model, seed=seed, use=use, sign=sign)
+    if not keep:
+        return {"X_train": X_train, "X_candidates": X_cand, "model": model, "acquisition": acquisition,
+                "batch_method": batch_method, "note": note, "used": False}
+    if acquisition is None and len(y_train) == 0 and objective.direction != "range":
+        acquisition = "mei"
+    as_mean = use == "mean" or len(y_train) < 2
+    return {"X_train": Xa_train, "X_candidates": Xa_cand,
+            "model": PriorMeanSurrogate(model, prior_std=prior.spread_, random_state=seed) if as_mean else model,
+            "acquisition": acquisition, "batch_method": batch_method if len(y_train) >= 2 else "penalized",
+            "note": note, "used": True}
+
+
+def history_records(tables: list[tuple[pd.DataFrame, str]]) -> list[dict]:
+    """History tables as JSON-safe records for a campaign's ledger (kept apart from its measurements):
+    ``{"source", "columns", "rows"}`` with empty cells as ``None``."""
+    out = []
+    for frame, source in tables:
+        rows = [[None if (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA else
+                 (v.item() if hasattr(v, "item") else v) for v in rec]
+                for rec in frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)]
+        out.append({"source": source, "columns": [str(c) for c in frame.columns], "rows": rows})
+    return out
+
+
+def history_tables(records: list[dict]) -> list[tuple[pd.DataFrame, str]]:
+    """The inverse of :func:`history_records`."""
+    return [(pd.DataFrame(r["rows"], columns=r["columns"]), r["source"]) for r in records or []]
+
+
+#: look computed values up in the sources' databases (as ``fit --transfer auto``); loading them costs
+#: about a minute the first time in a process
+TRANSFER_LOOKUP = True
+
+
+def transfer_features(transfer: str, formulas) -> np.ndarray:
+    """``--transfer`` in ``suggest`` and ``campaign``: each pre-trained library source's value for every
+    formula (computed where the composition is in the source's database, predicted elsewhere), as
+    :func:`matloop.models.transfer.make_transfer_model` gives ``fit --transfer auto``; the columns
+    join the campaign's composition features, and the surrogate weighs the sources itself.
+    ``transfer``: ``auto`` (every source) or a comma-separated list of source names."""
+    from matloop.models.transfer_features import TransferFeaturizer
+
+    value = str(transfer).strip()
+    sources = "all" if value.lower() == "auto" else [s.strip() for s in value.split(",") if s.strip()]
+    feats = TransferFeaturizer(sources, layer="prediction", lookup=TRANSFER_LOOKUP).fit()
+    return feats.transform(pd.Series(list(formulas), dtype=object)).to_numpy(dtype=float)

@@ -1,0 +1,423 @@
+"""Suggestions for several goals at once: noisy, batch-aware expected hypervolume improvement.
+
+One surrogate per goal is fitted on the rows where that goal is measured (a property measured on a
+few rows only is data, not an error). Candidates are scored by one of:
+
+- ``ehvi`` (default with 2+ goals): Monte-Carlo expected hypervolume improvement over the current
+  front, on samples of each goal's predictive distribution (its std includes the measurement
+  noise the surrogate learned). The batch is chosen sequentially and greedily: after each pick, every
+  Monte-Carlo sample adds that pick's sampled outcome (its *fantasy*) to its own front, and the
+  other candidates' samples are conditioned on it through the model's posterior correlation
+  (:func:`matloop.design.batch.batch_covariance`), so a second pick near the first gains little
+  and the batch spreads along the front instead of piling into one corner (as qEHVI, Daulton et
+  al. 2020, with sequential greedy conditioning on fantasies).
+- ``parego``: a random Chebyshev weighting per batch member (Knowles 2006), expected improvement of
+  the scalarised goals over the best measured.
+- ``chimera``: the hierarchy of goals with tolerances of Häse et al. (2018); ``COL:max@0.1`` means
+  "within 10 % of the observed range of the best is good enough; then the next goal decides".
+
+Window goals (``COL:LO..HI``) become "minus the distance to the window". Outcome constraints
+(``density < 8``) multiply the acquisition by the probability that they hold. Goals are compared
+after scaling each by the range of its measured values; the reference point lies 10 % of that
+range below the worst measured value of each goal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matloop.design.goals import Goal
+from matloop.design.multiobjective import (
+    ChimeraGoal,
+    chebyshev_scalarize,
+    chimera,
+    dominated_boxes,
+    dominated_by,
+    hvi_from_boxes,
+    hypervolume,
+    pareto_mask,
+    probability_of_feasibility,
+)
+from matloop.design.surrogate import DEFAULT_SURROGATE, make_surrogate
+from matloop.errors import InputError
+
+SCALARIZATIONS = ("ehvi", "parego", "chimera")
+#: Monte-Carlo samples of the goals' predictive distributions
+DEFAULT_SAMPLES = 64
+#: Chimera tolerance of a goal given without ``@TOL`` (fraction of its observed range)
+DEFAULT_TOLERANCE = 0.1
+#: after the first pick of a batch, EHVI is re-scored on this many of the first round's best (at least 20 per pick)
+SHORTLIST = 300
+
+__all__ = ["MultiRanking", "rank_multi", "front_of", "SCALARIZATIONS", "output_columns"]
+
+
+@dataclass
+class MultiRanking:
+    """The chosen batch and what produced it (for the ledger)."""
+
+    chosen: pd.DataFrame
+    chosen_positions: np.ndarray
+    model_name: str
+    model_version: str
+    acquisition: str
+
+
+def output_columns(goals: list[Goal], constrained: bool = False) -> list[str]:
+    """Columns a multi-goal suggestion adds to the chosen rows, in order."""
+    cols = [c for g in goals for c in (f"{g.column}_pred", f"{g.column}_std")]
+    return [*cols, "p_nondominated", "ehvi", *(["p_feasible"] if constrained else []), "acquisition", "rank",
+            "reason"]
+
+
+@dataclass
+class Front:
+    """The measured Pareto front: which rows, the hypervolume, and the scaling behind it."""
+
+    mask: np.ndarray  # rows on the front (among rows with every goal measured)
+    hypervolume: float  # in units of the product of the goals' measured ranges
+    low: np.ndarray  # worst measured (maximisation sense) per goal
+    span: np.ndarray  # measured range per goal (scale)
+
+
+def front_of(values: np.ndarray, goals: list[Goal], low: np.ndarray | None = None,
+             span: np.ndarray | None = None) -> Front:
+    """The Pareto front of measured raw values ``(n, m)`` (rows with a blank goal are not on it) and
+    its hypervolume after scaling each goal by its measured range (reference 10 % below the worst)."""
+    values = np.asarray(values, dtype=float).reshape(len(values), len(goals))
+    S = np.column_stack([g.score(values[:, j]) for j, g in enumerate(goals)]) if len(values) else values
+    complete = np.all(np.isfinite(S), axis=1)
+    if low is None or span is None:
+        low, span = _scale(S)
+    mask = np.zeros(len(S), dtype=bool)
+    hv = 0.0
+    if complete.any():
+        Z = (S[complete] - low) / span
+        mask[np.flatnonzero(complete)[pareto_mask(Z)]] = True
+        hv = hypervolume(Z, np.full(len(goals), -0.1))
+    return Front(mask, hv, low, span)
+
+
+def _scale(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    low = np.array([np.nanmin(c) if np.isfinite(c).any() else 0.0 for c in S.T])
+    high = np.array([np.nanmax(c) if np.isfinite(c).any() else 1.0 for c in S.T])
+    span = high - low
+    fallback = np.where(np.abs(low) > 0, np.abs(low), 1.0)
+    return low, np.where(span > 0, span, fallback)
+
+
+def rank_multi(
+    X_rows: np.ndarray,
+    Y_rows: np.ndarray,
+    X_candidates: np.ndarray,
+    candidates: pd.DataFrame,
+    goals: list[Goal],
+    batch: int = 5,
+    scalarize: str | None = None,
+    model: str = DEFAULT_SURROGATE,
+    seed: int = 0,
+    constraints: list[tuple[np.ndarray, np.ndarray, float | None, float | None, str]] | None = None,
+    n_samples: int = DEFAULT_SAMPLES,
+    failed_X: np.ndarray | None = None,
+) -> MultiRanking:
+    """Fit one surrogate per goal, score ``candidates`` and choose a batch (see the module docstring).
+
+    ``failed_X``: features of failed experiments (FAIL's hook): when given, the acquisition is also
+    multiplied by P(success) of :func:`matloop.design.feasibility.feasibility_weights` and the output
+    has a ``p_success`` column.
+
+    ``X_rows``/``Y_rows``: features and raw goal values (NaN where not measured) of the measured rows;
+    ``constraints``: ``(X_measured, values, low, high, name)`` of other measured properties.
+    """
+    scalarize = scalarize or "ehvi"
+    if scalarize not in SCALARIZATIONS:
+        raise InputError(f"unknown --scalarize {scalarize!r}; choose one of {', '.join(SCALARIZATIONS)}")
+    if int(batch) < 1:
+        raise InputError(f"the batch size must be at least 1, got {batch}")
+    if len(X_candidates) == 0:
+        from matloop.design.suggest import NO_CANDIDATES
+
+        raise InputError(NO_CANDIDATES)
+    Y_rows = np.asarray(Y_rows, dtype=float).reshape(len(X_rows), len(goals))
+    counts = np.isfinite(Y_rows).sum(axis=0)
+    short = [f"{g.column} ({c})" for g, c in zip(goals, counts, strict=True) if c < 2]
+    if short:
+        raise InputError("every goal needs at least 2 measured rows to fit a model; too few for: " + ", ".join(short))
+    m, n, k = len(goals), len(X_candidates), min(int(batch), len(X_candidates))
+    rng = np.random.default_rng(seed)
+    means, stds, covs, filled, names = [], [], [], Y_rows.copy(), []
+    for j in range(m):
+        have = np.isfinite(Y_rows[:, j])
+        sur = make_surrogate(model, seed).fit(X_rows[have], Y_rows[have, j])
+        mu, sd = sur.predict(X_candidates, return_std=True)
+        means.append(np.asarray(mu, dtype=float))
+        stds.append(np.maximum(np.asarray(sd, dtype=float), 1e-12))
+        if (~have).any():  # a row measured on other goals only: its predicted value stands in (front only)
+            filled[~have, j] = sur.predict(X_rows[~have])
+        covs.append(_covariance(sur, X_rows[have], Y_rows[have, j], X_candidates, seed) if k > 1 else None)
+        names.append(str(getattr(sur, "chosen_", model)))
+    feasible = np.ones(n)
+    for Xc, vals, lo, hi, _name in constraints or []:
+        cm, cs = make_surrogate(model, seed).fit(Xc, vals).predict(X_candidates, return_std=True)
+        feasible *= probability_of_feasibility(cm, cs, lo, hi)
+    p_success = None
+    if failed_X is not None:  # failed experiments: P(success) multiplies the acquisition (design/feasibility.py)
+        from matloop.design.feasibility import feasibility_weights
+
+        failed_X = np.asarray(failed_X, dtype=float).reshape(-1, np.shape(X_rows)[1])
+        p_success, _ = feasibility_weights(np.vstack([X_rows, failed_X]), np.r_[np.zeros(len(X_rows), dtype=bool),
+                                           np.ones(len(failed_X), dtype=bool)], X_candidates, seed)
+        feasible = feasible * p_success
+    S_obs = np.column_stack([g.score(filled[:, j]) for j, g in enumerate(goals)])
+    low, span = _scale(S_obs)
+    front = front_of(filled, goals, low, span)
+    F = (S_obs[front.mask] - low) / span
+    ref = np.full(m, -0.1)
+    sampler = _Sampler(means, stds, covs, goals, low, span, n_samples, rng)
+    Z0 = sampler.normalised()
+    picks, values = _choose(scalarize, sampler, F, ref, filled, goals, feasible, k, rng)
+    Zc = Z0[:, picks, :]
+    lows, highs = dominated_boxes(F, ref)
+    gain = hvi_from_boxes(Zc, ref, lows, highs).mean(axis=0) / max(front.hypervolume, 1e-300)
+    p_nd = 1.0 - dominated_by(Zc, F).mean(axis=0)
+    out = candidates.iloc[picks].reset_index(drop=True).copy()
+    for j, g in enumerate(goals):
+        out[f"{g.column}_pred"] = means[j][picks]
+        out[f"{g.column}_std"] = stds[j][picks]
+    out["p_nondominated"] = p_nd
+    out["ehvi"] = gain
+    if constraints:
+        out["p_feasible"] = feasible[picks]
+    out["acquisition"] = values
+    if p_success is not None:
+        out["p_success"] = p_success[picks]
+    out["rank"] = np.arange(1, len(picks) + 1)
+    out["reason"] = [_reason(scalarize, goals, [means[j][i] for j in range(m)], [stds[j][i] for j in range(m)],
+                             p_nd[r], gain[r], feasible[i] if constraints else None, r)
+                     for r, i in enumerate(picks)]
+    version = hashlib.sha256(np.ascontiguousarray(X_rows).tobytes() + np.nan_to_num(Y_rows).tobytes()
+                             + f"{names}|{seed}|{scalarize}".encode()).hexdigest()[:16]
+    label = {"ehvi": "qehvi", "parego": "parego", "chimera": "chimera"}[scalarize]
+    return MultiRanking(out, picks, "+".join(dict.fromkeys(names)), version, label)
+
+
+def _covariance(sur, X_train, y_train, X_candidates, seed):
+    """The posterior covariance the batch conditions on (None if the batch module has none)."""
+    try:
+        from matloop.design.batch import batch_covariance
+    except ImportError:
+        return None
+    try:
+        return batch_covariance(sur, X_train, y_train, X_candidates, random_state=seed)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+
+
+class _Sampler:
+    """Monte-Carlo samples of every goal at every candidate, conditioned on the batch's fantasies.
+
+    Per goal: sample means ``M`` (samples x candidates), a std per candidate, and common random numbers
+    ``eps``. Conditioning on a pick ``a`` with sampled outcomes ``y_s(a)`` moves each candidate's
+    sample mean by ``std_i * corr(i, a) * e_s`` and shrinks its std by ``sqrt(1 - corr^2)``, with the
+    correlation of the model's posterior (rank-1 updates, as a kriging believer with sampled values).
+    """
+
+    def __init__(self, means, stds, covs, goals, low, span, n_samples, rng):
+        self.goals, self.low, self.span = goals, low, span
+        self.M = [np.broadcast_to(mu, (n_samples, len(mu))).copy() for mu in means]
+        self.sd = [s.copy() for s in stds]
+        self.covs = covs
+        self.eps = rng.standard_normal((n_samples, len(means[0]), len(goals)))
+        self.cols: list[list[tuple[np.ndarray, float]]] = [[] for _ in goals]  # (column, denominator) per pick
+        self.diag = [None if c is None else np.asarray(c.latent_var, dtype=float).copy() for c in covs]
+
+    def raw(self, j: int, idx=slice(None)) -> np.ndarray:
+        return self.M[j][:, idx] + self.sd[j][idx] * self.eps[:, idx, j]
+
+    def normalised(self, idx=slice(None)) -> np.ndarray:
+        return np.stack([(g.score(self.raw(j, idx)) - self.low[j]) / self.span[j]
+                         for j, g in enumerate(self.goals)], axis=-1)
+
+    def condition(self, a: int) -> None:
+        """Condition every goal on the sampled outcome of candidate ``a`` (its residual ``eps[:, a]``)."""
+        for j, cov in enumerate(self.covs):
+            if cov is None:
+                continue
+            col = np.asarray(cov.column(a), dtype=float).copy()
+            for prev, denom in self.cols[j]:  # the covariance given the earlier picks
+                col -= prev * (prev[a] / denom)
+            denom = max(float(col[a]) + float(cov.noise), 1e-300)
+            total = np.maximum(self.diag[j] + cov.noise, 1e-300)
+            corr = np.clip(col / np.sqrt(total * denom), -1.0, 1.0)
+            corr[a] = 1.0
+            self.M[j] += (self.sd[j] * corr)[None, :] * self.eps[:, a, j][:, None]
+            self.sd[j] = self.sd[j] * np.sqrt(np.maximum(1.0 - corr**2, 1e-6))
+            self.diag[j] = np.maximum(self.diag[j] - col**2 / denom, 0.0)
+            self.cols[j].append((col, denom))
+
+
+def _choose(scalarize, sampler: _Sampler, F, ref, observed_raw, goals, feasible, k, rng):
+    """Sequential greedy batch: score, pick the best, add its fantasies, condition, repeat."""
+    S, n = sampler.eps.shape[0], sampler.eps.shape[1]
+    fronts = [F] * S  # per-sample fronts grow with the batch's fantasies
+    chosen: list[int] = []
+    values: list[float] = []
+    base_boxes = dominated_boxes(F, ref)
+    observed = [observed_raw] * S  # chimera: measured rows plus fantasies, raw units
+    shortlist = None  # after the first pick, EHVI is re-scored on the best candidates of the first round only
+    for t in range(k):
+        Z = sampler.normalised()
+        if scalarize == "ehvi":
+            acq = _ehvi(Z, fronts, ref, base_boxes if t == 0 else None, shortlist)
+            if t == 0:
+                shortlist = np.zeros(n, dtype=bool)
+                shortlist[np.argsort(-acq * feasible, kind="stable")[: max(SHORTLIST, 20 * k)]] = True
+        elif scalarize == "parego":
+            w = rng.dirichlet(np.ones(len(goals)))
+            acq = _parego(Z, fronts, w)
+        else:
+            acq = _chimera(sampler, observed, goals)
+        acq = acq * feasible
+        acq[chosen] = -np.inf
+        a = int(np.argmax(acq))
+        chosen.append(a)
+        values.append(float(acq[a]))
+        if t + 1 < k:
+            za = Z[:, a, :]
+            fronts = [np.vstack([fronts[s], za[s]]) for s in range(S)]
+            if scalarize == "chimera":
+                ra = np.column_stack([sampler.raw(j, [a])[:, 0] for j in range(len(goals))])
+                observed = [np.vstack([observed[s], ra[s]]) for s in range(S)]
+            sampler.condition(a)
+    return np.array(chosen, dtype=int), np.array(values)
+
+
+def _ehvi(Z, fronts, ref, shared_boxes, shortlist=None) -> np.ndarray:
+    """Mean hypervolume improvement over samples; candidates dominated in every sample are skipped
+    (and, with ``shortlist``, candidates outside it score 0)."""
+    S, n, _ = Z.shape
+    out = np.zeros(n)
+    upper = Z.max(axis=0)
+    active = ~dominated_by(upper, fronts[0]) if len(fronts[0]) else np.ones(n, dtype=bool)
+    if shortlist is not None:
+        active &= shortlist
+    if not active.any():
+        return out
+    Za = Z[:, active, :]
+    if shared_boxes is not None:
+        out[active] = hvi_from_boxes(Za, ref, *shared_boxes).mean(axis=0)
+        return out
+    total = np.zeros(int(active.sum()))
+    for s in range(S):
+        total += hvi_from_boxes(Za[s], ref, *dominated_boxes(fronts[s], ref))
+    out[active] = total / S
+    return out
+
+
+def _parego(Z, fronts, weights) -> np.ndarray:
+    """Expected improvement of the augmented Chebyshev scalarisation over each sample's best."""
+    m = Z.shape[-1]
+    ideal, nadir = np.ones(m), np.zeros(m)
+    vals = chebyshev_scalarize(Z.reshape(-1, m), weights, ideal, nadir).reshape(Z.shape[:2])
+    best = np.array([chebyshev_scalarize(f, weights, ideal, nadir).max() for f in fronts])
+    return np.maximum(vals - best[:, None], 0.0).mean(axis=0)
+
+
+def _chimera(sampler: _Sampler, observed, goals) -> np.ndarray:
+    """Expected improvement of the Chimera merit (joint over the measured rows and each sample)."""
+    hierarchy = [ChimeraGoal(g.objective, DEFAULT_TOLERANCE if g.tolerance is None else g.tolerance)
+                 for g in goals]
+    raw = np.stack([sampler.raw(j) for j in range(len(goals))], axis=-1)  # samples x candidates x goals
+    out = np.zeros(raw.shape[1])
+    for s in range(raw.shape[0]):
+        obs = observed[s][np.all(np.isfinite(observed[s]), axis=1)]
+        merit = chimera(np.vstack([obs, raw[s]]), hierarchy)
+        best = merit[: len(obs)].max() if len(obs) else -np.inf
+        out += np.maximum(merit[len(obs):] - best, 0.0)
+    return out / raw.shape[0]
+
+
+def _reason(scalarize, goals, mean, std, p_nd, gain, feasible, position) -> str:
+    preds = ", ".join(f"{g.column} {mu:.4g} ± {sd:.2g}" for g, mu, sd in zip(goals, mean, std, strict=True))
+    lead = {"ehvi": "largest expected gain in hypervolume",
+            "parego": "best on a random weighting of the goals (ParEGO)",
+            "chimera": "best on the goal hierarchy (Chimera)"}[scalarize]
+    if position and scalarize == "ehvi":
+        lead += f" given the {position} pick{'s' if position > 1 else ''} above"
+    parts = [f"{lead}: predicted {preds}", f"P(not dominated by the measured front) = {p_nd:.0%}",
+             f"expected hypervolume gain {gain:.1%} of the current front's"]
+    if feasible is not None:
+        parts.append(f"P(constraints met) = {feasible:.0%}")
+    return "; ".join(parts)
+
+
+def input_features(dataset, frame: pd.DataFrame, exclude: list[str]) -> np.ndarray:
+    """Numeric features of ``frame``'s inputs as :func:`matloop.design.surrogate.featurize` makes them
+    (parameter tables: :mod:`matloop.design.encode`, labels one-hot, SMILES a chemical encoding),
+    leaving out goal and constraint columns (``exclude``), which are outcomes, not inputs."""
+    import dataclasses
+
+    from matloop.design.surrogate import featurize
+
+    if dataset.kind == "parameters":
+        cols = [c for c in dataset.parameter_columns if c not in set(exclude)]
+        if not cols:
+            raise InputError("the table has no input columns besides the goals and constraints")
+        if cols != dataset.parameter_columns:
+            dataset = dataclasses.replace(dataset, parameters=cols, encoding=None)
+    return featurize(dataset, frame).to_numpy(dtype=float)
+
+
+def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | None = None,
+                  model: str = DEFAULT_SURROGATE, seed: int = 0, constraints: list[str] | None = None,
+                  n_samples: int = DEFAULT_SAMPLES, failed_if: str | None = None,
+                  retry_failed: bool = False) -> pd.DataFrame:
+    """Rank the rows of ``dataset`` whose goal cells are all empty and return the chosen batch.
+
+    Failed rows (``status`` failed or matching ``failed_if``; :mod:`matloop.design.outcomes`) are
+    neither data nor candidates (unless ``retry_failed``) and P(success) weights the acquisition.
+
+    Rows with some goals measured are data for those goals. Output: every column of the chosen rows
+    as given, then :func:`output_columns`.
+    """
+    from matloop.design.goals import check_goals
+    from matloop.design.multiobjective import parse_constraint
+
+    frame = dataset.frame
+    check_goals(goals, frame.columns)
+    cons_cols = []
+    parsed = []
+    for text in constraints or []:
+        col, lo, hi = parse_constraint(text)
+        if col not in frame.columns:
+            from matloop.errors import error_table
+
+            raise InputError(f"constraint {text!r} names no column of the table",
+                             error_table([{"row": 0, "column": col, "value": text,
+                                           "reason": f"columns are {list(frame.columns)}"}]))
+        cons_cols.append(col)
+        parsed.append((col, lo, hi))
+    goal_cols = [g.column for g in goals]
+    Y = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in goal_cols])
+    measured = np.isfinite(Y).any(axis=1)
+    from matloop.design.outcomes import STATUS_COLUMN, failure_outcomes, outcome_columns
+
+    outcomes = failed_if is not None or STATUS_COLUMN in frame.columns
+    failed = failure_outcomes(frame, dataset.rows, failed_if)[0] if outcomes else np.zeros(len(frame), dtype=bool)
+    measured &= ~failed
+    X = input_features(dataset, frame, goal_cols + cons_cols + outcome_columns(list(frame.columns), failed_if, frame=frame))
+    cons = []
+    for col, lo, hi in parsed:
+        vals = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        have = np.isfinite(vals)
+        cons.append((X[have], vals[have], lo, hi, col))
+    open_rows = ~measured & (~failed | retry_failed)
+    ranking = rank_multi(X[measured], Y[measured], X[open_rows], frame.loc[open_rows], goals, batch, scalarize,
+                         model, seed, cons, n_samples, X[failed] if outcomes else None)
+    ranking.chosen.attrs.update(n_candidates=int(open_rows.sum()), n_measured=int(measured.sum()),
+                                n_failed=int(failed.sum()))
+    return ranking.chosen

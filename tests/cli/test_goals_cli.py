@@ -1,0 +1,135 @@
+"""``--goal`` on suggest, campaign and benchmark campaign, on a small cut of the bundled redoxmers set
+(four label columns, three goals to minimise); and a second objective never silently dropped."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matloop.cli.main import main
+from matloop.datasets import load
+
+GOALS = ["--goal", "abs_lam_diff:min", "--goal", "ered:min", "--goal", "gsol:min"]
+
+
+@pytest.fixture(scope="module")
+def redox(tmp_path_factory):
+    """Every 12th redoxmers row; goals blank after the first 24 (the candidates); gsol missing on 4 rows."""
+    folder = tmp_path_factory.mktemp("redox")
+    frame = load("redoxmers").frame.iloc[::12].reset_index(drop=True)
+    full = frame.copy()
+    frame.loc[24:, ["abs_lam_diff", "ered", "gsol"]] = np.nan
+    frame.loc[3:6, "gsol"] = np.nan  # measured on some rows only: data, not an error
+    frame.to_csv(folder / "pool.csv", index=False)
+    return folder, full
+
+
+def test_suggest_with_three_goals(redox, capsys):
+    folder, _ = redox
+    out = folder / "next.csv"
+    assert main(["suggest", str(folder / "pool.csv"), *GOALS, "--batch", "3", "-o", str(out), "-q"]) == 0
+    s = pd.read_csv(out)
+    labels = ["r1_label", "r3_label", "r4_label", "r5_label"]
+    assert list(s.columns[:4]) == labels
+    for col in ["abs_lam_diff_pred", "abs_lam_diff_std", "ered_pred", "gsol_std", "p_nondominated", "ehvi", "reason"]:
+        assert col in s.columns
+    assert len(s) == 3 and s[["abs_lam_diff", "ered", "gsol"]].isna().all().all()
+    assert not s[labels].duplicated().any()
+    printed = capsys.readouterr().out
+    assert "minimise abs_lam_diff; minimise ered; minimise gsol" in printed and "hypervolume" in printed
+
+
+def test_parego_with_a_constraint(redox):
+    folder, _ = redox
+    out = folder / "next_parego.csv"
+    assert main(["suggest", str(folder / "pool.csv"), "--goal", "ered:min", "--goal", "gsol:min", "--scalarize",
+                 "parego", "--constraint", "abs_lam_diff < 40", "--batch", "2", "-o", str(out), "-q"]) == 0
+    s = pd.read_csv(out)
+    assert "p_feasible" in s.columns and s["reason"].str.contains("ParEGO").all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "ered", "--target", "gsol", "--minimize"], "give one --goal per objective"),
+    (["--target", "ered,gsol", "--maximize"], "2 targets (ered, gsol)"),
+    (["--target", "ered", "--target", "gsol"], "no goal"),
+    (["--target", "ered", "--goal", "gsol:min"], "does not match the goals"),
+    (["--goal", "ered:min", "--minimize"], "cannot be combined with --goal"),
+    (["--target", "ered", "--minimize", "--scalarize", "parego"], "--scalarize trades off several goals"),
+    (["--goal", "ered:min", "--goal", "ered:max"], "the same column"),
+])
+def test_inconsistent_goals_exit_2(redox, capsys, args, message):
+    folder, _ = redox
+    assert main(["suggest", str(folder / "pool.csv"), *args, "-o", str(folder / "x.csv")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (folder / "x.csv").exists()
+
+
+def test_a_bad_goal_exits_2_naming_it(redox, capsys):
+    folder, _ = redox
+    with pytest.raises(SystemExit) as exc:
+        main(["suggest", str(folder / "pool.csv"), "--goal", "ered:smallest", "-o", str(folder / "x.csv")])
+    assert exc.value.code == 2
+    assert "neither max, min nor a range" in capsys.readouterr().err
+
+
+def test_campaign_with_goals(redox, capsys, tmp_path):
+    folder, full = redox
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "redox", "--pool", str(folder / "pool.csv"), *GOALS, "--db", db, "-q"]) == 0
+    created = capsys.readouterr().out
+    assert "Pareto front" in created and "hypervolume" in created
+    nxt = tmp_path / "next.csv"
+    assert main(["campaign", "suggest", "redox", "--batch", "3", "-o", str(nxt), "--db", db, "-q"]) == 0
+    batch = pd.read_csv(nxt)
+    assert {"ered_pred", "ehvi", "p_nondominated"} <= set(batch.columns)
+    labels = ["r1_label", "r3_label", "r4_label", "r5_label"]
+    results = batch[labels].merge(full, on=labels, how="left")
+    results.loc[0, "gsol"] = np.nan  # one goal not measured yet on one row
+    results.to_csv(tmp_path / "results.csv", index=False)
+    capsys.readouterr()
+    assert main(["campaign", "record", "redox", str(tmp_path / "results.csv"), "--db", db]) == 0
+    assert "recorded 8 new measurements" in capsys.readouterr().out
+    assert main(["campaign", "status", "redox", "--db", db]) == 0
+    status = capsys.readouterr().out
+    assert "measured:     27 candidates" in status and "front 1:" in status
+    report = tmp_path / "report.html"
+    assert main(["campaign", "report", "redox", "-o", str(report), "--db", db, "-q"]) == 0
+    assert "Pareto fronts, pairwise" in report.read_text()
+
+
+def test_one_goal_is_the_single_objective_path(tmp_path):
+    rng = np.random.default_rng(0)
+    f = pd.DataFrame({"temperature": rng.uniform(300, 900, 30).round(1), "time": rng.uniform(1, 10, 30).round(2)})
+    f["yield"] = (-((f["temperature"] - 700) / 200) ** 2 - ((f["time"] - 3) / 3) ** 2).round(4)
+    f.loc[12:, "yield"] = np.nan
+    f.to_csv(tmp_path / "p.csv", index=False)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    common = ["--batch", "3", "--model", "rf", "-q"]
+    assert main(["suggest", str(tmp_path / "p.csv"), "--goal", "yield:max", "-o", str(a), *common]) == 0
+    assert main(["suggest", str(tmp_path / "p.csv"), "--target", "yield", "--maximize", "-o", str(b), *common]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(a), pd.read_csv(b))
+    assert "prediction" in pd.read_csv(a).columns
+
+
+def test_campaign_with_one_goal_and_a_constraint(redox, tmp_path, capsys):
+    folder, _ = redox
+    db = str(tmp_path / "k.db")
+    assert main(["campaign", "new", "k", "--pool", str(folder / "pool.csv"), "--goal", "ered:min", "--goal",
+                 "gsol:min", "--constraint", "abs_lam_diff < 40", "--db", db, "-q"]) == 0
+    nxt = tmp_path / "k.csv"
+    assert main(["campaign", "suggest", "k", "--batch", "2", "-o", str(nxt), "--db", db, "-q"]) == 0
+    batch = pd.read_csv(nxt)
+    assert "p_feasible" in batch.columns and batch["reason"].str.contains("constraints met").all()
+    assert "abs_lam_diff" not in batch.columns  # an outcome, not an input
+
+
+def test_two_goal_campaign_report_before_any_experiment(redox, tmp_path):
+    folder, _ = redox
+    pool = pd.read_csv(folder / "pool.csv").drop(columns=["abs_lam_diff"])
+    pool.to_csv(tmp_path / "two.csv", index=False)
+    db = str(tmp_path / "two.db")
+    assert main(["campaign", "new", "two", "--pool", str(tmp_path / "two.csv"), "--goal", "ered:min", "--goal",
+                 "gsol:-0.8..-0.7", "--db", db, "-q"]) == 0
+    out = tmp_path / "two.html"
+    assert main(["campaign", "report", "two", "-o", str(out), "--db", db, "-q"]) == 0
+    html = out.read_text()
+    assert "Pareto front of the measured materials" in html and "Pareto-optimal materials" in html

@@ -70,20 +70,7 @@ def run_multi_benchmark(args: argparse.Namespace, goals: list) -> int:
             json.dump(result.to_dict(), fh, indent=1, default=lambda v: None if v != v else v)
         print(f"wrote {args.json}")
     if args.plot:
-        import matplotlib
+        from matloop.cli.commands.benchmark import plot_curves
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import numpy as np
-
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for name in result.curves:
-            curve = result.mean_curve(name)
-            ax.plot(np.arange(1, len(curve) + 1), 100 * curve, label=name)
-        ax.set_xlabel("experiments")
-        ax.set_ylabel("pool's hypervolume reached (%)")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
-        print(f"wrote {args.plot}")
+        plot_curves(result, args.plot, "pool's hypervolume reached (%)")
     return 0

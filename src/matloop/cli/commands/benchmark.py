@@ -60,8 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_campaign(args: argparse.Namespace) -> int:
     import json
 
-    import numpy as np
-
     from matloop.cli.common import load_table
     from matloop.cli.goal import goals_from_args
     from matloop.design.simulate import average_duplicates, benchmark, make_strategy
@@ -100,20 +98,28 @@ def run_campaign(args: argparse.Namespace) -> int:
             json.dump(payload, fh, indent=1, default=lambda v: None if v != v else v)
         print(f"wrote {args.json}")
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for name in result.curves:
-            curve = result.mean_curve(name)
-            ax.plot(np.arange(1, len(curve) + 1), 100 * curve, label=name)
-        ax.plot(np.arange(1, len(curve) + 1), 100 * result.random_curve(len(curve)), "k--", label="random (analytic)")
-        ax.set_xlabel("experiments")
-        ax.set_ylabel("top candidates found (%)")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
-        print(f"wrote {args.plot}")
+        plot_curves(result, args.plot, "top candidates found (%)", analytic_random=True)
     return 0
+
+
+def plot_curves(result, path: str, ylabel: str, analytic_random: bool = False) -> None:
+    """Mean curve of each strategy vs experiments (percent), and the analytic random baseline
+    when the result has one; written to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in result.curves:
+        curve = result.mean_curve(name)
+        ax.plot(np.arange(1, len(curve) + 1), 100 * curve, label=name)
+    if analytic_random:
+        ax.plot(np.arange(1, len(curve) + 1), 100 * result.random_curve(len(curve)), "k--", label="random (analytic)")
+    ax.set_xlabel("experiments")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")

@@ -83,8 +83,8 @@ def compressors(model) -> dict:
     streams = [lzma.decompress(p.blob_.tobytes()) for p in walk_objects(pack_model(compact_model(model)))
                if isinstance(p, PackedTrees)]
     out = {"raw_bytes": sum(map(len, streams)), "forests": len(streams)}
-    for name, fn in {"xz preset 0": lambda b: lzma.compress(b, preset=0),
-                     "xz preset 6 (used)": lambda b: lzma.compress(b, preset=6),
+    for name, fn in {"xz preset 0 (used)": lambda b: lzma.compress(b, preset=0),
+                     "xz preset 6": lambda b: lzma.compress(b, preset=6),
                      "xz preset 9": lambda b: lzma.compress(b, preset=9),
                      "zlib level 6": lambda b: zlib.compress(b, 6), "zlib level 9": lambda b: zlib.compress(b, 9)}.items():
         t = time.perf_counter()

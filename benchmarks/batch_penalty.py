@@ -100,26 +100,12 @@ class BoTorchQ(Strategy):
         import torch
         from botorch.acquisition.analytic import LogExpectedImprovement
         from botorch.acquisition.logei import qLogNoisyExpectedImprovement
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
-        from botorch.models.transforms import Normalize, Standardize
         from botorch.optim import optimize_acqf_discrete
         from botorch.sampling import SobolQMCNormalSampler
-        from gpytorch.mlls import ExactMarginalLogLikelihood
+        from peers import fit_single_task_gp
 
-        torch.manual_seed(int(rng.integers(2**31)))
-        Xt = torch.as_tensor(np.asarray(X_measured), dtype=torch.float64)
-        yt = torch.as_tensor(objective.sign * np.asarray(y_measured, dtype=float), dtype=torch.float64).reshape(-1, 1)
-        lo = torch.as_tensor(np.minimum(X_measured.min(0), X_candidates.min(0)), dtype=torch.float64)
-        hi = torch.as_tensor(np.maximum(X_measured.max(0), X_candidates.max(0)), dtype=torch.float64)
-        bounds = torch.stack([lo, torch.where(hi > lo, hi, lo + 1.0)])
-        model = SingleTaskGP(Xt, yt, input_transform=Normalize(d=Xt.shape[1], bounds=bounds),
-                             outcome_transform=Standardize(m=1))
-        try:
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-        except Exception:  # noqa: BLE001 - BoTorch falls back to its priors; so do we
-            pass
-        Xc = torch.as_tensor(np.asarray(X_candidates), dtype=torch.float64)
+        model, Xt, yt, Xc = fit_single_task_gp(X_measured, objective.sign * np.asarray(y_measured, dtype=float),
+                                               X_candidates, rng)
         if k == 1:
             with torch.no_grad():
                 values = LogExpectedImprovement(model, best_f=yt.max())(Xc.unsqueeze(1)).numpy()

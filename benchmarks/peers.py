@@ -33,6 +33,31 @@ def log_window_probability(mean: np.ndarray, std: np.ndarray, low: float, high: 
     return log_hi + np.log1p(-np.exp(np.minimum(log_lo - log_hi, -1e-300)))
 
 
+def fit_single_task_gp(X_measured, y_max, X_candidates, rng):
+    """BoTorch's standard GP (SingleTaskGP, ARD Matern-5/2, inputs normalised over measured and
+    candidate rows, outputs standardised) fitted by marginal likelihood to ``y_max`` (to be
+    maximised). Returns the model and the measured inputs, targets and candidates as tensors."""
+    import torch
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms import Normalize, Standardize
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    torch.manual_seed(int(rng.integers(2**31)))
+    Xt = torch.as_tensor(np.asarray(X_measured), dtype=torch.float64)
+    yt = torch.as_tensor(np.asarray(y_max, dtype=float), dtype=torch.float64).reshape(-1, 1)
+    lo = torch.as_tensor(np.minimum(X_measured.min(0), X_candidates.min(0)), dtype=torch.float64)
+    hi = torch.as_tensor(np.maximum(X_measured.max(0), X_candidates.max(0)), dtype=torch.float64)
+    bounds = torch.stack([lo, torch.where(hi > lo, hi, lo + 1.0)])
+    model = SingleTaskGP(Xt, yt, input_transform=Normalize(d=Xt.shape[1], bounds=bounds),
+                         outcome_transform=Standardize(m=1))
+    try:
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    except Exception:  # noqa: BLE001 - BoTorch falls back to its priors; so do we
+        pass
+    return model, Xt, yt, torch.as_tensor(np.asarray(X_candidates), dtype=torch.float64)
+
+
 class BoTorchLogEI(Strategy):
     """BoTorch SingleTaskGP + LogEI over a discrete candidate pool (sequential, k=1 per step)."""
 
@@ -41,26 +66,10 @@ class BoTorchLogEI(Strategy):
     def propose(self, X_measured, y_measured, X_candidates, k, rng, objective):
         import torch
         from botorch.acquisition.analytic import LogExpectedImprovement
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
-        from botorch.models.transforms import Normalize, Standardize
-        from gpytorch.mlls import ExactMarginalLogLikelihood
 
-        torch.manual_seed(int(rng.integers(2**31)))
-        Xt = torch.as_tensor(np.asarray(X_measured), dtype=torch.float64)
         window = objective.direction == "range"
         y_max = np.asarray(y_measured, dtype=float) * (1.0 if window else objective.sign)  # BoTorch maximises
-        yt = torch.as_tensor(y_max, dtype=torch.float64).reshape(-1, 1)
-        lo = torch.as_tensor(np.minimum(X_measured.min(0), X_candidates.min(0)), dtype=torch.float64)
-        hi = torch.as_tensor(np.maximum(X_measured.max(0), X_candidates.max(0)), dtype=torch.float64)
-        bounds = torch.stack([lo, torch.where(hi > lo, hi, lo + 1.0)])
-        model = SingleTaskGP(Xt, yt, input_transform=Normalize(d=Xt.shape[1], bounds=bounds),
-                             outcome_transform=Standardize(m=1))
-        try:
-            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-        except Exception:  # noqa: BLE001 - BoTorch falls back to its priors; so do we
-            pass
-        Xc = torch.as_tensor(np.asarray(X_candidates), dtype=torch.float64)
+        model, _, yt, Xc = fit_single_task_gp(X_measured, y_max, X_candidates, rng)
         with torch.no_grad():
             if window:
                 post = model.posterior(Xc)

@@ -78,10 +78,7 @@ def goals_from_args(args: argparse.Namespace) -> list:
     from matloop.errors import InputError
 
     goals = list(getattr(args, "goal", None) or [])
-    raw = getattr(args, "target", None)
-    if isinstance(raw, str):  # campaign new's --target is one column, not a list
-        raw = [raw]
-    targets = target_list(argparse.Namespace(**{**vars(args), "target": raw}))
+    targets = target_list(args)  # campaign new's single-valued --target is one column too
     flag = ("--maximize" if getattr(args, "maximize", False) else "--minimize" if getattr(args, "minimize", False)
             else "--target-range" if getattr(args, "target_range", None) else None)
     example = "--goal COL1:max --goal COL2:min"

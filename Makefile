@@ -4,16 +4,18 @@
 #   .venv        every extra (`pip install -e ".[all]"`); the bench extra's matminer pins pandas<3, so
 #                this one resolves pandas 2.
 #   .venv-plain  what `pip install matloop` resolves: the newest pandas, NumPy and scikit-learn (pandas 3),
-#                with the molecule and structure extras (they do not hold pandas back), so that every CLI
-#                command, SMILES and structure files included, runs on real tables under pandas 3. Only the
-#                test runners are added; tests that need another extra skip.
+#                with the molecule, structure and serve extras (they do not hold pandas back), so that every CLI
+#                command, SMILES and structure files and the campaign server included, runs on real tables
+#                under pandas 3. Only the test runners are added (pytest, hypothesis, Playwright for the
+#                browser tests against Debian's chromium, the OPTIMADE reference server); tests that need
+#                another extra (torch, CHGNet, Dask, PostgreSQL) skip.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --constraint constraints.txt
 PLAIN := .venv-plain
 PLAIN_BIN := $(PLAIN)/bin
-PLAIN_EXTRAS := molecule,structure
+PLAIN_EXTRAS := molecule,structure,serve
 VERSIONS := import sys, numpy, pandas, sklearn; print(sys.prefix, "python", sys.version.split()[0], "pandas", pandas.__version__, "numpy", numpy.__version__, "scikit-learn", sklearn.__version__)
 
 .PHONY: demo test test-all test-plain lint bench clean chromium
@@ -38,7 +40,7 @@ $(PLAIN_BIN)/python:
 # --upgrade-strategy eager: resolve the newest release of every dependency, as a fresh `pip install` does.
 $(PLAIN)/.plain: $(PLAIN_BIN)/python pyproject.toml constraints.txt
 	$(PLAIN_BIN)/pip install --constraint constraints.txt --quiet --upgrade --upgrade-strategy eager \
-		-e ".[$(PLAIN_EXTRAS)]" "pytest>=8" "hypothesis>=6.90"
+		-e ".[$(PLAIN_EXTRAS)]" "pytest>=8" "hypothesis>=6.90" "playwright>=1.40" "optimade[server]>=1.0"
 	touch $@
 
 demo: $(VENV)/.core

@@ -273,6 +273,9 @@ NOTES = """## Notes
   warm-start ARD GP fitted for the covariance. BoTorch k = 1 is analytic LogEI.
 - Three seeds per configuration (2 shared cores under heavy load): a difference under about two
   standard errors is not a difference.
+- Why the default surrogate is behind on oer_plate_3851 and what else was tried on the tuning plate
+  (a GP weight of 0.75 in the mixture, a batch alternating mixture and GP picks, the GP alone; none
+  better there, so nothing changed): `default_probes.md`.
 """
 
 

@@ -196,7 +196,8 @@ def write_report(store: dict) -> None:
                   "(the safeguard set the shuffled history aside in about half of the batches); on plate 3496 "
                   "the real history beat the shuffled one (35.5 vs 41.8). Letting the history rank the first "
                   "batch found plate 3851's best compositions at experiment 2 in every seed (-46 %) but misled "
-                  "plate 3496's campaign (+45 %), so it is not the default.", ""]
+                  "plate 3496's campaign (+45 %), so it is not the default. Other mechanisms tried on the tuning "
+                  "direction (campaign 3496) and why none replaced this one: `default_probes.md`.", ""]
     cold = store.get("cold", {})
     if cold:
         lines += ["## Cold start: the first batch of 8, space-filling vs random", "",

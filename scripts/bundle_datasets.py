@@ -11,6 +11,10 @@ since the result is committed and shipped inside the package. What it does, and 
 * CrabNet proxy sets: one file per set; the available ``train``/``val``/``test`` files are
   concatenated in that order with an added ``split`` column.
 * Liang et al. 2021 BO sets, ESOL, FreeSolv: the source files byte for byte (duplicates kept).
+* Crystal-structure sets (matminer 0.4.1 elastic tensors, dielectric constants, FLLA formation
+  energies; CDVAE perov_5): one inline ``structure`` column each (CIF text, or pymatgen JSON for
+  FLLA, converted from a Python repr with ``ast.literal_eval``), duplicate columns left out;
+  ``--only matminer cdvae`` rebuilds them (changes listed in their ``PROVENANCE.md``).
 * ``PROVENANCE.md`` and ``LICENSE`` texts go beside the data of each group, and
   ``manifest.json`` records rows, columns, split/fold counts and the SHA-256 of each uncompressed
   file, so that :mod:`matloop.datasets` can list datasets without decompressing anything.
@@ -19,6 +23,7 @@ since the result is committed and shipped inside the package. What it does, and 
 from __future__ import annotations
 
 import argparse
+import ast
 import gzip
 import hashlib
 import io
@@ -28,6 +33,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +55,17 @@ LIANG = {"liang_p3ht": "P3HT_dataset.csv", "liang_agnp": "AgNP_dataset.csv",
 MOLECULES = {"esol": "ESOL_delaney-processed.csv", "freesolv": "FreeSolv_SAMPL.csv"}
 OLYMPUS = {name: f"{name}/{name}.csv" for name in
            ("dye_lasers", "redoxmers", "oer_plate_3496", "oer_plate_3851", "vapdiff_crystal")}
+
+STRUCTURES = {  # name -> (group, source file under structures/)
+    "elastic_tensor_2015": ("matminer", "matminer_0.4.1/matminer-0.4.1_elastic_tensor.csv.gz"),
+    "dielectric_constant": ("matminer", "matminer_0.4.1/matminer-0.4.1_dielectric_constant.csv.gz"),
+    "flla": ("matminer", "matminer_0.4.1/matminer-0.4.1_flla_2015.csv.gz"),
+    "perov_5": ("cdvae", "cdvae_perov_5/val.csv.gz"),
+}
+#: columns left out of the structure sets: duplicates of what is kept (the POSCAR text of the same
+#: structure, the compliance tensor = inverse of the elastic tensor, metadata repeating every column)
+STRUCTURE_DROP = {"elastic_tensor_2015": ["poscar", "compliance_tensor", "elastic_tensor_original"],
+                  "dielectric_constant": ["poscar", "meta"], "flla": [], "perov_5": []}
 
 MIT = """MIT License
 
@@ -117,6 +134,17 @@ LICENSES = {
 }
 
 
+def _licence(group: str, source: Path) -> str:
+    """LICENSE text of a group: fixed texts, or the source's own licence file with a header."""
+    if group in LICENSES:
+        return LICENSES[group]
+    folder, what = {"matminer": ("matminer_0.4.1", "the matminer 0.4.1 source package (PyPI)"),
+                    "cdvae": ("cdvae_perov_5", "the txie-93/cdvae repository")}[group]
+    return (f"The files in this folder were taken from {what}, distributed under the licence\n"
+            "reproduced below. Cite the original data papers as well (see PROVENANCE.md).\n\n"
+            + (source / "structures" / folder / "LICENSE").read_text(encoding="utf-8"))
+
+
 def _sections(markdown: str) -> dict[str, str]:
     """Split a markdown text at its ``## `` headings: heading text -> section text."""
     parts = re.split(r"^(?=## )", markdown, flags=re.M)
@@ -152,7 +180,87 @@ def _provenance(source: Path) -> dict[str, str]:
             (source / "PROVENANCE_round2.md").read_text(encoding="utf-8")).items() if k.startswith("bo_olympus"))
         + note.format(group="olympus", how="each `<name>.csv` (header row built from the dataset's own "
                       "`config.json` when the data were collected) byte for byte as `<name>.csv.xz`."),
+        **_structure_provenance(source),
     }
+
+
+def _structure_provenance(source: Path) -> dict[str, str]:
+    """PROVENANCE.md of the structure groups: the source note plus what the bundling changed."""
+    table = next(v for k, v in _sections((source / "PROVENANCE_round2.md").read_text(encoding="utf-8")).items()
+                 if k.startswith("structures/"))
+    changes = (
+        "\n## Bundled in matloop\n\nCopied into `matloop/datasets/data/{group}/` by `scripts/bundle_datasets.py "
+        "--only matminer cdvae`, one `<name>.csv.xz` per set, all values copied as text (no float round "
+        "trip), with these changes so that every set has an inline structure column named `structure`:\n\n"
+        "{how}\n`manifest.json` holds the SHA-256 of each uncompressed bundled file.\n"
+    )
+    matminer = (
+        "- `elastic_tensor_2015` (matminer-0.4.1_elastic_tensor.csv.gz): the `# ref:` comment line dropped; "
+        "`structure` is the source's CIF text; left out as duplicates: `poscar` (the same structure), "
+        "`compliance_tensor` (the inverse of `elastic_tensor`), `elastic_tensor_original` (the tensor before "
+        "symmetrisation); added `log10_K_VRH` and `log10_G_VRH` = log10 of K_VRH and G_VRH in GPa (every "
+        "modulus is positive), written with Python's shortest round-trip float repr.\n"
+        "- `dielectric_constant` (matminer-0.4.1_dielectric_constant.csv.gz): the `# ref:` line dropped; "
+        "`structure` is the CIF text; left out: `poscar` (same structure) and `meta` (a Python repr "
+        "repeating the other columns).\n"
+        "- `flla` (matminer-0.4.1_flla_2015.csv.gz): the `# ref:` line dropped; `structure` was a Python "
+        "repr of a pymatgen Structure dict and is now that dict as JSON (`ast.literal_eval`, never "
+        "`eval`, then `json.dumps`) without what pymatgen derives on reading (the lattice's a, b, c, "
+        "angles and volume, computed from `matrix`, and each site's Cartesian `xyz`, from `abc`); site "
+        "properties (forces, magmom, coordination_no) are kept; `formula` was a Python dict repr of the reduced formula (`{'As': 1.0}`) "
+        "and is now that formula as text (`As`).\n"
+    )
+    cdvae = ("- `perov_5` (cdvae data/perov_5/val.csv, the validation split of 3,787 of the 18,928 "
+             "structures): column `cif` renamed `structure`; the unnamed first column (the row's index in "
+             "the full perov_5 set) renamed `source_index`.\n")
+    head = "# Data provenance\n\nQuoted from the notes written when the data were collected:\n\n"
+    return {"matminer": head + table + changes.format(group="matminer", how=matminer),
+            "cdvae": head + table + changes.format(group="cdvae", how=cdvae)}
+
+
+def _formula_text(python_dict: str) -> str:
+    amounts = ast.literal_eval(python_dict)
+    return "".join(f"{el}{'' if float(n) == 1 else format(float(n), 'g')}" for el, n in amounts.items())
+
+
+def _slim(structure: dict) -> dict:
+    """A pymatgen Structure dict without what pymatgen derives again on reading: the lattice's
+    a, b, c, angles and volume (from ``matrix``) and each site's Cartesian ``xyz`` (from ``abc``)."""
+    if set(structure) != {"@module", "@class", "lattice", "sites"}:
+        raise SystemExit(f"unexpected structure keys {sorted(structure)}")
+    out = dict(structure, lattice={"matrix": structure["lattice"]["matrix"]})
+    out["sites"] = [{k: v for k, v in site.items() if k != "xyz"} for site in structure["sites"]]
+    return out
+
+
+def _structure_bytes(name: str, path: Path) -> bytes:
+    """The bundled CSV of one structure set (see ``_structure_provenance`` for the changes)."""
+    text = _read_text(path).decode("utf-8")
+    if name != "perov_5":  # matminer's CSVs start with one '# ref: ...' line (a comment char would cut CIFs)
+        first, text = text.split("\n", 1)
+        if not first.startswith("# ref:"):
+            raise SystemExit(f"{path}: expected a '# ref:' first line, got {first[:40]!r}")
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    frame = frame.drop(columns=STRUCTURE_DROP[name])
+    if name == "elastic_tensor_2015":
+        for column in ("K_VRH", "G_VRH"):
+            values = frame[column].astype(float)
+            if (values <= 0).any():
+                raise SystemExit(f"{path}: non-positive {column}; refusing log10")
+            frame[f"log10_{column}"] = [repr(float(v)) for v in np.log10(values)]
+    if name == "flla":
+        frame["structure"] = [json.dumps(_slim(ast.literal_eval(v)), separators=(",", ":")) for v in frame["structure"]]
+        frame["formula"] = [_formula_text(v) for v in frame["formula"]]
+    if name == "perov_5":
+        frame = frame.rename(columns={"Unnamed: 0": "source_index", "cif": "structure"})
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def _bundle_structures(source: Path, manifest: dict, groups: set[str]) -> None:
+    for name, (group, file) in STRUCTURES.items():
+        if group in groups:
+            raw = _structure_bytes(name, source / "structures" / file)
+            _write(group, name, raw, manifest, f"structures/{file}")
 
 
 def _read_text(path: Path) -> bytes:
@@ -211,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     for group, text in _provenance(source).items():
         (DEST / group).mkdir(parents=True, exist_ok=True)
         (DEST / group / "PROVENANCE.md").write_text(text, encoding="utf-8")
-        (DEST / group / "LICENSE").write_text(LICENSES[group], encoding="utf-8")
+        (DEST / group / "LICENSE").write_text(_licence(group, source), encoding="utf-8")
     for task in MATBENCH:
         folder = source / f"matbench_{task}"
         path = next(p for p in (folder / f"matbench_{task}.csv", folder / f"matbench_{task}.csv.gz") if p.exists())
@@ -220,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         raw, counts = _crabnet_bytes(source / "crabnet_benchmark_data" / folder)
         _write("crabnet", name, raw, manifest, f"crabnet_benchmark_data/{folder}/{{{','.join(counts)}}}.csv.gz")
     _copy_groups(source, manifest, {"liang2021", "moleculenet", "olympus"})
+    _bundle_structures(source, manifest, {"matminer", "cdvae"})
     (DEST / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     total = sum(p.stat().st_size for p in DEST.rglob("*") if p.is_file())
     print(f"total bundled size: {total / 1e6:.2f} MB in {DEST}")
@@ -242,16 +351,18 @@ def _copy_groups(source: Path, manifest: dict, groups: set[str]) -> None:
 
 def _bundle_only(source: Path, groups: set[str]) -> int:
     """Re-bundle some copied groups, keeping every other manifest entry as it is."""
-    unknown = groups - set(COPIED)
+    known = set(COPIED) | {group for group, _ in STRUCTURES.values()}
+    unknown = groups - known
     if unknown:
-        raise SystemExit(f"--only supports {sorted(COPIED)}, not {sorted(unknown)}")
+        raise SystemExit(f"--only supports {sorted(known)}, not {sorted(unknown)}")
     manifest = json.loads((DEST / "manifest.json").read_text(encoding="utf-8"))
     texts = _provenance(source)
     for group in groups:
         (DEST / group).mkdir(parents=True, exist_ok=True)
         (DEST / group / "PROVENANCE.md").write_text(texts[group], encoding="utf-8")
-        (DEST / group / "LICENSE").write_text(LICENSES[group], encoding="utf-8")
+        (DEST / group / "LICENSE").write_text(_licence(group, source), encoding="utf-8")
     _copy_groups(source, manifest, groups)
+    _bundle_structures(source, manifest, groups)
     (DEST / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return 0
 

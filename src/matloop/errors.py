@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported where a table is built, not here: ``import matloop`` (and every CLI start, e.g.
+# ``matloop featurize``'s pandas-free path for a formula list) must not pay its 0.3 s import
 
 ERROR_COLUMNS = ["row", "column", "value", "reason"]
 MAX_VALUE_CHARS = 200  # longer than real formulas of steels (~100) and most SMILES; the terminal shows 40
@@ -42,6 +47,8 @@ def _shorten_middle(text: str, width: int) -> str:
 
 def _bounded(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with the long strings of its error columns shortened (copied only when needed)."""
+    import pandas as pd
+
     copied = False
     for column, width in _LIMITS.items():
         if column not in frame.columns:
@@ -65,6 +72,8 @@ def error_table(records: Iterable[dict] | None = None) -> pd.DataFrame:
     ``row`` is the 1-based data row (the first row under the header is row 1). Long strings are
     shortened (:func:`shorten`) so that no message grows with the size of a cell.
     """
+    import pandas as pd
+
     frame = pd.DataFrame(list(records or []), columns=ERROR_COLUMNS)
     return _bounded(frame.astype({"value": object, "reason": str}))
 

@@ -72,15 +72,15 @@ def test_a_failure_while_writing_leaves_no_file(tmp_path, monkeypatch, capsys):
     path.write_text("formula\n" + "\n".join(_formulas(5000)) + "\n")
     monkeypatch.setattr(featurize_cmd, "STREAM_BYTES", 1024 * 8 * 132)
     calls = []
-    real = type(magpie()).transform
+    real = type(magpie())._featurize_columns_into  # what the block writer calls for each block
 
-    def failing(self, X):
+    def failing(self, comps, out):
         calls.append(1)
         if len(calls) == 3:
             raise OSError("No space left on device")
-        return real(self, X)
+        return real(self, comps, out)
 
-    monkeypatch.setattr(type(magpie()), "transform", failing)
+    monkeypatch.setattr(type(magpie()), "_featurize_columns_into", failing)
     out = tmp_path / "f.parquet"
     assert main(["featurize", str(path), "--featurizer", "magpie", "-o", str(out)]) == 1
     assert "no space left" in capsys.readouterr().err.lower()

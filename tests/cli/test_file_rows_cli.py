@@ -67,8 +67,8 @@ def test_suggest_names_the_file_row_of_an_unreadable_structure(tmp_path, capsys)
     _structures(tmp_path, ["NaCl.cif", "Si.vasp", "SrTiO3.POSCAR", "broken.cif"])
     table = tmp_path / "t.csv"
     table.write_text("structure,y\nNaCl.cif,1\n\n\nSi.vasp,2\nSrTiO3.POSCAR,\nbroken.cif,\n")
-    assert main(["check", str(table), "--target", "y"]) == 0  # the path is fine: only parsing fails
-    capsys.readouterr()
+    assert main(["check", str(table), "--target", "y"]) == 2  # check parses structures too: the same file row
+    assert [ln.split()[0] for ln in capsys.readouterr().err.splitlines() if "not a readable CIF" in ln] == ["6"]
     code = main(["suggest", str(table), "--target", "y", "--maximize", "-o", str(tmp_path / "next.csv"), "-q"])
     err = capsys.readouterr().err
     assert code == 2, err

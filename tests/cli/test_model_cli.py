@@ -72,7 +72,7 @@ def test_cli_model_choices_are_the_registry_regressors():
     from matloop.cli.commands.fit import MODELS
     from matloop.models.registry import REGRESSORS
 
-    assert MODELS == REGRESSORS
+    assert MODELS == (*REGRESSORS, "cnn")  # and cnn, the classifier of diffraction patterns
 
 
 def test_transfer_auto_through_fit_predict_and_validate(tmp_path, capsys):

@@ -17,12 +17,15 @@ Commands are run as written except that tiny budgets are appended where a comman
 (:data:`FAST`: fewer campaign runs and molecule-generation steps, a report's ``--time-budget 5``
 without UMAP, ``--time-budget 3`` for fit and validate); the later option wins in argparse, so the
 command itself is unchanged. Molecule commands are skipped
-without RDKit, and the screening example with ``--scheduler`` (it needs a running Dask cluster).
+without RDKit, and the screening example with ``--scheduler`` (it needs a running Dask cluster). An
+OPTIMADE provider URL (``--optimade URL``) is replaced by the ``optimade`` package's reference server
+started on loopback (tests never reach the internet).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shlex
 from pathlib import Path
@@ -42,6 +45,7 @@ FILES = {
     "p3ht.csv": ("liang_p3ht", 60),
     "esol.csv": ("esol", 40),
     "candidates.csv": ("matbench_expt_is_metal", 30),
+    "perov.csv": ("perov_5", 40),
     "redoxmers.csv": ("redoxmers", 40),
     "plate_3851.csv": ("oer_plate_3851", 300),
     "plate_3496.csv": ("oer_plate_3496", 300),
@@ -55,6 +59,9 @@ FAST = {
     ("benchmark", "campaign"): ["--runs", "2", "--budget", "6"],
     ("design", "molecules"): ["--steps", "2", "--population", "12", "--n", "5"],
     ("report",): ["--time-budget", "5", "--no-umap"],  # and --time-budget 3 wherever a command takes it
+    ("phases", "map"): ["--components", "3", "--restarts", "1", "--bootstrap", "2"],
+    ("serve", "token"): [],  # token commands run as written
+    ("serve",): ["--check"],  # the server runs until stopped: --check opens the ledger, says where, exits
 }
 
 
@@ -128,6 +135,11 @@ def _make_workspace(folder: Path) -> None:
     redox = pd.read_csv(folder / "redoxmers.csv")  # several goals: blank after the first 20 rows (the candidates)
     redox.loc[20:, ["abs_lam_diff", "ered", "gsol"]] = None
     redox.to_csv(folder / "redox_pool.csv", index=False)
+    rest = pd.read_csv(folder / "full_redoxmers.csv").merge(redox[["r1_label", "r3_label", "r4_label", "r5_label"]],
+                                                            how="left", indicator=True)
+    rest = rest[rest["_merge"] == "left_only"].drop(columns="_merge")  # rows not in the pool: candidates, history
+    rest.iloc[:30].drop(columns=["abs_lam_diff", "ered", "gsol"]).to_csv(folder / "redox_candidates.csv", index=False)
+    rest.iloc[30:230].drop(columns=["abs_lam_diff"]).to_csv(folder / "redox_history.csv", index=False)
     plate = pd.read_csv(folder / "plate_3496.csv")
     plate.loc[PLATE_MEASURED:, "overpotential"] = None
     plate.to_csv(folder / "plate_3496_pool.csv", index=False)
@@ -177,8 +189,20 @@ def test_every_documented_command_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MATLOOP_DB", raising=False)
     _make_workspace(tmp_path)
+    monkeypatch.setenv("MATLOOP_CACHE_DIR", str(tmp_path / "cache"))
+    servers = contextlib.ExitStack()
+    optimade_url = None
     ran, skipped, failures = [], [], []
     for words in all_commands():
+        if "--optimade" in words:  # a provider URL: the OPTIMADE reference server on loopback stands in
+            if importlib.util.find_spec("optimade") is None:
+                skipped.append((words, "the OPTIMADE reference server is not installed"))
+                continue
+            if optimade_url is None:
+                from optimade_server import reference_server
+
+                optimade_url = servers.enter_context(reference_server(tmp_path))
+            words = [optimade_url if i and words[i - 1] == "--optimade" else w for i, w in enumerate(words)]
         if words[:2] == ["datasets", "export"] and words[-1] in FILES:
             words = [*words[:-1], f"readme_{words[-1]}"]  # keep the cut workspace copy
         if "--scheduler" in words:
@@ -205,6 +229,7 @@ def test_every_documented_command_runs(tmp_path, monkeypatch, capsys):
         if missing:
             failures.append(f"matloop {shlex.join(words)}: no output {missing}")
         ran.append(words)
+    servers.close()
     assert not failures, "\n\n".join(failures)
     assert len(ran) >= 25 if has_rdkit else len(ran) >= 18
     assert all("molecules" not in w for w, _ in skipped) or not has_rdkit

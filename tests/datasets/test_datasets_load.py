@@ -78,7 +78,15 @@ OLYMPUS = {
                               "acid_molarity", "alpha_vial_volume", "beta_vial_volume", "reaction_time",
                               "reaction_temperature", "crystal_score"]),
 }
+# crystal-structure sets (PROVENANCE_round2.md): rows and targets
+STRUCTURES = {
+    "elastic_tensor_2015": (1181, ["K_VRH", "G_VRH", "log10_K_VRH", "log10_G_VRH"]),
+    "dielectric_constant": (1056, ["n"]),
+    "flla": (3938, ["formation_energy_per_atom"]),
+    "perov_5": (3787, ["heat_ref"]),
+}
 EXPECTED_ROWS = {
+    **{n: r for n, (r, _) in STRUCTURES.items()},
     **{n: r for n, (r, _) in OLYMPUS.items()},
     **{n: r for n, (r, _) in MATBENCH.items()},
     **{n: sum(s.values()) for n, s in CRABNET.items()},
@@ -108,7 +116,7 @@ def _raw_bytes(name: str) -> bytes:
 
 def test_the_stable_names_are_exactly_the_documented_ones():
     assert sorted(names()) == sorted(EXPECTED_ROWS)
-    assert len(names()) == 36
+    assert len(names()) == 40
     assert EXPECTED_ROWS["oqmd_bandgap"] == 341_608
 
 
@@ -121,7 +129,7 @@ def test_list_datasets_reports_provenance_counts_without_reading_data(monkeypatc
     table = list_datasets()
     assert {"name", "rows", "kind", "task", "target", "units", "source"} <= set(table.columns)
     assert dict(zip(table["name"], table["rows"], strict=True)) == EXPECTED_ROWS
-    assert set(table["kind"]) == {"composition", "molecule", "parameters"}
+    assert set(table["kind"]) == {"composition", "molecule", "parameters", "structure"}
     assert "oqmd_bandgap" in info("oqmd_bandgap")
 
 
@@ -171,6 +179,8 @@ def test_dataset_loads_with_provenance_rows_and_metadata(name):
         assert list(frame.columns) == columns and ds.kind == "parameters" and ds.input is None
         assert list(ds.X.columns) == columns[:-1] and ds.target == columns[-1]
         assert len(frame[columns[:-1]].drop_duplicates()) == unique_inputs  # duplicates kept raw
+    elif name in STRUCTURES:
+        assert ds.kind == "structure" and ds.input == "structure" and ds.targets == STRUCTURES[name][1]
     elif name in MOLECULES:
         assert list(frame.columns) == MOLECULES[name][1]
         assert ds.kind == "molecule" and ds.input == "smiles"

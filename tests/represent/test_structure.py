@@ -304,7 +304,7 @@ def test_paths_in_featurizer_and_disordered_rows():
     )
     with pytest.raises(InputError) as info:
         StructureFeaturizer(composition=None).fit_transform(["NaCl.cif", alloy, "Si.vasp"])
-    assert info.value.table["row"].tolist() == [1, 3]  # relative paths need base_dir
+    assert info.value.table["row"].tolist() == [1, 2, 3]  # relative paths need base_dir; disorder reported too
     with pytest.raises(InputError) as info:
         StructureFeaturizer(composition=None, base_dir=DATA).fit_transform(["NaCl.cif", alloy, "Si.vasp"])
     assert info.value.table["row"].tolist() == [2]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["add_quiet_argument", "add_table_arguments", "load_table", "skipped_path", "target_list"]
 
-KINDS = ("composition", "molecule", "structure", "parameters")
+KINDS = ("composition", "molecule", "structure", "parameters", "pattern")
 DUPLICATES = ("keep", "mean", "error")
 STRUCTURES_ROOT_HELP = ("folder that structure files named in the table must lie in (default: the table's folder); "
                         "paths leading outside it, through '..' or symlinks, are rejected")
@@ -49,11 +49,23 @@ def add_table_arguments(parser: argparse.ArgumentParser, target_required: bool =
              "TABLE_STEM.skipped.csv (beside the output, else beside the table)",
     )
     group.add_argument("--structures-root", metavar="DIR", help=STRUCTURES_ROOT_HELP)
+    add_pattern_arguments(group)
     group.add_argument(
         "--duplicates", choices=DUPLICATES, default="keep",
         help="the same material in several rows with different targets: keep all rows and warn "
              "(default), average replicates into one row (mean), or report them as errors (error)",
     )
+
+
+def add_pattern_arguments(group) -> None:
+    """``--x-unit`` and ``--wavelength``: how diffraction pattern files (input kind ``pattern``) are read."""
+    group.add_argument("--x-unit", choices=("2theta", "q"), default="2theta",
+                       help="pattern files (kind pattern): the first column is 2θ in degrees (default) or Q in 1/Å")
+    from matloop.cli.options import positive_float
+
+    group.add_argument("--wavelength", type=positive_float, default=1.5406, metavar="ANGSTROM",
+                       help="X-ray wavelength of 2θ pattern files in Å (default 1.5406, Cu Kα1; .xrdml files "
+                            "state their own)")
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
@@ -110,14 +122,32 @@ def load_table(args: argparse.Namespace, report: bool = False):
     """
     from matloop.io.table import inspect_table
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        dataset, table_report = inspect_table(
-            args.table, getattr(args, "input", None), target_list(args),
-            kind=getattr(args, "kind", None), skip_invalid=getattr(args, "skip_invalid", False),
-            duplicates=getattr(args, "duplicates", "keep"), extra_inputs=comma_list(getattr(args, "extra_inputs", None)),
-            structures_root=getattr(args, "structures_root", None),
-        )
+    folder = None
+    if getattr(args, "patterns", None):  # --patterns DIR: a table of its files, labelled by sub-folder
+        from matloop.cli.pattern_input import patterns_table
+
+        folder = patterns_table(args)
+    elif not getattr(args, "table", None):
+        from matloop.errors import InputError
+
+        raise InputError("give a TABLE (or, for diffraction patterns in class sub-folders, --patterns DIR)")
+    pattern_options = {"unit": getattr(args, "x_unit", None) or "2theta",
+                       "wavelength": getattr(args, "wavelength", None) or 1.5406}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            dataset, table_report = inspect_table(
+                args.table, getattr(args, "input", None), target_list(args),
+                kind=getattr(args, "kind", None), skip_invalid=getattr(args, "skip_invalid", False),
+                duplicates=getattr(args, "duplicates", "keep"),
+                extra_inputs=comma_list(getattr(args, "extra_inputs", None)),
+                structures_root=getattr(args, "structures_root", None), pattern_options=pattern_options,
+            )
+    finally:
+        if folder is not None:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
     from matloop.errors import shorten
 
     for w in caught:

@@ -105,7 +105,8 @@ def fraction(text: str) -> float:
 #: the names of ``matloop.represent.registry.FEATURIZERS``, spelled out because importing the
 #: featurizers costs seconds (a test keeps them equal)
 FEATURIZER_NAMES = ("magpie", "xenonpy", "stoichiometry", "valence_orbital", "ion", "element_fraction",
-                    "sustainability", "default", "structure", "soap", "morgan", "rdkit2d", "maccs", "molecule")
+                    "sustainability", "default", "structure", "soap", "chgnet", "structure_auto", "morgan", "rdkit2d", "maccs", "molecule",
+                    "pattern")
 
 
 def featurizer_name(text: str) -> str:

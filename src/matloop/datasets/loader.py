@@ -125,7 +125,8 @@ def _provenance(s: DatasetSpec) -> str:
     were collected, what was searched for and not found) are for maintainers and are not repeated."""
     repo, commit, path = REPOS[s.group]
     entry = _entry(s)
-    head = (f"Source: github.com/{repo} at commit {commit}, {path}; original file/folder: {s.source_name}.\n"
+    where = repo if repo.startswith("pypi.org/") else f"github.com/{repo} at commit {commit}"
+    head = (f"Source: {where}, {path}; original file/folder: {s.source_name}.\n"
             f"Bundled as matloop/datasets/data/{entry['file']} "
             f"({entry['xz_bytes'] / 1e3:.0f} kB xz, {entry['bytes'] / 1e3:.0f} kB CSV, "
             f"sha256 {entry['sha256']}).\n"

@@ -76,6 +76,8 @@ REPOS = {
                     "originals/<file>"),
     "olympus": ("aspuru-guzik-group/olympus", "440b6b58ebfc",
                 "src/olympus/datasets/dataset_<name>/ (CSV with a header from its config.json)"),
+    "matminer": ("pypi.org/project/matminer/0.4.1", "", "matminer/datasets/<file>.csv in the source package"),
+    "cdvae": ("txie-93/cdvae", "f857f598d6f6", "data/perov_5/val.csv"),
 }
 
 
@@ -356,4 +358,80 @@ _OLYMPUS = [
              levels=("clear_solution", "fine_powder", "small_crystallites", "large_crystallites")),
 ]
 
-SPECS: dict[str, DatasetSpec] = {s.name: s for s in (*_MATBENCH, *_CRABNET, *_LIANG, *_MOLECULES, *_OLYMPUS)}
+# --- crystal structures (inline structure column; kind=structure) ---------------------------------
+FLLA_PAPER = (
+    "Faber, F., Lindmaa, A., von Lilienfeld, O. A., Armiento, R. Crystal structure representations for "
+    "machine learning models of formation energies. Int. J. Quantum Chem. 115, 1094 (2015). "
+    "https://doi.org/10.1002/qua.24917"
+)
+CDVAE_PAPER = (
+    "Xie, T., Fu, X., Ganea, O.-E., Barzilay, R., Jaakkola, T. Crystal diffusion variational autoencoder for "
+    "periodic material generation. ICLR (2022). https://arxiv.org/abs/2110.06197"
+)
+MATMINER_PAPER = (
+    "Ward, L. et al. Matminer: An open source toolkit for materials data mining. Comput. Mater. Sci. 152, "
+    "60-69 (2018). https://doi.org/10.1016/j.commatsci.2018.05.018"
+)
+_MATMINER_LICENCE = "modified BSD (matminer LICENSE, LBNL); cite the original data paper as well"
+_INLINE = (" The 'structure' column holds each crystal structure inline ({fmt}; the loader strips surrounding "
+           "whitespace); use it with --input structure "
+           "--kind structure (or matloop.represent.read_structures).")
+_STRUCTURES = [
+    DatasetSpec(
+        name="elastic_tensor_2015", group="matminer", kind="structure", input="structure",
+        targets=("K_VRH", "G_VRH", "log10_K_VRH", "log10_G_VRH"), task="regression",
+        units={"K_VRH": "GPa", "G_VRH": "GPa", "log10_K_VRH": "log10 GPa", "log10_G_VRH": "log10 GPa"},
+        property="bulk and shear modulus", source="matminer 0.4.1 (elastic_tensor_2015)",
+        citation=MATBENCH_SOURCES["elastic"] + "\n" + MATMINER_PAPER + "\n" + MATERIALS_PROJECT,
+        license=_MATMINER_LICENCE,
+        description="DFT (PBE) elastic properties of 1,181 inorganic crystals from the Materials Project: "
+                    "Voigt-Reuss-Hill bulk (K_VRH) and shear (G_VRH) moduli in GPa, with their Voigt and Reuss "
+                    "bounds, the symmetrised elastic tensor, Poisson ratio, anisotropy and space group. "
+                    "log10_K_VRH and log10_G_VRH (added by matloop) are the targets of the matloop structure "
+                    "benchmark and of Matbench's log_kvrh/log_gvrh tasks (which use a larger, newer set)."
+                    + _INLINE.format(fmt="CIF text"),
+        source_name="matminer-0.4.1_elastic_tensor.csv.gz", strip=("structure",),
+    ),
+    DatasetSpec(
+        name="dielectric_constant", group="matminer", kind="structure", input="structure", targets=("n",),
+        task="regression", units={"n": ""}, property="refractive index",
+        source="matminer 0.4.1 (dielectric_constant)",
+        citation="Petousis, I. et al. High-throughput screening of inorganic compounds for the discovery of novel "
+                 "dielectric and optical materials. Sci. Data 4, 160134 (2017). https://doi.org/10.1038/sdata.2016.134"
+                 "\n" + MATMINER_PAPER + "\n" + MATERIALS_PROJECT,
+        license=_MATMINER_LICENCE,
+        description="DFPT dielectric properties of 1,056 inorganic crystals from the Materials Project: refractive "
+                    "index n (the target; the source of Matbench's dielectric task), electronic and total "
+                    "polycrystalline dielectric constants and tensors, band gap (eV), a potential-ferroelectric "
+                    "flag." + _INLINE.format(fmt="CIF text"),
+        source_name="matminer-0.4.1_dielectric_constant.csv.gz", strip=("structure",),
+    ),
+    DatasetSpec(
+        name="flla", group="matminer", kind="structure", input="structure", targets=("formation_energy_per_atom",),
+        task="regression", units={"formation_energy_per_atom": "eV/atom"},
+        property="formation energy", source="matminer 0.4.1 (flla)",
+        citation=FLLA_PAPER + "\n" + MATMINER_PAPER + "\n" + MATERIALS_PROJECT,
+        license=_MATMINER_LICENCE,
+        description="DFT formation energy per atom (eV/atom) of 3,938 Materials Project crystals, the set of "
+                    "Faber, Lindmaa, von Lilienfeld and Armiento (FLLA) 2015, with energy above the hull and the "
+                    "reduced formula. Site properties (forces, magnetic moments) are kept in the structures."
+                    + _INLINE.format(fmt="pymatgen Structure JSON, converted from the source's Python repr"),
+        source_name="matminer-0.4.1_flla_2015.csv.gz", strip=("structure",),
+    ),
+    DatasetSpec(
+        name="perov_5", group="cdvae", kind="structure", input="structure", targets=("heat_ref",),
+        task="regression", units={"heat_ref": "eV/cell"},
+        property="heat of formation", source="CDVAE perov_5 (Castelli et al. perovskites)",
+        citation=MATBENCH_SOURCES["perovskites"] + "\n" + CDVAE_PAPER,
+        license="MIT (txie-93/cdvae LICENSE); cite Castelli et al. 2012 as well",
+        description="Heat of formation (heat_ref, eV per 5-atom cell) of 3,787 ABX3 perovskites (the validation "
+                    "split of CDVAE's perov_5, from Castelli et al. 2012, the source of Matbench perovskites), "
+                    "relaxed and often distorted from the cubic structure, with direct and indirect gaps (eV). "
+                    "Compositions repeat with different distortions, so composition-only models cannot see "
+                    "everything." + _INLINE.format(fmt="CIF text"),
+        source_name="data/perov_5/val.csv", strip=("structure",),
+    ),
+]
+
+SPECS: dict[str, DatasetSpec] = {s.name: s for s in (*_MATBENCH, *_CRABNET, *_LIANG, *_MOLECULES, *_OLYMPUS,
+                                                     *_STRUCTURES)}

@@ -76,6 +76,10 @@ def select_batch(
     if k < 1:
         raise ValueError(f"batch size must be >= 1, got {k}")
     if method == "fantasy":
+        if k == 1:  # one pick needs no fantasy (suggest computes no covariance for a batch of 1)
+            values = acquisition(posterior, context)
+            order = np.argsort(-values, kind="stable")[:1]
+            return order, values[order]
         if covariance is None:
             raise ValueError("the fantasy batch needs the model's posterior covariance (batch_covariance)")
         return _fantasy(acquisition, posterior, context, k, covariance)

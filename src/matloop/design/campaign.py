@@ -50,8 +50,8 @@ def goal_text(objective: Objective) -> str:
 class Campaign:
     """A ledger-backed closed loop for one target."""
 
-    def __init__(self, name: str, db: str):
-        self.ledger = Ledger(db, name)
+    def __init__(self, name: str, db: str, engine=None):
+        self.ledger = Ledger(db, name, engine)  # engine: a server's shared one (matloop.serve)
         self.config = self.ledger.config
         self.objective = objective_from_config(self.config)
         from matloop.design.goals import goals_from_config
@@ -88,10 +88,11 @@ class Campaign:
 
         outcomes = outcome_columns(config)  # the goal (or goals) and constraint columns: recorded, not inputs
         if history:
-            from matloop.design.history import check_history, history_records
+            from matloop.design.history import history_records
+            from matloop.design.multi_options import check_history_goals
 
-            for frame, source in history:
-                check_history(frame, target, source)
+            for frame, source in history:  # several goals: each table measures at least one of them
+                check_history_goals(frame, [g.column for g in goals] if goals and len(goals) > 1 else [target], source)
             config["history"] = history_records(history)
         if failed_if is not None:
             config["failed_if"] = failed_if
@@ -104,7 +105,15 @@ class Campaign:
             pool = without_outcome_columns(pool, failed_if)  # status, reason, the rule's columns: not inputs
             config.update(kind=pool.kind, input=pool.input, parameter_columns=pool.parameter_columns
                           if pool.kind == "parameters" else None, columns=list(map(str, pool.frame.columns)))
-            keys = material_keys(pool)
+            from matloop.design.ledger_keys import ledger_parameter_keys, smiles_key_config
+
+            smiles_keys, note = smiles_key_config(pool)  # SMILES parameters: canonical keys (design/ledger_keys.py)
+            if smiles_keys:
+                from matloop.progress import say
+
+                config["smiles_keys"] = smiles_keys
+                say(note or f"SMILES column(s) {', '.join(smiles_keys['columns'])}: ledger keys are canonical SMILES")
+            keys = ledger_parameter_keys(config, pool.frame) if smiles_keys else material_keys(pool)
             frame = pool.frame.copy()
             dupes = pd.Series(keys).duplicated(keep="first").to_numpy()
             # a filled cell is a measurement (the ledger refuses one that is not a finite number); only an
@@ -254,10 +263,13 @@ class Campaign:
             if self.space is not None:
                 raise InputError("several goals need a pool campaign (campaign new --pool)")
             from matloop.design.campaign_multi import suggest_multi_batch
+            from matloop.design.multi_options import check_batch_method
 
+            check_batch_method(batch_method)  # several goals: the batch always conditions on fantasies
             open_rows = ~table["candidate_id"].isin(pending).to_numpy() & ~ex.excluded
-            chosen, keys, ranking, multi_rows, _ = suggest_multi_batch(self, table, open_rows, batch, scalarize,
-                                                                       model, seed)
+            chosen, keys, ranking, multi_rows, _ = suggest_multi_batch(
+                self, table, open_rows, batch, scalarize, model, seed, acquisition=acquisition,
+                allow_replicates=allow_replicates, failed=ex.failed if ex.counts else None, transfer=transfer)
             measured = table[[g.column for g in self.goals]].notna().any(axis=1).to_numpy()
         elif self.space is None:
             open_rows = (~measured | allow_replicates) & ~table["candidate_id"].isin(pending).to_numpy() & ~ex.excluded
@@ -303,6 +315,8 @@ class Campaign:
             strategy["feasibility"] = ranking.feasibility_model
         if getattr(ds, "encoding", None) is not None and not ds.encoding.trivial:  # how inputs became numbers
             strategy["encoding"] = ds.encoding.records()
+        if multi_rows is not None:  # every goal's prediction and std by rank (matloop serve's parity panels)
+            strategy["goal_predictions"] = _goal_predictions(chosen, [g.column for g in self.goals])
         if out_path is None:
             self.ledger.add_suggestions(rows, strategy, ranking.model_name, ranking.model_version,
                                         int(measured.sum()), actor)
@@ -419,7 +433,9 @@ class Campaign:
                 raise InputError("results lack parameter columns", error_table(
                     [{"row": 0, "column": c, "value": None, "reason": "column missing from the results"}
                      for c in missing]))
-            keys = parameter_keys(results, cfg["parameter_columns"])
+            from matloop.design.ledger_keys import ledger_parameter_keys
+
+            keys = ledger_parameter_keys(cfg, results)  # canonical SMILES where the campaign keys them so
             if self.space is not None and not allow_new:  # any point inside the declared space is a candidate
                 cands = self.ledger.candidates()
                 known = set(cands["key"]) if len(cands) else set()
@@ -460,3 +476,15 @@ class Campaign:
             first = s[keep].drop_duplicates("candidate_id", keep="last")
             out = out.merge(first, on="candidate_id", how="left")
         return export_events(self, out)  # status (ok / failed), failure reasons, vetoes
+
+
+def _goal_predictions(chosen: pd.DataFrame, goal_cols: list[str]) -> dict:
+    """``{rank: {goal: [prediction, std]}}`` of a batch with several goals (non-finite values as None)."""
+    def num(v):
+        v = float(v)
+        return v if np.isfinite(v) else None
+    out = {}
+    for _, row in chosen.iterrows():
+        out[str(int(row["rank"]))] = {c: [num(row[f"{c}_pred"]), num(row[f"{c}_std"])] for c in goal_cols
+                                      if f"{c}_pred" in chosen.columns and f"{c}_std" in chosen.columns}
+    return out

@@ -31,21 +31,25 @@ from matloop.errors import InputError, error_table
 
 
 def record_results(campaign, results: pd.DataFrame, keys: list[str], source: str, rows: list[int],
-                   allow_new: bool, actor: str | None) -> RecordResult:
-    """Record ok rows as measurements and failed rows as failures, all or nothing."""
+                   allow_new: bool, actor: str | None, targets: list[str] | None = None) -> RecordResult:
+    """Record ok rows as measurements and failed rows as failures, all or nothing (one transaction).
+
+    ``targets``: the measured columns the ok rows record (default: the campaign's one target; a
+    campaign with several goals passes every goal and constraint column the results hold)."""
     ledger = campaign.ledger
-    target = campaign.config["target"]
+    targets = list(targets) if targets else [campaign.config["target"]]
     rule = campaign.config.get("failed_if")
     if STATUS_COLUMN not in results.columns and rule is None:
-        return ledger.record(results, keys, [target], source, rows, allow_new, actor)
+        return ledger.record(results, keys, targets, source, rows, allow_new, actor)
     failed, reasons = failure_outcomes(results, rows, rule)
     ok = ~failed
-    if ok.any() and target not in results.columns:
+    missing = [t for t in targets if t not in results.columns]
+    if ok.any() and missing:
         raise InputError("Cannot record these results", error_table(
-            [{"row": 0, "column": target, "value": None,
-              "reason": f"results have no column {target!r} (columns: {list(results.columns)})"}]))
+            [{"row": 0, "column": t, "value": None,
+              "reason": f"results have no column {t!r} (columns: {list(results.columns)})"} for t in missing]))
     if not failed.any():
-        return ledger.record(results, keys, [target], source, rows, allow_new, actor)
+        return ledger.record(results, keys, targets, source, rows, allow_new, actor)
     ensure_events_table(ledger)
     actor = actor or default_actor()
     stamp = now()
@@ -54,7 +58,7 @@ def record_results(campaign, results: pd.DataFrame, keys: list[str], source: str
     ok_rows = results.iloc[pos_ok]
 
     def work(conn):
-        done = (ledger._record(conn, ok_rows, [keys[i] for i in pos_ok], [target], source,
+        done = (ledger._record(conn, ok_rows, [keys[i] for i in pos_ok], targets, source,
                                [rows[i] for i in pos_ok], allow_new, actor, stamp)
                 if len(pos_ok) else RecordResult(0, 0, 0))
         fails = record_failures(conn, ledger, results.iloc[pos_failed], [keys[i] for i in pos_failed],
@@ -114,7 +118,7 @@ def _keys(campaign, texts: list[str]) -> list[str]:
 
 def _parameter_key(campaign, text: str) -> str:
     """``"temperature=700, time=3"`` -> the parameter key (every parameter column must be given)."""
-    from matloop.design.surrogate import parameter_keys
+    from matloop.design.ledger_keys import ledger_parameter_keys
 
     cols = campaign.config["parameter_columns"]
     values = {}
@@ -124,14 +128,15 @@ def _parameter_key(campaign, text: str) -> str:
             values[name.strip()] = value.strip()
     if set(values) != set(cols):
         raise ValueError("not a full parameter setting")
-    return parameter_keys(pd.DataFrame([values]), cols)[0]
+    return ledger_parameter_keys(campaign.config, pd.DataFrame([values]), cols)[0]
 
 
 def add_expert_candidates(campaign, frame: pd.DataFrame, rows: list[int], reason: str, source: str,
                           actor: str | None = None):
     """``campaign add``: an expert's own candidates (the material column or every parameter column;
     no measured target: results go through ``campaign record``)."""
-    from matloop.design.surrogate import material_keys, parameter_keys
+    from matloop.design.ledger_keys import ledger_parameter_keys
+    from matloop.design.surrogate import material_keys
 
     cfg = campaign.config
     target = cfg["target"]
@@ -162,7 +167,7 @@ def add_expert_candidates(campaign, frame: pd.DataFrame, rows: list[int], reason
                if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce").iloc[0])]
         if bad:
             raise InputError("Nothing was added", error_table(bad))
-        keys = parameter_keys(frame, cols)
+        keys = ledger_parameter_keys(cfg, frame, cols)  # canonical SMILES where the campaign keys them so
     else:
         keys = material_keys(campaign._dataset(frame), frame, rows=rows)
     return add_candidates(campaign.ledger, frame, keys, rows, reason, source, actor)

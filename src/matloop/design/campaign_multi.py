@@ -68,12 +68,21 @@ def _fmt(v) -> str:
 
 
 def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, batch: int, scalarize: str | None,
-                        model: str, seed: int, failed_X: np.ndarray | None = None):
+                        model: str, seed: int, failed_X: np.ndarray | None = None, acquisition: str | None = None,
+                        allow_replicates: bool = False, failed: np.ndarray | None = None, transfer: str = "none"):
     """``(chosen, keys, ranking, ledger_rows)`` for a campaign with several goals.
 
-    ``open_rows``: candidates that may be suggested (not measured, pending, failed or vetoed).
+    ``open_rows``: candidates that may be suggested (not measured, pending, failed or vetoed); measured
+    ones too with ``allow_replicates``. ``acquisition``: applied to ParEGO's or Chimera's scalarised
+    goals (:func:`matloop.design.multi_options.resolve_acquisition`). History tables stored at creation
+    give each goal they measure a prior (:func:`matloop.design.multi_options.goal_history`). ``failed``:
+    mask of failed candidates (given when failures count), whose features make P(success) weight the
+    acquisition. ``transfer``: the pre-trained library's values join a composition campaign's features.
     """
+    from matloop.design.multi_options import add_transfer, annotate, goal_history, resolve_acquisition
     from matloop.design.multi_suggest import input_features, rank_multi
+
+    scalarize, acq_note = resolve_acquisition(scalarize or campaign.config.get("scalarize"), acquisition)
 
     cfg = campaign.config
     goals = goals_from_config(cfg)
@@ -87,7 +96,7 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
         counts = ", ".join(f"{c}: {int(n)}" for c, n in zip(cols, np.isfinite(Y).sum(axis=0), strict=True))
         raise InputError(f"record at least 2 measurements of every goal before asking for suggestions ({counts})")
     ds = campaign._dataset(frame)
-    X = input_features(ds, frame, outcome)
+    X = add_transfer(input_features(ds, frame, outcome), ds, frame, transfer)  # --transfer: library values
     cons = []
     from matloop.design.multiobjective import parse_constraint
 
@@ -97,11 +106,18 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
         have = np.isfinite(vals)
         if have.sum() >= 2:
             cons.append((X[have], vals[have], lo, hi, col))
-    open_rows = open_rows & ~measured
-    scalarize = scalarize or cfg.get("scalarize")
+    open_rows = open_rows & (~measured | allow_replicates)
+    goal_features, note = None, None
+    if cfg.get("history"):  # a prior per goal from the history tables stored at creation
+        from matloop.design.history import history_tables
+
+        goal_features, note = goal_history(ds, frame, goals, history_tables(cfg["history"]), X, Y, measured,
+                                           open_rows, model, seed, outcome)
+    failed_X = X[failed] if failed is not None else failed_X  # failures count: P(success) weights the acquisition
     ranking = rank_multi(X[measured], Y[measured], X[open_rows], frame.loc[open_rows].drop(columns=outcome),
-                         goals, batch, scalarize, model, seed, cons)
-    chosen = ranking.chosen
+                         goals, batch, scalarize, model, seed, cons, failed_X=failed_X, acquisition=acquisition,
+                         goal_features=goal_features)
+    chosen = annotate(ranking.chosen, goals, acq_note, note, goal_features)
     keys = table.loc[open_rows, "key"].to_numpy()[ranking.chosen_positions]
     extra = [c for c in chosen.columns if c not in frame.columns]
     first = goals[0].column
@@ -122,8 +138,9 @@ def record_multi(campaign, results: pd.DataFrame, keys: list[str], source: str, 
     """Record every goal and constraint column the results hold (a blank cell is "not measured").
 
     Rows marked failed (``status`` column or the campaign's ``failed_if`` rule) are recorded as failures
-    by :func:`matloop.design.campaign_failures.record_results`, in a second transaction."""
-    from matloop.design.outcomes import STATUS_COLUMN, failure_outcomes
+    by :func:`matloop.design.campaign_failures.record_results`, in the same transaction as the ok rows'
+    measurements: a results table is recorded all or nothing."""
+    from matloop.design.outcomes import STATUS_COLUMN
     from matloop.errors import error_table
 
     present = [c for c in outcome_columns(campaign.config) if c in results.columns]
@@ -135,16 +152,62 @@ def record_multi(campaign, results: pd.DataFrame, keys: list[str], source: str, 
     if STATUS_COLUMN not in results.columns and rule is None:
         return campaign.ledger.record(results, keys, present, source, rows, allow_new, actor)
     from matloop.design.campaign_failures import record_results
-    from matloop.design.ledger import RecordResult
 
-    failed, _ = failure_outcomes(results, rows, rule)
-    ok = np.flatnonzero(~failed)
-    done = (campaign.ledger.record(results.iloc[ok], [keys[i] for i in ok], present, source, [rows[i] for i in ok],
-                                   allow_new, actor) if len(ok) else RecordResult(0, 0, 0))
-    if not failed.any():
-        return done
-    bad = np.flatnonzero(failed)
-    fails = record_results(campaign, results.iloc[bad], [keys[i] for i in bad], source, [rows[i] for i in bad],
-                           allow_new, actor)
-    return RecordResult(done.inserted, done.already_recorded, done.new_candidates + fails.new_candidates,
-                        fails.failed, fails.failed_already)
+    return record_results(campaign, results, keys, source, rows, allow_new, actor, targets=present)
+
+
+#: random orderings of a campaign's experiments behind the baseline of the hypervolume progress plot
+PROGRESS_SHUFFLES = 100
+
+
+def goals_progress(campaign, table: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
+    """Hypervolume of the measured front after each experiment of a campaign with several goals.
+
+    An experiment is a candidate measured during the campaign (in the order of its first measurement;
+    the measured rows of the pool table given at creation are the start, experiment 0). A candidate
+    counts on the front once every goal of it is measured (its mean values). Every step uses the same
+    scaling (each goal by the range of all its measured values, reference 10 % of it below the worst),
+    so the curve never moves because the scale changed. ``random_order``: the mean hypervolume after
+    the same number of these experiments taken in a random order (up to :data:`PROGRESS_SHUFFLES` orderings),
+    the baseline of a campaign whose untested candidates have no known values.
+
+    Columns: ``experiment`` (0 = start), ``hypervolume``, ``random_order``, ``n_complete`` (candidates
+    with every goal measured so far)."""
+    from matloop.design.campaign import INITIAL_SOURCE
+    from matloop.design.multi_suggest import front_of
+
+    goals = goals_from_config(campaign.config)
+    cols = [g.column for g in goals]
+    t = campaign.table() if table is None else table
+    meas = campaign.ledger.measurements()
+    meas = meas[meas["target"].isin(cols)]
+    empty = pd.DataFrame(columns=["experiment", "hypervolume", "random_order", "n_complete"])
+    if not len(meas):
+        return empty
+    start_ids = list(dict.fromkeys(meas.loc[meas["source"] == INITIAL_SOURCE, "candidate_id"]))
+    order = [c for c in dict.fromkeys(meas["candidate_id"]) if c not in set(start_ids)]
+    values = t.set_index("candidate_id")[cols]
+    complete = {c for c in values.index if np.all(np.isfinite(values.loc[c].to_numpy(dtype=float)))}
+    allv = values.loc[sorted(complete)].to_numpy(dtype=float)
+    if not len(allv):
+        return empty
+    ref = front_of(allv, goals)  # the final scaling, shared by every step
+
+    def hv(ids) -> float:
+        rows = [c for c in ids if c in complete]
+        if not rows:
+            return 0.0
+        return float(front_of(values.loc[rows].to_numpy(dtype=float), goals, ref.low, ref.span).hypervolume)
+
+    n = len(order)
+    curve = [hv(start_ids + order[:i]) for i in range(n + 1)]
+    rng = np.random.default_rng(seed)
+    shuffles = 1 if n < 2 else max(10, min(PROGRESS_SHUFFLES, 3000 // n))  # bounded work on long campaigns
+    shuffled = np.zeros(n + 1)
+    for _ in range(shuffles):
+        perm = [order[i] for i in rng.permutation(n)]
+        shuffled += [hv(start_ids + perm[:i]) for i in range(n + 1)]
+    shuffled /= shuffles
+    done = [sum(c in complete for c in start_ids + order[:i]) for i in range(n + 1)]
+    return pd.DataFrame({"experiment": np.arange(n + 1), "hypervolume": curve, "random_order": shuffled,
+                         "n_complete": done})

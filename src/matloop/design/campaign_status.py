@@ -58,7 +58,7 @@ class CampaignStatus:
     def best_text(self) -> str:
         """The best candidate as ``column = value`` pairs (never an unlabelled vector)."""
         if not self.best_setting:
-            return str(self.best_material)
+            return _fmt(self.best_material) if isinstance(self.best_material, str) else str(self.best_material)
         return ", ".join(f"{k} = {_fmt(v)}" for k, v in self.best_setting.items())
 
     def __str__(self) -> str:
@@ -77,4 +77,8 @@ class CampaignStatus:
 def _fmt(value) -> str:
     if isinstance(value, float | np.floating) and not isinstance(value, bool):
         return f"{float(value):.6g}"
+    if isinstance(value, str) and ("\n" in value or len(value) > 200):  # inline structure text: a short label
+        from matloop.io.detect import material_label
+
+        return material_label(value, width=200)
     return str(value)

@@ -278,10 +278,11 @@ class RecordResult:
 class Ledger:
     """All database access of one campaign."""
 
-    def __init__(self, url: str, name: str):
+    def __init__(self, url: str, name: str, engine: Engine | None = None):
         self.url = url
         self.name = name
-        self.engine = open_engine(url, create=False)
+        # a long-lived process (matloop serve) passes its one engine instead of opening one per call
+        self.engine = engine if engine is not None else open_engine(url, create=False)
         with self.engine.connect() as conn:
             row = conn.execute(select(campaigns).where(campaigns.c.name == name)).mappings().first()
             known = [] if row is not None else list(conn.execute(select(campaigns.c.name)).scalars())

@@ -103,3 +103,19 @@ def multi_benchmark(X: np.ndarray, Y: np.ndarray, goals: list[Goal], strategies:
                 say(f"{name}: run {r + 1}/{runs}, {curves[-1][-1]:.1%} of the pool's hypervolume after {budget}")
         result.curves[name] = np.array(curves)
     return result
+
+
+def random_baseline(Y: np.ndarray, goals: list[Goal], n_initial: int, budget: int | None = None, runs: int = 200,
+                    seed: int = 0) -> np.ndarray:
+    """Mean fraction of the pool's hypervolume after each experiment when every row is picked at random
+    (``runs`` random orders, the first ``n_initial`` as in :func:`multi_benchmark`): the baseline of the
+    hypervolume plot of ``benchmark campaign --goal``, drawn whether or not ``random`` was run."""
+    n = len(Y)
+    budget = min(int(budget or n), n)
+    fraction = hypervolume_fraction(np.asarray(Y, dtype=float), goals)
+    rng = np.random.default_rng(seed)
+    total = np.zeros(budget)
+    for _ in range(runs):
+        order = rng.permutation(n)[:budget]
+        total += [fraction(order[:i]) for i in range(1, budget + 1)]
+    return total / runs

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.design.goals import Goal
+from matloop.design.multi_options import goal_inputs, sample_acquisition
 from matloop.design.multiobjective import (
     ChimeraGoal,
     chebyshev_scalarize,
@@ -123,6 +124,8 @@ def rank_multi(
     constraints: list[tuple[np.ndarray, np.ndarray, float | None, float | None, str]] | None = None,
     n_samples: int = DEFAULT_SAMPLES,
     failed_X: np.ndarray | None = None,
+    acquisition: str | None = None,
+    goal_features: list | None = None,
 ) -> MultiRanking:
     """Fit one surrogate per goal, score ``candidates`` and choose a batch (see the module docstring).
 
@@ -132,6 +135,8 @@ def rank_multi(
 
     ``X_rows``/``Y_rows``: features and raw goal values (NaN where not measured) of the measured rows;
     ``constraints``: ``(X_measured, values, low, high, name)`` of other measured properties.
+    ``acquisition`` (ParEGO, Chimera) and ``goal_features`` (a history prior per goal):
+    :mod:`matloop.design.multi_options`.
     """
     scalarize = scalarize or "ehvi"
     if scalarize not in SCALARIZATIONS:
@@ -152,13 +157,14 @@ def rank_multi(
     means, stds, covs, filled, names = [], [], [], Y_rows.copy(), []
     for j in range(m):
         have = np.isfinite(Y_rows[:, j])
-        sur = make_surrogate(model, seed).fit(X_rows[have], Y_rows[have, j])
-        mu, sd = sur.predict(X_candidates, return_std=True)
+        Xr, Xc = goal_inputs(X_rows, X_candidates, goal_features, j)  # + goal j's history prior, if any
+        sur = make_surrogate(model, seed).fit(Xr[have], Y_rows[have, j])
+        mu, sd = sur.predict(Xc, return_std=True)
         means.append(np.asarray(mu, dtype=float))
         stds.append(np.maximum(np.asarray(sd, dtype=float), 1e-12))
         if (~have).any():  # a row measured on other goals only: its predicted value stands in (front only)
-            filled[~have, j] = sur.predict(X_rows[~have])
-        covs.append(_covariance(sur, X_rows[have], Y_rows[have, j], X_candidates, seed) if k > 1 else None)
+            filled[~have, j] = sur.predict(Xr[~have])
+        covs.append(_covariance(sur, Xr[have], Y_rows[have, j], Xc, seed) if k > 1 else None)
         names.append(str(getattr(sur, "chosen_", model)))
     feasible = np.ones(n)
     for Xc, vals, lo, hi, _name in constraints or []:
@@ -179,7 +185,7 @@ def rank_multi(
     ref = np.full(m, -0.1)
     sampler = _Sampler(means, stds, covs, goals, low, span, n_samples, rng)
     Z0 = sampler.normalised()
-    picks, values = _choose(scalarize, sampler, F, ref, filled, goals, feasible, k, rng)
+    picks, values = _choose(scalarize, sampler, F, ref, filled, goals, feasible, k, rng, acquisition)
     Zc = Z0[:, picks, :]
     lows, highs = dominated_boxes(F, ref)
     gain = hvi_from_boxes(Zc, ref, lows, highs).mean(axis=0) / max(front.hypervolume, 1e-300)
@@ -201,7 +207,8 @@ def rank_multi(
                      for r, i in enumerate(picks)]
     version = hashlib.sha256(np.ascontiguousarray(X_rows).tobytes() + np.nan_to_num(Y_rows).tobytes()
                              + f"{names}|{seed}|{scalarize}".encode()).hexdigest()[:16]
-    label = {"ehvi": "qehvi", "parego": "parego", "chimera": "chimera"}[scalarize]
+    label = {"ehvi": "qehvi", "parego": "parego", "chimera": "chimera"}[scalarize] + (f"-{acquisition}" if acquisition
+                                                                                    else "")
     return MultiRanking(out, picks, "+".join(dict.fromkeys(names)), version, label)
 
 
@@ -260,7 +267,7 @@ class _Sampler:
             self.cols[j].append((col, denom))
 
 
-def _choose(scalarize, sampler: _Sampler, F, ref, observed_raw, goals, feasible, k, rng):
+def _choose(scalarize, sampler: _Sampler, F, ref, observed_raw, goals, feasible, k, rng, acquisition=None):
     """Sequential greedy batch: score, pick the best, add its fantasies, condition, repeat."""
     S, n = sampler.eps.shape[0], sampler.eps.shape[1]
     fronts = [F] * S  # per-sample fronts grow with the batch's fantasies
@@ -278,9 +285,9 @@ def _choose(scalarize, sampler: _Sampler, F, ref, observed_raw, goals, feasible,
                 shortlist[np.argsort(-acq * feasible, kind="stable")[: max(SHORTLIST, 20 * k)]] = True
         elif scalarize == "parego":
             w = rng.dirichlet(np.ones(len(goals)))
-            acq = _parego(Z, fronts, w)
+            acq = _parego(Z, fronts, w, acquisition, rng)
         else:
-            acq = _chimera(sampler, observed, goals)
+            acq = _chimera(sampler, observed, goals, acquisition, rng)
         acq = acq * feasible
         acq[chosen] = -np.inf
         a = int(np.argmax(acq))
@@ -318,26 +325,33 @@ def _ehvi(Z, fronts, ref, shared_boxes, shortlist=None) -> np.ndarray:
     return out
 
 
-def _parego(Z, fronts, weights) -> np.ndarray:
+def _parego(Z, fronts, weights, acquisition=None, rng=None) -> np.ndarray:
     """Expected improvement of the augmented Chebyshev scalarisation over each sample's best."""
     m = Z.shape[-1]
     ideal, nadir = np.ones(m), np.zeros(m)
     vals = chebyshev_scalarize(Z.reshape(-1, m), weights, ideal, nadir).reshape(Z.shape[:2])
     best = np.array([chebyshev_scalarize(f, weights, ideal, nadir).max() for f in fronts])
+    if acquisition is not None:  # --acquisition on the scalarised goals (design/multi_options.py)
+        return sample_acquisition(acquisition, vals, best, rng)
     return np.maximum(vals - best[:, None], 0.0).mean(axis=0)
 
 
-def _chimera(sampler: _Sampler, observed, goals) -> np.ndarray:
+def _chimera(sampler: _Sampler, observed, goals, acquisition=None, rng=None) -> np.ndarray:
     """Expected improvement of the Chimera merit (joint over the measured rows and each sample)."""
     hierarchy = [ChimeraGoal(g.objective, DEFAULT_TOLERANCE if g.tolerance is None else g.tolerance)
                  for g in goals]
     raw = np.stack([sampler.raw(j) for j in range(len(goals))], axis=-1)  # samples x candidates x goals
     out = np.zeros(raw.shape[1])
+    merits, bests = [], []  # per sample, for --acquisition (design/multi_options.py)
     for s in range(raw.shape[0]):
         obs = observed[s][np.all(np.isfinite(observed[s]), axis=1)]
         merit = chimera(np.vstack([obs, raw[s]]), hierarchy)
         best = merit[: len(obs)].max() if len(obs) else -np.inf
         out += np.maximum(merit[len(obs):] - best, 0.0)
+        merits.append(merit[len(obs):])
+        bests.append(best)
+    if acquisition is not None:
+        return sample_acquisition(acquisition, np.array(merits), np.array(bests), rng)
     return out / raw.shape[0]
 
 
@@ -375,7 +389,9 @@ def input_features(dataset, frame: pd.DataFrame, exclude: list[str]) -> np.ndarr
 def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | None = None,
                   model: str = DEFAULT_SURROGATE, seed: int = 0, constraints: list[str] | None = None,
                   n_samples: int = DEFAULT_SAMPLES, failed_if: str | None = None,
-                  retry_failed: bool = False) -> pd.DataFrame:
+                  retry_failed: bool = False, candidates=None, history: list | None = None,
+                  acquisition: str | None = None, allow_replicates: bool = False,
+                  transfer: str = "none") -> pd.DataFrame:
     """Rank the rows of ``dataset`` whose goal cells are all empty and return the chosen batch.
 
     Failed rows (``status`` failed or matching ``failed_if``; :mod:`matloop.design.outcomes`) are
@@ -383,10 +399,19 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
 
     Rows with some goals measured are data for those goals. Output: every column of the chosen rows
     as given, then :func:`output_columns`.
+
+    As in the single-goal :func:`matloop.design.suggest.suggest` (:mod:`matloop.design.multi_options`):
+    ``candidates`` (a second table, its rows with every goal blank), ``history`` (``(frame, source)``
+    pairs: a prior per goal from the tables that measure it), ``acquisition`` (applied to ParEGO's or
+    Chimera's scalarised goals), ``allow_replicates`` (blank rows whose input is measured) and
+    ``transfer`` (the pre-trained library's values as features of a composition table).
     """
+    from matloop.design import multi_options as opts
     from matloop.design.goals import check_goals
     from matloop.design.multiobjective import parse_constraint
 
+    scalarize, acq_note = opts.resolve_acquisition(scalarize, acquisition)
+    dataset, n_known = opts.with_candidates(dataset, candidates, goals)  # a second table, every goal blank
     frame = dataset.frame
     check_goals(goals, frame.columns)
     cons_cols = []
@@ -410,14 +435,22 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
     failed = failure_outcomes(frame, dataset.rows, failed_if)[0] if outcomes else np.zeros(len(frame), dtype=bool)
     measured &= ~failed
     X = input_features(dataset, frame, goal_cols + cons_cols + outcome_columns(list(frame.columns), failed_if, frame=frame))
+    X = opts.add_transfer(X, dataset, frame, transfer)  # --transfer: the pre-trained library's values
     cons = []
     for col, lo, hi in parsed:
         vals = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
         have = np.isfinite(vals)
         cons.append((X[have], vals[have], lo, hi, col))
     open_rows = ~measured & (~failed | retry_failed)
+    open_rows, n_reps = opts.without_replicates(dataset, open_rows, measured, allow_replicates)
+    goal_features, note = None, None
+    if history:  # a prior per goal (design/multi_options.py)
+        goal_features, note = opts.goal_history(dataset, frame, goals, history, X, Y, measured, open_rows, model,
+                                                seed, goal_cols + cons_cols + outcome_columns(list(frame.columns),
+                                                                                              failed_if, frame=frame))
     ranking = rank_multi(X[measured], Y[measured], X[open_rows], frame.loc[open_rows], goals, batch, scalarize,
-                         model, seed, cons, n_samples, X[failed] if outcomes else None)
+                         model, seed, cons, n_samples, X[failed] if outcomes else None, acquisition, goal_features)
     ranking.chosen.attrs.update(n_candidates=int(open_rows.sum()), n_measured=int(measured.sum()),
-                                n_failed=int(failed.sum()))
-    return ranking.chosen
+                                n_failed=int(failed.sum()), n_known_left_out=n_known,
+                                n_replicates_left_out=n_reps)
+    return opts.annotate(ranking.chosen, goals, acq_note, note, goal_features)

@@ -152,6 +152,7 @@ def suggest(
     retry_failed: bool = False,
     history: list[tuple[pd.DataFrame, str]] | None = None,
     transfer: str = "none",
+    featurizer: str | None = None,
 ) -> pd.DataFrame:
     """Rank the candidate rows (empty target) of ``dataset``; returns the chosen batch.
 
@@ -181,6 +182,8 @@ def suggest(
     failed = (failure_outcomes(dataset.frame, dataset.rows, failed_if)[0] if outcomes
               else np.zeros(len(y), dtype=bool))
     labelled = np.isfinite(y) & ~failed
+    if featurizer is not None:  # a registry name (e.g. chgnet): used for the table's rows and the candidates
+        dataset._featurizer_name = featurizer
     if candidates is not None and dataset.kind == "parameters":  # the encoding knows the candidates' labels too
         from matloop.design.encode import dataset_encoder
 
@@ -251,10 +254,9 @@ def suggest(
     return ranking.chosen
 
 
-def _candidate_table(dataset: Dataset, candidates: Dataset, labelled: np.ndarray):
-    """(frame, features, n already measured) of a second table of candidates, checked against ``dataset``."""
-    from matloop.design.surrogate import material_keys
-
+def align_candidates(dataset: Dataset, candidates: Dataset, input_option: str = "--input") -> tuple[pd.DataFrame, np.ndarray]:
+    """(frame, file rows) of a second table of candidates with ``dataset``'s column names: same kind, the
+    table's parameter columns present, its material column renamed to ``dataset.input``."""
     if candidates.kind != dataset.kind:
         raise InputError(f"the candidates are {candidates.kind} rows but the table's inputs are {dataset.kind}; "
                          "give candidates of the same kind")
@@ -268,8 +270,16 @@ def _candidate_table(dataset: Dataset, candidates: Dataset, labelled: np.ndarray
     elif candidates.input != dataset.input:
         if dataset.input in frame.columns:
             raise InputError(f"the candidates table has both {candidates.input!r} (its material column) and "
-                             f"{dataset.input!r}; give --input to say which holds the candidates")
+                             f"{dataset.input!r}; give {input_option} to say which holds the candidates")
         frame = frame.rename(columns={candidates.input: dataset.input})
+    return frame, rows
+
+
+def _candidate_table(dataset: Dataset, candidates: Dataset, labelled: np.ndarray):
+    """(frame, features, n already measured) of a second table of candidates, checked against ``dataset``."""
+    from matloop.design.surrogate import material_keys
+
+    frame, rows = align_candidates(dataset, candidates)
     target = dataset.target
     if target in frame.columns:
         filled = pd.to_numeric(frame[target], errors="coerce").notna().to_numpy()

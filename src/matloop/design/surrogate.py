@@ -93,21 +93,31 @@ def featurize(dataset: Dataset, frame: pd.DataFrame | None = None, featurizer=No
         sub = frame[dataset.parameter_columns].reset_index(drop=True)
         return dataset_encoder(dataset).transform(attach_source_rows(sub, np.asarray(rows)) if rows is not None
                                                   else sub)
+    shared = featurizer is None and dataset.kind == "structure"
     if featurizer is None:
-        from matloop.represent.registry import default_featurizer_for
+        from matloop.represent.registry import default_featurizer_for, get_featurizer
 
-        featurizer = default_featurizer_for(dataset.kind)
+        named = getattr(dataset, "_featurizer_name", None)  # suggest --featurizer NAME
+        featurizer = get_featurizer(named) if named else default_featurizer_for(dataset.kind)
     values = frame[dataset.input].reset_index(drop=True)
     if rows is not None:
         values = attach_source_rows(values, np.asarray(rows))
-    if dataset.kind == "structure":
-        from matloop.represent.structure import read_structures
+    if dataset.kind == "structure":  # cached rows (represent.feature_cache); fitted once per dataset, so that
+        from matloop.represent.feature_cache import cached_transform  # candidates get the same columns
 
+        fitted = getattr(dataset, "_structure_featurizer", None) if shared and frame is not dataset.frame else None
         base = getattr(dataset, "base_dir", None)
-        values = read_structures(values, column=dataset.input, base_dir=base)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # undefined-descriptor notes: the models impute NaN
-        out = featurizer.fit_transform(values) if hasattr(featurizer, "fit_transform") else featurizer.transform(values)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = (cached_transform(fitted, values, base_dir=base) if fitted is not None
+                   else cached_transform(featurizer, values, fit=True, base_dir=base))
+        if shared and frame is dataset.frame:  # the fitted featurizer travels with this Dataset object
+            dataset._structure_featurizer = featurizer
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # undefined-descriptor notes: the models impute NaN
+            out = (featurizer.fit_transform(values) if hasattr(featurizer, "fit_transform")
+                   else featurizer.transform(values))
     out = pd.DataFrame(out).reset_index(drop=True)
     from matloop.io.validate import check_finite_features
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-INPUT_KINDS = ("composition", "structure", "molecule", "parameters")
+INPUT_KINDS = ("composition", "structure", "molecule", "parameters", "pattern")
 TASKS = ("regression", "classification")
 
 

@@ -13,22 +13,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from matloop.errors import InputError
-from matloop.io.compat import is_text_column
 from matloop.io.formula import parse_formulas
 
-__all__ = ["ColumnGuess", "classify_column", "detect_input", "looks_like_structure_path", "rdkit_available"]
+if TYPE_CHECKING:  # imported where a frame is looked at: matloop.io.fast_formulas uses this module's rules
+    import pandas as pd  # on a formula list without loading pandas
+
+__all__ = ["ColumnGuess", "classify_column", "detect_input", "is_inline_text", "looks_like_structure",
+           "looks_like_structure_path", "looks_like_structure_text", "material_label", "rdkit_available"]
 
 #: how many non-empty values of a column are looked at to guess what it holds
 SAMPLE_SIZE = 400
 _MOST = 0.5  # share of values that must fit a kind
 _SMILES_ONLY_MIN = 0.1  # share of SMILES that are not formulas, to call a column molecules
 
-_STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".contcar", ".json", ".mson")
+_STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".contcar", ".json", ".mson", ".xyz", ".extxyz")
 _COMPRESSED = (".gz", ".bz2", ".xz", ".lzma")
 _POSCAR_NAME = re.compile(r"^(POSCAR|CONTCAR)", re.IGNORECASE)
 _NAME_HINTS = {
@@ -36,7 +39,13 @@ _NAME_HINTS = {
     "composition": re.compile(r"formula|composition|compound|stoichiometry|chemistry", re.IGNORECASE),
     "structure": re.compile(r"structure|cif|poscar|crystal|file|path", re.IGNORECASE),
 }
-KIND_WORDS = {"composition": "formulas", "molecule": "SMILES", "structure": "structure file paths"}
+KIND_WORDS = {"composition": "formulas", "molecule": "SMILES",
+              "structure": "crystal structures (file paths or inline CIF/POSCAR/JSON)",
+              "pattern": "diffraction pattern files (.xy, .xye, .xrdml, two-column .csv/.txt/.dat)"}
+_FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eEdD][-+]?\d+)?"
+_VECTOR = re.compile(rf"^\s*{_FLOAT}\s+{_FLOAT}\s+{_FLOAT}\s*$")
+_SCALE = re.compile(rf"^\s*{_FLOAT}(\s+{_FLOAT}\s+{_FLOAT})?\s*$")
+_CIF_BLOCK = re.compile(r"^\s*data_\S*", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -98,9 +107,54 @@ def looks_like_structure_path(value: str) -> bool:
     return lower.endswith(_STRUCTURE_SUFFIXES) or bool(_POSCAR_NAME.match(name))
 
 
-def _sample(values: pd.Series) -> list[str]:
-    """Up to SAMPLE_SIZE non-empty string values spread over the column."""
-    cells = values.to_numpy(dtype=object)
+def is_inline_text(value: str) -> bool:
+    """Whether a cell holds a file's contents rather than a path: a line break, or JSON."""
+    text = value.strip()
+    return "\n" in text or text.startswith(("{", "["))
+
+
+def looks_like_structure_text(value: str) -> bool:
+    """Whether a string is the text of a CIF, a POSCAR/CONTCAR or a pymatgen ``Structure`` JSON.
+
+    Decided by form alone (nothing is parsed here): a CIF has a ``data_`` block with a cell length
+    and atom sites; a POSCAR has a scale line and three lattice-vector lines of three numbers; the
+    JSON is an object with ``lattice`` and ``sites``. Plain text that fits none is not a structure.
+    """
+    if not isinstance(value, str) or not is_inline_text(value):
+        return False
+    text = value.strip()
+    if text.startswith("{"):
+        return '"lattice"' in text and '"sites"' in text
+    if "_cell_length_a" in text and "_atom_site" in text and _CIF_BLOCK.search(text):
+        return True
+    lines = text.splitlines()
+    return len(lines) >= 7 and bool(_SCALE.match(lines[1])) and all(_VECTOR.match(ln) for ln in lines[2:5])
+
+
+def material_label(value: object, width: int = 60) -> str:
+    """A one-line label of a material cell for terminal output: inline structure text becomes its
+    CIF block name, POSCAR comment line or ``pymatgen JSON (N sites)``; anything else is shortened."""
+    text = str(value)
+    if isinstance(value, str) and is_inline_text(value):
+        stripped = value.strip()
+        block = _CIF_BLOCK.search(stripped)
+        if stripped.startswith("{"):
+            text = "pymatgen JSON ({} sites)".format(stripped.count('"species"'))
+        elif block is not None and "_cell_length_a" in stripped:
+            text = f"CIF {block.group(0).strip()}"
+        else:
+            text = f"POSCAR '{stripped.splitlines()[0].strip()}'"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def looks_like_structure(value: str) -> bool:
+    """A structure file path (by its name) or inline structure text (:func:`looks_like_structure_text`)."""
+    return looks_like_structure_text(value) if is_inline_text(value) else looks_like_structure_path(value)
+
+
+def _sample(values: pd.Series | np.ndarray) -> list[str]:
+    """Up to SAMPLE_SIZE non-empty string values spread over the column (a Series or an object array)."""
+    cells = values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
     if len(cells) > 4 * SAMPLE_SIZE:  # look at evenly spread cells first; a sparse column falls through
         spread = cells[np.linspace(0, len(cells) - 1, 2 * SAMPLE_SIZE).astype(int)]
         text = [v.strip() for v in spread if isinstance(v, str) and v.strip()]
@@ -135,7 +189,7 @@ def classify_column(values: pd.Series, column: str) -> ColumnGuess:
     _, errors = parse_formulas(sample, column=column, errors="collect")
     is_formula = np.ones(n, dtype=bool)
     is_formula[errors["row"].to_numpy(dtype=np.int64) - 1] = False
-    is_structure = np.array([looks_like_structure_path(v) for v in sample])
+    is_structure = np.array([looks_like_structure(v) for v in sample])
     is_smiles = _smiles_ok(sample) & ~is_structure
     return ColumnGuess(
         column, n, float(is_formula.mean()), float(is_smiles.mean()),
@@ -144,6 +198,8 @@ def classify_column(values: pd.Series, column: str) -> ColumnGuess:
 
 
 def _text_columns(frame: pd.DataFrame, exclude: set[str]) -> list[str]:
+    from matloop.io.compat import is_text_column
+
     return [c for c in frame.columns if c not in exclude and is_text_column(frame[c])]
 
 
@@ -167,6 +223,8 @@ def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = Non
     (column, kind, how)
         ``column`` is ``None`` for a parameter table; ``how`` says in words how it was decided.
     """
+    if kind == "pattern" or (kind is None and (found := _pattern_column(frame, exclude, input))):
+        return _pattern_input(frame, exclude, input) if kind == "pattern" else found
     if kind == "parameters":
         if input is not None:
             raise InputError(f"a parameter table has no input column; drop input={input!r} or choose another kind")
@@ -233,6 +291,55 @@ def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = Non
     return None, "parameters", "no column of formulas, SMILES or structure file paths"
 
 
+def _pattern_share(values) -> float:
+    from matloop.io.patterns import looks_like_pattern_path
+
+    sample = _sample(values)
+    return float(np.mean([looks_like_pattern_path(v) for v in sample])) if sample else 0.0
+
+
+def _pattern_column(frame: pd.DataFrame, exclude: set[str], input: str | None) -> tuple[str, str, str] | None:
+    """The pattern-file column when the names decide it: most cells end in ``.xy``, ``.xye``, ``.xrdml``
+    (or ``.csv``/``.txt``/``.dat`` in a column named like a file column); None otherwise."""
+    from matloop.io.patterns import looks_like_pattern_path
+
+    columns = [input] if input is not None else _text_columns(frame, exclude)
+    found = []
+    for c in columns:
+        if c not in frame.columns:
+            return None
+        sample = _sample(frame[c])
+        if not sample:
+            continue
+        plain = np.mean([looks_like_pattern_path(v) and re.sub(r"\.(gz|bz2|xz)$", "", v.lower()).endswith(
+            (".xy", ".xye", ".xrdml")) for v in sample])
+        any_suffix = np.mean([looks_like_pattern_path(v) for v in sample])
+        if plain >= _MOST or (any_suffix >= _MOST and (input is not None or _NAME_HINTS["structure"].search(c)
+                                                       or re.search(r"pattern|xrd|spectr", c, re.IGNORECASE))):
+            found.append(c)
+    if len(found) == 1:
+        how = "given" if input is not None else "detected"
+        return found[0], "pattern", f"{how}; values read as {KIND_WORDS['pattern']}"
+    return None
+
+
+def _pattern_input(frame: pd.DataFrame, exclude: set[str], input: str | None) -> tuple[str, str, str]:
+    """The input column of a table the user said holds patterns (``--kind pattern``)."""
+    if input is not None:
+        if input not in frame.columns:
+            raise InputError(missing_column_message("input", input, frame.columns))
+        return input, "pattern", "given"
+    columns = _text_columns(frame, exclude)
+    shares = {c: _pattern_share(frame[c]) for c in columns}
+    best = [c for c, s in shares.items() if s >= _MOST]
+    if len(best) == 1:
+        return best[0], "pattern", f"detected: {shares[best[0]]:.0%} of sampled values are {KIND_WORDS['pattern']}"
+    if not best:
+        raise InputError(f"no column looks like {KIND_WORDS['pattern']}; name the input column with --input COL")
+    raise InputError(f"more than one column could hold the pattern files ({', '.join(map(repr, best))}); name it "
+                     "with --input COL")
+
+
 def _all_categorical(frame: pd.DataFrame, columns: list[str]) -> bool:
     """Whether every column repeats its values (choices such as fragments or solvents, not one material per row)."""
     from matloop.io.categorical import categorical_problem
@@ -284,6 +391,8 @@ def infer_task(values: pd.Series) -> str:
 
     ``values`` are already-converted target values (numbers, bools, or text labels), missing as NaN.
     """
+    import pandas as pd
+
     present = values.dropna()
     if present.empty:
         return "regression"

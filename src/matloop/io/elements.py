@@ -21,6 +21,11 @@ SYMBOLS: tuple[str, ...] = (
 N_ELEMENTS = len(SYMBOLS) - 1  # 118
 ATOMIC_NUMBER: dict[str, int] = {s: z for z, s in enumerate(SYMBOLS) if s}
 SYMBOL_ARRAY = np.array(SYMBOLS, dtype=object)
+_symbol_key = {s: sum(ord(c) << (8 * i) for i, c in enumerate(s)) for s in ATOMIC_NUMBER}
+#: Z by key (an uppercase letter + a lowercase one << 8), 0 for none: the byte parser's symbol table
+_Z_BY_KEY = np.zeros(1 << 15, dtype=np.int16)
+_Z_BY_KEY[[k for k in _symbol_key.values() if k < 1 << 15]] = [ATOMIC_NUMBER[s] for s, k in _symbol_key.items()
+                                                               if k < 1 << 15]
 
 
 def atomic_numbers(symbols) -> np.ndarray:

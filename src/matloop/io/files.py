@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from matloop.errors import InputError, error_table
+from matloop.io.formats import SUFFIXES, table_format, table_stem
+from matloop.io.formats import separator as _separator
 from matloop.io.guard import (
     check_cells,
     check_parquet,
@@ -36,33 +38,6 @@ from matloop.io.guard import (
 __all__ = ["SUFFIXES", "read_columns", "read_raw", "table_format", "table_stem"]
 
 _COMPRESSIONS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-SUFFIXES = {
-    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "txt",
-    ".xlsx": "xlsx", ".xlsm": "xlsx",
-    ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-    ".parquet": "parquet", ".pq": "parquet",
-}
-
-
-def table_format(path: Path) -> tuple[str, str | None]:
-    """``(format, compression)`` from the suffixes, e.g. ``data.csv.gz`` -> ``("csv", ".gz")``."""
-    suffixes = [s.lower() for s in path.suffixes]
-    compression = suffixes.pop() if suffixes and suffixes[-1] in _COMPRESSIONS else None
-    fmt = SUFFIXES.get(suffixes[-1]) if suffixes else None
-    if fmt is None or (compression and fmt in ("xlsx", "parquet")):
-        known = ", ".join(sorted(SUFFIXES))
-        raise InputError(f"cannot read {path.name!r}: unknown table type; use one of {known} "
-                         "(text formats may also end in .gz, .bz2 or .xz)")
-    return fmt, compression
-
-
-def table_stem(path: str | Path) -> str:
-    """The file name without its table and compression suffixes: ``runs.2024.csv.gz`` -> ``runs.2024``."""
-    name = Path(path).name
-    for suffix in (*_COMPRESSIONS, *SUFFIXES):
-        if name.lower().endswith(suffix) and len(name) > len(suffix):
-            name = name[: -len(suffix)]
-    return name
 
 
 def read_columns(path: str | Path) -> list[str]:
@@ -85,16 +60,6 @@ def read_columns(path: str | Path) -> list[str]:
 def _read_text(path: Path, compression: str | None) -> str:
     """The file's text, size-capped and decoded (:func:`matloop.io.guard.decode_text`)."""
     return decode_text(read_bytes(path, compression), path.name)
-
-
-def _separator(fmt: str, header: str) -> str:
-    if fmt == "tsv":
-        return "\t"
-    counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
-    if fmt == "csv" and counts[","] > 0:
-        return ","
-    best = max(counts, key=counts.get)
-    return best if counts[best] > 0 else ","
 
 
 def _read_delimited(path: Path, fmt: str, compression: str | None) -> pd.DataFrame:

@@ -36,14 +36,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from matloop.errors import InputError, error_table, shorten
-from matloop.io.elements import ATOMIC_NUMBER, N_ELEMENTS, SYMBOLS
-from matloop.io.factorize import factorize_exact
+from matloop.io.elements import _Z_BY_KEY, ATOMIC_NUMBER, N_ELEMENTS, SYMBOLS
 from matloop.io.formula_abbrev import ORGANIC_CATIONS, abbreviation_at, unknown_symbol_hint
+
+if TYPE_CHECKING:  # parse_formulas imports it: _parse_unique and Compositions are numpy-only
+    import pandas as pd
 
 __all__ = ["MAX_FORMULA_CHARS", "Compositions", "parse_formulas", "parse_formula"]
 
@@ -151,6 +153,10 @@ def parse_formulas(
     """
     if errors not in ("raise", "collect"):
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+    import pandas as pd
+
+    from matloop.io.factorize import factorize_exact
+
     series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
     codes, uniques = factorize_exact(series)
     raw, text = uniques.tolist(), pd.api.types.infer_dtype(uniques, skipna=False) == "string"  # (C loops)
@@ -188,9 +194,10 @@ def parse_formulas(
     return expanded
 
 
-def _parse_unique(uniq: list[str]) -> tuple[Compositions, dict[int, str]]:
-    """Parse distinct strings; returns compositions (plus one trailing empty row) and reasons."""
-    z_f, a_f, row_f, failed = _parse_fast(uniq)
+def _parse_unique(uniq: list[str], fast: tuple | None = None) -> tuple[Compositions, dict[int, str]]:
+    """Parse distinct strings (``fast``: what :func:`_parse_fast` made of them, if known); returns
+    compositions (plus one trailing empty row) and reasons. Each string is parsed on its own."""
+    z_f, a_f, row_f, failed = _parse_fast(uniq) if fast is None else fast
     slow_idx = np.flatnonzero(failed)
     keep = ~failed[row_f]
     rows_all, z_all, a_all = [row_f[keep]], [z_f[keep]], [a_f[keep]]
@@ -217,12 +224,6 @@ def _parse_unique(uniq: list[str]) -> tuple[Compositions, dict[int, str]]:
     return comps, reasons
 
 
-_symbol_key = {s: sum(ord(c) << (8 * i) for i, c in enumerate(s)) for s in ATOMIC_NUMBER}
-_Z_BY_KEY = np.zeros(1 << 15, dtype=np.int16)  #: Z by key (an uppercase letter + a lowercase one << 8); 0: none
-_Z_BY_KEY[[k for k in _symbol_key.values() if k < 1 << 15]] = [ATOMIC_NUMBER[s] for s, k in _symbol_key.items()
-                                                               if k < 1 << 15]
-
-
 def _parse_fast(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Parse plain formulas (letters, digits, dots, spaces) with numpy over one byte buffer.
 
@@ -237,34 +238,30 @@ def _parse_fast(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     if text.count("\x1f") != n:  # a separator inside a value: neutralise it, the slow path rejects it
         text = "\x1f".join(s.replace("\x1f", "\x00") for s in strings) + "\x1f"
     buf = np.frombuffer(text.encode("utf-8", errors="surrogatepass"), dtype=np.uint8)
-    buf = buf[(buf != 32) & (buf != 9)]  # whitespace is insignificant
+    buf = buf[(buf != 32) & (buf != 9)] if " " in text or "\t" in text else buf  # whitespace is insignificant
     is_sep = buf == _SEP
-    row_of = np.cumsum(is_sep) - is_sep  # row of each byte
+    row_of = np.cumsum(is_sep, dtype=np.int32) - is_sep  # row of each byte (int32: half the bytes of int64)
     upper = (buf >= 65) & (buf <= 90)
     lower = (buf >= 97) & (buf <= 122)
     digit = (buf >= 48) & (buf <= 57)
     dot = buf == 46
     failed = np.zeros(n, dtype=bool)
-    failed[row_of[~(upper | lower | digit | dot | is_sep)]] = True  # brackets, hydrates, non-ASCII...
+    prev_upper = np.concatenate([[False], upper[:-1]])
+    next_digit = np.concatenate([digit[1:], [False]])
+    # bytes sending their row to the slow parser: brackets, hydrates, non-ASCII...; a lowercase letter not right
+    # after an uppercase one (exponent 'e', 'Fe2o3', unknown 3-letter symbols); a dot not followed by a digit
+    odd = ~(upper | lower | digit | dot | is_sep)
+    odd |= lower & ~prev_upper
+    odd |= dot & ~next_digit
+    failed[row_of[odd]] = True
 
     # each row must start with an uppercase letter
     starts = np.concatenate([[0], np.flatnonzero(is_sep)[:-1] + 1])
     failed |= ~upper[np.minimum(starts, len(buf) - 1)] | is_sep[np.minimum(starts, len(buf) - 1)]
-    # lowercase runs longer than one letter (three-letter symbols) are unknown: send to slow path
-    prev_lower = np.concatenate([[False], lower[:-1]])
-    failed[row_of[lower & prev_lower]] = True
-    # a lowercase letter must follow an uppercase one (else e.g. exponent 'e' or 'Fe2o3')
-    prev_upper = np.concatenate([[False], upper[:-1]])
-    failed[row_of[lower & ~prev_upper]] = True
-    # a dot must sit inside a number: digit on at least one side and digits only around it
-    next_digit = np.concatenate([digit[1:], [False]])
-    prev_digit = np.concatenate([[False], digit[:-1]])
-    failed[row_of[dot & ~next_digit]] = True
-    failed[row_of[dot & ~prev_digit & ~next_digit]] = True
 
     # element tokens
     el_pos = np.flatnonzero(upper)
-    second = np.where(lower[np.minimum(el_pos + 1, len(buf) - 1)], buf[np.minimum(el_pos + 1, len(buf) - 1)], 0)
+    second = np.where(lower[after := np.minimum(el_pos + 1, len(buf) - 1)], buf[after], 0)
     key = buf[el_pos].astype(np.int64) + (second.astype(np.int64) << 8)
     z = _Z_BY_KEY[key]  # keys of an uppercase and an optional lowercase letter are below 2**15
     known = z > 0
@@ -277,9 +274,10 @@ def _parse_fast(strings: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     run_end = np.flatnonzero(numch & ~np.concatenate([numch[1:], [False]])) + 1
     amount = np.ones(len(el_pos))
     if len(run_start):
-        owner = np.searchsorted(el_pos, run_start) - 1  # token index preceding the number
+        owner = np.cumsum(upper, dtype=np.int32)[run_start] - 1  # token index preceding the number
         lengths = run_end - run_start
-        n_dots = np.add.reduceat(dot.astype(np.int64), run_start) if len(run_start) else None
+        dots = np.cumsum(dot, dtype=np.int32)
+        n_dots = dots[run_end - 1] - dots[run_start] + dot[run_start]  # dots within each run
         # digit runs may not be too long to convert exactly, nor contain two dots
         # a number must belong to an element of its own row (a row may start with a digit, as in
         # '2H2O': that row goes to the slow path and its number must not land on the previous row)

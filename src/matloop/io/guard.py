@@ -37,11 +37,14 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from matloop.errors import InputError, error_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CONTROL_CHARACTERS",
@@ -70,7 +73,13 @@ _BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
     (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
 )
 _NAMES = {0: "NUL", 7: "BEL", 8: "BS", 11: "VT", 12: "FF", 27: "ESC"}
-_SCALARS = (str, int, float, bool, np.integer, np.floating, np.bool_, type(None), pd.Timestamp, type(pd.NaT),
+
+
+def _scalars() -> tuple[type, ...]:
+    """The types of a single cell value (pandas imported here: reading a CSV need not load it)."""
+    import pandas as pd
+
+    return (str, int, float, bool, np.integer, np.floating, np.bool_, type(None), pd.Timestamp, type(pd.NaT),
             type(pd.NA))
 
 
@@ -249,6 +258,9 @@ def check_cells(frame: pd.DataFrame, name: str) -> None:
     bad_names = [str(c) for c in frame.columns if CONTROL_CHARACTERS.search(str(c))]
     if bad_names:
         raise InputError(f"cannot read {name}: the column name {bad_names[0]!r} {_control_reason(bad_names[0])}")
+    import pandas as pd
+
+    scalars = _scalars()
     problems: list[dict] = []
     more = 0
     for position in range(frame.shape[1]):
@@ -260,7 +272,7 @@ def check_cells(frame: pd.DataFrame, name: str) -> None:
             continue  # object, string and categorical columns are looked at
         values = cells.to_numpy(dtype=object)
         types = set(map(type, values))
-        odd = {t for t in types if not issubclass(t, _SCALARS)}
+        odd = {t for t in types if not issubclass(t, scalars)}
         texts = [v for v in values if type(v) is str] if str in types else []
         if not odd and not (texts and CONTROL_CHARACTERS.search("\n".join(texts))):
             continue

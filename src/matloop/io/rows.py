@@ -11,8 +11,12 @@ so a subset such as ``X.iloc[train]`` keeps its own rows), else the positions ``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where a frame is looked at (represent.base imports this module)
+    import pandas as pd
 
 __all__ = ["ATTR", "SourceRows", "attach_source_rows", "source_rows"]
 
@@ -70,7 +74,11 @@ def source_rows(X: object, n: int | None = None) -> np.ndarray:
     fallback = np.arange(1, n + 1)
     attrs = getattr(X, "attrs", None)
     rows = attrs.get(ATTR) if isinstance(attrs, dict) else None
-    if not isinstance(rows, SourceRows) or not isinstance(X, (pd.Series, pd.DataFrame)) or len(X) != n:
+    if not isinstance(rows, SourceRows):  # (X carries no rows: pandas need not be imported)
+        return fallback
+    import pandas as pd
+
+    if not isinstance(X, (pd.Series, pd.DataFrame)) or len(X) != n:
         return fallback
     rows = rows.array
     index = X.index

@@ -239,8 +239,11 @@ def inspect_table(
     duplicates: str = "keep",
     extra_inputs: Sequence[str] = (),
     structures_root: str | Path | None = None,
+    pattern_options: dict | None = None,
 ) -> tuple[Dataset, TableReport]:
-    """:func:`read_table`, also returning a :class:`TableReport` of what was decided and found."""
+    """:func:`read_table`, also returning a :class:`TableReport` of what was decided and found.
+
+    ``pattern_options`` (``unit``, ``wavelength``) say how pattern files (kind ``pattern``) are read."""
     _check_options(kind, task, duplicates)
     path = Path(path)
     raw, rows = read_raw(path)
@@ -292,6 +295,12 @@ def inspect_table(
             keys, recs = validate_formulas(values, column, rows)
         elif kind == "molecule":
             keys, recs = validate_smiles(values, column, rows)
+        elif kind == "pattern":  # every file is read now: a bad file or line is a row error (io.pattern_table)
+            from matloop.io.pattern_table import validate_pattern_paths
+
+            keys, recs = validate_pattern_paths(values, column, rows, path.resolve().parent,
+                                                skip_invalid=skip_invalid, **(pattern_options or {}))
+            frame[column] = [k if k is not None else v for k, v in zip(keys, values, strict=True)]
         else:
             keys, recs = validate_structure_paths(values, column, rows, path.resolve().parent,
                                                   root=structures_root)

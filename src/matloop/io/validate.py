@@ -322,10 +322,13 @@ def validate_structure_paths(values: pd.Series, column: str, rows: np.ndarray, b
     Paths are resolved (symlinks and ``..`` included) *before* anything is checked, and the result
     must lie inside ``root`` (default: ``base_dir``, the table's folder): a table cannot make matloop
     read ``../../etc/passwd`` or follow a symlink out of its folder. Whether a file outside exists is
-    never revealed, and no message shows a file's contents. Returns the resolved absolute paths
-    (``None`` when bad; also the duplicate keys) and errors. The files are not parsed here:
+    never revealed, and no message shows a file's contents. A cell holding the text of a structure
+    (inline CIF, POSCAR or pymatgen JSON: a line break, or JSON) is kept as its stripped text. Returns
+    the resolved absolute paths or texts (``None`` when bad; also the duplicate keys) and errors. The files are not parsed here:
     :mod:`matloop.represent` reads them when featurizing.
     """
+    from matloop.io.detect import is_inline_text
+
     root = Path(root if root is not None else base_dir).expanduser().resolve()
     resolved: list = []
     records: list[dict] = []
@@ -336,6 +339,8 @@ def validate_structure_paths(values: pd.Series, column: str, rows: np.ndarray, b
             reason = "empty structure file path"
         elif not isinstance(value, str):
             reason = f"expected a structure file path, found {type(value).__name__} {value!r}"
+        elif is_inline_text(value):  # the file's contents in the cell (CIF, POSCAR, pymatgen JSON)
+            path, reason = _check_structure_text(value)
         elif len(value) > MAX_PATH_CHARS:  # before any path operation (which would raise on it)
             reason = too_long_reason(len(value), MAX_PATH_CHARS, "structure file path")
         else:
@@ -347,6 +352,24 @@ def validate_structure_paths(values: pd.Series, column: str, rows: np.ndarray, b
         if reason is not None:
             records.append({"row": int(rows[i]), "column": column, "value": value, "reason": reason})
     return resolved, records
+
+
+def _check_structure_text(value: str) -> tuple[str | None, str | None]:
+    """(the text, None) for a cell that looks like inline CIF/POSCAR/JSON, else (None, reason).
+
+    Only the form is checked here (:func:`matloop.io.detect.looks_like_structure_text`); the text is
+    parsed, and bad structures reported per row, by :func:`matloop.represent.read_structures`.
+    """
+    from matloop.io.detect import looks_like_structure_text
+
+    if len(value) > MAX_STRUCTURE_FILE_BYTES:
+        return None, (f"inline structure text of {len(value):,} characters, more than the "
+                      f"{MAX_STRUCTURE_FILE_BYTES:,} limit")
+    if not looks_like_structure_text(value):
+        return None, ("not a structure: the cell holds text that is neither a CIF (data_ block with _cell_length_a "
+                      "and _atom_site), a POSCAR (scale line and three lattice vectors) nor pymatgen Structure "
+                      "JSON (an object with 'lattice' and 'sites')")
+    return value.strip(), None
 
 
 def _check_structure_path(value: str, base_dir: Path, root: Path) -> tuple[str | None, str | None]:
@@ -362,7 +385,8 @@ def _check_structure_path(value: str, base_dir: Path, root: Path) -> tuple[str |
                   "structure files must lie in the table's folder, or in the folder given with "
                   "--structures-root DIR (Python: structures_root=DIR)")
     elif not looks_like_structure_path(p.name) and not looks_like_structure_path(value):
-        reason = "not a structure file name (expected .cif, .vasp, POSCAR/CONTCAR or pymatgen .json)"
+        reason = ("not a structure file name (expected .cif, .vasp, POSCAR/CONTCAR, .xyz/.extxyz or pymatgen "
+                  ".json) nor inline CIF/POSCAR/JSON text")
     elif not p.exists():
         reason = f"structure file not found: {p}"
     elif not p.is_file():

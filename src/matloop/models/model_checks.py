@@ -43,7 +43,7 @@ MAX_COMPRESSION_RATIO = 200
 RATIO_FLOOR = 1 << 20
 MAX_MEMBERS = 200_000
 ALLOWED_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-KINDS = ("composition", "molecule", "structure", "parameters")
+KINDS = ("composition", "molecule", "structure", "parameters", "pattern")
 TASKS = ("regression", "classification")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 

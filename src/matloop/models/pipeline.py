@@ -45,11 +45,15 @@ class MaterialModel(BaseEstimator):
         Known bounds of a regression target (either side None), e.g. ``(0, None)`` for a band gap or
         ``(0, 1)`` for a fraction. ``"auto"``: a lower bound of 0 when every training value is
         non-negative. Predictions and intervals stay inside them; ``bounds_`` holds the pair used.
+    featurizer_params : dict or None
+        Keyword parameters of the featurizer (plain values), e.g. how pattern files are read
+        (``{"unit": "q"}``); saved with the model.
     """
 
     def __init__(self, estimator=None, kind: str = "composition", featurizer: str | None = None,
                  task: str = "regression", recalibrate: bool = True, domain: bool = True,
-                 extra_inputs: list[str] | None = None, bounds: str | tuple | None = "auto"):
+                 extra_inputs: list[str] | None = None, bounds: str | tuple | None = "auto",
+                 featurizer_params: dict | None = None):
         self.estimator = estimator
         self.kind = kind
         self.featurizer = featurizer
@@ -58,6 +62,7 @@ class MaterialModel(BaseEstimator):
         self.domain = domain
         self.extra_inputs = extra_inputs
         self.bounds = bounds
+        self.featurizer_params = featurizer_params
 
     # ------------------------------------------------------------------ features
     def _make_featurizer(self):
@@ -65,7 +70,7 @@ class MaterialModel(BaseEstimator):
 
         if self.kind == "parameters":
             return None
-        return get_featurizer(self.featurizer or DEFAULT_FOR_KIND[self.kind])
+        return get_featurizer(self.featurizer or DEFAULT_FOR_KIND[self.kind], **(self.featurizer_params or {}))
 
     def features(self, X, fit: bool = False) -> pd.DataFrame:
         """The feature matrix of raw inputs (a column of materials, or parameter columns)."""
@@ -86,6 +91,11 @@ class MaterialModel(BaseEstimator):
             warnings.simplefilter("ignore")  # undefined descriptors become NaN: imputed downstream
             if fit:
                 self.featurizer_ = self._make_featurizer()
+            if self.kind == "structure" and getattr(self.featurizer_, "feature_cache", True):
+                from matloop.represent.feature_cache import cached_transform  # rows seen before are read back
+
+                out = cached_transform(self.featurizer_, values, fit=fit)
+            elif fit:
                 out = self.featurizer_.fit_transform(values)
             else:
                 out = self.featurizer_.transform(values)

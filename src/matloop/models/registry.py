@@ -2,14 +2,14 @@
 
 Regression: ``auto`` (:class:`~matloop.models.automodel.AutoModel`), ``rf``, ``et``, ``rf-median``
 and ``et-median`` (the forests with the trees' median as the point prediction), ``gp``, ``gbm``
-(bootstrap ensemble), ``gbm-quantile``, ``nn`` (deep ensemble). Classification: ``auto``,
+(bootstrap ensemble), ``gbm-quantile``, ``nn`` (deep ensemble), ``gnn`` (crystal graph network on structures). Classification: ``auto``,
 ``rf``, ``gbm`` (calibrated classifiers). Imports are lazy so torch loads only for ``nn``.
 """
 
 from __future__ import annotations
 
-REGRESSORS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn")
-CLASSIFIERS = ("auto", "rf", "gbm")
+REGRESSORS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn", "gnn")
+CLASSIFIERS = ("auto", "rf", "gbm", "cnn")
 #: Fewest labelled rows ``matloop fit`` accepts: the uncertainty and the applicability domain are
 #: calibrated by 5-fold cross-validation with 5 neighbours, which needs more than 5 rows per fold.
 MIN_TRAINING_ROWS = 8
@@ -76,6 +76,10 @@ def make_model(name: str = "auto", task: str = "regression", random_state: int |
         from matloop.models.neural import NeuralEnsembleRegressor
 
         return NeuralEnsembleRegressor(random_state=random_state, **params)
+    if name == "gnn":  # crystal structures in, not a feature matrix (matloop.models.gnn)
+        from matloop.models.gnn.estimator import CrystalGraphRegressor
+
+        return CrystalGraphRegressor(random_state=random_state, **params)
     from matloop.errors import InputError
 
     raise InputError(f"unknown regression model {name!r}; known: {', '.join(REGRESSORS)}")
@@ -92,6 +96,11 @@ def _classifier(name: str, random_state, **params):
         return classifiers.CalibratedForestClassifier(random_state=random_state, **params)
     if name == "gbm":
         return classifiers.CalibratedBoostingClassifier(random_state=random_state, **params)
+    if name == "cnn":  # diffraction patterns (the I(2θ=...) columns of the pattern featurizer)
+        from matloop.models.diffraction_cnn import PatternCNNClassifier, _import_torch
+
+        _import_torch()
+        return PatternCNNClassifier(random_state=random_state, **params)
     from matloop.errors import InputError
 
     hint = " (it predicts numbers: this target holds class labels)" if name in REGRESSORS else ""

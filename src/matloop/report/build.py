@@ -114,7 +114,14 @@ def featurize(dataset: object, featurizer: object = None) -> tuple[pd.DataFrame,
             feat = registry.get_featurizer("magpie")
     else:
         feat = featurizer
-    X = feat.transform(dataset.X)
+    if dataset.kind == "structure":  # fitted here unless it came fitted with a model; rows seen before are cached
+        from matloop.represent.feature_cache import cached_transform
+
+        X = cached_transform(feat, dataset.X, fit=feat is not featurizer)
+    elif dataset.kind == "pattern" and feat is not featurizer:  # the grid is fitted on the patterns
+        X = feat.fit_transform(dataset.X)
+    else:
+        X = feat.transform(dataset.X)
     X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=float))
     return X.reset_index(drop=True), type(feat).__name__ + (f" ({getattr(feat, 'source', '')})"
                                                             if getattr(feat, "source", "") else "")
@@ -346,6 +353,10 @@ def _build(dataset, model, cv, featurizer, n_splits, seed, time_budget, umap, in
         sections.add_diagnostics_section(report, random_cv, name, unit, curve, ad, n_total=n)
         if interp is not None:
             sections.add_interpretation_section(report, interp, name, unit, n_total=n)
+        if dataset.kind == "pattern" and task == "classification":  # class activation maps on the patterns
+            from matloop.report.diffraction import add_pattern_section
+
+            add_pattern_section(report, X_raw, y_all, seed)
     report.timings = dict(clock.seconds)
     settings = _settings(dataset, feat_desc, X_all, model_desc, cv, n_splits, seed, time_budget, start)
     settings["seconds per stage"] = ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items())

@@ -46,7 +46,10 @@ def campaign_report(campaign, interpret: bool = True, pareto_with: str | None = 
         report.add_table(best, caption=f"The best candidate so far ({status.goal} {status.target})", digits=4)
     hist = campaign.history()
     direction = "min" if cfg["direction"] == "min" else "max"
-    if len(hist):
+    several = len(getattr(campaign, "goals", ())) > 1
+    if several:  # several goals: the hypervolume of the measured front, not the first goal's best
+        _goals_progress(report, campaign)
+    if len(hist) and not several:
         report.add_section("Progress")
         report.add_figure(_progress_plot(hist, status), name="best_so_far")
         shown = hist[["experiment", "value", "best_so_far", "recorded_at", "recorded_by", "source"]].copy()
@@ -114,6 +117,47 @@ def _progress_plot(hist: pd.DataFrame, status):
                 + (f" (start: {first:.4g})" if first is not None else ""))
         text += f"; reached at experiment {hit}" if hit else "; no experiment beat the starting data yet"
     return Plot(fig, text + ".")
+
+
+def _goals_progress(report: Report, campaign) -> None:
+    """Several goals: hypervolume of the measured front vs experiments, with the same experiments in a
+    random order as the baseline (:func:`matloop.design.campaign_multi.goals_progress`), and the table."""
+    from matplotlib.ticker import MaxNLocator
+
+    from matloop.design.campaign_multi import goals_progress
+    from matloop.report.style import NEUTRAL, PALETTE, Plot
+
+    prog = goals_progress(campaign)
+    if not len(prog):
+        return
+    report.add_section("Progress")
+    words = "; ".join(g.words() for g in campaign.goals)
+    fig, ax = new_figure(6.0, 3.8)
+    x = prog["experiment"].to_numpy(dtype=float)
+    ax.step(x, prog["hypervolume"], where="post", color=PALETTE[0], label="campaign (its order)")
+    if len(prog) > 2:
+        ax.plot(x, prog["random_order"], "--", color=NEUTRAL, label="same experiments, random order (mean)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("experiments in the campaign (0 = start)")
+    ax.set_ylabel("hypervolume of the measured front")
+    ax.set_title("Progress: hypervolume vs experiments")
+    ax.legend(frameon=False, fontsize="small")
+    n = len(prog) - 1
+    final, first = float(prog["hypervolume"].iloc[-1]), float(prog["hypervolume"].iloc[0])
+    if n == 0:
+        text = f"No experiments recorded yet; the starting data's front has hypervolume {final:.4g}"
+    else:
+        half = np.flatnonzero(prog["hypervolume"].to_numpy() >= first + 0.5 * (final - first))
+        rand = np.flatnonzero(prog["random_order"].to_numpy() >= first + 0.5 * (final - first))
+        text = (f"Hypervolume {final:.4g} after {n} experiment{'s' if n != 1 else ''} (start {first:.4g}; goals: "
+                f"{words}; each scaled by its measured range)")
+        if final > first and len(half) and len(rand):
+            text += (f"; half of the gain came after {int(half[0])} experiments, against {int(rand[0])} for the same "
+                     "experiments in a random order")
+    report.add_figure(Plot(fig, text + "."), name="hypervolume_progress")
+    shown = prog.rename(columns={"random_order": "random order (mean)", "n_complete": "materials with every goal"})
+    report.add_table(shown, caption="Hypervolume of the measured front after each experiment (0: the start)",
+                     digits=4, max_rows=60)
 
 
 def _dataset(campaign, frame: pd.DataFrame):

@@ -7,14 +7,18 @@ featurize start 0.7 s faster.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from matloop.errors import InputError
 from matloop.io.formula import Compositions, parse_formulas
 from matloop.io.rows import source_rows
 from matloop.represent.api import FeaturizerAPI
 from matloop.represent.estimator import LightTransformer
+
+if TYPE_CHECKING:  # pandas is imported by the methods that build frames: `matloop featurize` on a formula
+    import pandas as pd  # list computes features without loading it (cli/commands/_featurize_fast.py)
 
 CHUNK_ROWS = 100_000  # rows featurized at once: bounds peak memory on huge columns
 
@@ -25,6 +29,8 @@ def as_compositions(X, column: str = "formula") -> tuple[Compositions, pd.Index]
     Returns the compositions and the index to give the output (the input's own when it has one).
     Bad formulas raise :class:`matloop.InputError` listing every bad row.
     """
+    import pandas as pd
+
     if isinstance(X, Compositions):
         return X, pd.RangeIndex(len(X))
     values, index, column = formula_values(X, column)
@@ -33,6 +39,8 @@ def as_compositions(X, column: str = "formula") -> tuple[Compositions, pd.Index]
 
 def formula_values(X, column: str = "formula") -> tuple[np.ndarray, pd.Index, str]:
     """The formula strings of ``X`` as an object array, the output index and the column name."""
+    import pandas as pd
+
     if isinstance(X, pd.DataFrame):
         if X.shape[1] != 1:
             raise ValueError(
@@ -74,6 +82,8 @@ class CompositionFeaturizer(FeaturizerAPI, LightTransformer):
         the output array, so peak memory is the output plus one chunk's temporaries. Bad formulas
         raise :class:`matloop.InputError` listing every bad row of the whole input.
         """
+        import pandas as pd
+
         names = self.get_feature_names_out()
         if isinstance(X, Compositions):
             comps, index, values, column = X, pd.RangeIndex(len(X)), None, ""
@@ -107,6 +117,13 @@ class CompositionFeaturizer(FeaturizerAPI, LightTransformer):
         """Optional fast path: write the features into ``out`` (C-contiguous) and return True.
 
         The default returns False, and ``transform`` then copies the result of ``_featurize``.
+        """
+        return False
+
+    def _featurize_columns_into(self, comps: Compositions, out: np.ndarray) -> bool:
+        """Optional: the features of ``_featurize_into`` transposed, one feature per row of ``out``
+        (shape ``(n_features, n)``), for column stores (``matloop featurize`` to Parquet); True when
+        written. The default returns False and the caller transposes ``_featurize_into``'s result.
         """
         return False
 

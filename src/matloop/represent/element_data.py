@@ -17,11 +17,12 @@ from __future__ import annotations
 import functools
 import warnings
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from matloop.io.compat import EXACT_FLOATS
+if TYPE_CHECKING:  # imported where a frame is built: element_array reads the tables without pandas
+    import pandas as pd
 
 SOURCES = ("magpie", "xenonpy")
 N_Z = 118  # rows 1..118; row 0 is an unused placeholder so that row Z is element Z
@@ -33,6 +34,15 @@ def element_table(source: str) -> pd.DataFrame:
     Values are float64 as sourced; missing values are NaN (see :func:`impute_mean`).
     """
     return _load(_check(source)).copy()
+
+
+def element_array(source: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The values of :func:`element_table` (row Z, row 0 NaN) as a read-only float64 array, and the
+    property names of its columns; read without pandas, so that ``matloop featurize`` on a list of
+    formulas need not import it. The same numbers bit for bit: Python's ``float`` and pandas'
+    round-trip parser both round every decimal correctly (tests/represent/test_element_array.py).
+    """
+    return _load_array(_check(source))
 
 
 def property_info(source: str) -> pd.DataFrame:
@@ -74,7 +84,30 @@ def _data_path(name: str):
 
 
 @functools.cache
+def _load_array(source: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    import csv
+    import gzip
+    import io
+
+    with _data_path(f"elements_{source}.csv.gz").open("rb") as handle:
+        rows = list(csv.reader(io.StringIO(gzip.decompress(handle.read()).decode("utf-8"))))
+    header, body = rows[0], rows[1:]
+    keep = [i for i, name in enumerate(header) if name not in ("Z", "symbol")]
+    if [row[header.index("Z")] for row in body] != [str(z) for z in range(1, N_Z + 1)] or \
+            any(len(row) != len(header) for row in body):
+        raise RuntimeError(f"bundled table elements_{source}.csv.gz is damaged: rows are not Z 1..{N_Z}")
+    values = np.full((N_Z + 1, len(keep)), np.nan)
+    values[1:] = [[float(row[i]) if row[i] else np.nan for i in keep] for row in body]
+    values.flags.writeable = False
+    return values, tuple(header[i] for i in keep)
+
+
+@functools.cache
 def _load(source: str) -> pd.DataFrame:
+    import pandas as pd
+
+    from matloop.io.compat import EXACT_FLOATS
+
     with _data_path(f"elements_{source}.csv.gz").open("rb") as handle:
         frame = pd.read_csv(handle, compression="gzip", index_col="Z", **EXACT_FLOATS)
     frame = frame.drop(columns="symbol").astype(np.float64)
@@ -89,6 +122,8 @@ def _load(source: str) -> pd.DataFrame:
 
 @functools.cache
 def _info(source: str) -> pd.DataFrame:
+    import pandas as pd
+
     with _data_path("elements_properties.csv.gz").open("rb") as handle:
         info = pd.read_csv(handle, compression="gzip", keep_default_na=False,
                            dtype={"unit": str, "label": str})

@@ -34,7 +34,7 @@ import numpy as np
 
 from matloop.io.formula import Compositions
 from matloop.represent.base import CompositionFeaturizer
-from matloop.represent.element_data import SOURCES, element_table, impute_mean, property_info
+from matloop.represent.element_data import SOURCES, element_array, impute_mean, property_info
 from matloop.represent.stats import canonical, summarize_table
 
 #: the properties of matminer's ``ElementProperty.from_preset("magpie")``, in its order
@@ -184,6 +184,10 @@ class ElementProperty(CompositionFeaturizer):
         summarize_table(comps, self._table(), self._stats(), by=self._by(), out=out)
         return True
 
+    def _featurize_columns_into(self, comps: Compositions, out: np.ndarray) -> bool:
+        summarize_table(comps, self._table(), self._stats(), by=self._by(), out=out, layout="columns")
+        return True
+
 
 def magpie(**params) -> ElementProperty:
     """matminer's ``ElementProperty.from_preset("magpie")``: 22 properties x 6 statistics."""
@@ -200,10 +204,8 @@ def element_table_columns(source: str) -> list[str]:
     return list(_full_array(source)[1])
 
 
-@functools.cache
 def _full_array(source: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    table = element_table(source)
-    return table.to_numpy(dtype=np.float64), tuple(table.columns)
+    return element_array(source)  # (read-only, cached; no pandas: see element_data.element_array)
 
 
 @functools.lru_cache(maxsize=32)

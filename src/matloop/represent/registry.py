@@ -20,15 +20,20 @@ FEATURIZERS: dict[str, str] = {
     # crystal structures
     "structure": "matloop.represent.structure:StructureFeaturizer",
     "soap": "matloop.represent.structure:SOAPFeaturizer",
+    # pre-trained CHGNet (in models: represent may not import it; loaded by name only when asked for)
+    "chgnet": "matloop.models.potentials.features:UniversalPotentialFeatures",
+    "structure_auto": "matloop.models.structure_auto:StructureFeatureSets",  # composition + structure + chgnet
     # molecules and polymers
     "morgan": "matloop.represent.molecule:MorganCounts",
     "rdkit2d": "matloop.represent.molecule:RDKitDescriptors",
     "maccs": "matloop.represent.molecule:MACCSKeys",
     "molecule": "matloop.represent.molecule:default_molecule_featurizer",
+    # diffraction patterns (files): processed curve + peak features
+    "pattern": "matloop.represent.pattern_features:PatternFeatureSet",
 }
 
 #: the featurizer used for each input kind when the user names none
-DEFAULT_FOR_KIND = {"composition": "default", "structure": "structure", "molecule": "molecule"}
+DEFAULT_FOR_KIND = {"composition": "default", "structure": "structure", "molecule": "molecule", "pattern": "pattern"}
 
 
 def get_featurizer(name: str, **params):

@@ -73,27 +73,35 @@ def summarize(comps: Compositions, values: np.ndarray, stats: Sequence[str], *, 
 
 
 def summarize_table(comps: Compositions, table: np.ndarray, stats: Sequence[str], *, by: str = "property",
-                    out: np.ndarray | None = None) -> np.ndarray:
+                    out: np.ndarray | None = None, layout: str = "rows") -> np.ndarray:
     """Like :func:`summarize`, for a table of element properties indexed by atomic number.
 
     ``table`` has shape ``(119, p)`` (row ``Z`` holds element ``Z``; row 0 is unused). The values
     are gathered straight from the table, once per element position, never as an ``(nnz, p)`` copy.
+    ``layout="columns"`` writes the transposed result, one feature per row, into ``out`` (required,
+    shape ``(len(stats) * p, n)``): what a column store such as Parquet takes, without transposing
+    a row-major copy afterwards (``matloop featurize`` to Parquet). The same values, bit for bit.
     """
     table = np.ascontiguousarray(table, dtype=np.float64)
     if table.ndim != 2 or table.shape[0] <= int(comps.z.max(initial=0)):
         raise ValueError(f"table must have shape (119, p), got {table.shape}")
     z = comps.z.astype(np.intp)
-    return _summarize(comps, lambda entries: table[z[entries]], table.shape[1], stats, by, out)
+    return _summarize(comps, lambda entries: table[z[entries]], table.shape[1], stats, by, out, layout)
 
 
 # --------------------------------------------------------------------------- kernel
 def _summarize(comps: Compositions, gather: Callable[[np.ndarray], np.ndarray], p: int,
-               stats: Sequence[str], by: str, out: np.ndarray | None) -> np.ndarray:
+               stats: Sequence[str], by: str, out: np.ndarray | None, layout: str = "rows") -> np.ndarray:
     names = [canonical(s) for s in stats]
     if by not in ("property", "statistic"):
         raise ValueError(f"by must be 'property' or 'statistic', got {by!r}")
     n, n_stats = len(comps), len(names)
-    if out is None:
+    if layout == "columns":
+        if out is None or out.shape != (n_stats * p, n):
+            raise ValueError(f"layout='columns' needs out of shape {(n_stats * p, n)}")
+    elif layout != "rows":
+        raise ValueError(f"layout must be 'rows' or 'columns', got {layout!r}")
+    elif out is None:
         out = np.empty((n, n_stats * p))
     elif out.shape != (n, n_stats * p) or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous array of shape {(n, n_stats * p)}")
@@ -102,13 +110,15 @@ def _summarize(comps: Compositions, gather: Callable[[np.ndarray], np.ndarray], 
 
     for start in range(0, n, BLOCK_ROWS):  # blocks small enough for the temporaries to stay in cache
         stop = min(start + BLOCK_ROWS, n)
-        _summarize_block(comps.indptr[start : stop + 1], comps.amount, gather, p, names, by, out[start:stop])
+        _summarize_block(comps.indptr[start : stop + 1], comps.amount, gather, p, names, by,
+                         out[:, start:stop] if layout == "columns" else out[start:stop], layout)
     return out
 
 
 def _summarize_block(indptr: np.ndarray, amount: np.ndarray, gather, p: int, names: list[str], by: str,
-                     out: np.ndarray) -> None:
-    """Statistics of the rows whose entries start at ``indptr`` (global entry positions)."""
+                     out: np.ndarray, layout: str = "rows") -> None:
+    """Statistics of the rows whose entries start at ``indptr`` (global entry positions); ``out`` is
+    ``(rows, features)``, or ``(features, rows)`` for ``layout="columns"``."""
     n, n_stats = len(indptr) - 1, len(names)
     counts = np.diff(indptr)
     order = np.argsort(-counts, kind="stable")  # rows by decreasing number of elements
@@ -117,6 +127,10 @@ def _summarize_block(indptr: np.ndarray, amount: np.ndarray, gather, p: int, nam
     m = int(n_after[1]) if len(n_after) > 1 else 0  # rows with at least one element
     if m == 0:
         out[:] = np.nan
+        return
+    if layout == "columns":
+        _columns_block(n, m, order, names, p, by, _accumulate_block(indptr, amount, gather, p, names, order,
+                                                                    tally, n_after, m), out)
         return
     starts = indptr[:-1][order[:m]]
     # entries[j]: the j-th element of every row with more than j elements (a prefix of `order`)
@@ -133,6 +147,28 @@ def _summarize_block(indptr: np.ndarray, amount: np.ndarray, gather, p: int, nam
     inverse = np.empty(n, dtype=np.intp)
     inverse[order] = np.arange(n)
     np.take(res.reshape(n, n_stats * p), inverse, axis=0, out=out, mode="clip")
+
+
+def _accumulate_block(indptr, amount, gather, p, names, order, tally, n_after, m) -> dict[str, np.ndarray]:
+    """:func:`_accumulate` over the rows of one block, given their order by decreasing size."""
+    starts = indptr[:-1][order[:m]]
+    entries = [starts[: int(n_after[j + 1])] + j for j in range(len(tally) - 1)]
+    return _accumulate(names, gather, entries, [amount[e] for e in entries], m, p)
+
+
+def _columns_block(n: int, m: int, order: np.ndarray, names: list[str], p: int, by: str,
+                   results: dict[str, np.ndarray], out: np.ndarray) -> None:
+    """The statistics (rows in sorted order) put into ``out`` one feature per row, in the original
+    row order; rows without elements (sorted last) get NaN. The same copies of the same values as
+    the row layout, in another arrangement."""
+    n_stats = len(names)
+    stacked = np.empty((n_stats, p, m + 1) if by == "statistic" else (p, n_stats, m + 1))  # + a NaN column
+    stacked[..., m] = np.nan
+    for k, name in enumerate(names):
+        (stacked[k] if by == "statistic" else stacked[:, k])[:, :m] = results[name].T
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.arange(n)
+    out[...] = np.take(stacked.reshape(n_stats * p, m + 1), np.minimum(inverse, m), axis=1)
 
 
 def _accumulate(names, gather, entries, amounts, m, p) -> dict[str, np.ndarray]:

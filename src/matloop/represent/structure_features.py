@@ -31,10 +31,12 @@ CITATIONS = {
 }
 
 
-def as_structures(X, base_dir=None, min_distance: float = MIN_DISTANCE) -> tuple[list, pd.Index]:
-    """Read structures from any accepted input and return them with the index to give the output."""
+def as_structures(X, base_dir=None, min_distance: float = MIN_DISTANCE,
+                  allow_disorder: bool = True) -> tuple[list, pd.Index]:
+    """Read structures from any accepted input and return them with the index to give the output
+    (``allow_disorder=False``: partial occupancies are bad rows, reported with the unreadable ones)."""
     index = X.index if isinstance(X, (pd.Series, pd.DataFrame)) else None
-    structures = read_structures(X, base_dir=base_dir, min_distance=min_distance)
+    structures = read_structures(X, base_dir=base_dir, min_distance=min_distance, allow_disorder=allow_disorder)
     return structures, (index if index is not None else pd.RangeIndex(len(structures)))
 
 
@@ -113,7 +115,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ scikit-learn API
     def fit(self, X, y=None):
         """Read the structures and fix the output columns (sine Coulomb length, composition columns)."""
-        structures, _ = as_structures(X, self.base_dir, self.min_distance)
+        structures, _ = as_structures(X, self.base_dir, self.min_distance, self._allow_disorder())
         groups = self._groups()
         n_eigs = self.n_sine_eigenvalues
         if "sine_coulomb" in groups and n_eigs is None:
@@ -123,7 +125,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None, **fit_params) -> pd.DataFrame:
         """Fit and transform, reading and analysing each structure only once."""
-        structures, index = as_structures(X, self.base_dir, self.min_distance)
+        structures, index = as_structures(X, self.base_dir, self.min_distance, self._allow_disorder())
         rows = self._compute(structures)
         n_eigs = self.n_sine_eigenvalues
         if "sine_coulomb" in self._groups() and n_eigs is None:
@@ -134,7 +136,7 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator):
     def transform(self, X) -> pd.DataFrame:
         """Featurize structures (paths, file contents or pymatgen Structures) into a DataFrame."""
         check_is_fitted(self, "feature_names_out_")
-        structures, index = as_structures(X, self.base_dir, self.min_distance)
+        structures, index = as_structures(X, self.base_dir, self.min_distance, self._allow_disorder())
         return self._assemble(structures, self._compute(structures), index)
 
     def get_feature_names_out(self, input_features: Iterable[str] | None = None) -> np.ndarray:
@@ -177,6 +179,24 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator):
             refs.extend(r for r in featurizer.citations() if r not in refs)
         return refs
 
+    def get_cache_state(self) -> dict | None:
+        """The fitted state as JSON (for :mod:`matloop.represent.feature_cache`); None if not restorable."""
+        from matloop.represent.base import CompositionFeaturizer
+
+        check_is_fitted(self, "feature_names_out_")
+        comp = self.composition_featurizer_
+        if comp is not None and not isinstance(comp, CompositionFeaturizer):
+            return None  # a composition featurizer whose fit may learn from the data
+        return {"n_sine_eigenvalues_": getattr(self, "n_sine_eigenvalues_", None),
+                "feature_names_out_": list(self.feature_names_out_)}
+
+    def set_cache_state(self, state: dict) -> StructureFeaturizer:
+        """Restore a state from :meth:`get_cache_state` (the fit of the same table), without reading it."""
+        self._fit_columns([], state["n_sine_eigenvalues_"])
+        if list(self.feature_names_out_) != list(state["feature_names_out_"]):
+            raise ValueError("cached featurizer state does not match these parameters")
+        return self
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.string = True
@@ -184,6 +204,9 @@ class StructureFeaturizer(TransformerMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ internals
+    def _allow_disorder(self) -> bool:
+        return not (_NEEDS_ORDER & set(self._groups()))
+
     def _groups(self) -> tuple[str, ...]:
         groups = GROUPS if self.features is None else tuple(self.features)
         unknown = sorted(set(groups) - set(GROUPS))

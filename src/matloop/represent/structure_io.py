@@ -1,12 +1,13 @@
 """Reading crystal structures from CIF, POSCAR and pymatgen JSON, with row-level error reports.
 
 A structure column in a user's table holds file paths (CIF, POSCAR/CONTCAR/``*.vasp``, pymatgen
-``Structure.as_dict()`` JSON, optionally gzip/bz2/xz compressed), the text of such files, or
+``Structure.as_dict()`` JSON, extended XYZ through ASE, optionally gzip/bz2/xz compressed), the
+text of such files (CIF, POSCAR or JSON inline in the cell), or
 pymatgen ``Structure`` objects / dicts. :func:`read_structures` turns every row into a pymatgen
 ``Structure`` and reports *all* rows it cannot use in one :class:`matloop.InputError`: missing or
 unreadable files, parse errors, POSCARs without element names (pymatgen would silently call the
-elements H, He, Li, ...), and structures that are physically broken (no sites, a degenerate lattice,
-dummy species, overlapping atoms).
+elements H, He, Li, ...), and structures that are physically broken (no sites, zero cell volume,
+unknown element symbols, overlapping atoms; partial occupancies where the caller cannot use them).
 
 JSON is read with :func:`json.loads` (never pickle); ``@module`` references inside the JSON may only
 point into pymatgen, so a file cannot make us import arbitrary code.
@@ -49,6 +50,7 @@ def read_structures(
     rows: Sequence[int] | None = None,
     base_dir: str | os.PathLike | None = None,
     min_distance: float = MIN_DISTANCE,
+    allow_disorder: bool = True,
 ) -> list:
     """Read one pymatgen ``Structure`` per input value.
 
@@ -67,6 +69,9 @@ def read_structures(
         Directory that relative paths are resolved against (default: the working directory).
     min_distance : float
         Atoms closer than this many Angstrom are reported as overlapping.
+    allow_disorder : bool
+        False: structures with partial occupancies (disordered sites) are bad rows, for methods that
+        need one species per site (graph networks, interatomic potentials).
 
     Returns
     -------
@@ -88,7 +93,7 @@ def read_structures(
     for row, value in zip(rows, values, strict=True):
         try:
             structure = _read_one(value, base)
-            _check(structure, min_distance)
+            _check(structure, min_distance, allow_disorder)
             structures.append(structure)
         except _RowError as exc:
             records.append(
@@ -216,6 +221,8 @@ def _format_from_name(name: str) -> str | None:
         return "cif"
     if lower.endswith(".json"):
         return "json"
+    if lower.endswith((".xyz", ".extxyz")):
+        return "extxyz"
     if lower.endswith((".vasp", ".poscar")) or _POSCAR_NAME.match(name):
         return "poscar"
     return None
@@ -232,7 +239,7 @@ def _sniff(text: str) -> str:
 
 def _parse_text(text: str, fmt: str | None):
     fmt = fmt or _sniff(text)
-    parser = {"cif": _parse_cif, "poscar": _parse_poscar, "json": _parse_json}[fmt]
+    parser = {"cif": _parse_cif, "poscar": _parse_poscar, "json": _parse_json, "extxyz": _parse_extxyz}[fmt]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -272,6 +279,24 @@ def _parse_poscar(text: str, caught):
     return structure
 
 
+def _parse_extxyz(text: str, caught):
+    """An extended-XYZ frame (``Lattice="..."`` on the comment line) through ASE, as a pymatgen Structure."""
+    try:
+        import ase.io
+        from pymatgen.io.ase import AseAtomsAdaptor
+    except ImportError:
+        raise _RowError("reading extended XYZ needs ASE: pip install ase (or give CIF, POSCAR or pymatgen JSON)") from None
+    import io
+
+    frames = ase.io.read(io.StringIO(text), index=":", format="extxyz")
+    if len(frames) != 1:
+        raise _RowError(f"extended XYZ holds {len(frames)} frames; give one structure per row")
+    atoms = frames[0]
+    if not atoms.pbc.all() or abs(atoms.cell.volume) < 1e-6:
+        raise _RowError("extended XYZ has no periodic cell (add Lattice=\"...\" and pbc=\"T T T\" to its comment line)")
+    return AseAtomsAdaptor.get_structure(atoms)
+
+
 def _parse_json(text: str, caught):
     try:
         data = json.loads(text)
@@ -297,6 +322,9 @@ def _from_dict(data) -> object:
     try:
         return Structure.from_dict(data)
     except Exception as exc:
+        unknown = re.search(r"'([^']*)' is not a valid Element", str(exc))
+        if unknown:
+            raise _RowError(f"unknown element symbol {unknown.group(1)!r}") from None
         raise _RowError(f"not a readable pymatgen Structure dict ({type(exc).__name__}: {exc})") from None
 
 
@@ -316,7 +344,7 @@ def _foreign_modules(data) -> set[str]:
     return found
 
 
-def _check(structure, min_distance: float) -> None:
+def _check(structure, min_distance: float, ordered: bool = True) -> None:
     """Raise :class:`_RowError` when a structure cannot be featurized meaningfully."""
     from pymatgen.core import DummySpecies
 
@@ -330,10 +358,17 @@ def _check(structure, min_distance: float) -> None:
         raise _RowError("lattice or coordinates are not finite numbers")
     volume = abs(float(np.linalg.det(matrix)))
     if volume < 1e-6:
-        raise _RowError(f"degenerate lattice (cell volume {volume:.3g} A^3)")
-    dummies = sorted({str(sp) for site in structure for sp in site.species if isinstance(sp, DummySpecies)})
+        raise _RowError(f"zero cell volume ({volume:.3g} A^3): the lattice vectors are degenerate")
+    dummies = sorted({getattr(sp, "symbol", str(sp)) for site in structure for sp in site.species
+                      if isinstance(sp, DummySpecies)})
     if dummies:
-        raise _RowError(f"dummy species {', '.join(dummies)} are not elements")
+        raise _RowError(f"unknown element symbol{'s' if len(dummies) > 1 else ''} {', '.join(map(repr, dummies))} "
+                        "(read as dummy species, not elements)")
+    if not ordered and not structure.is_ordered:
+        mixed = [i + 1 for i, site in enumerate(structure) if not site.is_ordered]
+        raise _RowError(f"partial occupancies (disordered site{'s' if len(mixed) > 1 else ''} "
+                        f"{', '.join(map(str, mixed[:5]))}{', ...' if len(mixed) > 5 else ''}) are not supported "
+                        "here; give an ordered cell (e.g. pymatgen's OrderDisorderedStructureTransformation)")
     if min_distance > 0:
         centers, points, _, distances = structure.get_neighbor_list(min_distance)
         if len(distances):

@@ -7,6 +7,7 @@ arithmetic is done on whole arrays (no Python loop over pairs or sites).
 
 from __future__ import annotations
 
+import os
 import warnings
 from functools import cache
 
@@ -95,9 +96,15 @@ def density_features(structure) -> np.ndarray:
 
 
 def symmetry_analysis(structure, symprec: float, angle_tolerance: float):
-    """The spglib dataset of a structure through pymatgen's ``SpacegroupAnalyzer``."""
+    """The spglib dataset of a structure through pymatgen's ``SpacegroupAnalyzer``.
+
+    spglib's C library prints "ssm_get_exact_positions failed" and the like to stderr while it tries
+    tolerances on distorted cells (harmless: the search goes on); ``SPGLIB_WARNING=OFF`` silences it
+    unless the user set the variable.
+    """
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+    os.environ.setdefault("SPGLIB_WARNING", "OFF")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*OLD_ERROR_HANDLING", category=DeprecationWarning)
         analyzer = SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=angle_tolerance)

@@ -8,19 +8,14 @@ import argparse
 
 def run_multi(args: argparse.Namespace, goals: list) -> int:
     """Load the table with every goal as a target, rank, write the batch and print one line per pick."""
+    from matloop.design.multi_options import check_batch_method, read_goal_history, resolve_acquisition
     from matloop.design.multi_suggest import suggest_multi
-    from matloop.errors import InputError
     from matloop.io.write import write_table
     from matloop.progress import say
 
-    if getattr(args, "candidates", None):
-        raise InputError("--candidates is not supported with several goals yet: add the candidates to the table "
-                         "as rows whose goal cells are empty")
-    if getattr(args, "history", None):
-        raise InputError("--history is not supported with several goals yet")
-    if getattr(args, "acquisition", None):
-        raise InputError(f"--acquisition {args.acquisition} scores one goal; with several goals choose "
-                         "--scalarize ehvi, parego or chimera")
+    check_batch_method(getattr(args, "batch_method", None))  # several goals: always fantasies (never ignored)
+    scalarize, _ = resolve_acquisition(args.scalarize, args.acquisition)  # an impossible combination exits 2 now
+    history = read_goal_history(getattr(args, "history", None), [g.column for g in goals])
     from matloop.design.multiobjective import parse_constraint
 
     constrained = [parse_constraint(c)[0] for c in args.constraint or []]
@@ -29,15 +24,39 @@ def run_multi(args: argparse.Namespace, goals: list) -> int:
     from matloop.cli.commands.suggest import load_with_outcomes
 
     dataset = load_with_outcomes(args)  # the columns a --failed-if rule reads are outcomes, not inputs
+    from matloop.cli.commands._benchmark_failures import check_numeric_goals
+
+    check_numeric_goals(dataset, [g.column for g in goals], getattr(args, "failed_if", None))
+    candidates = None
+    if getattr(args, "candidates", None):  # a second table: its rows join with every goal blank
+        from matloop.cli.common import load_table
+
+        candidates = load_table(argparse.Namespace(
+            table=args.candidates, input=args.candidates_input, target=None, kind=dataset.kind,
+            skip_invalid=args.skip_invalid, duplicates="keep", output=args.output))
     say(f"fitting one {args.model} surrogate per goal ({', '.join(g.text() for g in goals)}) and ranking the rows "
-        f"whose goals are all empty by {args.scalarize or 'ehvi'}")
+        f"whose goals are all empty by {scalarize or 'ehvi'}")
     out = suggest_multi(dataset, goals, batch=args.batch, scalarize=args.scalarize, model=args.model,
                         seed=args.seed, constraints=args.constraint, failed_if=getattr(args, "failed_if", None),
-                        retry_failed=getattr(args, "retry_failed", False))  # failed rows: design/outcomes.py
-    write_table(out, args.output, round_columns=[c for c in out.columns if c not in set(dataset.frame.columns)])
+                        retry_failed=getattr(args, "retry_failed", False),  # failed rows: design/outcomes.py
+                        candidates=candidates, history=history, acquisition=args.acquisition,
+                        allow_replicates=getattr(args, "allow_replicates", False),  # design/multi_options.py
+                        transfer=getattr(args, "transfer", "none"))
+    user_columns = set(dataset.frame.columns) | (set(candidates.frame.columns) if candidates is not None else set())
+    write_table(out, args.output, round_columns=[c for c in out.columns if c not in user_columns])
     print(f"goals: {'; '.join(g.words() for g in goals)}")
+    if out.attrs.get("acquisition_note"):
+        print(f"acquisition: {out.attrs['acquisition_note']}")
+    if out.attrs.get("history"):
+        print(f"history: {out.attrs['history']}")
+    known, reps = out.attrs.get("n_known_left_out", 0), out.attrs.get("n_replicates_left_out", 0)
     print(f"trained on {out.attrs.get('n_measured')} measured rows (each goal on the rows where it is measured), "
-          f"ranked {out.attrs.get('n_candidates')} candidates; wrote the best {len(out)} to {args.output}")
+          f"ranked {out.attrs.get('n_candidates')} candidates"
+          + (f" (with the rows of {args.candidates}; {known} of them already measured were left out)"
+             if candidates is not None else "") + f"; wrote the best {len(out)} to {args.output}")
+    if reps:
+        print(f"{reps} blank rows repeat an input already measured or listed and were not ranked "
+              "(--allow-replicates to rank them)")
     inputs = dataset.parameter_columns if dataset.kind == "parameters" else [dataset.input]
     inputs = [c for c in inputs if c not in {g.column for g in goals}]
     for _, row in out.iterrows():
@@ -71,6 +90,8 @@ def run_multi_benchmark(args: argparse.Namespace, goals: list) -> int:
         print(f"wrote {args.json}")
     if args.plot:
         from matloop.cli.commands.benchmark import plot_curves
+        from matloop.design.multi_simulate import random_baseline
 
-        plot_curves(result, args.plot, "pool's hypervolume reached (%)")
+        base = random_baseline(Y, goals, initial, args.budget, seed=args.seed)  # drawn even without 'random'
+        plot_curves(result, args.plot, "pool's hypervolume reached (%)", baseline=base)
     return 0

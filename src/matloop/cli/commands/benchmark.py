@@ -20,6 +20,14 @@ example:
   matloop benchmark campaign p3ht.csv --target "Conductivity (measured) (S/cm)" --maximize \\
       --runs 20 --strategies default gp-ei random --json res.json --plot res.png
 
+failed experiments (--failed-if, as on suggest; failed rows stay in the pool and cost an experiment) and
+an ordinal text target (--target-order, worst to best); strategies default (with the feasibility model),
+no-feasibility (without it), random; the summary counts the failed experiments (failed_mean):
+  matloop datasets export vapdiff_crystal -o vapdiff.csv
+  matloop benchmark campaign vapdiff.csv --target crystal_score --maximize --failed-if "crystal_score == 'clear_solution'" \\
+      --target-order clear_solution,fine_powder,small_crystallites,large_crystallites --strategies default no-feasibility random \\
+      --runs 2 --budget 12 --batch 4
+
 several goals (--goal, one per objective): the fraction of the pool's hypervolume reached (each goal
 scaled by the pool's range) and the experiments to 50 % and 90 % of it; strategies default (EHVI),
 parego, chimera, random:
@@ -53,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     camp.add_argument("--seed", type=seed, default=0, help="seed of the first run (default 0)")
     camp.add_argument("--json", metavar="OUT.json", type=output_file, help="write curves and figures of merit as JSON")
     camp.add_argument("--plot", metavar="OUT.png", type=output_file, help="plot Top%% vs experiments for each strategy")
+    from matloop.cli.commands._benchmark_failures import add_failure_benchmark_arguments
+
+    add_failure_benchmark_arguments(camp)  # --failed-if, --target-order
     add_quiet_argument(camp)
     camp.set_defaults(func=run_campaign)
 
@@ -67,11 +78,21 @@ def run_campaign(args: argparse.Namespace) -> int:
 
     goals = goals_from_args(args)  # one objective or several (--goal); inconsistent options exit 2
     args.target = [g.column for g in goals]
+    if getattr(args, "failed_if", None) or getattr(args, "target_order", None):  # failures, ordinal targets
+        from matloop.cli.commands._benchmark_failures import run_failure_benchmark
+
+        return run_failure_benchmark(args, goals)
     if len(goals) > 1:
         from matloop.cli.commands._suggest_multi import run_multi_benchmark
 
         return run_multi_benchmark(args, goals)
     dataset = load_table(args).training()
+    import pandas as pd
+
+    if not pd.api.types.is_numeric_dtype(dataset.frame[dataset.target]):  # labels: --target-order says their order
+        from matloop.cli.commands._benchmark_failures import text_target_error
+
+        raise text_target_error(dataset.target)
     objective = goals[0].objective
     X = featurize(dataset)
     y = dataset.y.to_numpy(dtype=float)
@@ -102,9 +123,9 @@ def run_campaign(args: argparse.Namespace) -> int:
     return 0
 
 
-def plot_curves(result, path: str, ylabel: str, analytic_random: bool = False) -> None:
+def plot_curves(result, path: str, ylabel: str, analytic_random: bool = False, baseline=None) -> None:
     """Mean curve of each strategy vs experiments (percent), and the analytic random baseline
-    when the result has one; written to ``path``."""
+    when the result has one (or ``baseline``, a curve of random picks); written to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,6 +138,8 @@ def plot_curves(result, path: str, ylabel: str, analytic_random: bool = False) -
         ax.plot(np.arange(1, len(curve) + 1), 100 * curve, label=name)
     if analytic_random:
         ax.plot(np.arange(1, len(curve) + 1), 100 * result.random_curve(len(curve)), "k--", label="random (analytic)")
+    if baseline is not None:
+        ax.plot(np.arange(1, len(baseline) + 1), 100 * np.asarray(baseline), "k--", label="random picks (mean)")
     ax.set_xlabel("experiments")
     ax.set_ylabel(ylabel)
     ax.legend()

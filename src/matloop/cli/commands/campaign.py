@@ -37,6 +37,10 @@ its hypervolume, report draws it):
   matloop campaign new redox --pool redox_pool.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --db redox.db
   matloop campaign suggest redox --batch 4 -o redox_next.csv --db redox.db
   matloop campaign status redox --db redox.db
+  matloop campaign new redox2 --pool redox_pool.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --history redox_history.csv --db redox.db
+  matloop campaign suggest redox2 --batch 3 --acquisition ei --scalarize chimera -o redox2_next.csv --db redox.db
+--history with several goals gives each goal a prior from the history tables that measure it;
+--acquisition applies to ParEGO's (the default then) or Chimera's scalarised goals, not to EHVI.
 
 The ledger is MATLOOP_DB if set, else ./matloop.db; --db overrides both.
 """
@@ -121,7 +125,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sug.add_argument("name", metavar="NAME")
     sug.add_argument("--batch", type=positive_int, default=5, metavar="K", help="how many experiments (default 5)")
     sug.add_argument("-o", "--output", required=True, metavar="next.csv", help="where to write the batch")
-    sug.add_argument("--acquisition", metavar="NAME", type=acquisition_name, help="acquisition (default: logei, or window for ranges)")
+    sug.add_argument("--acquisition", metavar="NAME", type=acquisition_name,
+                     help="acquisition (default: logei, or window for ranges); several goals: applied to ParEGO's "
+                          "(the default then) or Chimera's scalarised goals, not with --scalarize ehvi")
     sug.add_argument("--batch-method", choices=("fantasy", "penalized", "believer", "thompson"), default="fantasy",
                      help="how a batch stays diverse (default: fantasy; see matloop suggest --help)")
     add_surrogate_argument(sug)
@@ -190,10 +196,11 @@ def _outcomes(goals: list, constraints: list[str] | None) -> list[str]:
     return list(dict.fromkeys([g.column for g in goals] + [parse_constraint(c)[0] for c in constraints or []]))
 
 
-def _history(args: argparse.Namespace) -> list:
-    from matloop.design.history import read_history
+def _history(args: argparse.Namespace, goals: list | None = None) -> list:
+    """The --history tables; with several goals each must measure at least one of them (design/multi_options.py)."""
+    from matloop.design.multi_options import read_goal_history
 
-    return [read_history(p, args.target) for p in args.history or []]
+    return read_goal_history(args.history, [g.column for g in goals] if goals and len(goals) > 1 else [args.target])
 
 
 def run_new(args: argparse.Namespace) -> int:
@@ -212,12 +219,17 @@ def run_new(args: argparse.Namespace) -> int:
             duplicates=args.duplicates,
             skip_invalid=args.skip_invalid, failed_if=args.failed_if))
         camp = Campaign.create(args.name, args.db, objective, args.target, pool=pool, actor=args.by,
-                               failed_if=args.failed_if, history=_history(args), **several)
+                               failed_if=args.failed_if, history=_history(args, goals), **several)
     else:
         space, spec = read_space(args.space)
         camp = Campaign.create(args.name, args.db, objective, args.target, space=space, space_spec=spec,
                                actor=args.by, history=_history(args))
     print(f"created campaign {args.name!r} in {args.db}")
+    keys = camp.config.get("smiles_keys")  # SMILES parameters: canonical ledger keys, or the raw text (design/ledger_keys.py)
+    if keys:
+        print(f"SMILES column(s) {', '.join(keys['columns'])}: " + (
+            "ledger keys are canonical SMILES (two spellings of one molecule are one candidate)" if keys["canonical"]
+            else "ledger keys are the raw text (RDKit not installed: two spellings of one molecule are two candidates)"))
     print(camp.status())
     return 0
 

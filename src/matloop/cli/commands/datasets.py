@@ -14,11 +14,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "datasets",
         help="list, describe and export the bundled public datasets",
         description=textwrap.fill(
-            "matloop ships 31 real public datasets inside the package, usable offline: the "
+            "matloop ships 42 real public datasets inside the package, usable offline: the "
             "composition-level Matbench v0.1 tasks (with official folds), large DFT proxy sets "
             "(OQMD, AFLOW, Materials Project via CrabNet), the Liang et al. 2021 Bayesian-"
-            "optimisation benchmarks, and ESOL and FreeSolv for molecules. Each comes with its "
-            "units, citation, licence and provenance.", width=80
+            "optimisation benchmarks, Olympus campaigns (several goals, catalyst plates, failed "
+            "syntheses), crystal structures with properties (matminer, perovskites), diffraction "
+            "patterns (thin films, a composition library), and ESOL and FreeSolv for molecules. Each "
+            "comes with its units, citation, licence and provenance. 'fetch' downloads structures "
+            "from OPTIMADE providers.", width=80
         ),
         epilog=(
             "examples:\n"
@@ -34,10 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p_list = actions.add_parser(
         "list", help="one line per dataset: rows, input kind, task, property, units, source",
-        description="List every bundled dataset with its size, input kind (composition, molecule or "
+        description="List every bundled dataset with its size, input kind (composition, structure, molecule or "
                     "parameters), task, property, units and source. Reads no data file.",
     )
-    p_list.add_argument("--kind", choices=("composition", "molecule", "parameters"),
+    p_list.add_argument("--kind", choices=("composition", "structure", "molecule", "parameters", "pattern"),
                         help="only datasets whose input is of this kind")
     p_list.add_argument("--task", choices=("regression", "classification"), help="only this task type")
     p_list.add_argument("--format", choices=("table", "csv", "json"), default="table",
@@ -66,6 +69,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p_export.add_argument("-f", "--force", action="store_true", help="overwrite FILE if it exists")
     p_export.set_defaults(func=_export)
 
+    from matloop.cli.commands._optimade_fetch import register_fetch
+
+    register_fetch(actions)
+
 
 def _help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
@@ -73,9 +80,12 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from matloop.datasets import list_datasets
+    import pandas as pd
 
-    table = list_datasets()
+    from matloop.datasets import list_datasets
+    from matloop.datasets.patterns import pattern_set_table
+
+    table = pd.concat([list_datasets(), pattern_set_table()], ignore_index=True)
     if args.kind:
         table = table[table["kind"] == args.kind]
     if args.task:
@@ -102,7 +112,15 @@ def _table(frame) -> str:
 
 def _info(args: argparse.Namespace) -> int:
     from matloop.datasets import info
+    from matloop.datasets.patterns import PATTERN_SETS
 
+    if args.name in PATTERN_SETS:
+        s = PATTERN_SETS[args.name]
+        print(f"{s.name}: {s.rows:,} patterns ({s.task}: {s.property}; axis {s.x_unit})\n\n"
+              + textwrap.fill(s.description, 80) + f"\n\nsource: {s.source}\nlicence: {s.license}\ncite: "
+              + s.citation + "\n\nexport writes an index table and the files: matloop datasets export "
+              f"{s.name} -o {s.name}.csv")
+        return 0
     print(info(args.name), end="")
     return 0
 
@@ -112,7 +130,19 @@ def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from matloop.datasets import export, list_datasets, spec
+    from matloop.datasets.patterns import PATTERN_SETS, export_patterns
 
+    if args.name in PATTERN_SETS:  # files, not one table: an index table and a folder of pattern files
+        folder = Path(args.output).with_name(Path(args.output).name.split(".")[0] + "_patterns")
+        for existing in (Path(args.output), folder):
+            if existing.exists() and not args.force:
+                print(f"error: {existing} exists; use --force to overwrite it", file=sys.stderr)
+                return 2  # a bad argument: exit 2, like all bad input
+        index, folder = export_patterns(args.name, args.output, overwrite=args.force)
+        p = PATTERN_SETS[args.name]
+        print(f"wrote {p.rows:,} pattern files of {p.name} to {folder}/ and their index to {index}")
+        print(f"licence: {p.license}\ncite: {p.citation}")
+        return 0
     s = spec(args.name)  # unknown names fail here (exit 2), before anything is read
     path = Path(args.output)
     if path.exists() and not args.force:

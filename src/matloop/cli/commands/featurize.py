@@ -66,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if not any(output.name.lower().endswith(ext) for ext in OUTPUT_FORMATS):
         raise InputError(f"cannot write {output.name}: the output must end in {', '.join(OUTPUT_FORMATS)}")
+    from matloop.cli.commands._featurize_fast import run_fast
+
+    code = run_fast(args)  # a plain formula list to Parquet: no pandas (None: anything else)
+    if code is not None:
+        return code
     import matloop.represent.base  # noqa: F401  (pandas and numpy: imported before the clocks start)
 
     t0 = time.perf_counter()
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         n_rows, n_feat = len(X), len(feature_names)
         t2, t3 = t1 + t_feat, t1 + t_feat + t_write
     else:
-        features = featurizer.fit_transform(X)
+        features = _fit_transform(featurizer, X, dataset.kind)
         t2 = time.perf_counter()
         say(f"{features.shape[1]} features in {t2 - t1:.1f} s; writing {output.name}")
         features.index = dataset.frame.index
@@ -156,42 +161,12 @@ def write_parquet_stream(frame, comps, featurizer, names: list, output: Path) ->
     features on the 2-core machine of benchmarks/results/featurize_speed.md. The file is
     written under a temporary name and renamed when complete, so a failure leaves no partial file.
     """
-    import numpy as np
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from matloop.represent.base import slice_compositions
+    from matloop.cli.commands._featurize_fast import stream_parquet
 
     own = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-    fields = [pa.field(str(name), pa.float64()) for name in names]
-    schema = pa.schema(list(own.schema) + fields, metadata=own.schema.metadata)
-    n, k = len(comps), len(names)
-    step = max(1024, STREAM_BYTES // (8 * max(k, 1)))
-    buffer = np.empty((k, min(step, max(n, 1))))
-    featurizer.fit(comps)
-    t_feat = t_write = 0.0
-    partial = output.with_name(output.name + ".partial")
-    try:
-        with pq.ParquetWriter(partial, schema, compression=_compression(own.column_names, schema.names),
-                              use_dictionary=own.column_names, write_statistics=False) as writer:
-            for start in range(0, max(n, 1), step):
-                stop = min(start + step, n)
-                t = time.perf_counter()
-                values = featurizer.transform(slice_compositions(comps, start, stop)).to_numpy(dtype=np.float64)
-                if values.shape != (stop - start, k):
-                    raise RuntimeError(f"{type(featurizer).__name__} gave {values.shape[1]} features, not {k}")
-                block = column_major(values, out=buffer[:, : stop - start])
-                t_feat += time.perf_counter() - t
-                t = time.perf_counter()
-                columns = [own.column(j).slice(start, stop - start) for j in range(own.num_columns)]
-                writer.write_table(pa.Table.from_arrays(columns + [pa.array(row) for row in block], schema=schema))
-                t_write += time.perf_counter() - t
-        t = time.perf_counter()
-        partial.replace(output)
-        t_write += time.perf_counter() - t
-    finally:
-        partial.unlink(missing_ok=True)
-    return t_feat, t_write
+    return stream_parquet(own, comps, featurizer, names, output)
 
 
 def _compression(own: list[str], names: list[str]) -> dict[str, str]:
@@ -273,8 +248,21 @@ def _featurizer(requested: list[str] | None, kind: str):
 
 def _kind_of(target: str) -> str:
     module = target.split(":")[0].rsplit(".", 1)[-1]
-    return "structure" if module.startswith("structure") else "molecule" if module.startswith("molecule") \
+    if module.startswith(("pattern", "diffraction")):  # diffraction patterns (represent.pattern_features)
+        return "pattern"
+    return "structure" if module.startswith("structure") or ".potentials." in target else "molecule" if module.startswith("molecule") \
         else "composition"
+
+
+def _fit_transform(featurizer, X, kind: str):
+    """Structures go through the row cache (represent.feature_cache: a second run does not recompute)."""
+    if kind != "structure":
+        return featurizer.fit_transform(X)
+    from matloop.represent.feature_cache import cached_transform
+
+    if isinstance(featurizer, _Concat):
+        return featurizer.fit_transform(X, each=lambda f: cached_transform(f, X, fit=True))
+    return cached_transform(featurizer, X, fit=True)
 
 
 class _Concat:
@@ -283,12 +271,12 @@ class _Concat:
     def __init__(self, featurizers: list):
         self.featurizers = featurizers
 
-    def fit_transform(self, X):
+    def fit_transform(self, X, each=None):
         import pandas as pd
 
         from matloop.errors import InputError
 
-        parts = [f.fit_transform(X) for f in self.featurizers]
+        parts = [each(f) if each is not None else f.fit_transform(X) for f in self.featurizers]
         frame = pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
         dupes = frame.columns[frame.columns.duplicated()].unique().tolist()
         if dupes:

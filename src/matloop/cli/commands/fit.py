@@ -8,7 +8,7 @@ from matloop.cli.common import STRUCTURES_ROOT_HELP, add_quiet_argument, add_tab
 from matloop.cli.options import featurizer_name, int_at_least, output_file, seed
 
 #: the regression names of matloop.models.registry (kept literal: importing the models costs seconds)
-MODELS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn")
+MODELS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn", "gnn", "cnn")
 CV_HELP = ("kfold (stratified for classification), loco (leave-one-cluster-out, Meredig et al. 2018), "
            "group (by chemical system), element (leave-one-element-out), extrapolation (train on the "
            "lower 90%% of the target, test on the top 10%%), or column:NAME (folds from a column, e.g. "
@@ -21,8 +21,10 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                    help="auto (default: cross-validated choice and ensemble of forests, boosting and a GP, "
                         "each also on a log scale for a skewed positive target, and extra trees on the 30 or 60 "
                         "most important features), rf, et, rf-median, et-median "
-                        "(forests predicting the trees' median), gp, gbm, gbm-quantile, nn; classification "
-                        "supports auto, rf, gbm")
+                        "(forests predicting the trees' median), gp, gbm, gbm-quantile, nn, gnn (crystal graph "
+                        "network on a structure column, needs PyTorch); classification "
+                        "supports auto, rf, gbm, and on diffraction patterns cnn (1-D CNN ensemble, needs PyTorch; "
+                        "auto there chooses between it and a peak-feature forest by nested CV)")
     g.add_argument("--featurizer", metavar="NAME", type=featurizer_name,
                    help="featurizer registry name (default: the default for the input kind)")
     g.add_argument("--transfer", default="none", metavar="auto|none|SOURCE,...",
@@ -81,6 +83,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "residuals) and an applicability domain, and save it in a format that is safe to load.",
         epilog="example: matloop fit expt_gap.csv --target 'gap expt' -o gap.model")
     add_table_arguments(fit, target_required=True)
+    from matloop.cli.pattern_input import add_patterns_argument
+
+    add_patterns_argument(fit)
+    from matloop.cli.pattern_input import add_simulate_argument
+
+    add_simulate_argument(fit)
     _model_arguments(fit)
     fit.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write")
     add_quiet_argument(fit)
@@ -108,6 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "report accuracy and uncertainty metrics per fold and on average.",
         epilog="example: matloop validate steels.csv --target 'yield strength' --cv loco --json v.json")
     add_table_arguments(val, target_required=True)
+    add_patterns_argument(val)
     _model_arguments(val)
     val.add_argument("--cv", default="kfold", metavar="SPLIT", help=CV_HELP)
     val.add_argument("--folds", type=int_at_least(2), default=5, help="number of folds or clusters (default 5)")
@@ -123,11 +132,24 @@ def build_model(dataset, args):
     from matloop.models.registry import make_model
 
     params = {}
+    if args.model == "gnn":
+        from matloop.models.gnn.cli import build_gnn
+
+        return build_gnn(dataset, args)
     if args.model == "auto" and dataset.task == "regression":
         budget = getattr(args, "time_budget", None) or FIT_BUDGET
         params = {"time_budget": budget, "n_jobs": -1}  # threads: the tree ensembles release the GIL
+    if dataset.kind == "pattern":  # diffraction patterns: CNN ensemble vs peak-feature forest (models.pattern_auto)
+        from matloop.models.pattern_auto import build_pattern_model
+
+        return build_pattern_model(dataset, args)
     estimator = make_model(args.model, dataset.task, random_state=args.seed, **params)
     featurizer = args.featurizer
+    if params and dataset.kind == "structure" and featurizer is None:
+        # a structure table: composition-only, structure descriptors and CHGNet features, chosen by CV
+        from matloop.models.structure_auto import FeatureSetAutoModel
+
+        estimator, featurizer = FeatureSetAutoModel(random_state=args.seed, **params), "structure_auto"
     if args.transfer and args.transfer != "none":
         from matloop.errors import InputError
 
@@ -158,7 +180,18 @@ def run_fit(args: argparse.Namespace) -> int:
     from matloop.progress import say
 
     say(f"featurizing {len(dataset):,} rows and fitting {args.model}")
-    model = build_model(dataset, args).fit(dataset.inputs, dataset.y.to_numpy())
+    if getattr(args, "simulate_from", None):  # simulated patterns from the user's structures join the training data
+        import shutil
+
+        from matloop.cli.pattern_input import simulated_training
+
+        X, y, folder = simulated_training(dataset, args)
+        try:
+            model = build_model(dataset, args).fit(X, y)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    else:
+        model = build_model(dataset, args).fit(dataset.inputs, dataset.y.to_numpy())
     meta = {"input": dataset.input, "kind": dataset.kind, "target": dataset.target, "task": dataset.task,
             "parameter_columns": dataset.parameter_columns if dataset.kind == "parameters" else None,
             "extra_inputs": dataset.extra_inputs,
@@ -178,6 +211,8 @@ def run_fit(args: argparse.Namespace) -> int:
 
     summary = describe_fitted(model, dataset.y.to_numpy() if dataset.task == "regression" else None,
                               (dataset.units or {}).get(dataset.target, "") or "")
+    if summary is None and callable(getattr(model, "describe", None)):  # --model gnn: its ensemble and error
+        summary = model.describe(dataset.y.to_numpy(), (dataset.units or {}).get(dataset.target, "") or "")
     if summary:
         print(summary)
     return 0
@@ -257,7 +292,8 @@ def run_validate(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     report = result.to_dict()
     report.update({"table": args.table, "target": dataset.target, "model": args.model, "cv": args.cv,
-                   "transfer": args.transfer, "n_rows": len(dataset), "seconds": seconds})
+                   "transfer": args.transfer, "n_rows": len(dataset), "seconds": seconds,
+                   "encoding": input_encoding(model, dataset)})  # how every input column became numbers
     keys = ["mae", "rmse", "r2", "spearman", "miscalibration_area", "coverage_95"] if dataset.task == "regression" \
         else ["roc_auc", "balanced_accuracy", "f1", "pr_auc"]
     budget = ""
@@ -286,6 +322,30 @@ def run_validate(args: argparse.Namespace) -> int:
         write_table(pd.DataFrame(preds.drop(columns=["index"])), args.predictions, round_columns=computed)
         print(f"wrote {args.predictions}")
     return 0
+
+
+def input_encoding(model, dataset) -> dict:
+    """How the inputs became features (``validate --json``): the material column's featurizer, and per
+    parameter or ``--extra-inputs`` column its detected kind (numeric, integer, label, smiles,
+    composition ...), encoding (as given, one-hot, chemical, element loadings) and feature count."""
+    from matloop.represent.parameter_encoder import ParameterEncoder
+
+    def records(encoding: dict | None, columns: list[str]) -> list[dict]:
+        if encoding is None:  # every column a plain number, used as given
+            return [{"column": c, "kind": "numeric", "encoding": "as given", "n_features": 1} for c in columns]
+        return ParameterEncoder.from_dict(encoding).records()
+
+    out: dict = {"kind": dataset.kind}
+    if dataset.kind == "parameters":
+        out["columns"] = records(getattr(model, "parameter_encoding_", None), list(dataset.parameter_columns))
+    else:
+        from matloop.represent.registry import DEFAULT_FOR_KIND
+
+        out["input"] = dataset.input
+        out["featurizer"] = getattr(model, "featurizer", None) or DEFAULT_FOR_KIND.get(dataset.kind)
+        if dataset.extra_inputs:
+            out["extra_inputs"] = records(getattr(model, "extra_encoding_", None), list(dataset.extra_inputs))
+    return out
 
 
 def _check_validatable(dataset, args: argparse.Namespace) -> None:

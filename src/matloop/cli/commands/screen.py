@@ -229,8 +229,15 @@ def run(args: argparse.Namespace) -> int:
         source, dataset = _source(args)
         check_feasible(source)
         model, featurizer = _load(args)
+        if getattr(model, "kind", None) == "structure":
+            raise InputError(f"{args.model} predicts from crystal structures: screen a table of structures with "
+                             "--candidates TABLE (paths or inline CIF/POSCAR/JSON)")
     else:
         model, featurizer = _load(args)
+        if getattr(model, "kind", None) == "structure":  # structures stream through design.screen_structures
+            from matloop.cli.commands._screen_structures import run_structures
+
+            return run_structures(args, model, objective)
         source, dataset = _source(args)
     compact = None
     if not args.exact:

@@ -6,7 +6,7 @@ import argparse
 
 from matloop.cli.common import add_quiet_argument, add_table_arguments
 from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
-from matloop.cli.options import acquisition_name, constraint, positive_int, seed
+from matloop.cli.options import acquisition_name, constraint, featurizer_name, positive_int, seed
 
 DESCRIPTION = """\
 Fit a model with uncertainty on the rows whose target is measured, score the rows whose target is
@@ -45,6 +45,17 @@ batch that covers the Pareto front; output columns GOAL_pred, GOAL_std, p_nondom
 expected gain as a fraction of the current front's hypervolume), rank, reason:
   matloop suggest redox_pool.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --batch 4 -o next.csv
   matloop suggest redox_pool.csv --goal ered:min --goal gsol:min --scalarize parego --constraint "abs_lam_diff < 40" -o next.csv
+The single goal's options work with several goals too: --candidates (rows of a second table join with
+every goal blank), --history (each goal gets a prior from the history tables that measure it; a goal
+none of them measures gets none, and the output says so), --allow-replicates, --failed-if, --transfer.
+EHVI is its own acquisition: --acquisition (ei, logei, pi, mli, ucb, lcb, mei, mu, thompson) applies to
+the scalarised goals of ParEGO (selected when --scalarize is not given) or Chimera, and is an error with
+--scalarize ehvi; so is --batch-method (the batch always conditions on fantasies).
+  matloop suggest redox_pool.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --candidates redox_candidates.csv -o next.csv
+  matloop suggest redox_pool.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --history redox_history.csv -o next.csv
+  matloop suggest redox_pool.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --acquisition ucb --batch 3 -o next.csv
+(redox_candidates.csv: label combinations not in your table yet; redox_history.csv: an earlier campaign's
+measurements of ered and gsol, without abs_lam_diff)
 """
 
 
@@ -63,6 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_failure_arguments(parser)
     add_history_arguments(parser)
     add_transfer_argument(parser)
+    parser.add_argument("--featurizer", metavar="NAME", type=featurizer_name,
+                        help="featurizer registry name (default: the default for the input kind; e.g. chgnet)")
     parser.add_argument("--allow-replicates", action="store_true",
                         help="blank rows whose input is already measured (or listed earlier) may be suggested "
                              "(default: never; replicated measurements count once, with their mean)")
@@ -146,7 +159,8 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch", type=positive_int, default=5, metavar="K", help="how many experiments to suggest (default 5)")
     g.add_argument("--acquisition", metavar="NAME", type=acquisition_name,
                    help="ei, logei, pi, mli, ucb, lcb, mei (exploit), mu (max uncertainty), thompson, novelty; "
-                        "default: logei, or the window probability with --target-range")
+                        "default: logei, or the window probability with --target-range. Several goals: applied to "
+                        "ParEGO's (the default then) or Chimera's scalarised goals; not with --scalarize ehvi")
     g.add_argument("--batch-method", choices=("fantasy", "penalized", "believer", "thompson"), default="fantasy",
                    help="how a batch stays diverse (default: fantasy, each pick taken as measured at its "
                         "prediction, so the model's uncertainty shrinks around it before the next pick)")
@@ -171,6 +185,9 @@ def run(args: argparse.Namespace) -> int:
 
         return run_multi(args, goals)
     dataset = load_with_outcomes(args)
+    from matloop.cli.commands._benchmark_failures import check_numeric_goals
+
+    check_numeric_goals(dataset, [goals[0].column], args.failed_if)  # text is not "not measured"
     candidates = None
     if args.candidates:
         candidates = load_table(argparse.Namespace(
@@ -187,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
                   batch_method=args.batch_method, model=args.model, seed=args.seed, constraints=args.constraint,
                   candidates=candidates, failed_if=args.failed_if, retry_failed=args.retry_failed,
                   allow_replicates=args.allow_replicates, history=load_history(args.history, goals[0].column),
-                  transfer=args.transfer)
+                  transfer=args.transfer, featurizer=args.featurizer)
     if out.attrs.get("history"):
         print(f"history: {out.attrs['history']}")
     if out.attrs.get("best_measured") is not None:
@@ -212,8 +229,10 @@ def run(args: argparse.Namespace) -> int:
           + f"; wrote the best {len(out)} to {args.output}")
     if out.attrs.get("feasibility_model"):
         print(f"{out.attrs['n_failed']} failed rows; P(success) from: {out.attrs['feasibility_model']}")
+    from matloop.io.detect import material_label
+
     for _, row in out.iterrows():
-        label = row[dataset.input] if dataset.input else ", ".join(
+        label = material_label(row[dataset.input]) if dataset.input else ", ".join(
             f"{c}={row[c]:.4g}" if isinstance(row[c], int | float) else f"{c}={row[c]}" for c in dataset.parameter_columns)
         print(f"  {int(row['rank'])}. {label}: {row['reason']}")
     return 0

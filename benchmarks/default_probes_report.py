@@ -1,0 +1,113 @@
+"""The report of ``default_probes.py``: tables of ``results/default_probes.json`` and the reading
+(``results/default_probes_notes.md``) into ``results/default_probes.md``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _mean_se(values) -> str:
+    v = np.asarray(values, dtype=float)
+    se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
+    return f"{v.mean():.1f} ± {se:.1f}"
+
+
+def _to(curve, level: float, budget: int):
+    hit = np.flatnonzero(np.asarray(curve) >= level - 1e-12)
+    return int(hit[0] + 1) if len(hit) else f">{budget}"
+
+
+def write_md(store: dict, notes: str, results: Path) -> str:
+    import campaign_prior as cp
+
+    lines = ["# Probes behind #17's benchmark targets (what was tried, on which sets and seeds)", "",
+             "Made by `benchmarks/default_probes.py` (protocol in its docstring; raw runs in "
+             "`default_probes.json`). TUNING = sets/seeds candidates were chosen on; HELD-OUT = run only after.", ""]
+    if store.get("batch"):
+        lines += ["## Compositions (target a): candidates on the tuning plate oer_plate_3496", "",
+                  "Top% @100: share of the plate's best 1 % (22) found after 100 experiments, mean ± standard "
+                  "error over seeds (2 random initial experiments, as `batch_penalty.py`).", "",
+                  "| candidate | k | seeds | Top% @100 | per seed |", "|---|---|---|---|---|"]
+        for key, runs in store["batch"].items():
+            _, name, k = key.split("|")
+            vals = [100 * runs[s] for s in sorted(runs, key=int)]
+            lines.append(f"| {name} | {k} | {','.join(sorted(runs, key=int))} | {_mean_se(vals)} % | "
+                         f"{', '.join(f'{v:.0f}' for v in vals)} |")
+        lines.append("")
+    if store.get("plates"):
+        lines += ["## Compositions: the surrogates on both plates (diagnosis only, nothing chosen on it)", "",
+                  "Fitted to 50 random compositions; metrics on the rest, mean over seeds. `RMSE best 5 %`: on the "
+                  "plate's best 5 %, in units of the plate's std; `sd`: median predicted std / plate std; "
+                  "`top 1 % in log-EI's 50`: of the 22 best, how many log-EI ranks among its first 50.", "",
+                  "| plate | surrogate | seeds | Spearman | RMSE best 5 % | NLL | sd | top 1 % in log-EI's 50 |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for key, runs in store["plates"].items():
+            plate, m = key.split("|")
+            r = list(runs.values())
+            mean = {f: np.mean([x[f] for x in r]) for f in r[0]}
+            lines.append(f"| {plate} | {m} | {len(r)} | {mean['spearman']:.3f} | {mean['rmse_top5']:.3f} | "
+                         f"{mean['nll']:.3f} | {mean['median_sd']:.3f} | {mean['top1_in_acq50']:.1f} |")
+        lines.append("")
+    if store.get("history"):
+        shipped = json.loads(cp.JSON_PATH.read_text()).get("history", {}) if cp.JSON_PATH.exists() else {}
+        lines += ["## History (target b): arms on the tuning direction (campaign oer_plate_3496, history "
+                  "oer_plate_3851)", "",
+                  "Experiments to half of the plate's best 1 % (101 = not within 100), batches of 5. `cold`, "
+                  "`history` and `bad history` are the shipped arms of `campaign_prior.json` (same seeds).", "",
+                  "| arm | seeds | to half (mean) | per seed | vs cold |", "|---|---|---|---|---|"]
+        rows = {a: shipped.get(f"oer_plate_3496|oer_plate_3851|{a}", {}) for a in ("cold", "history", "bad history")}
+        rows.update({key.split("|", 1)[1]: runs for key, runs in store["history"].items()})
+        cold = rows.get("cold") or {}
+        base = np.mean([cp._to_half(r) for r in cold.values()]) if cold else None
+        for arm, runs in rows.items():
+            if not runs:
+                continue
+            halves = [cp._to_half(runs[s]) for s in sorted(runs, key=int)]
+            vs = f"{100 * (np.mean(halves) / base - 1):+.0f} %" if base and arm != "cold" else ""
+            lines.append(f"| {arm} | {','.join(sorted(runs, key=int))} | {np.mean(halves):.1f} | "
+                         f"{', '.join(map(str, halves))} | {vs} |")
+        lines += [""] if store.get("history_knowledge") else []
+        for arm, runs in store.get("history_knowledge", {}).items():
+            r = runs["0"]
+            lines.append(f"- {arm} history: Spearman {r['spearman']:.2f} between its prediction and the campaign "
+                         f"plate; percentiles of the plate's best 1 % under it: "
+                         f"{', '.join(f'{v:g}' for v in r['best1_percentiles_under_h'])}")
+        lines.append("")
+    if store.get("multi_models"):
+        lines += ["## Several goals: each goal's surrogate from 30 random rows (diagnosis)", "",
+                  "Held-out RMSE / std and NLL in units of the goal's std (lower is better), share of held-out "
+                  "values within one predicted std (0.68 if calibrated); mean over seeds and goals.", "",
+                  "| set | surrogate | seeds | RMSE/std | NLL | within 1 std |", "|---|---|---|---|---|---|"]
+        groups: dict = {}
+        seeds_of: dict = {}
+        for key, runs in store["multi_models"].items():
+            name, _, m = key.split("|")
+            groups.setdefault((name, m), []).extend(runs.values())
+            seeds_of[(name, m)] = sorted(runs, key=int)
+        for (name, m), r in groups.items():
+            lines.append(f"| {name} | {m} | {','.join(seeds_of[(name, m)])} | {np.mean([x['rmse'] for x in r]):.3f} | "
+                         f"{np.mean([x['nll'] for x in r]):.3f} | {np.mean([x['cover68'] for x in r]):.2f} |")
+        lines.append("")
+    if store.get("multi"):
+        lines += ["## Several goals (target c): EHVI variants and BoTorch qLogNEHVI, batch 4", "",
+                  "Fraction of the pool's hypervolume (reference 10 % of the pool's range below its worst value), "
+                  "5 random initial experiments; mean curve over the listed seeds; `to 90 %`: first n where the "
+                  "mean curve reaches 0.9.", "",
+                  "| split | set | strategy | seeds | n=20 | n=30 | n=40 | n=60 | to 90 % (mean curve) | per seed to 90 % |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for key, runs in store["multi"].items():
+            split, label, batch, strategy = key.split("|")
+            seeds = sorted(runs, key=int)
+            budget = min(len(runs[s]) for s in seeds)
+            C = np.array([runs[s][:budget] for s in seeds])
+            mean = C.mean(axis=0)
+            at = [f"{mean[n - 1]:.3f}" if n <= budget else "-" for n in (20, 30, 40, 60)]
+            lines.append(f"| {split} | {label} | {strategy} | {','.join(seeds)} | {' | '.join(at)} | "
+                         f"{_to(mean, 0.9, budget)} | {', '.join(str(_to(c, 0.9, budget)) for c in C)} |")
+        lines.append("")
+    text = "\n".join(lines) + notes
+    (results / "default_probes.md").write_text(text)
+    return text

@@ -1,0 +1,184 @@
+"""The default classifier for diffraction patterns: a 1-D CNN ensemble or a peak-feature forest,
+chosen by cross-validation inside the fit (so that ``matloop validate`` is nested CV).
+
+:class:`PatternAutoClassifier` takes the frame of :class:`~matloop.represent.pattern_features.PatternFeatureSet`
+(curve columns ``I(2θ=...)`` and peak columns) and scores two candidates on the same stratified folds:
+
+- ``cnn``: :class:`~matloop.models.diffraction_cnn.PatternCNNClassifier` on the curve (its members *are*
+  the fold models, so its out-of-fold probabilities cost no extra training); skipped, with a note,
+  when PyTorch is not installed;
+- ``forest``: extra trees (300, balanced class weights) on the peak columns, out-of-fold probabilities
+  from the same folds.
+
+Each candidate's out-of-fold probabilities are temperature-scaled (one parameter, Guo et al. 2017);
+the one with the lower out-of-fold log loss is kept (``chosen_``, ``scores_`` hold the comparison).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["PatternAutoClassifier", "PeakForestClassifier", "build_pattern_model"]
+
+
+def _log_loss(proba: np.ndarray, target: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(target)), target], 1e-12, None))))
+
+
+class PeakForestClassifier(ClassifierMixin, BaseEstimator):
+    """Extra trees on the peak columns (every column not ``I(...)``), temperature-calibrated on
+    out-of-fold probabilities of ``cv`` stratified folds."""
+
+    def __init__(self, n_estimators: int = 300, cv: int = 4, random_state: int | None = 0):
+        self.n_estimators, self.cv, self.random_state = n_estimators, cv, random_state
+
+    def _select(self, X, fit: bool = False) -> np.ndarray:
+        import pandas as pd
+
+        from matloop.represent.pattern_features import curve_columns
+
+        if fit:
+            self.n_features_in_ = int(np.shape(X)[1])
+            curve = set(curve_columns(X.columns).tolist()) if isinstance(X, pd.DataFrame) else set()
+            self.columns_ = np.array([j for j in range(self.n_features_in_) if j not in curve], dtype=int)
+        values = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
+        return np.nan_to_num(values[:, self.columns_])
+
+    def _forest(self):
+        from sklearn.ensemble import ExtraTreesClassifier
+
+        return ExtraTreesClassifier(n_estimators=int(self.n_estimators), class_weight="balanced",
+                                    random_state=self.random_state, n_jobs=1)
+
+    def fit(self, X, y, folds=None) -> PeakForestClassifier:
+        from sklearn.base import clone
+        from sklearn.model_selection import StratifiedKFold
+
+        from matloop.models.diffraction_cnn import apply_temperature, fit_temperature
+
+        F = self._select(X, fit=True)
+        self.classes_, target = np.unique(np.asarray(y), return_inverse=True)
+        if folds is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                folds = list(StratifiedKFold(int(self.cv), shuffle=True, random_state=self.random_state).split(F, target))
+        oof = np.zeros((len(target), len(self.classes_)))
+        for train, test in folds:
+            est = clone(self._forest()).fit(F[train], target[train])
+            oof[np.ix_(test, est.classes_)] = est.predict_proba(F[test])
+        oof = (oof + 1e-3) / (1 + 1e-3 * len(self.classes_))
+        self.temperature_ = fit_temperature(np.log(oof), target)
+        self.oof_proba_ = apply_temperature(oof, self.temperature_)
+        self.forest_ = self._forest().fit(F, target)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        from matloop.models.diffraction_cnn import apply_temperature
+
+        check_is_fitted(self, "forest_")
+        raw = np.zeros((len(X), len(self.classes_)))
+        raw[:, self.forest_.classes_] = self.forest_.predict_proba(self._select(X))
+        return apply_temperature((raw + 1e-3) / (1 + 1e-3 * len(self.classes_)), self.temperature_)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class PatternAutoClassifier(ClassifierMixin, BaseEstimator):
+    """CNN ensemble or peak forest, whichever has the lower out-of-fold log loss (module docs).
+
+    Parameters
+    ----------
+    cv : int
+        Stratified folds shared by both candidates (also the CNN's ensemble size).
+    candidates : tuple of str
+        Among ``"cnn"`` and ``"forest"``.
+    epochs, augment, n_threads : see :class:`~matloop.models.diffraction_cnn.PatternCNNClassifier`.
+    random_state : int or None
+    """
+
+    def __init__(self, cv: int = 4, candidates: tuple[str, ...] = ("cnn", "forest"), epochs: int = 30,
+                 augment: bool = True, n_threads: int | None = 1, random_state: int | None = 0):
+        self.cv, self.candidates, self.epochs, self.augment = cv, candidates, epochs, augment
+        self.n_threads, self.random_state = n_threads, random_state
+
+    def fit(self, X, y) -> PatternAutoClassifier:
+        from sklearn.model_selection import StratifiedKFold
+
+        from matloop.models.diffraction_cnn import PatternCNNClassifier
+        from matloop.progress import say
+
+        self.classes_, target = np.unique(np.asarray(y), return_inverse=True)
+        self.n_features_in_ = int(np.shape(X)[1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            folds = list(StratifiedKFold(int(self.cv), shuffle=True, random_state=self.random_state).split(
+                np.zeros(len(target)), target))
+        fitted, self.scores_ = {}, {}
+        names = list(self.candidates)
+        if "cnn" in names:
+            try:
+                import torch  # noqa: F401
+            except ImportError:
+                say("PyTorch is not installed: the CNN candidate is skipped (pip install \"matloop[torch]\")")
+                names.remove("cnn")
+        for name in names:
+            if name == "cnn":
+                model = PatternCNNClassifier(n_members=int(self.cv), epochs=self.epochs, augment=self.augment,
+                                             n_threads=self.n_threads, random_state=self.random_state).fit(X, y)
+            elif name == "forest":
+                model = PeakForestClassifier(cv=int(self.cv), random_state=self.random_state).fit(X, y, folds=folds)
+            else:
+                raise ValueError(f"unknown candidate {name!r}; known: cnn, forest")
+            fitted[name] = model
+            oof = model.oof_proba_
+            self.scores_[name] = {"log_loss": _log_loss(oof, target),
+                                  "accuracy": float(np.mean(np.argmax(oof, axis=1) == target))}
+        if not fitted:
+            raise ValueError("no candidate model to fit")
+        self.chosen_ = min(self.scores_, key=lambda n: self.scores_[n]["log_loss"])
+        self.model_ = fitted[self.chosen_]
+        self.oof_proba_ = self.model_.oof_proba_
+        say("pattern models by out-of-fold log loss: " + ", ".join(
+            f"{n} {s['log_loss']:.3f} (accuracy {s['accuracy']:.2f})" for n, s in self.scores_.items())
+            + f"; chosen: {self.chosen_}")
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def cam(self, X) -> np.ndarray | None:
+        """Class activation maps of the CNN (None when the forest was chosen)."""
+        return self.model_.cam(X) if hasattr(self.model_, "cam") else None
+
+
+def build_pattern_model(dataset, args):
+    """The :class:`~matloop.models.pipeline.MaterialModel` ``matloop fit`` builds for pattern input."""
+    from matloop.models.pipeline import MaterialModel
+    from matloop.models.registry import make_model
+
+    params = {"unit": getattr(args, "x_unit", None) or "2theta",
+              "wavelength": getattr(args, "wavelength", None) or 1.5406,
+              "skip_invalid": bool(getattr(args, "skip_invalid", False))}
+    if dataset.task == "classification" and args.model == "auto":
+        estimator = PatternAutoClassifier(random_state=args.seed)
+    elif dataset.task == "classification" and args.model == "cnn":
+        from matloop.models.diffraction_cnn import PatternCNNClassifier, _import_torch
+
+        _import_torch()
+        estimator = PatternCNNClassifier(n_threads=1, random_state=args.seed)
+    else:
+        extra = {"time_budget": getattr(args, "time_budget", None) or 600.0, "n_jobs": -1} \
+            if args.model == "auto" and dataset.task == "regression" else {}
+        estimator = make_model(args.model, dataset.task, random_state=args.seed, **extra)
+    return MaterialModel(estimator, kind="pattern", featurizer=args.featurizer or "pattern", task=dataset.task,
+                         featurizer_params=params if (args.featurizer or "pattern") == "pattern" else None,
+                         bounds=getattr(args, "bounds", "auto"))

@@ -1,0 +1,67 @@
+"""``/api/campaigns``: list, create (admin), status, history, export (viewers), veto (admin). HTTP only:
+every read and write is a :mod:`matloop.serve.service` call."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+
+from matloop.serve import service
+from matloop.serve.deps import Admin, DbDep, SettingsDep, Viewer
+from matloop.serve.schemas import (
+    CAMPAIGN_ERRORS,
+    ERRORS,
+    CampaignCreate,
+    ErrorOut,
+    StatusOut,
+    VetoOut,
+    VetoRequest,
+)
+
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+
+
+@router.get("", responses=ERRORS, summary="every campaign of the ledger")
+def list_campaigns(db: DbDep, _: Viewer) -> list[dict]:
+    return service.list_campaigns(db)
+
+
+@router.post("", status_code=201, response_model=StatusOut, summary="create a pool campaign (admin)",
+             responses={**ERRORS, 409: {"model": ErrorOut, "description": "a campaign of that name exists"}})
+async def create_campaign(body: CampaignCreate, db: DbDep, settings: SettingsDep, who: Admin, response: Response):
+    if len(body.pool) > settings.max_rows:
+        from matloop.errors import InputError, error_table
+
+        raise InputError("too many pool rows", error_table([{"row": 0, "column": "pool", "value": len(body.pool),
+                                                             "reason": f"at most {settings.max_rows} rows"}]))
+    out = await run_in_threadpool(service.create_campaign, db, body.name, body.goals, body.pool, body.input,
+                                  who.actor, body.failed_if, body.constraints)
+    response.headers["Location"] = f"/api/campaigns/{body.name}"
+    return out
+
+
+@router.get("/{name}", response_model=StatusOut, responses=CAMPAIGN_ERRORS, summary="where a campaign stands")
+def campaign_status(name: str, db: DbDep, _: Viewer):
+    return service.campaign_status(db, name)
+
+
+@router.get("/{name}/history", responses=CAMPAIGN_ERRORS,
+            summary="progress (best so far), the ledger's log, every suggestion")
+def campaign_history(name: str, db: DbDep, _: Viewer) -> dict:
+    return service.history(db, name)
+
+
+@router.get("/{name}/export", responses={**CAMPAIGN_ERRORS, 200: {"content": {"text/csv": {}}}},
+            response_class=Response, summary="everything, as CSV (campaign export)")
+def export(name: str, db: DbDep, _: Viewer) -> Response:
+    text = service.export_csv(db, name)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80] or "campaign"
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}.csv"',
+                             "X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/{name}/vetoes", status_code=201, response_model=VetoOut, responses=CAMPAIGN_ERRORS,
+             summary="rule a candidate out for good (admin)")
+def veto(name: str, body: VetoRequest, db: DbDep, who: Admin):
+    return service.veto(db, name, body.candidate, body.reason, who.actor)

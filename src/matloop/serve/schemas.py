@@ -1,0 +1,136 @@
+"""Request and response bodies of the ``matloop serve`` API (pydantic): what ``/api/openapi.json``
+documents. Unknown fields and wrong types are refused (422 with the problems table); cells of rows
+are checked by :mod:`matloop.serve.service` against the campaign's columns."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+Row = dict[str, Any]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CampaignCreate(Strict):
+    name: StrictStr = Field(min_length=1, max_length=200, description="unique within the ledger; no '/'")
+    goals: list[StrictStr] = Field(min_length=1, description='e.g. ["hardness:max"], ["gap:1.1..1.5"]')
+    pool: list[Row] = Field(min_length=1, description="the candidates (and any measured rows) as row objects")
+    input: StrictStr | None = Field(None, description="the material column (detected if omitted)")
+    failed_if: StrictStr | None = Field(None, description="a rule marking results as failed, e.g. \"yield < 5\"")
+    constraints: list[StrictStr] | None = None
+
+
+class SuggestRequest(Strict):
+    batch: StrictInt = Field(5, ge=1, description="how many experiments to suggest")
+    model: StrictStr | None = Field(None, description="surrogate (default: the campaign default)")
+    acquisition: StrictStr | None = None
+    seed: StrictInt = 0
+    retry_failed: StrictBool = False
+
+
+class ResultsRequest(Strict):
+    rows: list[Row] = Field(min_length=1, description="input columns, goal columns, optional status "
+                                                       "(ok|failed), reason, measurement_id")
+    source: StrictStr | None = Field(None, max_length=200, description="where the results come from")
+    allow_new: StrictBool = Field(False, description="record materials the campaign does not know as new ones")
+
+
+class VetoRequest(Strict):
+    candidate: StrictStr = Field(min_length=1, description="key, material, or #N")
+    reason: StrictStr = Field(min_length=1)
+
+
+class TokenCreate(Strict):
+    role: Literal["viewer", "experimenter", "admin"]
+    label: StrictStr = Field("", max_length=200)
+
+
+class Problem(BaseModel):
+    row: int | str
+    column: Any = None
+    value: Any = None
+    reason: Any = None
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    problems: list[Problem] = []
+
+
+class Best(BaseModel):
+    value: float
+    at: str
+    key: str | None = None
+    setting: dict[str, Any] | None = None
+    replicates: int = 1
+
+
+class StatusOut(BaseModel):
+    name: str
+    goals: list[str]
+    target: str
+    kind: str | None = None
+    input: str | None = None
+    columns: list[str] = []
+    candidates: int
+    measurements: int
+    measurement_values: int
+    measured_candidates: int
+    failures: int
+    failed_candidates: int
+    vetoed: int
+    suggestions: int
+    pending: int
+    best: Best | None = None
+    front: list[str] | None = None
+    hypervolume: float | None = None
+
+
+class RecordOut(BaseModel):
+    campaign: str
+    recorded: int
+    already_recorded: int
+    failed: int
+    failed_already: int
+    new_candidates: int
+    rows: int
+    replayed: bool
+
+
+class SuggestOut(BaseModel):
+    campaign: str
+    batch: int
+    rows: list[Row]
+    notes: list[str] = []
+
+
+class JobOut(BaseModel):
+    job: str
+    status: Literal["running", "done", "failed"]
+    url: str
+    result: SuggestOut | None = None
+    error: ErrorOut | None = None
+
+
+class VetoOut(BaseModel):
+    campaign: str
+    vetoed: int
+    already_vetoed: int
+
+
+class TokenOut(BaseModel):
+    id: int
+    role: str
+    label: str
+    token: str | None = Field(None, description="shown once, at creation")
+
+
+ERRORS = {401: {"model": ErrorOut, "description": "no token or a bad one"},
+          403: {"model": ErrorOut, "description": "the token's role lacks the right"},
+          413: {"model": ErrorOut, "description": "request body over the limit"},
+          422: {"model": ErrorOut, "description": "invalid input: one problem per row, column, value, reason"}}
+CAMPAIGN_ERRORS = {**ERRORS, 404: {"model": ErrorOut, "description": "no campaign of that name"}}

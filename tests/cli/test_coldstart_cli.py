@@ -96,3 +96,27 @@ def test_help_documents_the_new_options(command, capsys):
         assert "--history" in text
     if command == ["campaign", "new"]:
         assert "type: composition" in text and "min_separation" in text and "docs/design_spaces.md" in text
+
+
+def test_several_goals_cold_start_in_suggest_and_campaign(tmp_path, capsys):
+    """With 0 or 1 results of a goal, several goals get the same space-filling first batch as one goal."""
+    goals = ["abs_lam_diff", "ered", "gsol"]
+    f = datasets.load("redoxmers").frame.head(150).copy()
+    f[goals] = f[goals].astype(float)
+    f.loc[f.index[1:], goals] = np.nan  # one result
+    f.to_csv(tmp_path / "one.csv", index=False)
+    args = [a for g in goals for a in ("--goal", f"{g}:min")]
+    assert main(["suggest", str(tmp_path / "one.csv"), *args, "--batch", "4", "-o", str(tmp_path / "n.csv")]) == 0
+    assert "cold start" in capsys.readouterr().out
+    out = pd.read_csv(tmp_path / "n.csv")
+    assert len(out) == 4 and out["reason"].str.contains("space-filling first batch").all()
+    assert out[[f"{g}_pred" for g in goals]].isna().all().all()
+    assert len(out.drop_duplicates(["r1_label", "r3_label", "r4_label", "r5_label"])) == 4
+    f[goals] = np.nan  # nothing measured: a campaign's first batch
+    f.to_csv(tmp_path / "none.csv", index=False)
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "r", "--pool", str(tmp_path / "none.csv"), *args, "--db", db]) == 0
+    assert main(["campaign", "suggest", "r", "--batch", "3", "-o", str(tmp_path / "m.csv"), "--db", db]) == 0
+    assert "cold start" in capsys.readouterr().err
+    first = pd.read_csv(tmp_path / "m.csv")
+    assert len(first) == 3 and first["reason"].str.contains("nothing is measured yet").all()

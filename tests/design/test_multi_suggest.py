@@ -88,10 +88,11 @@ def test_targets_measured_on_some_rows_are_data():
     assert out[["a", "b"]].isna().all().all()  # only rows with no goal measured are candidates
     assert out.attrs["n_measured"] == 20 and out.attrs["n_candidates"] == len(X) - 20
     assert np.isfinite(out["b_pred"]).all()
-    frame.loc[meas[1:6], "b"] = np.nan  # one measurement of b: not enough for its model
-    with pytest.raises(InputError, match=r"b \(1\)"):
-        suggest_multi(Dataset(frame=frame, input=None, kind="parameters", targets=["a", "b"]),
-                      [Goal("a"), Goal("b")], batch=3)
+    frame.loc[meas[1:6], "b"] = np.nan  # one measurement of b: no model of b yet, so a space-filling batch
+    cold = suggest_multi(Dataset(frame=frame, input=None, kind="parameters", targets=["a", "b"]),
+                         [Goal("a"), Goal("b")], batch=3)
+    assert len(cold) == 3 and cold["reason"].str.contains(r"space-filling batch .*b \(1\)").all()
+    assert cold["b_pred"].isna().all()
 
 
 def test_front_of_measured_values():

@@ -16,6 +16,7 @@ pytest.importorskip("multipart")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from matloop.errors import InputError, error_table  # noqa: E402
 from matloop.serve import service  # noqa: E402
 from matloop.serve.app import create_app  # noqa: E402
 from matloop.serve.auth import create_token, revoke_token  # noqa: E402
@@ -333,13 +334,16 @@ def test_ask_for_a_batch_runs_as_a_worker_job_and_the_page_shows_it_when_done(tm
     app = create_app(ServeSettings(db=str(tmp_path / "ledger.db"), form_wait_s=0.0))
     token = create_token(app.state.db, "experimenter", "robot-arm")[1]
     service.create_campaign(app.state.db, "opt", ["yield:max"], _pool(), actor="setup")
-    two = _pool().rename(columns={"yield": "a"}).assign(b=[1.0] + [np.nan] * 23)  # b measured once: cannot fit
+    two = _pool().rename(columns={"yield": "a"}).assign(b=[1.0] + [np.nan] * 23)  # its fit is made to fail below
     service.create_campaign(app.state.db, "two", ["a:max", "b:min"], two, actor="setup")
     gate, real, threads = threading.Event(), service.suggest, []
 
     def held(*args, **kwargs):  # the fit waits until the test lets it go: the form must not wait for it
         threads.append(threading.current_thread().name)
         assert gate.wait(60)
+        if args[1] == "two":  # a fit that fails with a problem table (what a bad ledger state would give)
+            raise InputError("record at least 2 measurements of b first",
+                             error_table([{"row": 1, "column": "b", "value": 1.0, "reason": "one result only"}]))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(service, "suggest", held)

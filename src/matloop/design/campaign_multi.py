@@ -92,9 +92,7 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
     frame = table[data_cols]
     Y = frame[cols].to_numpy(dtype=float)
     measured = np.isfinite(Y).any(axis=1)
-    if measured.sum() < 2 or (np.isfinite(Y).sum(axis=0) < 2).any():
-        counts = ", ".join(f"{c}: {int(n)}" for c, n in zip(cols, np.isfinite(Y).sum(axis=0), strict=True))
-        raise InputError(f"record at least 2 measurements of every goal before asking for suggestions ({counts})")
+    # fewer than 2 results of a goal: rank_multi returns a space-filling first batch (a cold start)
     ds = campaign._dataset(frame)
     X = add_transfer(input_features(ds, frame, outcome), ds, frame, transfer)  # --transfer: library values
     cons = []

@@ -150,8 +150,9 @@ def rank_multi(
     Y_rows = np.asarray(Y_rows, dtype=float).reshape(len(X_rows), len(goals))
     counts = np.isfinite(Y_rows).sum(axis=0)
     short = [f"{g.column} ({c})" for g, c in zip(goals, counts, strict=True) if c < 2]
-    if short:
-        raise InputError("every goal needs at least 2 measured rows to fit a model; too few for: " + ", ".join(short))
+    if short:  # a cold start: no model yet, a space-filling first batch (as with one goal)
+        return _cold_start(X_rows, Y_rows, X_candidates, candidates, goals, batch, seed, short,
+                           constrained=bool(constraints), failures=failed_X is not None)
     m, n, k = len(goals), len(X_candidates), min(int(batch), len(X_candidates))
     rng = np.random.default_rng(seed)
     means, stds, covs, filled, names = [], [], [], Y_rows.copy(), []
@@ -210,6 +211,38 @@ def rank_multi(
     label = {"ehvi": "qehvi", "parego": "parego", "chimera": "chimera"}[scalarize] + (f"-{acquisition}" if acquisition
                                                                                     else "")
     return MultiRanking(out, picks, "+".join(dict.fromkeys(names)), version, label)
+
+
+def _cold_start(X_rows, Y_rows, X_candidates, candidates, goals, batch, seed, short, constrained, failures
+                ) -> MultiRanking:
+    """The space-filling first batch (:mod:`matloop.design.coldstart`) when a goal has fewer than 2 results;
+    the goals' prediction columns are empty and the reason names the goals that are short."""
+    from matloop.design.coldstart import DEFAULT_METHOD, cold_start_reason, coverage_pool, maximin_pool
+
+    measured = np.isfinite(Y_rows).any(axis=1)
+    X_measured = np.asarray(X_rows)[measured] if measured.any() else None
+    k = min(int(batch), len(X_candidates))
+    pick = coverage_pool if DEFAULT_METHOD == "coverage" else maximin_pool
+    idx = np.asarray(pick(X_candidates, k, X_measured, seed))
+    out = candidates.iloc[idx].reset_index(drop=True).copy()
+    for g in goals:
+        out[f"{g.column}_pred"] = np.nan
+        out[f"{g.column}_std"] = np.nan
+    out["p_nondominated"] = np.nan
+    out["ehvi"] = np.nan
+    if constrained:
+        out["p_feasible"] = np.nan
+    out["acquisition"] = np.nan
+    if failures:
+        out["p_success"] = np.nan
+    out["rank"] = np.arange(1, len(idx) + 1)
+    n_measured = int(measured.sum())
+    reason = cold_start_reason(n_measured, DEFAULT_METHOD)
+    if n_measured > 1:  # rows are measured, but not every goal on 2 of them
+        reason = "space-filling batch (no model of a goal with fewer than 2 results); " + reason.split("; ", 1)[1]
+    out["reason"] = f"{reason} (too few results: {', '.join(short)})"
+    out.attrs["cold_start"] = True
+    return MultiRanking(out, idx, "none (space-filling design)", f"{DEFAULT_METHOD}-{seed}", DEFAULT_METHOD)
 
 
 def _covariance(sur, X_train, y_train, X_candidates, seed):

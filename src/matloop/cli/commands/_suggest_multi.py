@@ -50,8 +50,11 @@ def run_multi(args: argparse.Namespace, goals: list) -> int:
     if out.attrs.get("history"):
         print(f"history: {out.attrs['history']}")
     known, reps = out.attrs.get("n_known_left_out", 0), out.attrs.get("n_replicates_left_out", 0)
-    print(f"trained on {out.attrs.get('n_measured')} measured rows (each goal on the rows where it is measured), "
-          f"ranked {out.attrs.get('n_candidates')} candidates"
+    cold = len(out) and out["reason"].astype(str).str.startswith("space-filling").all()
+    print((f"cold start: fewer than 2 results of a goal ({out.attrs.get('n_measured')} measured rows), so no model "
+           f"was fitted; a space-filling batch from {out.attrs.get('n_candidates')} candidates" if cold else
+           f"trained on {out.attrs.get('n_measured')} measured rows (each goal on the rows where it is measured), "
+           f"ranked {out.attrs.get('n_candidates')} candidates")
           + (f" (with the rows of {args.candidates}; {known} of them already measured were left out)"
              if candidates is not None else "") + f"; wrote the best {len(out)} to {args.output}")
     if reps:

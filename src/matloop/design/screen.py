@@ -29,7 +29,6 @@ config) used 1.25 to 1.4 times less CPU per candidate (``benchmarks/results/scre
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -436,39 +435,31 @@ def screen(source: ChemicalSpace | Compositions | Sequence[str], model, *, top: 
                         rules.describe() if rules is not None else "", compact is not None)
 
 
+class _DaskShared:
+    """What every Dask task of a screening run needs: the screener, and the chemical space (None for a table)."""
+
+    def __init__(self, screener: Screener, space: ChemicalSpace | None):
+        self.screener, self.space = screener, space
+
+
+def _run_shared(shared: _DaskShared, payload: tuple):
+    data, kind, start, stop = payload
+    return _run_task(shared.screener, shared.space if data is None else data, kind, start, stop)
+
+
 def _run_dask(scheduler, screener: Screener, source, tasks, collect) -> str:
-    """Submit the chunks to a Dask cluster with a bounded number in flight; returns a description."""
-    from dask.distributed import Client, as_completed
+    """The chunks on a Dask cluster through :func:`matloop.represent.dask_map.map_batches` (screener and
+    space scattered once, a bounded number of chunks in flight); returns a description."""
+    from matloop.represent.dask_map import map_batches
 
-    own = isinstance(scheduler, str)
-    try:
-        client = Client(scheduler, timeout=30) if own else scheduler
-    except OSError as exc:
-        raise MatloopError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
-    try:
-        n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
-        screener_f = client.scatter(screener, broadcast=True, hash=False)
-        spaces = isinstance(source, ChemicalSpace)
-        source_f = client.scatter(source, broadcast=True, hash=False) if spaces else None
-        window = max(2, 2 * n_workers)
+    spaces = isinstance(source, ChemicalSpace)
 
-        def submit(task):
-            kind, a, b = task
-            data = source_f if spaces else _slice(source, a, b)
-            return client.submit(_run_task, screener_f, data, kind, a, b, pure=False)
+    def payload(task):
+        kind, a, b = task
+        return (None if spaces else _slice(source, a, b), kind, a, b)
 
-        queue = iter(tasks)  # lazily: never more than `window` chunks exist at once
-        running = as_completed([submit(task) for task in itertools.islice(queue, window)])
-        for fut in running:
-            collect(fut.result())
-            fut.release()
-            task = next(queue, None)
-            if task is not None:
-                running.add(submit(task))
-        return f"Dask cluster, {n_workers} workers"
-    finally:
-        if own:
-            client.close()
+    return map_batches(scheduler, _run_shared, _DaskShared(screener, source if spaces else None), tasks, payload,
+                       lambda _task, result: collect(result))
 
 
 def estimate_chunks(source: ChemicalSpace | Compositions, chunk_size: int = DEFAULT_CHUNK) -> int:

@@ -1,6 +1,6 @@
 """Run batches of rows as tasks on a Dask cluster, with a bounded number in flight.
 
-The pattern of :func:`matloop.design.screen.screen` with a ``scheduler`` (its ``_run_dask``): the
+The Dask path of :func:`matloop.design.screen.screen` (its ``_run_dask`` calls this) and of featurization: the
 shared object (a featurizer, a screener) is scattered to every worker once, at most
 ``2 x workers`` tasks exist at any time (memory stays flat however many rows stream through), and
 results are handed to ``collect`` as they finish. Used by

@@ -8,12 +8,8 @@ missing.
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import pandas as pd
 import pytest
@@ -22,45 +18,19 @@ from matloop.design.acquisition import Objective
 from matloop.design.campaign import Campaign
 from matloop.errors import MatloopError
 from matloop.io.dataset import Dataset
+from pg_server import server_bin, throwaway_postgres
 from standins import LEDGER_WRITER, oxides_ledger
 
 pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
-BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-if not BIN or not os.path.exists(os.path.join(BIN[-1], "initdb")):
+if server_bin() is None:
     pytest.skip("no PostgreSQL server binaries (Debian package 'postgresql')", allow_module_level=True)
-BIN = BIN[-1]
-PORT = 54329
-
-
-def _as_server_user(cmd: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: use its own system user there."""
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL")
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
 
 
 @pytest.fixture(scope="module")
 def url():
     """SQLAlchemy URL of a throwaway server; each test uses its own campaign names."""
-    root = tempfile.mkdtemp(prefix="matloop-pg-")
-    data, sock = os.path.join(root, "data"), os.path.join(root, "sock")
-    os.makedirs(sock)
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sock, "postgres")
-    run = dict(check=True, capture_output=True, text=True, timeout=120)
-    subprocess.run(_as_server_user([f"{BIN}/initdb", "-D", data, "-A", "trust", "-U", "postgres",
-                                    "--no-sync"]), **run)
-    subprocess.run(_as_server_user([f"{BIN}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
-                                    f"-k {sock} -p {PORT} -c listen_addresses='' -c fsync=off", "start"]), **run)
-    try:
-        yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={PORT}"
-    finally:
-        subprocess.run(_as_server_user([f"{BIN}/pg_ctl", "-D", data, "-m", "immediate", "stop"]),
-                       capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_postgres(54329) as address:
+        yield address
 
 
 def test_campaign_round_trip_on_postgres(url):

@@ -8,12 +8,7 @@ On SQLite and on a throwaway PostgreSQL server (as in ``tests/design/test_ledger
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 from collections import Counter
 
@@ -107,41 +102,13 @@ def test_sigkill_under_load_loses_nothing_acknowledged_sqlite(tmp_path):
 
 
 # --------------------------------------------------------------------------- PostgreSQL (throwaway)
-BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-PG_PORT = 54337
-
-
-def _as_server_user(cmd: list[str]) -> list[str]:
-    if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL")
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
-
-
 @pytest.fixture
 def pg_url():
     pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
-    if not BIN or not os.path.exists(os.path.join(BIN[-1], "initdb")):
-        pytest.skip("no PostgreSQL server binaries (Debian package 'postgresql')")
-    bin_dir = BIN[-1]
-    root = tempfile.mkdtemp(prefix="matloop-serve-pg-")
-    data, sock = os.path.join(root, "data"), os.path.join(root, "sock")
-    os.makedirs(sock)
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sock, "postgres")
-    run = dict(check=True, capture_output=True, text=True, timeout=120)
-    subprocess.run(_as_server_user([f"{bin_dir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]),
-                   **run)
-    subprocess.run(_as_server_user([f"{bin_dir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
-                                    f"-k {sock} -p {PG_PORT} -c listen_addresses='' -c fsync=off", "start"]), **run)
-    try:
-        yield f"postgresql+psycopg://postgres@/postgres?host={sock}&port={PG_PORT}"
-    finally:
-        subprocess.run(_as_server_user([f"{bin_dir}/pg_ctl", "-D", data, "-m", "immediate", "stop"]),
-                       capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+    from pg_server import throwaway_postgres
+
+    with throwaway_postgres(54337, prefix="matloop-serve-pg-") as url:
+        yield url
 
 
 def test_sigkill_under_load_loses_nothing_acknowledged_postgres(pg_url, tmp_path):

@@ -123,7 +123,26 @@ def default_candidates(random_state: int | None = 0) -> dict[str, object]:
     }
 
 
-class AutoModel(RegressorMixin, BaseEstimator):
+class ResidualDistributionMixin:
+    """``predict_distribution`` / ``predict_interval`` / ``predict_quantiles`` of a regressor whose fit left
+    ``residuals_`` (a :class:`~matloop.models.predictive.ResidualDistribution`) and ``bounds_``."""
+
+    def predict_distribution(self, X, mean_std: tuple | None = None):
+        """Each point's predictive distribution (:class:`~matloop.models.predictive.PredictiveDistribution`);
+        ``mean_std``: the ``predict(X, return_std=True)`` already computed for these rows (saves a pass)."""
+        mean, std = self.predict(X, return_std=True) if mean_std is None else mean_std
+        return self.residuals_.distribution(mean, std, self.bounds_)
+
+    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """Central ``1 - alpha`` interval of the predictive distribution (inside the bounds)."""
+        return self.predict_distribution(X).interval(1 - alpha)
+
+    def predict_quantiles(self, X, quantiles) -> np.ndarray:
+        """Predictive quantiles, shape ``(n, len(quantiles))``."""
+        return self.predict_distribution(X).ppf(np.atleast_1d(quantiles))
+
+
+class AutoModel(ResidualDistributionMixin, RegressorMixin, BaseEstimator):
     """Cross-validated model selection and ensembling with calibrated uncertainty.
 
     Parameters
@@ -392,20 +411,6 @@ class AutoModel(RegressorMixin, BaseEstimator):
         mean, std = self._combine({m: p[0] for m, p in preds.items()}, {m: p[1] for m, p in preds.items()})
         mean = clip_to_bounds(mean, getattr(self, "bounds_", None))
         return (mean, std * self.std_scale_) if return_std else mean
-
-    def predict_distribution(self, X, mean_std: tuple | None = None):
-        """Each point's predictive distribution (:class:`~matloop.models.predictive.PredictiveDistribution`);
-        ``mean_std``: the ``predict(X, return_std=True)`` already computed for these rows (saves a pass)."""
-        mean, std = self.predict(X, return_std=True) if mean_std is None else mean_std
-        return self.residuals_.distribution(mean, std, self.bounds_)
-
-    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-        """Central ``1 - alpha`` interval of the predictive distribution (inside the bounds)."""
-        return self.predict_distribution(X).interval(1 - alpha)
-
-    def predict_quantiles(self, X, quantiles) -> np.ndarray:
-        """Predictive quantiles, shape ``(n, len(quantiles))``."""
-        return self.predict_distribution(X).ppf(np.atleast_1d(quantiles))
 
     def member_predictions(self, X) -> pd.DataFrame:
         """Each refitted candidate's own prediction (single-model baselines at no extra cost)."""

@@ -32,6 +32,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from matloop.models.automodel import ResidualDistributionMixin
 from matloop.models.predictive import ResidualDistribution, clip_to_bounds, detect_bounds
 
 SEP = "::"
@@ -160,7 +161,7 @@ def feature_blocks(columns: Sequence[str]) -> dict[str, np.ndarray]:
     return blocks
 
 
-class FeatureSetAutoModel(RegressorMixin, BaseEstimator):
+class FeatureSetAutoModel(ResidualDistributionMixin, RegressorMixin, BaseEstimator):
     """One AutoModel per feature set, ensembled by cross-validation (see the module docstring).
 
     Parameters
@@ -253,19 +254,6 @@ class FeatureSetAutoModel(RegressorMixin, BaseEstimator):
         mean, std = _combine(self.weights_, *self._members(X))
         mean = clip_to_bounds(mean, self.bounds_)
         return (mean, std * self.std_scale_) if return_std else mean
-
-    def predict_distribution(self, X, mean_std: tuple | None = None):
-        """Each point's predictive distribution (as :meth:`AutoModel.predict_distribution`)."""
-        mean, std = self.predict(X, return_std=True) if mean_std is None else mean_std
-        return self.residuals_.distribution(mean, std, self.bounds_)
-
-    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-        """Central ``1 - alpha`` interval of the predictive distribution (inside the bounds)."""
-        return self.predict_distribution(X).interval(1 - alpha)
-
-    def predict_quantiles(self, X, quantiles) -> np.ndarray:
-        """Predictive quantiles, shape ``(n, len(quantiles))``."""
-        return self.predict_distribution(X).ppf(np.atleast_1d(quantiles))
 
     def member_predictions(self, X) -> pd.DataFrame:
         """Each selected set's own AutoModel prediction."""

@@ -32,7 +32,6 @@ def text_target_error(column: str):
 
 def run_failure_benchmark(args: argparse.Namespace, goals: list) -> int:
     """Load, mark failures, score the target (ordinal labels with --target-order), replay, print."""
-    import json
 
     import numpy as np
     import pandas as pd
@@ -81,13 +80,9 @@ def run_failure_benchmark(args: argparse.Namespace, goals: list) -> int:
     print("failed_mean: failed experiments among each run's picks (the random start excluded); first_top_hit: "
           "experiments to the first top candidate")
     if args.json:
-        with open(args.json, "w") as fh:
-            payload = result.to_dict()
-            payload["failed_if"], payload["target_order"] = rule, args.target_order
-            if getattr(dataset, "encoding", None) is not None:
-                payload["encoding"] = dataset.encoding.records()
-            json.dump(payload, fh, indent=1, default=lambda v: None if v != v else v)
-        print(f"wrote {args.json}")
+        from matloop.cli.commands.benchmark import write_json
+
+        write_json(args.json, result, dataset, failed_if=rule, target_order=args.target_order)
     if args.plot:
         from matloop.cli.commands.benchmark import plot_curves
 

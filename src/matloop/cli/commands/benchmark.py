@@ -69,7 +69,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_campaign(args: argparse.Namespace) -> int:
-    import json
 
     from matloop.cli.common import load_table
     from matloop.cli.goal import goals_from_args
@@ -112,15 +111,22 @@ def run_campaign(args: argparse.Namespace) -> int:
     print(f"pool {result.n_pool}, top candidates {result.n_top} (best {args.top_fraction:.0%}), {args.runs} runs")
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     if args.json:
-        with open(args.json, "w") as fh:
-            payload = result.to_dict()
-            if getattr(dataset, "encoding", None) is not None:  # how the parameters were encoded (design.encode)
-                payload["encoding"] = dataset.encoding.records()
-            json.dump(payload, fh, indent=1, default=lambda v: None if v != v else v)
-        print(f"wrote {args.json}")
+        write_json(args.json, result, dataset)
     if args.plot:
         plot_curves(result, args.plot, "top candidates found (%)", analytic_random=True)
     return 0
+
+
+def write_json(path: str, result, dataset, **extra) -> None:
+    """The benchmark's JSON: its results, ``extra`` entries and how the parameters were encoded (design.encode)."""
+    import json
+
+    payload = {**result.to_dict(), **extra}
+    if getattr(dataset, "encoding", None) is not None:
+        payload["encoding"] = dataset.encoding.records()
+    with open(path, "w") as fh:
+        json.dump(payload, fh, indent=1, default=lambda v: None if v != v else v)
+    print(f"wrote {path}")
 
 
 def plot_curves(result, path: str, ylabel: str, analytic_random: bool = False, baseline=None) -> None:

@@ -248,7 +248,10 @@ class PeakFeaturizer(PatternFeaturizer):
         return np.arange(self.grid_.start, self.grid_.stop + width, width)
 
     def transform_array(self, X) -> np.ndarray:
-        processed = super().transform_array(X)
+        return self.features_of_processed(super().transform_array(X))
+
+    def features_of_processed(self, processed: np.ndarray) -> np.ndarray:
+        """Peak and bin features of patterns already resampled and processed on this featurizer's grid."""
         x = self.grid_.points
         edges = self._bins()
         which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)

@@ -117,7 +117,7 @@ class PatternFeatureSet(LightTransformer):
         patterns = self._patterns(X)
         curve, peaks = self._featurizers()
         processed = preprocess(resample(patterns, curve.grid_), curve.grid_, curve.background, curve.smooth_window)
-        peak_part = peaks.transform_array(patterns)
+        peak_part = peaks.features_of_processed(processed)  # the same grid and processing: no second pass
         names = [*curve.get_feature_names_out(), *peaks.get_feature_names_out()]
         return pd.DataFrame(np.hstack([processed, peak_part]), columns=names)
 

@@ -9,7 +9,10 @@ seeds 0..7); ``plates`` (diagnosis on both plates: surrogates fitted to 50 rando
 with history oer_plate_3851, seeds 0..3, each with a shuffled-history control); ``multi`` (target c:
 EHVI variants on redoxmers tuning seeds 0, 1, 2, 6, 7, 8; held-out redoxmers seeds 3, 4, 5 and a
 fixed 1,000-row dye_lasers subsample, subsample seed 12345, with BoTorch qLogNEHVI) and
-``multi-models`` (each goal's surrogate from 30 random rows, ours and BoTorch's GP). What each
+``multi-models`` (each goal's surrogate from 30 random rows, ours and BoTorch's GP); ``batch2`` (target a,
+second round: the candidates of ``batch_candidates.py`` on any ``batch_penalty`` set or on one goal of a
+several-goal set, ``--sets redoxmers:gsol``, top set its best 1 %; with the ``--split`` label; full curves
+stored per seed). What each
 candidate is: the docstrings below and ``results/default_probes.md``.
 
 Results: ``results/default_probes.json`` (stored after every run) and ``results/default_probes.md``
@@ -45,10 +48,15 @@ def _store() -> dict:
 
 
 def _save(part: str, key: str, seed, value) -> None:
-    store = _store()  # another process may have stored runs meanwhile
-    store.setdefault(part, {}).setdefault(key, {})[str(seed)] = value
+    import fcntl
+    import tempfile
+
     RESULTS.mkdir(exist_ok=True)
-    JSON_PATH.write_text(json.dumps(store))
+    with open(Path(tempfile.gettempdir()) / "matloop_default_probes.lock", "w") as lock:  # several processes store
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        store = _store()  # another process may have stored runs meanwhile
+        store.setdefault(part, {}).setdefault(key, {})[str(seed)] = value
+        JSON_PATH.write_text(json.dumps(store))
 
 
 # ----------------------------------------------------------------------------------- batch (target a)
@@ -131,6 +139,44 @@ def batch_part(names, seeds, batches) -> None:
             for seed, curve in zip(seeds, e["curves"], strict=True):
                 _save("batch", f"oer_plate_3496|{name}|{k}", seed, curve[-1])
             print(f"oer_plate_3496 {name} k={k}: Top% @100 per seed {[round(c[-1], 2) for c in e['curves']]}", flush=True)
+
+
+def batch2_part(names, seeds, batches, sets, split) -> None:
+    """Candidates of ``batch_candidates.py`` (and any ``batch_penalty`` strategy) on any set, with a split label."""
+    import batch_penalty as bp
+    from batch_candidates import make_candidate
+
+    bp.make = lambda name, seed, _old=bp.make: make_candidate(name, seed) or _old(name, seed)
+    for key in sets:
+        if ":" in key and key not in bp.SETS:  # one goal of a multi-goal set alone ("redoxmers:ered"): best 1 %
+            _add_single_goal_set(bp, key)
+        for name in names:
+            for k in batches:
+                for seed in seeds:  # one seed per call: stored as soon as it is done
+                    e = bp.run_config(split, key, name, k, [seed], 100)
+                    _save("batch2", f"{split}|{key}|{name}|{k}", seed, e["curves"][0])
+                    print(f"{split} {key} {name} k={k} seed {seed}: Top% @100 {e['curves'][0][-1]:.2f} "
+                          f"({e['seconds_per_run']:.0f} s)", flush=True)
+
+
+def _add_single_goal_set(bp, key: str) -> None:
+    """Register ``SET:GOAL`` (a multi-goal set scored on one goal, top set its best 1 %) with batch_penalty."""
+    import closed_loop_multi as clm
+
+    from matloop.design.acquisition import Objective
+
+    name, goal = key.split(":")
+    X, Y, goals, _ = clm.load_set(name)
+    j = [g.column for g in goals].index(goal)
+    direction = goals[j].direction
+    bp.SETS[key] = (key, Objective(direction), 0.01, 100)
+
+    class _Single:  # what run_config needs of a dataset: featurize() input and .y
+        y = pd.Series(Y[:, j])
+
+    features = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    bp.load = lambda ds_name, _old=bp.load: _Single() if ds_name == key else _old(ds_name)
+    bp.featurize = lambda ds, _old=bp.featurize: features if isinstance(ds, _Single) else _old(ds)
 
 
 # ---------------------------------------------------------------------------------- plates (diagnosis)
@@ -384,7 +430,8 @@ NOTES_PATH = RESULTS / "default_probes_notes.md"
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=("batch", "plates", "history", "multi", "multi-models"))
+    ap.add_argument("--part", choices=("batch", "batch2", "plates", "history", "multi", "multi-models"))
+    ap.add_argument("--sets", nargs="+", default=["oer_plate_3496"], help="sets of --part batch2 (batch_penalty keys)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     ap.add_argument("--strategies", nargs="+", default=["default", "blend-w0.75", "hedge", "fastgp-logei"])
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 5])
@@ -401,6 +448,8 @@ def main(argv=None) -> None:
         with threadpool_limits(1):
             if args.part == "batch":
                 batch_part(args.strategies, args.seeds, args.batches)
+            elif args.part == "batch2":
+                batch2_part(args.strategies, args.seeds, args.batches, args.sets, args.split)
             elif args.part == "plates":
                 plates_part(args.seeds)
             elif args.part == "history":

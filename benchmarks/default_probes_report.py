@@ -37,6 +37,8 @@ def write_md(store: dict, notes: str, results: Path) -> str:
             lines.append(f"| {name} | {k} | {','.join(sorted(runs, key=int))} | {_mean_se(vals)} % | "
                          f"{', '.join(f'{v:.0f}' for v in vals)} |")
         lines.append("")
+    if store.get("batch2"):
+        lines += _batch2_lines(store["batch2"])
     if store.get("plates"):
         lines += ["## Compositions: the surrogates on both plates (diagnosis only, nothing chosen on it)", "",
                   "Fitted to 50 random compositions; metrics on the rest, mean over seeds. `RMSE best 5 %`: on the "
@@ -111,3 +113,25 @@ def write_md(store: dict, notes: str, results: Path) -> str:
     text = "\n".join(lines) + notes
     (results / "default_probes.md").write_text(text)
     return text
+
+
+def _batch2_lines(runs_by_key: dict) -> list[str]:
+    """Target (a), second round: the candidates of ``batch_candidates.py`` on several sets (full curves)."""
+    lines = ["## Compositions and process sets (target a, second round): local-exploitation candidates", "",
+             "Candidates of `benchmarks/batch_candidates.py` (what each is: its docstring), as `batch_penalty.py` "
+             "(2 random initial experiments, budget 100). Top% @100: share of the set's top set (best 1 % of a "
+             "plate, best 5 % of a Liang set) found after 100 experiments, mean ± standard error over seeds; "
+             "`n50`: experiments to half of it (101 = not within 100).", "",
+             "| split | set | candidate | k | seeds | Top% @100 | per seed | Top% @50 | n50 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(runs_by_key, key=lambda k: (k.split("|")[0] != "tuning", k)):
+        split, name, cand, k = key.split("|")
+        runs = runs_by_key[key]
+        seeds = sorted(runs, key=int)
+        C = np.array([runs[s] for s in seeds], dtype=float)
+        n50 = [_to(c, 0.5, 100) for c in C]
+        n50 = [101 if isinstance(v, str) else v for v in n50]
+        lines.append(f"| {split} | {name} | {cand} | {k} | {','.join(seeds)} | {_mean_se(100 * C[:, -1])} % | "
+                     f"{', '.join(f'{v:.0f}' for v in 100 * C[:, -1])} | {100 * C[:, 49].mean():.0f} % | "
+                     f"{np.mean(n50):.1f} |")
+    return [*lines, ""]

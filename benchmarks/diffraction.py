@@ -20,8 +20,15 @@ fitted inside the training folds (nested). Models:
   (calibration folds grouped by source pattern);
 - ``cnn``: ``PatternCNNClassifier`` (4 members = 4 inner folds, 30 epochs), without augmentation;
 - ``cnn+aug``: the same with a fresh augmented copy of every training pattern each epoch;
-- ``auto``: what ``matloop fit/validate`` uses on pattern input: ``cnn+aug`` or ``forest``,
-  whichever has the lower inner out-of-fold log loss.
+- ``blend``: the mean of the calibrated probabilities of ``cnn+aug`` and ``forest`` (fixed rule, nothing
+  tuned: a CNN on the curve and a forest on peak features make different errors);
+- ``auto2``: ``cnn+aug`` or ``forest``, whichever has the lower inner out-of-fold log loss (what
+  ``matloop fit`` used before the blend candidate);
+- ``auto``: what ``matloop fit/validate`` uses on pattern input (``PatternAutoClassifier``): ``cnn+aug``,
+  ``forest`` or ``blend``, whichever has the lowest inner out-of-fold log loss (the blend's inner
+  out-of-fold probabilities are the mean of the two models' own, so the choice sees no test fold).
+
+``--models`` runs a subset (the ones the others need are fitted anyway).
 
 Reported: accuracy, balanced accuracy, expected calibration error (top label, 10 equal-width bins),
 log loss, and wall time per fit. Anchor: Oviedo et al. report 89 % (space group) and 93 %
@@ -43,7 +50,8 @@ import pandas as pd
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "xrd" / "autoXRD_oviedo2019"
 RESULTS = Path(__file__).resolve().parent / "results"
-MODELS = ("forest", "forest+aug", "cnn", "cnn+aug", "auto")
+MODELS = ("forest", "forest+aug", "cnn", "cnn+aug", "blend", "auto2", "auto")
+BASE = ("forest", "forest+aug", "cnn", "cnn+aug")
 
 
 def load_space_group():
@@ -96,7 +104,7 @@ def _augmented_peaks(F: pd.DataFrame, featurizer, curve_cols, peak_cols, y, rng,
     return out, y[source], source
 
 
-def run_task(patterns, labels, seeds, log) -> dict:
+def run_task(patterns, labels, seeds, log, models=MODELS) -> dict:
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     from matloop.models.diffraction_cnn import PatternCNNClassifier
@@ -108,13 +116,15 @@ def run_task(patterns, labels, seeds, log) -> dict:
     curve = curve_columns(F.columns)
     peak = np.setdiff1d(np.arange(F.shape[1]), curve)
     classes, target = np.unique(labels, return_inverse=True)
-    out = {m: {"proba": [], "target": [], "seconds": []} for m in MODELS}
+    models = tuple(m for m in MODELS if m in models)
+    base = [m for m in BASE if m in models or (m in ("forest", "cnn+aug") and set(models) & {"blend", "auto", "auto2"})]
+    out = {m: {"proba": [], "target": [], "seconds": []} for m in (*base, *(m for m in models if m not in BASE))}
     for seed in seeds:
         folds = StratifiedKFold(5, shuffle=True, random_state=seed).split(F, target)
         for k, (train, test) in enumerate(folds):
             Ftr, ytr, Fte = F.iloc[train].reset_index(drop=True), labels[train], F.iloc[test].reset_index(drop=True)
             fits = {}
-            for name in ("forest", "forest+aug", "cnn", "cnn+aug"):
+            for name in base:
                 t0 = time.perf_counter()
                 if name == "forest":
                     model = PeakForestClassifier(random_state=seed).fit(Ftr, ytr)
@@ -136,18 +146,11 @@ def run_task(patterns, labels, seeds, log) -> dict:
                 out[name]["proba"].append(proba)
                 out[name]["target"].append(target[test])
                 out[name]["seconds"].append(seconds)
-            # auto: the lower inner out-of-fold log loss of cnn+aug and forest (both fitted on the training folds)
-            inner_target = {n: np.searchsorted(fits[n].classes_, ytr) for n in ("cnn+aug", "forest")}
-            loss = {n: -np.mean(np.log(np.clip(fits[n].oof_proba_[np.arange(len(ytr)), inner_target[n]], 1e-12, None)))
-                    for n in ("cnn+aug", "forest")}
-            chosen = min(loss, key=loss.get)
-            out["auto"]["proba"].append(out[chosen]["proba"][-1])
-            out["auto"]["target"].append(target[test])
-            out["auto"]["seconds"].append(out["cnn+aug"]["seconds"][-1] + out["forest"]["seconds"][-1])
-            out["auto"].setdefault("chosen", []).append(chosen)
+            if set(out) & {"blend", "auto", "auto2"}:
+                _choose(out, fits, ytr, target[test])
             log(f"  seed {seed} fold {k + 1}: " + ", ".join(
-                f"{n} {np.mean(out[n]['proba'][-1].argmax(1) == target[test]):.2f}" for n in MODELS)
-                + f" (auto chose {chosen})")
+                f"{n} {np.mean(out[n]['proba'][-1].argmax(1) == target[test]):.2f}" for n in out)
+                + (f" (auto chose {out['auto']['chosen'][-1]})" if "auto" in out else ""))
     summary = {}
     for name, rec in out.items():
         proba, tgt = np.vstack(rec["proba"]), np.concatenate(rec["target"])
@@ -163,7 +166,29 @@ def run_task(patterns, labels, seeds, log) -> dict:
             "grid": featurizer.describe(), "models": summary}
 
 
-def classification(seeds=(0,), tasks=("space_group", "dimensionality"), tag: str = "") -> dict:
+def _choose(out: dict, fits: dict, ytr: np.ndarray, test_target: np.ndarray) -> None:
+    """blend, auto2 and auto of one fold, from the fitted cnn+aug and forest (see the module docs)."""
+    from matloop.models.pattern_auto import blend_proba
+
+    inner = {n: fits[n].oof_proba_[:, np.searchsorted(fits[n].classes_, np.unique(ytr))] for n in ("cnn+aug", "forest")}
+    inner["blend"] = blend_proba([inner["cnn+aug"], inner["forest"]])
+    _, tr = np.unique(ytr, return_inverse=True)
+    loss = {n: -np.mean(np.log(np.clip(p[np.arange(len(tr)), tr], 1e-12, None))) for n, p in inner.items()}
+    blend = blend_proba([out["cnn+aug"]["proba"][-1], out["forest"]["proba"][-1]])
+    seconds = out["cnn+aug"]["seconds"][-1] + out["forest"]["seconds"][-1]
+    for name, candidates in (("auto2", ("cnn+aug", "forest")), ("auto", ("cnn+aug", "forest", "blend")),
+                             ("blend", ("blend",))):
+        if name not in out:
+            continue
+        chosen = min(candidates, key=loss.get)
+        out[name]["proba"].append(blend if chosen == "blend" else out[chosen]["proba"][-1])
+        out[name]["target"].append(test_target)
+        out[name]["seconds"].append(seconds)
+        if name != "blend":
+            out[name].setdefault("chosen", []).append(chosen)
+
+
+def classification(seeds=(0,), tasks=("space_group", "dimensionality"), tag: str = "", models=MODELS) -> dict:
     """Part 1: cross-validated classification of the Oviedo 2019 experimental patterns."""
     import torch
 
@@ -175,7 +200,7 @@ def classification(seeds=(0,), tasks=("space_group", "dimensionality"), tag: str
         print(f"{task}:", flush=True)
         t0 = time.perf_counter()
         patterns, labels = loaders[task]()
-        results["tasks"][task] = run_task(patterns, labels, seeds, lambda s: print(s, flush=True))
+        results["tasks"][task] = run_task(patterns, labels, seeds, lambda s: print(s, flush=True), models)
         results["tasks"][task]["wall_seconds"] = time.perf_counter() - t0
         write(results, tag)
     return results
@@ -195,8 +220,9 @@ def write(results: dict, tag: str = "") -> None:
         for name, m in res["models"].items():
             lines.append(f"| {name} | {m['accuracy']:.3f} | {m['balanced_accuracy']:.3f} | {m['ece']:.3f} | "
                          f"{m['log_loss']:.3f} | {m['seconds_per_fit']:.1f} |")
-        if "chosen" in res["models"].get("auto", {}):
-            lines += ["", f"auto chose: {res['models']['auto']['chosen']}"]
+        for name in ("auto2", "auto"):
+            if "chosen" in res["models"].get(name, {}):
+                lines += ["", f"{name} chose: {res['models'][name]['chosen']}"]
         lines.append("")
     (RESULTS / f"diffraction{tag}.md").write_text("\n".join(lines))
 
@@ -206,8 +232,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--tasks", nargs="+", default=["space_group", "dimensionality"])
     parser.add_argument("--tag", default="", help="suffix of the result files (diffraction<TAG>.md|json)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     args = parser.parse_args()
-    classification(tuple(args.seeds), tuple(args.tasks), args.tag)
+    classification(tuple(args.seeds), tuple(args.tasks), args.tag, tuple(args.models))
 
 
 if __name__ == "__main__":

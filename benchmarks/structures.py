@@ -1,40 +1,46 @@
-"""Structure benchmarks: composition-only vs structure descriptors vs CHGNet features vs the peer.
+"""Structure benchmarks: composition-only vs structure features vs CHGNet features vs the GNN vs the peer.
 
 On each structure target of :mod:`structure_sets` (log10 K_VRH and log10 G_VRH from matminer's
 elastic set, n from the dielectric set, formation energy per atom from FLLA, heat_ref from
-perov_5), with the same shuffled 5-fold split (seed 0) for every model:
+perov_5), every row, with the same shuffled 5-fold split (seed 0) for every model:
 
 - ``composition_auto``: AutoModel on the default composition features of the cell's formula (all a
   formula table gives);
 - ``matminer_rf``: the peer, measured in the same run: matminer's Magpie ElementProperty +
   SineCoulombMatrix + DensityFeatures + GlobalSymmetryFeatures (the Matbench "RF-SCM/Magpie"
   baseline's features plus two cheap structure groups) and a random forest;
-- ``structure_auto_desc``: AutoModel on matloop's structure descriptors (StructureFeaturizer,
-  with Magpie), the pre-session-7 default for a structure table;
+- ``structure_rf``: a random forest on matloop's structure descriptors (StructureFeaturizer, with Magpie);
 - ``chgnet_rf``: a random forest on CHGNet features (``matloop fit --featurizer chgnet --model rf``);
-- ``gnn``: matloop's crystal graph network (``--model gnn``), when ``matloop.models.gnn`` exists;
+- ``gnn``: matloop's crystal graph network (``--model gnn``); ``--gnn-max-train`` caps its training rows
+  (a random subset of the fold's training rows, seed 0; the test fold is always whole);
 - ``structure_auto``: the structure AutoModel (:class:`FeatureSetAutoModel` on the composition,
-  structure and CHGNet sets: the default of ``matloop fit`` on a structure table).
+  structure and CHGNet sets: the default of ``matloop fit`` on a structure table), as shipped.
 
 Forests are wrapped as ``matloop fit`` wraps them (std rescaled on 5-fold CV residuals). Metrics:
 MAE, RMSE, miscalibration area, 95 % coverage (of the model's own interval where it has one, else
-+-1.96 std), fit+predict wall time per fold. Features are computed once per set on all rows
-(stateless featurizers; the sine-Coulomb length is the largest cell's) and their time is reported
-apart; CHGNet rows are cached (``--cache-dir``).
++-1.96 std), fit+predict wall time per fold, the 1-minute load average before and after each fold.
+Features are computed once per structure source on all rows (stateless featurizers; the sine-Coulomb
+length is the largest cell's), stored in ``--feature-dir`` (npz, read back with ``allow_pickle=False``)
+and reused by every fold and by a rerun; CHGNet rows also go through matloop's content-hash cache
+(``--cache-dir``). Every finished fold is appended at once to ``results/structures_folds.json`` (under
+a file lock, so a GNN-only run can go beside the others), and a rerun skips the folds already there
+with the same settings; ``structures.json`` and ``structures.md`` are rebuilt from it after each fold.
 
-usage: python benchmarks/structures.py [--sets log10_kvrh ...] [--folds 5] [--max-rows N]
-       [--auto-budget 600] [--cache-dir DIR] [--threads 2]
+usage: python benchmarks/structures.py [--sets log10_kvrh ...] [--models ...] [--folds 5]
+       [--auto-budget 600] [--comp-budget 300] [--gnn-max-train 3000] [--cache-dir DIR]
        python benchmarks/structures.py --throughput 200 --threads 2   (CHGNet structures/s, cache off)
-full run (what the issue asks): python benchmarks/structures.py --folds 5
-Results merge into benchmarks/results/structures.json (one entry per set) and structures.md.
+       python benchmarks/structures.py --markdown-only
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -45,9 +51,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from structure_sets import SETS, load_set  # noqa: E402
+from structures_report import write_markdown  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-MODELS = ("composition_auto", "matminer_rf", "structure_auto_desc", "chgnet_rf", "gnn", "structure_auto")
+FOLDS_FILE = RESULTS / "structures_folds.json"
+MODELS = ("composition_auto", "matminer_rf", "structure_rf", "chgnet_rf", "structure_auto", "gnn")
+#: sets that share their structures (and so their features)
+SOURCE = {"log10_kvrh": "elastic", "log10_gvrh": "elastic", "dielectric_n": "dielectric", "flla_eform": "flla",
+          "perov_heat": "perov"}
+GROUPS = ("composition", "structure", "matminer", "chgnet")
 
 
 def matminer_features(structures) -> pd.DataFrame:
@@ -70,32 +82,62 @@ def matminer_features(structures) -> pd.DataFrame:
     return frame.astype(float)
 
 
-def featurize(structures, cache_dir: str, threads: int, peer: bool = True) -> tuple[dict[str, pd.DataFrame],
-                                                                                  dict[str, float]]:
-    """Every feature set once: prefixed sets for the structure AutoModel, and the peer's."""
-    from matloop.models.potentials.features import UniversalPotentialFeatures
-    from matloop.models.structure_auto import SEP
-    from matloop.represent.registry import get_featurizer
-    from matloop.represent.structure import StructureFeaturizer, cell_formulas
+def _compute_group(group: str, structures, args) -> pd.DataFrame:
+    if group == "composition":
+        from matloop.represent.registry import get_featurizer
+        from matloop.represent.structure import cell_formulas
 
-    seconds, sets = {}, {}
-    t = time.perf_counter()
-    sets["composition"] = get_featurizer("default").fit_transform(cell_formulas(structures)).reset_index(drop=True)
-    seconds["composition"] = time.perf_counter() - t
-    t = time.perf_counter()
-    sets["structure"] = StructureFeaturizer().fit_transform(structures).reset_index(drop=True)
-    seconds["structure"] = time.perf_counter() - t
-    t = time.perf_counter()
-    upf = UniversalPotentialFeatures(cache=cache_dir, n_threads=threads).fit()
-    sets["chgnet"] = pd.DataFrame(upf.transform_structures(structures), columns=upf.get_feature_names_out())
-    seconds["chgnet (cached rows read back)"] = time.perf_counter() - t
-    if peer:
+        return get_featurizer("default").fit_transform(cell_formulas(structures)).reset_index(drop=True)
+    if group == "structure":
+        from matloop.represent.structure import StructureFeaturizer
+
+        return StructureFeaturizer().fit_transform(structures).reset_index(drop=True)
+    if group == "matminer":
+        return matminer_features(structures)
+    from matloop.models.potentials.features import UniversalPotentialFeatures
+
+    upf = UniversalPotentialFeatures(cache=args.cache_dir, n_threads=args.threads).fit()
+    for pid in args.wait_pid or []:  # other processes filling the same CHGNet cache: wait for this set's rows
+        from matloop.represent.feature_cache import content_keys
+
+        keys = content_keys(structures)
+        while _alive(pid) and len(upf._cache().lookup(keys)) < len(set(keys) - {None}):
+            time.sleep(20)
+    return pd.DataFrame(upf.transform_structures(structures), columns=upf.get_feature_names_out())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def features(set_name: str, structures, groups, args) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """Each feature group of the set's structures, from ``--feature-dir`` or computed once and stored there."""
+    folder = Path(args.feature_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    out, seconds = {}, {}
+    for group in groups:
+        path = folder / f"{SOURCE[set_name]}-{len(structures)}-{args.max_rows or 'all'}-{group}.npz"
+        if path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                out[group] = pd.DataFrame(z["values"], columns=[str(c) for c in z["columns"]])
+                seconds[group] = float(z["seconds"])
+            continue
         t = time.perf_counter()
-        sets["matminer"] = matminer_features(structures)
-        seconds["matminer"] = time.perf_counter() - t
-    sets["prefixed"] = pd.concat([f.set_axis([f"{k}{SEP}{c}" for c in f.columns], axis=1)
-                                  for k, f in sets.items() if k in ("composition", "structure", "chgnet")], axis=1)
-    return sets, seconds
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = _compute_group(group, structures, args)
+        seconds[group] = time.perf_counter() - t
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, values=frame.to_numpy(float), columns=np.array([str(c) for c in frame.columns]),
+                 seconds=seconds[group])
+        tmp.replace(path)
+        out[group] = frame
+        print(f"{set_name}: {group} features {frame.shape} in {seconds[group]:.0f} s", flush=True)
+    return out, seconds
 
 
 def forest():
@@ -107,29 +149,36 @@ def forest():
                                  method="scale", cv=5)
 
 
-def run_model(name: str, sets, structures, y, tr, te, args):
-    """Fit one model on ``tr``, predict ``te``: (pred, std, lower, upper, info)."""
+def run_model(name: str, feats, structures, y, tr, te, args):
+    """Fit one model on ``tr``, predict ``te``: (pred, std, lower, upper, distribution, info)."""
     from matloop.models.automodel import AutoModel
-    from matloop.models.structure_auto import FeatureSetAutoModel
+    from matloop.models.structure_auto import SEP, FeatureSetAutoModel
 
     info = {}
-    if name == "composition_auto":
-        X, est = sets["composition"], AutoModel(time_budget=args.comp_budget, n_jobs=-1, random_state=0)
-    elif name == "structure_auto_desc":
-        X, est = sets["structure"], AutoModel(time_budget=args.comp_budget, n_jobs=-1, random_state=0)
-    elif name == "matminer_rf":
-        X, est = sets["matminer"], forest()
-    elif name == "chgnet_rf":
-        X, est = sets["chgnet"], forest()
-    elif name == "structure_auto":
-        X, est = sets["prefixed"], FeatureSetAutoModel(time_budget=args.auto_budget, n_jobs=-1, random_state=0)
-    elif name == "gnn":
-        from matloop.models.gnn import CrystalGraphRegressor  # noqa: F401 (ImportError: skipped)
+    if name == "gnn":
+        from matloop.models.gnn import CrystalGraphRegressor
 
-        est = CrystalGraphRegressor(random_state=0)
+        if args.gnn_max_train and len(tr) > args.gnn_max_train:
+            tr = np.sort(np.random.default_rng(0).choice(tr, args.gnn_max_train, replace=False))
+        est = CrystalGraphRegressor(random_state=0, n_threads=args.gnn_threads)
         est.fit([structures[i] for i in tr], y[tr])
-        pred, std = est.predict([structures[i] for i in te], return_std=True)
-        return pred, std, None, None, None, info
+        test = [structures[i] for i in te]
+        pred, std = est.predict(test, return_std=True)
+        lower, upper = est.predict_interval(test)
+        dist = est.predict_distribution(test, mean_std=(pred, std))  # the learnt error shape, as the AutoModels
+        return pred, std, lower, upper, dist, {"rows_train": len(tr)}
+    if name == "composition_auto":
+        X, est = feats["composition"], AutoModel(time_budget=args.comp_budget, n_jobs=-1, random_state=0)
+    elif name == "matminer_rf":
+        X, est = feats["matminer"], forest()
+    elif name == "structure_rf":
+        X, est = feats["structure"], forest()
+    elif name == "chgnet_rf":
+        X, est = feats["chgnet"], forest()
+    elif name == "structure_auto":
+        X = pd.concat([feats[k].set_axis([f"{k}{SEP}{c}" for c in feats[k].columns], axis=1)
+                       for k in ("composition", "structure", "chgnet")], axis=1)
+        est = FeatureSetAutoModel(time_budget=args.auto_budget, n_jobs=-1, random_state=0)
     else:
         raise ValueError(name)
     est.fit(X.iloc[tr], y[tr])
@@ -140,51 +189,106 @@ def run_model(name: str, sets, structures, y, tr, te, args):
     elif hasattr(est, "predict_interval"):
         lower, upper = est.predict_interval(X.iloc[te])
     if name == "structure_auto":
-        info = {"weights": est.weights_, "inner_cv_mae": est.cv_scores_}
-    return pred, std, lower, upper, dist, info
+        info = {"weights": est.weights_, "inner_cv_mae": est.cv_scores_, "sets": list(est.blocks_),
+                "candidates_finished": {k: [c for c in m.cv_scores_ if c != "ensemble"]
+                                        for k, m in est.models_.items() if m is not None}}
+    return pred, std, lower, upper, dist, {"rows_train": len(tr), **info}
 
 
-def run_set(set_name: str, args) -> dict:
+@contextlib.contextmanager
+def _locked():
+    RESULTS.mkdir(exist_ok=True)
+    with open(RESULTS / ".structures_folds.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _records() -> list[dict]:
+    return json.loads(FOLDS_FILE.read_text()) if FOLDS_FILE.exists() else []
+
+
+def _settings(name: str, args) -> dict:
+    """What a fold's result depends on besides the data (a rerun with other settings recomputes it)."""
+    return {"composition_auto": {"time_budget": args.comp_budget}, "structure_auto": {"time_budget": args.auto_budget},
+            "gnn": {"max_train": args.gnn_max_train, "n_threads": args.gnn_threads}}.get(name, {})
+
+
+def _append(record: dict, meta: dict) -> None:
+    with _locked():
+        records = [r for r in _records() if (r["set"], r["model"], r["fold"]) !=
+                   (record["set"], record["model"], record["fold"])]
+        records.append(record)
+        tmp = FOLDS_FILE.with_suffix(".tmp")
+        tmp.write_text(json.dumps(records, indent=1, default=float))
+        tmp.replace(FOLDS_FILE)
+        summary = json.loads((RESULTS / "structures.json").read_text()) if (RESULTS / "structures.json").exists() else {}
+        summary = {k: v for k, v in summary.items() if k in SETS}
+        if meta:
+            summary.setdefault(record["set"], {}).update(meta)
+        (RESULTS / "structures.json").write_text(json.dumps(write_markdown(summary, records), indent=1, default=float))
+
+
+def git_state() -> dict:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True,
+                               text=True).stdout.strip()
+    except OSError:
+        return {"commit": None}
+    return {"commit": commit, "src_uncommitted_files": len(dirty.splitlines())}
+
+
+def run_set(set_name: str, args) -> None:
     from sklearn.model_selection import KFold
 
     from matloop.evaluate.metrics import regression_metrics
+    from matloop.evaluate.uncertainty_metrics import distribution_metrics
 
     t0 = time.perf_counter()
     structures, y, info = load_set(set_name, max_rows=args.max_rows)
     info["read_seconds"] = time.perf_counter() - t0
-    sets, feat_seconds = featurize(structures, args.cache_dir, args.threads, peer="matminer_rf" in args.models)
+    need = {g for m in args.models for g in {"composition_auto": ["composition"], "matminer_rf": ["matminer"],
+                                              "structure_rf": ["structure"], "chgnet_rf": ["chgnet"],
+                                              "structure_auto": ["composition", "structure", "chgnet"]}.get(m, [])}
+    feats, seconds = features(set_name, structures, [g for g in GROUPS if g in need], args)
     splits = list(KFold(5, shuffle=True, random_state=0).split(y))[: args.folds]
-    out = {"info": info, "featurize_seconds": feat_seconds, "folds": len(splits), "models": {}}
-    for name in args.models:
-        folds, preds = [], []
-        for k, (tr, te) in enumerate(splits):
-            t = time.perf_counter()
+    meta = {"info": info, "featurize_seconds": seconds, "machine": f"{platform.machine()}, {os.cpu_count()} cores "
+            "(shared)", "baseline_mae": float(np.mean([np.mean(np.abs(y[te] - y[tr].mean())) for tr, te in splits]))}
+    order = [k for k in (args.fold_order or range(len(splits))) if k < len(splits)]
+    for k in order:
+        tr, te = splits[k]
+        for name in args.models:
+            with _locked():  # another process (--fold-order) may have run this cell meanwhile
+                done = {(r["model"], r["fold"]): r for r in _records() if r["set"] == set_name}
+            old = done.get((name, k))
+            if old and old.get("settings") == _settings(name, args) and old["rows_total"] == len(y):
+                continue
+            load_before, t = os.getloadavg()[0], time.perf_counter()
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    pred, std, lo, hi, dist, extra = run_model(name, sets, structures, y, tr, te, args)
-            except ImportError as err:
-                out["models"][name] = {"skipped": f"not available ({err})"}
-                break
-            seconds = time.perf_counter() - t
+                    pred, std, lo, hi, dist, extra = run_model(name, feats, structures, y, tr, te, args)
+            except Exception as err:  # noqa: BLE001 (a failed cell is reported, the run goes on)
+                print(f"{set_name} {name} fold {k}: FAILED {type(err).__name__}: {err}", flush=True)
+                _append({"set": set_name, "model": name, "fold": k, "rows_total": len(y),
+                         "settings": _settings(name, args), "error": f"{type(err).__name__}: {err}"}, meta)
+                continue
+            sec = time.perf_counter() - t
             m = regression_metrics(y[te], pred, std, lo, hi)
             if dist is not None:  # as benchmarks/matbench_uncertainty.py: the Gaussian reading kept beside
-                from matloop.evaluate.uncertainty_metrics import distribution_metrics
-
-                m.update({f"{k}_gaussian": m[k] for k in ("miscalibration_area", "coverage_95", "nll")})
+                m.update({f"{key}_gaussian": m[key] for key in ("miscalibration_area", "coverage_95", "nll")})
                 m.update(distribution_metrics(y[te], pred, dist, std))
-            m.update({"seconds": seconds, **extra})
-            folds.append(m)
-            preds.append(np.column_stack([te, pred]))
+            record = {"set": set_name, "model": name, "fold": k, "rows_total": len(y), "rows_test": len(te),
+                      "settings": _settings(name, args), "seconds": sec, "load_before": load_before,
+                      "load_after": os.getloadavg()[0], "finished_utc": time.strftime("%H:%M:%S", time.gmtime()),
+                      **git_state(), "metrics": m, **extra}
+            _append(record, meta)
             print(f"{set_name} {name} fold {k}: MAE {m['mae']:.4g} miscal {m['miscalibration_area']:.3f} "
-                  f"cov95 {m['coverage_95']:.3f} ({seconds:.0f} s)", flush=True)
-        if folds:
-            keys = ["mae", "rmse", "r2", "miscalibration_area", "coverage_95", "seconds"]
-            keys += [k for k in ("miscalibration_area_gaussian",) if all(k in f for f in folds)]
-            out["models"][name] = {"mean": {k: float(np.mean([f[k] for f in folds])) for k in keys},
-                                   "folds": folds}
-    out["baseline_mae"] = float(np.mean([np.mean(np.abs(y[te] - y[tr].mean())) for tr, te in splits]))
-    return out
+                  f"cov95 {m['coverage_95']:.3f} ({sec:.0f} s, load {load_before:.1f})", flush=True)
 
 
 def throughput(n: int, threads: int) -> dict:
@@ -204,82 +308,40 @@ def throughput(n: int, threads: int) -> dict:
     return out
 
 
-def write_markdown(results: dict) -> None:
-    lines = ["# Structure benchmarks", "",
-             "Written by `benchmarks/structures.py` (see its docstring for the models). Shuffled 5-fold split "
-             "(seed 0); `folds` says how many of the 5 were run and `rows` how many structures (a random "
-             "subsample when fewer than the set holds). MAE in the target's units; miscal. = miscalibration "
-             "area, from the PIT of the model's predictive distribution for the AutoModels (as "
-             "benchmarks/matbench.py scores them) and of N(mean, std^2) for the forests; miscal. (Gaussian) = the "
-             "N(mean, std^2) reading for every model; cov95 = 95 % interval coverage (the model's own interval); "
-             "s = fit+predict seconds per fold (2 cores shared with 7 other jobs: load average 13-18).", ""]
-    for set_name, r in results.items():
-        i = r["info"]
-        lines += [f"## {set_name} ({i['units'] or 'no unit'}): {i['source']}", "",
-                  f"rows {i['rows_used']} of {i['rows_total']}, folds {r['folds']}, predicting the training mean: "
-                  f"MAE {r['baseline_mae']:.4g}; featurization seconds: "
-                  + ", ".join(f"{k} {v:.0f}" for k, v in r["featurize_seconds"].items()), "",
-                  "| model | MAE | RMSE | miscal. | miscal. (Gaussian) | cov95 | s/fold |",
-                  "|---|---|---|---|---|---|---|"]
-        for name, m in r["models"].items():
-            if "skipped" in m:
-                lines.append(f"| {name} | {m['skipped']} | | | | | |")
-                continue
-            a = m["mean"]
-            gauss = a.get("miscalibration_area_gaussian", a["miscalibration_area"])
-            lines.append(f"| {name} | {a['mae']:.4g} | {a['rmse']:.4g} | {a['miscalibration_area']:.3f} | "
-                         f"{gauss:.3f} | {a['coverage_95']:.3f} | {a['seconds']:.0f} |")
-        auto = r["models"].get("structure_auto", {}).get("folds")
-        if auto:
-            lines += ["", "structure AutoModel ensemble weights per fold: "
-                      + "; ".join(", ".join(f"{k} {w:.2f}" for k, w in f["weights"].items()) for f in auto)]
-        lines.append("")
-    rate = RESULTS / "structures_throughput.json"
-    if rate.exists():
-        r = json.loads(rate.read_text())
-        lines += ["## CHGNet featurization throughput", "",
-                  f"{r['structures']} elastic-set structures ({r['mean_sites']:.1f} sites on average), cache off, "
-                  f"{r['threads']} PyTorch threads, machine load average {r['load_average_1min']:.1f} at the start "
-                  f"(2 cores shared): " + ", ".join(f"{k} {v:.1f} structures/s" for k, v in r.items()
-                                                   if k not in ("structures", "threads", "mean_sites",
-                                                                "load_average_1min")), ""]
-    (RESULTS / "structures.md").write_text("\n".join(lines))
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--models", nargs="+", default=[m for m in MODELS if m != "gnn"], choices=MODELS,
+                        help="default: all but the GNN (run it apart: --models gnn)")
     parser.add_argument("--folds", type=int, default=5, help="how many of the 5 folds to run (default all)")
+    parser.add_argument("--fold-order", type=int, nargs="+", help="which folds, in which order (default 0..folds-1): "
+                        "two processes can share a set from both ends")
     parser.add_argument("--max-rows", type=int, default=None, help="random subsample of each set (default all rows)")
     parser.add_argument("--auto-budget", type=float, default=600.0, help="structure AutoModel seconds per fold")
-    parser.add_argument("--comp-budget", type=float, default=300.0, help="single-set AutoModels' seconds per fold")
+    parser.add_argument("--comp-budget", type=float, default=300.0, help="composition AutoModel seconds per fold")
+    parser.add_argument("--gnn-max-train", type=int, default=None, help="cap on the GNN's training rows per fold")
+    parser.add_argument("--gnn-threads", type=int, default=1, help="PyTorch threads for the GNN")
     parser.add_argument("--cache-dir", default=os.environ.get("MATLOOP_CHGNET_CACHE", "/tmp/matloop_chgnet_bench_cache"))
+    parser.add_argument("--feature-dir", default=os.environ.get("MATLOOP_BENCH_FEATURES", "/tmp/matloop_bench_features"))
+    parser.add_argument("--wait-pid", type=int, nargs="+", help="processes filling the CHGNet cache: wait "
+                        "while one is alive and the set's rows are not all there before featurizing with CHGNet")
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads for CHGNet")
     parser.add_argument("--throughput", type=int, metavar="N", help="only measure CHGNet's rate on N structures")
     parser.add_argument("--markdown-only", action="store_true", help="only rewrite structures.md from the .json")
     args = parser.parse_args(argv)
-    path = RESULTS / "structures.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
+    if args.throughput:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "structures_throughput.json").write_text(json.dumps(throughput(args.throughput, args.threads)))
     if args.throughput or args.markdown_only:
-        if args.throughput:
-            RESULTS.mkdir(exist_ok=True)
-            (RESULTS / "structures_throughput.json").write_text(json.dumps(throughput(args.throughput, args.threads)))
-        write_markdown(results)
+        with _locked():
+            summary = json.loads((RESULTS / "structures.json").read_text()) if (RESULTS / "structures.json").exists() \
+                else {}
+            summary = {k: v for k, v in summary.items() if k in SETS}
+            (RESULTS / "structures.json").write_text(json.dumps(write_markdown(summary, _records()), indent=1,
+                                                                default=float))
         return 0
     for set_name in args.sets:
-        r = run_set(set_name, args)
-        r["command"] = " ".join(["python benchmarks/structures.py", *(argv if argv is not None else sys.argv[1:])])
-        r["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)"
-        results = json.loads(path.read_text()) if path.exists() else {}  # another run may have added sets
-        if set_name in results and results[set_name].get("folds") == r["folds"] and \
-                results[set_name]["info"]["rows_used"] == r["info"]["rows_used"]:  # same split: keep other models
-            r["models"] = {**results[set_name]["models"], **r["models"]}
-            r["featurize_seconds"] = {**results[set_name]["featurize_seconds"], **r["featurize_seconds"]}
-        results[set_name] = r
-        RESULTS.mkdir(exist_ok=True)
-        path.write_text(json.dumps(results, indent=1, default=float))
-        write_markdown(results)
+        run_set(set_name, args)
     return 0
 
 

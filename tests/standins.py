@@ -94,3 +94,43 @@ def has_module(module: str) -> bool:
 
 needs_rdkit = pytest.mark.skipif(not has_module("rdkit"), reason="needs RDKit (the molecule extra)")
 needs_pymatgen = pytest.mark.skipif(not has_module("pymatgen"), reason="needs pymatgen (the structure extra)")
+
+
+#: the 2θ range (degrees) and step of :func:`three_peak_patterns`
+PATTERN_RANGE = (15.0, 45.0, 0.05)
+
+
+def three_peak_patterns(n_per_class: int, seed: int):
+    """Generated diffraction curves of three classes: the same peaks at 20° and 36°, the third at 28°
+    (a), 31° (b) or 39° (c), with jittered positions and heights and noise; one ``I(2θ=...)`` column per
+    grid point plus ``peak 1 position``, a non-curve column a pattern model must ignore. Returns
+    ``(frame, labels)``."""
+    import pandas as pd
+
+    from matloop.represent.diffraction import Grid
+    from matloop.represent.diffraction_sim import render_peaks
+
+    grid = Grid(*PATTERN_RANGE)
+    rng = np.random.default_rng(seed)
+    rows, labels = [], []
+    for label, third in {"a": 28.0, "b": 31.0, "c": 39.0}.items():
+        for _ in range(n_per_class):
+            pos = np.array([20.0, 36.0, third]) + rng.normal(0, 0.08, 3)
+            y = render_peaks(pos, np.array([100, 70, 60]) * rng.uniform(0.7, 1.3, 3), grid)
+            y = np.clip(y / y.max() + rng.normal(0, 0.02, len(grid.points)), 0, None)
+            rows.append(y / y.max())
+            labels.append(label)
+    frame = pd.DataFrame(np.array(rows), columns=[f"I(2θ={v:.4g})" for v in grid.points])
+    frame["peak 1 position"] = 0.0
+    return frame, np.array(labels)
+
+
+def with_peak_bins(frame):
+    """``frame`` of :func:`three_peak_patterns` with 1° binned maxima (as the peak featurizer gives the
+    forest) and without the non-curve column."""
+    from matloop.represent.diffraction import Grid
+
+    points = Grid(*PATTERN_RANGE).points
+    curve = frame.filter(like="I(").to_numpy()
+    bins = {f"max I(2θ {a}-{a + 1})": curve[:, (points >= a) & (points < a + 1)].max(axis=1) for a in range(15, 45)}
+    return frame.assign(**bins).drop(columns="peak 1 position")

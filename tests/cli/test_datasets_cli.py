@@ -11,6 +11,7 @@ import pytest
 from matloop.cli.main import main
 from matloop.datasets import names
 from matloop.datasets.patterns import PATTERN_SETS
+from matloop.datasets.potential_sets import POTENTIAL_SETS
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -24,10 +25,10 @@ def test_list_shows_every_dataset_with_rows(capsys):
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["name", "rows", "kind", "task"]
-    listed = [ln.split()[0] for ln in lines[1:] if ln and not ln.startswith("42 datasets")]
-    assert listed == [*names(), *PATTERN_SETS]  # the tables, then the pattern sets (files)
+    listed = [ln.split()[0] for ln in lines[1:] if ln and not ln.startswith("50 datasets")]
+    assert listed == [*names(), *PATTERN_SETS, *POTENTIAL_SETS]  # tables, pattern sets, potential records
     assert any(ln.startswith("oqmd_bandgap") and "341,608" in ln for ln in lines)
-    assert "42 datasets" in out
+    assert "50 datasets" in out
 
 
 def test_list_filters_and_machine_readable_formats(capsys):
@@ -40,7 +41,7 @@ def test_list_filters_and_machine_readable_formats(capsys):
                                                    "vapdiff_crystal", "xrd_oviedo2019"]
     code, out, _ = run(capsys, "list", "--format", "json")
     records = json.loads(out)
-    assert code == 0 and len(records) == 42 and {"license", "direction", "folds"} <= set(records[0])
+    assert code == 0 and len(records) == 50 and {"license", "direction", "folds"} <= set(records[0])
 
 
 def test_info_prints_provenance_and_licence(capsys):

@@ -62,7 +62,13 @@ FAST = {
     ("phases", "map"): ["--components", "3", "--restarts", "1", "--bootstrap", "2"],
     ("serve", "token"): [],  # token commands run as written
     ("serve",): ["--check"],  # the server runs until stopped: --check opens the ledger, says where, exits
+    ("potential", "fit"): ["--epochs", "1", "--max-structures", "6"],  # CHGNet fine-tuning: a 6-structure trial
+    ("potential", "relax"): ["--steps", "2"],
+    ("potential", "md"): ["--steps", "4"],
+    ("structures", "relax"): ["--steps", "1"],
 }
+#: appended to a command with ``--validate stability``: one hit, one structure, a short relaxation
+FAST_VALIDATE = ["--validate-top", "1", "--validate-structures", "1", "--relax-steps", "20"]
 
 
 def _shell_words(command: str) -> list[str]:
@@ -143,6 +149,13 @@ def _make_workspace(folder: Path) -> None:
     plate = pd.read_csv(folder / "plate_3496.csv")
     plate.loc[PLATE_MEASURED:, "overpotential"] = None
     plate.to_csv(folder / "plate_3496_pool.csv", index=False)
+    perov = pd.read_csv(folder / "perov.csv")  # --model gnn: 20 measured structures, 20 candidates
+    perov.loc[20:, "heat_ref"] = None
+    perov.to_csv(folder / "perov_pool.csv", index=False)
+    assert main(["datasets", "export", "xrd_alli_fe_o", "-o", str(folder / "full_library.csv")]) == 0
+    library = pd.read_csv(folder / "full_library.csv")  # patterns as inputs: fractions measured on the first 30
+    library.loc[30:, "true_fraction_2"] = None
+    library.to_csv(folder / "library_pool.csv", index=False)
     for example in EXAMPLES.glob("*.yaml"):
         (folder / example.name).write_text(example.read_text())
 
@@ -167,6 +180,14 @@ def _outputs(words: list[str]) -> list[str]:
 
 def _needs_rdkit(words: list[str]) -> bool:
     return "molecules" in words or "esol.csv" in words or "logS.model" in words
+
+
+def _needs_chgnet(words: list[str]) -> bool:
+    return "--validate" in words or (words[:2] == ["structures", "relax"] and "emt" not in words)
+
+
+def _needs_torch(words: list[str]) -> bool:
+    return "gnn" in words and "--model" in words
 
 
 def test_extraction_finds_the_examples():
@@ -211,9 +232,20 @@ def test_every_documented_command_runs(tmp_path, monkeypatch, capsys):
         if _needs_rdkit(words) and not has_rdkit:
             skipped.append((words, "RDKit is not installed"))
             continue
+        if words[0] == "potential" and importlib.util.find_spec("chgnet") is None:
+            skipped.append((words, "chgnet is not installed"))
+            continue
+        if _needs_torch(words) and importlib.util.find_spec("torch") is None:
+            skipped.append((words, "PyTorch is not installed"))
+            continue
+        if _needs_chgnet(words) and importlib.util.find_spec("chgnet") is None:
+            skipped.append((words, "chgnet is not installed"))
+            continue
         if words[:2] == ["campaign", "record"]:
             _results_from_next(tmp_path)
         extra = next((v for k, v in FAST.items() if tuple(words[:len(k)]) == k), [])
+        if "--validate" in words:
+            extra = [*extra, *FAST_VALIDATE]
         if "--time-budget" in _options(words) and "--time-budget" not in extra:
             extra = [*extra, "--time-budget", "3"]  # fit/validate's AutoModel: the first candidate, then stop
         try:

@@ -2,44 +2,21 @@
 auto-classifier's forest candidate (runs everywhere)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from matloop.represent.diffraction import Grid
-from matloop.represent.diffraction_sim import render_peaks
+from standins import PATTERN_RANGE, with_peak_bins
+from standins import three_peak_patterns as curves
 
-GRID = Grid(15.0, 45.0, 0.05)
-# three classes: the same peaks at 20° and 36°, the third peak at 28°, 31° or 39°
-THIRD = {"a": 28.0, "b": 31.0, "c": 39.0}
-
-
-def curves(n_per_class: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    rows, labels = [], []
-    for label, third in THIRD.items():
-        for _ in range(n_per_class):
-            pos = np.array([20.0, 36.0, third]) + rng.normal(0, 0.08, 3)
-            y = render_peaks(pos, np.array([100, 70, 60]) * rng.uniform(0.7, 1.3, 3), GRID)
-            y = np.clip(y / y.max() + rng.normal(0, 0.02, len(GRID.points)), 0, None)
-            rows.append(y / y.max())
-            labels.append(label)
-    frame = pd.DataFrame(np.array(rows), columns=[f"I(2θ={v:.4g})" for v in GRID.points])
-    frame["peak 1 position"] = 0.0  # a non-curve column the CNN must ignore
-    return frame, np.array(labels)
+GRID = Grid(*PATTERN_RANGE)
 
 
 def test_peak_forest_probabilities_are_calibrated_and_accurate():
     from matloop.models.pattern_auto import PatternAutoClassifier
 
-    def with_bins(frame):  # 1° binned maxima, as the peak featurizer gives the forest
-        curve = frame.filter(like="I(").to_numpy()
-        bins = {f"max I(2θ {a}-{a + 1})": curve[:, (GRID.points >= a) & (GRID.points < a + 1)].max(axis=1)
-                for a in range(15, 45)}
-        return frame.assign(**bins).drop(columns="peak 1 position")
-
     X, y = curves(8, 0)
     X_new, y_new = curves(4, 1)
-    X, X_new = with_bins(X), with_bins(X_new)
+    X, X_new = with_peak_bins(X), with_peak_bins(X_new)
     model = PatternAutoClassifier(candidates=("forest",), cv=3).fit(X, y)
     proba = model.predict_proba(X_new)
     assert proba.shape == (12, 3) and np.allclose(proba.sum(axis=1), 1)

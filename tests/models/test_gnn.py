@@ -60,8 +60,11 @@ def test_fits_better_than_the_mean_with_calibrated_std(fitted):
     assert 0.75 <= np.mean(np.abs(z) < 1.96) <= 1.0  # held-out 95 % coverage
     assert 0.2 < np.mean(z**2) < 3.0  # neither far too wide nor far too narrow
     assert (std > 0).all() and len(model.members_) == 3 and np.isfinite(model.oof_prediction_).all()
-    lower, upper = model.predict_interval(X[60:], alpha=0.05)
-    assert np.allclose(lower, mean - 1.959964 * std, atol=1e-6) or model.bounds_ != (None, None)
+    lower, upper = model.predict_interval(X[60:], alpha=0.05)  # the learnt shape of the held-out errors
+    assert np.all(lower < mean) and np.all(mean < upper) and 0.75 <= np.mean((lower <= y[60:]) & (y[60:] <= upper))
+    dist = model.predict_distribution(X[60:])
+    np.testing.assert_allclose(np.column_stack(dist.interval(0.95)), np.column_stack([lower, upper]))
+    assert np.all(np.isfinite(dist.logpdf(y[60:])))
 
 
 def test_predict_table_and_domain(fitted):

@@ -44,15 +44,19 @@ def add_goal_arguments(parser: argparse.ArgumentParser, allow_range: bool = True
 #: parser does not import the modelling stack (a test keeps them equal)
 SURROGATE_CHOICES = ("auto", "rf", "gp", "et", "gbm", "fastgp", "etgp")
 DEFAULT_SURROGATE = "etgp"
+#: surrogates that read the structures themselves (matloop.design.structure_surrogate), not feature rows
+STRUCTURE_SURROGATES = ("gnn",)
 
 
 def add_surrogate_argument(parser) -> None:
     """The ``--model`` option of suggest and campaign suggest."""
-    parser.add_argument("--model", default=DEFAULT_SURROGATE, choices=SURROGATE_CHOICES,
+    parser.add_argument("--model", default=DEFAULT_SURROGATE, choices=SURROGATE_CHOICES + STRUCTURE_SURROGATES,
                         help="surrogate model (default etgp: extra trees + Gaussian process mixture, the GP on "
                              "the forest's 20 most important features; the fewest experiments on the closed-loop "
                              "benchmark); auto picks a GP or a random forest by cross-validated likelihood; "
-                             "rf, et, gp, gbm, fastgp (warm-started GP)")
+                             "rf, et, gp, gbm, fastgp (warm-started GP); gnn: the crystal graph network's ensemble "
+                             "on a structure table (needs PyTorch and 10 measured structures; one fit takes up to "
+                             "10 minutes)")
 
 
 def objective_from_args(args: argparse.Namespace):

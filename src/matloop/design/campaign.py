@@ -20,8 +20,10 @@ from matloop.design.campaign_failures import exclusions, export_events, initial_
 from matloop.design.campaign_files import _staging_path, check_output, read_space  # noqa: F401 (re-exported)
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
+from matloop.design.ordinal import config_note, score_labels
 from matloop.design.outcomes import without_outcome_columns
 from matloop.design.space import DesignSpace, optimize
+from matloop.design.structure_surrogate import check_graph_design, graph_surrogate
 from matloop.design.suggest import default_acquisition, rank_candidates
 from matloop.design.surrogate import (
     DEFAULT_SURROGATE,
@@ -65,7 +67,7 @@ class Campaign:
                space: DesignSpace | None = None, space_spec: dict | None = None, actor: str | None = None,
                failed_if: str | None = None, history: list[tuple[pd.DataFrame, str]] | None = None,
                goals: list | None = None, constraints: list[str] | None = None,
-               scalarize: str | None = None) -> Campaign:
+               scalarize: str | None = None, target_order: dict | None = None) -> Campaign:
         """Start a campaign from a pool table or a design space. Measured rows of the pool table
         (target present) are recorded as the first measurements; rows whose ``status`` is ``failed`` or
         that match ``failed_if`` (kept in the config, applied to every later ``record``) as failures.
@@ -96,6 +98,8 @@ class Campaign:
             config["history"] = history_records(history)
         if failed_if is not None:
             config["failed_if"] = failed_if
+        if target_order:  # an ordinal goal: {"column", "labels" worst to best}, scored at every record (design/ordinal.py)
+            config["target_order"] = {"column": target_order["column"], "labels": list(target_order["labels"])}
         if pool is not None:
             missing = [c for c in outcomes if c not in pool.frame.columns]
             if missing:
@@ -104,7 +108,8 @@ class Campaign:
                                                "reason": f"columns are {list(pool.frame.columns)}"} for c in missing]))
             pool = without_outcome_columns(pool, failed_if)  # status, reason, the rule's columns: not inputs
             config.update(kind=pool.kind, input=pool.input, parameter_columns=pool.parameter_columns
-                          if pool.kind == "parameters" else None, columns=list(map(str, pool.frame.columns)))
+                          if pool.kind == "parameters" else None, columns=list(map(str, pool.frame.columns)),
+                          extra_inputs=list(pool.extra_inputs), pattern_options=pool.pattern_options)
             from matloop.design.ledger_keys import ledger_parameter_keys, smiles_key_config
 
             smiles_keys, note = smiles_key_config(pool)  # SMILES parameters: canonical keys (design/ledger_keys.py)
@@ -141,7 +146,8 @@ class Campaign:
         cfg = self.config
         params = cfg.get("parameter_columns") if cfg["kind"] == "parameters" else None
         return Dataset(frame=frame, input=cfg.get("input"), kind=cfg["kind"], targets=[cfg["target"]],
-                       parameters=list(params) if params else None)
+                       parameters=list(params) if params else None, extra_inputs=list(cfg.get("extra_inputs") or []),
+                       pattern_options=cfg.get("pattern_options"))
 
     def table(self) -> pd.DataFrame:
         """Every candidate with its mean measured target (NaN if unmeasured) and replicate count."""
@@ -189,7 +195,8 @@ class Campaign:
         import dataclasses
 
         return dataclasses.replace(CampaignStatus(
-            self.ledger.name, target, goal_text(self.objective), len(t), int(measured.sum()),
+            self.ledger.name, target, goal_text(self.objective) + config_note(self.config), len(t),
+            int(measured.sum()),
             0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
             int((meas["source"] != INITIAL_SOURCE).sum()), n_failed=int(ex.failed.sum()),
             n_vetoed=int(ex.vetoed.sum()), best_replicates=max(best_replicates, 1)), **self._multi_status(t))
@@ -201,7 +208,7 @@ class Campaign:
         from matloop.design.campaign_multi import multi_status
 
         extra = multi_status(self, table)
-        return {"goal": "; ".join(g.words() for g in self.goals), "best": None,
+        return {"goal": extra["goal_text"], "best": None,
                 "front": extra["front_lines"], "hypervolume": extra["hypervolume"]}
 
     def history(self) -> pd.DataFrame:
@@ -258,6 +265,8 @@ class Campaign:
         data_cols = [c for c in table.columns if c not in ("candidate_id", "key", "source", "n_measurements")]
         frame = table[data_cols]
         ds = self._dataset(frame)
+        graph = isinstance(model, str) and model == "gnn" and check_graph_design(  # design.structure_surrogate
+            ds.kind, batch_method, bool(self.config.get("history")), len(self.goals) + bool(self.config.get("constraints")))
         multi_rows = None
         if len(self.goals) > 1 or self.config.get("constraints"):  # design/campaign_multi.py: EHVI, ParEGO, Chimera
             if self.space is not None:
@@ -282,6 +291,8 @@ class Campaign:
                 feats = np.column_stack([feats, transfer_features(transfer, frame[self.config["input"]])])
             X_train, X_open = feats[measured], feats[open_rows]
             y_train = frame.loc[measured, target].to_numpy(dtype=float)
+            if graph:  # the network reads the structures behind the feature rows
+                model = graph_surrogate(ds, [(frame, feats, None)], seed)
             prior = self._history_prior(seed)
             if prior is not None:
                 from matloop.design.history import apply_history
@@ -316,7 +327,9 @@ class Campaign:
         if getattr(ds, "encoding", None) is not None and not ds.encoding.trivial:  # how inputs became numbers
             strategy["encoding"] = ds.encoding.records()
         if multi_rows is not None:  # every goal's prediction and std by rank (matloop serve's parity panels)
-            strategy["goal_predictions"] = _goal_predictions(chosen, [g.column for g in self.goals])
+            from matloop.design.campaign_multi import goal_predictions
+
+            strategy["goal_predictions"] = goal_predictions(chosen, [g.column for g in self.goals])
         if out_path is None:
             self.ledger.add_suggestions(rows, strategy, ranking.model_name, ranking.model_version,
                                         int(measured.sum()), actor)
@@ -427,6 +440,9 @@ class Campaign:
         and the target column)."""
         cfg = self.config
         rows = rows or list(range(1, len(results) + 1))
+        order = cfg.get("target_order")
+        if order and order["column"] in results.columns:  # labels -> scores; failures decided on the labels
+            results = score_labels(results, order["column"], order["labels"], rows, cfg.get("failed_if"))
         if cfg["kind"] == "parameters":
             missing = [c for c in cfg["parameter_columns"] if c not in results.columns]
             if missing:
@@ -477,14 +493,3 @@ class Campaign:
             out = out.merge(first, on="candidate_id", how="left")
         return export_events(self, out)  # status (ok / failed), failure reasons, vetoes
 
-
-def _goal_predictions(chosen: pd.DataFrame, goal_cols: list[str]) -> dict:
-    """``{rank: {goal: [prediction, std]}}`` of a batch with several goals (non-finite values as None)."""
-    def num(v):
-        v = float(v)
-        return v if np.isfinite(v) else None
-    out = {}
-    for _, row in chosen.iterrows():
-        out[str(int(row["rank"]))] = {c: [num(row[f"{c}_pred"]), num(row[f"{c}_std"])] for c in goal_cols
-                                      if f"{c}_pred" in chosen.columns and f"{c}_std" in chosen.columns}
-    return out

@@ -29,15 +29,19 @@ def outcome_columns(config: dict) -> list[str]:
 
 
 def front_table(campaign, table: pd.DataFrame | None = None) -> tuple[pd.DataFrame, float]:
-    """The measured Pareto front (rows with every goal measured, inputs and goal values) and its
-    hypervolume (each goal scaled by its measured range, reference 10 % of it below the worst)."""
+    """The measured Pareto front (rows with every goal measured and no outcome constraint broken, inputs
+    and goal values) and its hypervolume (each goal scaled by its measured range, reference 10 % of
+    it below the worst)."""
     from matloop.design.multi_suggest import front_of
 
     goals = goals_from_config(campaign.config)
     t = campaign.table() if table is None else table
     cols = [g.column for g in goals]
     values = t[cols].to_numpy(dtype=float)
-    complete = np.all(np.isfinite(values), axis=1)
+    from matloop.design.multi_suggest import violations
+
+    # a row breaking an outcome constraint is not on the front (as in the suggestions)
+    complete = np.all(np.isfinite(values), axis=1) & ~violations(t, campaign.config.get("constraints"))
     if not complete.any():
         return t.iloc[:0][_shown(campaign, cols)], 0.0
     front = front_of(values[complete], goals)
@@ -58,7 +62,11 @@ def multi_status(campaign, table: pd.DataFrame) -> dict:
     lines = []
     for _, row in front.iterrows():
         lines.append(", ".join(f"{c} = {_fmt(row[c])}" for c in front.columns))
-    return {"goals": goals, "front": front, "hypervolume": hv, "front_lines": lines}
+    from matloop.design.multi_options import default_scalarize, goals_words
+
+    cfg = campaign.config
+    words = goals_words(goals, default_scalarize(goals, cfg.get("scalarize")), cfg.get("constraints"))
+    return {"goals": goals, "front": front, "hypervolume": hv, "front_lines": lines, "goal_text": words}
 
 
 def _fmt(v) -> str:
@@ -79,13 +87,18 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
     mask of failed candidates (given when failures count), whose features make P(success) weight the
     acquisition. ``transfer``: the pre-trained library's values join a composition campaign's features.
     """
-    from matloop.design.multi_options import add_transfer, annotate, goal_history, resolve_acquisition
-    from matloop.design.multi_suggest import input_features, rank_multi
-
-    scalarize, acq_note = resolve_acquisition(scalarize or campaign.config.get("scalarize"), acquisition)
+    from matloop.design.multi_options import (
+        add_transfer,
+        annotate,
+        default_scalarize,
+        goal_history,
+        resolve_acquisition,
+    )
+    from matloop.design.multi_suggest import input_features, rank_multi, violations
 
     cfg = campaign.config
     goals = goals_from_config(cfg)
+    scalarize, acq_note = resolve_acquisition(default_scalarize(goals, scalarize or cfg.get("scalarize")), acquisition)
     cols = [g.column for g in goals]
     outcome = outcome_columns(cfg)
     data_cols = [c for c in table.columns if c not in ("candidate_id", "key", "source", "n_measurements")]
@@ -114,7 +127,7 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
     failed_X = X[failed] if failed is not None else failed_X  # failures count: P(success) weights the acquisition
     ranking = rank_multi(X[measured], Y[measured], X[open_rows], frame.loc[open_rows].drop(columns=outcome),
                          goals, batch, scalarize, model, seed, cons, failed_X=failed_X, acquisition=acquisition,
-                         goal_features=goal_features)
+                         goal_features=goal_features, infeasible=violations(frame, cfg.get("constraints"))[measured])
     chosen = annotate(ranking.chosen, goals, acq_note, note, goal_features)
     keys = table.loc[open_rows, "key"].to_numpy()[ranking.chosen_positions]
     extra = [c for c in chosen.columns if c not in frame.columns]
@@ -209,3 +222,15 @@ def goals_progress(campaign, table: pd.DataFrame | None = None, seed: int = 0) -
     done = [sum(c in complete for c in start_ids + order[:i]) for i in range(n + 1)]
     return pd.DataFrame({"experiment": np.arange(n + 1), "hypervolume": curve, "random_order": shuffled,
                          "n_complete": done})
+
+
+def goal_predictions(chosen: pd.DataFrame, goal_cols: list[str]) -> dict:
+    """``{rank: {goal: [prediction, std]}}`` of a batch with several goals (non-finite values as None)."""
+    def num(v):
+        v = float(v)
+        return v if np.isfinite(v) else None
+    out = {}
+    for _, row in chosen.iterrows():
+        out[str(int(row["rank"]))] = {c: [num(row[f"{c}_pred"]), num(row[f"{c}_std"])] for c in goal_cols
+                                      if f"{c}_pred" in chosen.columns and f"{c}_std" in chosen.columns}
+    return out

@@ -283,3 +283,109 @@ def history_reason(goals, goal_features) -> str:
         return "history not used (set aside by cross-validation, or no history of the goals)"
     rest = [g.column for g in goals if g.column not in used]
     return f"history prior for {', '.join(used)}" + (f" (none for {', '.join(rest)})" if rest else "")
+
+
+def violations(frame: pd.DataFrame, constraints: list[str] | None) -> np.ndarray:
+    """Rows whose measured value breaks an outcome constraint (``density < 8``: a density above 8; a
+    bound itself is allowed, an unmeasured value breaks nothing)."""
+    from matloop.design.multiobjective import parse_constraint
+
+    bad = np.zeros(len(frame), dtype=bool)
+    for text in constraints or []:
+        col, lo, hi = parse_constraint(text)
+        if col not in frame.columns:
+            continue
+        v = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            bad |= (np.isfinite(v) & (v < lo)) if lo is not None else False
+            bad |= (np.isfinite(v) & (v > hi)) if hi is not None else False
+    return bad
+
+
+def default_scalarize(goals: list, scalarize: str | None) -> str | None:
+    """``--goal COL:max@TOL`` without ``--scalarize``: the tolerances ask for Chimera's hierarchy, so it is
+    chosen (they mean nothing to EHVI or ParEGO; :func:`goals_words` says so when another is asked for)."""
+    if scalarize is None and any(getattr(g, "tolerance", None) is not None for g in goals):
+        return "chimera"
+    return scalarize
+
+
+def goals_words(goals: list, scalarize: str | None = None, constraints: list[str] | None = None) -> str:
+    """The goals in words for output and status: Chimera's hierarchy with each tolerance, the outcome
+    constraints, and a note when tolerances are given but another scalarisation ignores them."""
+    from matloop.design.multi_suggest import DEFAULT_TOLERANCE
+
+    if scalarize == "chimera":
+        text = "in this order (Chimera hierarchy): " + "; ".join(
+            f"{g.words()} (within {DEFAULT_TOLERANCE if g.tolerance is None else g.tolerance:g} of its observed "
+            "range of the best)" for g in goals)
+    else:
+        text = "; ".join(g.words() for g in goals)
+        if any(getattr(g, "tolerance", None) is not None for g in goals):
+            text += f" (the @TOL tolerances apply to --scalarize chimera only, not {scalarize or 'ehvi'})"
+    if constraints:
+        text += "; subject to " + ", ".join(constraints)
+    return text
+
+
+#: a goal whose measured values are this skewed (absolute sample skewness) is modelled after a
+#: Yeo-Johnson warp (None: never); see :class:`GoalWarp`
+WARP_SKEW: float | None = None
+
+
+class GoalWarp:
+    """A Yeo-Johnson output warp of one goal (standardise, warp with lambda in [0, 2], standardise).
+
+    A heavy-tailed goal (a fluorescence rate whose best dyes sit far out in the tail) violates the
+    Gaussian surrogate's assumption; the surrogate then learns the warped values, and the Monte-Carlo
+    samples of EHVI / ParEGO / Chimera are drawn in the warped space and mapped back, so that the
+    predictive distribution in the goal's own units is skewed like the data (as a warped GP,
+    Snelson et al. 2004). With lambda in [0, 2] the warp is a bijection of the real line; mapped-back
+    values are kept within one measured range beyond the measured values (no runaway extrapolation).
+    Predictions shown are the back-mapped mean (a median) and half the back-mapped +-1 std interval."""
+
+    def __init__(self, y: np.ndarray):
+        from scipy.stats import yeojohnson_normmax
+
+        y = np.asarray(y, dtype=float)
+        self.mu, self.sd = float(y.mean()), float(y.std()) or 1.0
+        u = (y - self.mu) / self.sd
+        self.lam = float(np.clip(yeojohnson_normmax(u), 0.0, 2.0))
+        w = self._yj(u)
+        self.wmu, self.wsd = float(w.mean()), float(w.std()) or 1.0
+        self.lo, self.hi = float(u.min() - np.ptp(u)), float(u.max() + np.ptp(u))
+
+    @staticmethod
+    def wanted(y: np.ndarray) -> bool:
+        from scipy.stats import skew
+
+        y = np.asarray(y, dtype=float)
+        return WARP_SKEW is not None and len(y) >= 5 and np.ptp(y) > 0 and abs(float(skew(y))) > WARP_SKEW
+
+    def _yj(self, u: np.ndarray) -> np.ndarray:
+        lam, out = self.lam, np.empty_like(u)
+        pos = u >= 0
+        out[pos] = np.log1p(u[pos]) if lam == 0 else ((u[pos] + 1) ** lam - 1) / lam
+        out[~pos] = -np.log1p(-u[~pos]) if lam == 2 else -((1 - u[~pos]) ** (2 - lam) - 1) / (2 - lam)
+        return out
+
+    @staticmethod
+    def shown(means: list, stds: list, warps: list) -> tuple[list, list]:
+        """Predictions in the goals' own units: a warped goal's back-mapped mean and half its +-1 std interval."""
+        out_m = [mu if w is None else w.inverse(mu) for mu, w in zip(means, warps, strict=True)]
+        out_s = [sd if w is None else np.abs(w.inverse(mu + sd) - w.inverse(mu - sd)) / 2
+                 for mu, sd, w in zip(means, stds, warps, strict=True)]
+        return out_m, out_s
+
+    def forward(self, y: np.ndarray) -> np.ndarray:
+        return (self._yj((np.asarray(y, dtype=float) - self.mu) / self.sd) - self.wmu) / self.wsd
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        w = np.asarray(z, dtype=float) * self.wsd + self.wmu
+        lam, u = self.lam, np.empty_like(w)
+        pos = w >= 0
+        with np.errstate(over="ignore"):
+            u[pos] = np.expm1(np.minimum(w[pos], 50)) if lam == 0 else np.power(1 + lam * w[pos], 1 / lam) - 1
+            u[~pos] = (-np.expm1(np.minimum(-w[~pos], 50)) if lam == 2
+                       else 1 - np.power(1 - (2 - lam) * w[~pos], 1 / (2 - lam)))
+        return np.clip(u, self.lo, self.hi) * self.sd + self.mu

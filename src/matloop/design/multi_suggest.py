@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.design.goals import Goal
-from matloop.design.multi_options import goal_inputs, sample_acquisition
+from matloop.design.multi_options import GoalWarp, goal_inputs, sample_acquisition, violations
 from matloop.design.multiobjective import (
     ChimeraGoal,
     chebyshev_scalarize,
@@ -54,7 +54,7 @@ DEFAULT_TOLERANCE = 0.1
 #: after the first pick of a batch, EHVI is re-scored on this many of the first round's best (at least 20 per pick)
 SHORTLIST = 300
 
-__all__ = ["MultiRanking", "rank_multi", "front_of", "SCALARIZATIONS", "output_columns"]
+__all__ = ["MultiRanking", "rank_multi", "front_of", "SCALARIZATIONS", "output_columns", "violations"]
 
 
 @dataclass
@@ -126,17 +126,18 @@ def rank_multi(
     failed_X: np.ndarray | None = None,
     acquisition: str | None = None,
     goal_features: list | None = None,
+    infeasible: np.ndarray | None = None,
 ) -> MultiRanking:
     """Fit one surrogate per goal, score ``candidates`` and choose a batch (see the module docstring).
 
-    ``failed_X``: features of failed experiments (FAIL's hook): when given, the acquisition is also
-    multiplied by P(success) of :func:`matloop.design.feasibility.feasibility_weights` and the output
-    has a ``p_success`` column.
+    ``failed_X``: features of failed experiments: the acquisition is then also multiplied by P(success)
+    (:func:`matloop.design.feasibility.feasibility_weights`; output column ``p_success``).
 
     ``X_rows``/``Y_rows``: features and raw goal values (NaN where not measured) of the measured rows;
     ``constraints``: ``(X_measured, values, low, high, name)`` of other measured properties.
     ``acquisition`` (ParEGO, Chimera) and ``goal_features`` (a history prior per goal):
-    :mod:`matloop.design.multi_options`.
+    :mod:`matloop.design.multi_options`. ``infeasible``: measured rows breaking an outcome constraint
+    (:func:`violations`): data for the surrogates, never on the front (nor dominating usable candidates).
     """
     scalarize = scalarize or "ehvi"
     if scalarize not in SCALARIZATIONS:
@@ -155,18 +156,21 @@ def rank_multi(
                            constrained=bool(constraints), failures=failed_X is not None)
     m, n, k = len(goals), len(X_candidates), min(int(batch), len(X_candidates))
     rng = np.random.default_rng(seed)
-    means, stds, covs, filled, names = [], [], [], Y_rows.copy(), []
+    means, stds, covs, filled, names, warps = [], [], [], Y_rows.copy(), [], []
     for j in range(m):
         have = np.isfinite(Y_rows[:, j])
         Xr, Xc = goal_inputs(X_rows, X_candidates, goal_features, j)  # + goal j's history prior, if any
-        sur = make_surrogate(model, seed).fit(Xr[have], Y_rows[have, j])
+        warp = GoalWarp(Y_rows[have, j]) if GoalWarp.wanted(Y_rows[have, j]) else None  # a heavy-tailed goal
+        y_fit = warp.forward(Y_rows[have, j]) if warp else Y_rows[have, j]
+        sur = make_surrogate(model, seed).fit(Xr[have], y_fit)
         mu, sd = sur.predict(Xc, return_std=True)
         means.append(np.asarray(mu, dtype=float))
         stds.append(np.maximum(np.asarray(sd, dtype=float), 1e-12))
         if (~have).any():  # a row measured on other goals only: its predicted value stands in (front only)
-            filled[~have, j] = sur.predict(Xr[~have])
-        covs.append(_covariance(sur, Xr[have], Y_rows[have, j], Xc, seed) if k > 1 else None)
-        names.append(str(getattr(sur, "chosen_", model)))
+            filled[~have, j] = warp.inverse(sur.predict(Xr[~have])) if warp else sur.predict(Xr[~have])
+        covs.append(_covariance(sur, Xr[have], y_fit, Xc, seed) if k > 1 else None)
+        names.append(str(getattr(sur, "chosen_", model)) + ("+warp" if warp else ""))
+        warps.append(warp)
     feasible = np.ones(n)
     for Xc, vals, lo, hi, _name in constraints or []:
         cm, cs = make_surrogate(model, seed).fit(Xc, vals).predict(X_candidates, return_std=True)
@@ -181,10 +185,14 @@ def rank_multi(
         feasible = feasible * p_success
     S_obs = np.column_stack([g.score(filled[:, j]) for j, g in enumerate(goals)])
     low, span = _scale(S_obs)
+    if infeasible is not None and np.any(infeasible):  # rows breaking a constraint are off the front
+        filled[np.asarray(infeasible, dtype=bool)] = np.nan  # (filled is rank_multi's own copy)
+        S_obs = np.column_stack([g.score(filled[:, j]) for j, g in enumerate(goals)])
     front = front_of(filled, goals, low, span)
     F = (S_obs[front.mask] - low) / span
     ref = np.full(m, -0.1)
-    sampler = _Sampler(means, stds, covs, goals, low, span, n_samples, rng)
+    sampler = _Sampler(means, stds, covs, goals, low, span, n_samples, rng, warps)
+    means, stds = GoalWarp.shown(means, stds, warps)  # in the goals' own units
     Z0 = sampler.normalised()
     picks, values = _choose(scalarize, sampler, F, ref, filled, goals, feasible, k, rng, acquisition)
     Zc = Z0[:, picks, :]
@@ -266,8 +274,9 @@ class _Sampler:
     correlation of the model's posterior (rank-1 updates, as a kriging believer with sampled values).
     """
 
-    def __init__(self, means, stds, covs, goals, low, span, n_samples, rng):
+    def __init__(self, means, stds, covs, goals, low, span, n_samples, rng, warps=None):
         self.goals, self.low, self.span = goals, low, span
+        self.warps = warps or [None] * len(goals)  # a warped goal is sampled in its warped space
         self.M = [np.broadcast_to(mu, (n_samples, len(mu))).copy() for mu in means]
         self.sd = [s.copy() for s in stds]
         self.covs = covs
@@ -276,7 +285,8 @@ class _Sampler:
         self.diag = [None if c is None else np.asarray(c.latent_var, dtype=float).copy() for c in covs]
 
     def raw(self, j: int, idx=slice(None)) -> np.ndarray:
-        return self.M[j][:, idx] + self.sd[j][idx] * self.eps[:, idx, j]
+        z = self.M[j][:, idx] + self.sd[j][idx] * self.eps[:, idx, j]
+        return z if self.warps[j] is None else self.warps[j].inverse(z)
 
     def normalised(self, idx=slice(None)) -> np.ndarray:
         return np.stack([(g.score(self.raw(j, idx)) - self.low[j]) / self.span[j]
@@ -443,7 +453,7 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
     from matloop.design.goals import check_goals
     from matloop.design.multiobjective import parse_constraint
 
-    scalarize, acq_note = opts.resolve_acquisition(scalarize, acquisition)
+    scalarize, acq_note = opts.resolve_acquisition(opts.default_scalarize(goals, scalarize), acquisition)
     dataset, n_known = opts.with_candidates(dataset, candidates, goals)  # a second table, every goal blank
     frame = dataset.frame
     check_goals(goals, frame.columns)
@@ -482,7 +492,8 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
                                                 seed, goal_cols + cons_cols + outcome_columns(list(frame.columns),
                                                                                               failed_if, frame=frame))
     ranking = rank_multi(X[measured], Y[measured], X[open_rows], frame.loc[open_rows], goals, batch, scalarize,
-                         model, seed, cons, n_samples, X[failed] if outcomes else None, acquisition, goal_features)
+                         model, seed, cons, n_samples, X[failed] if outcomes else None, acquisition, goal_features,
+                         violations(frame, constraints)[measured])
     ranking.chosen.attrs.update(n_candidates=int(open_rows.sum()), n_measured=int(measured.sum()),
                                 n_failed=int(failed.sum()), n_known_left_out=n_known,
                                 n_replicates_left_out=n_reps)

@@ -174,6 +174,11 @@ def suggest(
     has a ``status`` column or a rule, the acquisition is multiplied by P(success) and the output has
     a ``p_success`` column (``result.attrs["n_failed"]``: how many rows failed).
     """
+    graph = isinstance(model, str) and model == "gnn"  # the crystal graph network (design.structure_surrogate)
+    if graph:
+        from matloop.design.structure_surrogate import check_graph_design
+
+        check_graph_design(dataset.kind, batch_method, bool(history))
     target = dataset.target
     y = pd.to_numeric(dataset.frame[target], errors="coerce").to_numpy(dtype=float)
     outcomes = failed_if is not None or STATUS_COLUMN in dataset.frame.columns
@@ -207,6 +212,11 @@ def suggest(
         if len(extra):
             pool = pd.concat([pool, extra], ignore_index=True) if len(pool) else extra.reset_index(drop=True)
             pool_X = np.vstack([pool_X, extra_X])
+    if graph:  # the network reads the structures behind the feature rows of the table and the candidates
+        from matloop.design.structure_surrogate import graph_surrogate
+
+        model = graph_surrogate(dataset, [(dataset.frame, features, dataset.rows)] + (
+            [(extra, extra_X, None)] if candidates is not None and len(extra) else []), seed)
     cons = []
     for text in constraints or []:
         col, lo, hi = parse_constraint(text)
@@ -246,7 +256,7 @@ def suggest(
         ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
         ranking.chosen.attrs["history"] = note
     ranking.chosen.attrs.update(n_failed=int(failed.sum()), feasibility_model=ranking.feasibility_model,
-                                n_failed_with_value=int((failed & np.isfinite(y)).sum()))
+                                n_failed_with_value=int((failed & dataset.frame[target].notna().to_numpy()).sum()))
     ranking.chosen.attrs.update(n_candidates=len(pool_X), n_known_left_out=n_known,
                                 n_replicates_left_out=reps.n_open_replicates, **reps.best(y, objective))
     if getattr(dataset, "encoding", None) is not None:  # how the parameters were encoded (design.encode)

@@ -53,6 +53,10 @@ def material_keys(dataset: Dataset, frame: pd.DataFrame | None = None, rows=None
         return list(canonical_smiles(frame[dataset.input].to_numpy(dtype=object), column=dataset.input, rows=rows))
     if dataset.kind == "structure":
         return [str(v) for v in frame[dataset.input]]
+    if dataset.kind == "pattern":  # the file (and the extra inputs): design/pattern_inputs.py
+        from matloop.design.pattern_inputs import pattern_keys
+
+        return pattern_keys(dataset, frame)
     return parameter_keys(frame, dataset.parameter_columns)
 
 
@@ -93,6 +97,10 @@ def featurize(dataset: Dataset, frame: pd.DataFrame | None = None, featurizer=No
         sub = frame[dataset.parameter_columns].reset_index(drop=True)
         return dataset_encoder(dataset).transform(attach_source_rows(sub, np.asarray(rows)) if rows is not None
                                                   else sub)
+    if dataset.kind == "pattern" and featurizer is None:  # peak features + extra inputs: design/pattern_inputs.py
+        from matloop.design.pattern_inputs import pattern_features
+
+        return _checked(pattern_features(dataset, frame, rows), dataset, frame, rows)
     shared = featurizer is None and dataset.kind == "structure"
     if featurizer is None:
         from matloop.represent.registry import default_featurizer_for, get_featurizer
@@ -119,9 +127,17 @@ def featurize(dataset: Dataset, frame: pd.DataFrame | None = None, featurizer=No
             out = (featurizer.fit_transform(values) if hasattr(featurizer, "fit_transform")
                    else featurizer.transform(values))
     out = pd.DataFrame(out).reset_index(drop=True)
+    from matloop.design.pattern_inputs import extra_input_features
+
+    extra = extra_input_features(dataset, frame, rows)  # --extra-inputs: process columns after the features
+    return _checked(out if extra is None else pd.concat([out, extra], axis=1), dataset, frame, rows)
+
+
+def _checked(out: pd.DataFrame, dataset: Dataset, frame: pd.DataFrame, rows) -> pd.DataFrame:
+    """``out``, after checking that every feature is finite (a row that overflowed is a bad file row,
+    as in fit/predict's MaterialModel.features, never imputed)."""
     from matloop.io.validate import check_finite_features
 
-    # as in fit/predict (MaterialModel.features): a row whose features overflowed is a bad file row, not imputed
     check_finite_features(out, frame[dataset.input].reset_index(drop=True), dataset.input,
                           np.arange(1, len(out) + 1) if rows is None else np.asarray(rows))
     return out

@@ -75,6 +75,8 @@ class Dataset:
     parameters: list[str] | None = None
     extra_inputs: list[str] = field(default_factory=list)
     encoding: object | None = field(default=None, repr=False, compare=False)
+    #: how the files of a ``pattern`` input were read (``unit``, ``wavelength``, ``skip_invalid``)
+    pattern_options: dict | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in INPUT_KINDS:

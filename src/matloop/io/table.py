@@ -362,6 +362,7 @@ def inspect_table(
         name=table_stem(path), provenance=f"read from {path}", fold_column=fold,
         rows=kept_rows, skipped=skipped, parameters=params if kind == "parameters" else None,
         extra_inputs=extra,
+        pattern_options={**(pattern_options or {}), "skip_invalid": skip_invalid} if kind == "pattern" else None,
     )
     labelled = int(dataset.labelled.sum()) if targets else 0
     report = TableReport(

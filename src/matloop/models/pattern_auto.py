@@ -10,8 +10,10 @@ chosen by cross-validation inside the fit (so that ``matloop validate`` is neste
 - ``forest``: extra trees (300, balanced class weights) on the peak columns, out-of-fold probabilities
   from the same folds.
 
-Each candidate's out-of-fold probabilities are temperature-scaled (one parameter, Guo et al. 2017);
-the one with the lower out-of-fold log loss is kept (``chosen_``, ``scores_`` hold the comparison).
+Each candidate's out-of-fold probabilities are temperature-scaled (one parameter, Guo et al. 2017).
+A third candidate, ``blend``, is the mean of the two models' probabilities (its out-of-fold
+probabilities are the mean of theirs, so scoring it costs nothing). The one with the lowest
+out-of-fold log loss is kept (``chosen_``, ``scores_`` hold the comparison).
 """
 
 from __future__ import annotations
@@ -22,11 +24,51 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["PatternAutoClassifier", "PeakForestClassifier", "build_pattern_model"]
+__all__ = ["PatternAutoClassifier", "PatternBlendClassifier", "PeakForestClassifier", "blend_proba",
+           "build_pattern_model"]
 
 
 def _log_loss(proba: np.ndarray, target: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(proba[np.arange(len(target)), target], 1e-12, None))))
+
+
+def blend_proba(probas) -> np.ndarray:
+    """The mean of several models' calibrated class probabilities (same classes, same order)."""
+    return np.mean(np.stack([np.asarray(p, dtype=float) for p in probas]), axis=0)
+
+
+class PatternBlendClassifier(ClassifierMixin, BaseEstimator):
+    """The mean of fitted pattern classifiers' probabilities (the CNN on the curve and the forest on peak
+    features make different errors). Built from already fitted ``models_`` by :class:`PatternAutoClassifier`."""
+
+    def __init__(self, names: tuple[str, ...] = ("cnn", "forest")):
+        self.names = names
+
+    def fit(self, X, y) -> PatternBlendClassifier:
+        """Fit each named candidate as :class:`PatternAutoClassifier` would (its defaults) and blend them."""
+        return self.from_models([PatternAutoClassifier(candidates=(name,), blend=False).fit(X, y).model_
+                                 for name in self.names])
+
+    def from_models(self, models: list) -> PatternBlendClassifier:
+        self.models_ = list(models)
+        self.classes_ = self.models_[0].classes_
+        self.n_features_in_ = self.models_[0].n_features_in_
+        self.oof_proba_ = blend_proba([m.oof_proba_ for m in self.models_])
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "models_")
+        return blend_proba([m.predict_proba(X) for m in self.models_])
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def cam(self, X) -> np.ndarray | None:
+        """The CNN member's class activation maps (None without one)."""
+        for m in self.models_:
+            if hasattr(m, "cam"):
+                return m.cam(X)
+        return None
 
 
 class PeakForestClassifier(ClassifierMixin, BaseEstimator):
@@ -98,13 +140,15 @@ class PatternAutoClassifier(ClassifierMixin, BaseEstimator):
     candidates : tuple of str
         Among ``"cnn"`` and ``"forest"``.
     epochs, augment, n_threads : see :class:`~matloop.models.diffraction_cnn.PatternCNNClassifier`.
+    blend : bool
+        Also score the mean of the candidates' probabilities (:class:`PatternBlendClassifier`) as a candidate.
     random_state : int or None
     """
 
     def __init__(self, cv: int = 4, candidates: tuple[str, ...] = ("cnn", "forest"), epochs: int = 30,
-                 augment: bool = True, n_threads: int | None = 1, random_state: int | None = 0):
+                 augment: bool = True, n_threads: int | None = 1, blend: bool = True, random_state: int | None = 0):
         self.cv, self.candidates, self.epochs, self.augment = cv, candidates, epochs, augment
-        self.n_threads, self.random_state = n_threads, random_state
+        self.n_threads, self.blend, self.random_state = n_threads, blend, random_state
 
     def fit(self, X, y) -> PatternAutoClassifier:
         from sklearn.model_selection import StratifiedKFold
@@ -140,6 +184,11 @@ class PatternAutoClassifier(ClassifierMixin, BaseEstimator):
                                   "accuracy": float(np.mean(np.argmax(oof, axis=1) == target))}
         if not fitted:
             raise ValueError("no candidate model to fit")
+        if self.blend and len(fitted) > 1:  # the mean of the candidates: its out-of-fold probabilities are theirs
+            fitted["blend"] = PatternBlendClassifier(tuple(fitted)).from_models(list(fitted.values()))
+            oof = fitted["blend"].oof_proba_
+            self.scores_["blend"] = {"log_loss": _log_loss(oof, target),
+                                     "accuracy": float(np.mean(np.argmax(oof, axis=1) == target))}
         self.chosen_ = min(self.scores_, key=lambda n: self.scores_[n]["log_loss"])
         self.model_ = fitted[self.chosen_]
         self.oof_proba_ = self.model_.oof_proba_

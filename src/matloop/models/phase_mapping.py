@@ -13,11 +13,19 @@ with multiplicative updates (Lee & Seung, NIPS 2000; the shift-invariant form as
 et al., ACS Comb. Sci. 19, 37 (2017), and Kusne et al., Sci. Rep. 4, 6367 (2014)). The phase fraction
 of component k in sample i is its integrated intensity Σ_s H[i, k, s] · ΣW[k], normalised per sample.
 
+- Initialisation: the first start takes its basis patterns from the K most distinct samples, chosen by
+  the successive projection algorithm (Araújo et al. 2001; Gillis & Vavasis 2014: in a library where
+  each phase has a sample rich in it, these samples are near-pure), so the result does not depend on
+  a lucky random start; the other restarts are random; the best reconstruction is kept.
 - ``n_components="auto"``: the number of phases is chosen by cross-validated reconstruction: 10 % of
-  the entries are held out (masked in the updates), and the smallest K whose held-out error is within
-  2 % of the best is kept (more components always fit the training entries better). Each K gets one
-  start with half the iterations (it ranks K; the chosen K is then fitted with every restart).
-- Several random restarts; the best reconstruction is kept.
+  the entries are held out (masked in the updates) and each K is fitted from the projection start
+  (three quarters of the iterations: it ranks K; the chosen K is then fitted with every restart).
+  Held-out error keeps falling past the true number of phases on real libraries, because a spare
+  component models one phase's peak shifts or widths as a second, nearly identical pattern; so a K
+  whose basis patterns include two that correlate at :data:`DUPLICATE_CORRELATION` or more (at the
+  best allowed relative shift) is not a set of distinct phases and is not eligible (``basis_similarity_``
+  holds each K's highest pair). Among the eligible K, the smallest whose held-out error is within 2 %
+  of their best is kept.
 - Bootstrap uncertainty of the fractions: the Q points are resampled with replacement and the
   fractions refitted with the bases fixed; ``fractions_std_`` is their spread.
 - References (simulated patterns of candidate phases): :meth:`match_references` names each
@@ -31,9 +39,44 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["PhaseMapper", "log_q_grid"]
+__all__ = ["DUPLICATE_CORRELATION", "PhaseMapper", "log_q_grid", "projection_start"]
 
 _EPS = 1e-9
+#: two basis patterns correlating at least this much (at their best allowed shift) are one phase; set a
+#: priori (a pattern and its shifted, broadened copy correlate above it; two different phases well below)
+DUPLICATE_CORRELATION = 0.9
+
+
+def projection_start(X: np.ndarray, K: int) -> list[int]:
+    """Rows of ``X`` picked by the successive projection algorithm: each the row (scaled to unit sum, so a
+    mixture is a convex combination of pure patterns and never the farthest) farthest from the span of
+    those already picked, i.e. the K most distinct patterns."""
+    R = np.clip(np.asarray(X, dtype=float), 0, None)
+    R = R / np.maximum(R.sum(axis=1, keepdims=True), _EPS)
+    picked: list[int] = []
+    for _ in range(K):
+        j = int(np.argmax((R ** 2).sum(axis=1)))
+        picked.append(j)
+        u = R[j] / max(float(np.linalg.norm(R[j])), _EPS)
+        R = R - np.outer(R @ u, u)
+    return picked
+
+
+def basis_similarity(W: np.ndarray, shifts: np.ndarray) -> float:
+    """The highest correlation between two basis patterns over the allowed relative shifts (0 for K < 2)."""
+    K = len(W)
+    if K < 2:
+        return 0.0
+    stacks = _shift_stack(W, shifts)  # (K, S, m)
+    Z = stacks - stacks.mean(axis=2, keepdims=True)
+    Z /= np.maximum(np.linalg.norm(Z, axis=2, keepdims=True), _EPS)
+    base = W - W.mean(axis=1, keepdims=True)
+    base /= np.maximum(np.linalg.norm(base, axis=1, keepdims=True), _EPS)
+    best = 0.0
+    for a in range(K):
+        for b in range(a + 1, K):
+            best = max(best, float((Z[a] @ base[b]).max()))
+    return best
 
 
 def log_q_grid(q: np.ndarray, n_points: int | None = None) -> np.ndarray:
@@ -146,8 +189,9 @@ class PhaseMapper:
     def _best_fit(self, X: np.ndarray, K: int, shifts: np.ndarray, rng: np.random.Generator,
                   mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
         best = None
-        for _ in range(max(self.n_restarts, 1)):
-            W, H = _factorise(X, K, shifts, self.max_iter, rng, mask)
+        for restart in range(max(self.n_restarts, 1)):
+            start = X[projection_start(X, K)] + 0.01 if restart == 0 else None  # then random starts
+            W, H = _factorise(X, K, shifts, self.max_iter, rng, mask, W=start)
             R = H @ _shift_stack(W, shifts).reshape(K * len(shifts), -1)
             M = 1.0 if mask is None else mask
             err = float(np.linalg.norm((X - R) * M) / np.linalg.norm(X * M))
@@ -156,15 +200,25 @@ class PhaseMapper:
         return best
 
     def choose_components(self, X: np.ndarray, shifts: np.ndarray, rng: np.random.Generator) -> dict[int, float]:
-        """Held-out relative reconstruction error for K = 2..max_components (10 % of entries masked)."""
+        """Held-out relative reconstruction error for K = 2..max_components (10 % of entries masked); the
+        highest basis-pair correlation of each K goes to ``basis_similarity_``."""
         mask = (rng.random(X.shape) >= 0.1).astype(float)
-        errors = {}
-        for K in range(2, self.max_components + 1):  # one start, half the iterations: a ranking, not the fit
-            W, H = _factorise(X, K, shifts, max(self.max_iter // 2, 50), rng, mask)
+        errors, self.basis_similarity_ = {}, {}
+        for K in range(2, self.max_components + 1):  # the projection start: a ranking, not the fit
+            start = X[projection_start(X, K)] + 0.01
+            W, H = _factorise(X, K, shifts, max(3 * self.max_iter // 4, 50), rng, mask, W=start)
             R = H @ _shift_stack(W, shifts).reshape(K * len(shifts), -1)
             held = 1.0 - mask
             errors[K] = float(np.linalg.norm((X - R) * held) / np.linalg.norm(X * held))
+            self.basis_similarity_[K] = basis_similarity(W, shifts)
         return errors
+
+    def _pick_k(self) -> int:
+        """The smallest eligible K (no duplicated basis pattern) within 2 % of the eligible best."""
+        distinct = {k: e for k, e in self.cv_errors_.items() if self.basis_similarity_[k] < DUPLICATE_CORRELATION}
+        pool = distinct or self.cv_errors_
+        best = min(pool.values())
+        return min(k for k, e in pool.items() if e <= best * 1.02)
 
     def fit(self, X: np.ndarray, q: np.ndarray) -> PhaseMapper:
         """Factorise patterns ``X`` (rows) measured at scattering vectors ``q`` (any units, rising)."""
@@ -174,10 +228,9 @@ class PhaseMapper:
         self.shifts_ = self._shifts(self.grid_)
         if self.n_components == "auto":
             self.cv_errors_ = self.choose_components(Xg, self.shifts_, rng)
-            best = min(self.cv_errors_.values())
-            K = min(k for k, e in self.cv_errors_.items() if e <= best * 1.02)
+            K = self._pick_k()
         else:
-            K, self.cv_errors_ = int(self.n_components), {}
+            K, self.cv_errors_, self.basis_similarity_ = int(self.n_components), {}, {}
         self.n_components_ = K
         W, H, err = self._best_fit(Xg, K, self.shifts_, rng)
         self.components_, self.weights_, self.reconstruction_err_ = W, H, err
@@ -242,5 +295,5 @@ class PhaseMapper:
         self.fractions_ = self._fractions(H, W)
         self.fractions_std_ = self._bootstrap(Xg, W, H, rng)
         self.component_names_ = list(names)
-        self.cv_errors_ = {}
+        self.cv_errors_, self.basis_similarity_ = {}, {}
         return self

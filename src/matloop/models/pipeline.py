@@ -72,8 +72,9 @@ class MaterialModel(BaseEstimator):
             return None
         return get_featurizer(self.featurizer or DEFAULT_FOR_KIND[self.kind], **(self.featurizer_params or {}))
 
-    def features(self, X, fit: bool = False) -> pd.DataFrame:
-        """The feature matrix of raw inputs (a column of materials, or parameter columns)."""
+    def features(self, X, fit: bool = False, y=None) -> pd.DataFrame:
+        """The feature matrix of raw inputs (a column of materials, or parameter columns); ``y`` reaches a
+        featurizer whose features depend on the target (``uses_target``: the structure AutoModel's network)."""
         if self.kind == "parameters":  # text labels and SMILES choices are encoded (represent.parameter_encoder)
             frame = pd.DataFrame(X)
             if fit:
@@ -95,6 +96,8 @@ class MaterialModel(BaseEstimator):
                 from matloop.represent.feature_cache import cached_transform  # rows seen before are read back
 
                 out = cached_transform(self.featurizer_, values, fit=fit)
+            elif fit and getattr(self.featurizer_, "uses_target", False):
+                out = self.featurizer_.fit_transform(values, y)
             elif fit:
                 out = self.featurizer_.fit_transform(values)
             else:
@@ -119,7 +122,7 @@ class MaterialModel(BaseEstimator):
     # ------------------------------------------------------------------ fit / predict
     def fit(self, X, y) -> MaterialModel:
         """Featurize ``X``, fit the estimator (recalibrated) and the applicability domain."""
-        F = self.features(X, fit=True)
+        F = self.features(X, fit=True, y=y)
         self.feature_names_ = [str(c) for c in F.columns]
         est = clone(self.estimator) if self.estimator is not None else _default(self.task)
         if self.task == "regression" and self.recalibrate and not getattr(est, "_calibrates_itself", False):

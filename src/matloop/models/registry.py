@@ -8,7 +8,7 @@ and ``et-median`` (the forests with the trees' median as the point prediction), 
 
 from __future__ import annotations
 
-REGRESSORS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn", "gnn")
+REGRESSORS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn", "gnn", "chgnet-head")
 CLASSIFIERS = ("auto", "rf", "gbm", "cnn")
 #: Fewest labelled rows ``matloop fit`` accepts: the uncertainty and the applicability domain are
 #: calibrated by 5-fold cross-validation with 5 neighbours, which needs more than 5 rows per fold.
@@ -80,6 +80,10 @@ def make_model(name: str = "auto", task: str = "regression", random_state: int |
         from matloop.models.gnn.estimator import CrystalGraphRegressor
 
         return CrystalGraphRegressor(random_state=random_state, **params)
+    if name == "chgnet-head":  # an MLP-head ensemble on frozen CHGNet features (matloop.models.potentials.head)
+        from matloop.models.potentials.head import chgnet_head
+
+        return chgnet_head(random_state=random_state, **params)
     from matloop.errors import InputError
 
     raise InputError(f"unknown regression model {name!r}; known: {', '.join(REGRESSORS)}")

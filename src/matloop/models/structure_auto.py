@@ -18,6 +18,10 @@ bulk-modulus estimate). Two pieces do the choosing:
   ensemble's std is recalibrated on the out-of-fold z-scores and its residual distribution is
   learnt as AutoModel's is.
 
+The crystal graph network is one more candidate (:mod:`matloop.models.structure_gnn`): with ``gnn``
+the featurizer adds its held-out prediction and std as the set ``gnn``, which the ensemble selection
+weighs like the other sets' out-of-fold predictions (``PREDICTION_SETS``: no AutoModel is fitted on it).
+
 ``matloop fit``/``validate`` use the two by default for a structure table with ``--model auto``.
 The selection is inner cross-validation; ``benchmarks/structures.py`` scores it on outer folds.
 """
@@ -37,6 +41,8 @@ from matloop.models.predictive import ResidualDistribution, clip_to_bounds, dete
 
 SEP = "::"
 SETS = ("composition", "structure", "chgnet")
+#: sets whose two columns are already a model's (held-out) prediction and std (models.structure_gnn), not features
+PREDICTION_SETS = ("gnn",)
 #: a set made of two others, scored as one more candidate
 COMBINED = {"structure+chgnet": ("structure", "chgnet")}
 
@@ -62,13 +68,41 @@ class StructureFeatureSets(TransformerMixin, BaseEstimator):
         Folder that relative structure paths are resolved against.
     chgnet_cache : bool or path
         The CHGNet feature cache (see :class:`UniversalPotentialFeatures`).
+    gnn : "auto", "yes" or "no"
+        Add the crystal graph network's held-out prediction and std as the set ``gnn``
+        (:mod:`matloop.models.structure_gnn`: when it is considered, and why). Default ``"no"``;
+        ``matloop fit`` passes ``--gnn-candidate`` (default ``auto``). With the network, fitting needs
+        the target (``fit(X, y)``) and ``gnn_note_`` says whether it was trained.
+    gnn_budget : float
+        Seconds the network may take.
+    gnn_network : estimator, optional
+        An unfitted :class:`~matloop.models.gnn.estimator.CrystalGraphRegressor` to use instead of the
+        default one.
+    random_state : int or None
+        Seed of the network.
     """
 
     def __init__(self, sets: Sequence[str] | str = "auto", base_dir: str | os.PathLike | None = None,
-                 chgnet_cache: bool | str | os.PathLike = True):
+                 chgnet_cache: bool | str | os.PathLike = True, gnn: str = "no", gnn_budget: float = 300.0,
+                 gnn_network=None, random_state: int | None = 0):
         self.sets = sets
         self.base_dir = base_dir
         self.chgnet_cache = chgnet_cache
+        self.gnn = gnn
+        self.gnn_budget = gnn_budget
+        self.gnn_network = gnn_network
+        self.random_state = random_state
+
+    @property
+    def uses_target(self) -> bool:
+        """True when fitting needs ``y`` (the network's set may be added)."""
+        return str(getattr(self, "gnn", "no")).lower() != "no"  # getattr: a model saved before the option
+
+    @property
+    def feature_cache(self) -> bool:
+        """Rows may be cached by input text unless they depend on the target (the network's set); the
+        descriptor sets are then cached here, by structure content."""
+        return not self.uses_target
 
     def _sets(self) -> tuple[str, ...]:
         sets = default_sets() if self.sets == "auto" else tuple([self.sets] if isinstance(self.sets, str) else self.sets)
@@ -93,40 +127,57 @@ class StructureFeatureSets(TransformerMixin, BaseEstimator):
                 out[s] = UniversalPotentialFeatures(cache=self.chgnet_cache)
         return out
 
-    def _run(self, X, fit: bool) -> pd.DataFrame:
+    def _run(self, X, fit: bool, y=None) -> pd.DataFrame:
+        from matloop.models.potentials.features import _rows
         from matloop.represent.structure import as_structures, cell_formulas
 
         structures, index = as_structures(X, self.base_dir)
         if fit:
             self.featurizers_ = self._featurizers()
+        gnn = self._gnn_part(structures, y, fit, _rows(X, len(structures))) if self.uses_target else None
         parts = []
         for name, f in self.featurizers_.items():
             data = cell_formulas(structures) if name == "composition" else structures
             if name == "chgnet":
-                from matloop.models.potentials.features import _rows
-
                 out = pd.DataFrame(f.fit().transform_structures(structures, rows=_rows(X, len(structures))),
                                    columns=f.get_feature_names_out())
+            elif name == "structure" and not self.feature_cache:  # cached by content here, not by MaterialModel
+                from matloop.represent.feature_cache import cached_transform
+
+                out = cached_transform(f, list(data), fit=fit)
             else:
                 out = f.fit_transform(data) if fit else f.transform(data)
             out = pd.DataFrame(out).reset_index(drop=True)
             out.columns = [f"{name}{SEP}{c}" for c in out.columns]
             parts.append(out)
-        frame = pd.concat(parts, axis=1)
+        frame = pd.concat(parts + ([gnn] if gnn is not None else []), axis=1)
         frame.index = index
         if fit:
             self.feature_names_out_ = [str(c) for c in frame.columns]
             self.n_features_in_ = 1
         return frame
 
+    def _gnn_part(self, structures, y, fit: bool, rows) -> pd.DataFrame | None:
+        """The network's two columns (held-out on the training rows), or None when it is not used."""
+        from matloop.models.structure_gnn import COLUMNS, fit_gnn_block, gnn_block
+
+        if fit:
+            self.gnn_, block, self.gnn_note_ = fit_gnn_block(structures, y, self.gnn, self.gnn_budget,
+                                                             self.gnn_network, self.random_state, rows)
+        elif getattr(self, "gnn_", None) is not None:
+            block = gnn_block(self.gnn_, structures, rows)
+        if getattr(self, "gnn_", None) is None:
+            return None
+        return pd.DataFrame(block, columns=[f"gnn{SEP}{c}" for c in COLUMNS])
+
     def fit(self, X, y=None) -> StructureFeatureSets:
-        """Fit each set's featurizer (structure: the sine-Coulomb length) on ``X``."""
-        self._run(X, fit=True)
+        """Fit each set's featurizer (structure: the sine-Coulomb length) on ``X`` (and the network on ``y``)."""
+        self._run(X, fit=True, y=y)
         return self
 
     def fit_transform(self, X, y=None, **fit_params) -> pd.DataFrame:
-        """Fit and featurize in one pass over the structures."""
-        return self._run(X, fit=True)
+        """Fit and featurize in one pass over the structures (the network's set: held-out predictions)."""
+        return self._run(X, fit=True, y=y)
 
     def transform(self, X) -> pd.DataFrame:
         """The prefixed features of ``X``, one row per structure."""
@@ -217,10 +268,14 @@ class FeatureSetAutoModel(ResidualDistributionMixin, RegressorMixin, BaseEstimat
         y = check_target(y, Xa.shape[0])
         self.bounds_ = detect_bounds(y, self.bounds)
         self.blocks_ = feature_blocks(columns)
-        share = float(self.time_budget) / len(self.blocks_)
+        share = float(self.time_budget) / max(1, len([b for b in self.blocks_ if b not in PREDICTION_SETS]))
         models, oof_mean, oof_std = {}, {}, {}
         self.cv_scores_ = {}
         for name, cols in self.blocks_.items():
+            if name in PREDICTION_SETS:  # the network's held-out prediction and std (models.structure_gnn)
+                models[name], oof_mean[name], oof_std[name] = None, Xa[:, cols[0]], Xa[:, cols[1]]
+                self.cv_scores_[name] = float(np.mean(np.abs(Xa[:, cols[0]] - y)))
+                continue
             progress.say(f"feature set {name} ({len(cols)} columns)")
             m = AutoModel(candidates=self.candidates, time_budget=share, cv=self.cv, random_state=self.random_state,
                           bounds=self.bounds_, n_jobs=self.n_jobs).fit(Xa[:, cols], y)
@@ -246,7 +301,9 @@ class FeatureSetAutoModel(ResidualDistributionMixin, RegressorMixin, BaseEstimat
         Xa = check_features(self, X, reset=False)
         means, stds = {}, {}
         for name, m in self.models_.items():
-            means[name], stds[name] = m.predict(Xa[:, self.blocks_[name]], return_std=True)
+            cols = self.blocks_[name]
+            means[name], stds[name] = ((Xa[:, cols[0]], Xa[:, cols[1]]) if m is None else
+                                       m.predict(Xa[:, cols], return_std=True))
         return means, stds
 
     def predict(self, X, return_std: bool = False):
@@ -264,7 +321,8 @@ class FeatureSetAutoModel(ResidualDistributionMixin, RegressorMixin, BaseEstimat
         """Weighted importances of the sets' models, mapped back to the input columns."""
         imp = np.zeros(self.n_features_in_)
         for name, w in self.weights_.items():
-            imp[self.blocks_[name]] += w * self.models_[name].feature_importances_
+            m = self.models_[name]  # a prediction set: all of its weight on its prediction column
+            imp[self.blocks_[name]] += w * (np.eye(2)[0] if m is None else m.feature_importances_)
         total = imp.sum()
         return imp / total if total > 0 else imp
 

@@ -63,4 +63,7 @@ def describe_fitted(model: object, y: np.ndarray | None = None, unit: str = "") 
             cover = float(np.mean((y >= lo) & (y <= hi)))
             lines.append(f"  95% intervals hold {cover:.0%} of the out-of-fold values (calibrated on them; "
                          "'matloop validate' tests it on held-out rows)")
+    note = getattr(getattr(model, "featurizer_", None), "gnn_note_", None)  # the structure AutoModel's network
+    if note:
+        lines.append(f"  crystal graph network candidate: {note}")
     return "\n".join(lines)

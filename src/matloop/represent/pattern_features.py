@@ -90,28 +90,59 @@ class PatternFeatureSet(LightTransformer):
         every pattern to the range all share)."""
         from matloop.progress import say
         from matloop.represent.diffraction import _axis
+        from matloop.represent.pattern_dask import current_scheduler
 
-        patterns = self._patterns(X)
         wl = self.wavelength if self.unit == "2theta" else None
-        axes = [a[np.isfinite(a)] for a in (_axis(p, self.unit, wl) for p in patterns)]
-        start = float(np.median([a[0] for a in axes]))
-        stop = float(np.median([a[-1] for a in axes]))
-        step = float(np.median([np.median(np.diff(a)) for a in axes]))
+        scheduler = current_scheduler()
+        if scheduler is not None and not self._given(X):  # files read on the cluster: only their ranges come back
+            summary = self._summaries(X, scheduler, wl)
+        else:
+            patterns = self._patterns(X)
+            axes = [a[np.isfinite(a)] for a in (_axis(p, self.unit, wl) for p in patterns)]
+            summary = [(a[0], a[-1], np.median(np.diff(a)), p.source) for p, a in zip(patterns, axes, strict=True)]
+        start = float(np.median([s[0] for s in summary]))
+        stop = float(np.median([s[1] for s in summary]))
+        step = float(np.median([s[2] for s in summary]))
         if not stop > start + 2 * step:
             from matloop.errors import InputError
 
             raise InputError(f"the patterns share no usable range ({start:.4g} to {stop:.4g})")
         self.grid_start_, self.grid_stop_, self.grid_step_ = start, stop, step
-        partial = [p.source for p, a in zip(patterns, axes, strict=True)
-                   if a[0] > start + 1e-9 + step or a[-1] < stop - 1e-9 - step]
+        partial = [s[3] for s in summary if s[0] > start + 1e-9 + step or s[1] < stop - 1e-9 - step]
         self.n_partial_ = len(partial)
         if partial:
-            say(f"{len(partial)} of {len(patterns)} patterns do not cover the whole grid ({start:.4g} to {stop:.4g}); "
+            say(f"{len(partial)} of {len(summary)} patterns do not cover the whole grid ({start:.4g} to {stop:.4g}); "
                 "they are zero outside their own range: " + ", ".join(str(s).rsplit("/", 1)[-1] for s in partial[:5])
                 + (" ..." if len(partial) > 5 else ""))
         return self
 
+    @staticmethod
+    def _given(X) -> bool:
+        values = X.iloc[:, 0].tolist() if isinstance(X, pd.DataFrame) else list(X)
+        return all(isinstance(v, Pattern) for v in values)
+
+    def _summaries(self, X, scheduler, wavelength) -> list[tuple]:
+        from matloop.io.rows import source_rows
+        from matloop.represent.pattern_dask import axis_summaries
+
+        values = X.iloc[:, 0].tolist() if isinstance(X, pd.DataFrame) else list(X)
+        options = {"unit": self.unit, "wavelength": self.wavelength, "skip_invalid": self.skip_invalid,
+                   "column": str(getattr(X, "name", None) or "file")}
+        return axis_summaries([str(v) for v in values], source_rows(X, len(values)), options, self.unit, wavelength,
+                              scheduler)
+
     def transform(self, X) -> pd.DataFrame:
+        """The features of every pattern; on the Dask cluster of an enclosing
+        :func:`matloop.represent.feature_cache.options` block (``scheduler``) in batches, with the same result."""
+        from matloop.represent.pattern_dask import current_scheduler, transform_patterns
+
+        scheduler = current_scheduler()
+        if scheduler is not None and not self._given(X):
+            return transform_patterns(self, X, scheduler=scheduler)
+        return self.transform_here(X)
+
+    def transform_here(self, X) -> pd.DataFrame:
+        """:meth:`transform` in this process."""
         from matloop.represent.diffraction import preprocess, resample
 
         patterns = self._patterns(X)

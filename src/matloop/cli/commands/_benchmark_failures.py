@@ -114,7 +114,8 @@ def check_numeric_goals(dataset, columns: list[str], rule: str | None) -> None:
         if bad.any():
             rows = np.asarray(dataset.rows)[bad]
             raise InputError(f"the goal column {col!r} holds text in {int(bad.sum())} rows that did not fail: a goal "
-                             "needs numbers (for an ordinal outcome such as crystal_score, add a numeric score column "
-                             "as the goal and keep the labels for --failed-if)", error_table(
+                             "needs numbers (for an ordinal outcome such as crystal_score, give its labels from worst "
+                             "to best with --target-order, or add a numeric score column as the goal and keep the "
+                             "labels for --failed-if)", error_table(
                                  [{"row": int(r), "column": col, "value": v, "reason": "not a number"}
                                   for r, v in zip(rows[:200], cells[bad].head(200), strict=False)]))

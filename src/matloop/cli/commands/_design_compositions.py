@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from matloop.cli.commands._validate_stability import EPILOG_NOTE as VALIDATE_NOTE
+from matloop.cli.commands._validate_stability import add_arguments as add_validate_arguments
 from matloop.cli.common import add_quiet_argument
 from matloop.cli.options import acquisition_name, finite_float, nonnegative_float, positive_int, seed
 
@@ -25,7 +27,13 @@ examples:
       --maximize --n 20 -o designs.csv
   matloop design compositions --model steel.model --seeds steels.csv --maximize --in-domain-only -o d.csv
   matloop design compositions --model steel.model --seeds steels.csv --maximize --method random -o baseline.csv
+  matloop design compositions --model steel.model --seeds steels.csv --maximize --n 3 --validate stability \\
+      --validate-top 1 -o checked.csv
+
+A fractional design is validated as the nearest whole-number formula with at most 12 atoms
+(validated_formula; the reason says how far it is).
 """
+DESCRIPTION += "\n" + VALIDATE_NOTE + "\n"
 
 
 def add_parser(kinds: argparse._SubParsersAction) -> None:
@@ -59,6 +67,7 @@ def add_parser(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=positive_int, default=10, help="number of designs (default 10)")
     p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    add_validate_arguments(p, scheduler=True)
     add_quiet_argument(p)
     p.set_defaults(func=run)
 
@@ -111,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be at least 1, got {args.n}")
     if args.budget is not None and args.budget < 1:
         raise InputError(f"--budget must be at least 1, got {args.budget}")
+    from matloop.cli.commands import _validate_stability as validate
+
+    validate.check(args)
     meta = read_model_metadata(args.model).get("metadata") or {}
     model = load_model(args.model)
     maximize = bool(args.maximize)
@@ -127,8 +139,12 @@ def run(args: argparse.Namespace) -> int:
                               acquisition=args.acquisition, best=best, constraints=args.constraint,
                               in_domain_only=args.in_domain_only, seeds=seeds, seed=args.seed, method=args.method,
                               budget=args.budget, min_change=args.min_change)
-    write_table(out, args.output, round_columns=list(out.columns))  # computed: 6 significant digits
     info = out.attrs.get("design", {})
+    design_columns = list(out.columns)
+    if args.validate:
+        out = validate.apply(out, out["formula"], args, scheduler=args.scheduler, rank_name="design_rank")
+    write_table(out, args.output, round_columns=design_columns + (  # computed: 6 significant digits
+        ["e_hull", "e_hull_std", "p_stable", "formation_energy", "energy_per_atom"] if args.validate else []))
     print(f"{args.method}: {info.get('n_evaluated', 0):,} model evaluations; wrote {len(out)} designs to "
           f"{args.output} ({int(out['in_domain'].sum())} inside the model's domain)")
     if best is not None and len(out):
@@ -140,6 +156,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"best measured {target or 'value'}: {best:.4g}; in-domain designs predicted {word} it: "
               f"{int((above & inside).sum())}, with the 95% bound {word} it: {int((sure & inside).sum())} "
               f"(all designs: {int(above.sum())}, {int(sure.sum())})")
+    if args.validate:
+        validate.show(out)
+        return 0
     for _, row in out.head(5).iterrows():
         flag = "" if row["in_domain"] else "  [outside the domain]"
         print(f"  {int(row['rank'])}. {row['formula']}: {row['prediction']:.4g} ± {row['std']:.2g} "

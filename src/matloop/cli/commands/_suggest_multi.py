@@ -14,7 +14,10 @@ def run_multi(args: argparse.Namespace, goals: list) -> int:
     from matloop.progress import say
 
     check_batch_method(getattr(args, "batch_method", None))  # several goals: always fantasies (never ignored)
-    scalarize, _ = resolve_acquisition(args.scalarize, args.acquisition)  # an impossible combination exits 2 now
+    from matloop.design.multi_options import default_scalarize
+
+    # an impossible combination exits 2 now; @TOL tolerances without --scalarize select Chimera
+    scalarize, _ = resolve_acquisition(default_scalarize(goals, args.scalarize), args.acquisition)
     history = read_goal_history(getattr(args, "history", None), [g.column for g in goals])
     from matloop.design.multiobjective import parse_constraint
 
@@ -24,6 +27,9 @@ def run_multi(args: argparse.Namespace, goals: list) -> int:
     from matloop.cli.commands.suggest import load_with_outcomes
 
     dataset = load_with_outcomes(args)  # the columns a --failed-if rule reads are outcomes, not inputs
+    from matloop.cli.commands._target_order import apply_target_order
+
+    dataset = apply_target_order(args, dataset, [g.column for g in goals])[0]  # an ordinal goal's labels scored
     from matloop.cli.commands._benchmark_failures import check_numeric_goals
 
     check_numeric_goals(dataset, [g.column for g in goals], getattr(args, "failed_if", None))
@@ -44,7 +50,9 @@ def run_multi(args: argparse.Namespace, goals: list) -> int:
                         transfer=getattr(args, "transfer", "none"))
     user_columns = set(dataset.frame.columns) | (set(candidates.frame.columns) if candidates is not None else set())
     write_table(out, args.output, round_columns=[c for c in out.columns if c not in user_columns])
-    print(f"goals: {'; '.join(g.words() for g in goals)}")
+    from matloop.design.multi_options import goals_words
+
+    print(f"goals: {goals_words(goals, scalarize, args.constraint)}")
     if out.attrs.get("acquisition_note"):
         print(f"acquisition: {out.attrs['acquisition_note']}")
     if out.attrs.get("history"):

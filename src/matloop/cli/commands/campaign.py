@@ -99,6 +99,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument("--space", metavar="SPACE", help="design space file (.yaml or .json)")
     new.add_argument("--target", metavar="COL", help="the property to optimise (or give --goal, one per objective)")
     new.add_argument("--input", metavar="COL", help="material column of the pool table (detected if omitted)")
+    new.add_argument("--extra-inputs", metavar="COL[,COL...]", action="append",
+                     help="columns the surrogate uses beside the material's features (process conditions, the "
+                          "composition beside a diffraction pattern file); numbers as given, labels one-hot")
+    from matloop.cli.common import add_pattern_arguments
+
+    add_pattern_arguments(new)
     new.add_argument("--duplicates", choices=("keep", "error"), default="keep",
                      help="measured rows that repeat a material or setting: record every replicate and warn "
                           "(default), or report them as errors (error)")
@@ -112,6 +118,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from matloop.cli.commands.suggest import add_failure_arguments
 
     add_failure_arguments(new, retry=False)
+    from matloop.cli.commands._target_order import add_target_order_argument
+
+    add_target_order_argument(new)  # an ordinal goal of text labels (scored at every record too)
     _db_argument(new)
     new.add_argument("--history", action="append", metavar="TABLE",
                      help="measurements of a related campaign or earlier batch with the same target column "
@@ -204,9 +213,11 @@ def _history(args: argparse.Namespace, goals: list | None = None) -> list:
 
 
 def run_new(args: argparse.Namespace) -> int:
+    from matloop.cli.commands._target_order import apply_target_order, default_direction
     from matloop.cli.goal import goals_from_args
     from matloop.design.campaign import Campaign, read_space
 
+    default_direction(args)  # --target-order: maximise the labels' score unless told otherwise
     goals = goals_from_args(args)  # one objective or several (--goal); inconsistent options exit 2
     objective, args.target = goals[0].objective, goals[0].column
     several = {"goals": goals, "constraints": args.constraint, "scalarize": args.scalarize}
@@ -216,14 +227,19 @@ def run_new(args: argparse.Namespace) -> int:
         # as every command reads a table: duplicate warnings printed readably, not as Python warnings
         pool = load_with_outcomes(argparse.Namespace(
             table=args.pool, input=args.input, target=_outcomes(goals, args.constraint), output=None,
-            duplicates=args.duplicates,
+            duplicates=args.duplicates, extra_inputs=args.extra_inputs, x_unit=args.x_unit, wavelength=args.wavelength,
             skip_invalid=args.skip_invalid, failed_if=args.failed_if))
+        pool, column, order = apply_target_order(args, pool, [g.column for g in goals])  # labels -> 0, 1, 2, ...
+        several["target_order"] = {"column": column, "labels": order} if order else None
         camp = Campaign.create(args.name, args.db, objective, args.target, pool=pool, actor=args.by,
                                failed_if=args.failed_if, history=_history(args, goals), **several)
     else:
         space, spec = read_space(args.space)
+        from matloop.design.ordinal import parse_order
+
+        order = {"column": args.target, "labels": parse_order(args.target_order)} if args.target_order else None
         camp = Campaign.create(args.name, args.db, objective, args.target, space=space, space_spec=spec,
-                               actor=args.by, history=_history(args))
+                               actor=args.by, history=_history(args), target_order=order)
     print(f"created campaign {args.name!r} in {args.db}")
     keys = camp.config.get("smiles_keys")  # SMILES parameters: canonical ledger keys, or the raw text (design/ledger_keys.py)
     if keys:

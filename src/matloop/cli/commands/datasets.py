@@ -14,12 +14,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "datasets",
         help="list, describe and export the bundled public datasets",
         description=textwrap.fill(
-            "matloop ships 42 real public datasets inside the package, usable offline: the "
+            "matloop ships 50 real public datasets inside the package, usable offline: the "
             "composition-level Matbench v0.1 tasks (with official folds), large DFT proxy sets "
             "(OQMD, AFLOW, Materials Project via CrabNet), the Liang et al. 2021 Bayesian-"
             "optimisation benchmarks, Olympus campaigns (several goals, catalyst plates, failed "
             "syntheses), crystal structures with properties (matminer, perovskites), diffraction "
-            "patterns (thin films, a composition library), and ESOL and FreeSolv for molecules. Each "
+            "patterns (thin films, a composition library), ESOL and FreeSolv for molecules, and the mlearn "
+            "DFT structures with energies, forces and stresses (interatomic potentials). Each "
             "comes with its units, citation, licence and provenance. 'fetch' downloads structures "
             "from OPTIMADE providers.", width=80
         ),
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="List every bundled dataset with its size, input kind (composition, structure, molecule or "
                     "parameters), task, property, units and source. Reads no data file.",
     )
-    p_list.add_argument("--kind", choices=("composition", "structure", "molecule", "parameters", "pattern"),
+    p_list.add_argument("--kind", choices=("composition", "structure", "molecule", "parameters", "pattern", "potential"),
                         help="only datasets whose input is of this kind")
     p_list.add_argument("--task", choices=("regression", "classification"), help="only this task type")
     p_list.add_argument("--format", choices=("table", "csv", "json"), default="table",
@@ -84,8 +85,9 @@ def _list(args: argparse.Namespace) -> int:
 
     from matloop.datasets import list_datasets
     from matloop.datasets.patterns import pattern_set_table
+    from matloop.datasets.potential_sets import potential_set_table
 
-    table = pd.concat([list_datasets(), pattern_set_table()], ignore_index=True)
+    table = pd.concat([list_datasets(), pattern_set_table(), potential_set_table()], ignore_index=True)
     if args.kind:
         table = table[table["kind"] == args.kind]
     if args.task:
@@ -113,7 +115,11 @@ def _table(frame) -> str:
 def _info(args: argparse.Namespace) -> int:
     from matloop.datasets import info
     from matloop.datasets.patterns import PATTERN_SETS
+    from matloop.datasets.potential_sets import POTENTIAL_SETS, describe
 
+    if args.name in POTENTIAL_SETS:  # records of structures with energies, forces, stresses
+        print(describe(args.name))
+        return 0
     if args.name in PATTERN_SETS:
         s = PATTERN_SETS[args.name]
         print(f"{s.name}: {s.rows:,} patterns ({s.task}: {s.property}; axis {s.x_unit})\n\n"
@@ -131,7 +137,10 @@ def _export(args: argparse.Namespace) -> int:
 
     from matloop.datasets import export, list_datasets, spec
     from matloop.datasets.patterns import PATTERN_SETS, export_patterns
+    from matloop.datasets.potential_sets import POTENTIAL_SETS
 
+    if args.name in POTENTIAL_SETS:  # the records file itself (mlearn JSON): matloop potential fit/eval read it
+        return _export_potential_set(args)
     if args.name in PATTERN_SETS:  # files, not one table: an index table and a folder of pattern files
         folder = Path(args.output).with_name(Path(args.output).name.split(".")[0] + "_patterns")
         for existing in (Path(args.output), folder):
@@ -156,4 +165,25 @@ def _export(args: argparse.Namespace) -> int:
     print(f"wrote {row['rows']:,} rows of {s.name} ({row['property']}) to {path}")
     print(f"licence: {s.license}")
     print("cite: " + "\n      ".join(s.citation.splitlines()))
+    return 0
+
+
+def _export_potential_set(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from matloop.datasets.potential_sets import CITATION, POTENTIAL_SETS, export_potential_set
+
+    path = Path(args.output)
+    if path.exists() and not args.force:
+        print(f"error: {path} exists; use --force to overwrite it", file=sys.stderr)
+        return 2
+    try:
+        export_potential_set(args.name, path)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    s = POTENTIAL_SETS[args.name]
+    print(f"wrote {s.rows} records of {s.name} (structures with energies, forces, stresses) to {path}")
+    print(f"licence: BSD-3-Clause\ncite: {CITATION}")
     return 0

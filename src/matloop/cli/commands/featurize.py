@@ -54,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="output file: .csv, .csv.gz or .parquet (parquet is smaller, faster and exact; CSV features are "
              "written to 6 significant digits, the table's own columns as read)",
     )
+    group.add_argument("--scheduler", metavar="ADDRESS",
+                       help="featurize structures and diffraction patterns in batches on a Dask cluster "
+                            "(dask.distributed; files must be readable by the workers), e.g. tcp://127.0.0.1:8786")
     add_quiet_argument(parser)
     parser.set_defaults(func=run)
 
@@ -102,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
         n_rows, n_feat = len(X), len(feature_names)
         t2, t3 = t1 + t_feat, t1 + t_feat + t_write
     else:
-        features = _fit_transform(featurizer, X, dataset.kind)
+        from matloop.represent.feature_cache import options
+
+        with options(**({"scheduler": args.scheduler} if getattr(args, "scheduler", None) else {})):
+            features = _fit_transform(featurizer, X, dataset.kind)
         t2 = time.perf_counter()
         say(f"{features.shape[1]} features in {t2 - t1:.1f} s; writing {output.name}")
         features.index = dataset.frame.index

@@ -8,7 +8,7 @@ from matloop.cli.common import STRUCTURES_ROOT_HELP, add_quiet_argument, add_tab
 from matloop.cli.options import featurizer_name, int_at_least, output_file, seed
 
 #: the regression names of matloop.models.registry (kept literal: importing the models costs seconds)
-MODELS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn", "gnn", "cnn")
+MODELS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn", "gnn", "chgnet-head", "cnn")
 CV_HELP = ("kfold (stratified for classification), loco (leave-one-cluster-out, Meredig et al. 2018), "
            "group (by chemical system), element (leave-one-element-out), extrapolation (train on the "
            "lower 90%% of the target, test on the top 10%%), or column:NAME (folds from a column, e.g. "
@@ -22,7 +22,9 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                         "each also on a log scale for a skewed positive target, and extra trees on the 30 or 60 "
                         "most important features), rf, et, rf-median, et-median "
                         "(forests predicting the trees' median), gp, gbm, gbm-quantile, nn, gnn (crystal graph "
-                        "network on a structure column, needs PyTorch); classification "
+                        "network on a structure column, needs PyTorch), chgnet-head (an MLP-head ensemble on "
+                        "the pre-trained CHGNet's features of a structure column, early stopping, needs CHGNet); "
+                        "classification "
                         "supports auto, rf, gbm, and on diffraction patterns cnn (1-D CNN ensemble, needs PyTorch; "
                         "auto there chooses between it and a peak-feature forest by nested CV)")
     g.add_argument("--featurizer", metavar="NAME", type=featurizer_name,
@@ -40,6 +42,10 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                         "labels one-hot, SMILES choices a chemical encoding (reported on stderr); repeat or separate "
                         "with commas. 'predict' then needs them too (a label not seen in fit is an error)")
     g.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    g.add_argument("--gnn-candidate", choices=("auto", "yes", "no"), default="auto",
+                   help="structure tables with --model auto: the crystal graph network as one more candidate "
+                        "beside composition-only, descriptor and CHGNet features (auto: with PyTorch and 50 to 2,000 "
+                        "rows; it gets half the time budget; yes/no force it in or out)")
     g.add_argument("--time-budget", type=_seconds, metavar="SECONDS",
                    help="seconds the auto model may spend choosing and fitting its models (fit: default "
                         f"{FIT_BUDGET:g} for the whole fit; validate: default {VALIDATE_BUDGET:g} shared by the "
@@ -131,11 +137,18 @@ def build_model(dataset, args):
     from matloop.models.pipeline import MaterialModel
     from matloop.models.registry import make_model
 
-    params = {}
+    params, fparams = {}, None
     if args.model == "gnn":
         from matloop.models.gnn.cli import build_gnn
 
         return build_gnn(dataset, args)
+    if args.model == "chgnet-head":  # a new head on frozen CHGNet features (models.potentials.head)
+        from matloop.models.potentials.head import check_head_input
+
+        featurizer = check_head_input(dataset, args.featurizer)
+        return MaterialModel(make_model("chgnet-head", dataset.task, random_state=args.seed), kind=dataset.kind,
+                             featurizer=featurizer, task=dataset.task, extra_inputs=dataset.extra_inputs or None,
+                             bounds=getattr(args, "bounds", "auto"))
     if args.model == "auto" and dataset.task == "regression":
         budget = getattr(args, "time_budget", None) or FIT_BUDGET
         params = {"time_budget": budget, "n_jobs": -1}  # threads: the tree ensembles release the GIL
@@ -150,6 +163,7 @@ def build_model(dataset, args):
         from matloop.models.structure_auto import FeatureSetAutoModel
 
         estimator, featurizer = FeatureSetAutoModel(random_state=args.seed, **params), "structure_auto"
+        fparams = _gnn_candidate(args)  # the crystal graph network as one more candidate (models.structure_gnn)
     if args.transfer and args.transfer != "none":
         from matloop.errors import InputError
 
@@ -161,7 +175,16 @@ def build_model(dataset, args):
 
         return make_transfer_model(args.transfer, args.model, dataset.task, random_state=args.seed)
     return MaterialModel(estimator, kind=dataset.kind, featurizer=featurizer, task=dataset.task,
-                         extra_inputs=dataset.extra_inputs or None, bounds=getattr(args, "bounds", "auto"))
+                         extra_inputs=dataset.extra_inputs or None, bounds=getattr(args, "bounds", "auto"),
+                         featurizer_params=fparams)
+
+
+def _gnn_candidate(args) -> dict:
+    """Featurizer settings of the network candidate: ``--gnn-candidate`` and half the fit's (validate: one
+    fold's) time budget."""
+    folds = max(1, int(getattr(args, "folds", 1) or 1)) if hasattr(args, "cv") else 1
+    budget = getattr(args, "time_budget", None) or (VALIDATE_BUDGET if folds > 1 else FIT_BUDGET)
+    return {"gnn": getattr(args, "gnn_candidate", "auto"), "gnn_budget": budget / 2 / folds, "random_state": args.seed}
 
 
 def run_fit(args: argparse.Namespace) -> int:
@@ -218,6 +241,17 @@ def run_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target_features(model, n_rows: int) -> bool:
+    """True when the model's features depend on the target (the network candidate will be trained): then
+    every fold of ``validate`` featurizes its own training rows."""
+    option = (model.featurizer_params or {}).get("gnn", "no")
+    if option == "no":
+        return False
+    from matloop.models.structure_gnn import gnn_decision
+
+    return gnn_decision(option, n_rows)[0]
+
+
 def run_predict(args: argparse.Namespace) -> int:
     from matloop.cli.common import load_table
     from matloop.errors import InputError
@@ -268,7 +302,7 @@ def run_validate(args: argparse.Namespace) -> int:
     _check_validatable(dataset, args)
     t0 = time.perf_counter()
     model = build_model(dataset, args)
-    if isinstance(model, MaterialModel):
+    if isinstance(model, MaterialModel) and not _target_features(model, len(dataset)):
         # featurize once (our featurizers are stateless); each fold fits the same estimator pipeline
         from matloop.progress import say
 

@@ -62,8 +62,95 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="folder of reference patterns (.xy ...) or structures (.cif) to name the phases after")
     p.add_argument("--skip-invalid", action="store_true", help="drop bad data lines in pattern files (reported)")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
+    p.add_argument("--report", metavar="FILE.html", type=output_file,
+                   help="also write an HTML report: the phase map over the composition triangle and the basis patterns")
+    p.add_argument("--composition", metavar="A,B,C",
+                   help="the three composition columns of INDEX for the report's triangle (default: the three "
+                        "numeric columns whose rows sum to 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="read and resample the patterns on a Dask cluster (dask.distributed; the files must be "
+                        "readable by the workers): large libraries; the same result as in process")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_map)
+    r = actions.add_parser(
+        "report", help="an HTML report of a phases map result (phase map over the composition triangle)",
+        description="Draw the output of 'phases map' (PHASES.csv and PHASES.components.csv beside it): the phase "
+                    "fractions over the ternary composition triangle, one panel per phase and the dominant phase, "
+                    "and the basis patterns.",
+        epilog="examples:\n  matloop phases report phases.csv --composition Al,Li,Fe -o phase_map.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("phases", metavar="PHASES", help="the table 'phases map' wrote")
+    r.add_argument("--composition", metavar="A,B,C", help="the three composition columns (default: detected)")
+    r.add_argument("-o", "--output", required=True, type=output_file, metavar="FILE.html", help="report to write")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    r.set_defaults(func=_report)
+
+
+def composition_columns(frame, given: str | None, exclude=()) -> list[str]:
+    """The three composition columns: ``given`` (comma-separated), else the only three numeric columns
+    (not phase columns) with values in [0, 1] (or [0, 100]) whose rows sum to 1 (or 100) within 2 %."""
+    import numpy as np
+    import pandas as pd
+
+    from matloop.errors import InputError
+
+    if given:
+        names = [c.strip() for c in given.split(",") if c.strip()]
+        missing = [c for c in names if c not in frame.columns]
+        if len(names) != 3 or missing:
+            raise InputError(f"--composition needs three columns of the table; got {names}"
+                             + (f" ({', '.join(missing)} not in it)" if missing else ""))
+        values = frame[names].apply(pd.to_numeric, errors="coerce")
+        bad = [(i, c) for c in names for i in np.flatnonzero(values[c].isna() | (values[c] < 0))]
+        if bad:
+            from matloop.errors import error_table
+
+            raise InputError(f"{len(bad)} composition cells are not non-negative numbers", error_table(
+                [{"row": int(i) + 1, "column": c, "value": frame[c].iloc[i], "reason": "not a non-negative number"}
+                 for i, c in bad[:50]]))
+        return names
+    values = frame.apply(pd.to_numeric, errors="coerce")
+    numeric = [c for c in frame.columns if c not in exclude and not str(c).startswith(("phase_", "true_fraction"))
+               and values[c].notna().all() and (values[c] >= 0).all()]
+    from itertools import combinations
+
+    def sums_to(cols: list, total: float) -> bool:  # every part reaches 5 % somewhere: a thickness is not one
+        part = values[cols]
+        return bool(np.allclose(part.sum(axis=1), total, atol=0.02 * total) and (part.max() >= 0.05 * total).all())
+
+    found = [list(t) for t in combinations(numeric, 3) if sums_to(list(t), 1.0) or sums_to(list(t), 100.0)]
+    if len(found) != 1:
+        raise InputError("cannot tell the three composition columns of the triangle "
+                         f"({'no' if not found else len(found)} sets of three numeric columns sum to 1 on every "
+                         "row); give --composition A,B,C")
+    return found[0]
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from matloop.errors import InputError
+    from matloop.io.files import read_raw
+    from matloop.report.diffraction import phase_map_report
+
+    frame, _ = read_raw(Path(args.phases))
+    phases = sorted((c for c in frame.columns if str(c).startswith("phase_") and not str(c).endswith("_std")),
+                    key=lambda c: int(str(c).split("_")[1]) if str(c).split("_")[1].isdigit() else 0)
+    if not phases:
+        raise InputError(f"{args.phases}: no phase_1 ... phase_K columns (is it the output of 'phases map'?)")
+    comp_path = _components_path(args.phases)
+    components = read_raw(comp_path)[0] if comp_path.is_file() else None
+    composition = composition_columns(frame, args.composition)
+    report = phase_map_report(frame, composition, phases, components, title=f"Phase map: {Path(args.phases).name}")
+    report.write(args.output)
+    print(f"wrote the phase map of {len(frame)} samples ({len(phases)} phases) to {args.output}")
+    return 0
+
+
+def _components_path(output):
+    from pathlib import Path
+
+    return Path(output).with_name(Path(output).name.split(".")[0] + ".components.csv")
 
 
 def _references(folder: str, grid_q, wavelength: float):
@@ -106,26 +193,25 @@ def _map(args: argparse.Namespace) -> int:
     from matloop import progress
     from matloop.errors import InputError
     from matloop.io.files import read_raw
-    from matloop.io.patterns import read_patterns
     from matloop.io.write import output_format, write_table
     from matloop.models.phase_mapping import PhaseMapper
-    from matloop.represent.diffraction import common_grid, resample
+    from matloop.represent.pattern_dask import library_on_grid
 
     output_format(args.output)
     index = Path(args.index)
     frame, _ = read_raw(index)
     if args.input not in frame.columns:
         raise InputError(f"no column {args.input!r} in {index.name}; columns: {', '.join(map(str, frame.columns))}")
-    with progress.task(f"reading {len(frame)} patterns"):
-        patterns = read_patterns(frame[args.input].tolist(), base_dir=index.parent, unit=args.x_unit,
-                                 wavelength=args.wavelength, column=args.input, skip_invalid=args.skip_invalid)
-    dropped = {p.source: p.meta["dropped_lines"] for p in patterns if p.meta.get("dropped_lines")}
+    composition = composition_columns(frame, args.composition, exclude=(args.input,)) if args.report else None
+    where = f" on the Dask cluster at {args.scheduler}" if args.scheduler else ""
+    with progress.task(f"reading {len(frame)} patterns{where}"):
+        X, grid, dropped = library_on_grid(frame[args.input].tolist(), base_dir=index.parent, unit=args.x_unit,
+                                           wavelength=args.wavelength, column=args.input,
+                                           skip_invalid=args.skip_invalid, scheduler=args.scheduler)
     for source, lines in dropped.items():
         print(f"warning: {source}: dropped {len(lines)} bad data line(s) (first: line {lines[0]})", file=sys.stderr)
-    if len(patterns) < 3:
-        raise InputError(f"{len(patterns)} patterns: phase mapping needs a library (at least 3)")
-    grid = common_grid(patterns, unit="q")
-    X = resample(patterns, grid)
+    if len(X) < 3:
+        raise InputError(f"{len(X)} patterns: phase mapping needs a library (at least 3)")
     q = grid.points
     mapper = PhaseMapper(n_components=args.components, max_shift=args.max_shift, max_components=args.max_components,
                          n_restarts=args.restarts, n_bootstrap=args.bootstrap, random_state=args.seed)
@@ -145,11 +231,17 @@ def _map(args: argparse.Namespace) -> int:
     components = pd.DataFrame({"q": mapper.grid_})
     for k in range(mapper.n_components_):
         components[f"phase_{k + 1}"] = mapper.components_[k]
-    comp_path = Path(args.output).with_name(Path(args.output).name.split(".")[0] + ".components.csv")
+    comp_path = _components_path(args.output)
     write_table(components, comp_path, round_columns=list(components.columns))
     if mapper.cv_errors_:
-        cv = ", ".join(f"K={k}: {e:.3f}" for k, e in mapper.cv_errors_.items())
-        print(f"phases: {mapper.n_components_} chosen by held-out reconstruction error ({cv})")
+        from matloop.models.phase_mapping import DUPLICATE_CORRELATION
+
+        sim = mapper.basis_similarity_
+        cv = ", ".join(f"K={k}: {e:.3f}" + (f" (two bases correlate {sim[k]:.2f}: not distinct)"
+                                           if sim.get(k, 0) >= DUPLICATE_CORRELATION else "")
+                       for k, e in mapper.cv_errors_.items())
+        print(f"phases: {mapper.n_components_} chosen by held-out reconstruction error among K whose basis "
+              f"patterns are distinct ({cv})")
     else:
         print(f"phases: {mapper.n_components_} (as given)")
     print(f"reconstruction error {mapper.reconstruction_err_:.3f} (relative); mean bootstrap std of the fractions "
@@ -158,4 +250,11 @@ def _map(args: argparse.Namespace) -> int:
         for k, (name, corr) in enumerate(matches, 1):
             print(f"  phase_{k}: best reference {name} (correlation {corr:.2f})")
     print(f"wrote {len(out)} rows to {args.output} and the basis patterns to {comp_path}")
+    if args.report:
+        from matloop.report.diffraction import phase_map_report
+
+        phases = [f"phase_{k + 1}" for k in range(mapper.n_components_)]
+        phase_map_report(out, composition, phases, components, title=f"Phase map: {index.name}",
+                         names=list(mapper.component_names_)).write(args.report)
+        print(f"wrote the report to {args.report}")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from matloop.cli.commands._validate_stability import EPILOG_NOTE as VALIDATE_NOTE
 from matloop.cli.common import add_quiet_argument
 from matloop.cli.options import (
     acquisition_name,
@@ -56,6 +57,8 @@ examples:
   matloop screen --elements Li,Na,Mg,Fe,Mn,Si,P,S,O --max-atoms 12 --max-elements 4 --model gap.model \\
       --top 100 --objective 1.1:1.5 --exclude-toxic --max-hhi 3000 --scheduler tcp://10.0.0.5:8786 -o hits.csv
   matloop screen --candidates candidates.csv --input composition --model gap.model --top 20 --objective min -o best.csv
+  matloop screen --candidates candidates.csv --input composition --model gap.model --top 5 --validate stability \\
+      --validate-top 2 -o stable_hits.csv
 
 The model is a file written by 'matloop fit' (or matloop.models.save_model of a MaterialModel). 'fit'
 also writes MODEL.screen, a 64-tree forest distilled from the model: it ranks every candidate (5-10x
@@ -67,6 +70,7 @@ in-process ones. Workers started with MALLOC_TRIM_THRESHOLD_ unset use 1.25-1.4x
 Dask's default (dask config distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null).
 Exit status: 0 success, 1 failure, 2 bad input.
 """
+DESCRIPTION += "\n" + VALIDATE_NOTE + "\n"
 
 
 PENALTIES = ("hhi", "price", "toxic", "radioactive")
@@ -130,6 +134,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_g.add_argument("--seed", type=seed, default=0, help="random seed (thompson; default 0)")
     run_g.add_argument("-o", "--output", required=True, metavar="OUT",
                        help="hits file (.csv, .tsv, .xlsx, .json, .parquet)")
+    from matloop.cli.commands._validate_stability import add_arguments as add_validate_arguments
+
+    add_validate_arguments(parser)
     add_quiet_argument(parser)
     parser.set_defaults(func=run)
 
@@ -225,6 +232,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--top, --chunk-size and --jobs must be at least 1 (--shortlist at least 0)")
     objective, penalties = parse_objectives(args.objective)
     check_acquisition(args.acquisition, objective, args.best)
+    from matloop.cli.commands import _validate_stability as validate
+
+    validate.check(args)
     if args.candidates is None:  # an enumerated space: refuse a hopeless one before loading anything
         source, dataset = _source(args)
         check_feasible(source)
@@ -236,6 +246,10 @@ def run(args: argparse.Namespace) -> int:
         model, featurizer = _load(args)
         if getattr(model, "kind", None) == "structure":  # structures stream through design.screen_structures
             from matloop.cli.commands._screen_structures import run_structures
+
+            if args.validate:
+                raise InputError("--validate stability checks composition hits; these hits are structures "
+                                 "already: relax them with 'matloop structures relax'")
 
             return run_structures(args, model, objective)
         source, dataset = _source(args)
@@ -281,9 +295,16 @@ def run(args: argparse.Namespace) -> int:
         extra = extra[[c for c in extra.columns if c not in hits.columns]]
         hits = hits.iloc[:, :2].assign(row=rows).join(extra).join(hits.iloc[:, 2:])
     computed = ["prediction", "std", "domain_distance", "score", "hhi_production", "hhi_reserve", "price_usd_per_kg"]
+    if args.validate:
+        print(result.summary())
+        hits = validate.apply(hits, hits["formula"], args, scheduler=args.scheduler)
+        computed += ["e_hull", "e_hull_std", "p_stable", "formation_energy", "energy_per_atom"]
     write_table(hits, args.output, round_columns=computed)  # 6 significant digits; the table's own columns as read
-    print(result.summary())
-    if len(hits):
+    if args.validate:
+        validate.show(hits)
+    else:
+        print(result.summary())
+    if len(hits) and not args.validate:
         cols = [c for c in ("rank", "formula", "prediction", "std", "in_domain", "score") if c in hits.columns]
         print(hits[cols].head(10).to_string(index=False))
     print(f"wrote {len(hits)} hits to {args.output}")

@@ -12,7 +12,7 @@ EXAMPLE = ("matloop structures predict --formulas perov.csv --input formula --li
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``matloop structures predict``."""
+    """Add ``matloop structures predict`` and ``matloop structures relax``."""
     parser = subparsers.add_parser("structures", help="candidate crystal structures for compositions",
                                    description="Crystal structures for compositions.",
                                    epilog="examples:\n  " + EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "'none' (only --templates); see 'matloop datasets list --kind structure'")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_predict)
+    from matloop.cli.commands._structures_relax import add_parser as add_relax
+
+    add_relax(actions)
 
 
 def _library_names(text: str) -> list[str]:

@@ -18,6 +18,13 @@ already measured in TABLE are left out).
 A table without a formula/SMILES/structure column is a process table: its numeric columns other
 than the target are the design parameters.
 
+Phase-aware campaigns: a column of diffraction pattern files (one measured pattern per sample) is
+an input like a formula; its peak features, plus the columns named by --extra-inputs (composition,
+process conditions), are the surrogate's inputs:
+  matloop suggest library_pool.csv --input file --x-unit q --extra-inputs Al,Li,Fe --target true_fraction_2 --maximize -o next.csv
+(library_pool.csv: the index of 'matloop datasets export xrd_alli_fe_o', the target left empty on the samples
+not yet measured)
+
 examples:
   matloop suggest pool.csv --target "gap expt" --maximize --batch 5 -o next.csv
   matloop suggest pool.csv --target "gap expt" --target-range 1.1 1.5 --batch 10 -o next.csv
@@ -37,7 +44,11 @@ Failed experiments: a row whose status column is "failed" (optional reason colum
 matches --failed-if (e.g. "crystal_score == 'clear_solution'", "yield < 5", "phase in ('amorphous',
 'mixed')"), is neither a measurement nor a candidate; a classifier calibrated out-of-fold estimates
 P(success) of every candidate, which multiplies the acquisition (output column p_success). A failed
-row is not proposed again unless --retry-failed.
+row is not proposed again unless --retry-failed. An ordinal goal of text labels takes their order,
+worst to best, with --target-order (scored 0, 1, 2, ... and maximised; the rule reads the labels), e.g.
+on a vapdiff_crystal table whose crystal_score is blank for the vials not yet run: --target
+crystal_score --target-order clear_solution,fine_powder,small_crystallites,large_crystallites
+--failed-if "crystal_score == 'clear_solution'".
 
 several objectives (one --goal each; rows with every goal blank are the candidates, a goal measured
 on some rows only is used where it is measured): expected hypervolume improvement by default, with a
@@ -72,10 +83,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the material column of --candidates (detected when not given)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.csv", help="where to write the batch")
     add_failure_arguments(parser)
+    from matloop.cli.commands._target_order import add_target_order_argument
+
+    add_target_order_argument(parser)  # an ordinal goal of text labels
     add_history_arguments(parser)
     add_transfer_argument(parser)
     parser.add_argument("--featurizer", metavar="NAME", type=featurizer_name,
                         help="featurizer registry name (default: the default for the input kind; e.g. chgnet)")
+    parser.add_argument("--extra-inputs", metavar="COL[,COL...]", action="append",
+                        help="columns the surrogate uses beside the material's features (process conditions, "
+                             "composition fractions beside a pattern file: a phase-aware campaign); numbers as given, "
+                             "labels one-hot; repeat or separate with commas; --candidates tables need them too")
     parser.add_argument("--allow-replicates", action="store_true",
                         help="blank rows whose input is already measured (or listed earlier) may be suggested "
                              "(default: never; replicated measurements count once, with their mean)")
@@ -176,15 +194,22 @@ def run(args: argparse.Namespace) -> int:
     from matloop.io.write import output_format, write_table
 
     output_format(args.output)  # a bad output name fails now, not after the fit
+    from matloop.cli.commands._target_order import apply_target_order, default_direction
     from matloop.cli.goal import goals_from_args
 
+    default_direction(args)  # --target-order: maximise the labels' score unless told otherwise
     goals = goals_from_args(args)  # one objective or several (--goal); inconsistent options exit 2
     args.target = [g.column for g in goals]
+    if len(goals) > 1 and args.model == "gnn":
+        from matloop.errors import InputError
+
+        raise InputError("--model gnn ranks one goal; with several goals use another --model (the default etgp)")
     if len(goals) > 1:
         from matloop.cli.commands._suggest_multi import run_multi
 
         return run_multi(args, goals)
     dataset = load_with_outcomes(args)
+    dataset = apply_target_order(args, dataset, [goals[0].column])[0]  # labels -> 0, 1, 2, ... (worst first)
     from matloop.cli.commands._benchmark_failures import check_numeric_goals
 
     check_numeric_goals(dataset, [goals[0].column], args.failed_if)  # text is not "not measured"
@@ -192,7 +217,8 @@ def run(args: argparse.Namespace) -> int:
     if args.candidates:
         candidates = load_table(argparse.Namespace(
             table=args.candidates, input=args.candidates_input, target=None, kind=dataset.kind,
-            skip_invalid=args.skip_invalid, duplicates="keep", output=args.output))
+            skip_invalid=args.skip_invalid, duplicates="keep", output=args.output, x_unit=args.x_unit,
+            wavelength=args.wavelength, extra_inputs=args.extra_inputs))
     from matloop.progress import say
 
     n_measured = int(dataset.labelled.sum())
@@ -234,5 +260,9 @@ def run(args: argparse.Namespace) -> int:
     for _, row in out.iterrows():
         label = material_label(row[dataset.input]) if dataset.input else ", ".join(
             f"{c}={row[c]:.4g}" if isinstance(row[c], int | float) else f"{c}={row[c]}" for c in dataset.parameter_columns)
+        if dataset.kind == "pattern":  # the file's name (its folder is the table's), then the extra inputs
+            label = ", ".join([str(row[dataset.input]).replace("\\", "/").rsplit("/", 1)[-1],
+                               *(f"{c}={row[c]:.4g}" if isinstance(row[c], float) else f"{c}={row[c]}"
+                                 for c in dataset.extra_inputs)])
         print(f"  {int(row['rank'])}. {label}: {row['reason']}")
     return 0

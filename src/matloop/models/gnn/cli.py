@@ -38,16 +38,23 @@ def build_gnn(dataset, args: argparse.Namespace):
         import torch  # noqa: F401
     except ImportError:
         raise InputError('--model gnn needs PyTorch, which is not installed: pip install "matloop[torch]"') from None
-    import os
-
     from matloop.models.registry import make_model
 
-    # two members at once on two or more cores, where training outweighs starting the worker processes (~3 s)
-    n_jobs = 2 if len(dataset) >= PARALLEL_ROWS and (os.cpu_count() or 1) >= 2 else 1
     # --time-budget: on fit the whole fit's, on validate shared by the folds (as for auto); without it every
     # fit (each fold's too) may take DEFAULT_BUDGET seconds (issue #19: 3,000 structures in < 10 min per fold)
-    params = {"bounds": getattr(args, "bounds", "auto"), "time_budget": DEFAULT_BUDGET, "n_jobs": n_jobs}
+    budget = DEFAULT_BUDGET
     if getattr(args, "time_budget", None):
         folds = int(getattr(args, "folds", 1) or 1) if hasattr(args, "cv") else 1
-        params["time_budget"] = float(args.time_budget) / max(1, folds)
-    return make_model("gnn", "regression", random_state=args.seed, **params)
+        budget = float(args.time_budget) / max(1, folds)
+    params = gnn_params(len(dataset), budget)
+    return make_model("gnn", "regression", random_state=args.seed, bounds=getattr(args, "bounds", "auto"), **params)
+
+
+def gnn_params(n_rows: int, time_budget: float = DEFAULT_BUDGET) -> dict:
+    """The CLI's settings of :class:`CrystalGraphRegressor` for ``n_rows`` training rows: the time budget,
+    and two members at once on two or more cores, where training outweighs starting the worker processes
+    (~3 s each)."""
+    import os
+
+    n_jobs = 2 if n_rows >= PARALLEL_ROWS and (os.cpu_count() or 1) >= 2 else 1
+    return {"time_budget": float(time_budget), "n_jobs": n_jobs}

@@ -8,10 +8,13 @@ are reported all at once). Network: CGCNN (Xie & Grossman, Phys. Rev. Lett. 120,
 Uncertainty: a cross-fitted deep ensemble (Lakshminarayanan et al. 2017). The training rows are split
 into ``n_members`` folds and member ``k`` is trained on all folds but ``k``, which it uses for early
 stopping. Every training row is therefore predicted by one member that did not see it, and these
-held-out residuals calibrate the predictive variance ``var(member means) + s`` with
+held-out residuals calibrate one member's variance ``var(member means) + s`` with
 :func:`matloop.models.base.calibrate_noise_scale` (as the other matloop models are calibrated on
-cross-validated residuals), without refitting the ensemble in an outer cross-validation. A member's
-held-out error is a little larger than the ensemble mean's, so the std errs on the safe side.
+cross-validated residuals), without refitting the ensemble in an outer cross-validation. The ensemble
+mean's std is ``sqrt(var(member means) / m + s)``, and intervals come from the learnt distribution of the
+held-out errors in units of that std (:class:`~matloop.models.predictive.ResidualDistribution`, as
+AutoModel's), since the errors are heavy-tailed. On a 1,500-structure flla subsample (fold 0 of 5) this
+took the miscalibration area from 0.078 to 0.048 at 0.963 coverage (see ``_fit_residuals``).
 
 Applicability domain: :class:`~matloop.models.domain.ApplicabilityDomain` (k nearest neighbours) on
 the members' pooled crystal features, the representation the networks actually predict from.
@@ -223,7 +226,10 @@ class CrystalGraphRegressor(BaseEstimator):
         else:  # fewer than 10 rows: no held-out rows; the training residuals (optimistic) are all there is
             self.noise_variance_ = float(np.mean((ys - preds.mean(axis=0)) ** 2) + 1e-6)
         self.oof_prediction_ = held_out * self.y_scale_ + self.y_mean_
+        # the std the model gives each training row, beside its held-out prediction (stacking, structure_auto)
+        self.oof_std_ = np.where(seen, np.sqrt(model_var / m + self.noise_variance_) * self.y_scale_, np.nan)
         self.bounds_ = detect_bounds(y, self.bounds)
+        self._fit_residuals(y, preds, model_var, seen)
         self.domain_ = None
         if self.domain and n >= 12:
             from matloop.models.domain import ApplicabilityDomain
@@ -232,6 +238,23 @@ class CrystalGraphRegressor(BaseEstimator):
         self.n_train_ = n
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _fit_residuals(self, y: np.ndarray, preds: np.ndarray, model_var: np.ndarray, seen: np.ndarray) -> None:
+        """The distribution of held-out errors in units of the std (:class:`ResidualDistribution`, as AutoModel's):
+        the networks' errors are heavy-tailed, so Gaussian intervals with the right 95 % coverage are too wide
+        at 50 % (miscalibration area 0.089 on flla); the learnt distribution follows the errors' shape.
+
+        The std is the ensemble mean's, ``var(members) / m + s``: ``s`` is calibrated on one member's held-out
+        errors (``var(members) + s``), but the mean of m members varies m times less than one of them; with
+        ``var(members) + s`` the std was 10-15 % too wide on flla (mean z^2 0.81 on held-out rows)."""
+        from matloop.models.predictive import ResidualDistribution
+
+        if seen.sum() >= 2:
+            pred, std, truth = self.oof_prediction_[seen], self.oof_std_[seen], y[seen]
+        else:  # fewer than 10 rows: no held-out rows; the training residuals (optimistic) are all there is
+            pred = preds.mean(axis=0) * self.y_scale_ + self.y_mean_
+            std, truth = np.sqrt(model_var / len(preds) + self.noise_variance_) * self.y_scale_, y
+        self.residuals_ = ResidualDistribution().fit(self._clip(pred), std, truth, lower=self.bounds_[0])
 
     def describe(self, y: np.ndarray | None = None, unit: str = "") -> str:
         """Two lines for ``matloop fit``: the ensemble, its epochs and its held-out error."""
@@ -280,7 +303,8 @@ class CrystalGraphRegressor(BaseEstimator):
                 preds.append(p)
                 pooled.append(f)
         preds = np.asarray(preds).reshape(len(self.members_), len(structures))
-        var = (preds.var(axis=0) + self.noise_variance_) * self.y_scale_**2
+        # the ensemble mean's variance: the members' spread / m + the noise calibrated on one member's errors
+        var = (preds.var(axis=0) / len(preds) + self.noise_variance_) * self.y_scale_**2
         width = int(self.network_args_["atom_fea_len"]) * len(self.members_)
         features = np.hstack(pooled) if pooled else np.zeros((len(structures), width))
         return preds * self.y_scale_ + self.y_mean_, var, features
@@ -312,13 +336,27 @@ class CrystalGraphRegressor(BaseEstimator):
         mean = self._clip(preds.mean(axis=0))
         return (mean, np.sqrt(var)) if return_std else mean
 
-    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-        """Central ``1 - alpha`` Gaussian interval, clipped to the bounds."""
-        from matloop.models.base import gaussian_interval
+    def predict_distribution(self, X, mean_std: tuple | None = None):
+        """Each structure's predictive distribution (:class:`~matloop.models.predictive.PredictiveDistribution`):
+        the ensemble mean and std with the learnt shape of the held-out errors; ``mean_std``: the
+        ``predict(X, return_std=True)`` already computed for these rows."""
+        mean, std = self.predict(X, return_std=True) if mean_std is None else mean_std
+        return self._distribution(mean, std)
 
-        preds, var, _ = self._outputs(X)
-        lower, upper = gaussian_interval(preds.mean(axis=0), np.sqrt(var), 1.0 - alpha)
-        return self._clip(lower), self._clip(upper)
+    def _distribution(self, mean: np.ndarray, std: np.ndarray):
+        residuals = getattr(self, "residuals_", None)
+        if residuals is None:  # a model saved before the distribution was learnt: Gaussian (its quantiles)
+            from scipy.stats import norm
+
+            from matloop.models.predictive import ResidualDistribution
+
+            z = norm.ppf((np.arange(400) + 0.5) / 400)
+            residuals = ResidualDistribution().fit(np.zeros(400), np.ones(400), z)
+        return residuals.distribution(self._clip(mean), std, getattr(self, "bounds_", None))
+
+    def predict_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """Central ``1 - alpha`` interval of the predictive distribution (inside the bounds)."""
+        return self.predict_distribution(X).interval(1.0 - alpha)
 
     def in_domain(self, X, features: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(in-domain flag, relative distance) per structure; all in domain without a fitted domain."""
@@ -330,15 +368,13 @@ class CrystalGraphRegressor(BaseEstimator):
 
     def predict_table(self, X, confidence: float = 0.95) -> pd.DataFrame:
         """What ``matloop predict`` adds: prediction, std, lower/upper, in_domain, domain_distance."""
-        from matloop.models.base import gaussian_interval
-
         preds, var, features = self._outputs(X)
         mean, std = preds.mean(axis=0), np.sqrt(var)
-        lower, upper = gaussian_interval(mean, std, confidence)
+        lower, upper = self._distribution(mean, std).interval(confidence)
         flag, score = self.in_domain(None, features=features)
         pct = int(round(confidence * 100))
-        return pd.DataFrame({"prediction": self._clip(mean), "std": std, f"lower_{pct}": self._clip(lower),
-                             f"upper_{pct}": self._clip(upper), "in_domain": flag, "domain_distance": score})
+        return pd.DataFrame({"prediction": self._clip(mean), "std": std, f"lower_{pct}": lower,
+                             f"upper_{pct}": upper, "in_domain": flag, "domain_distance": score})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

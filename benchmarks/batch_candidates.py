@@ -1,0 +1,150 @@
+"""Candidate batch strategies probed for issue #17 target (a) (``default_probes.py --part batch``).
+
+None of them is shipped; they are kept so that the probe figures in ``results/default_probes.md`` can be
+rerun. Each is the default (``etgp`` mixture, log-EI, ``fantasy`` batch on the GP member's posterior
+covariance) with one change:
+
+- ``trust-N-F``: a local-exploitation phase (TuRBO-like trust region, Eriksson et al. 2019). Once the
+  campaign holds ``START`` results, the first ``N`` picks of every round are restricted to the
+  fraction ``F`` of the pool nearest the incumbent (the best measured input), in the GP member's
+  length-scale units (so the region follows what the model has learnt matters); the rest of the
+  round is the default fantasy batch, conditioned on the local picks. With ``k = 1`` every other
+  pick is local.
+- ``trustgp-N-F``: as ``trust``, but the local picks are scored by the GP member alone (a confident
+  GP is what exploits a narrow optimum; the mixture's wider std spreads picks).
+- ``gpfirst``: the first pick of every round is the GP member's log-EI argmax over the whole pool.
+- ``preq`` / ``preqw``: prequential choice between the mixture and its GP member. Every prediction made
+  for a pick is kept; before each round, the log predictive density of the last ``WINDOW`` results
+  (predicted before they were measured) is summed for both models. ``preq`` uses the model with the
+  higher sum for the whole round; ``preqw`` mixes the two posteriors with weights proportional to
+  ``exp(sum)`` (Bayesian model averaging over the window).
+- ``keepbest``: the fantasy batch without the kriging-believer update of the incumbent (every pick of a
+  round is scored against the measured best; only the variances are conditioned on earlier picks),
+  so a round spends more of its picks where the predicted mean is high.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from matloop.design.acquisition import Context, Posterior, make_acquisition
+from matloop.design.simulate import Strategy
+from matloop.design.surrogate import make_surrogate
+
+START = 10
+WINDOW = 10
+
+
+class LocalBatch(Strategy):
+    """The default fantasy batch with ``n_local`` picks per round from a trust region (see module doc)."""
+
+    def __init__(self, seed: int, n_local: int = 1, fraction: float = 0.02, local_score: str = "mix",
+                 global_gp_first: bool = False, name: str = "trust", prequential: str = "",
+                 update_best: bool = True):
+        self.seed, self.n_local, self.fraction, self.prequential = seed, n_local, fraction, prequential
+        self._kept: dict = {}
+        self.update_best = update_best
+        self.local_score, self.global_gp_first, self.name = local_score, global_gp_first, name
+        self._model, self._n_fitted = None, 0
+
+    def _region(self, model, Xm, ym, Xc, objective) -> np.ndarray:
+        gp, cols = model.gp_, model.gp_features_
+        lengths = np.exp(gp.theta_[:-2])
+        Zc = gp.cleaner_._transform_array(Xc[:, cols]) / lengths
+        inc = int(np.argmax(objective.sign * np.asarray(ym, float)))
+        zi = gp.cleaner_._transform_array(Xm[inc:inc + 1, cols]) / lengths
+        dist = np.sqrt(((Zc - zi) ** 2).sum(axis=1))
+        m = max(1, int(np.ceil(self.fraction * (len(Xc) + len(Xm)))))
+        return np.argsort(dist, kind="stable")[:m]
+
+    def propose(self, Xm, ym, Xc, k, rng, objective):
+        model = self._model if (self._model is not None and len(Xm) > self._n_fitted) else make_surrogate("etgp", self.seed)
+        model.fit(Xm, ym)
+        self._model, self._n_fitted = model, len(Xm)
+        acq = make_acquisition("logei", objective)
+        mix = objective.posterior(*model.predict(Xc, return_std=True))
+        gpp = objective.posterior(*model.gp_.predict(Xc[:, model.gp_features_], return_std=True))
+        if self.prequential:
+            mix = self._prequential(mix, gpp, Xm, ym, objective)
+        ctx = Context(best=objective.best(ym), X_candidates=Xc, X_measured=Xm, rng=rng)
+        local_on = len(Xm) >= START
+        if k == 1:
+            n_local = 1 if (local_on and len(Xm) % 2 == 0) else 0
+        else:
+            n_local = min(self.n_local, k) if local_on else 0
+        region = self._region(model, Xm, ym, Xc, objective) if n_local else None
+        cov = model.batch_covariance(Xc)
+        latent0 = np.maximum(np.asarray(cov.latent_var, float), 0.0)
+        noise = max(float(cov.noise), 1e-12 * (float(np.max(latent0)) + 1e-300))
+        latent, factors, chosen = latent0.copy(), [], []
+        for t in range(k):
+            ratio = (latent + noise) / (latent0 + noise)
+            use_gp = (t < n_local and self.local_score == "gp") or (t == 0 and self.global_gp_first)
+            post = gpp if use_gp else mix
+            values = np.asarray(acq(Posterior(post.mean, post.std * np.sqrt(ratio)), ctx), float).copy()
+            if t < n_local:
+                mask = np.full(len(values), -np.inf)
+                mask[region] = 0.0
+                values = values + mask
+            values[chosen] = -np.inf
+            if not np.isfinite(values).any():  # region exhausted: fall back to the whole pool
+                values = np.asarray(acq(Posterior(mix.mean, mix.std * np.sqrt(ratio)), ctx), float).copy()
+                values[chosen] = -np.inf
+            j = int(np.argmax(values))
+            chosen.append(j)
+            if t == k - 1:
+                break
+            col = np.asarray(cov.column(j), float).copy()
+            for u in factors:
+                col -= u * u[j]
+            u = col / np.sqrt(max(col[j], 0.0) + noise)
+            factors.append(u)
+            latent = np.maximum(latent - u**2, 0.0)
+            if ctx.best is not None and self.update_best:
+                ctx = replace(ctx, best=max(ctx.best, float(mix.mean[j])))
+        if self.prequential:
+            for j in chosen:
+                self._kept[Xc[j].tobytes()] = (self._raw[0][j], self._raw[1][j], self._raw[2][j], self._raw[3][j])
+        return np.array(chosen)
+
+    def _prequential(self, mix, gpp, Xm, ym, objective):
+        """The posterior of the model that predicted the latest results best (see module doc)."""
+        self._raw = (mix.mean, mix.std, gpp.mean, gpp.std)
+        y = objective.sign * np.asarray(ym, float)
+        ll = np.zeros(2)
+        seen = 0
+        for i in range(len(Xm) - 1, -1, -1):
+            kept = self._kept.get(Xm[i].tobytes())
+            if kept is None:
+                continue
+            for m, (mu, sd) in enumerate(((kept[0], kept[1]), (kept[2], kept[3]))):
+                ll[m] += -np.log(max(sd, 1e-12)) - 0.5 * ((y[i] - mu) / max(sd, 1e-12)) ** 2
+            seen += 1
+            if seen == WINDOW:
+                break
+        if seen < 3:
+            return mix
+        if self.prequential == "select":
+            return gpp if ll[1] > ll[0] else mix
+        w = 1.0 / (1.0 + np.exp(np.clip(ll[0] - ll[1], -50, 50)))  # weight of the GP member
+        mean = w * gpp.mean + (1 - w) * mix.mean
+        var = w * gpp.std**2 + (1 - w) * mix.std**2 + w * (1 - w) * (gpp.mean - mix.mean) ** 2
+        return Posterior(mean, np.sqrt(var))
+
+
+def make_candidate(name: str, seed: int) -> Strategy | None:
+    """``trust-N-F``, ``trustgp-N-F`` or ``gpfirst``; None for any other name."""
+    if name in ("preq", "preqw"):
+        return LocalBatch(seed, n_local=0, name=name, prequential="select" if name == "preq" else "weight")
+    if name == "keepbest":
+        return LocalBatch(seed, n_local=0, name=name, update_best=False)
+    if name == "gpfirst":
+        return LocalBatch(seed, n_local=0, global_gp_first=True, name=name)
+    head, _, rest = name.partition("-")
+    if head in ("trust", "trustgp") and rest:
+        n, _, f = rest.partition("-")
+        return LocalBatch(seed, n_local=int(n), fraction=float(f), local_score="gp" if head == "trustgp" else "mix",
+                          name=name)
+    return None

@@ -1,0 +1,421 @@
+"""Fine-tune the universal potential (CHGNet) on a user's own DFT energies, forces and stresses.
+
+Why: a universal potential trained on the Materials Project (MPtrj) knows bonding across the periodic
+table but is systematically soft and sits on MP's energy scale; a few hundred of the user's own DFT
+calculations (other code settings, pseudopotentials, a system MP hardly covers) bring it to their level
+of theory. The steps:
+
+1. **Energy reference.** The user's total energies are not on CHGNet's MP-compatible scale (another
+   PAW set, cutoff or code shifts every element's energy by a constant). Before any gradient step the
+   per-element offsets are fitted by least squares (``E_DFT - E_CHGNet = sum_el n_el * delta_el`` over
+   the training structures) and added to CHGNet's own composition model (its ``AtomRef`` layer), so
+   fine-tuning starts from the right scale and the network learns only the structure-dependent part.
+2. **Fine-tuning** with a validation split, Adam, a loss on energy per atom, forces and stress (MSE,
+   CHGNet's weights 1 : 1 : 0.1), early stopping on the validation error (energy MAE in eV/atom plus
+   force MAE in eV/Å) with the best epoch's weights restored, and a learning curve (train/validation
+   energy and force MAE per epoch) reported as progress and kept in the file.
+3. **Saving** (:meth:`FineTunedPotential.save`): a ``.pot`` file is a NumPy ``.npz`` holding the state
+   dict as plain arrays and a JSON card (constructor arguments, offsets, learning curve, data summary)
+   with a SHA-256 over both; loading uses ``np.load(allow_pickle=False)``, rebuilds the network from its
+   class and checks names, shapes and the digest (helpers of :mod:`matloop.models.gnn.weights`). No
+   pickle, no ``torch.load`` of a user's file.
+
+CHGNet and PyTorch are imported on use; without them :func:`require_chgnet` raises a
+:class:`~matloop.errors.MatloopError` naming the ``chgnet`` extra.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from matloop.errors import InputError, MatloopError, error_table
+from matloop.io.potential_data import PotentialRecord
+
+FORMAT = "matloop-potential"
+VERSION = 1
+CHGNET_HINT = 'CHGNet potentials need chgnet and PyTorch: pip install "matloop[chgnet]"'
+
+
+def require_chgnet() -> None:
+    """Raise a clear :class:`MatloopError` when chgnet/torch cannot be imported."""
+    from matloop.models.potentials.features import chgnet_available
+
+    if not chgnet_available():
+        raise MatloopError(CHGNET_HINT)
+
+
+# --------------------------------------------------------------------------- prediction and errors
+
+
+def _graphs(model, records: Sequence[PotentialRecord]) -> list:
+    return [model.graph_converter(r.structure()) for r in records]
+
+
+def predict(model, records: Sequence[PotentialRecord], batch_size: int = 8, graphs: list | None = None,
+            stress: bool = True) -> list[dict]:
+    """Per record: ``energy_per_atom`` (eV/atom), ``forces`` (n x 3, eV/Å), ``stress`` (3x3 GPa, tensile +)."""
+    graphs = _graphs(model, records) if graphs is None else graphs
+    task = "efs" if stress else "ef"
+    out = []
+    model.eval()
+    for start in range(0, len(graphs), batch_size):
+        batch = graphs[start:start + batch_size]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")  # in chgnet
+            pred = model(batch, task=task)
+        for k in range(len(batch)):
+            out.append({"energy_per_atom": float(pred["e"][k].detach()),
+                        "forces": pred["f"][k].detach().numpy().astype(float),
+                        "stress": pred["s"][k].detach().numpy().astype(float) if stress else None})
+        del pred
+    return out
+
+
+def composition_matrix(records: Sequence[PotentialRecord], elements: Sequence[str]) -> np.ndarray:
+    """Atoms of each element per record (records x elements)."""
+    index = {el: j for j, el in enumerate(elements)}
+    counts = np.zeros((len(records), len(elements)))
+    for i, r in enumerate(records):
+        for el in r.species:
+            counts[i, index[el]] += 1
+    return counts
+
+
+def fit_offsets(records: Sequence[PotentialRecord], predicted_per_atom: Sequence[float]) -> dict[str, float]:
+    """Per-element energy offsets (eV/atom) minimising the squared per-atom residuals
+    ``E_DFT/N - E_pred/N = sum_el x_el * delta_el`` (least squares over the records' atomic fractions
+    ``x_el``: a composition model of the energy references; for one element, the mean residual)."""
+    elements = sorted({el for r in records for el in r.species})
+    counts = composition_matrix(records, elements)
+    fractions = counts / counts.sum(axis=1, keepdims=True)
+    residual = np.array([r.energy_per_atom - e for r, e in zip(records, predicted_per_atom, strict=True)])
+    delta, *_ = np.linalg.lstsq(fractions, residual, rcond=None)
+    return {el: float(d) for el, d in zip(elements, delta, strict=True)}
+
+
+def errors(records: Sequence[PotentialRecord], predictions: Sequence[dict],
+           offsets: dict[str, float] | None = None) -> dict:
+    """MAEs: ``energy_mae`` (meV/atom), ``force_mae`` (eV/Å, over force components), ``stress_mae`` (GPa,
+    over the 6 independent components); ``offsets`` (eV/atom per element) are added to the predictions."""
+    offsets = offsets or {}
+    e_err, f_err, s_err = [], [], []
+    for r, p in zip(records, predictions, strict=True):
+        shift = sum(offsets.get(el, 0.0) for el in r.species) / r.n_atoms
+        e_err.append(p["energy_per_atom"] + shift - r.energy_per_atom)
+        if r.forces is not None:
+            f_err.append(np.abs(p["forces"] - r.forces).ravel())
+        if r.stress is not None and p.get("stress") is not None:
+            s_err.append(np.abs((p["stress"] - r.stress)[np.triu_indices(3)]))
+    return {"energy_mae": float(np.mean(np.abs(e_err)) * 1000.0),
+            "force_mae": float(np.concatenate(f_err).mean()) if f_err else math.nan,
+            "stress_mae": float(np.concatenate(s_err).mean()) if s_err else math.nan,
+            "n_structures": len(records), "n_atoms": int(sum(r.n_atoms for r in records))}
+
+
+# --------------------------------------------------------------------------- the potential
+
+
+class FineTunedPotential:
+    """A CHGNet network with the per-element offsets and the history of its fine-tuning."""
+
+    def __init__(self, model, meta: dict | None = None):
+        self.model = model
+        self.meta = dict(meta or {})
+
+    @classmethod
+    def pretrained(cls) -> FineTunedPotential:
+        """The universal CHGNet of the wheel, unchanged (zero-shot)."""
+        require_chgnet()
+        from matloop.models.potentials.features import CITATION, load_chgnet
+
+        return cls(copy.deepcopy(load_chgnet()), {"base": "CHGNet 0.3.0 (pre-trained, MPtrj)", "citation": CITATION,
+                                                   "fine_tuned": False})
+
+    def predict(self, records: Sequence[PotentialRecord], batch_size: int = 8,
+                n_threads: int | None = None) -> list[dict]:
+        """Energy per atom, forces and stress of every record (see :func:`predict`)."""
+        from matloop.models.potentials.features import _threads
+
+        with _threads(n_threads):
+            return predict(self.model, records, batch_size)
+
+    def evaluate(self, records: Sequence[PotentialRecord], batch_size: int = 8,
+                 n_threads: int | None = None) -> dict:
+        """Errors on ``records``; for the unchanged universal potential also the energy MAE after
+        per-element offsets fitted on these same records (``energy_mae_offset``: optimistic, it uses
+        their labels, but it separates the energy-reference shift from real error)."""
+        predictions = self.predict(records, batch_size, n_threads)
+        out = errors(records, predictions)
+        offsets = fit_offsets(records, [p["energy_per_atom"] for p in predictions])
+        out["energy_mae_offset"] = errors(records, predictions, offsets)["energy_mae"]
+        out["offsets_fitted_on_these_records"] = offsets
+        return out
+
+    def calculator(self):
+        """An ASE calculator (CHGNet's) on this network, on the CPU."""
+        import contextlib
+        import io
+
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            return CHGNetCalculator(model=self.model, use_device="cpu")
+
+    # ------------------------------------------------------------------ persistence (no pickle)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``path`` (.pot): the weights as arrays plus a JSON card, with a SHA-256 over both."""
+        from matloop.models.gnn.weights import state_arrays
+
+        arrays = state_arrays(self.model)
+        card = {"format": FORMAT, "version": VERSION, "model_args": _jsonable(self.model.model_args),
+                "meta": _jsonable(self.meta)}
+        card["sha256"] = _digest(arrays, card)
+        path = Path(path)
+        with open(path, "wb") as handle:  # np.savez would append .npz to a str path
+            np.savez(handle, __card__=np.frombuffer(json.dumps(card).encode(), dtype=np.uint8),
+                     **{f"w/{k}": v for k, v in arrays.items()})
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FineTunedPotential:
+        """Read a ``.pot`` file written by :meth:`save`, refusing one whose checksum or shapes do not match."""
+        from matloop.models.gnn.weights import WeightsError, load_arrays
+
+        require_chgnet()
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                card = json.loads(bytes(data["__card__"]).decode())
+                arrays = {k[2:]: data[k] for k in data.files if k.startswith("w/")}
+        except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError) as err:
+            raise InputError(f"{path} is not a matloop potential (.pot) file: {err}") from err
+        if not isinstance(card, dict) or card.get("format") != FORMAT or card.get("version") != VERSION:
+            raise InputError(f"{path} is not a {FORMAT} version {VERSION} file")
+        if _digest(arrays, card) != card.get("sha256"):
+            raise WeightsError(f"{path} does not match its SHA-256 checksum (altered or damaged); refusing it")
+        import contextlib
+        import io
+
+        from chgnet.model import CHGNet
+
+        args = dict(card["model_args"])
+        with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its parameter count
+            model = CHGNet(**args)
+        load_arrays(model, arrays)
+        return cls(model.eval(), card.get("meta") or {})
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+def _digest(arrays: dict, card: dict) -> str:
+    from matloop.models.gnn.weights import arrays_digest
+
+    body = {k: v for k, v in card.items() if k != "sha256"}
+    return hashlib.sha256((arrays_digest(arrays) + json.dumps(body, sort_keys=True)).encode()).hexdigest()
+
+
+def load_potential(name_or_path: str | os.PathLike) -> FineTunedPotential:
+    """``chgnet`` (the pre-trained universal potential) or a ``.pot`` file."""
+    if str(name_or_path).lower() == "chgnet":
+        return FineTunedPotential.pretrained()
+    if not Path(name_or_path).is_file():
+        raise InputError(f"{name_or_path}: no such potential file (give a .pot file or 'chgnet')")
+    return FineTunedPotential.load(name_or_path)
+
+
+# --------------------------------------------------------------------------- fine-tuning
+
+
+FREEZE = {"none": (), "embeddings": ("atom_embedding", "bond_embedding", "angle_embedding", "bond_basis_expansion",
+                                     "angle_basis_expansion", "bond_weights_ag", "bond_weights_bg"),
+          "backbone": ("atom_embedding", "bond_embedding", "angle_embedding", "bond_basis_expansion",
+                       "angle_basis_expansion", "bond_weights_ag", "bond_weights_bg", "atom_conv_layers",
+                       "bond_conv_layers", "angle_layers")}
+
+
+def _check_training(records: Sequence[PotentialRecord], force_weight: float) -> None:
+    if len(records) < 2:
+        raise InputError(f"fine-tuning needs at least 2 structures (a training and a validation one); got {len(records)}")
+    if force_weight > 0:
+        missing = [{"row": r.row, "column": "outputs.forces", "value": None,
+                    "reason": "no forces: fine-tuning on forces needs them for every structure (or --force-weight 0)"}
+                   for r in records if r.forces is None]
+        if missing:
+            raise InputError(f"{len(missing)} training structures have no forces", error_table(missing))
+
+
+def split_validation(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled (train, validation) indices; at least one of each."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = min(n - 1, max(1, int(round(val_fraction * n))))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def finetune(records: Sequence[PotentialRecord], *, epochs: int = 30, val_fraction: float = 0.1,
+             patience: int = 5, seed: int = 0, learning_rate: float = 3e-4, batch_size: int = 4,
+             energy_weight: float = 1.0, force_weight: float = 1.0, stress_weight: float = 0.1,
+             freeze: str = "embeddings", time_budget: float | None = None,
+             n_threads: int | None = None) -> FineTunedPotential:
+    """Fine-tune the pre-trained CHGNet on ``records``; returns the best-validation-epoch potential.
+
+    ``freeze``: ``embeddings`` (default: the element and basis embeddings stay as pre-trained),
+    ``backbone`` (only the readout learns) or ``none``. ``time_budget`` (s): when it runs out, the
+    current epoch ends after its batch (validated like a full one) and training stops. ``n_threads``: PyTorch threads (``None`` leaves the setting alone; on a busy
+    machine 1 is much faster than several). Progress lines (one per epoch) go through :mod:`matloop.progress`.
+    """
+    from matloop.models.potentials.features import _threads
+
+    with _threads(n_threads):
+        return _finetune(records, epochs=epochs, val_fraction=val_fraction, patience=patience, seed=seed,
+                         learning_rate=learning_rate, batch_size=batch_size, weights=(energy_weight, force_weight,
+                                                                                      stress_weight),
+                         freeze=freeze, time_budget=time_budget)
+
+
+def _finetune(records, *, epochs, val_fraction, patience, seed, learning_rate, batch_size, weights, freeze,
+              time_budget) -> FineTunedPotential:
+    import torch
+
+    from matloop import progress
+
+    energy_weight, force_weight, stress_weight = weights
+
+    require_chgnet()
+    if freeze not in FREEZE:
+        raise ValueError(f"freeze={freeze!r}: choose from {', '.join(FREEZE)}")
+    _check_training(records, force_weight)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    potential = FineTunedPotential.pretrained()
+    model = potential.model
+    train_idx, val_idx = split_validation(len(records), val_fraction, seed)
+    train, val = [records[i] for i in train_idx], [records[i] for i in val_idx]
+    use_stress = stress_weight > 0 and all(r.stress is not None for r in records)
+    task = "ef" + ("s" if use_stress else "") if force_weight > 0 else "e"
+    progress.say(f"fine-tuning CHGNet on {len(train)} structures ({sum(r.n_atoms for r in train)} atoms), "
+                 f"validating on {len(val)}; targets {task}")
+    graphs = _graphs(model, records)
+    g_train, g_val = [graphs[i] for i in train_idx], [graphs[i] for i in val_idx]
+
+    # 1. energy reference: per-element offsets into CHGNet's composition model
+    zero_shot = predict(model, train, batch_size=8, graphs=g_train, stress=False)
+    offsets = fit_offsets(train, [p["energy_per_atom"] for p in zero_shot])
+    before = errors(train, zero_shot)
+    with torch.no_grad():
+        from matloop.io.elements import ATOMIC_NUMBER
+
+        for el, delta in offsets.items():
+            model.composition_model.fc.weight[0, ATOMIC_NUMBER[el] - 1] += delta
+    after = errors(train, zero_shot, offsets)
+    progress.say(f"energy reference: per-element offsets {', '.join(f'{k} {v:+.4f}' for k, v in offsets.items())} "
+                 f"eV/atom; training energy MAE {before['energy_mae']:.1f} -> {after['energy_mae']:.1f} meV/atom")
+
+    # 2. fine-tuning
+    frozen = FREEZE[freeze]
+    for name, param in model.named_parameters():
+        param.requires_grad = not name.startswith(("composition_model", *frozen))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(params, lr=learning_rate)
+    targets = [_targets(r) for r in records]
+    t_train = [targets[i] for i in train_idx]
+    rng = np.random.default_rng(seed)
+    weights = (energy_weight, force_weight, stress_weight if use_stress else 0.0)
+    # epoch 0: the pre-trained network with the offsets; fine-tuning must beat it on validation to be kept
+    v0 = errors(val, predict(model, val, batch_size=8, graphs=g_val, stress=False))
+    curve = [{"epoch": 0, "structures_seen": 0, "train_energy_mae": after["energy_mae"],
+              "train_force_mae": after["force_mae"], "val_energy_mae": v0["energy_mae"],
+              "val_force_mae": v0["force_mae"], "seconds": round(time.perf_counter() - start, 1)}]
+    best = v0["energy_mae"] / 1000.0 + (v0["force_mae"] if force_weight > 0 else 0.0)
+    best_state, bad_epochs, stop = copy.deepcopy(model.state_dict()), 0, "epochs"
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = rng.permutation(len(train))
+        e_abs, f_abs, n_f, n_seen = 0.0, 0.0, 0, 0
+        for b in range(0, len(order), batch_size):
+            idx = order[b:b + batch_size]
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
+                pred = model([g_train[i] for i in idx], task=task)
+            loss, (e_sum, f_sum, nf) = _loss(pred, [t_train[i] for i in idx], weights, task)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            e_abs, f_abs, n_f, n_seen = e_abs + e_sum, f_abs + f_sum, n_f + nf, n_seen + len(idx)
+            if time_budget is not None and time.perf_counter() - start > time_budget:
+                break  # out of time: validate what was learnt so far, then stop
+        val_pred = predict(model, val, batch_size=8, graphs=g_val, stress=False)
+        v = errors(val, val_pred)
+        row = {"epoch": epoch, "structures_seen": n_seen, "train_energy_mae": 1000.0 * e_abs / n_seen,
+               "train_force_mae": f_abs / n_f if n_f else math.nan, "val_energy_mae": v["energy_mae"],
+               "val_force_mae": v["force_mae"], "seconds": round(time.perf_counter() - start, 1)}
+        curve.append(row)
+        progress.say(f"epoch {epoch}/{epochs}: energy MAE train {row['train_energy_mae']:.2f} / val "
+                     f"{row['val_energy_mae']:.2f} meV/atom, force MAE train {row['train_force_mae']:.4f} / val "
+                     f"{row['val_force_mae']:.4f} eV/Å")
+        score = v["energy_mae"] / 1000.0 + (v["force_mae"] if force_weight > 0 else 0.0)
+        if score < best - 1e-9:
+            best, best_state, bad_epochs = score, copy.deepcopy(model.state_dict()), 0
+        else:
+            bad_epochs += 1
+        if bad_epochs >= patience:
+            stop = f"early stopping: no validation improvement in {patience} epochs"
+            break
+        if time_budget is not None and time.perf_counter() - start > time_budget:
+            stop = f"time budget of {time_budget:g} s used"
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    for param in model.parameters():
+        param.requires_grad = True
+    best_epoch = min(curve, key=lambda r: r["val_energy_mae"] / 1000 + (r["val_force_mae"] if force_weight > 0 else 0))
+    potential.meta.update({
+        "fine_tuned": True, "energy_offsets_ev_per_atom": offsets, "learning_curve": curve, "stopped": stop,
+        "best_epoch": best_epoch["epoch"], "elements": sorted({el for r in records for el in r.species}),
+        "n_train": len(train), "n_val": len(val), "targets": task, "freeze": freeze, "seed": seed,
+        "learning_rate": learning_rate, "batch_size": batch_size, "loss_weights": list(weights),
+        "train_energy_mae_zero_shot": before["energy_mae"], "train_energy_mae_after_offsets": after["energy_mae"],
+        "fit_seconds": round(time.perf_counter() - start, 1)})
+    progress.say(f"best epoch {best_epoch['epoch']} ({stop}); {potential.meta['fit_seconds']:.0f} s")
+    return potential
+
+
+def _targets(record: PotentialRecord) -> dict:
+    import torch
+
+    out = {"e": torch.tensor(record.energy_per_atom, dtype=torch.float32)}
+    if record.forces is not None:
+        out["f"] = torch.tensor(record.forces, dtype=torch.float32)
+    if record.stress is not None:
+        out["s"] = torch.tensor(record.stress, dtype=torch.float32)
+    return out
+
+
+def _loss(pred: dict, targets: list[dict], weights: tuple[float, float, float], task: str):
+    """Weighted MSE of energy per atom, forces and stress; also the batch's absolute-error sums."""
+    import torch
+
+    e_true = torch.stack([t["e"] for t in targets])
+    e_diff = pred["e"] - e_true
+    loss = weights[0] * (e_diff**2).mean()
+    f_sum, n_f = 0.0, 0
+    if "f" in task:
+        f_pred, f_true = torch.cat(pred["f"]), torch.cat([t["f"] for t in targets])
+        loss = loss + weights[1] * ((f_pred - f_true) ** 2).mean()
+        f_sum, n_f = float((f_pred - f_true).abs().sum().detach()), f_true.numel()
+    if "s" in task and weights[2] > 0:
+        s_pred, s_true = torch.stack(pred["s"]), torch.stack([t["s"] for t in targets])
+        loss = loss + weights[2] * ((s_pred - s_true) ** 2).mean()
+    return loss, (float(e_diff.abs().sum().detach()), f_sum, n_f)

@@ -134,3 +134,14 @@ def with_peak_bins(frame):
     curve = frame.filter(like="I(").to_numpy()
     bins = {f"max I(2θ {a}-{a + 1})": curve[:, (points >= a) & (points < a + 1)].max(axis=1) for a in range(15, 45)}
     return frame.assign(**bins).drop(columns="peak 1 position")
+
+
+def random_formulas(n: int, elements: list[str], seed: int) -> list[str]:
+    """``n`` random formulas of 1–4 of ``elements``, each amount an integer or a 3-decimal fraction."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        picked = rng.choice(elements, size=int(rng.integers(1, 5)), replace=False)
+        out.append("".join(f"{e}{rng.integers(1, 9)}" if rng.random() < 0.5 else f"{e}{rng.uniform(0.01, 5):.3f}"
+                           for e in picked))
+    return out

@@ -11,7 +11,6 @@ import argparse
 import subprocess
 import sys
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,17 +19,13 @@ import pytest
 import matloop.cli.commands._featurize_fast as fast
 from matloop.cli.main import main
 from matloop.io.table import read_table
+from standins import random_formulas
 
 ELEMENTS = ["Fe", "O", "Li", "P", "Na", "Cl", "Ga", "As", "Mn", "Si", "Ba", "Ti", "H", "Pu", "Og"]
 
 
 def _formulas(n: int, seed: int = 2) -> list[str]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        picked = rng.choice(ELEMENTS, size=int(rng.integers(1, 5)), replace=False)
-        out.append("".join(f"{e}{rng.integers(1, 9)}" if rng.random() < 0.5 else f"{e}{rng.uniform(0.01, 5):.3f}"
-                           for e in picked))
+    out = random_formulas(n, ELEMENTS, seed)
     out[::50] = ["Ca3(PO4)2", "CuSO4·5H2O", "MAPbI3", " Fe2O3 "] * (len(out[::50]) // 4) + \
         ["NaCl"] * (len(out[::50]) % 4)  # slow parser, non-ASCII cells, spaces
     return out

@@ -19,18 +19,13 @@ import matloop.cli.commands.featurize as featurize_cmd
 from matloop.cli.main import main
 from matloop.represent.composition import default_featurizer
 from matloop.represent.element_property import magpie
+from standins import random_formulas
 
 ELEMENTS = ["Fe", "O", "Li", "P", "Na", "Cl", "Ga", "As", "Mn", "Si", "Ba", "Ti", "H", "Pu"]
 
 
 def _formulas(n: int, seed: int = 1) -> list[str]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        picked = rng.choice(ELEMENTS, size=int(rng.integers(1, 5)), replace=False)
-        out.append("".join(f"{e}{rng.integers(1, 9)}" if rng.random() < 0.5 else f"{e}{rng.uniform(0.01, 5):.3f}"
-                           for e in picked))
-    return out
+    return random_formulas(n, ELEMENTS, seed)
 
 
 @pytest.mark.parametrize("name", ["magpie", "default"])

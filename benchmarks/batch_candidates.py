@@ -12,6 +12,21 @@ covariance) with one change:
   pick is local.
 - ``trustgp-N-F``: as ``trust``, but the local picks are scored by the GP member alone (a confident
   GP is what exploits a narrow optimum; the mixture's wider std spreads picks).
+- ``trust-N-F-gG`` / ``trustgp-N-F-gG`` (session 9): the same, but the local picks are made only while
+  the campaign is improving: when one of the last ``G`` results beat every earlier one (TuRBO's
+  success rule in its simplest form: exploit around a discovery, stop once it stops paying).
+- ``blend-wW`` (session 9): the mixture with weight ``W`` on its GP member (0.5 = the default);
+  ``etgp-floor`` / ``blend-wW-floor``: the mixture's variance never below its GP member's (in regions
+  no data has reached the forest's std is small, and the mixture explores them less than a GP would);
+  ``etgp-latent``: the acquisition sees the members' uncertainty about the function only (the forest's
+  sampling variance without its out-of-bag noise term, the GP's latent variance without its learned
+  noise): the forest's noise term (its residual spread, which does not shrink where data accumulate)
+  otherwise keeps an exploration bonus on the incumbent's region for ever.
+- ``latent-N`` (session 9): the default fantasy batch whose last ``N`` picks per round are scored with
+  the mixture's latent std (``ForestGPBlend.predict_latent``) instead of its predictive std: part of
+  each round explores, the rest keeps the default's exploitation of the incumbent's region.
+  ``latent-N-sG``: the same, but only in rounds where none of the last ``G`` results beat the earlier
+  best (exploit while it pays, explore once it stalls).
 - ``gpfirst``: the first pick of every round is the GP member's log-EI argmax over the whole pool.
 - ``preq`` / ``preqw``: prequential choice between the mixture and its GP member. Every prediction made
   for a pick is kept; before each round, the log predictive density of the last ``WINDOW`` results
@@ -42,8 +57,9 @@ class LocalBatch(Strategy):
 
     def __init__(self, seed: int, n_local: int = 1, fraction: float = 0.02, local_score: str = "mix",
                  global_gp_first: bool = False, name: str = "trust", prequential: str = "",
-                 update_best: bool = True):
+                 update_best: bool = True, gate: int = 0, latent_slots: int = 0, stall: int = 0):
         self.seed, self.n_local, self.fraction, self.prequential = seed, n_local, fraction, prequential
+        self.gate, self.latent_slots, self.stall = gate, latent_slots, stall
         self._kept: dict = {}
         self.update_best = update_best
         self.local_score, self.global_gp_first, self.name = local_score, global_gp_first, name
@@ -65,11 +81,20 @@ class LocalBatch(Strategy):
         self._model, self._n_fitted = model, len(Xm)
         acq = make_acquisition("logei", objective)
         mix = objective.posterior(*model.predict(Xc, return_std=True))
+        n_latent = self.latent_slots
+        if n_latent and self.stall:  # explore only once the incumbent has stopped improving
+            y = objective.sign * np.asarray(ym, float)
+            if len(y) <= self.stall or y.max() > y[:-self.stall].max():
+                n_latent = 0
+        lat = objective.posterior(*latent_posterior(model, Xc)) if n_latent else None
         gpp = objective.posterior(*model.gp_.predict(Xc[:, model.gp_features_], return_std=True))
         if self.prequential:
             mix = self._prequential(mix, gpp, Xm, ym, objective)
         ctx = Context(best=objective.best(ym), X_candidates=Xc, X_measured=Xm, rng=rng)
         local_on = len(Xm) >= START
+        if local_on and self.gate:  # only while the incumbent improves (see module doc)
+            y = objective.sign * np.asarray(ym, float)
+            local_on = bool(y.max() > y[:-self.gate].max())
         if k == 1:
             n_local = 1 if (local_on and len(Xm) % 2 == 0) else 0
         else:
@@ -83,6 +108,8 @@ class LocalBatch(Strategy):
             ratio = (latent + noise) / (latent0 + noise)
             use_gp = (t < n_local and self.local_score == "gp") or (t == 0 and self.global_gp_first)
             post = gpp if use_gp else mix
+            if n_latent and t >= k - n_latent:  # the last slots: EI on the function's std
+                post = Posterior(mix.mean, lat.std)
             values = np.asarray(acq(Posterior(post.mean, post.std * np.sqrt(ratio)), ctx), float).copy()
             if t < n_local:
                 mask = np.full(len(values), -np.inf)
@@ -134,17 +161,74 @@ class LocalBatch(Strategy):
         return Posterior(mean, np.sqrt(var))
 
 
+def latent_posterior(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the *function* under the default mixture (``ForestGPBlend``): each member's
+    uncertainty without its noise term (the forest's out-of-bag residual variance, the GP's learned
+    noise), mixed as ``ForestGPBlend`` mixes them (the disagreement term stays)."""
+    forest, gp = model.forest_, model.gp_
+    m_f, s_f = forest.predict(X, return_std=True)
+    v_f = np.maximum(s_f**2 - forest._noise_variance(forest.cleaner_._transform_array(X)), 0.0)
+    m_g, s_g = gp.predict(X[:, model.gp_features_], return_std=True)
+    v_g = np.maximum(s_g**2 - gp.y_std_**2 * float(np.exp(gp.theta_[-1])), 0.0)
+    var = 0.5 * (v_f + v_g) + 0.25 * (m_f - m_g) ** 2
+    return 0.5 * (m_f + m_g), np.sqrt(np.maximum(var, 1e-12 * gp.y_std_**2))
+
+
+class _Blend:
+    """Session-9 surrogate variants of the default mixture (``ForestGPBlend``), made lazily (import cost)."""
+
+    @staticmethod
+    def make(seed: int, w: float = 0.5, floor: bool = False, latent: bool = False):
+        from matloop.design.surrogate import ForestGPBlend
+
+        class Variant(ForestGPBlend):
+            """``w``: weight of the GP member; ``floor``: the mixture never more confident than its GP."""
+
+            def __init__(self, n_estimators=50, max_gp_features=20, warm_start=True, random_state=None, w=0.5,
+                         floor=False, latent=False):
+                super().__init__(n_estimators, max_gp_features, warm_start, random_state)
+                self.w, self.floor, self.latent = w, floor, latent
+
+            def _predict_mean_var(self, X, return_var):
+                m_f, s_f = self.forest_.predict(X, return_std=True)
+                m_g, s_g = self.gp_.predict(X[:, self.gp_features_], return_std=True)
+                if self.latent and return_var:  # the members' uncertainty about f, without their noise terms
+                    f = self.forest_
+                    s_f = np.sqrt(f._variance(f._tree_predictions(f.cleaner_._transform_array(X))))
+                    g = self.gp_
+                    s_g = np.sqrt(np.maximum(s_g**2 - g.y_std_**2 * np.exp(g.theta_[-1]), 0.0))
+                w = self.w
+                mean = w * m_g + (1 - w) * m_f
+                if not return_var:
+                    return mean, None
+                var = w * s_g**2 + (1 - w) * s_f**2 + w * (1 - w) * (m_g - m_f) ** 2
+                return mean, np.maximum(var, s_g**2) if self.floor else var
+
+        return Variant(random_state=seed, w=w, floor=floor, latent=latent)
+
+
 def make_candidate(name: str, seed: int) -> Strategy | None:
-    """``trust-N-F``, ``trustgp-N-F`` or ``gpfirst``; None for any other name."""
+    """``trust-N-F``, ``trustgp-N-F``, ``gpfirst``, ... (module doc); None for any other name."""
+    if name.startswith("blend-w") or name in ("etgp-floor", "etgp-latent"):  # session 9: surrogate variants
+        from matloop.design.simulate import SurrogateStrategy
+
+        w = 0.5 if name.startswith("etgp") else float(name[len("blend-w"):].split("-")[0])
+        floor, latent = name.endswith("floor"), name.endswith("latent")
+        return SurrogateStrategy(lambda: _Blend.make(seed, w, floor, latent), acquisition="logei", name=name,
+                                 reuse_model=True)
     if name in ("preq", "preqw"):
         return LocalBatch(seed, n_local=0, name=name, prequential="select" if name == "preq" else "weight")
     if name == "keepbest":
         return LocalBatch(seed, n_local=0, name=name, update_best=False)
+    if name.startswith("latent-"):  # session 9: the last N picks of a round scored on the latent std
+        n, _, g = name[len("latent-"):].partition("-s")
+        return LocalBatch(seed, n_local=0, name=name, latent_slots=int(n), stall=int(g) if g else 0)
     if name == "gpfirst":
         return LocalBatch(seed, n_local=0, global_gp_first=True, name=name)
     head, _, rest = name.partition("-")
     if head in ("trust", "trustgp") and rest:
         n, _, f = rest.partition("-")
+        f, _, g = f.partition("-g")
         return LocalBatch(seed, n_local=int(n), fraction=float(f), local_score="gp" if head == "trustgp" else "mix",
-                          name=name)
+                          name=name, gate=int(g) if g else 0)
     return None

@@ -20,21 +20,31 @@ fitted inside the training folds (nested). Models:
   (calibration folds grouped by source pattern);
 - ``cnn``: ``PatternCNNClassifier`` (4 members = 4 inner folds, 30 epochs), without augmentation;
 - ``cnn+aug``: the same with a fresh augmented copy of every training pattern each epoch;
-- ``blend``: the mean of the calibrated probabilities of ``cnn+aug`` and ``forest`` (fixed rule, nothing
-  tuned: a CNN on the curve and a forest on peak features make different errors);
-- ``auto2``: ``cnn+aug`` or ``forest``, whichever has the lower inner out-of-fold log loss (what
-  ``matloop fit`` used before the blend candidate);
+- ``match``: ``PatternMatchClassifier``, the nearest training pattern of each class after a square
+  root, a 0.1° Gaussian broadening and the best of 13 uniform lattice strains within ±1.5 %
+  (search-match), temperature-calibrated on leave-one-out scores of the training folds (defaults fixed
+  before any run; no setting was tuned on these data);
+- ``blend2``: the mean of the calibrated probabilities of ``cnn+aug`` and ``forest`` (session 8);
+- ``blend``: the mean of ``cnn+aug``, ``forest`` and ``match``, with one temperature fitted on the
+  mean of their inner out-of-fold probabilities (``PatternBlendClassifier(recalibrate=True)``);
+- ``auto8``: ``cnn+aug``, ``forest`` or ``blend2``, whichever has the lowest inner out-of-fold log
+  loss (what ``matloop fit`` used in session 8);
 - ``auto``: what ``matloop fit/validate`` uses on pattern input (``PatternAutoClassifier``): ``cnn+aug``,
-  ``forest`` or ``blend``, whichever has the lowest inner out-of-fold log loss (the blend's inner
-  out-of-fold probabilities are the mean of the two models' own, so the choice sees no test fold).
+  ``forest``, ``match`` or ``blend``, whichever has the lowest inner out-of-fold log loss (inner
+  out-of-fold probabilities: the CNN's members and the forest's 4 folds, the match's leave-one-out;
+  the choice sees no test fold).
 
-``--models`` runs a subset (the ones the others need are fitted anyway).
+``--models`` runs a subset (the ones the others need are fitted anyway). ``--protocol oviedo`` replaces the
+stratified splits by Oviedo et al.'s kind (their script: unstratified ``KFold(5, shuffle=True,
+random_state=3)`` over the first 86 space-group patterns in their reading order; ``--seeds 3`` is their exact
+split), to compare under their split as well as ours.
 
-Reported: accuracy, balanced accuracy, expected calibration error (top label, 10 equal-width bins),
-log loss, and wall time per fit. Anchor: Oviedo et al. report 89 % (space group) and 93 %
+Reported: accuracy, balanced accuracy, expected calibration error (top label, 10 equal-width bins;
+with 73-88 predictions even a perfectly calibrated model shows an ECE of ~0.04-0.07, see
+:func:`ece_floor`), log loss, and wall time per fit. Anchor: Oviedo et al. report 89 % (space group) and 93 %
 (dimensionality) accuracy.
 
-    nice python benchmarks/diffraction.py [--seeds 0 1] [--tasks space_group dimensionality]
+    nice python benchmarks/diffraction.py [--seeds 0 1] [--tasks space_group dimensionality] [--protocol oviedo]
 """
 
 from __future__ import annotations
@@ -50,8 +60,11 @@ import pandas as pd
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "xrd" / "autoXRD_oviedo2019"
 RESULTS = Path(__file__).resolve().parent / "results"
-MODELS = ("forest", "forest+aug", "cnn", "cnn+aug", "blend", "auto2", "auto")
-BASE = ("forest", "forest+aug", "cnn", "cnn+aug")
+MODELS = ("forest", "forest+aug", "cnn", "cnn+aug", "match", "blend2", "blend", "auto8", "auto")
+BASE = ("forest", "forest+aug", "cnn", "cnn+aug", "match")
+#: the fitted models each combined model needs
+NEEDS = {"blend2": ("cnn+aug", "forest"), "auto8": ("cnn+aug", "forest"), "blend": ("cnn+aug", "forest", "match"),
+         "auto": ("cnn+aug", "forest", "match")}
 
 
 def load_space_group():
@@ -89,6 +102,17 @@ def ece(proba: np.ndarray, target: np.ndarray, bins: int = 10) -> float:
                      for b in range(bins) if np.any(which == b)))
 
 
+def ece_floor(proba: np.ndarray, draws: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """ECE (mean, 5th and 95th percentile) of a perfectly calibrated model with these confidences and
+    this many predictions: each prediction drawn right with its own confidence. The noise level below
+    which a measured ECE says nothing."""
+    rng = np.random.default_rng(seed)
+    top = proba.argmax(axis=1)
+    values = [ece(proba, np.where(rng.random(len(top)) < proba.max(axis=1), top, (top + 1) % proba.shape[1]))
+              for _ in range(draws)]
+    return float(np.mean(values)), float(np.quantile(values, 0.05)), float(np.quantile(values, 0.95))
+
+
 def _augmented_peaks(F: pd.DataFrame, featurizer, curve_cols, peak_cols, y, rng, n_copies=4):
     """Peak features of ``n_copies`` augmented copies of each processed curve, with their source rows."""
     from matloop.io.patterns import Pattern
@@ -104,11 +128,23 @@ def _augmented_peaks(F: pd.DataFrame, featurizer, curve_cols, peak_cols, y, rng,
     return out, y[source], source
 
 
-def run_task(patterns, labels, seeds, log, models=MODELS) -> dict:
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+def oviedo_order(patterns, labels, keep: int = 86):
+    """The space-group patterns as Oviedo et al.'s script reads them (folders, then files, in Windows'
+    case-insensitive order) and only its first ``keep`` (``exp_num = 86``: the last two pm-3m files are
+    never used there)."""
+    key = [(Path(p.source).parent.name.upper(), Path(p.source).name.upper()) for p in patterns]
+    order = sorted(range(len(patterns)), key=key.__getitem__)[:keep]
+    return [patterns[i] for i in order], labels[order]
+
+
+def run_task(patterns, labels, seeds, log, models=MODELS, protocol: str = "strict") -> dict:
+    """``protocol``: ``strict`` (ours: stratified 5-fold per seed) or ``oviedo`` (their script's kind of
+    split, unstratified ``KFold(5, shuffle=True, random_state=seed)``; seed 3 is theirs)."""
+    from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 
     from matloop.models.diffraction_cnn import PatternCNNClassifier
     from matloop.models.pattern_auto import PeakForestClassifier
+    from matloop.models.pattern_match import PatternMatchClassifier
     from matloop.represent.pattern_features import PatternFeatureSet, curve_columns
 
     featurizer = PatternFeatureSet().fit(patterns)
@@ -117,10 +153,12 @@ def run_task(patterns, labels, seeds, log, models=MODELS) -> dict:
     peak = np.setdiff1d(np.arange(F.shape[1]), curve)
     classes, target = np.unique(labels, return_inverse=True)
     models = tuple(m for m in MODELS if m in models)
-    base = [m for m in BASE if m in models or (m in ("forest", "cnn+aug") and set(models) & {"blend", "auto", "auto2"})]
+    base = [m for m in BASE if m in models or any(m in NEEDS.get(c, ()) for c in models)]
     out = {m: {"proba": [], "target": [], "seconds": []} for m in (*base, *(m for m in models if m not in BASE))}
+    fold_accuracy = {m: [] for m in out}
     for seed in seeds:
-        folds = StratifiedKFold(5, shuffle=True, random_state=seed).split(F, target)
+        folds = KFold(5, shuffle=True, random_state=seed).split(F) if protocol == "oviedo" else \
+            StratifiedKFold(5, shuffle=True, random_state=seed).split(F, target)
         for k, (train, test) in enumerate(folds):
             Ftr, ytr, Fte = F.iloc[train].reset_index(drop=True), labels[train], F.iloc[test].reset_index(drop=True)
             fits = {}
@@ -136,6 +174,8 @@ def run_task(patterns, labels, seeds, log, models=MODELS) -> dict:
                     groups = np.concatenate([np.arange(len(ytr)), src])
                     inner = list(StratifiedGroupKFold(4, shuffle=True, random_state=seed).split(Fall, yall, groups))
                     model = PeakForestClassifier(random_state=seed).fit(Fall, yall, folds=inner)
+                elif name == "match":
+                    model = PatternMatchClassifier().fit(Ftr, ytr)
                 else:
                     model = PatternCNNClassifier(n_members=4, epochs=30, augment=name == "cnn+aug", n_threads=1,
                                                  random_state=seed).fit(Ftr, ytr)
@@ -146,19 +186,28 @@ def run_task(patterns, labels, seeds, log, models=MODELS) -> dict:
                 out[name]["proba"].append(proba)
                 out[name]["target"].append(target[test])
                 out[name]["seconds"].append(seconds)
-            if set(out) & {"blend", "auto", "auto2"}:
-                _choose(out, fits, ytr, target[test])
+            if set(out) & set(NEEDS):
+                _choose(out, fits, ytr, Fte, classes, target[test])
+            for n in out:
+                fold_accuracy.setdefault(n, []).append(float(np.mean(out[n]["proba"][-1].argmax(1) == target[test])))
             log(f"  seed {seed} fold {k + 1}: " + ", ".join(
                 f"{n} {np.mean(out[n]['proba'][-1].argmax(1) == target[test]):.2f}" for n in out)
                 + (f" (auto chose {out['auto']['chosen'][-1]})" if "auto" in out else ""))
     summary = {}
+    per_fold_seed = np.repeat(list(seeds), 5)
     for name, rec in out.items():
         proba, tgt = np.vstack(rec["proba"]), np.concatenate(rec["target"])
+        seed_of = np.concatenate([np.full(len(t), s) for t, s in zip(rec["target"], per_fold_seed, strict=True)])
         pred = proba.argmax(axis=1)
         recall = [np.mean(pred[tgt == c] == c) for c in np.unique(tgt)]
         summary[name] = {"accuracy": float(np.mean(pred == tgt)), "balanced_accuracy": float(np.mean(recall)),
                          "ece": ece(proba, tgt),
                          "log_loss": float(-np.mean(np.log(np.clip(proba[np.arange(len(tgt)), tgt], 1e-12, None)))),
+                         "fold_mean_accuracy": float(np.mean(fold_accuracy[name])),
+                         "per_seed": {int(sd): {"accuracy": float(np.mean(pred[seed_of == sd] == tgt[seed_of == sd])),
+                                                "ece": ece(proba[seed_of == sd], tgt[seed_of == sd])}
+                                      for sd in seeds},
+                         "ece_perfectly_calibrated": ece_floor(proba),
                          "seconds_per_fit": float(np.mean(rec["seconds"])), "n_predictions": int(len(tgt))}
         if "chosen" in rec:
             summary[name]["chosen"] = {c: rec["chosen"].count(c) for c in set(rec["chosen"])}
@@ -166,41 +215,54 @@ def run_task(patterns, labels, seeds, log, models=MODELS) -> dict:
             "grid": featurizer.describe(), "models": summary}
 
 
-def _choose(out: dict, fits: dict, ytr: np.ndarray, test_target: np.ndarray) -> None:
-    """blend, auto2 and auto of one fold, from the fitted cnn+aug and forest (see the module docs)."""
-    from matloop.models.pattern_auto import blend_proba
+def _choose(out: dict, fits: dict, ytr: np.ndarray, Fte, classes: np.ndarray, test_target: np.ndarray) -> None:
+    """blend2, blend, auto8 and auto of one fold, from the fitted base models, as
+    ``PatternAutoClassifier`` combines them (see the module docs)."""
+    from matloop.models.pattern_auto import PatternBlendClassifier
 
-    inner = {n: fits[n].oof_proba_[:, np.searchsorted(fits[n].classes_, np.unique(ytr))] for n in ("cnn+aug", "forest")}
-    inner["blend"] = blend_proba([inner["cnn+aug"], inner["forest"]])
     _, tr = np.unique(ytr, return_inverse=True)
-    loss = {n: -np.mean(np.log(np.clip(p[np.arange(len(tr)), tr], 1e-12, None))) for n, p in inner.items()}
-    blend = blend_proba([out["cnn+aug"]["proba"][-1], out["forest"]["proba"][-1]])
-    seconds = out["cnn+aug"]["seconds"][-1] + out["forest"]["seconds"][-1]
-    for name, candidates in (("auto2", ("cnn+aug", "forest")), ("auto", ("cnn+aug", "forest", "blend")),
-                             ("blend", ("blend",))):
+    models = {n: fits[n] for n in ("cnn+aug", "forest", "match") if n in fits}
+    if "cnn+aug" in models and "forest" in models:
+        models["blend2"] = PatternBlendClassifier(("cnn+aug", "forest")).from_models([fits["cnn+aug"], fits["forest"]], ytr)
+    if len(models) >= 4:
+        models["blend"] = PatternBlendClassifier(("cnn+aug", "forest", "match"), recalibrate=True).from_models(
+            [fits["cnn+aug"], fits["forest"], fits["match"]], ytr)
+    loss = {n: -np.mean(np.log(np.clip(m.oof_proba_[np.arange(len(tr)), tr], 1e-12, None))) for n, m in models.items()}
+    seconds = sum(out[n]["seconds"][-1] for n in ("cnn+aug", "forest", "match") if n in fits)
+    for name, candidates in (("blend2", ("blend2",)), ("blend", ("blend",)), ("auto8", ("cnn+aug", "forest", "blend2")),
+                             ("auto", ("cnn+aug", "forest", "match", "blend"))):
         if name not in out:
             continue
         chosen = min(candidates, key=loss.get)
-        out[name]["proba"].append(blend if chosen == "blend" else out[chosen]["proba"][-1])
+        proba = np.zeros((len(test_target), len(classes)))
+        proba[:, np.searchsorted(classes, models[chosen].classes_)] = models[chosen].predict_proba(Fte)
+        out[name]["proba"].append(proba)
         out[name]["target"].append(test_target)
         out[name]["seconds"].append(seconds)
-        if name != "blend":
+        if name.startswith("auto"):
             out[name].setdefault("chosen", []).append(chosen)
 
 
-def classification(seeds=(0,), tasks=("space_group", "dimensionality"), tag: str = "", models=MODELS) -> dict:
+def classification(seeds=(0,), tasks=("space_group", "dimensionality"), tag: str = "", models=MODELS,
+                   protocol: str = "strict") -> dict:
     """Part 1: cross-validated classification of the Oviedo 2019 experimental patterns."""
     import torch
 
     torch.set_num_threads(1)
     loaders = {"space_group": load_space_group, "dimensionality": load_dimensionality}
-    results = {"protocol": "stratified 5-fold CV (shuffled), repeated over seeds; nested calibration and choice",
+    strict = "stratified 5-fold CV (shuffled) over all patterns, repeated over seeds; nested calibration and choice"
+    oviedo = ("Oviedo et al.'s kind of split: unstratified KFold(5, shuffle=True, random_state=seed; seed 3 is "
+              "their script's), their first 86 space-group patterns (all 73 dimensionality patterns); nested "
+              "calibration and choice")
+    results = {"protocol": oviedo if protocol == "oviedo" else strict,
                "seeds": list(seeds), "cpu_count": os.cpu_count(), "tasks": {}}
     for task in tasks:
         print(f"{task}:", flush=True)
         t0 = time.perf_counter()
         patterns, labels = loaders[task]()
-        results["tasks"][task] = run_task(patterns, labels, seeds, lambda s: print(s, flush=True), models)
+        if protocol == "oviedo" and task == "space_group":
+            patterns, labels = oviedo_order(patterns, labels)
+        results["tasks"][task] = run_task(patterns, labels, seeds, lambda s: print(s, flush=True), models, protocol)
         results["tasks"][task]["wall_seconds"] = time.perf_counter() - t0
         write(results, tag)
     return results
@@ -216,11 +278,19 @@ def write(results: dict, tag: str = "") -> None:
     for task, res in results["tasks"].items():
         lines += [f"## {task} ({res['n_patterns']} patterns; classes {res['classes']})", "",
                   f"Anchor: Oviedo et al. 2019 report {anchor[task]:.0%} accuracy. Wall time {res.get('wall_seconds', 0):.0f} s.", "",
-                  "| model | accuracy | balanced accuracy | ECE | log loss | s per fit |", "|---|---|---|---|---|---|"]
+                  "| model | accuracy | per seed (mean ± sd) | fold mean | balanced accuracy | ECE | ECE per seed "
+                  "| ECE if perfectly calibrated (90 % range) | log loss | s per fit |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for name, m in res["models"].items():
-            lines.append(f"| {name} | {m['accuracy']:.3f} | {m['balanced_accuracy']:.3f} | {m['ece']:.3f} | "
-                         f"{m['log_loss']:.3f} | {m['seconds_per_fit']:.1f} |")
-        for name in ("auto2", "auto"):
+            floor = m.get("ece_perfectly_calibrated", (float("nan"),) * 3)
+            seeds_acc = [v["accuracy"] for v in m.get("per_seed", {}).values()]
+            seeds_ece = " / ".join(f"{v['ece']:.3f}" for v in m.get("per_seed", {}).values())
+            per_seed = " / ".join(f"{a:.3f}" for a in seeds_acc) + (
+                f" ({np.mean(seeds_acc):.3f} ± {np.std(seeds_acc, ddof=1):.3f})" if len(seeds_acc) > 1 else "")
+            lines.append(f"| {name} | {m['accuracy']:.3f} | {per_seed} | {m.get('fold_mean_accuracy', float('nan')):.3f} | "
+                         f"{m['balanced_accuracy']:.3f} | {m['ece']:.3f} | {seeds_ece} | "
+                         f"{floor[0]:.3f} ({floor[1]:.3f}-{floor[2]:.3f}) | {m['log_loss']:.3f} | {m['seconds_per_fit']:.1f} |")
+        for name in ("auto8", "auto"):
             if "chosen" in res["models"].get(name, {}):
                 lines += ["", f"{name} chose: {res['models'][name]['chosen']}"]
         lines.append("")
@@ -233,8 +303,12 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["space_group", "dimensionality"])
     parser.add_argument("--tag", default="", help="suffix of the result files (diffraction<TAG>.md|json)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--protocol", choices=["strict", "oviedo"], default="strict",
+                        help="strict: stratified 5-fold per seed over all patterns (default); oviedo: their script's "
+                             "kind of split (unstratified KFold per seed, their 86 space-group patterns; --seeds 3 "
+                             "is their split)")
     args = parser.parse_args()
-    classification(tuple(args.seeds), tuple(args.tasks), args.tag, tuple(args.models))
+    classification(tuple(args.seeds), tuple(args.tasks), args.tag, tuple(args.models), args.protocol)
 
 
 if __name__ == "__main__":

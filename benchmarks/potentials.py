@@ -30,14 +30,22 @@ OUT = Path(__file__).resolve().parent / "results"
 TRAINED = ("Si", "Ge", "Li")
 
 #: Zuo et al., J. Phys. Chem. A 124, 731 (2020): test-set energy MAE (meV/atom) and force MAE (eV/Å) of the
-#: paper's potentials. None: the value could not be found in any source reachable from this session (the
-#: paper's tables are not in the mlearn repository, and the searchable copies of the paper hold only its
-#: abstract); filled only from a cited source, never guessed.
+#: paper's potentials. GAP and MTP: as quoted from the paper by the ACEpotentials.jl authors (their
+#: ``examples/zuobench/error_table.jl`` and tutorial, tables ``e_table_gap_mtp`` / ``f_table_gap_mtp``, rows
+#: Ni, Cu, Li, Mo, Si, Ge; forces given to 2 decimals there). NNP, SNAP, qSNAP: None, not found in any source
+#: reachable from this session (the stored copies of the paper hold only its first page); never guessed.
+_GAP_MTP = {"Ni": ((0.42, 0.02), (0.48, 0.01)), "Cu": ((0.46, 0.01), (0.41, 0.01)), "Li": ((0.49, 0.01), (0.49, 0.01)),
+            "Si": ((2.91, 0.07), (2.21, 0.06)), "Ge": ((2.06, 0.05), (1.79, 0.05))}
 PAPER: dict[str, dict[str, dict[str, float | None]]] = {
-    el: {pot: {"energy_mae": None, "force_mae": None} for pot in ("GAP", "MTP", "NNP", "SNAP", "qSNAP")}
+    el: {"GAP": {"energy_mae": _GAP_MTP[el][0][0], "force_mae": _GAP_MTP[el][0][1]},
+         "MTP": {"energy_mae": _GAP_MTP[el][1][0], "force_mae": _GAP_MTP[el][1][1]},
+         **{pot: {"energy_mae": None, "force_mae": None} for pot in ("NNP", "SNAP", "qSNAP")}}
     for el in ("Si", "Ge", "Li", "Cu", "Ni")}
-PAPER_SOURCE = ("not found: searched the mlearn repository (README, mvl_models, data, code) and the stored web pages "
-                "and documentation for the paper's error tables; only abstracts were reachable")
+PAPER_SOURCE = ("GAP and MTP: Zuo et al. (2020) as quoted by ACEpotentials.jl (github.com/ACEsuit/ACEpotentials.jl, "
+                "examples/zuobench/error_table.jl and examples/Tutorial/ACEpotentials-Tutorial.jl, 'e_table_gap_mtp' "
+                "and 'f_table_gap_mtp'; a secondary source, forces rounded to 0.01 eV/Å there). NNP, SNAP, qSNAP: not "
+                "found (searched the mlearn and uf3 repositories, the stored web pages incl. a slideshare copy of the "
+                "paper whose stored text ends after the introduction, and documentation); left empty, not guessed")
 
 
 def _load() -> float:
@@ -51,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--patience", type=int, default=4)
-    parser.add_argument("--budget", type=float, default=900.0, help="fine-tuning seconds per element")
+    parser.add_argument("--budget", type=float, default=600.0, help="fine-tuning seconds per element (the CLI default)")
     parser.add_argument("--elements", nargs="+", default=["Si", "Ge", "Li", "Cu", "Ni"])
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--force-weight", type=float, default=1.0, help="0: energy-only fine-tuning (much cheaper)")
     parser.add_argument("--freeze", default="embeddings", choices=("none", "embeddings", "backbone"))
@@ -61,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rewrite", action="store_true", help="only re-render NAME.md from NAME.json")
     parser.add_argument("--keep", action="store_true", help="keep the other elements already in NAME.json")
     parser.add_argument("--batch", type=int, default=2, help="structures per prediction batch (memory)")
+    parser.add_argument("--no-readout-refit", action="store_true", help="skip the readout refit on cached features")
     args = parser.parse_args(argv)
     if args.rewrite:
         _write(json.loads((OUT / f"{args.name}.json").read_text()), args.name)
@@ -99,14 +108,17 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 pot = finetune(train, epochs=args.epochs, patience=args.patience, learning_rate=args.lr,
                                time_budget=args.budget, n_threads=args.threads, seed=0,
-                               force_weight=args.force_weight, freeze=args.freeze)
+                               force_weight=args.force_weight, freeze=args.freeze,
+                               readout_refit=not args.no_readout_refit)
                 fit_s = time.perf_counter() - t0
                 offsets = pot.meta["energy_offsets_ev_per_atom"]
                 row["zero_shot_offset_train"] = errors(test, zs_pred, offsets)["energy_mae"]
                 ft = errors(test, pot.predict(test, batch_size=args.batch, n_threads=args.threads))
                 row["fine_tuned"] = ft
-                row["fine_tune"] = {k: pot.meta[k] for k in ("learning_curve", "stopped", "best_epoch", "n_train",
-                                                            "n_val", "targets", "freeze", "energy_offsets_ev_per_atom")}
+                row["fine_tune"] = {k: pot.meta.get(k) for k in ("learning_curve", "stopped", "best_epoch", "n_train",
+                                                                "n_val", "targets", "freeze", "energy_offsets_ev_per_atom",
+                                                                "readout_refit", "final_readout_refit",
+                                                                "fit_seconds")}
                 row["fine_tune_seconds"] = round(fit_s, 1)
                 row["load_during_fit"] = [load_start, _load()]
                 progress.say(f"{el}: fine-tuned energy MAE {ft['energy_mae']:.1f} meV/atom, force MAE "
@@ -124,21 +136,28 @@ def _verdict(results: dict) -> str:
         if "fine_tuned" not in r:
             continue
         paper = results["paper"].get(el, {})
-        energies = [v["energy_mae"] for v in paper.values()]
-        forces = [v["force_mae"] for v in paper.values()]
-        if any(v is None for v in energies + forces):
+        energies = [v["energy_mae"] for v in paper.values() if v["energy_mae"] is not None]
+        forces = [v["force_mae"] for v in paper.values() if v["force_mae"] is not None]
+        if not energies:
             missing.append(el)
             continue
-        if r["fine_tuned"]["energy_mae"] < min(energies) and r["fine_tuned"]["force_mae"] <= max(forces):
+        ft = r["fine_tuned"]
+        # beating *every* potential needs beating the known ones: a loss to GAP or MTP is conclusive
+        if ft["energy_mae"] < min(energies) and ft["force_mae"] <= max(forces):
             beats.append(el)
-    if missing:
-        return (f"Not assessable for {', '.join(missing)}: the paper's values are missing above (not found, not "
-                "guessed). Measured here: fine-tuned energy and force MAE against zero-shot, in the first table.")
-    return f"Met on {len(beats)} elements ({', '.join(beats) or 'none'}); the target needs 2."
+    n_known = sum(1 for el in results["elements"] if el not in missing and "fine_tuned" in results["elements"][el])
+    verdict = (f"Not met: fine-tuned CHGNet beats the paper's known potentials (GAP, MTP) on energy MAE with forces "
+               f"within their range on {len(beats)} of {n_known} fine-tuned elements ({', '.join(beats) or 'none'}); "
+               "the target needs 2. Beating every potential of the table needs beating GAP and MTP, so the missing "
+               "NNP/SNAP/qSNAP values cannot change a 'not met'.")
+    if len(beats) >= 2:
+        verdict = (f"Beats GAP and MTP on {', '.join(beats)}; NNP/SNAP/qSNAP values are missing, so 'every "
+                   "potential' is not fully checked.")
+    return verdict
 
 
 def _fmt(v, digits=1) -> str:
-    return "–" if v is None else f"{v:.{digits}f}"
+    return "–" if v is None or v != v else f"{v:.{digits}f}"  # v != v: NaN
 
 
 def _write(results: dict, name: str = "potentials") -> None:
@@ -161,9 +180,10 @@ def _write(results: dict, name: str = "potentials") -> None:
               "| element | " + " | ".join(f"{p} E / F" for p in ("GAP", "MTP", "NNP", "SNAP", "qSNAP")) + " |",
               "|---|" + "---|" * 5]
     for el, pots in results["paper"].items():
-        lines.append(f"| {el} | " + " | ".join(f"{_fmt(v['energy_mae'])} / {_fmt(v['force_mae'], 3)}"
+        lines.append(f"| {el} | " + " | ".join(f"{_fmt(v['energy_mae'], 2)} / {_fmt(v['force_mae'], 2)}"
                                               for v in pots.values()) + " |")
     lines += ["", "## Target", "", _verdict(results)]
+    lines += ["", *results.get("notes", [])]
     lines += ["", "## Learning curves (fine-tuning)", ""]
     for el, r in results["elements"].items():
         if "fine_tune" in r:
@@ -172,9 +192,20 @@ def _write(results: dict, name: str = "potentials") -> None:
                          f"frozen {f['freeze']}, best epoch {f['best_epoch']} ({f['stopped']}); load average "
                          f"{r['load_during_fit'][0]:.1f} -> {r['load_during_fit'][1]:.1f} on {results['machine']['cpus']} "
                          "cores")
+            ro = f.get("readout_refit") or {}
+            if "val_energy_mae" in ro:
+                lines.append(f"  - readout refit on cached features (before epoch 0): energy MAE train "
+                             f"{ro['train_energy_mae_before']:.2f} -> {ro['train_energy_mae']:.2f}, val "
+                             f"{ro['val_energy_mae_before']:.2f} -> {ro['val_energy_mae']:.2f} meV/atom, best of "
+                             f"{ro['steps']} full-batch steps at step {ro['best_step']}, {ro['seconds']:.0f} s")
+            fr = f.get("final_readout_refit") or {}
+            if "val_energy_mae" in fr:
+                lines.append(f"  - readout refit after the best epoch: val energy MAE {fr['val_energy_mae']:.2f} meV/atom, "
+                             f"force MAE {fr['val_force_mae']:.4f} eV/Å, "
+                             + ("kept" if fr["accepted"] else "worse than epoch 0, so epoch 0 was kept"))
             for c in f["learning_curve"]:
                 lines.append(f"  - epoch {c['epoch']} ({c.get('structures_seen', 0)} structures seen): E train {c['train_energy_mae']:.2f} / val {c['val_energy_mae']:.2f} "
-                             f"meV/atom, F train {c['train_force_mae']:.4f} / val {c['val_force_mae']:.4f} eV/Å, "
+                             f"meV/atom, F train {_fmt(c['train_force_mae'], 4)} / val {c['val_force_mae']:.4f} eV/Å, "
                              f"{c['seconds']:.0f} s")
     (OUT / f"{name}.md").write_text("\n".join(lines) + "\n")
 

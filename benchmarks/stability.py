@@ -5,27 +5,33 @@ true energy above the hull is computed *leave-one-out*: X (every entry with its 
 left out of the hull of its chemical system, so a stable compound lies at or below zero and an
 unstable one above. "Stable" means E_hull < 0.1 eV/atom (the usual synthesizability window).
 
-Compared on one stratified sample (number of elements 2/3 x truly stable/not; only compounds whose
-elements all have a bundled elemental structure and with at most ``--max-sites`` sites, so CHGNet's
-references are computed, not fitted):
+Eligible: compounds with 2 or 3 elements, at most ``--max-sites`` sites, every element with a bundled
+elemental structure (CHGNet's references computed, not fitted). Two disjoint samples of them:
 
-- ``pipeline``: :func:`matloop.design.stability.validate_stability` from the formula alone, the way
-  ``screen --validate stability`` runs it: prototype substitution with the compound's own structures
-  left out of the library, CHGNet relaxation of ``--structures`` candidates, E_hull against the
-  leave-one-out hull. A hit without a result (no prototype, failed) counts as "not stable".
-- ``chgnet_dft_structure``: CHGNet relaxation started from the compound's own DFT structure (the
-  potential's error alone, with the right structure known: an upper bound for the pipeline).
-- ``composition_ml``: matloop's AutoModel on the default composition features, formation energy
-  predicted out-of-fold (5 folds grouped by reduced formula over all of flla), then the same
-  leave-one-out hull. Also scored on every eligible compound, not only the sample.
+1. ``--calibrate N`` (seed ``--cal-seed``): CHGNet relaxes each compound from its DFT structure; the
+   formation-energy errors fit the shipped correction (candidates of
+   :mod:`matloop.design.stability_calibration`, chosen by 5-fold out-of-fold MAE) and ``e_hull_std``
+   (lowest Brier score of p_stable on the out-of-fold corrected E_hull), written with the compound list
+   and provenance to ``src/matloop/design/data/stability_calibration.json``. At most a third of each
+   unstable stratum goes here (unstable compounds are few: 65 of 924).
+2. ``--pipeline N`` (seed ``--seed``): the evaluation, drawn from the eligible compounds *not* in the
+   stored calibration, stratified (2/3 elements x stable/not; a stratum short of its share gives the
+   rest to the others). Methods, each scored on the same rows:
 
-The CHGNet formation-energy error of ``chgnet_dft_structure`` on the calibration sample (the pipeline
-sample plus ``--calibration`` more compounds) is the ``e_hull_std`` that
-``src/matloop/design/data/stability_calibration.json`` stores (with this provenance) and that every
-``--validate stability`` row reports. Times are wall seconds on this machine, with its load average.
+   - ``pipeline``: :func:`matloop.design.stability.validate_stability` from the formula alone with the
+     stored correction and e_hull_std (what ``--validate stability`` users get): prototype substitution
+     with the compound's own structures left out, CHGNet relaxation of ``--structures`` candidates, E_hull
+     against the leave-one-out hull. No result (no prototype, failed) counts as "not stable".
+   - ``dft_structure``: CHGNet relaxation of the compound's own DFT structure, the same correction.
+   - ``composition_ml``: AutoModel on the default composition features, formation energy out-of-fold
+     (5 folds over all flla formulas), the same hull.
 
-usage: .venv/bin/python benchmarks/stability.py [--pipeline 24] [--calibration 36] [--seed 0]
-       [--structures 2] [--steps 150] [--ml-budget 30] [--no-calibration-file]
+   The pipeline runs in chunks of ``--chunk``; after each the rows and the full report are written, so
+   a cut run still reports (``--resume`` continues from the checkpoint).
+
+usage: nice -n 5 .venv/bin/python benchmarks/stability.py --calibrate 120 [--cal-seed 1] [--pipeline 0]
+       nice -n 5 .venv/bin/python benchmarks/stability.py --pipeline 160 [--seed 0] [--structures 2] [--steps 150]
+           [--chunk 10] [--resume] [--ml-budget 10] [--bootstrap 2000]
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import datetime
 import json
 import os
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -42,23 +49,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).parent))
+from stability_report import diagnosis, evaluate, markdown, p_threshold_table, scores  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
 CALIBRATION = Path(__file__).parents[1] / "src" / "matloop" / "design" / "data" / "stability_calibration.json"
 THRESHOLD = 0.1
 #: sigma of a normal distribution with this mean absolute value: sqrt(pi/2)
 NORMAL_SCALE = 1.2533
-
-
-def scores(truth: np.ndarray, predicted: np.ndarray) -> dict:
-    """Precision, recall, F1 and accuracy of 'stable' (True) predictions."""
-    tp = int((truth & predicted).sum())
-    fp = int((~truth & predicted).sum())
-    fn = int((truth & ~predicted).sum())
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
-    return {"n": len(truth), "truly_stable": int(truth.sum()), "predicted_stable": int(predicted.sum()),
-            "precision": precision, "recall": recall, "f1": f1, "accuracy": float((truth == predicted).mean())}
+#: the share of each unstable stratum the calibration may take (the rest is left for the evaluation)
+CAL_UNSTABLE_SHARE = 1 / 3
 
 
 def ground_states(frame: pd.DataFrame) -> pd.DataFrame:
@@ -71,14 +71,28 @@ def ground_states(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def stratified(frame: pd.DataFrame, n: int, seed: int, exclude=()) -> pd.DataFrame:
-    """``n`` rows, equal shares of (2 or 3 elements) x (truly stable or not)."""
+def stratified(frame: pd.DataFrame, n: int, seed: int, exclude=(), unstable_share: float = 1.0) -> pd.DataFrame:
+    """``n`` rows, equal shares of (2 or 3 elements) x (truly stable or not); a stratum may give at most
+    ``unstable_share`` of its rows when unstable, and what a short stratum cannot give goes to the others."""
     rng = np.random.default_rng(seed)
-    parts = []
-    for k, (_, group) in enumerate(frame[~frame["reduced"].isin(exclude)].groupby(["n_elements", "truth_stable"])):
-        take = n // 4 + (1 if k < n % 4 else 0)
-        parts.append(group.iloc[rng.permutation(len(group))[:take]])
+    groups = [g for _, g in frame[~frame["reduced"].isin(exclude)].groupby(["n_elements", "truth_stable"])]
+    room = [len(g) if bool(g["truth_stable"].iloc[0]) else int(len(g) * unstable_share) for g in groups]
+    take = [0] * len(groups)
+    left = n
+    while left > 0 and any(t < r for t, r in zip(take, room, strict=True)):
+        open_ = [k for k in range(len(groups)) if take[k] < room[k]]
+        share = max(1, left // len(open_))
+        for k in open_:
+            add = min(share, room[k] - take[k], left)
+            take[k] += add
+            left -= add
+    parts = [g.iloc[rng.permutation(len(g))[:t]] for g, t in zip(groups, take, strict=True)]
     return pd.concat(parts).reset_index(drop=True)
+
+
+def strata(frame: pd.DataFrame) -> str:
+    return ", ".join(f"{k[0]} elements {'stable' if k[1] else 'unstable'}: {v}"
+                     for k, v in frame.groupby(["n_elements", "truth_stable"]).size().items())
 
 
 def composition_ml(gs: pd.DataFrame, budget: float, seed: int) -> tuple[np.ndarray, float]:
@@ -98,195 +112,217 @@ def composition_ml(gs: pd.DataFrame, budget: float, seed: int) -> tuple[np.ndarr
     return oof, time.perf_counter() - start
 
 
+def _fractions(formula: str) -> dict[str, float]:
+    return {el.symbol: float(x) for el, x in _comp(formula).fractional_composition.items()}
+
+
+def _dft_relax(frame: pd.DataFrame, reference) -> tuple[np.ndarray, np.ndarray, float]:
+    """CHGNet relaxation of each row's DFT structure: (energy per atom, raw formation energy, seconds)."""
+    from matloop.design.relax import relax_structures
+    from matloop.represent.structure_io import read_structures
+
+    t = time.perf_counter()
+    relaxed = relax_structures(read_structures(frame["structure"].tolist()), fmax=0.05, steps=200)
+    energy = relaxed["energy_per_atom"].to_numpy(float)
+    ef = np.array([reference.formation_energy(_comp(f), e) if np.isfinite(e) else np.nan
+                   for f, e in zip(frame["reduced"], energy, strict=True)])
+    return energy, ef, time.perf_counter() - t
+
+
+def _hull(reference, formulas, formation_energies) -> np.ndarray:
+    return np.array([reference.hull_distance(f, ef, leave_out=[f])[0] if np.isfinite(ef) else np.nan
+                     for f, ef in zip(formulas, formation_energies, strict=True)])
+
+
+def calibrate(eligible: pd.DataFrame, reference, args) -> None:
+    """Fit and store the correction and e_hull_std on a calibration sample (stage 1)."""
+    import chgnet
+
+    from matloop.design import stability_calibration as sc
+
+    cal = stratified(eligible, args.calibrate, args.cal_seed, unstable_share=CAL_UNSTABLE_SHARE)
+    print(f"calibration sample: {len(cal)} ({strata(cal)})", flush=True)
+    t = time.perf_counter()
+    for e in sorted({e for f in cal["reduced"] for e in _elements(f)}):
+        reference.chemical_potential(e)
+    print(f"references in {time.perf_counter() - t:.0f} s", flush=True)
+    _, ef, seconds = _dft_relax(cal, reference)
+    err = ef - cal["formation_energy_per_atom"].to_numpy(float)
+    ok = np.isfinite(err)
+    cal, err = cal[ok].reset_index(drop=True), err[ok]
+    fractions = [_fractions(f) for f in cal["reduced"]]
+    oof = sc.cross_validate(fractions, err, folds=5, seed=args.cal_seed)
+    chosen, cv_mae = sc.choose_correction(err, oof)
+    correction = sc.fit_correction(fractions, err, *chosen)
+    corrected_oof = ef[ok] - oof[chosen]
+    e_oof = _hull(reference, cal["reduced"], corrected_oof)
+    std, brier = sc.fit_std(e_oof, cal["truth_stable"].to_numpy(bool), THRESHOLD)
+    resid = err - oof[chosen]
+    summary = {"mae_raw": float(np.abs(err).mean()), "rmse_raw": float(np.sqrt((err**2).mean())),
+               "bias_raw": float(err.mean()), "median_raw": float(np.median(err)),
+               "mae_corrected_oof": float(np.abs(resid).mean()), "rmse_corrected_oof": float(np.sqrt((resid**2).mean())),
+               "mae_scale": float(np.abs(resid).mean() * NORMAL_SCALE), "brier": brier,
+               "relax_seconds": seconds, "load_average": list(os.getloadavg())}
+    print(f"calibration: {summary}; CV MAE {cv_mae}; chosen {chosen}; std {std}", flush=True)
+    date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    CALIBRATION.write_text(json.dumps({
+        "e_hull_std": std, "correction": correction.to_dict(), "n": len(cal), "seed": args.cal_seed,
+        "strata": strata(cal), "cv_mae": cv_mae, "parsimony": sc.PARSIMONY, "summary": summary,
+        "potential": f"CHGNet 0.3.0 (chgnet {getattr(chgnet, '__version__', '?')})",
+        "what": "CHGNet formation energies (relaxed from the DFT structure, fmax 0.05, 200 steps; elemental references "
+                "relaxed with CHGNet) against the Materials Project DFT values of the bundled flla compounds listed "
+                "here (2-3 elements, at most 10 sites, stratified by stability). correction: the predicted CHGNet "
+                "error (bias + sum of atomic fraction x per-element term), chosen among none/bias/median/per-element "
+                "ridge by 5-fold out-of-fold MAE (simplest within `parsimony` of the best), subtracted from every "
+                "formation energy. e_hull_std: the normal scale whose p_stable has the lowest Brier score on the "
+                "out-of-fold corrected E_hull of these compounds. benchmarks/stability.py evaluates on other compounds.",
+        "source": f"benchmarks/stability.py --calibrate {args.calibrate} --cal-seed {args.cal_seed} "
+                  f"--max-sites {args.max_sites}", "date": date,
+        "compounds": cal["reduced"].tolist()}, indent=1) + "\n")
+    RESULTS.mkdir(exist_ok=True)
+    rows = cal[["reduced", "formation_energy_per_atom", "truth_e_hull", "truth_stable"]].assign(
+        chgnet_ef=ef[ok], error=err, oof_corrected_e_hull=e_oof)
+    (RESULTS / "stability_calibration_rows.json").write_text(rows.to_json(orient="records", indent=1))
+    print(f"wrote {CALIBRATION}", flush=True)
+
+
+def evaluate_run(gs: pd.DataFrame, eligible: pd.DataFrame, reference, args) -> None:
+    """The evaluation (stage 2), checkpointed after each pipeline chunk."""
+    import torch
+
+    from matloop.design import stability_calibration as sc
+    from matloop.design.stability import load_calibration, load_correction, validate_stability
+    from matloop.design.structure_search import PrototypeLibrary
+
+    calibration, correction = load_calibration(), load_correction()
+    cal_set = set(calibration.get("compounds", []))
+    if not cal_set:
+        raise SystemExit("the stored calibration lists no compounds: run --calibrate first")
+    sample = stratified(eligible, args.pipeline, args.seed, exclude=cal_set)
+    assert not cal_set & set(sample["reduced"])
+    print(f"evaluation sample: {len(sample)} ({strata(sample)}); correction {correction.describe()}, "
+          f"e_hull_std {calibration['e_hull_std']}", flush=True)
+    partial = RESULTS / f"{args.out}_partial.json"
+    state = json.loads(partial.read_text()) if args.resume and partial.exists() else {}
+    load_start = state.get("load_start", list(os.getloadavg()))
+    t0 = time.perf_counter()
+    if "prep" not in state:
+        t = time.perf_counter()
+        for e in sorted({e for f in sample["reduced"] for e in _elements(f)}):
+            reference.chemical_potential(e)
+        ref_seconds = time.perf_counter() - t
+        oof, ml_seconds = composition_ml(gs, args.ml_budget, args.seed)
+        ml_ef = dict(zip(gs["reduced"], oof, strict=True))
+        eligible = eligible.assign(ml_e_hull=_hull(reference, eligible["reduced"], [ml_ef[f] for f in eligible["reduced"]]))
+        outside = ~eligible["reduced"].isin(set(sample["reduced"]))
+        ml_std, _ = sc.fit_std(eligible.loc[outside, "ml_e_hull"], eligible.loc[outside, "truth_stable"], THRESHOLD)
+        print(f"references {ref_seconds:.0f} s, composition ML {ml_seconds:.0f} s (std {ml_std})", flush=True)
+        energy, ef, dft_seconds = _dft_relax(sample, reference)
+        ef_c = np.array([correction.apply(x, _fractions(f)) if np.isfinite(x) else np.nan
+                         for f, x in zip(sample["reduced"], ef, strict=True)])
+        state = {"load_start": load_start, "prep": {
+            "ref_seconds": ref_seconds, "ml_seconds": ml_seconds, "ml_std": ml_std, "dft_seconds": dft_seconds,
+            "ml_all": scores(eligible["truth_stable"].to_numpy(bool), eligible["ml_e_hull"].to_numpy(float) < THRESHOLD),
+            "ml_e_hull": dict(zip(eligible["reduced"], eligible["ml_e_hull"].astype(float), strict=True)),
+            "dft_energy": dict(zip(sample["reduced"], energy.astype(float), strict=True)),
+            "dft_e_hull": dict(zip(sample["reduced"], _hull(reference, sample["reduced"], ef_c).astype(float), strict=True))},
+            "rows": [], "pipeline_seconds": 0.0, "pipeline_cpu_seconds": 0.0}
+        partial.write_text(json.dumps(state, default=float))
+    done = {r["reduced"] for r in state["rows"]}
+    order = sample["reduced"].iloc[np.random.default_rng(args.seed).permutation(len(sample))]
+    todo = [f for f in order if f not in done]  # shuffled: a cut run is a random subset, not the first strata
+    library = PrototypeLibrary.from_datasets() if todo else None
+    for a in range(0, len(todo), args.chunk):
+        chunk = todo[a:a + args.chunk]
+        t, cpu = time.perf_counter(), time.process_time()
+        found = validate_stability(chunk, top_k=len(chunk), max_ehull=THRESHOLD, structures_per_formula=args.structures,
+                                   steps=args.steps, reference=reference, library=library, leave_out=True)
+        state["pipeline_seconds"] += time.perf_counter() - t
+        state["pipeline_cpu_seconds"] += time.process_time() - cpu
+        state.setdefault("chunks", []).append({"n": len(chunk), "seconds": time.perf_counter() - t,
+                                               "cpu_seconds": time.process_time() - cpu, "load": list(os.getloadavg())})
+        cols = ["validation", "e_hull", "p_stable", "energy_per_atom", "formation_energy", "prototype", "relax_converged", "reason"]
+        for f, rec in zip(chunk, found[cols].to_dict("records"), strict=True):
+            state["rows"].append({"reduced": f, **rec})
+        state["load_end"] = list(os.getloadavg())
+        partial.write_text(json.dumps(state, default=float))
+        report(sample, state, calibration, correction, eligible, args, torch.get_num_threads(),
+               partial=len(state["rows"]) < len(sample))
+        print(f"pipeline {len(state['rows'])}/{len(sample)} ({state['pipeline_seconds']:.0f} s, load "
+              f"{os.getloadavg()[0]:.1f}, {time.perf_counter() - t0:.0f} s in this run)", flush=True)
+    if not todo:  # everything done earlier: rewrite the report from the checkpoint (--resume)
+        report(sample, state, calibration, correction, eligible, args, torch.get_num_threads(), partial=False)
+
+
+def report(sample, state, calibration, correction, eligible, args, threads, partial: bool) -> None:
+    """Score the finished rows and write the json and markdown results."""
+    from matloop.design.relax import RELAX_THREADS
+    from matloop.design.stability import p_below
+
+    prep = state["prep"]
+    rows = pd.DataFrame(state["rows"]).merge(sample[["reduced", "truth_e_hull", "truth_stable", "n_elements"]], on="reduced")
+    std = float(calibration["e_hull_std"])  # CHGNet on the DFT structure; the pipeline's own when stored
+    std_pipeline = float(calibration.get("e_hull_std_pipeline", std))
+    rows["e_hull_raw"] = [e + correction.error(_fractions(f)) for f, e in zip(rows["reduced"], rows["e_hull"], strict=True)]
+    rows["p_stable_raw"] = [p_below(e, std_pipeline, THRESHOLD) for e in rows["e_hull_raw"]]
+    rows["dft_e_hull"] = rows["reduced"].map(prep["dft_e_hull"]).astype(float)
+    rows["dft_p_stable"] = [p_below(e, std, THRESHOLD) for e in rows["dft_e_hull"]]
+    rows["ml_e_hull"] = rows["reduced"].map(prep["ml_e_hull"]).astype(float)
+    rows["ml_p_stable"] = [p_below(e, prep["ml_std"], THRESHOLD) for e in rows["ml_e_hull"]]
+    rows["energy_gap"] = rows["energy_per_atom"].astype(float) - rows["reduced"].map(prep["dft_energy"]).astype(float)
+    n = len(rows)
+    timing = {"pipeline_seconds": state["pipeline_seconds"], "per_candidate_seconds": state["pipeline_seconds"] / n,
+              "pipeline_cpu_seconds": state["pipeline_cpu_seconds"], "per_candidate_cpu_seconds": state["pipeline_cpu_seconds"] / n,
+              "references_seconds": prep["ref_seconds"], "dft_structure_relax_seconds": prep["dft_seconds"],
+              "dft_structure_per_compound_seconds": prep["dft_seconds"] / len(sample), "ml_seconds": prep["ml_seconds"],
+              "load_average_start": state["load_start"], "load_average_end": state["load_end"],
+              "cpu_count": os.cpu_count(), "torch_threads": threads, "relax_threads": RELAX_THREADS,
+              "median_chunk_per_candidate_seconds": float(np.median([c["seconds"] / c["n"] for c in state["chunks"]]))
+              if state.get("chunks") else None}
+    out = {"threshold": THRESHOLD, "settings": vars(args), "eligible": len(eligible), "evaluation_planned": len(sample),
+           "partial": partial, "strata": strata(rows), "calibration": calibration | {"compounds": len(calibration["compounds"])},
+           "scores": evaluate(rows, THRESHOLD, args.bootstrap, args.seed), "p_cuts": p_threshold_table(rows),
+           "composition_ml_all_eligible": prep["ml_all"], "ml_std": prep["ml_std"], "diagnosis": diagnosis(rows, THRESHOLD),
+           "timing": timing, "statuses": rows["validation"].value_counts().to_dict(),
+           "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
+           "rows": json.loads(rows.drop(columns=["reason"]).to_json(orient="records"))}
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(out, indent=1, default=float))
+    (RESULTS / f"{args.out}.md").write_text(markdown(out, rows))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pipeline", type=int, default=24, help="compounds through the full pipeline")
-    ap.add_argument("--calibration", type=int, default=36, help="more compounds for the CHGNet error only")
+    ap.add_argument("--calibrate", type=int, default=0, help="fit and store the calibration on this many compounds")
+    ap.add_argument("--cal-seed", type=int, default=1)
+    ap.add_argument("--pipeline", type=int, default=0, help="evaluation compounds (through every method)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--structures", type=int, default=2, help="candidate structures per formula")
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--max-sites", type=int, default=10)
-    ap.add_argument("--ml-budget", type=float, default=30.0, help="AutoModel seconds per fold")
-    ap.add_argument("--no-calibration-file", action="store_true", help="do not rewrite the stored calibration")
+    ap.add_argument("--ml-budget", type=float, default=10.0, help="AutoModel seconds per fold")
+    ap.add_argument("--chunk", type=int, default=10, help="pipeline compounds between checkpoints")
+    ap.add_argument("--resume", action="store_true", help="continue from results/<out>_partial.json")
+    ap.add_argument("--bootstrap", type=int, default=2000)
     ap.add_argument("--out", default="stability")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    import torch
-
     import matloop.datasets as datasets
-    from matloop.design.relax import HullReference, relax_structures
-    from matloop.design.stability import p_below, validate_stability
-    from matloop.represent.structure_io import read_structures
+    from matloop.design.relax import HullReference
 
-    load_start = os.getloadavg()
-    t0 = time.perf_counter()
-    ds = datasets.load("flla")
-    gs = ground_states(ds.frame)
+    gs = ground_states(datasets.load("flla").frame)
     reference = HullReference.from_dataset()
-    print(f"flla: {len(ds.frame)} rows, {len(gs)} formulas", flush=True)
     with_structure = set(reference.elemental)
     eligible = gs[(gs["n_elements"].isin([2, 3])) & (gs["nsites"] <= args.max_sites)
                   & gs["reduced"].map(lambda f: all(e in with_structure for e in _elements(f)))].copy()
     eligible["truth_e_hull"] = [reference.hull_distance(f, ef, leave_out=[f])[0] for f, ef in
                                 zip(eligible["reduced"], eligible["formation_energy_per_atom"], strict=True)]
     eligible["truth_stable"] = eligible["truth_e_hull"] < THRESHOLD
-    print(f"eligible: {len(eligible)} compounds ({int(eligible['truth_stable'].sum())} stable)", flush=True)
-    sample = stratified(eligible, args.pipeline, args.seed)
-    extra = stratified(eligible, args.calibration, args.seed + 1, exclude=set(sample["reduced"]))
-    calib = pd.concat([sample, extra], ignore_index=True)
-
-    # CHGNet elemental references (relaxed), timed apart
-    t = time.perf_counter()
-    elements = sorted({e for f in calib["reduced"] for e in _elements(f)})
-    for e in elements:
-        reference.chemical_potential(e)
-    ref_seconds = time.perf_counter() - t
-    print(f"{len(elements)} elemental references in {ref_seconds:.0f} s", flush=True)
-
-    # CHGNet from the DFT structure: the potential's own error (calibration)
-    t = time.perf_counter()
-    relaxed = relax_structures(read_structures(calib["structure"].tolist()), fmax=0.05, steps=200)
-    dft_seconds = time.perf_counter() - t
-    calib["chgnet_ef"] = [reference.formation_energy(_comp(f), e) for f, e in
-                          zip(calib["reduced"], relaxed["energy_per_atom"], strict=True)]
-    calib["chgnet_converged"] = relaxed["converged"].to_numpy()
-    err = (calib["chgnet_ef"] - calib["formation_energy_per_atom"]).to_numpy(float)
-    ok = np.isfinite(err)
-    calibration = {"n": int(ok.sum()), "mae": float(np.abs(err[ok]).mean()), "rmse": float(np.sqrt((err[ok] ** 2).mean())),
-                   "bias": float(err[ok].mean()), "median_abs": float(np.median(np.abs(err[ok])))}
-    calib["chgnet_e_hull"] = [reference.hull_distance(f, ef, leave_out=[f])[0] if np.isfinite(ef) else np.nan
-                              for f, ef in zip(calib["reduced"], calib["chgnet_ef"], strict=True)]
-    print(f"CHGNet formation-energy error on {calibration['n']}: MAE {calibration['mae']:.3f}, "
-          f"RMSE {calibration['rmse']:.3f} eV/atom ({dft_seconds:.0f} s)", flush=True)
-
-    if not args.no_calibration_file:
-        write_calibration(calibration, args, datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                          len(calib))
-
-    # the full pipeline from the formula alone
-    t, cpu = time.perf_counter(), time.process_time()
-    found = validate_stability(sample["reduced"].tolist(), top_k=len(sample), max_ehull=THRESHOLD,
-                               structures_per_formula=args.structures, steps=args.steps,
-                               e_hull_std=calibration["mae"] * NORMAL_SCALE, reference=reference, leave_out=True,
-                               progress=lambda m: print("  " + m, flush=True))
-    pipe_seconds, pipe_cpu = time.perf_counter() - t, time.process_time() - cpu
-    load_end = os.getloadavg()
-    sample = sample.join(found[["validation", "e_hull", "p_stable", "prototype", "relax_converged", "reason"]])
-    sample = sample.merge(calib[["reduced", "chgnet_e_hull", "chgnet_ef"]], on="reduced", how="left")
+    print(f"eligible: {len(eligible)} compounds ({strata(eligible)})", flush=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.out}_partial.json").write_text(json.dumps(  # a checkpoint before the ML stage
-        {"calibration": calibration, "pipeline_seconds": pipe_seconds, "pipeline_cpu_seconds": pipe_cpu,
-         "load_average": [load_start, load_end],
-         "rows": json.loads(sample.drop(columns=["structure"]).to_json(orient="records"))}, indent=1, default=float))
-    print(f"pipeline: {pipe_seconds:.0f} s wall, {pipe_cpu:.0f} s CPU for {len(sample)}", flush=True)
-
-    # composition-only ML (last: the slowest stage on a loaded machine): out-of-fold formation energies for every flla formula
-    oof, ml_seconds = composition_ml(gs, args.ml_budget, args.seed)
-    ml_ef = dict(zip(gs["reduced"], oof, strict=True))
-    eligible["ml_e_hull"] = [reference.hull_distance(f, ml_ef[f], leave_out=[f])[0] for f in eligible["reduced"]]
-    print(f"composition ML done in {ml_seconds:.0f} s", flush=True)
-
-    sample = sample.merge(eligible[["reduced", "ml_e_hull"]], on="reduced", how="left")
-
-    truth = sample["truth_stable"].to_numpy(bool)
-    e_pipe = sample["e_hull"].to_numpy(float)
-    results = {
-        "pipeline": scores(truth, np.nan_to_num(e_pipe, nan=np.inf) < THRESHOLD),
-        "chgnet_dft_structure": scores(truth, np.nan_to_num(sample["chgnet_e_hull"].to_numpy(float), nan=np.inf) < THRESHOLD),
-        "composition_ml": scores(truth, sample["ml_e_hull"].to_numpy(float) < THRESHOLD),
-        "composition_ml_all_eligible": scores(eligible["truth_stable"].to_numpy(bool),
-                                              eligible["ml_e_hull"].to_numpy(float) < THRESHOLD),
-        "calib_dft_structure": scores(calib["truth_stable"].to_numpy(bool),
-                                      np.nan_to_num(calib["chgnet_e_hull"].to_numpy(float), nan=np.inf) < THRESHOLD),
-    }
-    finite = np.isfinite(e_pipe)
-    mae = {"pipeline": float(np.abs(e_pipe[finite] - sample["truth_e_hull"].to_numpy(float)[finite]).mean()),
-           "composition_ml": float(np.abs(sample["ml_e_hull"] - sample["truth_e_hull"]).mean()),
-           "chgnet_dft_structure": float(np.nanmean(np.abs(sample["chgnet_e_hull"] - sample["truth_e_hull"])))}
-    p = sample["p_stable"].to_numpy(float)
-    brier = float(np.mean((np.where(np.isfinite(p), p, 0.0) - truth) ** 2))
-    timing = {"pipeline_seconds": pipe_seconds, "per_candidate_seconds": pipe_seconds / len(sample),
-              "pipeline_cpu_seconds": pipe_cpu, "per_candidate_cpu_seconds": pipe_cpu / len(sample),
-              "references_seconds": ref_seconds, "dft_structure_relax_seconds": dft_seconds,
-              "dft_structure_per_compound_seconds": dft_seconds / len(calib), "ml_seconds": ml_seconds,
-              "total_seconds": time.perf_counter() - t0, "load_average_start": load_start,
-              "load_average_end": load_end, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
-    report = {"threshold": THRESHOLD, "settings": vars(args), "eligible": len(eligible), "calibration": calibration,
-              "scores": results, "e_hull_mae": mae, "pipeline_brier_p_stable": brier, "timing": timing,
-              "statuses": sample["validation"].value_counts().to_dict(),
-              "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-              "machine": platform.platform(),
-              "rows": json.loads(sample.drop(columns=["structure"]).to_json(orient="records"))}
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=1, default=float))
-    (RESULTS / f"{args.out}_partial.json").unlink(missing_ok=True)
-    (RESULTS / f"{args.out}.md").write_text(markdown(report, sample))
-    print((RESULTS / f"{args.out}.md").read_text())
-    _ = p_below  # the p_stable of each row comes from validate_stability
-
-
-def write_calibration(calibration: dict, args, date: str, n: int) -> None:
-    import chgnet
-
-    CALIBRATION.parent.mkdir(exist_ok=True)
-    CALIBRATION.write_text(json.dumps({
-        "e_hull_std": round(calibration["mae"] * NORMAL_SCALE, 4),
-        "formation_energy_rmse": round(calibration["rmse"], 4),
-        "formation_energy_mae": round(calibration["mae"], 4), "formation_energy_bias": round(calibration["bias"], 4),
-        "n": calibration["n"], "potential": f"CHGNet 0.3.0 (chgnet {getattr(chgnet, '__version__', '?')})",
-        "what": "error (eV/atom) of CHGNet formation energies (relaxed from the DFT structure, fmax 0.05, 200 steps; "
-                "elemental references relaxed with CHGNet) against the Materials Project DFT values of bundled flla "
-                "compounds (2-3 elements, stratified by stability). e_hull_std = MAE x sqrt(pi/2), the normal "
-                "scale of the typical error; the errors have heavy tails (the RMSE is larger, set by a few "
-                "compounds off by 0.5 eV/atom and more), so p_stable is optimistic for such outliers",
-        "source": f"benchmarks/stability.py --pipeline {args.pipeline} --calibration {args.calibration} "
-                  f"--seed {args.seed} (compounds: {n})", "date": date}, indent=1) + "\n")
-
-
-def markdown(report: dict, sample: pd.DataFrame) -> str:
-    s, t, c = report["scores"], report["timing"], report["calibration"]
-    lines = [
-        "# Stability check: E_hull classification (stable = E_hull < 0.1 eV/atom)", "",
-        f"Generated by `benchmarks/stability.py` ({report['date']}). Truth: Materials Project DFT formation "
-        "energies of the bundled flla set, hull built leave-one-out (the compound's formula left out of its own "
-        f"reference). Stratified sample of {s['pipeline']['n']} compounds (2 and 3 elements x stable or not, "
-        f"at most {report['settings']['max_sites']} sites, every element with a bundled elemental structure; "
-        f"{report['eligible']} eligible), sized for a shared 2-core machine.", "",
-        "| method | n | precision | recall | F1 | accuracy | E_hull MAE (eV/atom) |", "|---|---|---|---|---|---|---|"]
-    for key, label in (("pipeline", "relaxation pipeline (formula -> prototypes -> CHGNet -> hull)"),
-                       ("chgnet_dft_structure", "CHGNet relaxation of the known DFT structure"),
-                       ("composition_ml", "composition-only ML (AutoModel, out-of-fold) + hull")):
-        r = s[key]
-        lines.append(f"| {label} | {r['n']} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | "
-                     f"{r['accuracy']:.2f} | {report['e_hull_mae'][key]:.3f} |")
-    a = s["composition_ml_all_eligible"]
-    lines += ["", f"Composition-only ML on all {a['n']} eligible compounds: precision {a['precision']:.2f}, "
-              f"recall {a['recall']:.2f} ({a['truly_stable']} truly stable). CHGNet from the DFT structure on the "
-              f"{s['calib_dft_structure']['n']}-compound calibration sample: precision "
-              f"{s['calib_dft_structure']['precision']:.2f}, recall {s['calib_dft_structure']['recall']:.2f}.", "",
-              f"CHGNet formation-energy error (calibration, n = {c['n']}): MAE {c['mae']:.3f}, RMSE {c['rmse']:.3f}, "
-              f"bias {c['bias']:+.3f} eV/atom. MAE x sqrt(pi/2) = {c['mae'] * NORMAL_SCALE:.3f} is the `e_hull_std` that "
-              f"`--validate stability` reports (a normal scale of the typical error; the RMSE is set by a few large "
-              f"outliers) "
-              f"(stored in src/matloop/design/data/stability_calibration.json). Brier score of the pipeline's "
-              f"p_stable: {report['pipeline_brier_p_stable']:.3f}.", "",
-              f"Pipeline statuses: {', '.join(f'{k} {v}' for k, v in report['statuses'].items())}.", "",
-              "## Time on this machine", "",
-              f"- pipeline: {t['per_candidate_seconds']:.1f} s wall ({t['per_candidate_cpu_seconds']:.1f} s of CPU "
-              f"time in this process) per candidate ({report['settings']['structures']} "
-              f"structures, at most {report['settings']['steps']} FIRE steps each), {t['pipeline_seconds']:.0f} s "
-              f"for {s['pipeline']['n']}; elemental references once: {t['references_seconds']:.0f} s",
-              f"- CHGNet relaxation from the DFT structure: {t['dft_structure_per_compound_seconds']:.1f} s per compound",
-              f"- composition ML (featurize + 5 AutoModel fits on {report['settings']['ml_budget']:g} s budgets): "
-              f"{t['ml_seconds']:.0f} s",
-              f"- {t['cpu_count']} cores shared with other jobs; load average at start "
-              f"{', '.join(f'{x:.1f}' for x in t['load_average_start'])}, at end "
-              f"{', '.join(f'{x:.1f}' for x in t['load_average_end'])}; torch threads {t['torch_threads']}", "",
-              "## Rows", "", "| formula | truth E_hull | pipeline | status | CHGNet (DFT structure) | ML |",
-              "|---|---|---|---|---|---|"]
-    for _, r in sample.iterrows():
-        lines.append(f"| {r['reduced']} | {r['truth_e_hull']:.3f} | {r['e_hull']:.3f} | {r['validation']} | "
-                     f"{r['chgnet_e_hull']:.3f} | {r['ml_e_hull']:.3f} |")
-    return "\n".join(lines) + "\n"
+    if args.calibrate:
+        calibrate(eligible, reference, args)
+    if args.pipeline:
+        evaluate_run(gs, eligible, reference, args)
 
 
 def _elements(formula: str) -> list[str]:

@@ -14,7 +14,12 @@ perov_5), every row, with the same shuffled 5-fold split (seed 0) for every mode
 - ``gnn``: matloop's crystal graph network (``--model gnn``); ``--gnn-max-train`` caps its training rows
   (a random subset of the fold's training rows, seed 0; the test fold is always whole);
 - ``structure_auto``: the structure AutoModel (:class:`FeatureSetAutoModel` on the composition,
-  structure and CHGNet sets: the default of ``matloop fit`` on a structure table), as shipped.
+  structure and CHGNet sets), without the network candidate;
+- ``structure_auto_gnn``: what ``matloop fit --model auto`` builds on a structure table (the CLI's own
+  ``build_model``): the same AutoModel plus the crystal graph network as a stacked candidate
+  (:mod:`matloop.models.structure_gnn`, ``--gnn-candidate auto``: considered only for the row range of
+  ``gnn_decision``, with the CLI's default network budget, ``FIT_BUDGET / 2`` = 300 s); the feature-set
+  AutoModel gets ``--auto-budget`` like ``structure_auto``, so the two columns differ only by the network.
 
 Forests are wrapped as ``matloop fit`` wraps them (std rescaled on 5-fold CV residuals). Metrics:
 MAE, RMSE, miscalibration area, 95 % coverage (of the model's own interval where it has one, else
@@ -26,7 +31,7 @@ and reused by every fold and by a rerun; CHGNet rows also go through matloop's c
 a file lock, so a GNN-only run can go beside the others), and a rerun skips the folds already there
 with the same settings; ``structures.json`` and ``structures.md`` are rebuilt from it after each fold.
 
-usage: python benchmarks/structures.py [--sets log10_kvrh ...] [--models ...] [--folds 5]
+usage: python benchmarks/structures.py [--sets log10_kvrh ...] [--models ...] [--folds 5] [--fold-order 0 1 ...]
        [--auto-budget 600] [--comp-budget 300] [--gnn-max-train 3000] [--cache-dir DIR]
        python benchmarks/structures.py --throughput 200 --threads 2   (CHGNet structures/s, cache off)
        python benchmarks/structures.py --markdown-only
@@ -55,7 +60,9 @@ from structures_report import write_markdown  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 FOLDS_FILE = RESULTS / "structures_folds.json"
-MODELS = ("composition_auto", "matminer_rf", "structure_rf", "chgnet_rf", "structure_auto", "gnn")
+MODELS = ("composition_auto", "matminer_rf", "structure_rf", "chgnet_rf", "structure_auto", "gnn", "structure_auto_gnn")
+#: models that train the crystal graph network (not run by default: --models NAME)
+NETWORK_MODELS = ("gnn", "structure_auto_gnn")
 #: sets that share their structures (and so their features)
 SOURCE = {"log10_kvrh": "elastic", "log10_gvrh": "elastic", "dielectric_n": "dielectric", "flla_eform": "flla",
           "perov_heat": "perov"}
@@ -149,10 +156,37 @@ def forest():
                                  method="scale", cv=5)
 
 
+def cli_structure_auto(auto_budget: float):
+    """What ``matloop fit --model auto`` builds on a structure table, from the CLI's own ``build_model`` (its
+    default budgets): the unfitted feature-set AutoModel with ``auto_budget`` seconds, and the featurizer's
+    options of the network candidate (``gnn``, ``gnn_budget``, ``random_state``)."""
+    import argparse
+    from types import SimpleNamespace
+
+    from sklearn.base import clone
+
+    from matloop.cli.commands.fit import build_model
+
+    options = argparse.Namespace(model="auto", featurizer=None, transfer="none", seed=0, gnn_candidate="auto",
+                                 time_budget=None, bounds="auto", extra_inputs=None)
+    model = build_model(SimpleNamespace(kind="structure", task="regression", extra_inputs=None), options)
+    if model.featurizer != "structure_auto":
+        raise RuntimeError(f"matloop fit builds {model.featurizer!r} on a structure table, not structure_auto")
+    return clone(model.estimator).set_params(time_budget=auto_budget), dict(model.featurizer_params)
+
+
+def _sets_frame(feats) -> pd.DataFrame:
+    """The composition, structure and CHGNet sets side by side, prefixed as StructureFeatureSets does."""
+    from matloop.models.structure_auto import SEP
+
+    return pd.concat([feats[k].set_axis([f"{k}{SEP}{c}" for c in feats[k].columns], axis=1)
+                      for k in ("composition", "structure", "chgnet")], axis=1)
+
+
 def run_model(name: str, feats, structures, y, tr, te, args):
     """Fit one model on ``tr``, predict ``te``: (pred, std, lower, upper, distribution, info)."""
     from matloop.models.automodel import AutoModel
-    from matloop.models.structure_auto import SEP, FeatureSetAutoModel
+    from matloop.models.structure_auto import FeatureSetAutoModel
 
     info = {}
     if name == "gnn":
@@ -176,23 +210,51 @@ def run_model(name: str, feats, structures, y, tr, te, args):
     elif name == "chgnet_rf":
         X, est = feats["chgnet"], forest()
     elif name == "structure_auto":
-        X = pd.concat([feats[k].set_axis([f"{k}{SEP}{c}" for c in feats[k].columns], axis=1)
-                       for k in ("composition", "structure", "chgnet")], axis=1)
-        est = FeatureSetAutoModel(time_budget=args.auto_budget, n_jobs=-1, random_state=0)
+        X, est = _sets_frame(feats), FeatureSetAutoModel(time_budget=args.auto_budget, n_jobs=-1, random_state=0)
+    elif name == "structure_auto_gnn":
+        X, est, info = _with_network(feats, structures, y, tr, te, args)
     else:
         raise ValueError(name)
-    est.fit(X.iloc[tr], y[tr])
-    pred, std = est.predict(X.iloc[te], return_std=True)
+    Xtr, Xte = X.iloc[tr], X.iloc[te]
+    if name == "structure_auto_gnn":  # the network's rows are already the training and the test rows
+        Xtr, Xte = X.iloc[: len(tr)], X.iloc[len(tr):]
+    est.fit(Xtr, y[tr])
+    pred, std = est.predict(Xte, return_std=True)
     lower = upper = dist = None
     if hasattr(est, "predict_distribution"):  # AutoModels: their predictive distribution (PIT calibration)
-        dist = est.predict_distribution(X.iloc[te], mean_std=(pred, std))
+        dist = est.predict_distribution(Xte, mean_std=(pred, std))
     elif hasattr(est, "predict_interval"):
-        lower, upper = est.predict_interval(X.iloc[te])
-    if name == "structure_auto":
-        info = {"weights": est.weights_, "inner_cv_mae": est.cv_scores_, "sets": list(est.blocks_),
+        lower, upper = est.predict_interval(Xte)
+    if name in ("structure_auto", "structure_auto_gnn"):
+        info = {**info, "weights": est.weights_, "inner_cv_mae": est.cv_scores_, "sets": list(est.blocks_),
                 "candidates_finished": {k: [c for c in m.cv_scores_ if c != "ensemble"]
                                         for k, m in est.models_.items() if m is not None}}
     return pred, std, lower, upper, dist, {"rows_train": len(tr), **info}
+
+
+def _with_network(feats, structures, y, tr, te, args):
+    """``structure_auto_gnn``: training rows then test rows of the sets plus, when ``gnn_decision`` takes it, the
+    network's held-out (training) and ensemble (test) prediction and std, as ``StructureFeatureSets`` makes
+    them; the CLI's estimator; what the network did."""
+    from matloop.models.structure_auto import SEP
+    from matloop.models.structure_gnn import COLUMNS, MAX_ROWS, fit_gnn_block, gnn_block
+
+    est, options = cli_structure_auto(args.auto_budget)
+    X = _sets_frame(feats)
+    X = pd.concat([X.iloc[tr], X.iloc[te]], ignore_index=True)
+    t = time.perf_counter()
+    net, block, note = fit_gnn_block([structures[i] for i in tr], y[tr], options["gnn"], options["gnn_budget"],
+                                     None, options["random_state"])
+    info = {"gnn_note": note, "gnn_budget": options["gnn_budget"], "gnn_max_rows": MAX_ROWS}
+    if net is None:
+        return X, est, info
+    test = gnn_block(net, [structures[i] for i in te])
+    X[[f"gnn{SEP}{c}" for c in COLUMNS]] = np.vstack([block, test])
+    info.update({"gnn_seconds": time.perf_counter() - t, "gnn_fit_seconds": net.fit_seconds_,
+                 "gnn_epochs": list(net.n_epochs_), "gnn_member_seconds": list(net.member_seconds_),
+                 "gnn_n_jobs": int(net.n_jobs), "gnn_oof_mae": float(np.mean(np.abs(block[:, 0] - y[tr]))),
+                 "gnn_test_mae": float(np.mean(np.abs(test[:, 0] - y[te])))})
+    return X, est, info
 
 
 @contextlib.contextmanager
@@ -212,6 +274,9 @@ def _records() -> list[dict]:
 
 def _settings(name: str, args) -> dict:
     """What a fold's result depends on besides the data (a rerun with other settings recomputes it)."""
+    if name == "structure_auto_gnn":  # (the row cap of gnn_decision is in the record: gnn_max_rows, gnn_note)
+        _, options = cli_structure_auto(args.auto_budget)
+        return {"time_budget": args.auto_budget, "gnn": options["gnn"], "gnn_budget": options["gnn_budget"]}
     return {"composition_auto": {"time_budget": args.comp_budget}, "structure_auto": {"time_budget": args.auto_budget},
             "gnn": {"max_train": args.gnn_max_train, "n_threads": args.gnn_threads}}.get(name, {})
 
@@ -253,7 +318,8 @@ def run_set(set_name: str, args) -> None:
     info["read_seconds"] = time.perf_counter() - t0
     need = {g for m in args.models for g in {"composition_auto": ["composition"], "matminer_rf": ["matminer"],
                                               "structure_rf": ["structure"], "chgnet_rf": ["chgnet"],
-                                              "structure_auto": ["composition", "structure", "chgnet"]}.get(m, [])}
+                                              "structure_auto": ["composition", "structure", "chgnet"],
+                                              "structure_auto_gnn": ["composition", "structure", "chgnet"]}.get(m, [])}
     feats, seconds = features(set_name, structures, [g for g in GROUPS if g in need], args)
     splits = list(KFold(5, shuffle=True, random_state=0).split(y))[: args.folds]
     meta = {"info": info, "featurize_seconds": seconds, "machine": f"{platform.machine()}, {os.cpu_count()} cores "
@@ -311,8 +377,9 @@ def throughput(n: int, threads: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
-    parser.add_argument("--models", nargs="+", default=[m for m in MODELS if m != "gnn"], choices=MODELS,
-                        help="default: all but the GNN (run it apart: --models gnn)")
+    parser.add_argument("--models", nargs="+", default=[m for m in MODELS if m not in NETWORK_MODELS], choices=MODELS,
+                        help="default: all but those that train the network (run them apart: --models gnn "
+                             "structure_auto_gnn)")
     parser.add_argument("--folds", type=int, default=5, help="how many of the 5 folds to run (default all)")
     parser.add_argument("--fold-order", type=int, nargs="+", help="which folds, in which order (default 0..folds-1): "
                         "two processes can share a set from both ends")

@@ -2,7 +2,10 @@
 
 Kept apart from the runner so that the report can be rebuilt (``--markdown-only``) while a run goes
 on. Comparisons between two models use only the folds both have finished (paired), and say how many
-of them the structure AutoModel won.
+of them the structure AutoModel won. ``structure_auto_gnn`` (what ``matloop fit`` builds: the same
+AutoModel plus the network candidate) gets its own targets table and a paired comparison with
+``structure_auto``, the network alone and composition-only. Free text kept across rewrites (the dated
+notes of each session) lives in ``results/structures_notes.md`` and is appended at the end.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
-ORDER = ("composition_auto", "matminer_rf", "structure_rf", "chgnet_rf", "gnn", "structure_auto")
+ORDER = ("composition_auto", "matminer_rf", "structure_rf", "chgnet_rf", "gnn", "structure_auto", "structure_auto_gnn")
+AUTOS = ("structure_auto", "structure_auto_gnn")
 SET_ORDER = ("log10_kvrh", "log10_gvrh", "dielectric_n", "flla_eform", "perov_heat")
 MISCAL_TARGET = 0.05
 GNN_TARGET_SECONDS = 600.0
@@ -47,10 +51,13 @@ def summarize(records: list[dict]) -> dict:
                 s["fold_mae"] = {f["fold"]: f["metrics"]["mae"] for f in folds}
                 s["load"] = [min(f["load_before"] for f in folds), max(f["load_after"] for f in folds)]
                 s["commits"] = sorted({f.get("commit", "")[:10] for f in folds})
-                if name == "structure_auto":
+                if name in AUTOS:
                     s["weights"] = {f["fold"]: f.get("weights") for f in folds}
                     s["sets"] = folds[-1].get("sets")
                     s["candidates_finished"] = {f["fold"]: f.get("candidates_finished") for f in folds}
+                if name == "structure_auto_gnn":
+                    s["network"] = {f["fold"]: {k: f.get(k) for k in ("gnn_note", "gnn_budget", "gnn_seconds", "gnn_epochs",
+                                                                      "gnn_oof_mae", "gnn_test_mae")} for f in folds}
                 s["settings"] = folds[-1].get("settings", {})
             summary[set_name][name] = s
     return summary
@@ -66,12 +73,12 @@ def _paired(a: dict, b: dict) -> tuple[float, float, int, int]:
     return float(ma.mean()), float(mb.mean()), int(np.sum(ma < mb)), len(common)
 
 
-def targets(summary: dict) -> list[dict]:
+def targets(summary: dict, model: str = "structure_auto") -> list[dict]:
     """The issue's targets per set: AutoModel vs composition-only (2x on perov) and vs the peer, miscal."""
     rows = []
-    for set_name in [s for s in SET_ORDER if s in summary]:
+    for set_name in [s for s in SET_ORDER if s in summary and (model == "structure_auto" or model in summary[s])]:
         models = summary[set_name]
-        auto = models.get("structure_auto", {})
+        auto = models.get(model, {})
         row = {"set": set_name}
         for other, factor in (("composition_auto", 2.0 if set_name == "perov_heat" else 1.0), ("matminer_rf", 1.0)):
             ma, mb, wins, n = _paired(auto, models.get(other, {}))
@@ -84,27 +91,9 @@ def targets(summary: dict) -> list[dict]:
     return rows
 
 
-def write_markdown(meta: dict, records: list[dict]) -> dict:
-    """Write ``structures.md``; return the JSON summary (per-set meta, per-model summary, targets)."""
-    summary = summarize(records)
-    commits = sorted({r.get("commit", "")[:10] for r in records if r.get("commit")})
-    loads = [x for r in records if "load_before" in r for x in (r["load_before"], r["load_after"])]
-    lines = ["# Structure benchmarks", "",
-             "Written by `benchmarks/structures.py` from the per-fold records in `structures_folds.json` "
-             "(see the script's docstring for the models). Every row of each set, shuffled 5-fold split (seed 0), "
-             "the same folds for every model. MAE in the target's units (mean over the folds run, +- their sd); "
-             "miscal. = miscalibration area, from the PIT of the model's predictive distribution for the "
-             "AutoModels and of N(mean, std^2) for the forests and the GNN; miscal. (G) = the N(mean, std^2) "
-             "reading for every model; cov95 = 95 % interval coverage (the model's own interval); s/fold = "
-             "fit+predict wall seconds per fold; load = the 1-minute load average before/after the folds (2 "
-             "cores shared with other jobs, so seconds are upper bounds of the idle cost).", "",
-             f"git commit(s) of the library during the run: {', '.join(commits) or '-'} (plus uncommitted work of "
-             "the session's other helpers in the shared tree); load average during the folds: "
-             + (f"{min(loads):.1f} to {max(loads):.1f}" if loads else "-") + ".", ""]
-    lines += ["## Targets (issue 19)", "",
-              "| set | structure AutoModel MAE | composition-only MAE (ratio, folds won) | matminer+RF MAE "
-              "(ratio, folds won) | AutoModel miscal. <= 0.05 |", "|---|---|---|---|---|"]
-    rows = targets(summary)
+def _targets_table(title: str, rows: list[dict]) -> list[str]:
+    lines = [title, "", "| set | structure AutoModel MAE | composition-only MAE (ratio, folds won) | matminer+RF MAE "
+             "(ratio, folds won) | AutoModel miscal. <= 0.05 |", "|---|---|---|---|---|"]
     for row in rows:
         c, p, m = row["composition_auto"], row["matminer_rf"], row["miscalibration"]
 
@@ -124,6 +113,64 @@ def write_markdown(meta: dict, records: list[dict]) -> dict:
                      f"{'met' if m['met'] else 'NOT met'} |")
     lines += ["", "A target counts as met when the structure AutoModel's MAE, over the folds both models finished, is "
               "lower (by the factor asked) and it won the majority of those folds.", ""]
+    return lines
+
+
+def _network_section(summary: dict) -> list[str]:
+    """structure_auto_gnn against structure_auto, the network alone and composition-only, on paired folds."""
+    sets = [s for s in SET_ORDER if s in summary and summary[s].get("structure_auto_gnn", {}).get("fold_mae")]
+    if not sets:
+        return []
+    lines = ["## The network as a candidate of the structure AutoModel (paired folds)", "",
+             "structure_auto_gnn = what `matloop fit --model auto` builds on a structure table; the network candidate's "
+             "own test MAE (trained inside it, on every training row, under its budget) and its ensemble weight per "
+             "fold. MAE over the folds both columns have; wins = folds where structure_auto_gnn is lower.", "",
+             "| set | folds | with network | without (wins) | composition-only (wins) | network alone, gnn column "
+             "(wins) | candidate's own test MAE | network weight per fold | network s per fold |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for set_name in sets:
+        models = summary[set_name]
+        a = models["structure_auto_gnn"]
+        cells = []
+        for other in ("structure_auto", "composition_auto", "gnn"):
+            ma, mb, wins, n = _paired(a, models.get(other, {}))
+            cells.append(f"{mb:.4g} ({wins}/{n})" if n else "-")
+        net = a.get("network", {})
+        own = [v["gnn_test_mae"] for v in net.values() if v.get("gnn_test_mae") is not None]
+        weights = ", ".join(f"{k}: {(a['weights'].get(k) or {}).get('gnn', 0):.2f}" for k in sorted(a["weights"]))
+        secs = ", ".join(f"{v['gnn_seconds']:.0f}" if v.get("gnn_seconds") else "out" for v in net.values())
+        own_mae = f"{np.mean(own):.4g}" if own else "-"
+        lines.append(f"| {set_name} | {len(a['fold_mae'])} | {np.mean(list(a['fold_mae'].values())):.4g} | "
+                     + " | ".join(cells) + f" | {own_mae} | {weights} | {secs} |")
+    notes = {n.get("gnn_note") for s in sets for n in summary[s]["structure_auto_gnn"].get("network", {}).values()}
+    lines += ["", "network notes: " + "; ".join(sorted(str(n) for n in notes)), ""]
+    return lines
+
+
+def write_markdown(meta: dict, records: list[dict]) -> dict:
+    """Write ``structures.md``; return the JSON summary (per-set meta, per-model summary, targets)."""
+    summary = summarize(records)
+    commits = sorted({r.get("commit", "")[:10] for r in records if r.get("commit")})
+    loads = [x for r in records if "load_before" in r for x in (r["load_before"], r["load_after"])]
+    lines = ["# Structure benchmarks", "",
+             "Written by `benchmarks/structures.py` from the per-fold records in `structures_folds.json` "
+             "(see the script's docstring for the models). Every row of each set, shuffled 5-fold split (seed 0), "
+             "the same folds for every model. MAE in the target's units (mean over the folds run, +- their sd); "
+             "miscal. = miscalibration area, from the PIT of the model's predictive distribution for the "
+             "AutoModels and of N(mean, std^2) for the forests and the GNN; miscal. (G) = the N(mean, std^2) "
+             "reading for every model; cov95 = 95 % interval coverage (the model's own interval); s/fold = "
+             "fit+predict wall seconds per fold; load = the 1-minute load average before/after the folds (2 "
+             "cores shared with other jobs, so seconds are upper bounds of the idle cost).", "",
+             f"git commit(s) of the library during the run: {', '.join(commits) or '-'} (plus uncommitted work of "
+             "the session's other helpers in the shared tree); load average during the folds: "
+             + (f"{min(loads):.1f} to {max(loads):.1f}" if loads else "-") + ".", ""]
+    rows = targets(summary)
+    lines += _targets_table("## Targets (issue 19)", rows)
+    gnn_rows = targets(summary, "structure_auto_gnn")
+    if gnn_rows:
+        lines += _targets_table("## Targets of the shipped default (structure_auto_gnn: with the network candidate; "
+                                "folds it has run)", gnn_rows)
+    lines += _network_section(summary)
     for set_name in [s for s in SET_ORDER if s in summary]:
         i = meta.get(set_name, {}).get("info", {})
         fs = meta.get(set_name, {}).get("featurize_seconds", {})
@@ -143,13 +190,19 @@ def write_markdown(meta: dict, records: list[dict]) -> dict:
             gauss = a["miscalibration_area_gaussian"]
             gauss = a["miscalibration_area"] if np.isnan(gauss) else gauss
             train = "/".join(str(x) for x in s["rows_train"][:3])
-            lines.append(f"| {name} | {len(s['folds_done'])} | {train} | {a['mae']:.4g} +- {s['mae_sd']:.2g} | "
+            done = str(len(s["folds_done"])) + ("" if len(s["folds_done"]) >= 5 else
+                                                 f" ({','.join(map(str, s['folds_done']))})")
+            lines.append(f"| {name} | {done} | {train} | {a['mae']:.4g} +- {s['mae_sd']:.2g} | "
                          f"{a['rmse']:.4g} | {a['miscalibration_area']:.3f} | {gauss:.3f} | {a['coverage_95']:.3f} | "
                          f"{a['seconds']:.0f} | {s['load'][0]:.1f}-{s['load'][1]:.1f} |")
-        auto = models.get("structure_auto", {})
-        if auto.get("weights"):
-            lines += ["", f"structure AutoModel: sets {auto.get('sets')}, budget "
-                      f"{auto['settings'].get('time_budget'):g} s per fold; ensemble weights per fold: "
+        for auto_name in AUTOS:
+            auto = models.get(auto_name, {})
+            if not auto.get("weights"):
+                continue
+            net = (f", network candidate budget {auto['settings']['gnn_budget']:g} s"
+                   if "gnn_budget" in auto["settings"] else "")
+            lines += ["", f"{auto_name}: sets {auto.get('sets')}, budget "
+                      f"{auto['settings'].get('time_budget'):g} s per fold{net}; ensemble weights per fold: "
                       + "; ".join(f"{k}: " + ", ".join(f"{n} {w:.2f}" for n, w in (v or {}).items())
                                   for k, v in auto["weights"].items()),
                       "candidates that finished their inner CV in the kept sets (last fold): "
@@ -176,6 +229,9 @@ def write_markdown(meta: dict, records: list[dict]) -> dict:
                   f"(2 cores shared): " + ", ".join(f"{k} {v:.1f} structures/s" for k, v in r.items()
                                                    if k not in ("structures", "threads", "mean_sites",
                                                                 "load_average_1min")), ""]
+    notes = RESULTS / "structures_notes.md"
+    if notes.exists():
+        lines += [notes.read_text().rstrip(), ""]
     (RESULTS / "structures.md").write_text("\n".join(lines))
     return {s: {**meta.get(s, {}), "models": summary.get(s, {})} for s in SET_ORDER if s in summary or s in meta} | \
-        {"targets": rows}
+        {"targets": rows, "targets_structure_auto_gnn": gnn_rows}

@@ -29,7 +29,9 @@ def test_library_export_has_compositions_and_true_fractions(tmp_path):
     assert main(["datasets", "export", "xrd_alli_fe_o", "-o", str(tmp_path / "lib.csv")]) == 0
     index = pd.read_csv(tmp_path / "lib.csv")
     truth = index[[f"true_fraction_{k}" for k in range(1, 7)]].to_numpy()
-    assert len(index) == 231 and np.allclose(truth.sum(axis=1), 1, atol=1e-5)
+    weights = index[[f"true_weight_{k}" for k in range(1, 7)]].to_numpy()
+    assert len(index) == 231 and np.allclose(truth.sum(axis=1), 1, atol=1e-5) and np.allclose(weights.sum(axis=1), 1, atol=1e-5)
+    assert not np.allclose(truth, weights)  # the concentrations are the readme's ground truth, not the weights
     assert np.allclose(index[["Al", "Li", "Fe"]].sum(axis=1), 1, atol=1e-5)
     patterns = read_patterns(index["file"].tolist()[:3], base_dir=tmp_path, unit="q")
     assert patterns[0].x[0] == pytest.approx(1.5) and patterns[0].x[-1] == pytest.approx(7.99) and len(patterns[0]) == 650

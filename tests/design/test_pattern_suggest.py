@@ -24,7 +24,7 @@ def library(tmp_path_factory):
 def _pool(folder, sub, name="pool.csv", measured_share=0.4, seed=0):
     """Target = the fraction of phase 2 (a stand-in for a property only that phase has); temperature is noise."""
     rng = np.random.default_rng(seed)
-    y = sub["true_fraction_2"].to_numpy()
+    y = sub["true_weight_2"].to_numpy()  # the solution weight of phase 2 (the test was set on it)
     measured = rng.random(len(sub)) < measured_share
     pool = pd.DataFrame({"file": sub["file"], "temperature": rng.uniform(300, 700, len(sub)),
                          "y": np.where(measured, y, np.nan)})

@@ -152,3 +152,29 @@ def test_not_converged_and_collapse_are_reported():
     assert not out["converged"].iloc[0] and "not converged in 3 steps" in out["reason"].iloc[0]
     timed = relax_structures([squeezed], calculator=EMT(), fmax=1e-4, steps=500, max_seconds=0.0)
     assert not timed["converged"].iloc[0] and timed["reason"].iloc[0].startswith("stopped after 0 s")
+
+
+def test_a_formation_energy_correction_shifts_e_hull_and_is_said():
+    """The potential's predicted error is subtracted before the hull: E_hull and the formation energy move by
+    exactly the correction (Cu3Au left out of its own hull, so E_hull is linear in its energy)."""
+    from ase.calculators.emt import EMT
+
+    from matloop.design.stability import validate_stability
+    from matloop.design.stability_calibration import Correction
+
+    ref = _reference(EMT(), cu3au_ef=-0.5)
+
+    def run(correction):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return validate_stability(["Cu3Au"], top_k=1, max_ehull=0.05, structures_per_formula=1, calculator=EMT(),
+                                      e_hull_std=0.04, steps=80, library=_library(), reference=ref,
+                                      correction=correction, leave_out=True).iloc[0]
+
+    plain = run(None)  # another calculator than CHGNet: no correction by default
+    shifted = run(Correction("per_element", 0.1, {"Cu": 0.2, "Au": -0.4}))  # error 0.1 + 0.75*0.2 - 0.25*0.4 = 0.15
+    assert "corrected" not in plain["reason"] and "corrected to" in shifted["reason"]
+    assert shifted["formation_energy"] == pytest.approx(plain["formation_energy"] - 0.15, abs=1e-9)
+    assert shifted["e_hull"] == pytest.approx(plain["e_hull"] - 0.15, abs=1e-9)
+    assert shifted["energy_per_atom"] == pytest.approx(plain["energy_per_atom"], abs=1e-12)
+    assert shifted["p_stable"] == pytest.approx(p_below(shifted["e_hull"], 0.04, 0.05))

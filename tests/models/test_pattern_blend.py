@@ -20,7 +20,7 @@ def test_blend_is_scored_beside_the_candidates_and_survives_save_and_load(tmp_pa
     X_new, _ = curves(2, 1)
     X, X_new = with_peak_bins(X), with_peak_bins(X_new)
     auto = PatternAutoClassifier(cv=2, epochs=4, random_state=0).fit(X, y)
-    assert set(auto.scores_) == {"cnn", "forest", "blend"}
+    assert set(auto.scores_) == {"cnn", "forest", "match", "blend"}
     assert auto.scores_[auto.chosen_]["log_loss"] == min(s["log_loss"] for s in auto.scores_.values())
     cnn = PatternCNNClassifier(n_members=2, epochs=4, n_threads=1, random_state=0).fit(X, y)
     forest = PatternAutoClassifier(cv=2, candidates=("forest",), random_state=0).fit(X, y).model_

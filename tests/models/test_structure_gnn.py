@@ -29,6 +29,8 @@ def test_when_the_network_is_considered():
             gnn_decision("yes", 500)
         return
     assert gnn_decision("auto", (MIN_ROWS + MAX_ROWS) // 2)[0]
+    # every bundled structure set, the largest too (flla, 3,938 rows), gets the network (benchmarks/structures.py)
+    assert gnn_decision("auto", 3938)[0]
     assert not gnn_decision("auto", MIN_ROWS - 1)[0] and "fewer than" in gnn_decision("auto", MIN_ROWS - 1)[1]
     assert not gnn_decision("auto", MAX_ROWS + 1)[0] and "more than" in gnn_decision("auto", MAX_ROWS + 1)[1]
     assert gnn_decision("yes", MAX_ROWS + 1)[0] and gnn_decision(True, 20)[0]

@@ -59,7 +59,8 @@ PATTERN_SETS = {
     "xrd_alli_fe_o": PatternSet(
         "xrd_alli_fe_o", 231, "phase mapping", "phase fractions", "", "DRNets (gomes-lab)",
         "An Al-Li-Fe-O composition library: 231 XRD patterns over Q = 1.5-7.99 Å⁻¹ (650 points), the Al, Li, Fe "
-        "fractions of every sample and the ground-truth fractions of its 6 phases (true_fraction_1..6).",
+        "fractions of every sample, the ground-truth phase concentrations of its 6 phases (true_fraction_1..6, "
+        "DRNets' normalized_weights_sol) and the unnormalized solution weights (true_weight_1..6, its weights_sol).",
         "Chen, D., Bai, Y., Ament, S. et al. Automating crystal-structure phase mapping by combining deep "
         "learning with constraint reasoning. Nat. Mach. Intell. 3, 812 (2021). "
         "https://doi.org/10.1038/s42256-021-00384-1", "MIT", "q"),
@@ -101,7 +102,8 @@ def export_patterns(name: str, index: str | Path, overwrite: bool = False) -> tu
         table = pd.DataFrame(rows)
     elif name == "xrd_alli_fe_o":
         with _data("alli_fe_o_library.npz").open("rb") as raw, np.load(raw, allow_pickle=False) as npz:
-            q, X, comp, weights = (npz[k] for k in ("Q", "XRD", "composition", "weights_sol"))
+            q, X, comp, fractions, weights = (npz[k] for k in ("Q", "XRD", "composition",
+                                                                "normalized_weights_sol", "weights_sol"))
         q_per_angstrom = q.astype(float) / 10.0
         rows = []
         for i, intensity in enumerate(X.astype(float)):
@@ -109,7 +111,8 @@ def export_patterns(name: str, index: str | Path, overwrite: bool = False) -> tu
             body = "\n".join(f"{a:.4f} {b:.6g}" for a, b in zip(q_per_angstrom, intensity, strict=True))
             path.write_text("# Q (1/Angstrom) intensity\n" + body + "\n", encoding="utf-8")
             row = {"file": f"{folder.name}/{path.name}", "Al": comp[i, 0], "Li": comp[i, 1], "Fe": comp[i, 2]}
-            row.update({f"true_fraction_{k + 1}": float(weights[i, k]) for k in range(weights.shape[1])})
+            row.update({f"true_fraction_{k + 1}": float(fractions[i, k]) for k in range(fractions.shape[1])})
+            row.update({f"true_weight_{k + 1}": float(weights[i, k]) for k in range(weights.shape[1])})
             rows.append(row)
         table = pd.DataFrame(rows)
     else:

@@ -12,9 +12,16 @@ with physics, the way a computational materials scientist would before anyone ma
    elemental references computed with the same potential, and the energy above the convex hull of
    the bundled DFT formation energies of that chemical system (:class:`matloop.design.relax.HullReference`,
    pymatgen's ``PhaseDiagram``);
-4. an honest uncertainty: ``e_hull_std`` is the potential's formation-energy error measured on bundled
-   compounds whose DFT energy is known (:data:`CALIBRATION_PATH`, written by ``benchmarks/stability.py``
-   with its provenance), and ``p_stable`` = P(E_hull < ``max_ehull``) under a normal error of that size.
+4. a correction and an honest uncertainty, both fitted once on bundled compounds whose DFT energy is
+   known and that the stability benchmark leaves out of its evaluation (:data:`CALIBRATION_PATH`,
+   written by ``benchmarks/stability.py --calibrate`` with its provenance; see
+   :mod:`matloop.design.stability_calibration`): the potential's systematic formation-energy error is
+   subtracted before the hull, ``e_hull_std`` is the scatter left, and ``p_stable`` = P(E_hull <
+   ``max_ehull``) under a normal error of that size. The scatter depends on where the structure came
+   from (:func:`default_e_hull_std`): from prototype substitution a wrong prototype adds error, so those
+   rows get the pipeline's std (``e_hull_std_pipeline``, measured by running this function on the
+   calibration compounds: ``benchmarks/stability_pipeline_cal.py``); a structure the caller gives
+   (``structures=``) gets the potential's std on the right structure (``e_hull_std``).
 
 Every formula gets a ``validation`` status and a ``reason`` in words; nothing is dropped here (the
 CLI filters or re-ranks). Statuses: ``stable`` (on or below the known hull), ``metastable`` (above it
@@ -35,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from matloop.design.relax import DEFAULT_MAX_EHULL, HullReference, relax_parallel
+from matloop.design.stability_calibration import Correction
 
 #: the potential's measured error, written by benchmarks/stability.py
 CALIBRATION_PATH = Path(__file__).with_name("data") / "stability_calibration.json"
@@ -58,6 +66,23 @@ COLUMNS = ["validation", "reason", "validated_formula", "e_hull", "e_hull_std", 
 def load_calibration(path: str | Path = CALIBRATION_PATH) -> dict:
     """The stored calibration of the default potential (``e_hull_std`` in eV/atom and its provenance)."""
     return json.loads(Path(path).read_text())
+
+
+def load_correction(path: str | Path = CALIBRATION_PATH) -> Correction:
+    """The stored formation-energy correction of the default potential (none in an older file)."""
+    return Correction.from_dict(load_calibration(path).get("correction"))
+
+
+def default_e_hull_std(calculator=None, generated: bool = True, path: str | Path = CALIBRATION_PATH) -> float:
+    """The stored E_hull std (eV/atom) of the default potential (``calculator`` None; NaN for another one,
+    whose error is unknown). ``generated``: the structure came from prototype substitution, so the
+    pipeline's measured std (``e_hull_std_pipeline``; ``e_hull_std`` in an older file without it); else the
+    caller gave the structure and the potential's own std on known structures (``e_hull_std``) applies."""
+    if calculator is not None:
+        return math.nan
+    calibration = load_calibration(path)
+    key = "e_hull_std_pipeline" if generated and "e_hull_std_pipeline" in calibration else "e_hull_std"
+    return float(calibration[key])
 
 
 def nearest_formula(composition: dict[str, float], max_atoms: int = MAX_APPROX_ATOMS) -> tuple[dict[str, int], float]:
@@ -107,14 +132,22 @@ def _compositions(formulas: Sequence) -> list:
 
 def validate_stability(formulas: Sequence, top_k: int = DEFAULT_TOP, max_ehull: float = DEFAULT_MAX_EHULL, *,
                        structures_per_formula: int = DEFAULT_STRUCTURES, calculator=None,
-                       e_hull_std: float | None = None, fmax: float = 0.1, steps: int = 200,
+                       e_hull_std: float | None = None, correction: Correction | None = None,
+                       fmax: float = 0.1, steps: int = 200,
                        max_seconds: float | None = MAX_SECONDS,
                        library=None, reference: HullReference | None = None, scheduler=None,
-                       leave_out: bool = False, progress: Callable[[str], None] | None = None):
+                       leave_out: bool = False, structures: Sequence | None = None,
+                       progress: Callable[[str], None] | None = None):
     """One row per formula (input order; the first ``top_k`` validated, the rest ``not_validated``) with
     the columns :data:`COLUMNS`. ``calculator`` None: CHGNet (needs the ``chgnet`` extra), whose error
-    from :data:`CALIBRATION_PATH` is ``e_hull_std`` unless given; another calculator has no known error
-    (``e_hull_std`` NaN unless given). ``library`` (a :class:`~matloop.design.structure_search.PrototypeLibrary`)
+    from :data:`CALIBRATION_PATH` (:func:`default_e_hull_std`: the pipeline's for generated structures,
+    the potential's own for given ones) is ``e_hull_std`` unless given; another calculator has no known
+    error (``e_hull_std`` NaN unless given). ``structures``: one entry per formula, a pymatgen
+    ``Structure`` to relax instead of prototype candidates, or None to generate them (its reduced
+    formula must be the formula's; a mismatch raises :class:`~matloop.errors.InputError`).
+    ``correction``: the potential's formation-energy correction
+    (:class:`~matloop.design.stability_calibration.Correction`), by default the stored one for CHGNet and
+    none for another calculator. ``library`` (a :class:`~matloop.design.structure_search.PrototypeLibrary`)
     and ``reference`` default to the bundled sets. ``leave_out``: each formula's own known entries are
     left out of its prototypes and of its hull (for checks on known compounds). ``scheduler``: a Dask
     address or client for the relaxations. ``progress(message)`` reports each stage."""
@@ -129,19 +162,30 @@ def validate_stability(formulas: Sequence, top_k: int = DEFAULT_TOP, max_ehull: 
 
     say = progress or (lambda message: None)
     comps = _compositions(formulas)
-    if e_hull_std is None:
-        e_hull_std = float(load_calibration()["e_hull_std"]) if calculator is None else math.nan
+    if structures is not None and len(structures) != len(comps):
+        raise ValueError(f"structures: {len(structures)} entries for {len(comps)} formulas")
+    given = [structures[i] if structures is not None else None for i in range(len(comps))]
+    std_of = {flag: default_e_hull_std(calculator, generated=flag) if e_hull_std is None else float(e_hull_std)
+              for flag in (True, False)}
+    if correction is None:
+        correction = load_correction() if calculator is None else Correction()
     rows = [dict.fromkeys(COLUMNS, "") | {"validation": "not_validated", "reason": f"beyond the top {top_k}"}
             for _ in comps]
     chosen = list(range(min(top_k, len(comps))))
-    if chosen and library is None:
+    if library is None and any(given[i] is None for i in chosen):
         say("prototype library (bundled structure sets)")
         library = PrototypeLibrary.from_datasets()
-    jobs: list[tuple[int, object]] = []  # (formula index, Candidate)
+    jobs: list[tuple[int, object, str]] = []  # (formula index, structure, where it came from)
     counts_of: dict[int, dict[str, int]] = {}
+    _check_given(formulas, comps, given, chosen)
     for i in chosen:
         counts = reduced_counts(comps[i])
         note = ""
+        if given[i] is not None:
+            counts_of[i] = reduced_counts(given[i].composition.get_el_amt_dict())
+            rows[i].update(validated_formula=_formula_text(counts_of[i]), reason="")
+            jobs.append((i, given[i], f"the given structure ({given[i].composition.reduced_formula})"))
+            continue
         if counts is None:
             counts, error = nearest_formula(comps[i])
             left = [el for el in comps[i] if comps[i][el] > 0 and el not in counts]
@@ -153,29 +197,48 @@ def validate_stability(formulas: Sequence, top_k: int = DEFAULT_TOP, max_ehull: 
         found, _, why = candidates_for(counts, library, top=structures_per_formula, exclude=exclude)
         if not found:
             rows[i].update(validation="no_structure", reason=note + why)
-        jobs += [(i, cand) for cand in found]
+        jobs += [(i, c.structure, f"{c.prototype.spacegroup} from {c.template.ident} ({_formula_text(c.template.counts)})")
+                 for c in found]
     if jobs:
         say(f"relaxing {len(jobs)} candidate structures of {len(chosen)} compositions "
             + (f"on {scheduler}" if isinstance(scheduler, str) else "on Dask" if scheduler else "in process"))
-        relaxed = relax_parallel([c.structure for _, c in jobs], calculator=calculator, fmax=fmax, steps=steps,
+        relaxed = relax_parallel([st for _, st, _ in jobs], calculator=calculator, fmax=fmax, steps=steps,
                                  scheduler=scheduler, max_seconds=max_seconds,
                                  progress=lambda done, total: say(f"relaxed {done}/{total} structures"))
         if reference is None:
             reference = HullReference.from_dataset(calculator=calculator, fmax=min(fmax, 0.05), steps=steps)
         say("energies above the hull")
-        for i in sorted({i for i, _ in jobs}):
-            picks = [k for k, (j, _) in enumerate(jobs) if j == i]
-            _judge(rows[i], counts_of[i], [jobs[k][1] for k in picks], relaxed.iloc[picks], reference,
-                   e_hull_std, max_ehull, leave_out)
+        for i in sorted({i for i, _, _ in jobs}):
+            picks = [k for k, job in enumerate(jobs) if job[0] == i]
+            _judge(rows[i], counts_of[i], [jobs[k][2] for k in picks], relaxed.iloc[picks], reference,
+                   std_of[given[i] is None], max_ehull, leave_out, correction, given=given[i] is not None)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     for col in ("e_hull", "e_hull_std", "p_stable", "formation_energy", "energy_per_atom"):
         frame[col] = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce").astype(float)
     return frame
 
 
-def _judge(row: dict, counts: dict[str, int], candidates: list, relaxed, reference: HullReference,
-           std: float, max_ehull: float, leave_out: bool) -> None:
-    """Fill one formula's row from its relaxed candidates."""
+def _check_given(formulas: Sequence, comps: list, given: list, chosen: list[int]) -> None:
+    """A given structure must have the formula's composition (InputError listing every mismatch)."""
+    from matloop.design.structure_search import reduced_counts
+    from matloop.errors import InputError, error_table
+
+    bad = []
+    for i in chosen:
+        if given[i] is None:
+            continue
+        mine = reduced_counts(given[i].composition.get_el_amt_dict())
+        if mine is None or mine != reduced_counts(comps[i]):
+            bad.append({"row": i + 1, "column": "structure", "value": str(formulas[i]),
+                        "reason": f"the structure is {given[i].composition.reduced_formula}, not this formula"})
+    if bad:
+        raise InputError(f"{len(bad)} given structure(s) do not match their formula", error_table(bad))
+
+
+def _judge(row: dict, counts: dict[str, int], candidates: list[str], relaxed, reference: HullReference,
+           std: float, max_ehull: float, leave_out: bool, correction: Correction | None = None,
+           given: bool = False) -> None:
+    """Fill one formula's row from its relaxed candidates (``candidates``: where each structure came from)."""
     from pymatgen.core import Composition, Structure
 
     energies = relaxed["energy_per_atom"].to_numpy(float)
@@ -188,23 +251,30 @@ def _judge(row: dict, counts: dict[str, int], candidates: list, relaxed, referen
         return
     pool = np.where(converged)[0] if converged.any() else np.where(np.isfinite(energies))[0]
     k = int(pool[np.argmin(energies[pool])])
-    cand, best = candidates[k], relaxed.iloc[k]
+    proto, best = candidates[k], relaxed.iloc[k]
     comp = Composition(counts)
     formula = comp.reduced_formula
-    ehull, products, why = reference.e_above_hull(comp, float(best["energy_per_atom"]),
-                                                  leave_out=[formula] if leave_out else ())
-    proto = f"{cand.prototype.spacegroup} from {cand.template.ident} ({_formula_text(cand.template.counts)})"
+    correction = correction or Correction()
+    try:
+        raw = reference.formation_energy(comp, float(best["energy_per_atom"]))
+        why = ""
+    except KeyError as exc:
+        raw, why = math.nan, f"no elemental reference for {exc.args[0]} in the bundled sets"
+    fractions = {el.symbol: float(x) for el, x in comp.items()}
+    e_form = correction.apply(raw, fractions) if not why else math.nan
     row.update(energy_per_atom=float(best["energy_per_atom"]), relax_converged=bool(best["converged"]),
                relax_steps=int(best["steps"]), structures_relaxed=n, prototype=proto,
                structure=Structure.from_dict(json.loads(best["structure"])).to(fmt="cif"), e_hull_std=std)
     if why:
         row.update(validation="no_reference", reason=note + why)
         return
-    row.update(e_hull=ehull, decomposition=products, p_stable=p_below(ehull, std, max_ehull),
-               formation_energy=reference.formation_energy(comp, float(best["energy_per_atom"])))
+    ehull, products = reference.hull_distance(comp, e_form, leave_out=[formula] if leave_out else ())
+    row.update(e_hull=ehull, decomposition=products, p_stable=p_below(ehull, std, max_ehull), formation_energy=e_form)
+    if correction.kind != "none":
+        note += f"formation energy {raw:.3f} corrected to {e_form:.3f} eV/atom ({correction.describe()}); "
     pm = f" ± {std:.2g}" if math.isfinite(std) else ""
     chance = f"; P(E_hull < {max_ehull:g}) = {row['p_stable']:.2f}" if math.isfinite(row["p_stable"]) else ""
-    where = f"best of {n} relaxed prototype{'s' if n > 1 else ''}: {proto}"
+    where = f"relaxed from {proto}" if given else f"best of {n} relaxed prototype{'s' if n > 1 else ''}: {proto}"
     if not converged.any():
         row.update(validation="not_converged",
                    reason=note + f"no candidate converged ({best['reason']}); E_hull {ehull:.3f}{pm} eV/atom at "

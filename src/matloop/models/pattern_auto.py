@@ -1,19 +1,24 @@
-"""The default classifier for diffraction patterns: a 1-D CNN ensemble or a peak-feature forest,
-chosen by cross-validation inside the fit (so that ``matloop validate`` is nested CV).
+"""The default classifier for diffraction patterns: a 1-D CNN ensemble, a peak-feature forest, a
+search-match nearest-reference model, or the mean of their probabilities, chosen by cross-validation
+inside the fit (so that ``matloop validate`` is nested CV).
 
 :class:`PatternAutoClassifier` takes the frame of :class:`~matloop.represent.pattern_features.PatternFeatureSet`
-(curve columns ``I(2θ=...)`` and peak columns) and scores two candidates on the same stratified folds:
+(curve columns ``I(2θ=...)`` and peak columns) and scores the candidates on held-out training patterns:
 
 - ``cnn``: :class:`~matloop.models.diffraction_cnn.PatternCNNClassifier` on the curve (its members *are*
   the fold models, so its out-of-fold probabilities cost no extra training); skipped, with a note,
   when PyTorch is not installed;
 - ``forest``: extra trees (300, balanced class weights) on the peak columns, out-of-fold probabilities
-  from the same folds.
+  from the same stratified folds;
+- ``match``: :class:`~matloop.models.pattern_match.PatternMatchClassifier`, the nearest shift-tolerant
+  reference pattern of each class (leave-one-out probabilities: exact and cheap for it).
 
 Each candidate's out-of-fold probabilities are temperature-scaled (one parameter, Guo et al. 2017).
-A third candidate, ``blend``, is the mean of the two models' probabilities (its out-of-fold
-probabilities are the mean of theirs, so scoring it costs nothing). The one with the lowest
-out-of-fold log loss is kept (``chosen_``, ``scores_`` hold the comparison).
+A further candidate, ``blend``, is the mean of the candidates' probabilities, temperature-scaled again
+on its own out-of-fold probabilities (the mean of calibrated models is under-confident where they
+disagree); its out-of-fold probabilities are the (rescaled) mean of theirs, so scoring it costs no
+training. The one with the lowest out-of-fold log loss is kept (``chosen_``, ``scores_`` hold the
+comparison).
 """
 
 from __future__ import annotations
@@ -38,27 +43,43 @@ def blend_proba(probas) -> np.ndarray:
 
 
 class PatternBlendClassifier(ClassifierMixin, BaseEstimator):
-    """The mean of fitted pattern classifiers' probabilities (the CNN on the curve and the forest on peak
-    features make different errors). Built from already fitted ``models_`` by :class:`PatternAutoClassifier`."""
+    """The mean of fitted pattern classifiers' probabilities (the CNN on the curve, the forest on peak
+    features and the nearest-reference match make different errors). Built from already fitted ``models_``
+    by :class:`PatternAutoClassifier`; ``recalibrate`` fits one temperature on the mean of their
+    out-of-fold probabilities (``temperature_``; 1 without)."""
 
-    def __init__(self, names: tuple[str, ...] = ("cnn", "forest")):
-        self.names = names
+    def __init__(self, names: tuple[str, ...] = ("cnn", "forest"), recalibrate: bool = False):
+        self.names, self.recalibrate = names, recalibrate
 
     def fit(self, X, y) -> PatternBlendClassifier:
         """Fit each named candidate as :class:`PatternAutoClassifier` would (its defaults) and blend them."""
         return self.from_models([PatternAutoClassifier(candidates=(name,), blend=False).fit(X, y).model_
-                                 for name in self.names])
+                                 for name in self.names], y)
 
-    def from_models(self, models: list) -> PatternBlendClassifier:
+    def from_models(self, models: list, y=None) -> PatternBlendClassifier:
+        """Blend already fitted models (same classes, same order); with ``recalibrate`` and the training
+        labels ``y``, one temperature is fitted on the mean of their out-of-fold probabilities."""
+        from matloop.models.diffraction_cnn import apply_temperature, fit_temperature
+
         self.models_ = list(models)
         self.classes_ = self.models_[0].classes_
         self.n_features_in_ = self.models_[0].n_features_in_
-        self.oof_proba_ = blend_proba([m.oof_proba_ for m in self.models_])
+        mean = blend_proba([m.oof_proba_ for m in self.models_])
+        self.temperature_ = 1.0
+        if self.recalibrate and y is not None:
+            target = np.searchsorted(self.classes_, np.asarray(y))
+            self.temperature_ = fit_temperature(np.log(np.clip(mean, 1e-12, None)), target)
+            mean = apply_temperature(mean, self.temperature_)
+        self.oof_proba_ = mean
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        from matloop.models.diffraction_cnn import apply_temperature
+
         check_is_fitted(self, "models_")
-        return blend_proba([m.predict_proba(X) for m in self.models_])
+        mean = blend_proba([m.predict_proba(X) for m in self.models_])
+        temperature = float(getattr(self, "temperature_", 1.0))
+        return mean if temperature == 1.0 else apply_temperature(mean, temperature)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
@@ -131,24 +152,29 @@ class PeakForestClassifier(ClassifierMixin, BaseEstimator):
 
 
 class PatternAutoClassifier(ClassifierMixin, BaseEstimator):
-    """CNN ensemble or peak forest, whichever has the lower out-of-fold log loss (module docs).
+    """CNN ensemble, peak forest, nearest-reference match or their blend, whichever has the lowest
+    out-of-fold log loss (module docs).
 
     Parameters
     ----------
     cv : int
         Stratified folds shared by both candidates (also the CNN's ensemble size).
     candidates : tuple of str
-        Among ``"cnn"`` and ``"forest"``.
+        Among ``"cnn"``, ``"forest"`` and ``"match"``.
     epochs, augment, n_threads : see :class:`~matloop.models.diffraction_cnn.PatternCNNClassifier`.
     blend : bool
         Also score the mean of the candidates' probabilities (:class:`PatternBlendClassifier`) as a candidate.
+    recalibrate_blend : bool
+        Fit one temperature on the blend's out-of-fold probabilities (see the module docs).
     random_state : int or None
     """
 
-    def __init__(self, cv: int = 4, candidates: tuple[str, ...] = ("cnn", "forest"), epochs: int = 30,
-                 augment: bool = True, n_threads: int | None = 1, blend: bool = True, random_state: int | None = 0):
+    def __init__(self, cv: int = 4, candidates: tuple[str, ...] = ("cnn", "forest", "match"), epochs: int = 30,
+                 augment: bool = True, n_threads: int | None = 1, blend: bool = True,
+                 recalibrate_blend: bool = True, random_state: int | None = 0):
         self.cv, self.candidates, self.epochs, self.augment = cv, candidates, epochs, augment
         self.n_threads, self.blend, self.random_state = n_threads, blend, random_state
+        self.recalibrate_blend = recalibrate_blend
 
     def fit(self, X, y) -> PatternAutoClassifier:
         from sklearn.model_selection import StratifiedKFold
@@ -176,8 +202,12 @@ class PatternAutoClassifier(ClassifierMixin, BaseEstimator):
                                              n_threads=self.n_threads, random_state=self.random_state).fit(X, y)
             elif name == "forest":
                 model = PeakForestClassifier(cv=int(self.cv), random_state=self.random_state).fit(X, y, folds=folds)
+            elif name == "match":
+                from matloop.models.pattern_match import PatternMatchClassifier
+
+                model = PatternMatchClassifier().fit(X, y)
             else:
-                raise ValueError(f"unknown candidate {name!r}; known: cnn, forest")
+                raise ValueError(f"unknown candidate {name!r}; known: cnn, forest, match")
             fitted[name] = model
             oof = model.oof_proba_
             self.scores_[name] = {"log_loss": _log_loss(oof, target),
@@ -185,7 +215,8 @@ class PatternAutoClassifier(ClassifierMixin, BaseEstimator):
         if not fitted:
             raise ValueError("no candidate model to fit")
         if self.blend and len(fitted) > 1:  # the mean of the candidates: its out-of-fold probabilities are theirs
-            fitted["blend"] = PatternBlendClassifier(tuple(fitted)).from_models(list(fitted.values()))
+            fitted["blend"] = PatternBlendClassifier(tuple(fitted), bool(self.recalibrate_blend)).from_models(
+                list(fitted.values()), y)
             oof = fitted["blend"].oof_proba_
             self.scores_["blend"] = {"log_loss": _log_loss(oof, target),
                                      "accuracy": float(np.mean(np.argmax(oof, axis=1) == target))}
@@ -205,7 +236,7 @@ class PatternAutoClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def cam(self, X) -> np.ndarray | None:
-        """Class activation maps of the CNN (None when the forest was chosen)."""
+        """Class activation maps of the CNN (None when the chosen model has no CNN)."""
         return self.model_.cam(X) if hasattr(self.model_, "cam") else None
 
 

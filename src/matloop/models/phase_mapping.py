@@ -22,10 +22,12 @@ of component k in sample i is its integrated intensity Σ_s H[i, k, s] · ΣW[k]
   (three quarters of the iterations: it ranks K; the chosen K is then fitted with every restart).
   Held-out error keeps falling past the true number of phases on real libraries, because a spare
   component models one phase's peak shifts or widths as a second, nearly identical pattern; so a K
-  whose basis patterns include two that correlate at :data:`DUPLICATE_CORRELATION` or more (at the
-  best allowed relative shift) is not a set of distinct phases and is not eligible (``basis_similarity_``
-  holds each K's highest pair). Among the eligible K, the smallest whose held-out error is within 2 %
-  of their best is kept.
+  whose basis patterns include two that correlate at :data:`DUPLICATE_CORRELATION` or more (at their
+  best relative shift, searched up to :data:`DUPLICATE_SPAN` times the allowed shift: a phase whose
+  lattice changes by more than the allowed shift comes out as two components covering adjacent windows
+  of its range) is not a set of distinct phases and is not eligible (``basis_similarity_`` holds each
+  K's highest pair). Among the eligible K, the smallest whose held-out error is within 2 % of their
+  best is kept; if the full fit of that K (all restarts) shows a duplicate after all, the next is taken.
 - Bootstrap uncertainty of the fractions: the Q points are resampled with replacement and the
   fractions refitted with the bases fixed; ``fractions_std_`` is their spread.
 - References (simulated patterns of candidate phases): :meth:`match_references` names each
@@ -39,12 +41,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["DUPLICATE_CORRELATION", "PhaseMapper", "log_q_grid", "projection_start"]
+__all__ = ["DUPLICATE_CORRELATION", "DUPLICATE_SPAN", "PhaseMapper", "log_q_grid", "projection_start"]
 
 _EPS = 1e-9
-#: two basis patterns correlating at least this much (at their best allowed shift) are one phase; set a
+#: two basis patterns correlating at least this much (at their best relative shift) are one phase; set a
 #: priori (a pattern and its shifted, broadened copy correlate above it; two different phases well below)
 DUPLICATE_CORRELATION = 0.9
+#: the relative shifts searched for a duplicate: up to this many times the allowed shift. A phase whose lattice
+#: changes by more than the allowed ±shift across the library is fitted as two components, each covering a
+#: window of the range, whose patterns coincide at a relative shift of up to two windows' half-widths
+DUPLICATE_SPAN = 2
 
 
 def projection_start(X: np.ndarray, K: int) -> list[int]:
@@ -88,7 +94,7 @@ def log_q_grid(q: np.ndarray, n_points: int | None = None) -> np.ndarray:
 def _shift_stack(W: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     """(K, S, m): every basis moved by every shift (zeros shifted in)."""
     K, m = W.shape
-    out = np.zeros((K, len(shifts), m))
+    out = np.zeros((K, len(shifts), m), dtype=W.dtype)
     for j, s in enumerate(shifts):
         if s >= 0:
             out[:, j, s:] = W[:, : m - s]
@@ -100,7 +106,7 @@ def _shift_stack(W: np.ndarray, shifts: np.ndarray) -> np.ndarray:
 def _unshift_sum(G: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     """Adjoint of :func:`_shift_stack`: (K, S, m) -> (K, m)."""
     K, _, m = G.shape
-    out = np.zeros((K, m))
+    out = np.zeros((K, m), dtype=G.dtype)
     for j, s in enumerate(shifts):
         if s >= 0:
             out[:, : m - s] += G[:, j, s:]
@@ -112,11 +118,15 @@ def _unshift_sum(G: np.ndarray, shifts: np.ndarray) -> np.ndarray:
 def _factorise(X: np.ndarray, K: int, shifts: np.ndarray, iters: int, rng: np.random.Generator,
                mask: np.ndarray | None = None, W: np.ndarray | None = None, H: np.ndarray | None = None,
                update_w: bool = True, sparsity: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Multiplicative updates for the shift-tolerant NMF; ``mask`` (0/1) hides entries from the fit;
-    ``sparsity`` is an L1 penalty on the weights (few phases and one shift per sample).
+    """Multiplicative updates for the shift-tolerant NMF. ``mask`` weights the entries: None (each once),
+    a vector over Q (the same weights for every sample: a bootstrap draw) or a (samples x Q) array (0 hides
+    an entry: cross-validation); ``sparsity`` is an L1 penalty on the weights.
 
-    The matrices are small (a few hundred rows), where a multi-threaded BLAS only adds contention (11x
-    slower on a busy 2-core machine, measured), so the products run on one thread.
+    Speed: without an entry mask the products with the reconstruction go through the Gram matrix of the
+    shifted bases, ``(H A) A^T = H (A A^T)`` and ``H^T (H A) = (H^T H) A``, so the (samples x Q)
+    reconstruction is never formed; single precision, with a floor of 1e-12 on both factors (denormal
+    floats made the products ~10x slower, measured); one BLAS thread (the matrices are small, where a
+    multi-threaded BLAS only adds contention: 11x slower on a busy 2-core machine, measured).
     """
     from threadpoolctl import threadpool_limits
 
@@ -127,27 +137,36 @@ def _factorise(X: np.ndarray, K: int, shifts: np.ndarray, iters: int, rng: np.ra
 def _updates(X, K, shifts, iters, rng, mask, W, H, update_w, sparsity):
     n, m = X.shape
     S = len(shifts)
-    W = rng.random((K, m)) + 0.1 if W is None else W.copy()
-    H = rng.random((n, K * S)) * 0.1 + 0.01 if H is None else H.copy()
-    Xm = X if mask is None else X * mask
+    f32 = np.float32
+    W = (rng.random((K, m)) + 0.1 if W is None else np.array(W, dtype=float)).astype(f32)
+    H = (rng.random((n, K * S)) * 0.1 + 0.01 if H is None else np.array(H, dtype=float)).astype(f32)
+    entrywise = mask is not None and np.ndim(mask) == 2
+    weights = None if mask is None else np.asarray(mask, dtype=f32)
+    Xm = np.array(X, dtype=f32) if mask is None else np.asarray(X, dtype=f32) * weights
+    eps, floor, l1 = f32(_EPS), f32(1e-12), f32(sparsity)
+    A = num_h = gram = None
     for _ in range(iters):
-        A = _shift_stack(W, shifts).reshape(K * S, m)
-        R = H @ A
-        if mask is not None:
-            R *= mask
-        H *= (Xm @ A.T) / (R @ A.T + sparsity + _EPS)
+        if A is None or update_w:
+            A = _shift_stack(W, shifts).reshape(K * S, m)
+            num_h = Xm @ A.T
+            Aw = A if weights is None or entrywise else A * weights
+            gram = None if entrywise else Aw @ A.T
+        if entrywise:
+            den = ((H @ A) * weights) @ A.T
+        else:
+            den = H @ gram
+        H *= num_h / (den + l1 + eps)
+        np.maximum(H, floor, out=H)
         if not update_w:
             continue
-        R = H @ A
-        if mask is not None:
-            R *= mask
         num = _unshift_sum((H.T @ Xm).reshape(K, S, m), shifts)
-        den = _unshift_sum((H.T @ R).reshape(K, S, m), shifts)
-        W *= num / (den + _EPS)
-        top = W.max(axis=1, keepdims=True) + _EPS
+        P = H.T @ ((H @ A) * weights) if entrywise else (H.T @ H) @ Aw
+        W *= num / (_unshift_sum(P.reshape(K, S, m), shifts) + eps)
+        top = W.max(axis=1, keepdims=True) + eps
         W /= top
+        np.maximum(W, floor, out=W)
         H *= np.repeat(top[:, 0], S)[None, :]
-    return W, H
+    return W.astype(float), H.astype(float)
 
 
 class PhaseMapper:
@@ -186,23 +205,24 @@ class PhaseMapper:
         X = np.clip(np.asarray(X, dtype=float), 0, None)
         return X / np.maximum(X.max(axis=1, keepdims=True), _EPS)
 
-    def _best_fit(self, X: np.ndarray, K: int, shifts: np.ndarray, rng: np.random.Generator,
-                  mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    def _best_fit(self, X: np.ndarray, K: int, shifts: np.ndarray,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
         best = None
         for restart in range(max(self.n_restarts, 1)):
             start = X[projection_start(X, K)] + 0.01 if restart == 0 else None  # then random starts
-            W, H = _factorise(X, K, shifts, self.max_iter, rng, mask, W=start)
+            W, H = _factorise(X, K, shifts, self.max_iter, rng, W=start)
             R = H @ _shift_stack(W, shifts).reshape(K * len(shifts), -1)
-            M = 1.0 if mask is None else mask
-            err = float(np.linalg.norm((X - R) * M) / np.linalg.norm(X * M))
+            err = float(np.linalg.norm(X - R) / np.linalg.norm(X))
             if best is None or err < best[2]:
                 best = (W, H, err)
         return best
 
     def choose_components(self, X: np.ndarray, shifts: np.ndarray, rng: np.random.Generator) -> dict[int, float]:
         """Held-out relative reconstruction error for K = 2..max_components (10 % of entries masked); the
-        highest basis-pair correlation of each K goes to ``basis_similarity_``."""
+        highest basis-pair correlation of each K (at relative shifts up to :data:`DUPLICATE_SPAN` times the
+        allowed one) goes to ``basis_similarity_``."""
         mask = (rng.random(X.shape) >= 0.1).astype(float)
+        span = np.arange(DUPLICATE_SPAN * shifts.min(), DUPLICATE_SPAN * shifts.max() + 1)
         errors, self.basis_similarity_ = {}, {}
         for K in range(2, self.max_components + 1):  # the projection start: a ranking, not the fit
             start = X[projection_start(X, K)] + 0.01
@@ -210,7 +230,7 @@ class PhaseMapper:
             R = H @ _shift_stack(W, shifts).reshape(K * len(shifts), -1)
             held = 1.0 - mask
             errors[K] = float(np.linalg.norm((X - R) * held) / np.linalg.norm(X * held))
-            self.basis_similarity_[K] = basis_similarity(W, shifts)
+            self.basis_similarity_[K] = basis_similarity(W, span)
         return errors
 
     def _pick_k(self) -> int:
@@ -220,6 +240,23 @@ class PhaseMapper:
         best = min(pool.values())
         return min(k for k, e in pool.items() if e <= best * 1.02)
 
+    def _fit_distinct(self, X: np.ndarray, rng: np.random.Generator) -> tuple[int, np.ndarray, np.ndarray, float]:
+        """The full fit of the chosen K; should its bases (better converged than the ranking fit's) include a
+        duplicate after all, that K is not eligible either and the choice moves on (so what is reported is
+        a set of distinct phases, by the same test)."""
+        span = np.arange(DUPLICATE_SPAN * self.shifts_.min(), DUPLICATE_SPAN * self.shifts_.max() + 1)
+        tried = set()
+        while True:
+            K = self._pick_k()
+            W, H, err = self._best_fit(X, K, self.shifts_, rng)
+            similarity = basis_similarity(W, span)
+            tried.add(K)
+            if similarity < DUPLICATE_CORRELATION or self.basis_similarity_[K] >= DUPLICATE_CORRELATION:
+                return K, W, H, err  # distinct, or nothing distinct was left to choose
+            self.basis_similarity_[K] = similarity
+            if self._pick_k() in tried:
+                return K, W, H, err
+
     def fit(self, X: np.ndarray, q: np.ndarray) -> PhaseMapper:
         """Factorise patterns ``X`` (rows) measured at scattering vectors ``q`` (any units, rising)."""
         rng = np.random.default_rng(self.random_state)
@@ -228,11 +265,11 @@ class PhaseMapper:
         self.shifts_ = self._shifts(self.grid_)
         if self.n_components == "auto":
             self.cv_errors_ = self.choose_components(Xg, self.shifts_, rng)
-            K = self._pick_k()
+            K, W, H, err = self._fit_distinct(Xg, rng)
         else:
             K, self.cv_errors_, self.basis_similarity_ = int(self.n_components), {}, {}
+            W, H, err = self._best_fit(Xg, K, self.shifts_, rng)
         self.n_components_ = K
-        W, H, err = self._best_fit(Xg, K, self.shifts_, rng)
         self.components_, self.weights_, self.reconstruction_err_ = W, H, err
         self.fractions_ = self._fractions(H, W)
         self.fractions_std_ = self._bootstrap(Xg, W, H, rng)
@@ -251,8 +288,7 @@ class PhaseMapper:
         m = X.shape[1]
         for _ in range(self.n_bootstrap):
             counts = np.bincount(rng.integers(0, m, m), minlength=m).astype(float)
-            _, Hb = _factorise(X, W.shape[0], self.shifts_, 60, rng, mask=np.broadcast_to(counts, X.shape),
-                               W=W, H=H, update_w=False)
+            _, Hb = _factorise(X, W.shape[0], self.shifts_, 60, rng, mask=counts, W=W, H=H, update_w=False)
             draws.append(self._fractions(Hb, W))
         return np.std(draws, axis=0)
 

@@ -16,9 +16,11 @@ import sys
 EPILOG_NOTE = """\
 --validate stability: the top --validate-top hits (default 10) get candidate crystal structures by
 prototype substitution, a CHGNet relaxation (cell and positions, --relax-steps limit) and an energy
-above the convex hull of the bundled DFT formation energies (flla, Materials Project), with e_hull_std,
-the potential's formation-energy error measured on bundled compounds, p_stable = P(E_hull < 0.1 or
---max-ehull), a validation status (stable, metastable, unstable, not_converged, relax_failed,
+above the convex hull of the bundled DFT formation energies (flla, Materials Project). CHGNet's
+formation energy is corrected by its per-element error and e_hull_std is the error left (of the whole
+pipeline from the formula, wrong prototypes included), both fitted on bundled compounds of known DFT
+energy (design/data/stability_calibration.json); p_stable = P(E_hull <
+0.1 or --max-ehull), a validation status (stable, metastable, unstable, not_converged, relax_failed,
 no_structure, no_reference, not_validated) and a reason. --max-ehull X keeps only validated hits within
 X eV/atom of the hull; without it the validated hits are re-ranked (within 0.1 eV/atom first).
 Needs the chgnet extra: pip install "matloop[chgnet]". With --scheduler the relaxations run on the Dask

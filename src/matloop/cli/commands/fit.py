@@ -26,7 +26,8 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                         "the pre-trained CHGNet's features of a structure column, early stopping, needs CHGNet); "
                         "classification "
                         "supports auto, rf, gbm, and on diffraction patterns cnn (1-D CNN ensemble, needs PyTorch; "
-                        "auto there chooses between it and a peak-feature forest by nested CV)")
+                        "auto there chooses among it, a peak-feature forest, a shift-tolerant search-match model and their "
+                        "blend by nested CV)")
     g.add_argument("--featurizer", metavar="NAME", type=featurizer_name,
                    help="featurizer registry name (default: the default for the input kind)")
     g.add_argument("--transfer", default="none", metavar="auto|none|SOURCE,...",
@@ -44,7 +45,7 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     g.add_argument("--gnn-candidate", choices=("auto", "yes", "no"), default="auto",
                    help="structure tables with --model auto: the crystal graph network as one more candidate "
-                        "beside composition-only, descriptor and CHGNet features (auto: with PyTorch and 50 to 2,000 "
+                        "beside composition-only, descriptor and CHGNet features (auto: with PyTorch and 50 to 5,000 "
                         "rows; it gets half the time budget; yes/no force it in or out)")
     g.add_argument("--time-budget", type=_seconds, metavar="SECONDS",
                    help="seconds the auto model may spend choosing and fitting its models (fit: default "
@@ -152,7 +153,7 @@ def build_model(dataset, args):
     if args.model == "auto" and dataset.task == "regression":
         budget = getattr(args, "time_budget", None) or FIT_BUDGET
         params = {"time_budget": budget, "n_jobs": -1}  # threads: the tree ensembles release the GIL
-    if dataset.kind == "pattern":  # diffraction patterns: CNN ensemble vs peak-feature forest (models.pattern_auto)
+    if dataset.kind == "pattern":  # diffraction patterns: CNN, forest, search-match or blend (models.pattern_auto)
         from matloop.models.pattern_auto import build_pattern_model
 
         return build_pattern_model(dataset, args)

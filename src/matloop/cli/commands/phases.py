@@ -110,7 +110,8 @@ def composition_columns(frame, given: str | None, exclude=()) -> list[str]:
                  for i, c in bad[:50]]))
         return names
     values = frame.apply(pd.to_numeric, errors="coerce")
-    numeric = [c for c in frame.columns if c not in exclude and not str(c).startswith(("phase_", "true_fraction"))
+    answers = ("phase_", "true_fraction", "true_weight")  # fractions written by us or the dataset, not compositions
+    numeric = [c for c in frame.columns if c not in exclude and not str(c).startswith(answers)
                and values[c].notna().all() and (values[c] >= 0).all()]
     from itertools import combinations
 

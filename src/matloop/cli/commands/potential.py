@@ -42,14 +42,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = actions.add_parser(
         "fit", help="fine-tune CHGNet on structures with DFT energies, forces and stresses",
         description="Fine-tune the pre-trained CHGNet: first per-element energy offsets (least squares) bring "
-                    "it to your energy reference, then energy, force and stress training with a validation split "
-                    "and early stopping. The learning curve (train/validation energy and force MAE per epoch) is "
+                    "it to your energy reference, then its energy readout is refitted on cached atom features "
+                    "(a minute or two for ~200 structures), then energy, force and stress training with a "
+                    "validation split, a cosine "
+                    "learning-rate decay over the epochs that fit the time budget and early stopping. The "
+                    "learning curve (train/validation energy and force MAE per epoch) is "
                     "shown as progress and stored in the file. Energies are total energies (eV), forces eV/Å, "
                     "mlearn's virial_stress kbar (VASP sign; converted to GPa).",
         epilog="examples:\n  " + EXAMPLES, formatter_class=raw)
     p.add_argument("training", metavar="TRAINING", help=DATA_HELP)
     p.add_argument("-o", "--output", required=True, type=output_file, metavar="FILE.pot", help="potential to write")
-    p.add_argument("--epochs", type=int_at_least(1, 1000), default=30, metavar="N", help="most epochs (default 30)")
+    p.add_argument("--epochs", type=int_at_least(0, 1000), default=30, metavar="N",
+                   help="most epochs of energy+force training (default 30; 0: offsets and readout refit only)")
     p.add_argument("--val-fraction", type=positive_float, default=0.1, metavar="F",
                    help="share of structures held out for validation and early stopping (default 0.1)")
     p.add_argument("--patience", type=int_at_least(1, 1000), default=5, metavar="N",
@@ -65,8 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "readout learns) or nothing")
     p.add_argument("--max-structures", type=int_at_least(2), default=None, metavar="N",
                    help="train on a random N of the structures (a quick trial before the full fit)")
-    p.add_argument("--time-budget", type=positive_float, default=None, metavar="S",
-                   help="stop when S seconds have passed (the epoch ends after its current batch)")
+    p.add_argument("--time-budget", type=positive_float, default=600.0, metavar="S",
+                   help="stop when S seconds have passed (the epoch ends after its current batch; default 600, "
+                        "about 3 epochs of 200 60-atom structures on one busy core)")
+    p.add_argument("--no-readout-refit", dest="readout_refit", action="store_false",
+                   help="skip the readout refit on cached features before the energy+force epochs")
     _threads(p)
     p.set_defaults(func=_fit)
 
@@ -178,7 +185,7 @@ def _fit(args: argparse.Namespace) -> int:
     pot = finetune(records, epochs=args.epochs, val_fraction=args.val_fraction, patience=args.patience,
                    seed=args.seed, learning_rate=args.learning_rate, batch_size=args.batch_size,
                    force_weight=args.force_weight, stress_weight=args.stress_weight, freeze=args.freeze,
-                   time_budget=args.time_budget, n_threads=args.threads)
+                   time_budget=args.time_budget, n_threads=args.threads, readout_refit=args.readout_refit)
     pot.meta["training_file"] = str(args.training)
     pot.save(args.output)
     best = next(c for c in pot.meta["learning_curve"] if c["epoch"] == pot.meta["best_epoch"])

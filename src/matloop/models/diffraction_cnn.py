@@ -35,6 +35,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from matloop.models.curve_input import CurveInputMixin
+
 __all__ = ["PatternCNNClassifier", "apply_temperature", "fit_temperature"]
 
 
@@ -99,7 +101,7 @@ def _forward(weights: list[np.ndarray], X: np.ndarray) -> tuple[np.ndarray, np.n
     return a.reshape(len(a), -1) @ Wd.T + bd, a
 
 
-class PatternCNNClassifier(ClassifierMixin, BaseEstimator):
+class PatternCNNClassifier(CurveInputMixin, ClassifierMixin, BaseEstimator):
     """Ensemble of small 1-D CNNs on processed diffraction patterns (see the module docs).
 
     Parameters
@@ -134,32 +136,6 @@ class PatternCNNClassifier(ClassifierMixin, BaseEstimator):
         self.augment, self.learning_rate, self.weight_decay = augment, learning_rate, weight_decay
         self.batch_size, self.n_threads, self.random_state = batch_size, n_threads, random_state
 
-    # ------------------------------------------------------------------ inputs
-    def _select(self, X, fit: bool = False) -> np.ndarray:
-        import pandas as pd
-
-        from matloop.represent.pattern_features import curve_columns, grid_from_columns
-
-        if fit:
-            self.n_features_in_ = int(np.shape(X)[1])
-            cols = curve_columns(X.columns) if isinstance(X, pd.DataFrame) else np.array([], dtype=int)
-            self.columns_ = cols if len(cols) else np.arange(self.n_features_in_)
-            self.grid_ = None
-            if isinstance(X, pd.DataFrame) and len(cols) > 1:
-                g = grid_from_columns(X.columns)
-                self.grid_ = [g.start, g.stop, g.step, g.unit]
-        if int(np.shape(X)[1]) != self.n_features_in_:
-            raise ValueError(f"X has {np.shape(X)[1]} features; the network was fitted on {self.n_features_in_}")
-        values = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
-        return np.nan_to_num(values[:, self.columns_])
-
-    def _grid(self):
-        from matloop.represent.diffraction import Grid
-
-        start, stop, step, unit = self.grid_
-        return Grid(float(start), float(stop), float(step), str(unit), 1.5406 if unit == "2theta" else None)
-
-    # ------------------------------------------------------------------ fit
     def fit(self, X, y) -> PatternCNNClassifier:
         """Train the members on stratified folds, then the temperature on their out-of-fold logits."""
         from sklearn.model_selection import StratifiedKFold

@@ -33,13 +33,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from matloop.models.curve_input import CurveInputMixin
+
 __all__ = ["PatternMatchClassifier"]
 
 #: queries compared at once (bounds memory: n_shifts x CHUNK x grid points)
 CHUNK = 256
 
 
-class PatternMatchClassifier(ClassifierMixin, BaseEstimator):
+class PatternMatchClassifier(CurveInputMixin, ClassifierMixin, BaseEstimator):
     """Nearest shift-tolerant reference pattern per class, temperature-calibrated (see the module docs).
 
     Parameters
@@ -62,33 +64,6 @@ class PatternMatchClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, broadening: float = 0.1, power: float = 0.5, strain: float = 0.015, n_shifts: int = 13):
         self.broadening, self.power, self.strain, self.n_shifts = broadening, power, strain, n_shifts
-
-    # ------------------------------------------------------------------ inputs
-    def _select(self, X, fit: bool = False) -> np.ndarray:
-        import pandas as pd
-
-        from matloop.represent.pattern_features import curve_columns, grid_from_columns
-
-        if fit:
-            self.n_features_in_ = int(np.shape(X)[1])
-            cols = curve_columns(X.columns) if isinstance(X, pd.DataFrame) else np.array([], dtype=int)
-            self.columns_ = cols if len(cols) else np.arange(self.n_features_in_)
-            self.grid_ = None
-            if isinstance(X, pd.DataFrame) and len(cols) > 1:
-                g = grid_from_columns(X.columns)
-                self.grid_ = [g.start, g.stop, g.step, g.unit]
-        if int(np.shape(X)[1]) != self.n_features_in_:
-            raise ValueError(f"X has {np.shape(X)[1]} features; the model was fitted on {self.n_features_in_}")
-        values = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
-        return np.nan_to_num(values[:, self.columns_])
-
-    def _grid(self):
-        from matloop.represent.diffraction import Grid
-
-        if self.grid_ is None:
-            return None
-        start, stop, step, unit = self.grid_
-        return Grid(float(start), float(stop), float(step), str(unit), 1.5406 if unit == "2theta" else None)
 
     def _sigma_points(self, grid) -> float:
         if grid is None:

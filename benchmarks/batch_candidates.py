@@ -45,6 +45,7 @@ from dataclasses import replace
 import numpy as np
 
 from matloop.design.acquisition import Context, Posterior, make_acquisition
+from matloop.design.batch import RankOneConditioner
 from matloop.design.simulate import Strategy
 from matloop.design.surrogate import make_surrogate
 
@@ -100,12 +101,10 @@ class LocalBatch(Strategy):
         else:
             n_local = min(self.n_local, k) if local_on else 0
         region = self._region(model, Xm, ym, Xc, objective) if n_local else None
-        cov = model.batch_covariance(Xc)
-        latent0 = np.maximum(np.asarray(cov.latent_var, float), 0.0)
-        noise = max(float(cov.noise), 1e-12 * (float(np.max(latent0)) + 1e-300))
-        latent, factors, chosen = latent0.copy(), [], []
+        gp = RankOneConditioner(model.batch_covariance(Xc))
+        chosen = []
         for t in range(k):
-            ratio = (latent + noise) / (latent0 + noise)
+            ratio = gp.ratio()
             use_gp = (t < n_local and self.local_score == "gp") or (t == 0 and self.global_gp_first)
             post = gpp if use_gp else mix
             if n_latent and t >= k - n_latent:  # the last slots: EI on the function's std
@@ -123,12 +122,7 @@ class LocalBatch(Strategy):
             chosen.append(j)
             if t == k - 1:
                 break
-            col = np.asarray(cov.column(j), float).copy()
-            for u in factors:
-                col -= u * u[j]
-            u = col / np.sqrt(max(col[j], 0.0) + noise)
-            factors.append(u)
-            latent = np.maximum(latent - u**2, 0.0)
+            gp.condition(j)
             if ctx.best is not None and self.update_best:
                 ctx = replace(ctx, best=max(ctx.best, float(mix.mean[j])))
         if self.prequential:

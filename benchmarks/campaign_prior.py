@@ -11,11 +11,19 @@ until 100 experiments. Arms:
 
 - ``cold``: no history (space-filling first batch, then the default strategy);
 - ``history``: the other plate as history, as shipped: the cold start's space-filling first batch,
-  then the history model's prediction as an input of the surrogate (with the safeguard);
-- ``history (history-ranked start)``: the same, but the history model ranks the first batch;
+  then the history model's prediction as an input of the surrogate (with the safeguard and its
+  10 % margin);
+- ``history (margin 0)``: the same with a strict safeguard (the method shipped before);
+- ``history (history-ranked start)``, ``history (prior mean)``: the history model ranks the first
+  batch, or is the surrogate's prior mean throughout;
 - ``bad history``: the other plate with its overpotentials shuffled among its rows (history that
   knows nothing), to measure what the safeguard lets bad history cost (also with the
   history-ranked start).
+
+Seeds: 0-9 were used to choose the method (``campaign_prior_tuning.py``, results
+``campaign_prior_tuning.json``); the shipped method is reported on seeds 10-25, not looked at
+while choosing (``--first-seed 10 --seeds 16``). The runs of the method shipped before (seeds 0-3)
+are kept in the JSON as ``history_previous`` and in the report as the previous state.
 
 Metric: experiments until half of the plate's best 1 % is found (a run that never gets there counts
 as budget + 1), experiments to the first best-1 % composition, and the fraction found after 100.
@@ -29,8 +37,10 @@ holds a best-5 % candidate. For redoxmers each goal is scored alone and the thre
 Results: ``results/campaign_prior.json`` (stored after every run; ``--reuse`` skips stored runs) and
 ``results/campaign_prior.md``.
 
-usage: python benchmarks/campaign_prior.py [--part cold|history|all] [--seeds 4] [--budget 100]
+usage: python benchmarks/campaign_prior.py [--part cold|history|all] [--seeds 4] [--first-seed 0] [--budget 100]
                                            [--arms cold history "bad history"] [--reuse] [--report-only]
+held-out run: python benchmarks/campaign_prior.py --part history --first-seed 10 --seeds 16 --reuse \
+                  --arms cold history "bad history" "history (margin 0)"
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ from matloop.io.dataset import Dataset  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 JSON_PATH = RESULTS / "campaign_prior.json"
 MD_PATH = RESULTS / "campaign_prior.md"
+TUNING_PATH = RESULTS / "campaign_prior_tuning.json"  # the runs seen while choosing the method (seeds 0-9)
 PLATES = (("oer_plate_3496", "oer_plate_3851"), ("oer_plate_3851", "oer_plate_3496"))
 COLD_SETS = ("liang_p3ht", "liang_agnp", "liang_crossed_barrel", "oer_plate_3496", "oer_plate_3851", "redoxmers")
 TARGET = "overpotential"
@@ -74,6 +85,19 @@ def _averaged(name: str, targets: list[str] | None = None) -> tuple[pd.DataFrame
 
 
 # ------------------------------------------------------------------------------------ history runs
+def _arm_options(arm: str) -> dict:
+    """``apply_history`` options of an arm: ``history`` (as shipped), ``history (history-ranked start)``,
+    ``history (prior mean)``, ``history (margin M)`` (the safeguard's margin); ``bad history ...`` alike."""
+    tail = arm.split("(", 1)[1].rstrip(")") if "(" in arm else ""
+    if tail == "prior mean":
+        return {"use": "mean"}
+    if tail == "history-ranked start":
+        return {"rank_first_batch": True}
+    if tail.startswith("margin "):
+        return {"margin": float(tail.split()[1])}
+    return {}
+
+
 def history_run(camp: str, hist: str, arm: str, seed: int, budget: int, batch: int = 5) -> dict:
     """One simulated campaign; returns the experiment numbers at which best-1 % compositions were found."""
     frame, params, _, _ = _averaged(camp, [TARGET])
@@ -98,8 +122,7 @@ def history_run(camp: str, hist: str, arm: str, seed: int, budget: int, batch: i
         model, acq, method = DEFAULT_SURROGATE, None, "fantasy"
         if prior is not None:
             h = apply_history(prior, Xt, yt, frame.iloc[measured], Xc, frame.iloc[open_], model, acq, method,
-                              objective, seed, use="mean" if arm.endswith("(prior mean)") else "feature",
-                              rank_first_batch=arm.endswith("(history-ranked start)"))
+                              objective, seed, **_arm_options(arm))
             Xt, Xc, model, acq, method = h["X_train"], h["X_candidates"], h["model"], h["acquisition"], h["batch_method"]
             used.append(bool(h["used"]))
         k = min(batch, budget - len(measured))
@@ -153,51 +176,110 @@ def _save(store: dict) -> None:
     JSON_PATH.write_text(json.dumps(store, indent=1))
 
 
+HOW = ("Batches of 5 from nothing measured, 100 experiments; the plate's best 1 % (22 compositions). Experiments "
+       "to half of them (budget + 1 = not reached), to the first, and the fraction found after 100; mean over "
+       "seeds (the per-seed values in brackets).")
+HELD_OUT_READING = [
+    "**Verdict against the issue's target (>= 30 % fewer experiments than the cold start with the other plate "
+    "as history): not met on either plate.** On the 16 held-out seeds the shipped method needed 12 % fewer "
+    "experiments on plate 3496 (55.1 vs 62.6, one standard error 9 %) and 11 % fewer on plate 3851 (75.6 vs 85.1, "
+    "± 6 %). The shuffled-history control gained 5 % on plate 3496 (the real history is worth about 7 % more than "
+    "one that knows nothing there, within one standard error) and 17 % on plate 3851, more than the real history: "
+    "on that plate the gain is not knowledge carried over but a different trajectory (an extra surrogate input, "
+    "even a meaningless one, helps the cold start's weak search of that plate's narrow optimum). \"Never worse on "
+    "average than the cold start\" held: the shuffled history cost nothing on average on either plate. The "
+    "safeguard's margin changed little (`history (margin 0)`, the method shipped before: -11 % and -6 %). The "
+    "earlier -24 % and -23 % (previous state below) were four favourable seeds: on 16 new seeds the gain is about "
+    "half of that. Seeds 10-25 were run after the method was chosen (the margin was set at 12:16 UTC, before the "
+    "first held-out run); a partial report of seed 10 was seen while the run went on, and nothing was changed "
+    "after it. Machine: 2 cores shared with another helper's benchmark, load average 1.7-2.1, one BLAS thread, "
+    "nice 5; one history run of 100 experiments took about 7 s, a cold run 1-2 s.", ""]
+TUNING_READING = [
+    "Reading (the method was chosen on these seeds only): every variant that steers the search towards the "
+    "history's best region did worse than the history as a surrogate input: the hedged first batch (-3 % and "
+    "-0 %), the piBO weight (C = 10: -6 % and -11 %; C = 30: +13 % and +3 %), and the loadings-only history model "
+    "(-8 % and -11 %). The history's single best prediction is at the 6th-9th percentile of the new plate and "
+    "64-82 % of the plate's best 1 % lie in the history's best 10 %: it knows the region, not the optimum, and "
+    "the campaign's own model soon knows more. The safeguard variants are within the noise of each other "
+    "(no safeguard -28 % and -22 % on 6 seeds; 10 % margin -17 % and -14 %, strict -8 % and -14 % on 10 seeds); "
+    "the 10 % margin was chosen because it did as well or better than the strict one on both plates and its "
+    "shuffled-history control stayed below the cold start (-8 %, -20 %). Reproduce: "
+    "`python benchmarks/campaign_prior_tuning.py --arms ... --seeds 0 1 2 3 4 5` (one arm name as in the table).", ""]
+PREVIOUS_READING = [
+    "Reading at the time (4 seeds per arm, so differences of 10-20 % are within the seed-to-seed spread): as "
+    "shipped then (space-filling first batch, then the history model's prediction as a surrogate input, with the "
+    "strict safeguard) the campaign needed fewer experiments than the cold start on both plates, short of the "
+    "30 % target. The `bad history` control also did better than the cold start, as well as the real history on "
+    "plate 3851. Letting the history rank the first batch found plate 3851's best compositions at experiment 2 "
+    "in every seed (-46 %) but misled plate 3496's campaign (+45 %), so it is not the default. Other mechanisms "
+    "tried then: `default_probes.md`.", ""]
+
+
+def _history_table(hist: dict) -> list[str]:
+    """The arms' table and each arm's change against the cold start (same seeds)."""
+    lines = ["| campaign plate | history | arm | seeds | to half of best 1 % | to the first | found at 100 |"
+             " history kept (share of batches) |", "|---|---|---|---|---|---|---|---|"]
+    for key in sorted(hist):
+        camp, hplate, arm = key.split("|")
+        runs = [hist[key][s] for s in sorted(hist[key], key=int)]
+        half = [_to_half(r) for r in runs]
+        first = [_first(r) for r in runs]
+        frac = [len(r["found"]) / r["n_top"] for r in runs]
+        kept = [np.mean(r["history_used"]) for r in runs if r["history_used"]]
+        seeds = sorted(map(int, hist[key]))
+        lines.append(f"| {camp} | {hplate if arm != 'cold' else '-'} | {arm} | {len(runs)} ({seeds[0]}-{seeds[-1]}) | "
+                     f"{np.mean(half):.1f} ({', '.join(map(str, half))}) | {np.mean(first):.1f} "
+                     f"({', '.join(map(str, first))}) | {np.mean(frac):.0%} | "
+                     f"{f'{np.mean(kept):.0%}' if kept else '-'} |")
+    lines += ["", "Change against the cold start on the same seeds (mean experiments to half of the best 1 %; "
+              "negative = fewer; ± one standard error of the paired per-seed differences, in % of the cold mean):", ""]
+    for camp, _ in PLATES:
+        cold = next((v for k, v in hist.items() if k.startswith(camp + "|") and k.endswith("|cold")), None)
+        for key in sorted(k for k in hist if k.startswith(camp + "|") and not k.endswith("|cold")):
+            seeds = [s for s in hist[key] if cold and s in cold]
+            if not seeds:
+                continue
+            a = np.array([_to_half(hist[key][s]) for s in seeds], dtype=float)
+            c = np.array([_to_half(cold[s]) for s in seeds], dtype=float)
+            se = np.std(a - c, ddof=1) / np.sqrt(len(a)) / c.mean() if len(a) > 1 else float("nan")
+            lines.append(f"- {camp}, {key.split('|')[2]}: {a.mean():.1f} vs {c.mean():.1f} "
+                         f"({(a.mean() - c.mean()) / c.mean():+.0%} ± {se:.0%}, {len(a)} seeds)")
+    return lines + [""]
+
+
 def write_report(store: dict) -> None:
     lines = ["# Prior knowledge in campaigns: `--history` and the cold start", "",
              "Generated by `python benchmarks/campaign_prior.py` (protocol in its docstring). Runs stored in "
              "`campaign_prior.json`.", ""]
     hist = store.get("history", {})
+    tuning = json.loads(TUNING_PATH.read_text()).get("history", {}) if TUNING_PATH.exists() else {}
     if hist:
-        lines += ["## `--history`: a campaign on one OER plate with the other plate as history", "",
-                  "Batches of 5 from nothing measured, 100 experiments; the plate's best 1 % (22 compositions). "
-                  "Experiments to half of them (budget + 1 = not reached), to the first, and the fraction found "
-                  "after 100; mean over seeds (the per-seed values in brackets).", "",
-                  "| campaign plate | history | arm | seeds | to half of best 1 % | to the first | found at 100 |"
-                  " history kept (share of batches) |", "|---|---|---|---|---|---|---|---|"]
-        for key in sorted(hist):
-            camp, hplate, arm = key.split("|")
-            runs = list(hist[key].values())
-            half = [_to_half(r) for r in runs]
-            first = [_first(r) for r in runs]
-            frac = [len(r["found"]) / r["n_top"] for r in runs]
-            kept = [np.mean(r["history_used"]) for r in runs if r["history_used"]]
-            lines.append(f"| {camp} | {hplate if arm != 'cold' else '-'} | {arm} | {len(runs)} | "
-                         f"{np.mean(half):.1f} ({', '.join(map(str, half))}) | {np.mean(first):.1f} "
-                         f"({', '.join(map(str, first))}) | {np.mean(frac):.0%} | "
-                         f"{f'{np.mean(kept):.0%}' if kept else '-'} |")
-        lines += ["", "Change against the cold start (mean experiments to half of the best 1 %; negative = fewer):", ""]
-        for camp, _ in PLATES:
-            base = [_to_half(r) for k, v in hist.items() if k.startswith(camp + "|") and k.endswith("|cold")
-                    for r in v.values()]
-            for arm in ("history", "bad history", "history (history-ranked start)",
-                        "bad history (history-ranked start)"):
-                runs = [_to_half(r) for k, v in hist.items() if k.startswith(camp + "|") and k.endswith("|" + arm)
-                        for r in v.values()]
-                if base and runs:
-                    lines.append(f"- {camp}, {arm}: {np.mean(runs):.1f} vs {np.mean(base):.1f} "
-                                 f"({(np.mean(runs) - np.mean(base)) / np.mean(base):+.0%})")
-        lines += ["", "Reading (4 seeds per arm, so differences of 10-20 % are within the seed-to-seed spread): "
-                  "as shipped (`history`: space-filling first batch, then the history model's prediction as a "
-                  "surrogate input, with the safeguard) the campaign needed fewer experiments than the cold start "
-                  "on both plates, short of the 30 % target. The `bad history` control (the same table with its "
-                  "values shuffled) also did better than the cold start, as well as the real history on plate "
-                  "3851: so on that plate the gain is not knowledge carried over but a different trajectory "
-                  "(the safeguard set the shuffled history aside in about half of the batches); on plate 3496 "
-                  "the real history beat the shuffled one (35.5 vs 41.8). Letting the history rank the first "
-                  "batch found plate 3851's best compositions at experiment 2 in every seed (-46 %) but misled "
-                  "plate 3496's campaign (+45 %), so it is not the default. Other mechanisms tried on the tuning "
-                  "direction (campaign 3496) and why none replaced this one: `default_probes.md`.", ""]
+        lines += ["## `--history`: held-out seeds (not looked at while choosing the method)", "",
+                  "A campaign on one OER plate with the other plate as history. " + HOW, "",
+                  "Arms: `cold` (no history), `history` (as shipped now: space-filling first batch, then the "
+                  "history model's prediction as a surrogate input, with the cross-validated safeguard and its "
+                  "10 % margin), `bad history` (the same with the history's values shuffled: what a history that "
+                  "knows nothing costs), `history (margin 0)` (the method shipped before: a strict safeguard). Command: "
+                  "`python benchmarks/campaign_prior.py --part history --first-seed 10 --seeds 16 --reuse --arms cold "
+                  "history \"bad history\" \"history (margin 0)\"`.", ""]
+        lines += _history_table(hist)
+        lines += HELD_OUT_READING
+    if tuning:
+        lines += ["## Tuning seeds 0-9 (seen while choosing; `campaign_prior_tuning.json`)", "", HOW, "",
+                  "`history (margin 0)` is the method shipped before (strict safeguard); `(margin 0.1)` the one "
+                  "chosen; `(nosafe)` no safeguard; `(hedged start)` 2 of the 5 first picks the history's best "
+                  "predictions (spread over its best 2 %), 3 space-filling; `(pibo C)` the acquisition times "
+                  "`pi(x) ** (C / n)` (piBO), `log pi` the history's standardised prediction; `(loadings prior)` "
+                  "the history model on element loadings alone (no element properties). Seeds 0-5 for all arms, "
+                  "0-9 for `cold`, `(margin 0)` and `(margin 0.1)`.", ""]
+        lines += _history_table(tuning)
+        lines += TUNING_READING
+    previous = store.get("history_previous", {})
+    if previous:
+        lines += ["## Previous state (the method shipped before, seeds 0-3, 4 seeds per arm)", "", HOW, "",
+                  "`history` here is the strict safeguard (`history (margin 0)` above).", ""]
+        lines += _history_table(previous)
+        lines += PREVIOUS_READING
     cold = store.get("cold", {})
     if cold:
         lines += ["## Cold start: the first batch of 8, space-filling vs random", "",
@@ -241,10 +323,10 @@ def main() -> None:
                 _save(store)
                 print(f"cold start {name}: done", flush=True)
         if args.part in ("history", "all"):
-            for camp, hplate in PLATES:
-                if camp not in args.plates:
-                    continue
-                for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):  # seeds outermost: balanced if cut short
+                for camp, hplate in PLATES:
+                    if camp not in args.plates:
+                        continue
                     for arm in args.arms:
                         key = f"{camp}|{hplate}|{arm}"
                         store = _store()  # other processes may have stored runs meanwhile

@@ -83,6 +83,7 @@ def _blend(weight: float, seed: int):
 def _hedge_strategy(seed: int):
     """Fantasy batch whose picks alternate between the mixture's and its GP member's posterior."""
     from matloop.design.acquisition import Context, Posterior, make_acquisition
+    from matloop.design.batch import RankOneConditioner
     from matloop.design.simulate import SurrogateStrategy
     from matloop.design.surrogate import make_surrogate
 
@@ -96,23 +97,15 @@ def _hedge_strategy(seed: int):
             posts = [objective.posterior(*model.predict(Xc, return_std=True)),
                      objective.posterior(*model.gp_.predict(Xc[:, model.gp_features_], return_std=True))]
             ctx = Context(best=objective.best(ym), X_candidates=Xc, X_measured=Xm, rng=rng)
-            cov = model.batch_covariance(Xc)
-            latent0 = np.maximum(np.asarray(cov.latent_var, float), 0.0)
-            noise = max(float(cov.noise), 1e-12 * (float(np.max(latent0)) + 1e-300))
-            latent, factors, chosen = latent0.copy(), [], []
+            gp = RankOneConditioner(model.batch_covariance(Xc))
+            chosen = []
             for t in range(k):
                 post = posts[t % 2] if k > 1 else posts[0]
-                ratio = (latent + noise) / (latent0 + noise)
-                values = np.asarray(acq(Posterior(post.mean, post.std * np.sqrt(ratio)), ctx), float).copy()
+                values = np.asarray(acq(Posterior(post.mean, post.std * np.sqrt(gp.ratio())), ctx), float).copy()
                 values[chosen] = -np.inf
                 j = int(np.argmax(values))
                 chosen.append(j)
-                col = np.asarray(cov.column(j), float).copy()
-                for u in factors:
-                    col -= u * u[j]
-                u = col / np.sqrt(max(col[j], 0.0) + noise)
-                factors.append(u)
-                latent = np.maximum(latent - u**2, 0.0)
+                gp.condition(j)
                 if ctx.best is not None:
                     ctx = replace(ctx, best=max(ctx.best, float(post.mean[j])))
             return np.array(chosen)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -45,7 +46,10 @@ PAPER_SOURCE = ("GAP and MTP: Zuo et al. (2020) as quoted by ACEpotentials.jl (g
                 "examples/zuobench/error_table.jl and examples/Tutorial/ACEpotentials-Tutorial.jl, 'e_table_gap_mtp' "
                 "and 'f_table_gap_mtp'; a secondary source, forces rounded to 0.01 eV/Å there). NNP, SNAP, qSNAP: not "
                 "found (searched the mlearn and uf3 repositories, the stored web pages incl. a slideshare copy of the "
-                "paper whose stored text ends after the introduction, and documentation); left empty, not guessed")
+                "paper whose stored text ends after the introduction, and documentation; session 10: 14 more look-ups "
+                "in the stored pages (arXiv 1906.08888 copies, PubMed, Cambridge and eScholarship records: abstracts "
+                "only), the UF3 and PACE papers' stored text, the mlearn mvl_models README, code and docs); left "
+                "empty, not guessed")
 
 
 def _load() -> float:
@@ -64,13 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--force-weight", type=float, default=1.0, help="0: energy-only fine-tuning (much cheaper)")
+    parser.add_argument("--energy-weight", type=float, default=1.0, help="energy loss weight (relative to epoch 0)")
+    parser.add_argument("--stress-weight", type=float, default=0.1)
     parser.add_argument("--freeze", default="embeddings", choices=("none", "embeddings", "backbone"))
     parser.add_argument("--name", default="potentials", help="results file stem (benchmarks/results/NAME.{json,md})")
     parser.add_argument("--rewrite", action="store_true", help="only re-render NAME.md from NAME.json")
     parser.add_argument("--keep", action="store_true", help="keep the other elements already in NAME.json")
     parser.add_argument("--batch", type=int, default=2, help="structures per prediction batch (memory)")
     parser.add_argument("--no-readout-refit", action="store_true", help="skip the readout refit on cached features")
+    parser.add_argument("--add-run", nargs=2, metavar=("OTHER", "LABEL"), help="copy the fine-tuned rows of "
+                        "results/OTHER.json into NAME.json as a labelled run (kept beside NAME's own rows) and re-render")
     args = parser.parse_args(argv)
+    if args.add_run:
+        _add_run(args.name, *args.add_run)
+        return 0
     if args.rewrite:
         _write(json.loads((OUT / f"{args.name}.json").read_text()), args.name)
         return 0
@@ -108,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 pot = finetune(train, epochs=args.epochs, patience=args.patience, learning_rate=args.lr,
                                time_budget=args.budget, n_threads=args.threads, seed=0,
-                               force_weight=args.force_weight, freeze=args.freeze,
+                               force_weight=args.force_weight, energy_weight=args.energy_weight,
+                               stress_weight=args.stress_weight, freeze=args.freeze,
                                readout_refit=not args.no_readout_refit)
                 fit_s = time.perf_counter() - t0
                 offsets = pot.meta["energy_offsets_ev_per_atom"]
@@ -126,6 +138,44 @@ def main(argv: list[str] | None = None) -> int:
             results["elements"][el] = row
             _write(results, args.name)
     return 0
+
+
+def _add_run(name: str, other: str, label: str) -> None:
+    """Keep the fine-tuned figures of ``results/OTHER.json`` in ``NAME.json`` under ``runs`` (one per label)."""
+    results = json.loads((OUT / f"{name}.json").read_text())
+    source = json.loads((OUT / f"{other}.json").read_text())
+    rows = {el: {k: r[k] for k in ("fine_tuned", "fine_tune_seconds", "load_during_fit", "fine_tune") if k in r}
+            for el, r in source["elements"].items() if "fine_tuned" in r}
+    runs = [run for run in results.get("runs", []) if run["label"] != label]
+    runs.append({"label": label, "source": f"benchmarks/results/{other}.json", "settings": source["settings"],
+                 "elements": rows})
+    results["runs"] = runs
+    _write(results, name)
+
+
+def _run_lines(results: dict) -> list[str]:
+    """A table of the labelled runs (``--add-run``) with each run's own verdict against the paper."""
+    runs = results.get("runs") or []
+    if not runs:
+        return []
+    lines = ["", "## Further fine-tuning runs (same test sets; each row is one run, nothing chosen on the test sets)", "",
+             "| run | element | fine-tuned E | fine-tuned F | fine-tuned S | fit time (s) | load average during fit | "
+             "best epoch | settings |", "|---|---|--:|--:|--:|--:|---|--:|---|"]
+    for run in runs:
+        s = run["settings"]
+        setting = (f"freeze {s['freeze']}, budget {s['budget']:g} s, lr {s['lr']:g}, weights E {s.get('energy_weight', 1.0):g}"
+                   f" / F {s['force_weight']:g} / S {s.get('stress_weight', 0.1):g}")
+        for el, r in run["elements"].items():
+            ft, load = r["fine_tuned"], r.get("load_during_fit") or [math.nan, math.nan]
+            meta = r.get("fine_tune") or {}
+            lines.append(f"| {run['label']} | {el} | {_fmt(ft['energy_mae'])} | {_fmt(ft['force_mae'], 3)} | "
+                         f"{_fmt(ft['stress_mae'], 2)} | {_fmt(r.get('fine_tune_seconds'), 0)} | {load[0]:.1f} -> "
+                         f"{load[1]:.1f} | {meta.get('best_epoch', '–')} | {setting}; trained on "
+                         f"{meta.get('targets', '?')} |")
+    for run in runs:
+        lines.append(f"- {run['label']} ({run['source']}): " + _verdict({"elements": run["elements"],
+                                                                             "paper": results["paper"]}))
+    return lines
 
 
 def _verdict(results: dict) -> str:
@@ -165,7 +215,9 @@ def _write(results: dict, name: str = "potentials") -> None:
     lines = ["# Interatomic potentials on the mlearn test sets (Zuo et al. 2020)", "",
              "Energy MAE in meV/atom, force MAE in eV/Å (over force components), stress MAE in GPa. Written by "
              "`benchmarks/potentials.py` "
-             f"(settings: {results['settings']}).", "",
+             f"(settings: {results['settings']})."
+             + (" The first table holds this file's own run; the runs added later (`--add-run`) are under 'Further "
+                "fine-tuning runs'." if results.get("runs") else ""), "",
              "| element | n test | CHGNet zero-shot E (raw) | zero-shot E, offsets from train set | zero-shot E, offsets "
              "fitted on test (optimistic) | zero-shot F | zero-shot S | fine-tuned E | fine-tuned F | fine-tuned S | "
              "fine-tune time (s) |",
@@ -183,6 +235,7 @@ def _write(results: dict, name: str = "potentials") -> None:
         lines.append(f"| {el} | " + " | ".join(f"{_fmt(v['energy_mae'], 2)} / {_fmt(v['force_mae'], 2)}"
                                               for v in pots.values()) + " |")
     lines += ["", "## Target", "", _verdict(results)]
+    lines += _run_lines(results)
     lines += ["", *results.get("notes", [])]
     lines += ["", "## Learning curves (fine-tuning)", ""]
     for el, r in results["elements"].items():

@@ -70,9 +70,31 @@ def test_safeguard_sets_bad_history_aside():
     X = rng.uniform(0, 1, (40, 2))
     y = np.sin(6 * X[:, 0]) + X[:, 1]
     good, _ = history_helps(np.column_stack([X, y + 0.01 * rng.normal(size=40)]), y, base="rf")
-    bad, note = history_helps(np.column_stack([X, rng.normal(size=40)]), y, base="rf")
+    noise = np.column_stack([X, rng.normal(size=40)])
+    bad, note = history_helps(noise, y, base="rf", margin=0.0)  # strict: any loss sets it aside
     assert good and not bad and "set aside" in note
+    # the default margin keeps a history that costs less than 10 % (here the prior mean's scale ~ 0)
+    assert history_helps(noise, y, base="rf")[0]
     assert history_helps(np.column_stack([X[:5], y[:5]]), y[:5])[0]  # too few rows to check: trusted
+
+
+def test_safeguard_margin_keeps_a_history_only_slightly_worse():
+    import re
+
+    from matloop.design.history import SAFEGUARD_MARGIN
+
+    rng = np.random.default_rng(4)
+    X = rng.uniform(0, 1, (40, 2))
+    y = np.sin(4 * X[:, 0]) + X[:, 1]
+    near = np.column_stack([X, y + 0.3 * rng.normal(size=40)])  # a noisy history: about as good as none
+    far = np.column_stack([X, y + 1.0 * rng.normal(size=40)])  # mostly noise: clearly worse
+    strict, note = history_helps(near, y, base="rf", use="feature", margin=0.0)
+    rh, rp = map(float, re.findall(r"RMSE ([0-9.e+-]+) with it, ([0-9.e+-]+) without", note)[0])
+    assert 1.0 < rh / rp < 1.0 + SAFEGUARD_MARGIN  # the case the margin is for
+    assert not strict and "set aside" in note
+    assert history_helps(near, y, base="rf", use="feature")[0]  # the default margin keeps it
+    kept, note = history_helps(far, y, base="rf", use="feature")
+    assert not kept and "set aside" in note
 
 
 def test_first_batch_with_history_is_space_filling_unless_the_history_ranks_it(plates):

@@ -221,6 +221,40 @@ def _prior_covariance(X: np.ndarray) -> BatchCovariance:
     return BatchCovariance(column, np.ones(len(X)), 1e-2)
 
 
+class RankOneConditioner:
+    """The GP's latent variance over the candidates as picks are conditioned on, one at a time.
+
+    ``latent`` starts at the candidates' latent variance; :meth:`condition` removes what a pick at
+    candidate ``j`` explains, by the rank-1 update ``u = C_{t-1}(:, j) / sqrt(C_{t-1}(j, j) + noise)``,
+    ``latent -= u**2`` (the Cholesky columns of the picks' covariance, kept in :attr:`factors`).
+    Shared by the fantasy batch and the benchmark probes that vary it.
+    """
+
+    def __init__(self, cov: BatchCovariance):
+        self.cov = cov
+        self.latent0 = np.maximum(np.asarray(cov.latent_var, dtype=float), 0.0)
+        self.noise = max(float(cov.noise), 1e-12 * (float(np.max(self.latent0)) + 1e-300))
+        self.latent = self.latent0.copy()
+        self.factors: list[np.ndarray] = []
+
+    def ratio(self) -> np.ndarray:
+        """Predictive-variance ratio ``(latent_t + noise) / (latent_0 + noise)`` per candidate."""
+        return (self.latent + self.noise) / (self.latent0 + self.noise)
+
+    def keep(self) -> np.ndarray:
+        """``1 - rho^2``: the share of each candidate's latent variance the picks leave."""
+        return np.clip(self.latent / np.maximum(self.latent0, 1e-300), 0.0, 1.0)
+
+    def condition(self, j: int) -> None:
+        """Condition on a (fantasised) observation at candidate ``j``."""
+        col = np.asarray(self.cov.column(j), dtype=float).copy()
+        for u in self.factors:
+            col -= u * u[j]
+        u = col / np.sqrt(max(col[j], 0.0) + self.noise)
+        self.factors.append(u)
+        self.latent = np.maximum(self.latent - u**2, 0.0)
+
+
 def _fantasy(acq, posterior, context, k, cov: BatchCovariance):
     """Kriging believer by rank-1 updates of the GP posterior (see the module docstring).
 
@@ -230,10 +264,7 @@ def _fantasy(acq, posterior, context, k, cov: BatchCovariance):
     """
     mean = posterior.mean
     var0 = posterior.std**2
-    latent0 = np.maximum(np.asarray(cov.latent_var, dtype=float), 0.0)
-    noise = max(float(cov.noise), 1e-12 * (float(np.max(latent0)) + 1e-300))
-    latent = latent0.copy()
-    factors: list[np.ndarray] = []  # u_s = C_{s-1}(:, j_s) / sqrt(C_{s-1}(j_s, j_s) + noise)
+    gp = RankOneConditioner(cov)
     penalize = getattr(acq, "name", "") not in _VARIANCE_MONOTONE
     log_scale = getattr(acq, "name", "") in ("logei", "mli")
     improves = getattr(acq, "name", "") in ("ei", "logei", "pi", "mli")  # scored against the incumbent
@@ -242,10 +273,9 @@ def _fantasy(acq, posterior, context, k, cov: BatchCovariance):
     picked: list[float] = []
     ctx = context
     for t in range(k):
-        ratio = (latent + noise) / (latent0 + noise)
-        values = np.asarray(acq(Posterior(mean, np.sqrt(var0 * ratio)), ctx), dtype=float).copy()
+        values = np.asarray(acq(Posterior(mean, np.sqrt(var0 * gp.ratio())), ctx), dtype=float).copy()
         if penalize and t:  # 1 - rho^2: the share of a candidate's uncertainty the picks leave
-            keep = np.clip(latent / np.maximum(latent0, 1e-300), 0.0, 1.0)
+            keep = gp.keep()
             values = values + np.log(np.maximum(keep, 1e-300)) if log_scale else np.where(
                 values >= 0, values * keep, values / np.maximum(keep, 1e-12))
         values[chosen] = -np.inf
@@ -254,12 +284,7 @@ def _fantasy(acq, posterior, context, k, cov: BatchCovariance):
         picked.append(float(values[j]))
         if t == k - 1:
             break
-        col = np.asarray(cov.column(j), dtype=float).copy()
-        for u in factors:
-            col -= u * u[j]
-        u = col / np.sqrt(max(col[j], 0.0) + noise)
-        factors.append(u)
-        latent = np.maximum(latent - u**2, 0.0)
+        gp.condition(j)
         if improves and best is not None and np.isfinite(mean[j]):
             best = max(best, float(mean[j]))
             ctx = replace(context, best=best)

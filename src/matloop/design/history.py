@@ -25,7 +25,19 @@ Inputs are aligned explicitly, never guessed silently:
 **Safeguard.** History that does not transfer must not make things worse: once the campaign has
 :data:`CHECK_MIN_ROWS` results, :func:`history_helps` compares the history-informed and the plain
 surrogate by 5-fold cross-validation on the campaign's own results, and the history is set aside
-(and the suggestion says so) when it predicts worse.
+(and the suggestion says so) when it predicts clearly worse: a cross-validated error more than
+:data:`SAFEGUARD_MARGIN` (10 %) above the plain surrogate's. The margin keeps a verdict drawn from
+a handful of results from dropping a useful history on noise (on the plate benchmark's tuning seeds
+0-9 it needed fewer experiments than a strict comparison on one plate and as many on the other;
+the held-out seeds are in ``benchmarks/results/campaign_prior.md``).
+
+Tried on the benchmark's tuning seeds and not adopted (each needed more experiments than the
+history as an input): a hedged first batch (2 of 5 picks the history's best predictions, the rest
+space-filling), the history as a prior-guided acquisition weight (the acquisition times
+``pi(x) ** (c / n)``, ``pi`` from the history's prediction, as in piBO), a history model on the
+element loadings alone, and (earlier) the prior mean ``a * h(x) + b`` and the history rows pooled
+into the surrogate's training data. Each pulls the search towards the history's best region,
+which holds the new plate's best compositions only partly.
 
 **Replicates.** :func:`replicate_groups` makes ``suggest`` treat replicated inputs as a campaign
 does: one input, the mean of its values (the "best measured" rule), and no blank row suggested
@@ -44,6 +56,8 @@ from matloop.errors import InputError, error_table
 
 #: campaign results needed before the cross-validated safeguard decides whether history helps
 CHECK_MIN_ROWS = 8
+#: the history is set aside when its cross-validated RMSE exceeds the plain surrogate's by more than this share
+SAFEGUARD_MARGIN = 0.1
 BEST_RULE = "mean of replicates (each input counts once, with the mean of its measured values)"
 
 
@@ -306,12 +320,13 @@ class PriorMeanSurrogate(RegressorMixin, BaseEstimator):
 
 
 def history_helps(X: np.ndarray, y: np.ndarray, base: str = "etgp", seed: int = 0, folds: int = 5,
-                  use: str = "mean", sign: float | None = None) -> tuple[bool, str]:
+                  use: str = "mean", sign: float | None = None, margin: float | None = None) -> tuple[bool, str]:
     """The safeguard: does the history-informed surrogate (last column of ``X`` = the history's
     prediction) predict the campaign's own results better than the plain one (without it)?
 
     With fewer than :data:`CHECK_MIN_ROWS` results the history is trusted (nothing to check it on).
-    Otherwise ``folds``-fold cross-validated RMSE of both; the history is kept unless it is worse.
+    Otherwise ``folds``-fold cross-validated RMSE of both; the history is kept unless its RMSE is
+    above ``(1 + margin)`` times the plain one (``margin``: :data:`SAFEGUARD_MARGIN` by default).
     With ``sign`` (+1 maximise, -1 minimise) the RMSE counts only the better half of the results, the
     region an optimisation is steered by: history that describes the plate well on average but
     misplaces its best region is set aside."""
@@ -333,7 +348,7 @@ def history_helps(X: np.ndarray, y: np.ndarray, base: str = "etgp", seed: int = 
         err_p.append(((plain - y[test]) ** 2)[keep])
     rh, rp = float(np.sqrt(np.mean(np.concatenate(err_h)))), float(np.sqrt(np.mean(np.concatenate(err_p))))
     where = "" if sign is None else " on the better half of the results"
-    if rh <= rp:
+    if rh <= (1.0 + (SAFEGUARD_MARGIN if margin is None else margin)) * rp:
         return True, f"history used as the prior (cross-validated RMSE{where} {rh:.3g} with it, {rp:.3g} without)"
     return False, f"history set aside: it predicts this campaign worse (cross-validated RMSE{where} {rh:.3g} " \
                   f"with it, {rp:.3g} without)"
@@ -341,7 +356,8 @@ def history_helps(X: np.ndarray, y: np.ndarray, base: str = "etgp", seed: int = 
 
 def apply_history(prior: HistoryPrior, X_train: np.ndarray, y_train: np.ndarray, frame_train: pd.DataFrame,
                   X_cand: np.ndarray, frame_cand: pd.DataFrame, model, acquisition: str | None, batch_method: str,
-                  objective, seed: int = 0, use: str = "feature", rank_first_batch: bool = False) -> dict:
+                  objective, seed: int = 0, use: str = "feature", rank_first_batch: bool = False,
+                  margin: float | None = None) -> dict:
     """The inputs of :func:`~matloop.design.suggest.rank_candidates` with the history's prediction as
     an extra input feature of the surrogate (``use="feature"``, the default: the model learns where
     it holds), or as the prior mean with a learnt scale (``use="mean"``, :class:`PriorMeanSurrogate`).
@@ -365,7 +381,7 @@ def apply_history(prior: HistoryPrior, X_train: np.ndarray, y_train: np.ndarray,
     Xa_train = np.column_stack([X_train, h_train]) if len(y_train) else np.zeros((0, X_cand.shape[1] + 1))
     Xa_cand = np.column_stack([X_cand, h_cand])
     sign = None if objective.direction == "range" else float(objective.sign)
-    keep, note = history_helps(Xa_train, y_train, base=model, seed=seed, use=use, sign=sign)
+    keep, note = history_helps(Xa_train, y_train, base=model, seed=seed, use=use, sign=sign, margin=margin)
     if not keep:
         return {"X_train": X_train, "X_candidates": X_cand, "model": model, "acquisition": acquisition,
                 "batch_method": batch_method, "note": note, "used": False}

@@ -16,10 +16,9 @@ few rows only is data, not an error). Candidates are scored by one of:
 - ``chimera``: the hierarchy of goals with tolerances of Häse et al. (2018); ``COL:max@0.1`` means
   "within 10 % of the observed range of the best is good enough; then the next goal decides".
 
-Window goals (``COL:LO..HI``) become "minus the distance to the window". Outcome constraints
-(``density < 8``) multiply the acquisition by the probability that they hold. Goals are compared
-after scaling each by the range of its measured values; the reference point lies 10 % of that
-range below the worst measured value of each goal.
+Window goals (``COL:LO..HI``) become "minus the distance to the window". Outcome constraints (``density < 8``)
+multiply the acquisition by the probability that they hold. Goals are compared after scaling each by the range
+of its measured values; the reference point lies 10 % of that range below each goal's worst measured value.
 """
 
 from __future__ import annotations

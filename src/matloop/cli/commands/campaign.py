@@ -68,7 +68,8 @@ space and refuses points outside it (unless --allow-new). Full reference: docs/d
 --history TABLE (repeatable) stores measurements of a related campaign in the ledger, apart from the
 campaign's own; from 2 results on, every suggestion uses the prediction of a model fitted on them as
 an input of the surrogate (element loadings matched by element), unless cross-validation on the
-campaign's own results says the model predicts the better half of them worse with it.
+campaign's own results says the model predicts the better half of them clearly worse with it (an
+error more than 10 % above the model's without it).
 
 examples:
   matloop campaign new gaps --pool pool.csv --target "gap expt" --maximize

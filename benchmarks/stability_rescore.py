@@ -26,9 +26,9 @@ from stability import CALIBRATION, RESULTS, THRESHOLD  # noqa: E402
 
 
 def p_stable(e_hull: np.ndarray, std: float) -> np.ndarray:
-    from math import erfc, isfinite, sqrt
+    from matloop.design.stability_calibration import p_stable as p_below_threshold
 
-    return np.array([0.5 * erfc((x - THRESHOLD) / (std * sqrt(2))) if isfinite(x) else 0.0 for x in e_hull])
+    return p_below_threshold(e_hull, std, THRESHOLD)
 
 
 def main() -> None:

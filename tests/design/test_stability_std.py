@@ -60,7 +60,8 @@ def test_given_structures_get_the_structure_std_and_generated_the_pipeline_std(m
     EMT, lib, ref, given = _setup()
     from matloop.design import stability
 
-    monkeypatch.setattr(stability, "default_e_hull_std", lambda calculator=None, generated=True: 0.2 if generated else 0.05)
+    monkeypatch.setattr(stability, "default_e_hull_std",
+                        lambda calculator=None, generated=True, **_: 0.2 if generated else 0.05)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = stability.validate_stability(["Cu3Au", "CuPt"], top_k=2, max_ehull=0.05, structures_per_formula=1,

@@ -68,19 +68,22 @@ def load_calibration(path: str | Path = CALIBRATION_PATH) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def load_correction(path: str | Path = CALIBRATION_PATH) -> Correction:
-    """The stored formation-energy correction of the default potential (none in an older file)."""
-    return Correction.from_dict(load_calibration(path).get("correction"))
+def load_correction(path: str | Path = CALIBRATION_PATH, calibration: dict | None = None) -> Correction:
+    """The stored formation-energy correction of the default potential (none in an older file).
+    ``calibration``: the file's contents when the caller has already read them."""
+    return Correction.from_dict((load_calibration(path) if calibration is None else calibration).get("correction"))
 
 
-def default_e_hull_std(calculator=None, generated: bool = True, path: str | Path = CALIBRATION_PATH) -> float:
+def default_e_hull_std(calculator=None, generated: bool = True, path: str | Path = CALIBRATION_PATH,
+                       calibration: dict | None = None) -> float:
     """The stored E_hull std (eV/atom) of the default potential (``calculator`` None; NaN for another one,
     whose error is unknown). ``generated``: the structure came from prototype substitution, so the
     pipeline's measured std (``e_hull_std_pipeline``; ``e_hull_std`` in an older file without it); else the
-    caller gave the structure and the potential's own std on known structures (``e_hull_std``) applies."""
+    caller gave the structure and the potential's own std on known structures (``e_hull_std``) applies.
+    ``calibration``: the file's contents when the caller has already read them."""
     if calculator is not None:
         return math.nan
-    calibration = load_calibration(path)
+    calibration = load_calibration(path) if calibration is None else calibration
     key = "e_hull_std_pipeline" if generated and "e_hull_std_pipeline" in calibration else "e_hull_std"
     return float(calibration[key])
 
@@ -164,25 +167,26 @@ def validate_stability(formulas: Sequence, top_k: int = DEFAULT_TOP, max_ehull: 
     comps = _compositions(formulas)
     if structures is not None and len(structures) != len(comps):
         raise ValueError(f"structures: {len(structures)} entries for {len(comps)} formulas")
-    given = [structures[i] if structures is not None else None for i in range(len(comps))]
-    std_of = {flag: default_e_hull_std(calculator, generated=flag) if e_hull_std is None else float(e_hull_std)
-              for flag in (True, False)}
+    given = list(structures) if structures is not None else [None] * len(comps)
+    chosen = list(range(min(top_k, len(comps))))
+    _check_given(formulas, comps, given, chosen)
+    stored = load_calibration() if calculator is None and (e_hull_std is None or correction is None) else None
+    std_of = {flag: default_e_hull_std(calculator, generated=flag, calibration=stored) if e_hull_std is None
+              else float(e_hull_std) for flag in (True, False)}
     if correction is None:
-        correction = load_correction() if calculator is None else Correction()
+        correction = load_correction(calibration=stored) if calculator is None else Correction()
     rows = [dict.fromkeys(COLUMNS, "") | {"validation": "not_validated", "reason": f"beyond the top {top_k}"}
             for _ in comps]
-    chosen = list(range(min(top_k, len(comps))))
     if library is None and any(given[i] is None for i in chosen):
         say("prototype library (bundled structure sets)")
         library = PrototypeLibrary.from_datasets()
     jobs: list[tuple[int, object, str]] = []  # (formula index, structure, where it came from)
     counts_of: dict[int, dict[str, int]] = {}
-    _check_given(formulas, comps, given, chosen)
     for i in chosen:
         counts = reduced_counts(comps[i])
         note = ""
-        if given[i] is not None:
-            counts_of[i] = reduced_counts(given[i].composition.get_el_amt_dict())
+        if given[i] is not None:  # _check_given: its composition is this formula's
+            counts_of[i] = counts
             rows[i].update(validated_formula=_formula_text(counts_of[i]), reason="")
             jobs.append((i, given[i], f"the given structure ({given[i].composition.reduced_formula})"))
             continue
@@ -227,8 +231,12 @@ def _check_given(formulas: Sequence, comps: list, given: list, chosen: list[int]
     for i in chosen:
         if given[i] is None:
             continue
-        mine = reduced_counts(given[i].composition.get_el_amt_dict())
-        if mine is None or mine != reduced_counts(comps[i]):
+        wanted = reduced_counts(comps[i])
+        if wanted is None:
+            bad.append({"row": i + 1, "column": "structure", "value": str(formulas[i]),
+                        "reason": "the formula has fractional amounts, so no structure (whole atoms) matches it; "
+                                  "give the structure's own formula"})
+        elif reduced_counts(given[i].composition.get_el_amt_dict()) != wanted:
             bad.append({"row": i + 1, "column": "structure", "value": str(formulas[i]),
                         "reason": f"the structure is {given[i].composition.reduced_formula}, not this formula"})
     if bad:
@@ -236,8 +244,7 @@ def _check_given(formulas: Sequence, comps: list, given: list, chosen: list[int]
 
 
 def _judge(row: dict, counts: dict[str, int], candidates: list[str], relaxed, reference: HullReference,
-           std: float, max_ehull: float, leave_out: bool, correction: Correction | None = None,
-           given: bool = False) -> None:
+           std: float, max_ehull: float, leave_out: bool, correction: Correction, given: bool = False) -> None:
     """Fill one formula's row from its relaxed candidates (``candidates``: where each structure came from)."""
     from pymatgen.core import Composition, Structure
 
@@ -254,7 +261,6 @@ def _judge(row: dict, counts: dict[str, int], candidates: list[str], relaxed, re
     proto, best = candidates[k], relaxed.iloc[k]
     comp = Composition(counts)
     formula = comp.reduced_formula
-    correction = correction or Correction()
     try:
         raw = reference.formation_energy(comp, float(best["energy_per_atom"]))
         why = ""

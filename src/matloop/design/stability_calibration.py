@@ -138,11 +138,12 @@ def choose_correction(errors: Sequence[float], predicted: Mapping[tuple[str, flo
 
 
 def p_stable(e_hull: np.ndarray, std: float, threshold: float) -> np.ndarray:
-    """P(true E_hull < threshold) under a normal error of ``std`` (vectorised)."""
-    from math import erfc
+    """P(true E_hull < threshold) under a normal error of ``std`` (vectorised; 0 where E_hull is not finite)."""
+    from scipy.special import erfc
 
     e = np.asarray(e_hull, dtype=float)
-    return np.array([0.5 * erfc((x - threshold) / (std * math.sqrt(2))) if math.isfinite(x) else 0.0 for x in e])
+    finite = np.isfinite(e)
+    return np.where(finite, 0.5 * erfc((np.where(finite, e, threshold) - threshold) / (std * math.sqrt(2))), 0.0)
 
 
 def brier(p: np.ndarray, truth: np.ndarray) -> float:

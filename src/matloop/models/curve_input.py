@@ -34,9 +34,10 @@ class CurveInputMixin:
         return np.nan_to_num(values[:, self.columns_])
 
     def _grid(self):
+        from matloop.io.patterns import CU_KALPHA1
         from matloop.represent.diffraction import Grid
 
         if self.grid_ is None:
             return None
         start, stop, step, unit = self.grid_
-        return Grid(float(start), float(stop), float(step), str(unit), 1.5406 if unit == "2theta" else None)
+        return Grid(float(start), float(stop), float(step), str(unit), CU_KALPHA1 if unit == "2theta" else None)

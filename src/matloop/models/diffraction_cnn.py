@@ -190,7 +190,7 @@ class PatternCNNClassifier(CurveInputMixin, ClassifierMixin, BaseEstimator):
         class_weight = np.where(counts > 0, len(target) / (len(counts) * np.maximum(counts, 1)), 0.0)
         loss_fn = nn.CrossEntropyLoss(weight=torch.as_tensor(class_weight, dtype=torch.float32))
         optimiser = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        grid = self._grid() if (self.augment and self.grid_ is not None) else None
+        grid = self._grid() if self.augment else None
         y_t = torch.as_tensor(target, dtype=torch.long)
         for _ in range(int(self.epochs)):
             data, labels = Y, y_t

@@ -69,10 +69,11 @@ class PatternMatchClassifier(CurveInputMixin, ClassifierMixin, BaseEstimator):
         if grid is None:
             return float(self.broadening) / 0.04
         if grid.unit == "q":  # dQ = (4π/λ) cos θ dθ at the grid's centre
+            from matloop.io.patterns import CU_KALPHA1
             from matloop.represent.diffraction import q_to_two_theta
 
-            theta = np.radians(float(q_to_two_theta(np.mean(grid.points), 1.5406))) / 2
-            return float(self.broadening) * np.pi / 360 * 4 * np.pi / 1.5406 * np.cos(theta) / grid.step
+            theta = np.radians(float(q_to_two_theta(np.mean(grid.points), CU_KALPHA1))) / 2
+            return float(self.broadening) * np.pi / 360 * 4 * np.pi / CU_KALPHA1 * np.cos(theta) / grid.step
         return float(self.broadening) / grid.step
 
     def _prepare(self, Y: np.ndarray) -> np.ndarray:
@@ -129,23 +130,17 @@ class PatternMatchClassifier(CurveInputMixin, ClassifierMixin, BaseEstimator):
         return -np.log(np.clip(1.0 - best, 1e-6, None))
 
     # ------------------------------------------------------------------ fit / predict
-    def fit(self, X, y, folds=None) -> PatternMatchClassifier:
-        """Keep the prepared training curves as references; fit the temperature on leave-one-out scores
-        (or on ``folds``' held-out scores when given)."""
+    def fit(self, X, y) -> PatternMatchClassifier:
+        """Keep the prepared training curves as references; fit the temperature on leave-one-out scores."""
         from matloop.models.diffraction_cnn import _softmax, fit_temperature
 
         Z = self._prepare(self._select(X, fit=True))
         self.classes_, target = np.unique(np.asarray(y), return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError("needs at least 2 classes")
-        logits = np.zeros((len(target), len(self.classes_)))
-        if folds is None:
-            sim = self._similarity(Z, Z)
-            np.fill_diagonal(sim, -1.0)  # each pattern scored against the others only
-            logits = self._logits(sim, target)
-        else:
-            for train, test in folds:
-                logits[test] = self._logits(self._similarity(Z[test], Z[train]), target[train])
+            raise ValueError(f"needs at least 2 classes; the target has only {self.classes_.tolist()}")
+        sim = self._similarity(Z, Z)
+        np.fill_diagonal(sim, -1.0)  # each pattern scored against the others only
+        logits = self._logits(sim, target)
         self.temperature_ = fit_temperature(logits, target)
         self.oof_proba_ = _softmax(logits / self.temperature_)
         self.references_, self.reference_target_ = Z, target.astype(np.int64)

@@ -138,8 +138,8 @@ def _updates(X, K, shifts, iters, rng, mask, W, H, update_w, sparsity):
     n, m = X.shape
     S = len(shifts)
     f32 = np.float32
-    W = (rng.random((K, m)) + 0.1 if W is None else np.array(W, dtype=float)).astype(f32)
-    H = (rng.random((n, K * S)) * 0.1 + 0.01 if H is None else np.array(H, dtype=float)).astype(f32)
+    W = (rng.random((K, m)) + 0.1).astype(f32) if W is None else np.array(W, dtype=f32)
+    H = (rng.random((n, K * S)) * 0.1 + 0.01).astype(f32) if H is None else np.array(H, dtype=f32)
     entrywise = mask is not None and np.ndim(mask) == 2
     weights = None if mask is None else np.asarray(mask, dtype=f32)
     Xm = np.array(X, dtype=f32) if mask is None else np.asarray(X, dtype=f32) * weights
@@ -167,6 +167,11 @@ def _updates(X, K, shifts, iters, rng, mask, W, H, update_w, sparsity):
         np.maximum(W, floor, out=W)
         H *= np.repeat(top[:, 0], S)[None, :]
     return W.astype(float), H.astype(float)
+
+
+def _duplicate_shifts(shifts: np.ndarray) -> np.ndarray:
+    """Relative shifts searched by the duplicate-phase test: :data:`DUPLICATE_SPAN` times the allowed ones."""
+    return np.arange(DUPLICATE_SPAN * shifts.min(), DUPLICATE_SPAN * shifts.max() + 1)
 
 
 class PhaseMapper:
@@ -222,7 +227,7 @@ class PhaseMapper:
         highest basis-pair correlation of each K (at relative shifts up to :data:`DUPLICATE_SPAN` times the
         allowed one) goes to ``basis_similarity_``."""
         mask = (rng.random(X.shape) >= 0.1).astype(float)
-        span = np.arange(DUPLICATE_SPAN * shifts.min(), DUPLICATE_SPAN * shifts.max() + 1)
+        span = _duplicate_shifts(shifts)
         errors, self.basis_similarity_ = {}, {}
         for K in range(2, self.max_components + 1):  # the projection start: a ranking, not the fit
             start = X[projection_start(X, K)] + 0.01
@@ -244,7 +249,7 @@ class PhaseMapper:
         """The full fit of the chosen K; should its bases (better converged than the ranking fit's) include a
         duplicate after all, that K is not eligible either and the choice moves on (so what is reported is
         a set of distinct phases, by the same test)."""
-        span = np.arange(DUPLICATE_SPAN * self.shifts_.min(), DUPLICATE_SPAN * self.shifts_.max() + 1)
+        span = _duplicate_shifts(self.shifts_)
         tried = set()
         while True:
             K = self._pick_k()

@@ -32,6 +32,7 @@ CHGNet and PyTorch are imported on use; without them :func:`require_chgnet` rais
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -68,36 +69,28 @@ def _graphs(model, records: Sequence[PotentialRecord]) -> list:
 
 
 def predict(model, records: Sequence[PotentialRecord], batch_size: int = 8, graphs: list | None = None,
-            stress: bool = True) -> list[dict]:
-    """Per record: ``energy_per_atom`` (eV/atom), ``forces`` (n x 3, eV/Å), ``stress`` (3x3 GPa, tensile +)."""
+            stress: bool = True, forces: bool = True) -> list[dict]:
+    """Per record: ``energy_per_atom`` (eV/atom), ``forces`` (n x 3, eV/Å), ``stress`` (3x3 GPa, tensile +).
+    ``forces=False``: energies only, from a gradient-free forward pass (~5x cheaper; forces NaN, no stress)."""
+    import torch
+
     graphs = _graphs(model, records) if graphs is None else graphs
-    task = "efs" if stress else "ef"
+    task = ("efs" if stress else "ef") if forces else "e"
     out = []
     model.eval()
     for start in range(0, len(graphs), batch_size):
         batch = graphs[start:start + batch_size]
-        with warnings.catch_warnings():
+        with (contextlib.nullcontext() if forces else torch.no_grad()), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")  # in chgnet
             pred = model(batch, task=task)
         for k in range(len(batch)):
+            if not forces:
+                out.append({"energy_per_atom": float(pred["e"][k]), "forces": np.full((1, 3), np.nan), "stress": None})
+                continue
             out.append({"energy_per_atom": float(pred["e"][k].detach()),
                         "forces": pred["f"][k].detach().numpy().astype(float),
                         "stress": pred["s"][k].detach().numpy().astype(float) if stress else None})
         del pred
-    return out
-
-
-def predict_energies(model, graphs: list, batch_size: int = 4) -> list[dict]:
-    """Per graph: ``energy_per_atom`` (eV/atom) from a gradient-free forward pass, without forces (NaN)."""
-    import torch
-
-    out = []
-    model.eval()
-    for start in range(0, len(graphs), batch_size):
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")
-            pred = model(graphs[start:start + batch_size], task="e")
-        out += [{"energy_per_atom": float(e), "forces": np.full((1, 3), np.nan), "stress": None} for e in pred["e"]]
     return out
 
 
@@ -333,7 +326,7 @@ def _finetune(records, *, epochs, val_fraction, patience, seed, learning_rate, b
     g_train, g_val = [graphs[i] for i in train_idx], [graphs[i] for i in val_idx]
 
     # 1. energy reference: per-element offsets into CHGNet's composition model
-    zero_shot = predict_energies(model, g_train)  # energies only: no force pass, ~5x cheaper
+    zero_shot = predict(model, train, batch_size=4, graphs=g_train, forces=False)  # no force pass
     offsets = fit_offsets(train, [p["energy_per_atom"] for p in zero_shot])
     before = errors(train, zero_shot)
     with torch.no_grad():

@@ -235,6 +235,9 @@ def test_every_documented_command_runs(tmp_path, monkeypatch, capsys):
         if words[0] == "potential" and importlib.util.find_spec("chgnet") is None:
             skipped.append((words, "chgnet is not installed"))
             continue
+        if "--correction" in words and importlib.util.find_spec("dscribe") is None:
+            skipped.append((words, "dscribe (the soap extra) is not installed"))
+            continue
         if _needs_torch(words) and importlib.util.find_spec("torch") is None:
             skipped.append((words, "PyTorch is not installed"))
             continue
@@ -246,6 +249,8 @@ def test_every_documented_command_runs(tmp_path, monkeypatch, capsys):
         extra = next((v for k, v in FAST.items() if tuple(words[:len(k)]) == k), [])
         if "--validate" in words:
             extra = [*extra, *FAST_VALIDATE]
+        if "--correction" in words:  # CHGNet as it is plus a small SOAP correction, no fine-tuning epoch
+            extra = ["--max-structures", "6", "--sparse", "30"]
         if "--time-budget" in _options(words) and "--time-budget" not in extra:
             extra = [*extra, "--time-budget", "3"]  # fit/validate's AutoModel: the first candidate, then stop
         try:

@@ -301,12 +301,18 @@ class HullReference:
         comp = Composition(composition)
         if not math.isfinite(energy_per_atom):
             return math.nan, "", "no energy (the relaxation failed)"
-        try:
-            e_form = self.formation_energy(comp, energy_per_atom)
-        except KeyError as exc:
-            return math.nan, "", f"no elemental reference for {exc.args[0]} in the bundled sets"
+        e_form, why = self.formation_energy_or_reason(comp, energy_per_atom)
+        if why:
+            return math.nan, "", why
         ehull, products = self.hull_distance(comp, e_form, leave_out)
         return ehull, products, ""
+
+    def formation_energy_or_reason(self, composition, energy_per_atom: float) -> tuple[float, str]:
+        """(formation energy in eV/atom, "") or (NaN, why) when an element has no bundled reference."""
+        try:
+            return self.formation_energy(composition, energy_per_atom), ""
+        except KeyError as exc:
+            return math.nan, f"no elemental reference for {exc.args[0]} in the bundled sets"
 
     def hull_distance(self, composition, formation_energy: float, leave_out: Collection[str] = ()
                       ) -> tuple[float, str]:

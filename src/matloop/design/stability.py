@@ -261,11 +261,7 @@ def _judge(row: dict, counts: dict[str, int], candidates: list[str], relaxed, re
     proto, best = candidates[k], relaxed.iloc[k]
     comp = Composition(counts)
     formula = comp.reduced_formula
-    try:
-        raw = reference.formation_energy(comp, float(best["energy_per_atom"]))
-        why = ""
-    except KeyError as exc:
-        raw, why = math.nan, f"no elemental reference for {exc.args[0]} in the bundled sets"
+    raw, why = reference.formation_energy_or_reason(comp, float(best["energy_per_atom"]))
     fractions = {el.symbol: float(x) for el, x in comp.items()}
     e_form = correction.apply(raw, fractions) if not why else math.nan
     row.update(energy_per_atom=float(best["energy_per_atom"]), relax_converged=bool(best["converged"]),

@@ -115,8 +115,7 @@ class PatternMatchClassifier(CurveInputMixin, ClassifierMixin, BaseEstimator):
             x = self._axis()
             best = np.full((len(part), len(R)), -np.inf)
             for origin in origins:
-                shifted = np.vstack([np.interp(origin, x, z, left=0.0, right=0.0) for z in part])
-                best = np.maximum(best, self._unit(shifted) @ R.T)
+                best = np.maximum(best, self._unit(_interp_rows(origin, x, part)) @ R.T)
             out[lo:lo + CHUNK] = best
         return out
 
@@ -161,3 +160,12 @@ class PatternMatchClassifier(CurveInputMixin, ClassifierMixin, BaseEstimator):
         """Index (into the training rows) of each pattern's most similar reference, for reports."""
         check_is_fitted(self, "references_")
         return np.argmax(self._similarity(self._prepare(self._select(X)), self.references_), axis=1)
+
+
+def _interp_rows(points: np.ndarray, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``np.interp(points, x, row, left=0, right=0)`` for every row at once (x increasing)."""
+    i = np.clip(np.searchsorted(x, points, side="right") - 1, 0, len(x) - 2)
+    w = (points - x[i]) / (x[i + 1] - x[i])
+    out = rows[:, i] * (1.0 - w) + rows[:, i + 1] * w
+    out[:, (points < x[0]) | (points > x[-1])] = 0.0
+    return out

@@ -12,6 +12,7 @@ exit 2 saying so.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import warnings
 
@@ -52,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="examples:\n  " + EXAMPLES, formatter_class=raw)
     p.add_argument("training", metavar="TRAINING", help=DATA_HELP)
     p.add_argument("-o", "--output", required=True, type=output_file, metavar="FILE.pot", help="potential to write")
-    p.add_argument("--epochs", type=int_at_least(0, 1000), default=30, metavar="N",
-                   help="most epochs of energy+force training (default 30; 0: offsets and readout refit only)")
+    p.add_argument("--epochs", type=int_at_least(0, 1000), default=None, metavar="N",
+                   help="most epochs of energy+force training (default 30, or 0 with --correction soap; 0: offsets "
+                        "and readout refit only, or with --correction soap the pre-trained network unchanged)")
     p.add_argument("--val-fraction", type=positive_float, default=0.1, metavar="F",
                    help="share of structures held out for validation and early stopping (default 0.1)")
     p.add_argument("--patience", type=int_at_least(1, 1000), default=5, metavar="N",
@@ -74,6 +76,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "about 3 epochs of 200 60-atom structures on one busy core)")
     p.add_argument("--no-readout-refit", dest="readout_refit", action="store_false",
                    help="skip the readout refit on cached features before the energy+force epochs")
+    p.add_argument("--correction", choices=("none", "soap"), default="none",
+                   help="soap: fit a GAP-style SOAP kernel correction (Δ-learning) to the residual energies and "
+                        "forces of CHGNet (the pre-trained network unless --epochs N is given); matloop's best mlearn "
+                        "errors (benchmarks/results/potentials_soap_cli.md) but ~2 s of descriptor derivatives "
+                        "per 64-atom structure at fit time and at every force call. Needs the soap extra (dscribe)")
+    p.add_argument("--sparse", type=int_at_least(10, 20000), default=2000, metavar="M",
+                   help="sparse environments of the SOAP correction (default 2000)")
     _threads(p)
     p.set_defaults(func=_fit)
 
@@ -179,9 +188,16 @@ def _fit(args: argparse.Namespace) -> int:
 
     from matloop.models.potentials.finetune import finetune
 
+    if args.correction == "soap" and importlib.util.find_spec("dscribe") is None:
+        print('error: --correction soap needs dscribe, the soap extra: pip install "matloop[soap]"', file=sys.stderr)
+        return 2
     if args.max_structures and args.max_structures < len(records):
         keep = np.sort(np.random.default_rng(args.seed).choice(len(records), args.max_structures, replace=False))
         records = [records[i] for i in keep]
+    if args.epochs is None:
+        args.epochs = 0 if args.correction == "soap" else 30
+    if args.correction == "soap":
+        return _fit_corrected(args, records)
     pot = finetune(records, epochs=args.epochs, val_fraction=args.val_fraction, patience=args.patience,
                    seed=args.seed, learning_rate=args.learning_rate, batch_size=args.batch_size,
                    force_weight=args.force_weight, stress_weight=args.stress_weight, freeze=args.freeze,
@@ -193,6 +209,41 @@ def _fit(args: argparse.Namespace) -> int:
           f"best epoch {best['epoch']}); validation energy MAE {best['val_energy_mae']:.2f} meV/atom, force MAE "
           f"{best['val_force_mae']:.4f} eV/Å; per-element offsets "
           + ", ".join(f"{k} {v:+.4f}" for k, v in pot.meta["energy_offsets_ev_per_atom"].items()) + " eV/atom")
+    return 0
+
+
+def _fit_corrected(args: argparse.Namespace, records: list) -> int:
+    """CHGNet (pre-trained, or fine-tuned with --epochs N) plus a SOAP Δ-correction fitted to its residuals."""
+    import numpy as np
+
+    from matloop import progress
+    from matloop.models.potentials.corrected import CorrectedPotential
+    from matloop.models.potentials.features import _threads
+    from matloop.models.potentials.finetune import FineTunedPotential, finetune
+    from matloop.models.potentials.soap_delta import fit_correction
+
+    if args.epochs > 0:
+        base = finetune(records, epochs=args.epochs, val_fraction=args.val_fraction, patience=args.patience,
+                        seed=args.seed, learning_rate=args.learning_rate, batch_size=args.batch_size,
+                        force_weight=args.force_weight, stress_weight=args.stress_weight, freeze=args.freeze,
+                        time_budget=args.time_budget, n_threads=args.threads, readout_refit=args.readout_refit)
+    else:
+        base = FineTunedPotential.pretrained()
+    progress.say(f"CHGNet predictions on the {len(records)} training structures")
+    predictions = base.predict(records, batch_size=2, n_threads=args.threads)
+    energies = np.array([r.energy - p["energy_per_atom"] * r.n_atoms for r, p in zip(records, predictions, strict=True)])
+    forces = [None if r.forces is None else np.asarray(r.forces) - p["forces"]
+              for r, p in zip(records, predictions, strict=True)]
+    with _threads(args.threads):
+        correction = fit_correction([r.atoms() for r in records], energies, forces, n_sparse=args.sparse,
+                                    val_fraction=args.val_fraction, seed=args.seed, say=progress.say)
+    pot = CorrectedPotential(base, correction, {"training_file": str(args.training), "base_epochs": args.epochs})
+    pot.save(args.output)
+    best = correction.meta["chosen"]
+    print(f"wrote {args.output}: CHGNet ({'fine-tuned' if args.epochs > 0 else 'pre-trained'}) + SOAP correction "
+          f"fitted on {len(records)} structures ({correction.meta['n_sparse']} sparse environments, "
+          f"{correction.meta['fit_seconds']:.0f} s); validation energy MAE {best['val_energy_mae']:.2f} meV/atom, "
+          f"force MAE {best['val_force_mae']:.4f} eV/Å")
     return 0
 
 

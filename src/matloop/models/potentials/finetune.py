@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
-import json
 import math
 import os
 import time
@@ -47,8 +45,10 @@ import numpy as np
 
 from matloop.errors import InputError, MatloopError, error_table
 from matloop.io.potential_data import PotentialRecord
+from matloop.models.potentials.potfile import FORMAT, chgnet_from, read_pot, write_pot
+from matloop.models.potentials.potfile import digest as _digest
+from matloop.models.potentials.potfile import jsonable as _jsonable
 
-FORMAT = "matloop-potential"
 VERSION = 1
 CHGNET_HINT = 'CHGNet potentials need chgnet and PyTorch: pip install "matloop[chgnet]"'
 
@@ -167,12 +167,7 @@ class FineTunedPotential:
         """Errors on ``records``; for the unchanged universal potential also the energy MAE after
         per-element offsets fitted on these same records (``energy_mae_offset``: optimistic, it uses
         their labels, but it separates the energy-reference shift from real error)."""
-        predictions = self.predict(records, batch_size, n_threads)
-        out = errors(records, predictions)
-        offsets = fit_offsets(records, [p["energy_per_atom"] for p in predictions])
-        out["energy_mae_offset"] = errors(records, predictions, offsets)["energy_mae"]
-        out["offsets_fitted_on_these_records"] = offsets
-        return out
+        return errors_with_offsets(records, self.predict(records, batch_size, n_threads))
 
     def calculator(self):
         """An ASE calculator (CHGNet's) on this network, on the CPU."""
@@ -194,50 +189,29 @@ class FineTunedPotential:
         card = {"format": FORMAT, "version": VERSION, "model_args": _jsonable(self.model.model_args),
                 "meta": _jsonable(self.meta)}
         card["sha256"] = _digest(arrays, card)
-        path = Path(path)
-        with open(path, "wb") as handle:  # np.savez would append .npz to a str path
-            np.savez(handle, __card__=np.frombuffer(json.dumps(card).encode(), dtype=np.uint8),
-                     **{f"w/{k}": v for k, v in arrays.items()})
-        return path
+        return write_pot(path, card, {f"w/{k}": v for k, v in arrays.items()})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FineTunedPotential:
         """Read a ``.pot`` file written by :meth:`save`, refusing one whose checksum or shapes do not match."""
-        from matloop.models.gnn.weights import WeightsError, load_arrays
+        from matloop.models.gnn.weights import WeightsError
 
         require_chgnet()
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                card = json.loads(bytes(data["__card__"]).decode())
-                arrays = {k[2:]: data[k] for k in data.files if k.startswith("w/")}
-        except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError) as err:
-            raise InputError(f"{path} is not a matloop potential (.pot) file: {err}") from err
-        if not isinstance(card, dict) or card.get("format") != FORMAT or card.get("version") != VERSION:
-            raise InputError(f"{path} is not a {FORMAT} version {VERSION} file")
-        if _digest(arrays, card) != card.get("sha256"):
+        card, arrays = read_pot(path, VERSION)
+        weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w/")}
+        if _digest(weights, card) != card.get("sha256"):
             raise WeightsError(f"{path} does not match its SHA-256 checksum (altered or damaged); refusing it")
-        import contextlib
-        import io
-
-        from chgnet.model import CHGNet
-
-        args = dict(card["model_args"])
-        with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its parameter count
-            model = CHGNet(**args)
-        load_arrays(model, arrays)
-        return cls(model.eval(), card.get("meta") or {})
+        return cls(chgnet_from(card["model_args"], weights), card.get("meta") or {})
 
 
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
-
-
-def _digest(arrays: dict, card: dict) -> str:
-    from matloop.models.gnn.weights import arrays_digest
-
-    body = {k: v for k, v in card.items() if k != "sha256"}
-    return hashlib.sha256((arrays_digest(arrays) + json.dumps(body, sort_keys=True)).encode()).hexdigest()
+def errors_with_offsets(records: Sequence[PotentialRecord], predictions: list[dict]) -> dict:
+    """:func:`errors`, plus ``energy_mae_offset``: the energy MAE after per-element offsets fitted on these
+    same records (optimistic; separates an energy-reference shift from real error)."""
+    out = errors(records, predictions)
+    offsets = fit_offsets(records, [p["energy_per_atom"] for p in predictions])
+    out["energy_mae_offset"] = errors(records, predictions, offsets)["energy_mae"]
+    out["offsets_fitted_on_these_records"] = offsets
+    return out
 
 
 def load_potential(name_or_path: str | os.PathLike) -> FineTunedPotential:
@@ -246,6 +220,10 @@ def load_potential(name_or_path: str | os.PathLike) -> FineTunedPotential:
         return FineTunedPotential.pretrained()
     if not Path(name_or_path).is_file():
         raise InputError(f"{name_or_path}: no such potential file (give a .pot file or 'chgnet')")
+    from matloop.models.potentials.corrected import CorrectedPotential, is_corrected
+
+    if is_corrected(name_or_path):  # CHGNet + a SOAP correction (format version 2)
+        return CorrectedPotential.load(name_or_path)
     return FineTunedPotential.load(name_or_path)
 
 

@@ -1,0 +1,300 @@
+"""A GAP-style Δ-correction of CHGNet: sparse SOAP kernel regression of its residual energies and forces.
+
+Why: fine-tuning CHGNet on a few hundred of the user's DFT structures plateaus at 2-3x the errors of
+potentials fitted to those data alone (mlearn Si/Ge: ~5 meV/atom and ~0.15 eV/Å against GAP/MTP's ~2-3 and
+0.05-0.07; ``benchmarks/results/potentials.md``). Learning the *difference* between the user's DFT and
+the universal potential with a Gaussian Approximation Potential (GAP: Bartók, Payne, Kondor & Csányi,
+Phys. Rev. Lett. 104, 136403 (2010)) keeps CHGNet's physics where data are thin and lets a local kernel
+model absorb the systematic error where they are not.
+
+The model. Each atom ``i`` is described by its SOAP power spectrum ``p_i`` (Bartók, Kondor & Csányi,
+Phys. Rev. B 87, 184115 (2013); computed with dscribe, Himanen et al., Comput. Phys. Commun. 247, 106949
+(2020)), normalised ``q_i = p_i/|p_i|``. Its energy is ``eps_i = c_Z + sum_m alpha_m k(q_i, q_m)`` with
+``k = (q_i . q_m)^zeta`` between atoms of the same element (0 otherwise), ``q_m`` the M sparse
+environments (training atoms picked by k-means++ seeding on ``1 - q.q'``) and ``c_Z`` a constant per
+element (absorbing the energy reference). The structure's correction is ``E = sum_i eps_i``; forces
+``F_j = -dE/dr_j`` by the chain rule through ``dq/dp = (I - q q^T)/|p|`` and ``dp_i/dr_j`` from central
+differences of dscribe's periodic descriptor (moving an atom moves its periodic images; dscribe's own
+numerical derivatives did not agree with that for periodic cells); the stress ``(1/V) dE/d(strain)`` by
+central differences over the six strains. The weights solve GAP's subset-of-regressors problem
+``(Phi_E' Phi_E / sigma_E^2 + Phi_F' Phi_F / sigma_F^2 + K_MM) alpha = Phi_E' y_E / sigma_E^2 +
+Phi_F' y_F / sigma_F^2`` (energy rows per atom, ``sigma_E`` in eV/atom, ``sigma_F`` in eV/Å); the two
+noise levels are chosen on a validation split of the training structures (smallest product of the
+validation energy and force MAEs), then the model is refitted on all of them.
+
+Cost: the force rows need ``6 n`` descriptor evaluations per structure (about 2 s for a 64-atom cell), at
+fit time and at every force call: fine for fits, evaluation and short relaxations/MD of cells of ~100
+atoms, not for large-scale MD. dscribe is the ``soap`` extra; without it :func:`require_dscribe` raises a
+:class:`~matloop.errors.MatloopError` naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from matloop.errors import InputError, MatloopError, error_table
+
+CITATIONS = ("Bartók, A. P., Payne, M. C., Kondor, R. & Csányi, G. Gaussian Approximation Potentials. Phys. Rev. "
+             "Lett. 104, 136403 (2010)",
+             "Bartók, A. P., Kondor, R. & Csányi, G. On representing chemical environments. Phys. Rev. B 87, "
+             "184115 (2013)",
+             "Himanen, L. et al. DScribe: Library of descriptors for machine learning in materials science. "
+             "Comput. Phys. Commun. 247, 106949 (2020)")
+#: the descriptor and kernel (chosen on the mlearn Si/Ge/Li training sets: ``benchmarks/potentials_delta_forces.py``)
+DEFAULTS = {"r_cut": 5.0, "n_max": 8, "l_max": 6, "sigma": 0.5, "zeta": 4}
+SIGMA_E = (0.0005, 0.001, 0.002, 0.003, 0.005)  # eV/atom, searched on the validation split
+SIGMA_F = (0.02, 0.05, 0.1, 0.2)  # eV/Å
+FD_STEP = 1e-4  # Å (positions) and strain
+EV_PER_A3_IN_GPA = 160.21766208
+
+
+def require_dscribe() -> None:
+    """Raise a clear :class:`MatloopError` when dscribe cannot be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec("dscribe") is None:
+        raise MatloopError('the SOAP correction needs dscribe: pip install "matloop[soap]"')
+
+
+def soap_descriptor(species: Sequence[str], r_cut: float, n_max: int, l_max: int, sigma: float):
+    """dscribe's periodic, per-atom SOAP power spectrum for ``species``."""
+    require_dscribe()
+    from dscribe.descriptors import SOAP
+
+    return SOAP(species=list(species), r_cut=r_cut, n_max=n_max, l_max=l_max, sigma=sigma, periodic=True,
+                average="off")
+
+
+def soap_derivatives(desc, atoms, h: float = FD_STEP) -> tuple[np.ndarray, np.ndarray]:
+    """``dp_i/dr_j`` (n, n, 3, F) by central differences of ``desc.create`` (each atom moves with its
+    periodic images), and ``p`` (n, F)."""
+    P = desc.create(atoms)
+    n = len(atoms)
+    D = np.empty((n, n, 3, P.shape[1]))
+    moved = atoms.copy()
+    for j in range(n):
+        for a in range(3):
+            moved.positions[j, a] += h
+            plus = desc.create(moved)
+            moved.positions[j, a] -= 2 * h
+            D[:, j, a] = (plus - desc.create(moved)) / (2 * h)
+            moved.positions[j, a] += h
+    return D, P
+
+
+def _normalise(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    norm = np.linalg.norm(P, axis=1)
+    if np.any(norm <= 0):
+        raise InputError("an atom has no neighbour within the SOAP cutoff (an isolated atom): the SOAP "
+                         "correction cannot describe it")
+    return P / norm[:, None], norm
+
+
+def design_rows(desc, atoms, sparse: np.ndarray, sparse_z: np.ndarray, atom_z: np.ndarray, n_species: int,
+                zeta: int, forces: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """The structure's rows of the linear model in ``(alpha, c)``: the energy row (M + S values: kernel sums,
+    then the atom count of each element) and, with ``forces``, the force rows (3n x (M + S), ``-dE/dr``)."""
+    if forces:
+        D, P = soap_derivatives(desc, atoms)
+    else:
+        D, P = None, desc.create(atoms)
+    Q, norm = _normalise(P)
+    same = atom_z[:, None] == sparse_z[None, :]  # (n, M)
+    S = (Q @ sparse.T) * same
+    counts = np.bincount(atom_z, minlength=n_species).astype(float)
+    e_row = np.concatenate([(S ** zeta).sum(axis=0), counts])
+    if D is None:
+        return e_row, None
+    n = len(atoms)
+    u = np.einsum("ijaf,if->ija", D, Q)  # D_i . q_i
+    rows = np.zeros((3 * n, len(sparse) + n_species))
+    for i in range(n):
+        w = zeta * S[i] ** (zeta - 1) / norm[i]  # dk/d(q_i . q_m) / |p_i|, zero across elements
+        T = D[i].reshape(3 * n, -1) @ sparse.T  # D_i . q_m
+        rows[:, :len(sparse)] -= (T - u[i].reshape(3 * n, 1) * S[i][None, :]) * w[None, :]
+    return e_row, rows
+
+
+def kmeanspp(Q: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``m`` rows of ``Q`` (unit vectors) by k-means++ seeding on the distance ``1 - q.q'``."""
+    m = min(m, len(Q))
+    chosen = [int(rng.integers(len(Q)))]
+    d = np.clip(1.0 - Q @ Q[chosen[0]], 0, None)
+    for _ in range(m - 1):
+        total = d.sum()
+        k = int(rng.choice(len(Q), p=d / total)) if total > 0 else int(rng.integers(len(Q)))
+        chosen.append(k)
+        d = np.minimum(d, np.clip(1.0 - Q @ Q[k], 0, None))
+    return np.array(chosen)
+
+
+def solve_weights(AE, bE, AF, bF, Kmm, sigma_e: float, sigma_f: float) -> np.ndarray:
+    """GAP's regularised normal equations, diagonally scaled and solved by Cholesky with a small jitter
+    (the sparse kernel matrix is close to singular). The element constants (last columns) are unregularised."""
+    from scipy.linalg import cho_factor, cho_solve
+
+    m = len(Kmm)
+    A = AE / sigma_e**2 + AF / sigma_f**2
+    A[:m, :m] += Kmm
+    b = bE / sigma_e**2 + bF / sigma_f**2
+    d = 1.0 / np.sqrt(np.diag(A) + 1e-300)
+    As = A * d[:, None] * d[None, :]
+    As[np.diag_indices_from(As)] += 1e-9
+    return cho_solve(cho_factor(As), b * d) * d
+
+
+class SoapCorrection:
+    """A fitted correction: energy, forces and stress of a structure (ASE ``Atoms``) to add to the base."""
+
+    def __init__(self, species: Sequence[str], settings: dict, sparse: np.ndarray, sparse_z: np.ndarray,
+                 alpha: np.ndarray, constants: np.ndarray, meta: dict | None = None):
+        self.species = list(species)
+        self.settings = {k: settings[k] for k in DEFAULTS}
+        self.sparse = np.asarray(sparse, dtype=float)
+        self.sparse_z = np.asarray(sparse_z, dtype=np.int64)
+        self.alpha = np.asarray(alpha, dtype=float)
+        self.constants = np.asarray(constants, dtype=float)
+        self.meta = dict(meta or {})
+        s = self.settings
+        self._desc = soap_descriptor(self.species, s["r_cut"], s["n_max"], s["l_max"], s["sigma"])
+
+    def _z(self, atoms) -> np.ndarray:
+        index = {el: k for k, el in enumerate(self.species)}
+        unknown = sorted(set(atoms.get_chemical_symbols()) - set(index))
+        if unknown:
+            raise InputError(f"the SOAP correction was fitted on {', '.join(self.species)}; this structure also "
+                             f"holds {', '.join(unknown)}")
+        return np.array([index[el] for el in atoms.get_chemical_symbols()])
+
+    def _rows(self, atoms, forces: bool):
+        return design_rows(self._desc, atoms, self.sparse, self.sparse_z, self._z(atoms), len(self.species),
+                           self.settings["zeta"], forces)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.concatenate([self.alpha, self.constants])
+
+    def energy(self, atoms) -> float:
+        """The correction's energy (eV) of ``atoms``."""
+        return float(self._rows(atoms, False)[0] @ self.weights)
+
+    def energy_forces(self, atoms) -> tuple[float, np.ndarray]:
+        """The correction's energy (eV) and forces (n x 3, eV/Å)."""
+        e_row, f_rows = self._rows(atoms, True)
+        return float(e_row @ self.weights), (f_rows @ self.weights).reshape(-1, 3)
+
+    def stress(self, atoms, h: float = FD_STEP) -> np.ndarray:
+        """``(1/V) dE/d(strain)`` (3 x 3, eV/Å³, ASE's sign: positive when stretched) by central differences."""
+        cell = atoms.cell.array.copy()
+        out = np.zeros((3, 3))
+        for a in range(3):
+            for b in range(a, 3):
+                e = []
+                for sign in (1, -1):
+                    strain = np.zeros((3, 3))  # symmetric: a shear moves both (a, b) and (b, a) by h/2
+                    strain[a, b] += sign * h / 2
+                    strain[b, a] += sign * h / 2
+                    moved = atoms.copy()
+                    moved.set_cell(cell @ (np.eye(3) + strain).T, scale_atoms=True)
+                    e.append(self.energy(moved))
+                out[a, b] = out[b, a] = (e[0] - e[1]) / (2 * h)
+        return out / atoms.get_volume()
+
+    # ------------------------------------------------------------------ persistence (plain arrays + JSON)
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Arrays and a JSON-able card; :meth:`from_arrays` inverts it."""
+        arrays = {"sparse": self.sparse, "sparse_z": self.sparse_z, "alpha": self.alpha, "constants": self.constants}
+        card = {"kind": "soap", "species": self.species, "settings": self.settings, "meta": self.meta,
+                "citations": list(CITATIONS)}
+        return arrays, card
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], card: dict) -> SoapCorrection:
+        if card.get("kind") != "soap":
+            raise InputError(f"unknown correction kind {card.get('kind')!r}")
+        species, settings = card["species"], card["settings"]
+        sparse, sparse_z, alpha, constants = (arrays[k] for k in ("sparse", "sparse_z", "alpha", "constants"))
+        if (sparse.ndim != 2 or len(sparse_z) != len(sparse) or len(alpha) != len(sparse)
+                or len(constants) != len(species) or (len(sparse_z) and sparse_z.max() >= len(species))):
+            raise InputError("the SOAP correction's arrays do not fit together (a damaged file)")
+        return cls(species, settings, sparse, sparse_z, alpha, constants, card.get("meta"))
+
+
+def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[np.ndarray], *,
+                   n_sparse: int = 2000, val_fraction: float = 0.2, seed: int = 0,
+                   settings: dict | None = None, say: Callable[[str], None] | None = None) -> SoapCorrection:
+    """Fit the correction to residual total energies ``energies`` (eV, DFT minus base) and residual forces
+    (n x 3 per structure, eV/Å) of ``atoms_list`` (ASE ``Atoms``). ``sigma_E`` and ``sigma_F`` are chosen
+    on a ``val_fraction`` split (``seed``), then the weights are refitted on every structure."""
+    import time
+
+    say = say or (lambda _msg: None)
+    settings = {**DEFAULTS, **(settings or {})}
+    if len(atoms_list) < 5:
+        raise InputError(f"the SOAP correction needs at least 5 structures (a validation split); got {len(atoms_list)}")
+    bad = [{"row": k + 1, "column": "outputs.forces", "value": None, "reason": "no forces: the correction needs them"}
+           for k, f in enumerate(forces) if f is None]
+    if bad:
+        raise InputError(f"{len(bad)} structures have no forces", error_table(bad))
+    start = time.perf_counter()
+    species = sorted({el for a in atoms_list for el in a.get_chemical_symbols()})
+    index = {el: k for k, el in enumerate(species)}
+    desc = soap_descriptor(species, settings["r_cut"], settings["n_max"], settings["l_max"], settings["sigma"])
+    zs = [np.array([index[el] for el in a.get_chemical_symbols()]) for a in atoms_list]
+    rng = np.random.default_rng(seed)
+
+    # sparse environments: k-means++ within each element, shares proportional to its atoms
+    Q, _ = _normalise(np.vstack([desc.create(a) for a in atoms_list]))
+    z_all = np.concatenate(zs)
+    picks = []
+    for k in range(len(species)):
+        own = np.flatnonzero(z_all == k)
+        share = max(1, int(round(n_sparse * len(own) / len(z_all))))
+        picks.append(own[kmeanspp(Q[own], share, rng)])
+    chosen = np.concatenate(picks)
+    sparse, sparse_z = Q[chosen], z_all[chosen]
+    m, n_species = len(sparse), len(species)
+    say(f"SOAP correction: {len(atoms_list)} structures, {len(z_all)} atoms, {m} sparse environments")
+
+    order = rng.permutation(len(atoms_list))
+    n_val = min(len(order) - 1, max(1, int(round(val_fraction * len(order)))))
+    is_val = np.zeros(len(order), bool)
+    is_val[order[:n_val]] = True
+    width = m + n_species
+    G = {part: [np.zeros((width, width)), np.zeros(width), np.zeros((width, width)), np.zeros(width)]
+         for part in ("fit", "val")}
+    val_rows = []
+    for k, atoms in enumerate(atoms_list):
+        e_row, f_rows = design_rows(desc, atoms, sparse, sparse_z, zs[k], n_species, settings["zeta"])
+        n = len(atoms)
+        e_row, y_e = e_row / n, energies[k] / n
+        y_f = np.asarray(forces[k], dtype=float).ravel()
+        acc = G["val" if is_val[k] else "fit"]
+        acc[0] += np.outer(e_row, e_row)
+        acc[1] += e_row * y_e
+        acc[2] += f_rows.T @ f_rows
+        acc[3] += f_rows.T @ y_f
+        if is_val[k]:
+            val_rows.append((e_row, y_e, f_rows.astype(np.float32), y_f))
+        if (k + 1) % 20 == 0 or k + 1 == len(atoms_list):
+            say(f"SOAP correction: descriptor derivatives of {k + 1}/{len(atoms_list)} structures "
+                f"({time.perf_counter() - start:.0f} s)")
+    Kmm = (sparse @ sparse.T) ** settings["zeta"] * (sparse_z[:, None] == sparse_z[None, :])
+    grid = []
+    for s_e in SIGMA_E:
+        for s_f in SIGMA_F:
+            w = solve_weights(*G["fit"][:2], *G["fit"][2:], Kmm, s_e, s_f)
+            e_mae = 1000 * float(np.mean([abs(e @ w - y) for e, y, _, _ in val_rows]))
+            f_mae = float(np.mean(np.concatenate([np.abs(f @ w - y) for _, _, f, y in val_rows])))
+            grid.append({"sigma_E": s_e, "sigma_F": s_f, "val_energy_mae": e_mae, "val_force_mae": f_mae})
+    best = min(grid, key=lambda g: g["val_energy_mae"] * g["val_force_mae"])
+    say(f"SOAP correction: sigma_E {best['sigma_E']} eV/atom, sigma_F {best['sigma_F']} eV/Å; validation energy "
+        f"MAE {best['val_energy_mae']:.2f} meV/atom, force MAE {best['val_force_mae']:.4f} eV/Å")
+    total = [a + b for a, b in zip(G["fit"], G["val"], strict=True)]
+    w = solve_weights(*total[:2], *total[2:], Kmm, best["sigma_E"], best["sigma_F"])
+    meta = {"n_train": len(atoms_list), "n_val": n_val, "n_sparse": m, "chosen": best, "grid": grid,
+            "fit_seconds": round(time.perf_counter() - start, 1)}
+    return SoapCorrection(species, settings, sparse, sparse_z, w[:m], w[m:], meta)

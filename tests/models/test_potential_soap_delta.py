@@ -1,0 +1,159 @@
+"""SOAP Δ-correction (models/potentials/soap_delta.py, corrected.py): forces are -dE/dr, the stress is
+(1/V) dE/d(strain), a fit recovers a known correction, and files round-trip (or are refused when altered)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from matloop.errors import InputError
+
+HAS_DSCRIBE = importlib.util.find_spec("dscribe") is not None
+HAS_CHGNET = importlib.util.find_spec("chgnet") is not None
+pytestmark = pytest.mark.skipif(not HAS_DSCRIBE, reason="needs the soap extra (dscribe)")
+SMALL = {"r_cut": 4.0, "n_max": 4, "l_max": 3, "sigma": 0.5, "zeta": 4}  # a small descriptor: fast tests
+
+
+def _cell(seed: int, rattle: float = 0.08):
+    """An 8-atom zincblende SiC cell with randomly displaced atoms (two elements: tests the masking)."""
+    from ase.build import bulk
+
+    atoms = bulk("SiC", "zincblende", a=4.36, cubic=True)
+    atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def _correction(seed: int = 0, m: int = 12):
+    from matloop.models.potentials.soap_delta import SoapCorrection, soap_descriptor
+
+    desc = soap_descriptor(["C", "Si"], SMALL["r_cut"], SMALL["n_max"], SMALL["l_max"], SMALL["sigma"])
+    ref = _cell(100 + seed, 0.2)
+    P = desc.create(ref)
+    z = np.array([0 if el == "C" else 1 for el in ref.get_chemical_symbols()])
+    pick = np.arange(len(ref))[:m]
+    rng = np.random.default_rng(seed)
+    return SoapCorrection(["C", "Si"], SMALL, P[pick] / np.linalg.norm(P[pick], axis=1, keepdims=True), z[pick],
+                          rng.normal(size=len(pick)), np.array([0.3, -0.2]))
+
+
+def test_forces_are_minus_the_energy_gradient():
+    corr = _correction()
+    atoms = _cell(1)
+    energy, forces = corr.energy_forces(atoms)
+    assert forces.shape == (8, 3) and energy == pytest.approx(corr.energy(atoms))
+    assert np.abs(forces).max() > 1e-3  # not trivially zero
+    h = 1e-3
+    for j, a in ((0, 0), (1, 2), (5, 1), (7, 2)):
+        moved = atoms.copy()
+        moved.positions[j, a] += h
+        plus = corr.energy(moved)
+        moved.positions[j, a] -= 2 * h
+        fd = -(plus - corr.energy(moved)) / (2 * h)
+        assert forces[j, a] == pytest.approx(fd, rel=1e-4, abs=1e-6)
+    assert np.abs(forces.sum(axis=0)).max() < 1e-6 * max(1.0, np.abs(forces).max())  # no net force
+
+
+def test_constants_and_element_masking():
+    from ase import Atoms
+
+    atoms = _cell(2)
+    zero = _correction()
+    zero.alpha[:] = 0.0
+    assert zero.energy(atoms) == pytest.approx(4 * 0.3 + 4 * -0.2)  # 4 C, 4 Si: only the constants
+    corr = _correction()
+    P = corr._desc.create(atoms)
+    Q = P / np.linalg.norm(P, axis=1, keepdims=True)
+    z = np.array([0 if el == "C" else 1 for el in atoms.get_chemical_symbols()])
+    expected = sum(corr.constants[z])  # atom i meets only the sparse points of its own element
+    for i in range(len(atoms)):
+        same = corr.sparse_z == z[i]
+        expected += float(((corr.sparse[same] @ Q[i]) ** SMALL["zeta"]) @ corr.alpha[same])
+    assert corr.energy(atoms) == pytest.approx(expected)
+    with pytest.raises(InputError, match="Ge"):
+        corr.energy(Atoms("GeC", positions=[[0, 0, 0], [1, 1, 1]], cell=[4, 4, 4], pbc=True))
+
+
+def test_stress_is_the_strain_derivative():
+    corr = _correction()
+    atoms = _cell(3)
+    stress = corr.stress(atoms)
+    assert stress.shape == (3, 3) and np.allclose(stress, stress.T)
+    volume, h = atoms.get_volume(), 1e-3
+    energies = []
+    for t in (h, -h):  # isotropic: dE/dt = V trace(stress)
+        moved = atoms.copy()
+        moved.set_cell(atoms.cell.array * (1 + t), scale_atoms=True)
+        energies.append(corr.energy(moved))
+    assert (energies[0] - energies[1]) / (2 * h) == pytest.approx(volume * np.trace(stress), rel=1e-4, abs=1e-6)
+    energies = []
+    for t in (h, -h):  # symmetric shear, strain_xy = strain_yx = t/2: dE/dt = V stress_xy
+        moved = atoms.copy()
+        strain = np.eye(3)
+        strain[0, 1] = strain[1, 0] = t / 2
+        moved.set_cell(atoms.cell.array @ strain.T, scale_atoms=True)
+        energies.append(corr.energy(moved))
+    assert (energies[0] - energies[1]) / (2 * h) == pytest.approx(volume * stress[0, 1], rel=1e-3, abs=1e-6)
+
+
+def test_fit_recovers_a_known_correction_and_round_trips():
+    from matloop.models.potentials.soap_delta import SoapCorrection, fit_correction
+
+    teacher = _correction(seed=1)
+    cells = [_cell(10 + k, 0.15) for k in range(12)]
+    labels = [teacher.energy_forces(a) for a in cells]
+    energies = np.array([e for e, _ in labels])
+    forces = [f for _, f in labels]
+    fitted = fit_correction(cells[:10], energies[:10], forces[:10], n_sparse=40, val_fraction=0.2, seed=0,
+                            settings=SMALL)
+    spread_e = np.abs(energies / 8 - np.mean(energies / 8)).mean()
+    spread_f = np.abs(np.concatenate(forces)).mean()
+    for a, e, f in zip(cells[10:], energies[10:], forces[10:], strict=True):
+        e_hat, f_hat = fitted.energy_forces(a)
+        assert abs(e_hat - e) / 8 < 0.3 * spread_e
+        assert np.abs(f_hat - f).mean() < 0.3 * spread_f
+    assert fitted.meta["chosen"]["sigma_E"] > 0 and fitted.meta["n_train"] == 10
+    arrays, card = fitted.to_arrays()
+    again = SoapCorrection.from_arrays(arrays, card)
+    assert again.energy_forces(cells[11])[0] == pytest.approx(fitted.energy_forces(cells[11])[0])
+    with pytest.raises(InputError, match="do not fit together"):
+        SoapCorrection.from_arrays({**arrays, "alpha": arrays["alpha"][:-1]}, card)
+    with pytest.raises(InputError, match="no forces"):
+        fit_correction(cells[:6], energies[:6], [None] + forces[1:6], settings=SMALL)
+
+
+@pytest.mark.skipif(not HAS_CHGNET, reason="needs the chgnet extra")
+def test_corrected_potential_file_and_calculator(tmp_path):
+    from matloop.models.potentials.corrected import CorrectedPotential
+    from matloop.models.potentials.finetune import FineTunedPotential, load_potential
+
+    corr = _correction()
+    pot = CorrectedPotential(FineTunedPotential.pretrained(), corr, {"note": "test"})
+    path = pot.save(tmp_path / "sic.pot")
+    again = load_potential(path)
+    assert isinstance(again, CorrectedPotential) and again.meta == {"note": "test"}
+    atoms = _cell(4)
+    calc, base = again.calculator(), FineTunedPotential.pretrained().calculator()
+    atoms.calc = calc
+    energy, forces, stress = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+    plain = atoms.copy()
+    plain.calc = base
+    e_corr, f_corr = corr.energy_forces(atoms)
+    assert energy == pytest.approx(plain.get_potential_energy() + e_corr, abs=1e-5)
+    assert np.allclose(forces, plain.get_forces() + f_corr, atol=1e-5)
+    from ase.stress import full_3x3_to_voigt_6_stress
+
+    assert np.allclose(stress, plain.get_stress() + full_3x3_to_voigt_6_stress(corr.stress(atoms)), atol=1e-6)
+    raw = path.read_bytes()
+    damaged = tmp_path / "damaged.pot"
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["c/alpha"] = arrays["c/alpha"] + 1.0
+    with open(damaged, "wb") as handle:
+        np.savez(handle, **arrays)
+    assert raw != damaged.read_bytes()
+    from matloop.models.gnn.weights import WeightsError
+
+    with pytest.raises(WeightsError, match="checksum"):
+        load_potential(damaged)

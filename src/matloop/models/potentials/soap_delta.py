@@ -24,7 +24,8 @@ validation energy and force MAEs), then the model is refitted on all of them.
 
 Cost: the force rows need ``6 n`` descriptor evaluations per structure (about 2 s for a 64-atom cell), at
 fit time and at every force call: fine for fits, evaluation and short relaxations/MD of cells of ~100
-atoms, not for large-scale MD. dscribe is the ``soap`` extra; without it :func:`require_dscribe` raises a
+atoms, not for large-scale MD. The derivatives are taken one coordinate at a time, so memory grows as
+``n (F + M)``, not ``n^2 F``. dscribe is the ``soap`` extra; without it :func:`require_dscribe` raises a
 :class:`~matloop.errors.MatloopError` naming it.
 """
 
@@ -67,20 +68,27 @@ def soap_descriptor(species: Sequence[str], r_cut: float, n_max: int, l_max: int
                 average="off")
 
 
-def soap_derivatives(desc, atoms, h: float = FD_STEP) -> tuple[np.ndarray, np.ndarray]:
-    """``dp_i/dr_j`` (n, n, 3, F) by central differences of ``desc.create`` (each atom moves with its
-    periodic images), and ``p`` (n, F)."""
-    P = desc.create(atoms)
-    n = len(atoms)
-    D = np.empty((n, n, 3, P.shape[1]))
+def descriptor_steps(desc, atoms, h: float = FD_STEP):
+    """Yield ``(j, a, dP)``: ``dP`` (n, F) = ``dp_i/dr_ja`` of every centre ``i`` for one coordinate of one
+    atom, by central differences of ``desc.create`` (the atom moves with its periodic images). One
+    coordinate at a time keeps memory at O(n F), not O(n^2 F)."""
     moved = atoms.copy()
-    for j in range(n):
+    for j in range(len(atoms)):
         for a in range(3):
             moved.positions[j, a] += h
             plus = desc.create(moved)
             moved.positions[j, a] -= 2 * h
-            D[:, j, a] = (plus - desc.create(moved)) / (2 * h)
+            yield j, a, (plus - desc.create(moved)) / (2 * h)
             moved.positions[j, a] += h
+
+
+def soap_derivatives(desc, atoms, h: float = FD_STEP) -> tuple[np.ndarray, np.ndarray]:
+    """``dp_i/dr_j`` (n, n, 3, F) from :func:`descriptor_steps`, and ``p`` (n, F): all at once, for probes
+    on small cells (memory grows with n^2)."""
+    P = desc.create(atoms)
+    D = np.empty((len(atoms), len(atoms), 3, P.shape[1]))
+    for j, a, dP in descriptor_steps(desc, atoms, h):
+        D[:, j, a] = dP
     return D, P
 
 
@@ -96,24 +104,19 @@ def design_rows(desc, atoms, sparse: np.ndarray, sparse_z: np.ndarray, atom_z: n
                 zeta: int, forces: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """The structure's rows of the linear model in ``(alpha, c)``: the energy row (M + S values: kernel sums,
     then the atom count of each element) and, with ``forces``, the force rows (3n x (M + S), ``-dE/dr``)."""
-    if forces:
-        D, P = soap_derivatives(desc, atoms)
-    else:
-        D, P = None, desc.create(atoms)
+    P = desc.create(atoms)
     Q, norm = _normalise(P)
     same = atom_z[:, None] == sparse_z[None, :]  # (n, M)
     S = (Q @ sparse.T) * same
     counts = np.bincount(atom_z, minlength=n_species).astype(float)
     e_row = np.concatenate([(S ** zeta).sum(axis=0), counts])
-    if D is None:
+    if not forces:
         return e_row, None
-    n = len(atoms)
-    u = np.einsum("ijaf,if->ija", D, Q)  # D_i . q_i
-    rows = np.zeros((3 * n, len(sparse) + n_species))
-    for i in range(n):
-        w = zeta * S[i] ** (zeta - 1) / norm[i]  # dk/d(q_i . q_m) / |p_i|, zero across elements
-        T = D[i].reshape(3 * n, -1) @ sparse.T  # D_i . q_m
-        rows[:, :len(sparse)] -= (T - u[i].reshape(3 * n, 1) * S[i][None, :]) * w[None, :]
+    W = zeta * S ** (zeta - 1) / norm[:, None]  # dk/d(q_i . q_m) / |p_i|, zero across elements
+    rows = np.zeros((3 * len(atoms), len(sparse) + n_species))
+    for j, a, dP in descriptor_steps(desc, atoms):
+        u = np.einsum("if,if->i", dP, Q)  # dp_i/dr_ja . q_i
+        rows[3 * j + a, :len(sparse)] = -(W * (dP @ sparse.T - u[:, None] * S)).sum(axis=0)
     return e_row, rows
 
 

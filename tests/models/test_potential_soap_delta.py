@@ -157,3 +157,17 @@ def test_corrected_potential_file_and_calculator(tmp_path):
 
     with pytest.raises(WeightsError, match="checksum"):
         load_potential(damaged)
+
+
+def test_records_with_elements_the_correction_lacks_are_refused_by_row():
+    from matloop.io.potential_data import PotentialRecord
+    from matloop.models.potentials.corrected import CorrectedPotential
+
+    cell = np.eye(3) * 4.0
+    records = [PotentialRecord(cell, ["Si", "C"], np.array([[0, 0, 0], [1, 1, 1.0]]), -10.0, row=1),
+               PotentialRecord(cell, ["Ge", "C"], np.array([[0, 0, 0], [1, 1, 1.0]]), -9.0, row=2)]
+    with pytest.raises(InputError) as err:
+        CorrectedPotential(None, _correction()).predict(records)  # refused before the base is asked
+    assert err.value.table.to_dict("records") == [
+        {"row": 2, "column": "structure", "value": "Ge",
+         "reason": "element(s) the SOAP correction was not fitted on (it knows C, Si)"}]

@@ -186,10 +186,10 @@ def _fit(args: argparse.Namespace) -> int:
         return 2
     import numpy as np
 
-    from matloop.models.potentials.finetune import finetune
-
     if args.correction == "soap" and importlib.util.find_spec("dscribe") is None:
-        print('error: --correction soap needs dscribe, the soap extra: pip install "matloop[soap]"', file=sys.stderr)
+        from matloop.models.potentials.soap_delta import DSCRIBE_HINT
+
+        print(f"error: --correction soap: {DSCRIBE_HINT}", file=sys.stderr)
         return 2
     if args.max_structures and args.max_structures < len(records):
         keep = np.sort(np.random.default_rng(args.seed).choice(len(records), args.max_structures, replace=False))
@@ -198,10 +198,7 @@ def _fit(args: argparse.Namespace) -> int:
         args.epochs = 0 if args.correction == "soap" else 30
     if args.correction == "soap":
         return _fit_corrected(args, records)
-    pot = finetune(records, epochs=args.epochs, val_fraction=args.val_fraction, patience=args.patience,
-                   seed=args.seed, learning_rate=args.learning_rate, batch_size=args.batch_size,
-                   force_weight=args.force_weight, stress_weight=args.stress_weight, freeze=args.freeze,
-                   time_budget=args.time_budget, n_threads=args.threads, readout_refit=args.readout_refit)
+    pot = _finetune(args, records)
     pot.meta["training_file"] = str(args.training)
     pot.save(args.output)
     best = next(c for c in pot.meta["learning_curve"] if c["epoch"] == pot.meta["best_epoch"])
@@ -212,6 +209,16 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune(args: argparse.Namespace, records: list):
+    """``finetune`` with the command line's settings."""
+    from matloop.models.potentials.finetune import finetune
+
+    return finetune(records, epochs=args.epochs, val_fraction=args.val_fraction, patience=args.patience,
+                    seed=args.seed, learning_rate=args.learning_rate, batch_size=args.batch_size,
+                    force_weight=args.force_weight, stress_weight=args.stress_weight, freeze=args.freeze,
+                    time_budget=args.time_budget, n_threads=args.threads, readout_refit=args.readout_refit)
+
+
 def _fit_corrected(args: argparse.Namespace, records: list) -> int:
     """CHGNet (pre-trained, or fine-tuned with --epochs N) plus a SOAP Δ-correction fitted to its residuals."""
     import numpy as np
@@ -219,16 +226,10 @@ def _fit_corrected(args: argparse.Namespace, records: list) -> int:
     from matloop import progress
     from matloop.models.potentials.corrected import CorrectedPotential
     from matloop.models.potentials.features import _threads
-    from matloop.models.potentials.finetune import FineTunedPotential, finetune
+    from matloop.models.potentials.finetune import FineTunedPotential
     from matloop.models.potentials.soap_delta import fit_correction
 
-    if args.epochs > 0:
-        base = finetune(records, epochs=args.epochs, val_fraction=args.val_fraction, patience=args.patience,
-                        seed=args.seed, learning_rate=args.learning_rate, batch_size=args.batch_size,
-                        force_weight=args.force_weight, stress_weight=args.stress_weight, freeze=args.freeze,
-                        time_budget=args.time_budget, n_threads=args.threads, readout_refit=args.readout_refit)
-    else:
-        base = FineTunedPotential.pretrained()
+    base = _finetune(args, records) if args.epochs > 0 else FineTunedPotential.pretrained()
     progress.say(f"CHGNet predictions on the {len(records)} training structures")
     predictions = base.predict(records, batch_size=2, n_threads=args.threads)
     energies = np.array([r.energy - p["energy_per_atom"] * r.n_atoms for r, p in zip(records, predictions, strict=True)])

@@ -60,8 +60,20 @@ class CorrectedPotential:
 
     def predict(self, records: Sequence, batch_size: int = 8, n_threads: int | None = None) -> list[dict]:
         """Energy per atom (eV/atom), forces (eV/Å) and stress (GPa, tensile +) of every record."""
+        self._check_species(records)
         base = self.base.predict(records, batch_size, n_threads)
         return [self._add(r.structure(), p) for r, p in zip(records, base, strict=True)]
+
+    def _check_species(self, records: Sequence) -> None:
+        """Refuse, naming each record, structures with elements the correction was not fitted on."""
+        from matloop.errors import InputError, error_table
+
+        known = set(self.correction.species)
+        bad = [{"row": r.row or k + 1, "column": "structure", "value": ", ".join(sorted(set(r.species) - known)),
+                "reason": f"element(s) the SOAP correction was not fitted on (it knows {', '.join(sorted(known))})"}
+               for k, r in enumerate(records) if set(r.species) - known]
+        if bad:
+            raise InputError(f"{len(bad)} structure(s) hold elements the correction was not fitted on", error_table(bad))
 
     def evaluate(self, records: Sequence, batch_size: int = 8, n_threads: int | None = None) -> dict:
         """Errors on ``records``, as :meth:`FineTunedPotential.evaluate` reports them."""

@@ -51,12 +51,15 @@ FD_STEP = 1e-4  # Å (positions) and strain
 EV_PER_A3_IN_GPA = 160.21766208
 
 
+DSCRIBE_HINT = 'the SOAP correction needs dscribe, the soap extra: pip install "matloop[soap]"'
+
+
 def require_dscribe() -> None:
     """Raise a clear :class:`MatloopError` when dscribe cannot be imported."""
     import importlib.util
 
     if importlib.util.find_spec("dscribe") is None:
-        raise MatloopError('the SOAP correction needs dscribe: pip install "matloop[soap]"')
+        raise MatloopError(DSCRIBE_HINT)
 
 
 def soap_descriptor(species: Sequence[str], r_cut: float, n_max: int, l_max: int, sigma: float):

@@ -2,11 +2,13 @@
 
 For each element: the bundled training set (``mlearn_<el>_train``) is written as mlearn JSON, fitted with
 ``matloop potential fit TRAIN.json -o EL.pot --correction soap`` (CLI defaults: pre-trained CHGNet plus a
-SOAP Δ-correction with 2000 sparse environments, noise levels chosen on a 10 % validation split of the
-training structures), then ``matloop potential eval EL.pot TEST.json --json`` on the bundled test set. The
+SOAP Δ-correction with its default descriptor, 4000 sparse environments and the two-body term, noise levels
+chosen on a validation split of the training structures), then ``matloop potential eval EL.pot TEST.json --json`` on the bundled test set. The
 table gives the test energy MAE (meV/atom) and force MAE (eV/Å over components), wall times of the two
 commands, and the paper's GAP/MTP errors (Zuo et al. 2020). The model and how it was chosen:
-``benchmarks/potentials_delta_forces.py`` (the probe, same model, its own code path).
+``benchmarks/potentials_delta_forces.py`` and ``benchmarks/potentials_soap_capacity.py`` (probes, same model,
+their own code paths). Each element's row is kept in ``results/potentials_soap_cli/<element>.json``, so
+elements can run in parallel processes (one core each); the .md is rendered from every row present.
 
 usage: OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/potentials_soap_cli.py [--elements Li Ge Si]
 """
@@ -59,9 +61,18 @@ def run_element(element: str, work: Path) -> dict:
             "eval_seconds": round(eval_s, 1), "load": load, "fit_summary": fit.stdout.strip()}
 
 
-def write(rows: list[dict], command: str) -> None:
+ROWS = OUT / "potentials_soap_cli"
+ORDER = ("Li", "Ge", "Si")
+
+
+def write(row: dict, command: str) -> None:
+    ROWS.mkdir(parents=True, exist_ok=True)
+    (ROWS / f"{row['element']}.json").write_text(json.dumps({"command": command, **row}, indent=1))
+    rows = sorted((json.loads(p.read_text()) for p in ROWS.glob("*.json")),
+                  key=lambda r: ORDER.index(r["element"]) if r["element"] in ORDER else len(ORDER))
     lines = ["# `matloop potential fit --correction soap` on the mlearn test sets (CLI, end to end)", "",
-             f"Written by `{command}`; CLI defaults; OMP_NUM_THREADS=1 (one core). Energy MAE in meV/atom, force "
+             "Written by `python benchmarks/potentials_soap_cli.py --elements ...` (one process per element: "
+             f"{'; '.join(sorted({r['command'] for r in rows}))}); CLI defaults; OMP_NUM_THREADS=1 (one core). Energy MAE in meV/atom, force "
              "MAE in eV/Å over components, stress MAE in GPa. Load average before fit / after fit / after eval.", "",
              "| element | n train | n test | E | F | S | fit (s) | eval (s) | load | GAP E / F | MTP E / F |",
              "|---|--:|--:|--:|--:|--:|--:|--:|---|---|---|"]
@@ -74,7 +85,6 @@ def write(rows: list[dict], command: str) -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     (OUT / "potentials_soap_cli.md").write_text(text)
-    (OUT / "potentials_soap_cli.json").write_text(json.dumps({"command": command, "rows": rows}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,12 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--elements", nargs="+", default=["Li", "Ge", "Si"])
     args = parser.parse_args(argv)
     command = "python benchmarks/potentials_soap_cli.py --elements " + " ".join(args.elements)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for element in args.elements:
             print(f"{element}: fitting through the CLI", file=sys.stderr)
-            rows.append(run_element(element, Path(tmp)))
-            write(rows, command)
+            write(run_element(element, Path(tmp)), command)
     return 0
 
 

@@ -13,7 +13,8 @@ from matloop.errors import InputError
 HAS_DSCRIBE = importlib.util.find_spec("dscribe") is not None
 HAS_CHGNET = importlib.util.find_spec("chgnet") is not None
 pytestmark = pytest.mark.skipif(not HAS_DSCRIBE, reason="needs the soap extra (dscribe)")
-SMALL = {"r_cut": 4.0, "n_max": 4, "l_max": 3, "sigma": 0.5, "zeta": 4}  # a small descriptor: fast tests
+#: a small descriptor (fast tests) and a two-body term of 4 functions per element pair
+SMALL = {"r_cut": 4.0, "n_max": 4, "l_max": 3, "sigma": 0.5, "zeta": 4, "pair_basis": 4, "pair_cut": 4.0}
 
 
 def _cell(seed: int, rattle: float = 0.08):
@@ -35,7 +36,7 @@ def _correction(seed: int = 0, m: int = 12):
     pick = np.arange(len(ref))[:m]
     rng = np.random.default_rng(seed)
     return SoapCorrection(["C", "Si"], SMALL, P[pick] / np.linalg.norm(P[pick], axis=1, keepdims=True), z[pick],
-                          rng.normal(size=len(pick)), np.array([0.3, -0.2]))
+                          rng.normal(size=len(pick)), np.array([0.3, -0.2]), pair_coef=0.05 * rng.normal(size=3 * 4))
 
 
 def test_forces_are_minus_the_energy_gradient():
@@ -55,18 +56,56 @@ def test_forces_are_minus_the_energy_gradient():
     assert np.abs(forces.sum(axis=0)).max() < 1e-6 * max(1.0, np.abs(forces).max())  # no net force
 
 
+def test_fast_forces_equal_the_design_rows():
+    """energy_forces skips the M-wide rows (one n x M x F product); the fit's rows must give the same numbers."""
+    from matloop.models.potentials.soap_delta import design_rows
+
+    corr = _correction()
+    atoms = _cell(5)
+    z = corr._z(atoms)
+    e_row, f_rows = design_rows(corr._desc, atoms, corr.sparse, corr.sparse_z, z, 2, SMALL["zeta"], pair=(4, 4.0))
+    energy, forces = corr.energy_forces(atoms)
+    assert energy == pytest.approx(e_row @ corr.weights, rel=1e-12)
+    assert np.allclose(forces.ravel(), f_rows @ corr.weights, rtol=1e-9, atol=1e-12)
+    assert np.abs(f_rows[:, -8:-2]).max() > 0  # the two-body columns are in the force rows
+
+
+def test_two_body_term_forces_and_pairs():
+    """The pair energy's forces are -dE/dr (finite differences) on a two-element cell; (a, b) = (b, a)."""
+    from matloop.models.potentials.pair_term import n_pairs, pair_index, pair_rows
+
+    atoms = _cell(6, 0.2)
+    z = np.array([0 if el == "C" else 1 for el in atoms.get_chemical_symbols()])
+    coef = np.random.default_rng(3).normal(size=n_pairs(2) * 5)
+    _, f_rows = pair_rows(atoms, z, 2, 5, 4.0)
+    forces = (f_rows @ coef).reshape(-1, 3)
+    h = 1e-5
+    for j, a in ((0, 0), (3, 1), (6, 2)):
+        moved = atoms.copy()
+        moved.positions[j, a] += h
+        plus = pair_rows(moved, z, 2, 5, 4.0, False)[0] @ coef
+        moved.positions[j, a] -= 2 * h
+        assert forces[j, a] == pytest.approx(-(plus - pair_rows(moved, z, 2, 5, 4.0, False)[0] @ coef) / (2 * h),
+                                             rel=1e-6, abs=1e-9)
+    assert list(pair_index(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), 2)) == [0, 1, 1, 2]
+
+
 def test_constants_and_element_masking():
     from ase import Atoms
 
     atoms = _cell(2)
     zero = _correction()
     zero.alpha[:] = 0.0
+    zero.pair_coef[:] = 0.0
     assert zero.energy(atoms) == pytest.approx(4 * 0.3 + 4 * -0.2)  # 4 C, 4 Si: only the constants
     corr = _correction()
     P = corr._desc.create(atoms)
     Q = P / np.linalg.norm(P, axis=1, keepdims=True)
     z = np.array([0 if el == "C" else 1 for el in atoms.get_chemical_symbols()])
-    expected = sum(corr.constants[z])  # atom i meets only the sparse points of its own element
+    from matloop.models.potentials.pair_term import pair_rows
+
+    expected = sum(corr.constants[z]) + pair_rows(atoms, z, 2, 4, 4.0, False)[0] @ corr.pair_coef
+    # atom i meets only the sparse points of its own element
     for i in range(len(atoms)):
         same = corr.sparse_z == z[i]
         expected += float(((corr.sparse[same] @ Q[i]) ** SMALL["zeta"]) @ corr.alpha[same])
@@ -80,7 +119,7 @@ def test_stress_is_the_strain_derivative():
     atoms = _cell(3)
     stress = corr.stress(atoms)
     assert stress.shape == (3, 3) and np.allclose(stress, stress.T)
-    volume, h = atoms.get_volume(), 1e-3
+    volume, h = atoms.get_volume(), 1e-4
     energies = []
     for t in (h, -h):  # isotropic: dE/dt = V trace(stress)
         moved = atoms.copy()

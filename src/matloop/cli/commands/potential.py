@@ -78,11 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="skip the readout refit on cached features before the energy+force epochs")
     p.add_argument("--correction", choices=("none", "soap"), default="none",
                    help="soap: fit a GAP-style SOAP kernel correction (Δ-learning) to the residual energies and "
-                        "forces of CHGNet (the pre-trained network unless --epochs N is given); matloop's best mlearn "
-                        "errors (benchmarks/results/potentials_soap_cli.md) but ~2 s of descriptor derivatives "
-                        "per 64-atom structure at fit time and at every force call. Needs the soap extra (dscribe)")
-    p.add_argument("--sparse", type=int_at_least(10, 20000), default=2000, metavar="M",
-                   help="sparse environments of the SOAP correction (default 2000)")
+                        "forces of CHGNet (the pre-trained network unless --epochs N is given), with GAP's two-body "
+                        "term; matloop's best mlearn errors (benchmarks/results/potentials_soap_cli.md) but 1-3 s of "
+                        "descriptor derivatives per 64-atom structure at fit time and at every force call. Needs the "
+                        "soap extra (dscribe)")
+    p.add_argument("--sparse", type=int_at_least(10, 20000), default=4000, metavar="M",
+                   help="sparse environments of the SOAP correction (default 4000)")
     _threads(p)
     p.set_defaults(func=_fit)
 

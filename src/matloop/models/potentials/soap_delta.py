@@ -12,20 +12,26 @@ Phys. Rev. B 87, 184115 (2013); computed with dscribe, Himanen et al., Comput. P
 (2020)), normalised ``q_i = p_i/|p_i|``. Its energy is ``eps_i = c_Z + sum_m alpha_m k(q_i, q_m)`` with
 ``k = (q_i . q_m)^zeta`` between atoms of the same element (0 otherwise), ``q_m`` the M sparse
 environments (training atoms picked by k-means++ seeding on ``1 - q.q'``) and ``c_Z`` a constant per
-element (absorbing the energy reference). The structure's correction is ``E = sum_i eps_i``; forces
+element (absorbing the energy reference). The structure's correction is ``E = sum_i eps_i`` plus GAP's
+two-body term (:mod:`.pair_term`: a smooth pair energy per element pair, linear in its coefficients); forces
 ``F_j = -dE/dr_j`` by the chain rule through ``dq/dp = (I - q q^T)/|p|`` and ``dp_i/dr_j`` from central
 differences of dscribe's periodic descriptor (moving an atom moves its periodic images; dscribe's own
 numerical derivatives did not agree with that for periodic cells); the stress ``(1/V) dE/d(strain)`` by
 central differences over the six strains. The weights solve GAP's subset-of-regressors problem
-``(Phi_E' Phi_E / sigma_E^2 + Phi_F' Phi_F / sigma_F^2 + K_MM) alpha = Phi_E' y_E / sigma_E^2 +
-Phi_F' y_F / sigma_F^2`` (energy rows per atom, ``sigma_E`` in eV/atom, ``sigma_F`` in eV/Å); the two
-noise levels are chosen on a validation split of the training structures (smallest product of the
-validation energy and force MAEs), then the model is refitted on all of them.
+``(Phi_E' Phi_E / sigma_E^2 + Phi_F' Phi_F / sigma_F^2 + prior) w = Phi_E' y_E / sigma_E^2 +
+Phi_F' y_F / sigma_F^2`` (energy rows per atom, ``sigma_E`` in eV/atom, ``sigma_F`` in eV/Å; the prior is
+``K_MM`` on the kernel weights and ``1/delta_2b^2`` on the two-body ones); the two noise levels and
+``delta_2b`` are chosen on a validation split of the training structures (smallest product of the
+validation energy and force MAEs, coordinate descent over grids), then the model is refitted on all of them.
+The descriptor (n_max = l_max = 10, 4000 sparse environments, the two-body term) was chosen on the mlearn
+Si/Ge/Li sets (``benchmarks/potentials_soap_capacity.py``).
 
-Cost: the force rows need ``6 n`` descriptor evaluations per structure (about 2 s for a 64-atom cell), at
-fit time and at every force call: fine for fits, evaluation and short relaxations/MD of cells of ~100
-atoms, not for large-scale MD. The derivatives are taken one coordinate at a time, so memory grows as
-``n (F + M)``, not ``n^2 F``. dscribe is the ``soap`` extra; without it :func:`require_dscribe` raises a
+Cost: the forces need ``6 n`` descriptor evaluations per structure, each only for the centres the moved
+atom can reach (so the cost per atom does not grow with the cell): about 1-2 s for a 64-atom cell, at fit
+time and at every force call. That is fine for fits, evaluation, relaxations and short MD of cells of a few
+hundred atoms, not for large-scale MD. A force call never builds the M-wide design rows (one n x M x F
+product instead); the fit builds them one coordinate at a time, so memory grows as ``n (F + M)``, not
+``n^2 F``. dscribe is the ``soap`` extra; without it :func:`require_dscribe` raises a
 :class:`~matloop.errors.MatloopError` naming it.
 """
 
@@ -44,9 +50,15 @@ CITATIONS = ("Bartók, A. P., Payne, M. C., Kondor, R. & Csányi, G. Gaussian Ap
              "Himanen, L. et al. DScribe: Library of descriptors for machine learning in materials science. "
              "Comput. Phys. Commun. 247, 106949 (2020)")
 #: the descriptor and kernel (chosen on the mlearn Si/Ge/Li training sets: ``benchmarks/potentials_delta_forces.py``)
-DEFAULTS = {"r_cut": 5.0, "n_max": 8, "l_max": 6, "sigma": 0.5, "zeta": 4}
-SIGMA_E = (0.0005, 0.001, 0.002, 0.003, 0.005)  # eV/atom, searched on the validation split
-SIGMA_F = (0.02, 0.05, 0.1, 0.2)  # eV/Å
+#: (``potentials_soap_capacity.py``: n_max/l_max 10 and the two-body term beat 8/6 without it on Si and Ge)
+DEFAULTS = {"r_cut": 5.0, "n_max": 10, "l_max": 10, "sigma": 0.5, "zeta": 4, "pair_basis": 20, "pair_cut": 5.0}
+#: settings of files written before the two-body term existed (read back as "no two-body term")
+LEGACY = {"pair_basis": 0, "pair_cut": 5.0}
+#: searched on the validation split by coordinate descent (two sweeps)
+SEARCH = {"sigma_E": (0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.005),  # eV/atom
+          "sigma_F": (0.01, 0.02, 0.05, 0.1, 0.2),  # eV/Å
+          "delta_2b": (0.001, 0.03, 1.0, 10.0)}  # eV, prior std of the two-body coefficients
+START = {"sigma_E": 0.0005, "sigma_F": 0.05, "delta_2b": 1.0}
 FD_STEP = 1e-4  # Å (positions) and strain
 EV_PER_A3_IN_GPA = 160.21766208
 
@@ -71,17 +83,28 @@ def soap_descriptor(species: Sequence[str], r_cut: float, n_max: int, l_max: int
                 average="off")
 
 
+def reach(desc) -> float:
+    """How far (Å) a moved atom can change a centre's descriptor: dscribe extends the cutoff by a padding that
+    lets the Gaussians decay (plus a small margin for the finite-difference step)."""
+    return float(desc._r_cut + desc.get_cutoff_padding()) + 0.05
+
+
 def descriptor_steps(desc, atoms, h: float = FD_STEP):
-    """Yield ``(j, a, dP)``: ``dP`` (n, F) = ``dp_i/dr_ja`` of every centre ``i`` for one coordinate of one
-    atom, by central differences of ``desc.create`` (the atom moves with its periodic images). One
-    coordinate at a time keeps memory at O(n F), not O(n^2 F)."""
+    """Yield ``(j, a, idx, dP)``: ``dP`` (len(idx), F) = ``dp_i/dr_ja`` of the centres ``idx`` that atom ``j``
+    can reach (minimum-image distance below :func:`reach`; every other centre's derivative is zero), for one
+    coordinate of one atom, by central differences of ``desc.create`` (the atom moves with its periodic images).
+    One coordinate at a time keeps memory at O(n F), and only the reachable centres make the cost O(n) per
+    coordinate in large cells, not O(n^2)."""
     moved = atoms.copy()
-    for j in range(len(atoms)):
+    n, radius = len(atoms), reach(desc)
+    for j in range(n):
+        idx = np.flatnonzero(atoms.get_distances(j, np.arange(n), mic=True) < radius)
+        centers = idx.tolist()
         for a in range(3):
             moved.positions[j, a] += h
-            plus = desc.create(moved)
+            plus = desc.create(moved, centers=centers)
             moved.positions[j, a] -= 2 * h
-            yield j, a, (plus - desc.create(moved)) / (2 * h)
+            yield j, a, idx, (plus - desc.create(moved, centers=centers)) / (2 * h)
             moved.positions[j, a] += h
 
 
@@ -89,9 +112,9 @@ def soap_derivatives(desc, atoms, h: float = FD_STEP) -> tuple[np.ndarray, np.nd
     """``dp_i/dr_j`` (n, n, 3, F) from :func:`descriptor_steps`, and ``p`` (n, F): all at once, for probes
     on small cells (memory grows with n^2)."""
     P = desc.create(atoms)
-    D = np.empty((len(atoms), len(atoms), 3, P.shape[1]))
-    for j, a, dP in descriptor_steps(desc, atoms, h):
-        D[:, j, a] = dP
+    D = np.zeros((len(atoms), len(atoms), 3, P.shape[1]))
+    for j, a, idx, dP in descriptor_steps(desc, atoms, h):
+        D[idx, j, a] = dP
     return D, P
 
 
@@ -104,22 +127,29 @@ def _normalise(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def design_rows(desc, atoms, sparse: np.ndarray, sparse_z: np.ndarray, atom_z: np.ndarray, n_species: int,
-                zeta: int, forces: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """The structure's rows of the linear model in ``(alpha, c)``: the energy row (M + S values: kernel sums,
-    then the atom count of each element) and, with ``forces``, the force rows (3n x (M + S), ``-dE/dr``)."""
+                zeta: int, forces: bool = True, pair: tuple[int, float] = (0, 5.0)) -> tuple[np.ndarray, np.ndarray | None]:
+    """The structure's rows of the linear model in ``(alpha, c_2b, c)``: the energy row (M kernel sums, the
+    two-body sums of ``pair = (K, r_cut)``, then the atom count of each element) and, with ``forces``, the force
+    rows (3n x width, ``-dE/dr``)."""
+    from matloop.models.potentials.pair_term import n_pairs, pair_rows
+
     P = desc.create(atoms)
     Q, norm = _normalise(P)
     same = atom_z[:, None] == sparse_z[None, :]  # (n, M)
     S = (Q @ sparse.T) * same
     counts = np.bincount(atom_z, minlength=n_species).astype(float)
-    e_row = np.concatenate([(S ** zeta).sum(axis=0), counts])
+    k_pair, m = pair[0], len(sparse)
+    e_pair, f_pair = pair_rows(atoms, atom_z, n_species, k_pair, pair[1], forces) if k_pair else (np.zeros(0), None)
+    e_row = np.concatenate([(S ** zeta).sum(axis=0), e_pair, counts])
     if not forces:
         return e_row, None
     W = zeta * S ** (zeta - 1) / norm[:, None]  # dk/d(q_i . q_m) / |p_i|, zero across elements
-    rows = np.zeros((3 * len(atoms), len(sparse) + n_species))
-    for j, a, dP in descriptor_steps(desc, atoms):
-        u = np.einsum("if,if->i", dP, Q)  # dp_i/dr_ja . q_i
-        rows[3 * j + a, :len(sparse)] = -(W * (dP @ sparse.T - u[:, None] * S)).sum(axis=0)
+    rows = np.zeros((3 * len(atoms), len(e_row)))
+    for j, a, idx, dP in descriptor_steps(desc, atoms):
+        u = np.einsum("if,if->i", dP, Q[idx])  # dp_i/dr_ja . q_i
+        rows[3 * j + a, :m] = -(W[idx] * (dP @ sparse.T - u[:, None] * S[idx])).sum(axis=0)
+    if k_pair:
+        rows[:, m:m + n_pairs(n_species) * k_pair] = f_pair
     return e_row, rows
 
 
@@ -136,32 +166,38 @@ def kmeanspp(Q: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(chosen)
 
 
-def solve_weights(AE, bE, AF, bF, Kmm, sigma_e: float, sigma_f: float) -> np.ndarray:
-    """GAP's regularised normal equations, diagonally scaled and solved by Cholesky with a small jitter
-    (the sparse kernel matrix is close to singular). The element constants (last columns) are unregularised."""
+def solve_weights(G: dict, b: dict, prior: np.ndarray, sigma_e: float, sigma_f: float) -> np.ndarray:
+    """GAP's regularised normal equations ``(G_E/sigma_E^2 + G_F/sigma_F^2 + prior) w = b_E/sigma_E^2 +
+    b_F/sigma_F^2``, diagonally scaled and solved by Cholesky with a small jitter (the sparse kernel matrix is
+    close to singular). ``prior``: K_MM on the kernel weights, I/delta_2b^2 on the two-body ones, nothing on the
+    element constants."""
     from scipy.linalg import cho_factor, cho_solve
 
-    m = len(Kmm)
-    A = AE / sigma_e**2 + AF / sigma_f**2
-    A[:m, :m] += Kmm
-    b = bE / sigma_e**2 + bF / sigma_f**2
+    A = G["E"] / sigma_e**2 + G["F"] / sigma_f**2 + prior
+    y = b["E"] / sigma_e**2 + b["F"] / sigma_f**2
     d = 1.0 / np.sqrt(np.diag(A) + 1e-300)
     As = A * d[:, None] * d[None, :]
     As[np.diag_indices_from(As)] += 1e-9
-    return cho_solve(cho_factor(As), b * d) * d
+    return cho_solve(cho_factor(As), y * d) * d
 
 
 class SoapCorrection:
     """A fitted correction: energy, forces and stress of a structure (ASE ``Atoms``) to add to the base."""
 
     def __init__(self, species: Sequence[str], settings: dict, sparse: np.ndarray, sparse_z: np.ndarray,
-                 alpha: np.ndarray, constants: np.ndarray, meta: dict | None = None):
+                 alpha: np.ndarray, constants: np.ndarray, meta: dict | None = None,
+                 pair_coef: np.ndarray | None = None):
+        from matloop.models.potentials.pair_term import n_pairs
+
         self.species = list(species)
-        self.settings = {k: settings[k] for k in DEFAULTS}
+        self.settings = {k: settings.get(k, LEGACY.get(k)) for k in DEFAULTS}
         self.sparse = np.asarray(sparse, dtype=float)
         self.sparse_z = np.asarray(sparse_z, dtype=np.int64)
         self.alpha = np.asarray(alpha, dtype=float)
         self.constants = np.asarray(constants, dtype=float)
+        self.pair_coef = np.zeros(0) if pair_coef is None else np.asarray(pair_coef, dtype=float)
+        if len(self.pair_coef) != n_pairs(len(self.species)) * int(self.settings["pair_basis"]):
+            raise InputError("the SOAP correction's two-body coefficients do not fit its settings (a damaged file)")
         self.meta = dict(meta or {})
         s = self.settings
         self._desc = soap_descriptor(self.species, s["r_cut"], s["n_max"], s["l_max"], s["sigma"])
@@ -174,22 +210,39 @@ class SoapCorrection:
                              f"holds {', '.join(unknown)}")
         return np.array([index[el] for el in atoms.get_chemical_symbols()])
 
-    def _rows(self, atoms, forces: bool):
-        return design_rows(self._desc, atoms, self.sparse, self.sparse_z, self._z(atoms), len(self.species),
-                           self.settings["zeta"], forces)
-
     @property
     def weights(self) -> np.ndarray:
-        return np.concatenate([self.alpha, self.constants])
+        return np.concatenate([self.alpha, self.pair_coef, self.constants])
 
     def energy(self, atoms) -> float:
         """The correction's energy (eV) of ``atoms``."""
-        return float(self._rows(atoms, False)[0] @ self.weights)
+        s = self.settings
+        e_row = design_rows(self._desc, atoms, self.sparse, self.sparse_z, self._z(atoms), len(self.species),
+                            s["zeta"], False, (int(s["pair_basis"]), s["pair_cut"]))[0]
+        return float(e_row @ self.weights)
 
     def energy_forces(self, atoms) -> tuple[float, np.ndarray]:
-        """The correction's energy (eV) and forces (n x 3, eV/Å)."""
-        e_row, f_rows = self._rows(atoms, True)
-        return float(e_row @ self.weights), (f_rows @ self.weights).reshape(-1, 3)
+        """The correction's energy (eV) and forces (n x 3, eV/Å). Without building the M-wide force rows:
+        ``dE/dr_ja = sum_i dp_i/dr_ja . g_i`` with ``g_i = sum_m alpha_m W_im (q_m - S_im q_i)``, so a call costs
+        the descriptor differences and one (n x M x F) product, whatever M."""
+        from matloop.models.potentials.pair_term import pair_rows
+
+        s, z = self.settings, self._z(atoms)
+        P = self._desc.create(atoms)
+        Q, norm = _normalise(P)
+        S = (Q @ self.sparse.T) * (z[:, None] == self.sparse_z[None, :])
+        energy = float(((S ** s["zeta"]) @ self.alpha).sum())
+        energy += float(np.bincount(z, minlength=len(self.species)) @ self.constants)
+        A = s["zeta"] * S ** (s["zeta"] - 1) / norm[:, None] * self.alpha[None, :]  # (n, M)
+        g = A @ self.sparse - (A * S).sum(axis=1)[:, None] * Q  # (n, F)
+        forces = np.zeros((len(atoms), 3))
+        for j, a, idx, dP in descriptor_steps(self._desc, atoms):
+            forces[j, a] = -np.einsum("if,if->", dP, g[idx])
+        if int(s["pair_basis"]):
+            e_pair, f_pair = pair_rows(atoms, z, len(self.species), int(s["pair_basis"]), s["pair_cut"])
+            energy += float(e_pair @ self.pair_coef)
+            forces += (f_pair @ self.pair_coef).reshape(-1, 3)
+        return energy, forces
 
     def stress(self, atoms, h: float = FD_STEP) -> np.ndarray:
         """``(1/V) dE/d(strain)`` (3 x 3, eV/Å³, ASE's sign: positive when stretched) by central differences."""
@@ -212,7 +265,8 @@ class SoapCorrection:
 
     def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
         """Arrays and a JSON-able card; :meth:`from_arrays` inverts it."""
-        arrays = {"sparse": self.sparse, "sparse_z": self.sparse_z, "alpha": self.alpha, "constants": self.constants}
+        arrays = {"sparse": self.sparse, "sparse_z": self.sparse_z, "alpha": self.alpha, "constants": self.constants,
+                  "pair": self.pair_coef}
         card = {"kind": "soap", "species": self.species, "settings": self.settings, "meta": self.meta,
                 "citations": list(CITATIONS)}
         return arrays, card
@@ -226,16 +280,28 @@ class SoapCorrection:
         if (sparse.ndim != 2 or len(sparse_z) != len(sparse) or len(alpha) != len(sparse)
                 or len(constants) != len(species) or (len(sparse_z) and sparse_z.max() >= len(species))):
             raise InputError("the SOAP correction's arrays do not fit together (a damaged file)")
-        return cls(species, settings, sparse, sparse_z, alpha, constants, card.get("meta"))
+        return cls(species, settings, sparse, sparse_z, alpha, constants, card.get("meta"), arrays.get("pair"))
+
+
+def _search(score: Callable[[dict], float]) -> dict:
+    """Coordinate descent over :data:`SEARCH` from :data:`START` (two sweeps): the noise levels and the
+    two-body prior with the smallest ``score``."""
+    hp = dict(START)
+    for _sweep in range(2):
+        for name, values in SEARCH.items():
+            hp[name] = min(values, key=lambda v, name=name: score({**hp, name: v}))
+    return hp
 
 
 def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[np.ndarray], *,
-                   n_sparse: int = 2000, val_fraction: float = 0.2, seed: int = 0,
+                   n_sparse: int = 4000, val_fraction: float = 0.2, seed: int = 0,
                    settings: dict | None = None, say: Callable[[str], None] | None = None) -> SoapCorrection:
     """Fit the correction to residual total energies ``energies`` (eV, DFT minus base) and residual forces
-    (n x 3 per structure, eV/Å) of ``atoms_list`` (ASE ``Atoms``). ``sigma_E`` and ``sigma_F`` are chosen
-    on a ``val_fraction`` split (``seed``), then the weights are refitted on every structure."""
+    (n x 3 per structure, eV/Å) of ``atoms_list`` (ASE ``Atoms``). ``sigma_E``, ``sigma_F`` and ``delta_2b``
+    are chosen on a ``val_fraction`` split (``seed``), then the weights are refitted on every structure."""
     import time
+
+    from matloop.models.potentials.pair_term import n_pairs
 
     say = say or (lambda _msg: None)
     settings = {**DEFAULTS, **(settings or {})}
@@ -263,44 +329,61 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     chosen = np.concatenate(picks)
     sparse, sparse_z = Q[chosen], z_all[chosen]
     m, n_species = len(sparse), len(species)
-    say(f"SOAP correction: {len(atoms_list)} structures, {len(z_all)} atoms, {m} sparse environments")
+    k_pair = int(settings["pair_basis"])
+    n_pair = n_pairs(n_species) * k_pair
+    say(f"SOAP correction: {len(atoms_list)} structures, {len(z_all)} atoms, {m} sparse environments"
+        + (f", a two-body term of {k_pair} functions per element pair" if k_pair else ""))
 
     order = rng.permutation(len(atoms_list))
     n_val = min(len(order) - 1, max(1, int(round(val_fraction * len(order)))))
     is_val = np.zeros(len(order), bool)
     is_val[order[:n_val]] = True
-    width = m + n_species
-    G = {part: [np.zeros((width, width)), np.zeros(width), np.zeros((width, width)), np.zeros(width)]
-         for part in ("fit", "val")}
+    width = m + n_pair + n_species
+    G = {part: {"E": np.zeros((width, width)), "F": np.zeros((width, width))} for part in ("fit", "val")}
+    b = {part: {"E": np.zeros(width), "F": np.zeros(width)} for part in ("fit", "val")}
     val_rows = []
     for k, atoms in enumerate(atoms_list):
-        e_row, f_rows = design_rows(desc, atoms, sparse, sparse_z, zs[k], n_species, settings["zeta"])
+        e_row, f_rows = design_rows(desc, atoms, sparse, sparse_z, zs[k], n_species, settings["zeta"],
+                                    pair=(k_pair, settings["pair_cut"]))
         n = len(atoms)
         e_row, y_e = e_row / n, energies[k] / n
         y_f = np.asarray(forces[k], dtype=float).ravel()
-        acc = G["val" if is_val[k] else "fit"]
-        acc[0] += np.outer(e_row, e_row)
-        acc[1] += e_row * y_e
-        acc[2] += f_rows.T @ f_rows
-        acc[3] += f_rows.T @ y_f
+        part = "val" if is_val[k] else "fit"
+        G[part]["E"] += np.outer(e_row, e_row)
+        b[part]["E"] += e_row * y_e
+        G[part]["F"] += f_rows.T @ f_rows
+        b[part]["F"] += f_rows.T @ y_f
         if is_val[k]:
             val_rows.append((e_row, y_e, f_rows.astype(np.float32), y_f))
         if (k + 1) % 20 == 0 or k + 1 == len(atoms_list):
             say(f"SOAP correction: descriptor derivatives of {k + 1}/{len(atoms_list)} structures "
                 f"({time.perf_counter() - start:.0f} s)")
-    Kmm = (sparse @ sparse.T) ** settings["zeta"] * (sparse_z[:, None] == sparse_z[None, :])
-    grid = []
-    for s_e in SIGMA_E:
-        for s_f in SIGMA_F:
-            w = solve_weights(*G["fit"][:2], *G["fit"][2:], Kmm, s_e, s_f)
+    base_prior = np.zeros((width, width))
+    base_prior[:m, :m] = (sparse @ sparse.T) ** settings["zeta"] * (sparse_z[:, None] == sparse_z[None, :])
+
+    def prior(hp: dict) -> np.ndarray:
+        out = base_prior.copy()
+        out[m:m + n_pair, m:m + n_pair] += np.eye(n_pair) / hp["delta_2b"] ** 2
+        return out
+
+    grid = {}
+
+    def score(hp: dict) -> float:
+        key = tuple(hp[k] for k in SEARCH)
+        if key not in grid:
+            w = solve_weights(G["fit"], b["fit"], prior(hp), hp["sigma_E"], hp["sigma_F"])
             e_mae = 1000 * float(np.mean([abs(e @ w - y) for e, y, _, _ in val_rows]))
             f_mae = float(np.mean(np.concatenate([np.abs(f @ w - y) for _, _, f, y in val_rows])))
-            grid.append({"sigma_E": s_e, "sigma_F": s_f, "val_energy_mae": e_mae, "val_force_mae": f_mae})
-    best = min(grid, key=lambda g: g["val_energy_mae"] * g["val_force_mae"])
-    say(f"SOAP correction: sigma_E {best['sigma_E']} eV/atom, sigma_F {best['sigma_F']} eV/Å; validation energy "
-        f"MAE {best['val_energy_mae']:.2f} meV/atom, force MAE {best['val_force_mae']:.4f} eV/Å")
-    total = [a + b for a, b in zip(G["fit"], G["val"], strict=True)]
-    w = solve_weights(*total[:2], *total[2:], Kmm, best["sigma_E"], best["sigma_F"])
-    meta = {"n_train": len(atoms_list), "n_val": n_val, "n_sparse": m, "chosen": best, "grid": grid,
+            grid[key] = {**hp, "val_energy_mae": e_mae, "val_force_mae": f_mae}
+        return grid[key]["val_energy_mae"] * grid[key]["val_force_mae"]
+
+    best = grid[tuple(_search(score)[k] for k in SEARCH)]
+    say(f"SOAP correction: sigma_E {best['sigma_E']} eV/atom, sigma_F {best['sigma_F']} eV/Å, two-body prior "
+        f"{best['delta_2b']} eV ({len(grid)} settings tried); validation energy MAE {best['val_energy_mae']:.2f} "
+        f"meV/atom, force MAE {best['val_force_mae']:.4f} eV/Å")
+    total_G = {r: G["fit"][r] + G["val"][r] for r in ("E", "F")}
+    total_b = {r: b["fit"][r] + b["val"][r] for r in ("E", "F")}
+    w = solve_weights(total_G, total_b, prior(best), best["sigma_E"], best["sigma_F"])
+    meta = {"n_train": len(atoms_list), "n_val": n_val, "n_sparse": m, "chosen": best, "grid": list(grid.values()),
             "fit_seconds": round(time.perf_counter() - start, 1)}
-    return SoapCorrection(species, settings, sparse, sparse_z, w[:m], w[m:], meta)
+    return SoapCorrection(species, settings, sparse, sparse_z, w[:m], w[m + n_pair:], meta, w[m:m + n_pair])

@@ -27,7 +27,7 @@ The descriptor (n_max = l_max = 10, 4000 sparse environments, the two-body term)
 Si/Ge/Li sets (``benchmarks/potentials_soap_capacity.py``).
 
 Cost: the forces need ``6 n`` descriptor evaluations per structure, each only for the centres the moved
-atom can reach (so the cost per atom does not grow with the cell): about 1-2 s for a 64-atom cell, at fit
+atom can reach (so the cost per atom does not grow with the cell): about 1-3 s for a 64-atom cell, at fit
 time and at every force call. That is fine for fits, evaluation, relaxations and short MD of cells of a few
 hundred atoms, not for large-scale MD. A force call never builds the M-wide design rows (one n x M x F
 product instead); the fit builds them one coordinate at a time, so memory grows as ``n (F + M)``, not
@@ -196,8 +196,11 @@ class SoapCorrection:
         self.alpha = np.asarray(alpha, dtype=float)
         self.constants = np.asarray(constants, dtype=float)
         self.pair_coef = np.zeros(0) if pair_coef is None else np.asarray(pair_coef, dtype=float)
-        if len(self.pair_coef) != n_pairs(len(self.species)) * int(self.settings["pair_basis"]):
-            raise InputError("the SOAP correction's two-body coefficients do not fit its settings (a damaged file)")
+        expected = n_pairs(len(self.species)) * int(self.settings["pair_basis"])
+        if len(self.pair_coef) != expected:
+            raise InputError(f"the SOAP correction holds {len(self.pair_coef)} two-body coefficients where its "
+                             f"settings (pair_basis {self.settings['pair_basis']}, {len(self.species)} elements) "
+                             f"need {expected} (a damaged file)")
         self.meta = dict(meta or {})
         s = self.settings
         self._desc = soap_descriptor(self.species, s["r_cut"], s["n_max"], s["l_max"], s["sigma"])

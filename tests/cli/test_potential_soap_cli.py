@@ -39,11 +39,12 @@ def test_without_the_extras_the_correction_exits_2(small, capsys):
 def test_fit_eval_relax_md_with_the_correction(small, capsys):
     pot, data = str(small / "li.pot"), str(small / "test.json")
     assert main(["potential", "fit", str(small / "train.json"), "-o", pot, "--correction", "soap", "--sparse", "30",
-                 "--val-fraction", "0.25", "--quiet"]) == 0
+                 "--folds", "4", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "CHGNet (pre-trained) + SOAP correction fitted on 8 structures" in out
+    assert "CHGNet (pre-trained) + SOAP correction fitted on 8 structures" in out and "4-fold cross-validation" in out
     card = json.loads(bytes(np.load(pot, allow_pickle=False)["__card__"]).decode())
     assert card["version"] == 2 and card["correction"]["kind"] == "soap" and card["correction"]["species"] == ["Li"]
+    assert sorted(np.bincount(card["correction"]["meta"]["groups"])) == [2, 2, 2, 2]
     assert main(["potential", "eval", pot, data, "--json", str(small / "e.json")]) == 0
     corrected = json.loads((small / "e.json").read_text())
     assert main(["potential", "eval", "chgnet", data, "--json", str(small / "z.json")]) == 0

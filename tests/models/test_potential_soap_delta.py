@@ -162,6 +162,48 @@ def test_fit_recovers_a_known_correction_and_round_trips():
         fit_correction(cells[:6], energies[:6], [None] + forces[1:6], settings=SMALL)
 
 
+def test_cross_validation_equals_refits_without_each_fold():
+    """The K-fold errors come from the total sums minus each fold's share; refitting each fold from its own
+    design rows must give the same held-out errors for the chosen setting."""
+    from matloop.models.potentials.pair_term import n_pairs
+    from matloop.models.potentials.soap_delta import (
+        design_rows,
+        fit_correction,
+        soap_descriptor,
+        solve_weights,
+    )
+
+    teacher = _correction(seed=2)
+    cells = [_cell(30 + k, 0.15) for k in range(9)]
+    labels = [teacher.energy_forces(a) for a in cells]
+    energies, forces = np.array([e for e, _ in labels]), [f for _, f in labels]
+    fitted = fit_correction(cells, energies, forces, n_sparse=30, folds=3, seed=1, settings=SMALL)
+    groups, best = np.array(fitted.meta["groups"]), fitted.meta["chosen"]
+    assert fitted.meta["validation"] == "3-fold cross-validation" and sorted(np.bincount(groups)) == [3, 3, 3]
+    desc = soap_descriptor(["C", "Si"], SMALL["r_cut"], SMALL["n_max"], SMALL["l_max"], SMALL["sigma"])
+    z = np.array([0 if el == "C" else 1 for el in cells[0].get_chemical_symbols()])
+    rows = [design_rows(desc, a, fitted.sparse, fitted.sparse_z, z, 2, SMALL["zeta"], pair=(4, 4.0)) for a in cells]
+    m, n_pair = len(fitted.sparse), n_pairs(2) * 4
+    prior = np.zeros((m + n_pair + 2,) * 2)
+    prior[:m, :m] = (fitted.sparse @ fitted.sparse.T) ** SMALL["zeta"] * (fitted.sparse_z[:, None] == fitted.sparse_z)
+    prior[m:m + n_pair, m:m + n_pair] = np.eye(n_pair) / best["delta_2b"] ** 2
+    e_err, f_err = [], []
+    for g in range(3):
+        fit = np.flatnonzero(groups != g)
+        E = np.array([rows[k][0] / 8 for k in fit])
+        F = np.vstack([rows[k][1] for k in fit])
+        G = {"E": E.T @ E, "F": F.T @ F}
+        b = {"E": E.T @ (energies[fit] / 8), "F": F.T @ np.concatenate([forces[k].ravel() for k in fit])}
+        w = solve_weights(G, b, prior, best["sigma_E"], best["sigma_F"])
+        for k in np.flatnonzero(groups == g):
+            e_err.append(abs(rows[k][0] @ w - energies[k]) / 8)
+            f_err.append(np.abs(rows[k][1] @ w - forces[k].ravel()))
+    assert 1000 * np.mean(e_err) == pytest.approx(best["val_energy_mae"], rel=1e-3)
+    assert np.mean(np.concatenate(f_err)) == pytest.approx(best["val_force_mae"], rel=1e-3)
+    split = fit_correction(cells, energies, forces, n_sparse=30, folds=1, val_fraction=0.3, seed=1, settings=SMALL)
+    assert split.meta["validation"] == "a validation split of 3 structures" and split.meta["n_held_out"] == 3
+
+
 @pytest.mark.skipif(not HAS_CHGNET, reason="needs the chgnet extra")
 def test_corrected_potential_file_and_calculator(tmp_path):
     from matloop.models.potentials.corrected import CorrectedPotential

@@ -84,6 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "soap extra (dscribe)")
     p.add_argument("--sparse", type=int_at_least(10, 20000), default=4000, metavar="M",
                    help="sparse environments of the SOAP correction (default 4000)")
+    p.add_argument("--folds", type=int_at_least(1, 20), default=5, metavar="K",
+                   help="the SOAP correction's noise levels are chosen by K-fold cross-validation over the "
+                        "training structures (default 5; 1: on the --val-fraction split only)")
     _threads(p)
     p.set_defaults(func=_fit)
 
@@ -238,13 +241,15 @@ def _fit_corrected(args: argparse.Namespace, records: list) -> int:
               for r, p in zip(records, predictions, strict=True)]
     with _threads(args.threads):
         correction = fit_correction([r.atoms() for r in records], energies, forces, n_sparse=args.sparse,
-                                    val_fraction=args.val_fraction, seed=args.seed, say=progress.say)
+                                    folds=args.folds, val_fraction=args.val_fraction, seed=args.seed,
+                                    say=progress.say)
     pot = CorrectedPotential(base, correction, {"training_file": str(args.training), "base_epochs": args.epochs})
     pot.save(args.output)
     best = correction.meta["chosen"]
     print(f"wrote {args.output}: CHGNet ({'fine-tuned' if args.epochs > 0 else 'pre-trained'}) + SOAP correction "
           f"fitted on {len(records)} structures ({correction.meta['n_sparse']} sparse environments, "
-          f"{correction.meta['fit_seconds']:.0f} s); validation energy MAE {best['val_energy_mae']:.2f} meV/atom, "
+          f"{correction.meta['fit_seconds']:.0f} s); {correction.meta['validation']}: held-out energy MAE "
+          f"{best['val_energy_mae']:.2f} meV/atom, "
           f"force MAE {best['val_force_mae']:.4f} eV/Å")
     return 0
 

@@ -21,8 +21,10 @@ central differences over the six strains. The weights solve GAP's subset-of-regr
 ``(Phi_E' Phi_E / sigma_E^2 + Phi_F' Phi_F / sigma_F^2 + prior) w = Phi_E' y_E / sigma_E^2 +
 Phi_F' y_F / sigma_F^2`` (energy rows per atom, ``sigma_E`` in eV/atom, ``sigma_F`` in eV/Å; the prior is
 ``K_MM`` on the kernel weights and ``1/delta_2b^2`` on the two-body ones); the two noise levels and
-``delta_2b`` are chosen on a validation split of the training structures (smallest product of the
-validation energy and force MAEs, coordinate descent over grids), then the model is refitted on all of them.
+``delta_2b`` are chosen by 5-fold cross-validation over the training structures (smallest product of the
+held-out energy and force MAEs, coordinate descent over grids; one split of a couple of dozen structures made
+the choice, and the test error, depend on which structures were held out), then the model is refitted on all
+of them.
 The descriptor (n_max = l_max = 10, 4000 sparse environments, the two-body term) was chosen on the mlearn
 Si/Ge/Li sets (``benchmarks/potentials_soap_capacity.py``).
 
@@ -54,7 +56,7 @@ CITATIONS = ("Bartók, A. P., Payne, M. C., Kondor, R. & Csányi, G. Gaussian Ap
 DEFAULTS = {"r_cut": 5.0, "n_max": 10, "l_max": 10, "sigma": 0.5, "zeta": 4, "pair_basis": 20, "pair_cut": 5.0}
 #: settings of files written before the two-body term existed (read back as "no two-body term")
 LEGACY = {"pair_basis": 0, "pair_cut": 5.0}
-#: searched on the validation split by coordinate descent (two sweeps)
+#: searched by cross-validation, coordinate descent (two sweeps)
 SEARCH = {"sigma_E": (0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.005),  # eV/atom
           "sigma_F": (0.01, 0.02, 0.05, 0.1, 0.2),  # eV/Å
           "delta_2b": (0.001, 0.03, 1.0, 10.0)}  # eV, prior std of the two-body coefficients
@@ -286,22 +288,54 @@ class SoapCorrection:
         return cls(species, settings, sparse, sparse_z, alpha, constants, card.get("meta"), arrays.get("pair"))
 
 
-def _search(score: Callable[[dict], float]) -> dict:
-    """Coordinate descent over :data:`SEARCH` from :data:`START` (two sweeps): the noise levels and the
-    two-body prior with the smallest ``score``."""
+def _search(score: Callable[[dict], float], space: dict | None = None) -> dict:
+    """Coordinate descent over ``space`` (default :data:`SEARCH`) from :data:`START` (two sweeps): the noise
+    levels and the two-body prior with the smallest ``score``."""
     hp = dict(START)
     for _sweep in range(2):
-        for name, values in SEARCH.items():
+        for name, values in (space or SEARCH).items():
             hp[name] = min(values, key=lambda v, name=name: score({**hp, name: v}))
     return hp
 
 
+def sparse_environments(desc, atoms_list: Sequence, zs: Sequence[np.ndarray], n_species: int, n_sparse: int,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The sparse set: normalised descriptors of ``n_sparse`` training atoms and their element indices, picked
+    by k-means++ within each element (shares proportional to its atoms)."""
+    Q, _ = _normalise(np.vstack([desc.create(a) for a in atoms_list]))
+    z_all = np.concatenate(zs)
+    picks = []
+    for k in range(n_species):
+        own = np.flatnonzero(z_all == k)
+        share = max(1, int(round(n_sparse * len(own) / len(z_all))))
+        picks.append(own[kmeanspp(Q[own], share, rng)])
+    chosen = np.concatenate(picks)
+    return Q[chosen], z_all[chosen]
+
+
+def _assign_groups(rng: np.random.Generator, n: int, folds: int, val_fraction: float) -> tuple[np.ndarray, list, str]:
+    """Each structure's group, the groups held out in turn, and the scheme in words: ``folds`` (>= 2) groups
+    of a random permutation, or (``folds=1``) group 0 the ``val_fraction`` split and group 1 always fitted."""
+    order = rng.permutation(n)
+    group = np.ones(n, int)
+    if folds >= 2:
+        folds = min(folds, n)
+        group[order] = np.arange(n) % folds
+        return group, list(range(folds)), f"{folds}-fold cross-validation"
+    n_val = min(n - 1, max(1, int(round(val_fraction * n))))
+    group[order[:n_val]] = 0
+    return group, [0], f"a validation split of {n_val} structures"
+
+
 def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[np.ndarray], *,
-                   n_sparse: int = 4000, val_fraction: float = 0.2, seed: int = 0,
+                   n_sparse: int = 4000, folds: int = 5, val_fraction: float = 0.2, seed: int = 0,
                    settings: dict | None = None, say: Callable[[str], None] | None = None) -> SoapCorrection:
     """Fit the correction to residual total energies ``energies`` (eV, DFT minus base) and residual forces
     (n x 3 per structure, eV/Å) of ``atoms_list`` (ASE ``Atoms``). ``sigma_E``, ``sigma_F`` and ``delta_2b``
-    are chosen on a ``val_fraction`` split (``seed``), then the weights are refitted on every structure."""
+    are chosen by ``folds``-fold cross-validation over the structures (``folds=1``: one ``val_fraction``
+    split; ``seed`` shuffles), then the weights are refitted on every structure. The normal equations are sums
+    over structures, so each fold's fit is the total minus that fold's share: the descriptor derivatives are
+    computed once, and K folds cost K solves per setting, not K passes over the data."""
     import time
 
     from matloop.models.potentials.pair_term import n_pairs
@@ -321,46 +355,34 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     zs = [np.array([index[el] for el in a.get_chemical_symbols()]) for a in atoms_list]
     rng = np.random.default_rng(seed)
 
-    # sparse environments: k-means++ within each element, shares proportional to its atoms
-    Q, _ = _normalise(np.vstack([desc.create(a) for a in atoms_list]))
-    z_all = np.concatenate(zs)
-    picks = []
-    for k in range(len(species)):
-        own = np.flatnonzero(z_all == k)
-        share = max(1, int(round(n_sparse * len(own) / len(z_all))))
-        picks.append(own[kmeanspp(Q[own], share, rng)])
-    chosen = np.concatenate(picks)
-    sparse, sparse_z = Q[chosen], z_all[chosen]
-    m, n_species = len(sparse), len(species)
+    sparse, sparse_z = sparse_environments(desc, atoms_list, zs, len(species), n_sparse, rng)
+    m, n_species, z_all = len(sparse), len(species), np.concatenate(zs)
     k_pair = int(settings["pair_basis"])
     n_pair = n_pairs(n_species) * k_pair
     say(f"SOAP correction: {len(atoms_list)} structures, {len(z_all)} atoms, {m} sparse environments"
         + (f", a two-body term of {k_pair} functions per element pair" if k_pair else ""))
 
-    order = rng.permutation(len(atoms_list))
-    n_val = min(len(order) - 1, max(1, int(round(val_fraction * len(order)))))
-    is_val = np.zeros(len(order), bool)
-    is_val[order[:n_val]] = True
+    group, held, how = _assign_groups(rng, len(atoms_list), folds, val_fraction)
     width = m + n_pair + n_species
-    G = {part: {"E": np.zeros((width, width)), "F": np.zeros((width, width))} for part in ("fit", "val")}
-    b = {part: {"E": np.zeros(width), "F": np.zeros(width)} for part in ("fit", "val")}
-    val_rows = []
+    n_groups = int(group.max()) + 1
+    E_rows, y_E = np.zeros((len(atoms_list), width)), np.zeros(len(atoms_list))
+    G_F, b_F = np.zeros((n_groups, width, width)), np.zeros((n_groups, width))
+    f_held: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # force rows of the structures ever held out
     for k, atoms in enumerate(atoms_list):
         e_row, f_rows = design_rows(desc, atoms, sparse, sparse_z, zs[k], n_species, settings["zeta"],
                                     pair=(k_pair, settings["pair_cut"]))
         n = len(atoms)
-        e_row, y_e = e_row / n, energies[k] / n
+        E_rows[k], y_E[k] = e_row / n, energies[k] / n
         y_f = np.asarray(forces[k], dtype=float).ravel()
-        part = "val" if is_val[k] else "fit"
-        G[part]["E"] += np.outer(e_row, e_row)
-        b[part]["E"] += e_row * y_e
-        G[part]["F"] += f_rows.T @ f_rows
-        b[part]["F"] += f_rows.T @ y_f
-        if is_val[k]:
-            val_rows.append((e_row, y_e, f_rows.astype(np.float32), y_f))
+        G_F[group[k]] += f_rows.T @ f_rows
+        b_F[group[k]] += f_rows.T @ y_f
+        if group[k] in held:
+            f_held[k] = (f_rows.astype(np.float32), y_f)
         if (k + 1) % 20 == 0 or k + 1 == len(atoms_list):
             say(f"SOAP correction: descriptor derivatives of {k + 1}/{len(atoms_list)} structures "
                 f"({time.perf_counter() - start:.0f} s)")
+    total = {"E": E_rows.T @ E_rows, "F": G_F.sum(axis=0)}
+    total_b = {"E": E_rows.T @ y_E, "F": b_F.sum(axis=0)}
     base_prior = np.zeros((width, width))
     base_prior[:m, :m] = (sparse @ sparse.T) ** settings["zeta"] * (sparse_z[:, None] == sparse_z[None, :])
 
@@ -374,19 +396,24 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     def score(hp: dict) -> float:
         key = tuple(hp[k] for k in SEARCH)
         if key not in grid:
-            w = solve_weights(G["fit"], b["fit"], prior(hp), hp["sigma_E"], hp["sigma_F"])
-            e_mae = 1000 * float(np.mean([abs(e @ w - y) for e, y, _, _ in val_rows]))
-            f_mae = float(np.mean(np.concatenate([np.abs(f @ w - y) for _, _, f, y in val_rows])))
-            grid[key] = {**hp, "val_energy_mae": e_mae, "val_force_mae": f_mae}
+            e_err, f_err = [], []
+            for g in held:  # the fit without group g is the total minus g's share of the sums
+                out = np.flatnonzero(group == g)
+                G = {"E": total["E"] - E_rows[out].T @ E_rows[out], "F": total["F"] - G_F[g]}
+                b = {"E": total_b["E"] - E_rows[out].T @ y_E[out], "F": total_b["F"] - b_F[g]}
+                w = solve_weights(G, b, prior(hp), hp["sigma_E"], hp["sigma_F"])
+                e_err.append(np.abs(E_rows[out] @ w - y_E[out]))
+                f_err.extend(np.abs(f_held[k][0] @ w - f_held[k][1]) for k in out)
+            grid[key] = {**hp, "val_energy_mae": 1000 * float(np.mean(np.concatenate(e_err))),
+                         "val_force_mae": float(np.mean(np.concatenate(f_err)))}
         return grid[key]["val_energy_mae"] * grid[key]["val_force_mae"]
 
     best = grid[tuple(_search(score)[k] for k in SEARCH)]
     say(f"SOAP correction: sigma_E {best['sigma_E']} eV/atom, sigma_F {best['sigma_F']} eV/Å, two-body prior "
-        f"{best['delta_2b']} eV ({len(grid)} settings tried); validation energy MAE {best['val_energy_mae']:.2f} "
-        f"meV/atom, force MAE {best['val_force_mae']:.4f} eV/Å")
-    total_G = {r: G["fit"][r] + G["val"][r] for r in ("E", "F")}
-    total_b = {r: b["fit"][r] + b["val"][r] for r in ("E", "F")}
-    w = solve_weights(total_G, total_b, prior(best), best["sigma_E"], best["sigma_F"])
-    meta = {"n_train": len(atoms_list), "n_val": n_val, "n_sparse": m, "chosen": best, "grid": list(grid.values()),
+        f"{best['delta_2b']} eV ({len(grid)} settings tried, {how}); held-out energy MAE "
+        f"{best['val_energy_mae']:.2f} meV/atom, force MAE {best['val_force_mae']:.4f} eV/Å")
+    w = solve_weights(total, total_b, prior(best), best["sigma_E"], best["sigma_F"])
+    meta = {"n_train": len(atoms_list), "validation": how, "n_held_out": int(np.isin(group, held).sum()),
+            "groups": group.tolist(), "n_sparse": m, "chosen": best, "grid": list(grid.values()),
             "fit_seconds": round(time.perf_counter() - start, 1)}
     return SoapCorrection(species, settings, sparse, sparse_z, w[:m], w[m + n_pair:], meta, w[m:m + n_pair])

@@ -1,0 +1,218 @@
+"""Probe for #21: how the SOAP Δ-correction weighs its data (the noise levels and the force rows).
+
+The shipped fit (``models/potentials/soap_delta.py``, ``potential fit --correction soap``) chooses sigma_E,
+sigma_F and delta_2b by 5-fold cross-validation over the training structures, every force component with the
+same sigma_F. This probe computes the shipped model's design rows once per element (the same descriptor, the
+same sparse set and folds as the CLI with seed 0; kept in ``--cache``), then compares on them, all choices made
+by cross-validation on the training set, test errors last:
+
+- ``shipped``: uniform force rows (what the CLI does);
+- ``fine grid`` (``--fine``): uniform force rows, the search over a finer grid (:data:`FINE`);
+- ``force-scaled F0``: each force component's sigma grows with the DFT force on its atom,
+  ``sigma_F * sqrt(1 + (|F_atom| / F0)^2)`` (large forces, in hot MD frames, are fitted less tightly; GAP
+  fits often use such force-dependent regularisation), F0 in ``--f0`` eV/Å.
+
+It also prints, for information only, the test errors of every setting the search tried (not used to choose).
+
+usage: OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/potentials_soap_weights.py --element Ge
+       [--f0 2 1 0.5] [--cache /tmp/matloop_soap_rows]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from potentials import _GAP_MTP  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "potentials_soap_weights"
+
+
+def _say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def chgnet_residuals(records, path: Path) -> tuple[np.ndarray, list[np.ndarray]]:
+    """DFT minus pre-trained CHGNet: total energies (eV) and forces (eV/Å), cached in ``path``."""
+    if path.exists():
+        with np.load(path) as data:
+            e, f = data["energy"], data["forces"]
+    else:
+        from matloop.models.potentials.finetune import FineTunedPotential
+
+        pred = FineTunedPotential.pretrained().predict(records, batch_size=2, n_threads=1)
+        e = np.array([p["energy_per_atom"] * r.n_atoms for r, p in zip(records, pred, strict=True)])
+        f = np.concatenate([p["forces"] for p in pred])
+        np.savez(path, energy=e, forces=f)
+    ends = np.cumsum([0] + [r.n_atoms for r in records])
+    energies = np.array([r.energy for r in records]) - e
+    forces = [np.asarray(r.forces) - f[a:b] for r, a, b in zip(records, ends[:-1], ends[1:], strict=True)]
+    return energies, forces
+
+
+def rows(element: str, cache: Path, seed: int, folds: int, limit: int | None = None) -> dict:
+    """The shipped model's rows of the training and test sets (computed once, then read from ``cache``)."""
+    from matloop.datasets.potential_sets import open_potential_set
+    from matloop.models.potentials.pair_term import n_pairs
+    from matloop.models.potentials.soap_delta import (
+        DEFAULTS,
+        _assign_groups,
+        design_rows,
+        soap_descriptor,
+        sparse_environments,
+    )
+
+    folder = cache / element
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / "rows.npz").exists():
+        with np.load(folder / "rows.npz") as data:
+            return {k: data[k] for k in data.files}
+    out = {}
+    sets = {part: open_potential_set(f"mlearn_{element.lower()}_{part}")[:limit] for part in ("train", "test")}
+    atoms = {part: [r.atoms() for r in recs] for part, recs in sets.items()}
+    species = sorted({el for a in atoms["train"] for el in a.get_chemical_symbols()})
+    index = {el: k for k, el in enumerate(species)}
+    s = DEFAULTS
+    desc = soap_descriptor(species, s["r_cut"], s["n_max"], s["l_max"], s["sigma"])
+    zs = {part: [np.array([index[el] for el in a.get_chemical_symbols()]) for a in atoms[part]] for part in atoms}
+    rng = np.random.default_rng(seed)  # the same draws as fit_correction(seed=seed): sparse set, then folds
+    sparse, sparse_z = sparse_environments(desc, atoms["train"], zs["train"], len(species), 4000 if limit is None
+                                           else 50, rng)
+    group, _, _ = _assign_groups(rng, len(atoms["train"]), folds, 0.2)
+    out["group"], out["sparse_z"], out["prior"] = group, sparse_z, (sparse @ sparse.T) ** s["zeta"] * (
+        sparse_z[:, None] == sparse_z[None, :])
+    out["n_pair"] = np.array(n_pairs(len(species)) * s["pair_basis"])
+    for part in ("train", "test"):
+        energies, forces = chgnet_residuals(sets[part], folder / f"chgnet_{part}.npz")
+        e_rows, f_rows, start = [], [], time.perf_counter()
+        for k, a in enumerate(atoms[part]):
+            e, f = design_rows(desc, a, sparse, sparse_z, zs[part][k], len(species), s["zeta"],
+                               pair=(s["pair_basis"], s["pair_cut"]))
+            e_rows.append(e / len(a))
+            f_rows.append(f.astype(np.float32))
+            if (k + 1) % 20 == 0:
+                _say(f"{element} {part}: rows of {k + 1}/{len(atoms[part])} ({time.perf_counter() - start:.0f} s)")
+        out[f"{part}_E"], out[f"{part}_yE"] = np.array(e_rows), energies / np.array([len(a) for a in atoms[part]])
+        out[f"{part}_F"] = np.vstack(f_rows)
+        out[f"{part}_yF"] = np.concatenate([f.ravel() for f in forces])
+        out[f"{part}_struct"] = np.repeat(np.arange(len(atoms[part])), [3 * len(a) for a in atoms[part]])
+        dft = np.concatenate([np.asarray(r.forces) for r in sets[part]])
+        out[f"{part}_fmag"] = np.repeat(np.linalg.norm(dft, axis=1), 3)  # |F_atom| for each component
+    np.savez(folder / "rows.npz", **out)
+    return out
+
+
+#: a finer grid around the shipped one (the ``fine grid`` run)
+FINE = {"sigma_E": (0.0001, 0.0002, 0.0003, 0.0004, 0.0005, 0.0007, 0.001, 0.0015, 0.002, 0.005),
+        "sigma_F": (0.01, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.2),
+        "delta_2b": (0.001, 0.03, 0.3, 1.0, 3.0, 10.0, 30.0)}
+
+
+def search(R: dict, weights: np.ndarray, space: dict | None = None) -> tuple[dict, list[dict]]:
+    """The shipped coordinate-descent search over SEARCH by K-fold CV, force rows weighted by ``weights``."""
+    from matloop.models.potentials.soap_delta import SEARCH, _search, solve_weights
+
+    group, E, yE, F, yF, st = (R["group"], R["train_E"], R["train_yE"], R["train_F"], R["train_yF"],
+                               R["train_struct"])
+    held = sorted(set(group.tolist()))
+    width, m, n_pair = E.shape[1], len(R["sparse_z"]), int(R["n_pair"])
+    row_group = group[st]
+    G_F = np.zeros((len(held), width, width))
+    b_F = np.zeros((len(held), width))
+    for g in held:
+        idx = np.flatnonzero(row_group == g)
+        for chunk in np.array_split(idx, max(1, len(idx) // 2000)):
+            f = F[chunk].astype(float)
+            G_F[g] += (f * weights[chunk, None]).T @ f
+            b_F[g] += (f * weights[chunk, None]).T @ yF[chunk]
+    total = {"E": E.T @ E, "F": G_F.sum(axis=0)}
+    total_b = {"E": E.T @ yE, "F": b_F.sum(axis=0)}
+    base = np.zeros((width, width))
+    base[:m, :m] = R["prior"]
+
+    def prior(hp):
+        out = base.copy()
+        out[m:m + n_pair, m:m + n_pair] += np.eye(n_pair) / hp["delta_2b"] ** 2
+        return out
+
+    grid = {}
+
+    def score(hp):
+        key = tuple(hp[k] for k in SEARCH)
+        if key not in grid:
+            e_err, f_err = [], []
+            for g in held:
+                out = np.flatnonzero(group == g)
+                G = {"E": total["E"] - E[out].T @ E[out], "F": total["F"] - G_F[g]}
+                b = {"E": total_b["E"] - E[out].T @ yE[out], "F": total_b["F"] - b_F[g]}
+                w = solve_weights(G, b, prior(hp), hp["sigma_E"], hp["sigma_F"])
+                e_err.append(np.abs(E[out] @ w - yE[out]))
+                rows_g = np.flatnonzero(row_group == g)
+                f_err.append(np.abs(F[rows_g] @ w.astype(np.float32) - yF[rows_g]))
+            w_all = solve_weights(total, total_b, prior(hp), hp["sigma_E"], hp["sigma_F"])
+            grid[key] = {**hp, "cv_energy_mae": 1000 * float(np.mean(np.concatenate(e_err))),
+                         "cv_force_mae": float(np.mean(np.concatenate(f_err))),
+                         "test_energy_mae": 1000 * float(np.mean(np.abs(R["test_E"] @ w_all - R["test_yE"]))),
+                         "test_force_mae": float(np.mean(np.abs(R["test_F"] @ w_all.astype(np.float32)
+                                                                - R["test_yF"])))}
+        return grid[key]["cv_energy_mae"] * grid[key]["cv_force_mae"]
+
+    best = grid[tuple(_search(score, space)[k] for k in SEARCH)]
+    return best, list(grid.values())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--element", required=True)
+    parser.add_argument("--f0", type=float, nargs="*", default=[2.0, 1.0, 0.5])
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/matloop_soap_rows"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--fine", action="store_true", help="also the shipped weights on a finer grid (FINE)")
+    parser.add_argument("--limit", type=int, default=None, help="smoke test: the first N structures, M 50")
+    args = parser.parse_args(argv)
+    R = rows(args.element, args.cache, args.seed, args.folds, args.limit)
+    _say(f"{args.element}: rows ready ({R['train_F'].shape[0]} force rows, width {R['train_E'].shape[1]})")
+    runs = [("shipped", np.ones(len(R["train_yF"])), None)]
+    runs += [(f"force-scaled F0 {f0}", 1.0 / (1.0 + (R["train_fmag"] / f0) ** 2), None) for f0 in args.f0]
+    if args.fine:
+        runs.append(("fine grid", np.ones(len(R["train_yF"])), FINE))
+    results = []
+    for label, weights, space in runs:
+        start = time.perf_counter()
+        best, grid = search(R, weights, space)
+        results.append({"run": label, "chosen": best, "grid": grid, "seconds": round(time.perf_counter() - start)})
+        _say(f"{args.element} {label}: chosen sigma_E {best['sigma_E']} sigma_F {best['sigma_F']} delta_2b "
+             f"{best['delta_2b']}: CV {best['cv_energy_mae']:.2f} / {best['cv_force_mae']:.4f}, test "
+             f"{best['test_energy_mae']:.2f} / {best['test_force_mae']:.4f}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{args.element}.json"  # runs of earlier invocations are kept (same label: replaced)
+    command = "python benchmarks/potentials_soap_weights.py " + " ".join(argv or sys.argv[1:])
+    kept = json.loads(path.read_text())["runs"] if path.exists() else []
+    for r in results:
+        r["command"] = command
+    results = [r for r in kept if r["run"] not in {x["run"] for x in results}] + results
+    path.write_text(json.dumps({"element": args.element, "gap_mtp": _GAP_MTP[args.element], "runs": results},
+                               indent=1))
+    gap, mtp = _GAP_MTP[args.element]
+    print(f"| run | chosen (sigma_E, sigma_F, delta_2b) | CV E / F | test E / F | GAP {gap} MTP {mtp} |")
+    for r in results:
+        b = r["chosen"]
+        print(f"| {r['run']} | {b['sigma_E']}, {b['sigma_F']}, {b['delta_2b']} | {b['cv_energy_mae']:.2f} / "
+              f"{b['cv_force_mae']:.4f} | {b['test_energy_mae']:.2f} / {b['test_force_mae']:.4f} | |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,6 +8,9 @@ by cross-validation on the training set, test errors last:
 
 - ``shipped``: uniform force rows (what the CLI does);
 - ``fine grid`` (``--fine``): uniform force rows, the search over a finer grid (:data:`FINE`);
+- ``second kernel`` (``--second R_CUT N_MAX L_MAX SIGMA M``): the shipped columns plus a second SOAP kernel's
+  (another cutoff and resolution, its own M sparse environments; multi-scale kernels, Willatt, Musil & Ceriotti,
+  J. Chem. Phys. 150, 154110 (2019)), its prior scale searched with the rest;
 - ``force-scaled F0``: each force component's sigma grows with the DFT force on its atom,
   ``sigma_F * sqrt(1 + (|F_atom| / F0)^2)`` (large forces, in hot MD frames, are fitted less tightly; GAP
   fits often use such force-dependent regularisation), F0 in ``--f0`` eV/Å.
@@ -119,12 +122,67 @@ FINE = {"sigma_E": (0.0001, 0.0002, 0.0003, 0.0004, 0.0005, 0.0007, 0.001, 0.001
         "delta_2b": (0.001, 0.03, 0.3, 1.0, 3.0, 10.0, 30.0)}
 
 
-def search(R: dict, weights: np.ndarray, space: dict | None = None) -> tuple[dict, list[dict]]:
-    """The shipped coordinate-descent search over SEARCH by K-fold CV, force rows weighted by ``weights``."""
+def second_rows(element: str, cache: Path, spec: list[float], seed: int) -> dict:
+    """Rows of a second SOAP kernel (``spec`` = r_cut, n_max, l_max, sigma, M; no two-body term, no element
+    constants), for the ``second kernel`` run; cached beside the shipped rows."""
+    from matloop.datasets.potential_sets import open_potential_set
+    from matloop.models.potentials.soap_delta import (
+        DEFAULTS,
+        design_rows,
+        soap_descriptor,
+        sparse_environments,
+    )
+
+    r_cut, n_max, l_max, sigma, n_sparse = spec
+    path = cache / element / f"rows2_{r_cut}_{int(n_max)}_{int(l_max)}_{sigma}_{int(n_sparse)}.npz"
+    if path.exists():
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    sets = {part: open_potential_set(f"mlearn_{element.lower()}_{part}") for part in ("train", "test")}
+    atoms = {part: [r.atoms() for r in recs] for part, recs in sets.items()}
+    species = sorted({el for a in atoms["train"] for el in a.get_chemical_symbols()})
+    index = {el: k for k, el in enumerate(species)}
+    desc = soap_descriptor(species, r_cut, int(n_max), int(l_max), sigma)
+    zs = {part: [np.array([index[el] for el in a.get_chemical_symbols()]) for a in atoms[part]] for part in atoms}
+    sparse, sparse_z = sparse_environments(desc, atoms["train"], zs["train"], len(species), int(n_sparse),
+                                           np.random.default_rng(seed + 1))
+    out = {"prior": (sparse @ sparse.T) ** DEFAULTS["zeta"] * (sparse_z[:, None] == sparse_z[None, :])}
+    m = len(sparse)
+    for part in ("train", "test"):
+        e_rows, f_rows, start = [], [], time.perf_counter()
+        for k, a in enumerate(atoms[part]):
+            e, f = design_rows(desc, a, sparse, sparse_z, zs[part][k], len(species), DEFAULTS["zeta"])
+            e_rows.append(e[:m] / len(a))
+            f_rows.append(f[:, :m].astype(np.float32))
+            if (k + 1) % 20 == 0:
+                _say(f"{element} {part}: second-kernel rows of {k + 1}/{len(atoms[part])} "
+                     f"({time.perf_counter() - start:.0f} s)")
+        out[f"{part}_E"], out[f"{part}_F"] = np.array(e_rows), np.vstack(f_rows)
+    np.savez(path, **out)
+    return out
+
+
+#: the second kernel's prior scale against the first (its K_MM / delta_k2^2), searched first
+SECOND = {"delta_k2": (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)}
+
+
+def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict | None = None
+           ) -> tuple[dict, list[dict]]:
+    """The shipped coordinate-descent search over SEARCH by K-fold CV, force rows weighted by ``weights``;
+    with ``extra`` (:func:`second_rows`) a second kernel's columns are appended (their prior scale searched)."""
     from matloop.models.potentials.soap_delta import SEARCH, _search, solve_weights
 
     group, E, yE, F, yF, st = (R["group"], R["train_E"], R["train_yE"], R["train_F"], R["train_yF"],
                                R["train_struct"])
+    test_E, test_F = R["test_E"], R["test_F"]
+    space = dict(space or SEARCH)
+    m2 = 0
+    if extra is not None:
+        E, F = np.hstack([E, extra["train_E"]]), np.hstack([F, extra["train_F"]])
+        test_E, test_F = np.hstack([test_E, extra["test_E"]]), np.hstack([test_F, extra["test_F"]])
+        m2 = len(extra["prior"])
+        space = {**SECOND, **space}
+    keys = list(space)
     held = sorted(set(group.tolist()))
     width, m, n_pair = E.shape[1], len(R["sparse_z"]), int(R["n_pair"])
     row_group = group[st]
@@ -144,12 +202,14 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None) -> tuple[dic
     def prior(hp):
         out = base.copy()
         out[m:m + n_pair, m:m + n_pair] += np.eye(n_pair) / hp["delta_2b"] ** 2
+        if m2:
+            out[width - m2:, width - m2:] = extra["prior"] / hp["delta_k2"] ** 2
         return out
 
     grid = {}
 
     def score(hp):
-        key = tuple(hp[k] for k in SEARCH)
+        key = tuple(hp[k] for k in keys)
         if key not in grid:
             e_err, f_err = [], []
             for g in held:
@@ -163,38 +223,48 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None) -> tuple[dic
             w_all = solve_weights(total, total_b, prior(hp), hp["sigma_E"], hp["sigma_F"])
             grid[key] = {**hp, "cv_energy_mae": 1000 * float(np.mean(np.concatenate(e_err))),
                          "cv_force_mae": float(np.mean(np.concatenate(f_err))),
-                         "test_energy_mae": 1000 * float(np.mean(np.abs(R["test_E"] @ w_all - R["test_yE"]))),
-                         "test_force_mae": float(np.mean(np.abs(R["test_F"] @ w_all.astype(np.float32)
+                         "test_energy_mae": 1000 * float(np.mean(np.abs(test_E @ w_all - R["test_yE"]))),
+                         "test_force_mae": float(np.mean(np.abs(test_F @ w_all.astype(np.float32)
                                                                 - R["test_yF"])))}
         return grid[key]["cv_energy_mae"] * grid[key]["cv_force_mae"]
 
-    best = grid[tuple(_search(score, space)[k] for k in SEARCH)]
+    best = grid[tuple(_search(score, space)[k] for k in keys)]
     return best, list(grid.values())
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--element", required=True)
+    parser.add_argument("--element")
+    parser.add_argument("--table", action="store_true", help="only render the .md from the stored runs")
     parser.add_argument("--f0", type=float, nargs="*", default=[2.0, 1.0, 0.5])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/matloop_soap_rows"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--fine", action="store_true", help="also the shipped weights on a finer grid (FINE)")
+    parser.add_argument("--second", type=float, nargs=5, metavar=("R_CUT", "N_MAX", "L_MAX", "SIGMA", "M"),
+                        help="a second SOAP kernel beside the shipped one (the 'second kernel' run only)")
     parser.add_argument("--limit", type=int, default=None, help="smoke test: the first N structures, M 50")
     args = parser.parse_args(argv)
+    if args.table or not args.element:
+        print(table())
+        return 0
     R = rows(args.element, args.cache, args.seed, args.folds, args.limit)
     _say(f"{args.element}: rows ready ({R['train_F'].shape[0]} force rows, width {R['train_E'].shape[1]})")
-    runs = [("shipped", np.ones(len(R["train_yF"])), None)]
-    runs += [(f"force-scaled F0 {f0}", 1.0 / (1.0 + (R["train_fmag"] / f0) ** 2), None) for f0 in args.f0]
+    uniform = np.ones(len(R["train_yF"]))
+    runs = [] if args.second else [("shipped", uniform, None, None)]
+    runs += [(f"force-scaled F0 {f0}", 1.0 / (1.0 + (R["train_fmag"] / f0) ** 2), None, None) for f0 in args.f0]
     if args.fine:
-        runs.append(("fine grid", np.ones(len(R["train_yF"])), FINE))
+        runs.append(("fine grid", uniform, FINE, None))
+    if args.second:
+        extra = second_rows(args.element, args.cache, args.second, args.seed)
+        runs.append(("second kernel r_cut {} n {} l {} sigma {} M {}".format(*args.second), uniform, None, extra))
     results = []
-    for label, weights, space in runs:
+    for label, weights, space, extra in runs:
         start = time.perf_counter()
-        best, grid = search(R, weights, space)
+        best, grid = search(R, weights, space, extra)
         results.append({"run": label, "chosen": best, "grid": grid, "seconds": round(time.perf_counter() - start)})
         _say(f"{args.element} {label}: chosen sigma_E {best['sigma_E']} sigma_F {best['sigma_F']} delta_2b "
-             f"{best['delta_2b']}: CV {best['cv_energy_mae']:.2f} / {best['cv_force_mae']:.4f}, test "
+             f"{best['delta_2b']} delta_k2 {best.get('delta_k2', '-')}: CV {best['cv_energy_mae']:.2f} / {best['cv_force_mae']:.4f}, test "
              f"{best['test_energy_mae']:.2f} / {best['test_force_mae']:.4f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{args.element}.json"  # runs of earlier invocations are kept (same label: replaced)
@@ -205,13 +275,31 @@ def main(argv=None) -> int:
     results = [r for r in kept if r["run"] not in {x["run"] for x in results}] + results
     path.write_text(json.dumps({"element": args.element, "gap_mtp": _GAP_MTP[args.element], "runs": results},
                                indent=1))
-    gap, mtp = _GAP_MTP[args.element]
-    print(f"| run | chosen (sigma_E, sigma_F, delta_2b) | CV E / F | test E / F | GAP {gap} MTP {mtp} |")
-    for r in results:
-        b = r["chosen"]
-        print(f"| {r['run']} | {b['sigma_E']}, {b['sigma_F']}, {b['delta_2b']} | {b['cv_energy_mae']:.2f} / "
-              f"{b['cv_force_mae']:.4f} | {b['test_energy_mae']:.2f} / {b['test_force_mae']:.4f} | |")
+    print(table())
     return 0
+
+
+def table() -> str:
+    """Render ``results/potentials_soap_weights.md`` from every element's JSON (and a reading, if written)."""
+    lines = ["# Probe: how the SOAP Δ-correction weighs its data (mlearn sets)", "",
+             "Written by `benchmarks/potentials_soap_weights.py` (protocol in its docstring). Every choice by 5-fold "
+             "cross-validation over the training structures (the CLI's folds, seed 0); CV and test MAEs: energy "
+             "meV/atom, forces eV/Å over components. One core per run (two runs shared the 2 cores).", "",
+             "| element | run | chosen (sigma_E, sigma_F, delta_2b, delta_k2) | CV E / F | test E / F | search (s) | "
+             "GAP E / F | MTP E / F |", "|---|---|---|---|---|--:|---|---|"]
+    for path in sorted(RESULTS.glob("*.json")):
+        data = json.loads(path.read_text())
+        gap, mtp = data["gap_mtp"]
+        for r in data["runs"]:
+            b = r["chosen"]
+            lines.append(f"| {data['element']} | {r['run']} | {b['sigma_E']}, {b['sigma_F']}, {b['delta_2b']}, "
+                         f"{b.get('delta_k2', '-')} | {b['cv_energy_mae']:.2f} / {b['cv_force_mae']:.4f} | "
+                         f"{b['test_energy_mae']:.2f} / {b['test_force_mae']:.4f} | {r['seconds']} | "
+                         f"{gap[0]} / {gap[1]} | {mtp[0]} / {mtp[1]} |")
+    reading = RESULTS.parent / "potentials_soap_weights_reading.md"
+    text = "\n".join(lines) + "\n" + ("\n" + reading.read_text() if reading.exists() else "")
+    (RESULTS.parent / "potentials_soap_weights.md").write_text(text)
+    return text
 
 
 if __name__ == "__main__":

@@ -226,7 +226,8 @@ def _verdict(results: dict) -> str:
         if ft["energy_mae"] < min(energies) and ft["force_mae"] <= max(forces):
             beats.append(el)
         elif ft["energy_mae"] < min(energies):
-            energy_only.append(f"{el} ({ft['energy_mae']:.2f} meV/atom against {min(energies)}, but forces "
+            energy_only.append(f"{el} ({ft['energy_mae']:.3f} meV/atom against {min(energies)}, a value the source "
+                               "gives to two decimals, so this is a tie within its rounding when under 0.005 apart; forces "
                                f"{ft['force_mae']:.3f} eV/Å against at most {max(forces)}, a value the source rounds "
                                "to 0.01)")
     n_known = sum(1 for el in results["elements"] if el not in missing and "fine_tuned" in results["elements"][el])

@@ -2,12 +2,13 @@
 
 For each element: the bundled training set (``mlearn_<el>_train``) is written as mlearn JSON, fitted with
 ``matloop potential fit TRAIN.json -o EL.pot --correction soap`` (CLI defaults: pre-trained CHGNet plus a
-SOAP Δ-correction with its default descriptor, 4000 sparse environments and the two-body term, noise levels
-chosen on a validation split of the training structures), then ``matloop potential eval EL.pot TEST.json --json`` on the bundled test set. The
+SOAP Δ-correction with its default descriptor and 4000 sparse environments, a second short-range kernel with 2000
+and the two-body term, noise levels chosen by 5-fold cross-validation over the training structures), then
+``matloop potential eval EL.pot TEST.json --json`` on the bundled test set. The
 table gives the test energy MAE (meV/atom) and force MAE (eV/Å over components), wall times of the two
 commands, and the paper's GAP/MTP errors (Zuo et al. 2020). The model and how it was chosen:
-``benchmarks/potentials_delta_forces.py`` and ``benchmarks/potentials_soap_capacity.py`` (probes, same model,
-their own code paths). Each element's row is kept in ``results/potentials_soap_cli/<element>.json``, so
+``benchmarks/potentials_delta_forces.py``, ``benchmarks/potentials_soap_capacity.py`` and
+``benchmarks/potentials_soap_weights.py`` (probes). Each element's row is kept in ``results/potentials_soap_cli/<element>.json``, so
 elements can run in parallel processes (one core each); the .md is rendered from every row present.
 
 usage: OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/potentials_soap_cli.py [--elements Li Ge Si]
@@ -64,8 +65,10 @@ def run_element(element: str, work: Path) -> dict:
 
 
 ROWS = OUT / "potentials_soap_cli"
-#: the rows of the previous default (noise levels chosen on one 10 % validation split), kept for comparison
-ROWS_SPLIT = OUT / "potentials_soap_cli_split"
+#: rows of earlier defaults, kept for comparison (folder, what differed)
+EARLIER = [(OUT / "potentials_soap_cli_kfold_one_kernel", "one SOAP kernel (no second, short-range kernel), noise "
+            "levels by 5-fold cross-validation"),
+           (OUT / "potentials_soap_cli_split", "one SOAP kernel, noise levels chosen on one 10 % validation split")]
 ORDER = ("Li", "Ge", "Si")
 
 
@@ -86,20 +89,22 @@ def _table(rows: list[dict]) -> list[str]:
     return lines + [""] + [f"- {r['element']}: {r['chosen']}" for r in rows if r.get("chosen")]
 
 
-def write(row: dict, command: str) -> None:
+def write(row: dict | None, command: str = "") -> None:
+    """Store ``row`` (None: only re-render the .md) and render results/potentials_soap_cli.md."""
     ROWS.mkdir(parents=True, exist_ok=True)
-    (ROWS / f"{row['element']}.json").write_text(json.dumps({"command": command, **row}, indent=1))
+    if row is not None:
+        (ROWS / f"{row['element']}.json").write_text(json.dumps({"command": command, **row}, indent=1))
     rows = _read(ROWS)
     lines = ["# `matloop potential fit --correction soap` on the mlearn test sets (CLI, end to end)", "",
              "Written by `python benchmarks/potentials_soap_cli.py --elements ...` (one process per element: "
-             f"{'; '.join(sorted({r['command'] for r in rows}))}); CLI defaults (noise levels chosen by 5-fold "
-             "cross-validation over the training structures); OMP_NUM_THREADS=1 (one core). Energy MAE in meV/atom, "
+             f"{'; '.join(sorted({r['command'] for r in rows}))}); CLI defaults (a SOAP kernel, a second short-range "
+             "kernel and the two-body term; noise levels chosen by 5-fold cross-validation over the training "
+             "structures); OMP_NUM_THREADS=1 (one core). Energy MAE in meV/atom, "
              "force MAE in eV/Å over components, stress MAE in GPa. Load average before fit / after fit / after "
              "eval.", "", *_table(rows)]
-    before = _read(ROWS_SPLIT) if ROWS_SPLIT.is_dir() else []
-    if before:
-        lines += ["", "## Before: noise levels chosen on one 10 % validation split (the previous default, "
-                  "`results/potentials_soap_cli_split/`)", "", *_table(before)]
+    for folder, what in EARLIER:
+        if folder.is_dir():
+            lines += ["", f"## Before: {what} (`results/{folder.name}/`)", "", *_table(_read(folder))]
     text = "\n".join(lines) + "\n"
     print(text)
     (OUT / "potentials_soap_cli.md").write_text(text)
@@ -108,7 +113,11 @@ def write(row: dict, command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--elements", nargs="+", default=["Li", "Ge", "Si"])
+    parser.add_argument("--render", action="store_true", help="only re-render the .md from the stored rows")
     args = parser.parse_args(argv)
+    if args.render:
+        write(None)
+        return 0
     command = "python benchmarks/potentials_soap_cli.py --elements " + " ".join(args.elements)
     with tempfile.TemporaryDirectory() as tmp:
         for element in args.elements:

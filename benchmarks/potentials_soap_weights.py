@@ -68,13 +68,8 @@ def rows(element: str, cache: Path, seed: int, folds: int, limit: int | None = N
     """The shipped model's rows of the training and test sets (computed once, then read from ``cache``)."""
     from matloop.datasets.potential_sets import open_potential_set
     from matloop.models.potentials.pair_term import n_pairs
-    from matloop.models.potentials.soap_delta import (
-        DEFAULTS,
-        _assign_groups,
-        design_rows,
-        soap_descriptor,
-        sparse_environments,
-    )
+    from matloop.models.potentials.soap_delta import DEFAULTS, design_rows, soap_descriptor
+    from matloop.models.potentials.soap_fit import _assign_groups, sparse_environments
 
     folder = cache / element
     folder.mkdir(parents=True, exist_ok=True)
@@ -126,12 +121,8 @@ def second_rows(element: str, cache: Path, spec: list[float], seed: int) -> dict
     """Rows of a second SOAP kernel (``spec`` = r_cut, n_max, l_max, sigma, M; no two-body term, no element
     constants), for the ``second kernel`` run; cached beside the shipped rows."""
     from matloop.datasets.potential_sets import open_potential_set
-    from matloop.models.potentials.soap_delta import (
-        DEFAULTS,
-        design_rows,
-        soap_descriptor,
-        sparse_environments,
-    )
+    from matloop.models.potentials.soap_delta import DEFAULTS, design_rows, soap_descriptor
+    from matloop.models.potentials.soap_fit import sparse_environments
 
     r_cut, n_max, l_max, sigma, n_sparse = spec
     path = cache / element / f"rows2_{r_cut}_{int(n_max)}_{int(l_max)}_{sigma}_{int(n_sparse)}.npz"
@@ -170,7 +161,8 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
            ) -> tuple[dict, list[dict]]:
     """The shipped coordinate-descent search over SEARCH by K-fold CV, force rows weighted by ``weights``;
     with ``extra`` (:func:`second_rows`) a second kernel's columns are appended (their prior scale searched)."""
-    from matloop.models.potentials.soap_delta import SEARCH, _search, solve_weights
+    from matloop.models.potentials.soap_delta import SEARCH, solve_weights
+    from matloop.models.potentials.soap_fit import _search
 
     group, E, yE, F, yF, st = (R["group"], R["train_E"], R["train_yE"], R["train_F"], R["train_yF"],
                                R["train_struct"])
@@ -251,7 +243,7 @@ def main(argv=None) -> int:
     R = rows(args.element, args.cache, args.seed, args.folds, args.limit)
     _say(f"{args.element}: rows ready ({R['train_F'].shape[0]} force rows, width {R['train_E'].shape[1]})")
     uniform = np.ones(len(R["train_yF"]))
-    runs = [] if args.second else [("shipped", uniform, None, None)]
+    runs = [("shipped", uniform, None, None)]
     runs += [(f"force-scaled F0 {f0}", 1.0 / (1.0 + (R["train_fmag"] / f0) ** 2), None, None) for f0 in args.f0]
     if args.fine:
         runs.append(("fine grid", uniform, FINE, None))

@@ -14,7 +14,7 @@ HAS_DSCRIBE = importlib.util.find_spec("dscribe") is not None
 HAS_CHGNET = importlib.util.find_spec("chgnet") is not None
 pytestmark = pytest.mark.skipif(not HAS_DSCRIBE, reason="needs the soap extra (dscribe)")
 #: a small descriptor (fast tests) and a two-body term of 4 functions per element pair
-SMALL = {"r_cut": 4.0, "n_max": 4, "l_max": 3, "sigma": 0.5, "zeta": 4, "pair_basis": 4, "pair_cut": 4.0}
+SMALL = {"r_cut": 4.0, "n_max": 4, "l_max": 3, "sigma": 0.5, "zeta": 4, "pair_basis": 4, "pair_cut": 4.0, "sparse2": 0}
 
 
 def _cell(seed: int, rattle: float = 0.08):
@@ -26,17 +26,28 @@ def _cell(seed: int, rattle: float = 0.08):
     return atoms
 
 
-def _correction(seed: int = 0, m: int = 12):
+#: SMALL plus a small second kernel (3 Å)
+SMALL2 = {**SMALL, "sparse2": 6, "r_cut2": 3.0, "n_max2": 3, "l_max2": 2, "sigma2": 0.3, "delta_k2": 10.0}
+
+
+def _correction(seed: int = 0, m: int = 12, second: bool = False):
     from matloop.models.potentials.soap_delta import SoapCorrection, soap_descriptor
 
+    settings = SMALL2 if second else SMALL
     desc = soap_descriptor(["C", "Si"], SMALL["r_cut"], SMALL["n_max"], SMALL["l_max"], SMALL["sigma"])
     ref = _cell(100 + seed, 0.2)
     P = desc.create(ref)
     z = np.array([0 if el == "C" else 1 for el in ref.get_chemical_symbols()])
     pick = np.arange(len(ref))[:m]
     rng = np.random.default_rng(seed)
-    return SoapCorrection(["C", "Si"], SMALL, P[pick] / np.linalg.norm(P[pick], axis=1, keepdims=True), z[pick],
-                          rng.normal(size=len(pick)), np.array([0.3, -0.2]), pair_coef=0.05 * rng.normal(size=3 * 4))
+    two = None
+    if second:
+        P2 = soap_descriptor(["C", "Si"], 3.0, 3, 2, 0.3).create(ref)[2:8]
+        two = {"sparse": P2 / np.linalg.norm(P2, axis=1, keepdims=True), "sparse_z": z[2:8],
+               "alpha": rng.normal(size=6)}
+    return SoapCorrection(["C", "Si"], settings, P[pick] / np.linalg.norm(P[pick], axis=1, keepdims=True), z[pick],
+                          rng.normal(size=len(pick)), np.array([0.3, -0.2]), pair_coef=0.05 * rng.normal(size=3 * 4),
+                          second=two)
 
 
 def test_forces_are_minus_the_energy_gradient():
@@ -68,6 +79,51 @@ def test_fast_forces_equal_the_design_rows():
     assert energy == pytest.approx(e_row @ corr.weights, rel=1e-12)
     assert np.allclose(forces.ravel(), f_rows @ corr.weights, rtol=1e-9, atol=1e-12)
     assert np.abs(f_rows[:, -8:-2]).max() > 0  # the two-body columns are in the force rows
+
+
+def test_second_kernel_forces_rows_and_file():
+    """With a second kernel: forces are -dE/dr, the fast path equals the design rows (its columns last), the
+    kernel adds energy, and the arrays round-trip (or are refused when they do not fit together)."""
+    from matloop.models.potentials.soap_delta import SoapCorrection, design_rows
+
+    corr, plain = _correction(second=True), _correction()
+    atoms = _cell(7)
+    energy, forces = corr.energy_forces(atoms)
+    assert abs(energy - plain.energy(atoms)) > 1e-3 and energy == pytest.approx(corr.energy(atoms))
+    h = 1e-3
+    for j, a in ((0, 1), (3, 0), (6, 2)):
+        moved = atoms.copy()
+        moved.positions[j, a] += h
+        plus = corr.energy(moved)
+        moved.positions[j, a] -= 2 * h
+        assert forces[j, a] == pytest.approx(-(plus - corr.energy(moved)) / (2 * h), rel=1e-4, abs=1e-6)
+    e_row, f_rows = design_rows(corr._desc, atoms, corr.sparse, corr.sparse_z, corr._z(atoms), 2, SMALL["zeta"],
+                                pair=(4, 4.0), second=corr._second())
+    assert e_row.shape == (len(corr.sparse) + 12 + 2 + 6,) and np.abs(f_rows[:, -6:]).max() > 0
+    assert energy == pytest.approx(e_row @ corr.weights, rel=1e-12)
+    assert np.allclose(forces.ravel(), f_rows @ corr.weights, rtol=1e-9, atol=1e-12)
+    arrays, card = corr.to_arrays()
+    again = SoapCorrection.from_arrays(arrays, card)
+    assert again.energy_forces(atoms)[0] == pytest.approx(energy)
+    with pytest.raises(InputError, match="do not fit together"):
+        SoapCorrection.from_arrays({**arrays, "second_alpha": arrays["second_alpha"][:-1]}, card)
+    old = {k: v for k, v in plain.to_arrays()[0].items() if not k.startswith("second_")}  # a file from before
+    legacy_card = {**plain.to_arrays()[1], "settings": SMALL}
+    assert SoapCorrection.from_arrays(old, legacy_card).energy(atoms) == pytest.approx(plain.energy(atoms))
+
+
+def test_fit_with_a_second_kernel():
+    from matloop.models.potentials.soap_fit import fit_correction
+
+    teacher = _correction(seed=1, second=True)
+    cells = [_cell(50 + k, 0.15) for k in range(8)]
+    labels = [teacher.energy_forces(a) for a in cells]
+    energies, forces = np.array([e for e, _ in labels]), [f for _, f in labels]
+    fitted = fit_correction(cells[:6], energies[:6], forces[:6], n_sparse=30, folds=3, settings=SMALL2)
+    assert 0 < len(fitted.second["alpha"]) <= 6 and fitted.settings["sparse2"] == 6
+    spread_e = np.abs(energies / 8 - np.mean(energies / 8)).mean()
+    for a, e in zip(cells[6:], energies[6:], strict=True):
+        assert abs(fitted.energy(a) - e) / 8 < 0.3 * spread_e
 
 
 def test_two_body_term_forces_and_pairs():
@@ -137,7 +193,8 @@ def test_stress_is_the_strain_derivative():
 
 
 def test_fit_recovers_a_known_correction_and_round_trips():
-    from matloop.models.potentials.soap_delta import SoapCorrection, fit_correction
+    from matloop.models.potentials.soap_delta import SoapCorrection
+    from matloop.models.potentials.soap_fit import fit_correction
 
     teacher = _correction(seed=1)
     cells = [_cell(10 + k, 0.15) for k in range(12)]
@@ -166,12 +223,8 @@ def test_cross_validation_equals_refits_without_each_fold():
     """The K-fold errors come from the total sums minus each fold's share; refitting each fold from its own
     design rows must give the same held-out errors for the chosen setting."""
     from matloop.models.potentials.pair_term import n_pairs
-    from matloop.models.potentials.soap_delta import (
-        design_rows,
-        fit_correction,
-        soap_descriptor,
-        solve_weights,
-    )
+    from matloop.models.potentials.soap_delta import design_rows, soap_descriptor, solve_weights
+    from matloop.models.potentials.soap_fit import fit_correction
 
     teacher = _correction(seed=2)
     cells = [_cell(30 + k, 0.15) for k in range(9)]

@@ -68,7 +68,7 @@ def rows(element: str, cache: Path, seed: int, folds: int, limit: int | None = N
     """The shipped model's rows of the training and test sets (computed once, then read from ``cache``)."""
     from matloop.datasets.potential_sets import open_potential_set
     from matloop.models.potentials.pair_term import n_pairs
-    from matloop.models.potentials.soap_delta import DEFAULTS, design_rows, soap_descriptor
+    from matloop.models.potentials.soap_delta import DEFAULTS, design_rows, kernel_prior, soap_descriptor
     from matloop.models.potentials.soap_fit import _assign_groups, sparse_environments
 
     folder = cache / element
@@ -88,8 +88,7 @@ def rows(element: str, cache: Path, seed: int, folds: int, limit: int | None = N
     sparse, sparse_z = sparse_environments(desc, atoms["train"], zs["train"], len(species), 4000 if limit is None
                                            else 50, rng)
     group, _, _ = _assign_groups(rng, len(atoms["train"]), folds, 0.2)
-    out["group"], out["sparse_z"], out["prior"] = group, sparse_z, (sparse @ sparse.T) ** s["zeta"] * (
-        sparse_z[:, None] == sparse_z[None, :])
+    out["group"], out["sparse_z"], out["prior"] = group, sparse_z, kernel_prior(sparse, sparse_z, s["zeta"])
     out["n_pair"] = np.array(n_pairs(len(species)) * s["pair_basis"])
     for part in ("train", "test"):
         energies, forces = chgnet_residuals(sets[part], folder / f"chgnet_{part}.npz")
@@ -121,7 +120,7 @@ def second_rows(element: str, cache: Path, spec: list[float], seed: int) -> dict
     """Rows of a second SOAP kernel (``spec`` = r_cut, n_max, l_max, sigma, M; no two-body term, no element
     constants), for the ``second kernel`` run; cached beside the shipped rows."""
     from matloop.datasets.potential_sets import open_potential_set
-    from matloop.models.potentials.soap_delta import DEFAULTS, design_rows, soap_descriptor
+    from matloop.models.potentials.soap_delta import DEFAULTS, kernel_prior, kernel_rows, soap_descriptor
     from matloop.models.potentials.soap_fit import sparse_environments
 
     r_cut, n_max, l_max, sigma, n_sparse = spec
@@ -137,14 +136,13 @@ def second_rows(element: str, cache: Path, spec: list[float], seed: int) -> dict
     zs = {part: [np.array([index[el] for el in a.get_chemical_symbols()]) for a in atoms[part]] for part in atoms}
     sparse, sparse_z = sparse_environments(desc, atoms["train"], zs["train"], len(species), int(n_sparse),
                                            np.random.default_rng(seed + 1))
-    out = {"prior": (sparse @ sparse.T) ** DEFAULTS["zeta"] * (sparse_z[:, None] == sparse_z[None, :])}
-    m = len(sparse)
+    out = {"prior": kernel_prior(sparse, sparse_z, DEFAULTS["zeta"])}
     for part in ("train", "test"):
         e_rows, f_rows, start = [], [], time.perf_counter()
         for k, a in enumerate(atoms[part]):
-            e, f = design_rows(desc, a, sparse, sparse_z, zs[part][k], len(species), DEFAULTS["zeta"])
-            e_rows.append(e[:m] / len(a))
-            f_rows.append(f[:, :m].astype(np.float32))
+            e, f = kernel_rows(desc, a, sparse, sparse_z, zs[part][k], DEFAULTS["zeta"])
+            e_rows.append(e / len(a))
+            f_rows.append(f.astype(np.float32))
             if (k + 1) % 20 == 0:
                 _say(f"{element} {part}: second-kernel rows of {k + 1}/{len(atoms[part])} "
                      f"({time.perf_counter() - start:.0f} s)")

@@ -107,6 +107,9 @@ def test_second_kernel_forces_rows_and_file():
     assert again.energy_forces(atoms)[0] == pytest.approx(energy)
     with pytest.raises(InputError, match="do not fit together"):
         SoapCorrection.from_arrays({**arrays, "second_alpha": arrays["second_alpha"][:-1]}, card)
+    without = {k: v for k, v in arrays.items() if not k.startswith("second_")}  # settings say two kernels
+    with pytest.raises(InputError, match="do not fit together"):
+        SoapCorrection.from_arrays(without, card)
     old = {k: v for k, v in plain.to_arrays()[0].items() if not k.startswith("second_")}  # a file from before
     legacy_card = {**plain.to_arrays()[1], "settings": SMALL}
     assert SoapCorrection.from_arrays(old, legacy_card).energy(atoms) == pytest.approx(plain.energy(atoms))

@@ -86,7 +86,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="sparse environments of the SOAP correction (default 4000)")
     p.add_argument("--second-kernel", type=int_at_least(0, 20000), default=2000, metavar="M",
                    help="the SOAP correction's second, short-range kernel (r_cut 3.5 Å, n_max = l_max = 8) with M "
-                        "sparse environments (default 2000; 0: none, about 10 minutes faster on 200 structures)")
+                        "sparse environments (default 2000; 0: none, up to about 8 minutes faster for the ~220 mlearn "
+                        "Si/Ge structures on one core: benchmarks/results/potentials_soap_weights.md)")
     p.add_argument("--folds", type=int_at_least(1, 20), default=5, metavar="K",
                    help="the SOAP correction's noise levels are chosen by K-fold cross-validation over the "
                         "training structures (default 5; 1: on the --val-fraction split only)")

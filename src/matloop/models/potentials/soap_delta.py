@@ -185,6 +185,11 @@ def design_rows(desc, atoms, sparse: np.ndarray, sparse_z: np.ndarray, atom_z: n
     return e_row, np.hstack(blocks + ([f2] if second else []))
 
 
+def kernel_prior(sparse: np.ndarray, sparse_z: np.ndarray, zeta: int) -> np.ndarray:
+    """``K_MM``: the kernel between the sparse environments (zero across elements), the prior on their weights."""
+    return (sparse @ sparse.T) ** zeta * (sparse_z[:, None] == sparse_z[None, :])
+
+
 def kmeanspp(Q: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``m`` rows of ``Q`` (unit vectors) by k-means++ seeding on the distance ``1 - q.q'``."""
     m = min(m, len(Q))
@@ -315,10 +320,14 @@ class SoapCorrection:
             raise InputError(f"unknown correction kind {card.get('kind')!r}")
         species, settings = card["species"], card["settings"]
         sparse, sparse_z, alpha, constants = (arrays[k] for k in ("sparse", "sparse_z", "alpha", "constants"))
-        if (sparse.ndim != 2 or len(sparse_z) != len(sparse) or len(alpha) != len(sparse)
-                or len(constants) != len(species) or (len(sparse_z) and sparse_z.max() >= len(species))):
-            raise InputError("the SOAP correction's arrays do not fit together (a damaged file)")
         second = {k: arrays[f"second_{k}"] for k in ("sparse", "sparse_z", "alpha") if f"second_{k}" in arrays}
-        if second and (len(second["sparse_z"]) != len(second["sparse"]) or len(second["alpha"]) != len(second["sparse"])):
+
+        def fits(kernel: dict) -> bool:
+            return (kernel["sparse"].ndim == 2 and len(kernel["sparse_z"]) == len(kernel["alpha"]) == len(kernel["sparse"])
+                    and not (len(kernel["sparse_z"]) and kernel["sparse_z"].max() >= len(species)))
+
+        has_second = bool(second) and len(second["alpha"]) > 0
+        if (len(constants) != len(species) or not fits({"sparse": sparse, "sparse_z": sparse_z, "alpha": alpha})
+                or (second and not fits(second)) or has_second != bool(int(settings.get("sparse2", 0)))):
             raise InputError("the SOAP correction's arrays do not fit together (a damaged file)")
         return cls(species, settings, sparse, sparse_z, alpha, constants, card.get("meta"), arrays.get("pair"), second)

@@ -22,6 +22,7 @@ from matloop.models.potentials.soap_delta import (
     SoapCorrection,
     _normalise,
     design_rows,
+    kernel_prior,
     kmeanspp,
     soap_descriptor,
     solve_weights,
@@ -83,7 +84,8 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     say = say or (lambda _msg: None)
     settings = {**DEFAULTS, **(settings or {})}
     if len(atoms_list) < 5:
-        raise InputError(f"the SOAP correction needs at least 5 structures (a validation split); got {len(atoms_list)}")
+        raise InputError(f"the SOAP correction needs at least 5 structures (to choose its noise levels on held-out "
+                         f"ones); got {len(atoms_list)}")
     bad = [{"row": k + 1, "column": "outputs.forces", "value": None, "reason": "no forces: the correction needs them"}
            for k, f in enumerate(forces) if f is None]
     if bad:
@@ -132,10 +134,9 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     total = {"E": E_rows.T @ E_rows, "F": G_F.sum(axis=0)}
     total_b = {"E": E_rows.T @ y_E, "F": b_F.sum(axis=0)}
     base_prior = np.zeros((width, width))
-    base_prior[:m, :m] = (sparse @ sparse.T) ** settings["zeta"] * (sparse_z[:, None] == sparse_z[None, :])
+    base_prior[:m, :m] = kernel_prior(sparse, sparse_z, settings["zeta"])
     if m2:
-        base_prior[width - m2:, width - m2:] = ((second[1] @ second[1].T) ** settings["zeta"]
-                                                * (second[2][:, None] == second[2][None, :]) / settings["delta_k2"] ** 2)
+        base_prior[width - m2:, width - m2:] = kernel_prior(second[1], second[2], settings["zeta"]) / settings["delta_k2"] ** 2
 
     def prior(hp: dict) -> np.ndarray:
         out = base_prior.copy()
@@ -147,12 +148,12 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     def score(hp: dict) -> float:
         key = tuple(hp[k] for k in SEARCH)
         if key not in grid:
-            e_err, f_err = [], []
+            e_err, f_err, P = [], [], prior(hp)
             for g in held:  # the fit without group g is the total minus g's share of the sums
                 out = np.flatnonzero(group == g)
                 G = {"E": total["E"] - E_rows[out].T @ E_rows[out], "F": total["F"] - G_F[g]}
                 b = {"E": total_b["E"] - E_rows[out].T @ y_E[out], "F": total_b["F"] - b_F[g]}
-                w = solve_weights(G, b, prior(hp), hp["sigma_E"], hp["sigma_F"])
+                w = solve_weights(G, b, P, hp["sigma_E"], hp["sigma_F"])
                 e_err.append(np.abs(E_rows[out] @ w - y_E[out]))
                 f_err.extend(np.abs(f_held[k][0] @ w - f_held[k][1]) for k in out)
             grid[key] = {**hp, "val_energy_mae": 1000 * float(np.mean(np.concatenate(e_err))),

@@ -11,11 +11,16 @@ by cross-validation on the training set, test errors last:
 - ``second kernel`` (``--second R_CUT N_MAX L_MAX SIGMA M``): the shipped columns plus a second SOAP kernel's
   (another cutoff and resolution, its own M sparse environments; multi-scale kernels, Willatt, Musil & Ceriotti,
   J. Chem. Phys. 150, 154110 (2019)), its prior scale searched with the rest;
+- ``more kernels`` (``--more R_CUT N_MAX L_MAX SIGMA M``, repeatable): the shipped second kernel (:data:`SHIPPED2`,
+  prior scale 1) plus further kernels;
+- ``base scale`` (``--base``): the shipped second kernel plus the base's own energies and forces as one more column
+  (``SoapCorrection.base_scale``, what ``potential fit --correction soap`` does by default; its prior searched);
 - ``force-scaled F0``: each force component's sigma grows with the DFT force on its atom,
   ``sigma_F * sqrt(1 + (|F_atom| / F0)^2)`` (large forces, in hot MD frames, are fitted less tightly; GAP
   fits often use such force-dependent regularisation), F0 in ``--f0`` eV/Å.
 
-It also prints, for information only, the test errors of every setting the search tried (not used to choose).
+It also prints, for information only, the test errors of every setting the search tried (not used to choose), and
+stores the chosen model's test energy error by the test structures' group (AIMD, elastic, surface, vacancy).
 
 usage: OMP_NUM_THREADS=1 nice -n 5 .venv/bin/python benchmarks/potentials_soap_weights.py --element Ge
        [--f0 2 1 0.5] [--cache /tmp/matloop_soap_rows]
@@ -151,27 +156,54 @@ def second_rows(element: str, cache: Path, spec: list[float], seed: int) -> dict
     return out
 
 
+#: the shipped second kernel (DEFAULTS' r_cut2, n_max2, l_max2, sigma2, sparse2)
+SHIPPED2 = [3.5, 8.0, 8.0, 0.3, 2000.0]
+
 #: the second kernel's prior scale against the first (its K_MM / delta_k2^2), searched first
 SECOND = {"delta_k2": (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)}
 
 
-def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict | None = None
-           ) -> tuple[dict, list[dict]]:
+def base_columns(element: str, cache: Path) -> dict:
+    """The base's own energies per atom and forces (pre-trained CHGNet, cached by :func:`chgnet_residuals`) as
+    one more column of the energy and force rows (the shipped base scale, ``SoapCorrection.base_scale``)."""
+    from matloop.datasets.potential_sets import open_potential_set
+
+    out = {}
+    for part in ("train", "test"):
+        n = np.array([r.n_atoms for r in open_potential_set(f"mlearn_{element.lower()}_{part}")], dtype=float)
+        with np.load(cache / element / f"chgnet_{part}.npz") as data:
+            out[f"{part}_E"] = (data["energy"] / n)[:, None]
+            out[f"{part}_F"] = data["forces"].reshape(-1, 1).astype(np.float32)
+    return out
+
+
+def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict | None = None,
+           more: list[dict] = (), base_cols: dict | None = None) -> tuple[dict, list[dict]]:
     """The shipped coordinate-descent search over SEARCH by K-fold CV, force rows weighted by ``weights``;
-    with ``extra`` (:func:`second_rows`) a second kernel's columns are appended (their prior scale searched)."""
-    from matloop.models.potentials.soap_delta import SEARCH, solve_weights
+    with ``extra`` (:func:`second_rows`) a second kernel's columns are appended (their prior scale searched);
+    ``more`` kernels' columns are appended after it, each with the prior scale 1 (as the shipped second kernel);
+    ``base_cols`` (:func:`base_columns`) last, its prior ``delta_base`` searched (BASE_SEARCH)."""
+    from matloop.models.potentials.soap_delta import BASE_SEARCH, SEARCH, solve_weights
     from matloop.models.potentials.soap_fit import _search
 
     group, E, yE, F, yF, st = (R["group"], R["train_E"], R["train_yE"], R["train_F"], R["train_yF"],
                                R["train_struct"])
     test_E, test_F = R["test_E"], R["test_F"]
     space = dict(space or SEARCH)
-    m2 = 0
+    m2, at2 = 0, E.shape[1]
     if extra is not None:
         E, F = np.hstack([E, extra["train_E"]]), np.hstack([F, extra["train_F"]])
         test_E, test_F = np.hstack([test_E, extra["test_E"]]), np.hstack([test_F, extra["test_F"]])
         m2 = len(extra["prior"])
         space = {**SECOND, **space}
+    spans = []
+    for x in [*more, *([base_cols] if base_cols is not None else [])]:
+        if x is not base_cols:
+            spans.append((E.shape[1], E.shape[1] + len(x["prior"]), x["prior"]))
+        E, F = np.hstack([E, x["train_E"]]), np.hstack([F, x["train_F"]])
+        test_E, test_F = np.hstack([test_E, x["test_E"]]), np.hstack([test_F, x["test_F"]])
+    if base_cols is not None:
+        space = {**space, **BASE_SEARCH}
     keys = list(space)
     held = sorted(set(group.tolist()))
     width, m, n_pair = E.shape[1], len(R["sparse_z"]), int(R["n_pair"])
@@ -188,12 +220,16 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
     total_b = {"E": E.T @ yE, "F": b_F.sum(axis=0)}
     base = np.zeros((width, width))
     base[:m, :m] = R["prior"]
+    for a, b, p in spans:
+        base[a:b, a:b] = p
 
     def prior(hp):
         out = base.copy()
         out[m:m + n_pair, m:m + n_pair] += np.eye(n_pair) / hp["delta_2b"] ** 2
         if m2:
-            out[width - m2:, width - m2:] = extra["prior"] / hp["delta_k2"] ** 2
+            out[at2:at2 + m2, at2:at2 + m2] = extra["prior"] / hp["delta_k2"] ** 2
+        if base_cols is not None:
+            out[-1, -1] = 1.0 / hp["delta_base"] ** 2
         return out
 
     grid = {}
@@ -211,9 +247,14 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
                 rows_g = np.flatnonzero(row_group == g)
                 f_err.append(np.abs(F[rows_g] @ w.astype(np.float32) - yF[rows_g]))
             w_all = solve_weights(total, total_b, prior(hp), hp["sigma_E"], hp["sigma_F"])
-            grid[key] = {**hp, "cv_energy_mae": 1000 * float(np.mean(np.concatenate(e_err))),
+            test_err = 1000 * np.abs(test_E @ w_all - R["test_yE"])
+            grid[key] = {**hp, "base_scale": float(w_all[-1]) if base_cols is not None else 0.0,
+                         "cv_energy_mae": 1000 * float(np.mean(np.concatenate(e_err))),
                          "cv_force_mae": float(np.mean(np.concatenate(f_err))),
-                         "test_energy_mae": 1000 * float(np.mean(np.abs(test_E @ w_all - R["test_yE"]))),
+                         "test_energy_mae": float(np.mean(test_err)),
+                         "test_energy_by_group": {str(g): [int(np.sum(R["test_group"] == g)),
+                                                           float(np.mean(test_err[R["test_group"] == g]))]
+                                                  for g in sorted(set(R["test_group"].tolist()))},
                          "test_force_mae": float(np.mean(np.abs(test_F @ w_all.astype(np.float32)
                                                                 - R["test_yF"])))}
         return grid[key]["cv_energy_mae"] * grid[key]["cv_force_mae"]
@@ -233,12 +274,23 @@ def main(argv=None) -> int:
     parser.add_argument("--fine", action="store_true", help="also the shipped weights on a finer grid (FINE)")
     parser.add_argument("--second", type=float, nargs=5, metavar=("R_CUT", "N_MAX", "L_MAX", "SIGMA", "M"),
                         help="a second SOAP kernel beside the shipped one (the 'second kernel' run only)")
+    parser.add_argument("--more", type=float, nargs=5, action="append", default=[],
+                        metavar=("R_CUT", "N_MAX", "L_MAX", "SIGMA", "M"),
+                        help="further kernels (repeatable) beside the shipped second kernel (SHIPPED2), prior scale 1: "
+                             "the 'more kernels' run")
+    parser.add_argument("--base", action="store_true",
+                        help="also the shipped second kernel plus CHGNet's own scale (the 'base scale' run; with "
+                             "--more, that run gets the base column too)")
     parser.add_argument("--limit", type=int, default=None, help="smoke test: the first N structures, M 50")
     args = parser.parse_args(argv)
     if args.table or not args.element:
         print(table())
         return 0
     R = rows(args.element, args.cache, args.seed, args.folds, args.limit)
+    from matloop.datasets.potential_sets import open_potential_set
+
+    R["test_group"] = np.array([r.group for r in open_potential_set(f"mlearn_{args.element.lower()}_test")
+                                ][:args.limit])
     _say(f"{args.element}: rows ready ({R['train_F'].shape[0]} force rows, width {R['train_E'].shape[1]})")
     uniform = np.ones(len(R["train_yF"]))
     runs = [("shipped", uniform, None, None)]
@@ -248,10 +300,25 @@ def main(argv=None) -> int:
     if args.second:
         extra = second_rows(args.element, args.cache, args.second, args.seed)
         runs.append(("second kernel r_cut {} n {} l {} sigma {} M {}".format(*args.second), uniform, None, extra))
+    more = []
+    if args.more:
+        more = [second_rows(args.element, args.cache, spec, args.seed + 1 + k) for k, spec in enumerate(args.more)]
+        label = "; ".join("r_cut {} n {} l {} sigma {} M {}".format(*spec) for spec in args.more)
+        shipped2 = second_rows(args.element, args.cache, SHIPPED2, args.seed)
+        runs.append((f"shipped second kernel + {label}" + (" + base scale" if args.base else ""), uniform, None,
+                     ("base", [shipped2] + more) if args.base else [shipped2] + more))
+    if args.base:
+        shipped2 = second_rows(args.element, args.cache, SHIPPED2, args.seed)
+        runs.append(("shipped second kernel + base scale", uniform, None, ("base", [shipped2])))
     results = []
     for label, weights, space, extra in runs:
         start = time.perf_counter()
-        best, grid = search(R, weights, space, extra)
+        if isinstance(extra, tuple):
+            best, grid = search(R, weights, space, None, extra[1], base_columns(args.element, args.cache))
+        elif isinstance(extra, list):
+            best, grid = search(R, weights, space, None, extra)
+        else:
+            best, grid = search(R, weights, space, extra)
         results.append({"run": label, "chosen": best, "grid": grid, "seconds": round(time.perf_counter() - start)})
         _say(f"{args.element} {label}: chosen sigma_E {best['sigma_E']} sigma_F {best['sigma_F']} delta_2b "
              f"{best['delta_2b']} delta_k2 {best.get('delta_k2', '-')}: CV {best['cv_energy_mae']:.2f} / {best['cv_force_mae']:.4f}, test "
@@ -286,6 +353,14 @@ def table() -> str:
                          f"{b.get('delta_k2', '-')} | {b['cv_energy_mae']:.2f} / {b['cv_force_mae']:.4f} | "
                          f"{b['test_energy_mae']:.2f} / {b['test_force_mae']:.4f} | {r['seconds']} | "
                          f"{gap[0]} / {gap[1]} | {mtp[0]} / {mtp[1]} |")
+    lines += ["", "Test energy MAE (meV/atom) of each run's chosen model by the test structures' group (runs made "
+              "before this breakdown existed have none):", "", "| element | run | per group: count, MAE |", "|---|---|---|"]
+    for path in sorted(RESULTS.glob("*.json")):
+        data = json.loads(path.read_text())
+        for r in data["runs"]:
+            if "test_energy_by_group" in r["chosen"]:
+                cells = "; ".join(f"{g} ({n}) {mae:.2f}" for g, (n, mae) in r["chosen"]["test_energy_by_group"].items())
+                lines.append(f"| {data['element']} | {r['run']} | {cells} |")
     reading = RESULTS.parent / "potentials_soap_weights_reading.md"
     text = "\n".join(lines) + "\n" + ("\n" + reading.read_text() if reading.exists() else "")
     (RESULTS.parent / "potentials_soap_weights.md").write_text(text)

@@ -45,6 +45,14 @@ def test_fit_eval_relax_md_with_the_correction(small, capsys):
     card = json.loads(bytes(np.load(pot, allow_pickle=False)["__card__"]).decode())
     assert card["version"] == 2 and card["correction"]["kind"] == "soap" and card["correction"]["species"] == ["Li"]
     assert sorted(np.bincount(card["correction"]["meta"]["groups"])) == [2, 2, 2, 2]
+    scale = 1 + card["correction"]["base_scale"]
+    assert f"CHGNet's own energies and forces scaled by {scale:.3f} (chosen by the same validation)" in out
+    assert "delta_base" in card["correction"]["meta"]["chosen"]
+    kept = str(small / "kept.pot")
+    assert main(["potential", "fit", str(small / "train.json"), "-o", kept, "--correction", "soap", "--sparse", "30",
+                 "--folds", "2", "--second-kernel", "0", "--keep-base", "--quiet"]) == 0
+    assert "scaled by 1.000 (--keep-base)" in capsys.readouterr().out
+    assert json.loads(bytes(np.load(kept, allow_pickle=False)["__card__"]).decode())["correction"]["base_scale"] == 0
     assert main(["potential", "eval", pot, data, "--json", str(small / "e.json")]) == 0
     corrected = json.loads((small / "e.json").read_text())
     assert main(["potential", "eval", "chgnet", data, "--json", str(small / "z.json")]) == 0

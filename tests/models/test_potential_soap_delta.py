@@ -129,6 +129,43 @@ def test_fit_with_a_second_kernel():
         assert abs(fitted.energy(a) - e) / 8 < 0.3 * spread_e
 
 
+def test_fit_chooses_the_scale_of_the_base():
+    """Residuals that hold half the base again (a soft base): the fit with the base's own energies and forces as
+    a column finds that scale by cross-validation, and (1 + beta) * base + correction predicts held-out cells."""
+    from ase.calculators.lj import LennardJones
+
+    from matloop.models.potentials.soap_fit import fit_correction
+
+    teacher = _correction(seed=1)
+    cells = [_cell(60 + k, 0.15) for k in range(12)]
+    own = []
+    for a in cells:  # the base: a pair potential reaching beyond the kernel's 4 Å, so the kernel cannot be it
+        a.calc = LennardJones(sigma=2.2, epsilon=0.2, rc=7.0)
+        own.append((a.get_potential_energy(), a.get_forces()))
+        a.calc = None
+    true = [teacher.energy_forces(a) for a in cells]
+    energies = np.array([0.5 * b[0] + t[0] for b, t in zip(own, true, strict=True)])
+    forces = [0.5 * b[1] + t[1] for b, t in zip(own, true, strict=True)]
+    base_e, base_f = np.array([e for e, _ in own]), [f for _, f in own]
+    fitted = fit_correction(cells[:10], energies[:10], forces[:10], n_sparse=30, folds=5, settings=SMALL,
+                            base=(base_e[:10], base_f[:10]))
+    assert fitted.meta["chosen"]["delta_base"] > 0.001 and 0.35 < fitted.base_scale < 0.65
+    kept = fit_correction(cells[:10], energies[:10], forces[:10], n_sparse=30, folds=5, settings=SMALL)
+    assert kept.base_scale == 0.0 and "delta_base" not in kept.meta["chosen"]
+    for k in (10, 11):
+        e_hat, f_hat = fitted.energy_forces(cells[k])
+        dft_e, dft_f = base_e[k] + energies[k], base_f[k] + forces[k]
+        assert abs((1 + fitted.base_scale) * base_e[k] + e_hat - dft_e) < abs(base_e[k] + kept.energy(cells[k]) - dft_e)
+        assert np.abs((1 + fitted.base_scale) * base_f[k] + f_hat - dft_f).mean() < 0.5 * np.abs(forces[k]).mean()
+    arrays, card = fitted.to_arrays()
+    from matloop.models.potentials.soap_delta import SoapCorrection
+
+    assert SoapCorrection.from_arrays(arrays, card).base_scale == fitted.base_scale
+    assert SoapCorrection.from_arrays(arrays, {k: v for k, v in card.items() if k != "base_scale"}).base_scale == 0
+    with pytest.raises(InputError, match="base scale"):
+        SoapCorrection.from_arrays(arrays, {**card, "base_scale": float("nan")})
+
+
 def test_two_body_term_forces_and_pairs():
     """The pair energy's forces are -dE/dr (finite differences) on a two-element cell; (a, b) = (b, a)."""
     from matloop.models.potentials.pair_term import n_pairs, pair_index, pair_rows
@@ -266,10 +303,12 @@ def test_corrected_potential_file_and_calculator(tmp_path):
     from matloop.models.potentials.finetune import FineTunedPotential, load_potential
 
     corr = _correction()
+    corr.base_scale = -0.3  # the potential is 0.7 * CHGNet + the correction
     pot = CorrectedPotential(FineTunedPotential.pretrained(), corr, {"note": "test"})
     path = pot.save(tmp_path / "sic.pot")
     again = load_potential(path)
     assert isinstance(again, CorrectedPotential) and again.meta == {"note": "test"}
+    assert again.correction.base_scale == -0.3
     atoms = _cell(4)
     calc, base = again.calculator(), FineTunedPotential.pretrained().calculator()
     atoms.calc = calc
@@ -277,11 +316,17 @@ def test_corrected_potential_file_and_calculator(tmp_path):
     plain = atoms.copy()
     plain.calc = base
     e_corr, f_corr = corr.energy_forces(atoms)
-    assert energy == pytest.approx(plain.get_potential_energy() + e_corr, abs=1e-5)
-    assert np.allclose(forces, plain.get_forces() + f_corr, atol=1e-5)
+    assert energy == pytest.approx(0.7 * plain.get_potential_energy() + e_corr, abs=1e-5)
+    assert np.allclose(forces, 0.7 * plain.get_forces() + f_corr, atol=1e-5)
     from ase.stress import full_3x3_to_voigt_6_stress
 
-    assert np.allclose(stress, plain.get_stress() + full_3x3_to_voigt_6_stress(corr.stress(atoms)), atol=1e-6)
+    assert np.allclose(stress, 0.7 * plain.get_stress() + full_3x3_to_voigt_6_stress(corr.stress(atoms)), atol=1e-6)
+    from matloop.io.potential_data import PotentialRecord
+
+    record = PotentialRecord(atoms.cell.array, atoms.get_chemical_symbols(), atoms.positions, 0.0)
+    pred = again.predict([record])[0]  # the batch path scales the base the same way
+    assert pred["energy_per_atom"] * 8 == pytest.approx(energy, abs=1e-4)
+    assert np.allclose(pred["forces"], forces, atol=1e-4)
     raw = path.read_bytes()
     damaged = tmp_path / "damaged.pot"
     with np.load(path, allow_pickle=False) as data:

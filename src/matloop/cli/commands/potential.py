@@ -88,6 +88,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the SOAP correction's second, short-range kernel (r_cut 3.5 Å, n_max = l_max = 8) with M "
                         "sparse environments (default 2000; 0: none, up to about 8 minutes faster for the ~220 mlearn "
                         "Si/Ge structures on one core: benchmarks/results/potentials_soap_weights.md)")
+    p.add_argument("--keep-base", action="store_true",
+                   help="keep CHGNet's own energies and forces as they are under the SOAP correction (by default "
+                        "the fit also chooses their scale by the same cross-validation: universal potentials are "
+                        "systematically soft, and a few hundred structures can replace much of them)")
     p.add_argument("--folds", type=int_at_least(1, 20), default=5, metavar="K",
                    help="the SOAP correction's noise levels are chosen by K-fold cross-validation over the "
                         "training structures (default 5; 1: on the --val-fraction split only)")
@@ -244,9 +248,12 @@ def _fit_corrected(args: argparse.Namespace, records: list) -> int:
     forces = [None if r.forces is None else np.asarray(r.forces) - p["forces"]
               for r, p in zip(records, predictions, strict=True)]
     with _threads(args.threads):
+        own = None if args.keep_base else (np.array([p["energy_per_atom"] * r.n_atoms for r, p in
+                                                      zip(records, predictions, strict=True)]),
+                                            [np.asarray(p["forces"]) for p in predictions])
         correction = fit_correction([r.atoms() for r in records], energies, forces, n_sparse=args.sparse,
                                     folds=args.folds, val_fraction=args.val_fraction, seed=args.seed,
-                                    settings={"sparse2": args.second_kernel}, say=progress.say)
+                                    settings={"sparse2": args.second_kernel}, base=own, say=progress.say)
     pot = CorrectedPotential(base, correction, {"training_file": str(args.training), "base_epochs": args.epochs})
     pot.save(args.output)
     best = correction.meta["chosen"]
@@ -254,7 +261,8 @@ def _fit_corrected(args: argparse.Namespace, records: list) -> int:
           f"fitted on {len(records)} structures ({correction.meta['n_sparse']} sparse environments, "
           f"{correction.meta['fit_seconds']:.0f} s); {correction.meta['validation']}: held-out energy MAE "
           f"{best['val_energy_mae']:.2f} meV/atom, "
-          f"force MAE {best['val_force_mae']:.4f} eV/Å")
+          f"force MAE {best['val_force_mae']:.4f} eV/Å; CHGNet's own energies and forces scaled by "
+          f"{1 + correction.base_scale:.3f}" + (" (--keep-base)" if args.keep_base else " (chosen by the same validation)"))
     return 0
 
 

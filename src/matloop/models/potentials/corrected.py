@@ -38,7 +38,8 @@ def is_corrected(path: str | os.PathLike) -> bool:
 
 
 class CorrectedPotential:
-    """A base potential (CHGNet, pre-trained or fine-tuned) plus a correction; the sum is the potential."""
+    """A base potential (CHGNet, pre-trained or fine-tuned) plus a correction: ``(1 + beta) * base +
+    correction``, beta the correction's ``base_scale`` (0 unless the fit chose another)."""
 
     def __init__(self, base, correction, meta: dict | None = None):
         self.base = base
@@ -52,10 +53,11 @@ class CorrectedPotential:
 
         atoms = AseAtomsAdaptor.get_atoms(structure)
         energy, forces = self.correction.energy_forces(atoms)
-        out = {"energy_per_atom": pred["energy_per_atom"] + energy / len(atoms), "forces": pred["forces"] + forces,
-               "stress": None}
+        scale = 1.0 + self.correction.base_scale
+        out = {"energy_per_atom": scale * pred["energy_per_atom"] + energy / len(atoms),
+               "forces": scale * np.asarray(pred["forces"]) + forces, "stress": None}
         if pred.get("stress") is not None:
-            out["stress"] = pred["stress"] + EV_PER_A3_IN_GPA * self.correction.stress(atoms)
+            out["stress"] = scale * np.asarray(pred["stress"]) + EV_PER_A3_IN_GPA * self.correction.stress(atoms)
         return out
 
     def predict(self, records: Sequence, batch_size: int = 8, n_threads: int | None = None) -> list[dict]:
@@ -127,8 +129,8 @@ def _calculator_base():
 
 
 class CorrectedCalculator(_calculator_base()):
-    """ASE calculator summing a base calculator and a correction (energy, forces and, for periodic cells,
-    stress). Every call computes all three, so a relaxation asking for forces then stress pays once."""
+    """ASE calculator summing a base calculator (times ``1 + base_scale``) and a correction (energy, forces and,
+    for periodic cells, stress). Every call computes all three, so a relaxation asking for forces then stress pays once."""
 
     implemented_properties = ("energy", "free_energy", "forces", "stress")
 
@@ -149,10 +151,11 @@ class CorrectedCalculator(_calculator_base()):
         self.base.calculate(atoms.copy(), base_props, all_changes)
         base = self.base.results
         energy, forces = self.correction.energy_forces(atoms)
-        self.results = {"energy": float(np.asarray(base["energy"]).ravel()[0]) + energy,
-                        "forces": np.asarray(base["forces"], dtype=float) + forces}
+        scale = 1.0 + self.correction.base_scale
+        self.results = {"energy": scale * float(np.asarray(base["energy"]).ravel()[0]) + energy,
+                        "forces": scale * np.asarray(base["forces"], dtype=float) + forces}
         self.results["free_energy"] = self.results["energy"]
         if periodic:
-            stress = np.asarray(base["stress"], dtype=float)
+            stress = scale * np.asarray(base["stress"], dtype=float)
             own = self.correction.stress(atoms)
             self.results["stress"] = stress + (own if stress.shape == (3, 3) else full_3x3_to_voigt_6_stress(own))

@@ -67,7 +67,10 @@ LEGACY = {"pair_basis": 0, "pair_cut": 5.0, "sparse2": 0, "r_cut2": 3.5, "n_max2
 SEARCH = {"sigma_E": (0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002, 0.005),  # eV/atom
           "sigma_F": (0.01, 0.02, 0.05, 0.1, 0.2),  # eV/Å
           "delta_2b": (0.001, 0.03, 1.0, 10.0)}  # eV, prior std of the two-body coefficients
-START = {"sigma_E": 0.0005, "sigma_F": 0.05, "delta_2b": 1.0}
+#: with the base's own energies and forces as one more column (the base's scale, see SoapCorrection.base_scale):
+#: the prior std of that scale; 0.001 keeps the base as it is
+BASE_SEARCH = {"delta_base": (0.001, 0.1, 0.3, 1.0)}
+START = {"sigma_E": 0.0005, "sigma_F": 0.05, "delta_2b": 1.0, "delta_base": 0.001}
 FD_STEP = 1e-4  # Å (positions) and strain
 EV_PER_A3_IN_GPA = 160.21766208
 
@@ -219,12 +222,24 @@ def solve_weights(G: dict, b: dict, prior: np.ndarray, sigma_e: float, sigma_f: 
 
 
 class SoapCorrection:
-    """A fitted correction: energy, forces and stress of a structure (ASE ``Atoms``) to add to the base."""
+    """A fitted correction: energy, forces and stress of a structure (ASE ``Atoms``) to add to the base.
+
+    ``base_scale`` (beta): the corrected potential is ``(1 + beta) * base + correction``. Universal potentials
+    are systematically soft (Deng, B. et al., Systematic softening in universal machine learning interatomic
+    potentials, npj Comput. Mater. 11, 9 (2025)), and with a few hundred structures
+    the kernel terms can replace much of the base; the fit chooses beta (prior N(0, delta_base^2)) by
+    cross-validation, 0 when the base is kept as it is. Applied where the base's predictions are at hand
+    (:class:`~matloop.models.potentials.corrected.CorrectedPotential`); :meth:`energy_forces` is the
+    correction's own part."""
 
     def __init__(self, species: Sequence[str], settings: dict, sparse: np.ndarray, sparse_z: np.ndarray,
                  alpha: np.ndarray, constants: np.ndarray, meta: dict | None = None,
-                 pair_coef: np.ndarray | None = None, second: dict | None = None):
+                 pair_coef: np.ndarray | None = None, second: dict | None = None, base_scale: float = 0.0):
         from matloop.models.potentials.pair_term import n_pairs
+
+        self.base_scale = float(base_scale)
+        if not np.isfinite(self.base_scale):
+            raise InputError(f"the SOAP correction's base scale is {base_scale} (a damaged file)")
 
         self.species = list(species)
         self.settings = {k: settings.get(k, LEGACY.get(k)) for k in DEFAULTS}
@@ -311,7 +326,7 @@ class SoapCorrection:
         arrays = {"sparse": self.sparse, "sparse_z": self.sparse_z, "alpha": self.alpha, "constants": self.constants,
                   "pair": self.pair_coef, **{f"second_{k}": v for k, v in self.second.items()}}
         card = {"kind": "soap", "species": self.species, "settings": self.settings, "meta": self.meta,
-                "citations": list(CITATIONS)}
+                "citations": list(CITATIONS), "base_scale": self.base_scale}
         return arrays, card
 
     @classmethod
@@ -330,4 +345,5 @@ class SoapCorrection:
         if (len(constants) != len(species) or not fits({"sparse": sparse, "sparse_z": sparse_z, "alpha": alpha})
                 or (second and not fits(second)) or has_second != bool(int(settings.get("sparse2", 0)))):
             raise InputError("the SOAP correction's arrays do not fit together (a damaged file)")
-        return cls(species, settings, sparse, sparse_z, alpha, constants, card.get("meta"), arrays.get("pair"), second)
+        return cls(species, settings, sparse, sparse_z, alpha, constants, card.get("meta"), arrays.get("pair"), second,
+                   card.get("base_scale", 0.0))

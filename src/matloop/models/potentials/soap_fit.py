@@ -16,6 +16,7 @@ import numpy as np
 
 from matloop.errors import InputError, error_table
 from matloop.models.potentials.soap_delta import (
+    BASE_SEARCH,
     DEFAULTS,
     SEARCH,
     START,
@@ -31,10 +32,11 @@ from matloop.models.potentials.soap_delta import (
 
 def _search(score: Callable[[dict], float], space: dict | None = None) -> dict:
     """Coordinate descent over ``space`` (default :data:`SEARCH`) from :data:`START` (two sweeps): the noise
-    levels and the two-body prior with the smallest ``score``."""
-    hp = dict(START)
+    levels and the priors with the smallest ``score``."""
+    space = space or SEARCH
+    hp = {name: START.get(name, values[0]) for name, values in space.items()}
     for _sweep in range(2):
-        for name, values in (space or SEARCH).items():
+        for name, values in space.items():
             hp[name] = min(values, key=lambda v, name=name: score({**hp, name: v}))
     return hp
 
@@ -70,13 +72,18 @@ def _assign_groups(rng: np.random.Generator, n: int, folds: int, val_fraction: f
 
 def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[np.ndarray], *,
                    n_sparse: int = 4000, folds: int = 5, val_fraction: float = 0.2, seed: int = 0,
-                   settings: dict | None = None, say: Callable[[str], None] | None = None) -> SoapCorrection:
+                   settings: dict | None = None, base: tuple[np.ndarray, Sequence[np.ndarray]] | None = None,
+                   say: Callable[[str], None] | None = None) -> SoapCorrection:
     """Fit the correction to residual total energies ``energies`` (eV, DFT minus base) and residual forces
     (n x 3 per structure, eV/Å) of ``atoms_list`` (ASE ``Atoms``). ``sigma_E``, ``sigma_F`` and ``delta_2b``
     are chosen by ``folds``-fold cross-validation over the structures (``folds=1``: one ``val_fraction``
     split; ``seed`` shuffles), then the weights are refitted on every structure. The normal equations are sums
     over structures, so each fold's fit is the total minus that fold's share: the descriptor derivatives are
-    computed once, and K folds cost K solves per setting, not K passes over the data."""
+    computed once, and K folds cost K solves per setting, not K passes over the data.
+
+    ``base``: the base potential's own total energies (eV) and forces of ``atoms_list``. With them the fit has
+    one more column, the base itself, and so chooses the base's scale (:attr:`SoapCorrection.base_scale`, its
+    prior std ``delta_base`` searched with the rest; the smallest keeps the base as it is)."""
     import time
 
     from matloop.models.potentials.pair_term import n_pairs
@@ -113,7 +120,9 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
         + (f", a two-body term of {k_pair} functions per element pair" if k_pair else ""))
 
     group, held, how = _assign_groups(rng, len(atoms_list), folds, val_fraction)
-    width = m + n_pair + n_species + m2
+    n_base = 0 if base is None else 1
+    width = m + n_pair + n_species + m2 + n_base
+    at2 = m + n_pair + n_species  # the second kernel's columns, then the base's
     n_groups = int(group.max()) + 1
     E_rows, y_E = np.zeros((len(atoms_list), width)), np.zeros(len(atoms_list))
     G_F, b_F = np.zeros((n_groups, width, width)), np.zeros((n_groups, width))
@@ -122,6 +131,9 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
         e_row, f_rows = design_rows(desc, atoms, sparse, sparse_z, zs[k], n_species, settings["zeta"],
                                     pair=(k_pair, settings["pair_cut"]), second=second)
         n = len(atoms)
+        if base is not None:
+            e_row = np.append(e_row, base[0][k])
+            f_rows = np.hstack([f_rows, np.asarray(base[1][k], dtype=float).reshape(-1, 1)])
         E_rows[k], y_E[k] = e_row / n, energies[k] / n
         y_f = np.asarray(forces[k], dtype=float).ravel()
         G_F[group[k]] += f_rows.T @ f_rows
@@ -136,17 +148,21 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     base_prior = np.zeros((width, width))
     base_prior[:m, :m] = kernel_prior(sparse, sparse_z, settings["zeta"])
     if m2:
-        base_prior[width - m2:, width - m2:] = kernel_prior(second[1], second[2], settings["zeta"]) / settings["delta_k2"] ** 2
+        base_prior[at2:at2 + m2, at2:at2 + m2] = (kernel_prior(second[1], second[2], settings["zeta"])
+                                                  / settings["delta_k2"] ** 2)
+    space = {**SEARCH, **(BASE_SEARCH if n_base else {})}
 
     def prior(hp: dict) -> np.ndarray:
         out = base_prior.copy()
         out[m:m + n_pair, m:m + n_pair] += np.eye(n_pair) / hp["delta_2b"] ** 2
+        if n_base:
+            out[-1, -1] = 1.0 / hp["delta_base"] ** 2
         return out
 
     grid = {}
 
     def score(hp: dict) -> float:
-        key = tuple(hp[k] for k in SEARCH)
+        key = tuple(hp[k] for k in space)
         if key not in grid:
             e_err, f_err, P = [], [], prior(hp)
             for g in held:  # the fit without group g is the total minus g's share of the sums
@@ -160,14 +176,16 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
                          "val_force_mae": float(np.mean(np.concatenate(f_err)))}
         return grid[key]["val_energy_mae"] * grid[key]["val_force_mae"]
 
-    best = grid[tuple(_search(score)[k] for k in SEARCH)]
-    say(f"SOAP correction: sigma_E {best['sigma_E']} eV/atom, sigma_F {best['sigma_F']} eV/Å, two-body prior "
-        f"{best['delta_2b']} eV ({len(grid)} settings tried, {how}); held-out energy MAE "
-        f"{best['val_energy_mae']:.2f} meV/atom, force MAE {best['val_force_mae']:.4f} eV/Å")
+    best = grid[tuple(_search(score, space)[k] for k in space)]
     w = solve_weights(total, total_b, prior(best), best["sigma_E"], best["sigma_F"])
+    beta = float(w[-1]) if n_base else 0.0
+    say(f"SOAP correction: sigma_E {best['sigma_E']} eV/atom, sigma_F {best['sigma_F']} eV/Å, two-body prior "
+        f"{best['delta_2b']} eV" + (f", base scale prior {best['delta_base']} (base x {1 + beta:.3f})" if n_base else "")
+        + f" ({len(grid)} settings tried, {how}); held-out energy MAE "
+        f"{best['val_energy_mae']:.2f} meV/atom, force MAE {best['val_force_mae']:.4f} eV/Å")
     meta = {"n_train": len(atoms_list), "validation": how, "n_held_out": int(np.isin(group, held).sum()),
             "groups": group.tolist(), "n_sparse": m, "chosen": best, "grid": list(grid.values()),
             "fit_seconds": round(time.perf_counter() - start, 1)}
-    two = {"sparse": second[1], "sparse_z": second[2], "alpha": w[width - m2:]} if m2 else None
-    return SoapCorrection(species, settings, sparse, sparse_z, w[:m], w[m + n_pair:m + n_pair + n_species], meta,
-                          w[m:m + n_pair], two)
+    two = {"sparse": second[1], "sparse_z": second[2], "alpha": w[at2:at2 + m2]} if m2 else None
+    return SoapCorrection(species, settings, sparse, sparse_z, w[:m], w[m + n_pair:at2], meta, w[m:m + n_pair], two,
+                          beta)

@@ -162,6 +162,8 @@ def test_fit_chooses_the_scale_of_the_base():
 
     assert SoapCorrection.from_arrays(arrays, card).base_scale == fitted.base_scale
     assert SoapCorrection.from_arrays(arrays, {k: v for k, v in card.items() if k != "base_scale"}).base_scale == 0
+    with pytest.raises(InputError, match="one per structure"):
+        fit_correction(cells[:10], energies[:10], forces[:10], settings=SMALL, base=(base_e[:9], base_f[:10]))
     with pytest.raises(InputError, match="base scale"):
         SoapCorrection.from_arrays(arrays, {**card, "base_scale": float("nan")})
 

@@ -97,6 +97,9 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
            for k, f in enumerate(forces) if f is None]
     if bad:
         raise InputError(f"{len(bad)} structures have no forces", error_table(bad))
+    if base is not None and not len(base[0]) == len(base[1]) == len(atoms_list):
+        raise InputError(f"the base's energies ({len(base[0])}) and forces ({len(base[1])}) must be one per "
+                         f"structure ({len(atoms_list)})")
     start = time.perf_counter()
     species = sorted({el for a in atoms_list for el in a.get_chemical_symbols()})
     index = {el: k for k, el in enumerate(species)}

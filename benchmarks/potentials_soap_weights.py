@@ -280,7 +280,8 @@ def main(argv=None) -> int:
                              "the 'more kernels' run")
     parser.add_argument("--base", action="store_true",
                         help="also the shipped second kernel plus CHGNet's own scale (the 'base scale' run; with "
-                             "--more, that run gets the base column too)")
+                             "--more, the 'more kernels' run gets the base column instead)")
+    parser.add_argument("--no-shipped", action="store_true", help="leave out the 'shipped' (one-kernel) run")
     parser.add_argument("--limit", type=int, default=None, help="smoke test: the first N structures, M 50")
     args = parser.parse_args(argv)
     if args.table or not args.element:
@@ -293,7 +294,7 @@ def main(argv=None) -> int:
                                 ][:args.limit])
     _say(f"{args.element}: rows ready ({R['train_F'].shape[0]} force rows, width {R['train_E'].shape[1]})")
     uniform = np.ones(len(R["train_yF"]))
-    runs = [("shipped", uniform, None, None)]
+    runs = [] if args.no_shipped else [("shipped", uniform, None, None)]
     runs += [(f"force-scaled F0 {f0}", 1.0 / (1.0 + (R["train_fmag"] / f0) ** 2), None, None) for f0 in args.f0]
     if args.fine:
         runs.append(("fine grid", uniform, FINE, None))
@@ -307,10 +308,12 @@ def main(argv=None) -> int:
         shipped2 = second_rows(args.element, args.cache, SHIPPED2, args.seed)
         runs.append((f"shipped second kernel + {label}" + (" + base scale" if args.base else ""), uniform, None,
                      ("base", [shipped2] + more) if args.base else [shipped2] + more))
-    if args.base:
+    if args.base and not args.more:
         shipped2 = second_rows(args.element, args.cache, SHIPPED2, args.seed)
         runs.append(("shipped second kernel + base scale", uniform, None, ("base", [shipped2])))
-    results = []
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{args.element}.json"  # runs of earlier invocations are kept (same label: replaced)
+    command = "python benchmarks/potentials_soap_weights.py " + " ".join(argv or sys.argv[1:])
     for label, weights, space, extra in runs:
         start = time.perf_counter()
         if isinstance(extra, tuple):
@@ -319,19 +322,14 @@ def main(argv=None) -> int:
             best, grid = search(R, weights, space, None, extra)
         else:
             best, grid = search(R, weights, space, extra)
-        results.append({"run": label, "chosen": best, "grid": grid, "seconds": round(time.perf_counter() - start)})
         _say(f"{args.element} {label}: chosen sigma_E {best['sigma_E']} sigma_F {best['sigma_F']} delta_2b "
              f"{best['delta_2b']} delta_k2 {best.get('delta_k2', '-')}: CV {best['cv_energy_mae']:.2f} / {best['cv_force_mae']:.4f}, test "
              f"{best['test_energy_mae']:.2f} / {best['test_force_mae']:.4f}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{args.element}.json"  # runs of earlier invocations are kept (same label: replaced)
-    command = "python benchmarks/potentials_soap_weights.py " + " ".join(argv or sys.argv[1:])
-    kept = json.loads(path.read_text())["runs"] if path.exists() else []
-    for r in results:
-        r["command"] = command
-    results = [r for r in kept if r["run"] not in {x["run"] for x in results}] + results
-    path.write_text(json.dumps({"element": args.element, "gap_mtp": _GAP_MTP[args.element], "runs": results},
-                               indent=1))
+        run = {"run": label, "chosen": best, "grid": grid, "seconds": round(time.perf_counter() - start),
+               "command": command}
+        kept = json.loads(path.read_text())["runs"] if path.exists() else []  # written after every run
+        path.write_text(json.dumps({"element": args.element, "gap_mtp": _GAP_MTP[args.element],
+                                    "runs": [r for r in kept if r["run"] != label] + [run]}, indent=1))
     print(table())
     return 0
 

@@ -59,6 +59,7 @@ def test_out_of_time_parts_are_left_out_and_the_report_says_which():
     html = report.to_html()
     assert "To stay within the 0.05 s time budget, this report leaves out" in html
     assert "the learning curve" in html and "left out: about" in html
+    assert re.search(r"The required reference CV alone ended [\d.]+ s past the 0.05 s time budget", html)
     assert "learning_curve" not in [name for name, _, _ in report.figures]
     assert "parity" in [name for name, _, _ in report.figures]  # the random CV is never left out
 

@@ -11,7 +11,7 @@ by cross-validation on the training set, test errors last:
 - ``second kernel`` (``--second R_CUT N_MAX L_MAX SIGMA M``): the shipped columns plus a second SOAP kernel's
   (another cutoff and resolution, its own M sparse environments; multi-scale kernels, Willatt, Musil & Ceriotti,
   J. Chem. Phys. 150, 154110 (2019)), its prior scale searched with the rest;
-- ``more kernels`` (``--more R_CUT N_MAX L_MAX SIGMA M``, repeatable): the shipped second kernel (:data:`SHIPPED2`,
+- ``more kernels`` (``--more R_CUT N_MAX L_MAX SIGMA M``, repeatable): the shipped second kernel (:func:`_shipped2`,
   prior scale 1) plus further kernels;
 - ``base scale`` (``--base``): the shipped second kernel plus the base's own energies and forces as one more column
   (``SoapCorrection.base_scale``, what ``potential fit --correction soap`` does by default; its prior searched);
@@ -156,8 +156,12 @@ def second_rows(element: str, cache: Path, spec: list[float], seed: int) -> dict
     return out
 
 
-#: the shipped second kernel (DEFAULTS' r_cut2, n_max2, l_max2, sigma2, sparse2)
-SHIPPED2 = [3.5, 8.0, 8.0, 0.3, 2000.0]
+def _shipped2() -> list[float]:
+    """The shipped second kernel's spec for :func:`second_rows`, read from DEFAULTS (r_cut2, n_max2, l_max2,
+    sigma2, sparse2)."""
+    from matloop.models.potentials.soap_delta import DEFAULTS
+
+    return [float(DEFAULTS[k]) for k in ("r_cut2", "n_max2", "l_max2", "sigma2", "sparse2")]
 
 #: the second kernel's prior scale against the first (its K_MM / delta_k2^2), searched first
 SECOND = {"delta_k2": (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)}
@@ -276,7 +280,7 @@ def main(argv=None) -> int:
                         help="a second SOAP kernel beside the shipped one (the 'second kernel' run only)")
     parser.add_argument("--more", type=float, nargs=5, action="append", default=[],
                         metavar=("R_CUT", "N_MAX", "L_MAX", "SIGMA", "M"),
-                        help="further kernels (repeatable) beside the shipped second kernel (SHIPPED2), prior scale 1: "
+                        help="further kernels (repeatable) beside the shipped second kernel, prior scale 1: "
                              "the 'more kernels' run")
     parser.add_argument("--base", action="store_true",
                         help="also the shipped second kernel plus CHGNet's own scale (the 'base scale' run; with "
@@ -305,11 +309,11 @@ def main(argv=None) -> int:
     if args.more:
         more = [second_rows(args.element, args.cache, spec, args.seed + 1 + k) for k, spec in enumerate(args.more)]
         label = "; ".join("r_cut {} n {} l {} sigma {} M {}".format(*spec) for spec in args.more)
-        shipped2 = second_rows(args.element, args.cache, SHIPPED2, args.seed)
+        shipped2 = second_rows(args.element, args.cache, _shipped2(), args.seed)
         runs.append((f"shipped second kernel + {label}" + (" + base scale" if args.base else ""), uniform, None,
                      ("base", [shipped2] + more) if args.base else [shipped2] + more))
     if args.base and not args.more:
-        shipped2 = second_rows(args.element, args.cache, SHIPPED2, args.seed)
+        shipped2 = second_rows(args.element, args.cache, _shipped2(), args.seed)
         runs.append(("shipped second kernel + base scale", uniform, None, ("base", [shipped2])))
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{args.element}.json"  # runs of earlier invocations are kept (same label: replaced)

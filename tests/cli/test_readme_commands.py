@@ -202,7 +202,7 @@ def test_extraction_finds_the_examples():
         == ["matloop check a.csv --target y", "matloop fit a.csv  # c"]
 
 
-@pytest.mark.slow  # about 35 commands (2-3 min on 2 free cores)
+@pytest.mark.slow  # about 100 commands (4-5 min on an idle machine, 7 min beside the other suite)
 def test_every_documented_command_runs(tmp_path, monkeypatch, capsys):
     import importlib.util
 

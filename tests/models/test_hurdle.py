@@ -153,8 +153,8 @@ def test_automodel_offers_the_hurdle_only_for_many_exact_zeros_and_saves_it(tmp_
     # 5 % zeros, a target with negative values, or candidates given by the user: no hurdle
     few = np.where(np.arange(200) % 20 == 0, 0.0, np.abs(y[:200]) + 0.1)
     small = {"et": ExtraTreesRegressor(n_estimators=30, random_state=0, noise="oob")}
-    assert "hurdle" not in AutoModel(random_state=0, time_budget=float("inf"), log_target=False,
-                                     cv_repeats=1).fit(X[:200], few).cv_scores_
-    assert "hurdle" not in AutoModel(random_state=0, time_budget=float("inf"), log_target=False,
-                                     cv_repeats=1).fit(X[:200], y[:200] - 0.5).cv_scores_
+    offered = AutoModel(random_state=0, log_target=False).candidate_models  # what fit cross-validates
+    assert "hurdle" in offered(y[:200]) and set(offered(y[:200])) <= set(model.cv_scores_)
+    assert "hurdle" not in offered(few) and "hurdle" not in offered(y[:200] - 0.5)
+    assert "hurdle" not in AutoModel(bounds=None, log_target=False).candidate_models(y[:200])  # no lower bound
     assert "hurdle" not in AutoModel(candidates=small, random_state=0).fit(X[:200], y[:200]).cv_scores_

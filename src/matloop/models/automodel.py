@@ -255,6 +255,27 @@ class AutoModel(ResidualDistributionMixin, RegressorMixin, BaseEstimator):
         return max(MIN_WIDE_FEATURES, int(n_kept * 0.5 * self.time_budget / projected))
 
     # ------------------------------------------------------------------ fit
+    def candidate_models(self, y) -> dict:
+        """The candidates :meth:`fit` cross-validates for target ``y``: the user's, or the defaults with the
+        Gaussian process left out above ``gp_max_rows`` rows, log-target variants where the target suits them, and
+        the hurdle model where many rows sit exactly on the lower bound (:func:`detect_bounds` with ``bounds``)."""
+        y = np.asarray(y, dtype=float)
+        lower = detect_bounds(y, self.bounds)[0]
+        cands = dict(self.candidates) if self.candidates is not None else default_candidates(self.random_state)
+        if len(y) > self.gp_max_rows:
+            cands.pop("gp", None)
+        if self.log_target == "auto" and suits_log_target(y) or self.log_target is True:
+            cands.update({f"{name}_log": LogTargetRegressor(est) for name, est in list(cands.items())
+                          if name in LOG_FAMILIES})
+        if self.candidates is None and suits_hurdle(y, lower):
+            # many rows exactly on the lower bound (metals' band gaps): the two-part model, scored by the
+            # same CV as the rest; right after the cheap forests, so that a short budget keeps it
+            items = list(cands.items())
+            at = next((i + 1 for i, (name, _) in enumerate(items) if name == "et"), len(items))
+            items.insert(at, ("hurdle", HurdleRegressor(zero=lower, random_state=self.random_state)))
+            cands = dict(items)
+        return cands
+
     def fit(self, X, y) -> AutoModel:
         """Select features, cross-validate candidates, build the ensemble, refit all."""
         with threadpool_limits(1, user_api="blas"):  # small matrices: threads only add overhead
@@ -270,19 +291,7 @@ class AutoModel(ResidualDistributionMixin, RegressorMixin, BaseEstimator):
         Xc = self.cleaner_._transform_array(X)
         self.selected_features_ = self._select_features(Xc, y)
         Xs = Xc[:, self.selected_features_]
-        cands = dict(self.candidates) if self.candidates is not None else default_candidates(self.random_state)
-        if n > self.gp_max_rows:
-            cands.pop("gp", None)
-        if self.log_target == "auto" and suits_log_target(y) or self.log_target is True:
-            cands.update({f"{name}_log": LogTargetRegressor(est) for name, est in list(cands.items())
-                          if name in LOG_FAMILIES})
-        if self.candidates is None and suits_hurdle(y, self.bounds_[0]):
-            # many rows exactly on the lower bound (metals' band gaps): the two-part model, scored by the
-            # same CV as the rest; right after the cheap forests, so that a short budget keeps it
-            items = list(cands.items())
-            at = next((i + 1 for i, (name, _) in enumerate(items) if name == "et"), len(items))
-            items.insert(at, ("hurdle", HurdleRegressor(zero=self.bounds_[0], random_state=self.random_state)))
-            cands = dict(items)
+        cands = self.candidate_models(y)
         k = self.cv or (5 if n <= 1000 else 3)
         k = max(2, min(k, n // 2))
         repeats = max(1, int(self._repeats(n)))

@@ -15,6 +15,8 @@ by cross-validation on the training set, test errors last:
   prior scale 1) plus further kernels;
 - ``base scale`` (``--base``): the shipped second kernel plus the base's own energies and forces as one more column
   (``SoapCorrection.base_scale``, what ``potential fit --correction soap`` does by default; its prior searched);
+- ``embedding`` (``--embed K R_CUT``): the base-scale run plus an embedded-atom-like term (:func:`embed_rows`: smooth
+  functions of each atom's neighbour densities), its prior ``delta_emb`` searched;
 - ``force-scaled F0``: each force component's sigma grows with the DFT force on its atom,
   ``sigma_F * sqrt(1 + (|F_atom| / F0)^2)`` (large forces, in hot MD frames, are fitted less tightly; GAP
   fits often use such force-dependent regularisation), F0 in ``--f0`` eV/Å.
@@ -69,6 +71,16 @@ def chgnet_residuals(records, path: Path) -> tuple[np.ndarray, list[np.ndarray]]
     return energies, forces
 
 
+#: the kernels' exponent (``--zeta``; None: the shipped DEFAULTS["zeta"])
+ZETA: int | None = None
+
+
+def _zeta() -> int:
+    from matloop.models.potentials.soap_delta import DEFAULTS
+
+    return int(ZETA or DEFAULTS["zeta"])
+
+
 def rows(element: str, cache: Path, seed: int, folds: int, limit: int | None = None) -> dict:
     """The shipped model's rows of the training and test sets (computed once, then read from ``cache``)."""
     from matloop.datasets.potential_sets import open_potential_set
@@ -93,13 +105,13 @@ def rows(element: str, cache: Path, seed: int, folds: int, limit: int | None = N
     sparse, sparse_z = sparse_environments(desc, atoms["train"], zs["train"], len(species), 4000 if limit is None
                                            else 50, rng)
     group, _, _ = _assign_groups(rng, len(atoms["train"]), folds, 0.2)
-    out["group"], out["sparse_z"], out["prior"] = group, sparse_z, kernel_prior(sparse, sparse_z, s["zeta"])
+    out["group"], out["sparse_z"], out["prior"] = group, sparse_z, kernel_prior(sparse, sparse_z, _zeta())
     out["n_pair"] = np.array(n_pairs(len(species)) * s["pair_basis"])
     for part in ("train", "test"):
         energies, forces = chgnet_residuals(sets[part], folder / f"chgnet_{part}.npz")
         e_rows, f_rows, start = [], [], time.perf_counter()
         for k, a in enumerate(atoms[part]):
-            e, f = design_rows(desc, a, sparse, sparse_z, zs[part][k], len(species), s["zeta"],
+            e, f = design_rows(desc, a, sparse, sparse_z, zs[part][k], len(species), _zeta(),
                                pair=(s["pair_basis"], s["pair_cut"]))
             e_rows.append(e / len(a))
             f_rows.append(f.astype(np.float32))
@@ -115,6 +127,63 @@ def rows(element: str, cache: Path, seed: int, folds: int, limit: int | None = N
     return out
 
 
+# ---------------------------------------------------------------- the embedding term (the 'embedding' run)
+# Why: a SOAP kernel on normalised power spectra sees the shape of a neighbourhood better than its scale, and the
+# two-body term counts broken bonds linearly; the energy of an undercoordinated atom (a surface) grows less than
+# linearly with the bonds it loses: the embedded-atom method's embedding energy (Daw & Baskes, Phys. Rev. B 29,
+# 6443 (1984); Finnis & Sinclair, Philos. Mag. A 50, 45 (1984)). Each atom i of element a has densities
+# rho_i^{b,d} = sum_j g_d(r_ij) f_c(r_ij) over its neighbours j of element b (the two-body term's K Gaussians and
+# cosine cutoff); the term is sum_i sum_{b,d,p} c_{a,b,d,p} h_p(rho_i^{b,d}), h_p(rho) = (rho + eps)^p - eps^p,
+# linear in c, with analytic forces. Measured here, not shipped (see the reading).
+
+#: the embedding functions' powers, and the offset that keeps the square root's slope finite at rho = 0
+POWERS = (0.5, 1.5, 2.0)
+EPS = 0.01
+
+
+def n_embed(n_species: int, k: int) -> int:
+    """Columns of the term: (centre element, neighbour element, density function, power)."""
+    return n_species * n_species * k * len(POWERS)
+
+
+def _embedding(rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``h_p(rho)`` and ``h_p'(rho)`` for every power, each ``rho.shape + (len(POWERS),)``."""
+    p = np.asarray(POWERS)
+    base = rho[..., None] + EPS
+    return base**p - EPS**p, p * base ** (p - 1)
+
+
+def embed_rows(atoms, atom_z: np.ndarray, n_species: int, k: int, r_cut: float,
+               forces: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """The structure's energy row (:func:`n_embed` columns) and force rows (3n x columns, ``-dE/dr``)."""
+    from ase.neighborlist import neighbor_list
+
+    from matloop.models.potentials.pair_term import pair_basis
+
+    n, width, n_pow = len(atoms), n_embed(n_species, k), len(POWERS)
+    i, j, d, D = neighbor_list("ijdD", atoms, r_cut)
+    g, dg = pair_basis(d, k, r_cut)  # (entries, k)
+    rho = np.zeros((n, n_species, k))
+    np.add.at(rho, (i, atom_z[j]), g)
+    h, dh = _embedding(rho)  # (n, n_species, k, P)
+    block = (atom_z[:, None] * n_species + np.arange(n_species)[None, :]) * k * n_pow  # (n, n_species)
+    cols = block[:, :, None] + np.arange(k * n_pow)[None, None, :]  # (n, n_species, k * P)
+    e_row = np.zeros(width)
+    np.add.at(e_row, cols.reshape(-1), h.reshape(-1))
+    if not forces:
+        return e_row, None
+    # entry (i, j) moves rho_i: d rho_i / d r_j = g'(r) u, d rho_i / d r_i = -g'(r) u, u = (r_j - r_i) / r
+    coef = (dh[i, atom_z[j]] * dg[:, :, None]).reshape(len(i), k * n_pow)  # (entries, k * P)
+    entry_cols = cols[i, atom_z[j]]  # (entries, k * P)
+    unit = D / d[:, None]
+    f = np.zeros((n, 3, width))
+    for a in range(3):
+        push = coef * unit[:, a:a + 1]
+        np.add.at(f[:, a, :], (i[:, None], entry_cols), push)
+        np.add.at(f[:, a, :], (j[:, None], entry_cols), -push)
+    return e_row, f.reshape(3 * n, width)
+
+
 #: a finer grid around the shipped one (the ``fine grid`` run)
 FINE = {"sigma_E": (0.0001, 0.0002, 0.0003, 0.0004, 0.0005, 0.0007, 0.001, 0.0015, 0.002, 0.005),
         "sigma_F": (0.01, 0.02, 0.03, 0.04, 0.05, 0.07, 0.1, 0.2),
@@ -125,7 +194,7 @@ def second_rows(element: str, cache: Path, spec: list[float], seed: int) -> dict
     """Rows of a second SOAP kernel (``spec`` = r_cut, n_max, l_max, sigma, M; no two-body term, no element
     constants), for the ``second kernel`` run; cached beside the shipped rows."""
     from matloop.datasets.potential_sets import open_potential_set
-    from matloop.models.potentials.soap_delta import DEFAULTS, kernel_prior, kernel_rows, soap_descriptor
+    from matloop.models.potentials.soap_delta import kernel_prior, kernel_rows, soap_descriptor
     from matloop.models.potentials.soap_fit import sparse_environments
 
     r_cut, n_max, l_max, sigma, n_sparse = spec
@@ -141,11 +210,11 @@ def second_rows(element: str, cache: Path, spec: list[float], seed: int) -> dict
     zs = {part: [np.array([index[el] for el in a.get_chemical_symbols()]) for a in atoms[part]] for part in atoms}
     sparse, sparse_z = sparse_environments(desc, atoms["train"], zs["train"], len(species), int(n_sparse),
                                            np.random.default_rng(seed + 1))
-    out = {"prior": kernel_prior(sparse, sparse_z, DEFAULTS["zeta"])}
+    out = {"prior": kernel_prior(sparse, sparse_z, _zeta())}
     for part in ("train", "test"):
         e_rows, f_rows, start = [], [], time.perf_counter()
         for k, a in enumerate(atoms[part]):
-            e, f = kernel_rows(desc, a, sparse, sparse_z, zs[part][k], DEFAULTS["zeta"])
+            e, f = kernel_rows(desc, a, sparse, sparse_z, zs[part][k], _zeta())
             e_rows.append(e / len(a))
             f_rows.append(f.astype(np.float32))
             if (k + 1) % 20 == 0:
@@ -181,12 +250,38 @@ def base_columns(element: str, cache: Path) -> dict:
     return out
 
 
+def embed_columns(element: str, cache: Path, k: int, r_cut: float) -> dict:
+    """Rows of the embedding term (:mod:`matloop.models.potentials.embed_term`, ``k`` densities, cutoff ``r_cut``)
+    for the ``embedding`` run; cached beside the shipped rows."""
+    from matloop.datasets.potential_sets import open_potential_set
+
+    path = cache / element / f"emb_{k}_{r_cut}.npz"
+    if path.exists():
+        with np.load(path) as data:
+            return {key: data[key] for key in data.files}
+    out = {}
+    for part in ("train", "test"):
+        atoms = [r.atoms() for r in open_potential_set(f"mlearn_{element.lower()}_{part}")]
+        species = sorted({el for a in atoms for el in a.get_chemical_symbols()})
+        rows_ = [embed_rows(a, np.array([species.index(el) for el in a.get_chemical_symbols()]), len(species), k,
+                            r_cut) for a in atoms]
+        out[f"{part}_E"] = np.array([e / len(a) for (e, _), a in zip(rows_, atoms, strict=True)])
+        out[f"{part}_F"] = np.vstack([f for _, f in rows_]).astype(np.float32)
+    np.savez(path, **out)
+    return out
+
+
+#: the embedding term's prior std (eV), searched
+EMBED = {"delta_emb": (0.001, 0.01, 0.1, 1.0)}
+
+
 def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict | None = None,
-           more: list[dict] = (), base_cols: dict | None = None) -> tuple[dict, list[dict]]:
+           more: list[dict] = (), base_cols: dict | None = None, emb: dict | None = None) -> tuple[dict, list[dict]]:
     """The shipped coordinate-descent search over SEARCH by K-fold CV, force rows weighted by ``weights``;
     with ``extra`` (:func:`second_rows`) a second kernel's columns are appended (their prior scale searched);
     ``more`` kernels' columns are appended after it, each with the prior scale 1 (as the shipped second kernel);
-    ``base_cols`` (:func:`base_columns`) last, its prior ``delta_base`` searched (BASE_SEARCH)."""
+    ``emb`` (:func:`embed_columns`) next, its prior ``delta_emb`` searched (EMBED); ``base_cols`` (:func:`base_columns`)
+    last, its prior ``delta_base`` searched (BASE_SEARCH)."""
     from matloop.models.potentials.soap_delta import BASE_SEARCH, SEARCH, solve_weights
     from matloop.models.potentials.soap_fit import _search
 
@@ -201,8 +296,11 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
         m2 = len(extra["prior"])
         space = {**SECOND, **space}
     spans = []
-    for x in [*more, *([base_cols] if base_cols is not None else [])]:
-        if x is not base_cols:
+    if emb is not None:
+        at_emb, n_emb = E.shape[1] + sum(len(x["prior"]) for x in more), emb["train_E"].shape[1]
+        space = {**space, **EMBED}
+    for x in [*more, *([emb] if emb is not None else []), *([base_cols] if base_cols is not None else [])]:
+        if x is not base_cols and x is not emb:
             spans.append((E.shape[1], E.shape[1] + len(x["prior"]), x["prior"]))
         E, F = np.hstack([E, x["train_E"]]), np.hstack([F, x["train_F"]])
         test_E, test_F = np.hstack([test_E, x["test_E"]]), np.hstack([test_F, x["test_F"]])
@@ -232,6 +330,8 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
         out[m:m + n_pair, m:m + n_pair] += np.eye(n_pair) / hp["delta_2b"] ** 2
         if m2:
             out[at2:at2 + m2, at2:at2 + m2] = extra["prior"] / hp["delta_k2"] ** 2
+        if emb is not None:
+            out[at_emb:at_emb + n_emb, at_emb:at_emb + n_emb] = np.eye(n_emb) / hp["delta_emb"] ** 2
         if base_cols is not None:
             out[-1, -1] = 1.0 / hp["delta_base"] ** 2
         return out
@@ -285,12 +385,30 @@ def main(argv=None) -> int:
     parser.add_argument("--base", action="store_true",
                         help="also the shipped second kernel plus CHGNet's own scale (the 'base scale' run; with "
                              "--more, the 'more kernels' run gets the base column instead)")
+    parser.add_argument("--embed", type=float, nargs=2, metavar=("K", "R_CUT"),
+                        help="the shipped second kernel, the embedding term (K densities, cutoff R_CUT) and CHGNet's "
+                             "own scale: the 'embedding' run")
+    parser.add_argument("--zeta", type=int, default=None,
+                        help="every kernel's exponent (default: the shipped one); rows in their own cache folder, "
+                             "run labels marked")
     parser.add_argument("--no-shipped", action="store_true", help="leave out the 'shipped' (one-kernel) run")
     parser.add_argument("--limit", type=int, default=None, help="smoke test: the first N structures, M 50")
     args = parser.parse_args(argv)
     if args.table or not args.element:
         print(table())
         return 0
+    if args.zeta is not None:
+        import shutil
+
+        global ZETA
+        ZETA = args.zeta
+        folder = args.cache.parent / f"{args.cache.name}_zeta{args.zeta}"
+        (folder / args.element).mkdir(parents=True, exist_ok=True)
+        for part in ("train", "test"):  # CHGNet's predictions do not depend on the kernel
+            shipped = args.cache / args.element / f"chgnet_{part}.npz"
+            if shipped.exists() and not (folder / args.element / shipped.name).exists():
+                shutil.copy(shipped, folder / args.element / shipped.name)
+        args.cache = folder
     R = rows(args.element, args.cache, args.seed, args.folds, args.limit)
     from matloop.datasets.potential_sets import open_potential_set
 
@@ -315,19 +433,28 @@ def main(argv=None) -> int:
     if args.base and not args.more:
         shipped2 = second_rows(args.element, args.cache, _shipped2(), args.seed)
         runs.append(("shipped second kernel + base scale", uniform, None, ("base", [shipped2])))
+    if args.embed:
+        k_emb, cut = int(args.embed[0]), float(args.embed[1])
+        runs.append((f"shipped second kernel + embedding K {k_emb} r_cut {cut} + base scale", uniform, None,
+                     ("embed", [second_rows(args.element, args.cache, _shipped2(), args.seed)],
+                      embed_columns(args.element, args.cache, k_emb, cut))))
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{args.element}.json"  # runs of earlier invocations are kept (same label: replaced)
     command = "python benchmarks/potentials_soap_weights.py " + " ".join(argv or sys.argv[1:])
+    if args.zeta is not None:
+        runs = [(f"{label}, zeta {args.zeta}", *rest) for label, *rest in runs]
     for label, weights, space, extra in runs:
         start = time.perf_counter()
-        if isinstance(extra, tuple):
+        if isinstance(extra, tuple) and extra[0] == "embed":
+            best, grid = search(R, weights, space, None, extra[1], base_columns(args.element, args.cache), extra[2])
+        elif isinstance(extra, tuple):
             best, grid = search(R, weights, space, None, extra[1], base_columns(args.element, args.cache))
         elif isinstance(extra, list):
             best, grid = search(R, weights, space, None, extra)
         else:
             best, grid = search(R, weights, space, extra)
         _say(f"{args.element} {label}: chosen sigma_E {best['sigma_E']} sigma_F {best['sigma_F']} delta_2b "
-             f"{best['delta_2b']} delta_k2 {best.get('delta_k2', '-')}: CV {best['cv_energy_mae']:.2f} / {best['cv_force_mae']:.4f}, test "
+             f"{best['delta_2b']} delta_k2 {best.get('delta_k2', '-')} delta_emb {best.get('delta_emb', '-')} base x {1 + best.get('base_scale', 0):.3f}: CV {best['cv_energy_mae']:.2f} / {best['cv_force_mae']:.4f}, test "
              f"{best['test_energy_mae']:.2f} / {best['test_force_mae']:.4f}")
         run = {"run": label, "chosen": best, "grid": grid, "seconds": round(time.perf_counter() - start),
                "command": command}

@@ -355,3 +355,17 @@ def test_records_with_elements_the_correction_lacks_are_refused_by_row():
     assert err.value.table.to_dict("records") == [
         {"row": 2, "column": "structure", "value": "Ge",
          "reason": "element(s) the SOAP correction was not fitted on (it knows C, Si)"}]
+
+
+def test_a_file_keeps_its_own_kernel_exponent():
+    """Files written before the default exponent changed (zeta 4) predict with 4, not with today's default."""
+    from matloop.models.potentials.soap_delta import DEFAULTS, SoapCorrection
+
+    corr = _correction()  # SMALL: zeta 4
+    assert corr.settings["zeta"] == 4 != DEFAULTS["zeta"]
+    atoms = _cell(3)
+    arrays, card = corr.to_arrays()
+    again = SoapCorrection.from_arrays(arrays, card)
+    assert again.settings["zeta"] == 4 and again.energy(atoms) == pytest.approx(corr.energy(atoms), rel=1e-12)
+    sharper = SoapCorrection.from_arrays(arrays, {**card, "settings": {**card["settings"], "zeta": DEFAULTS["zeta"]}})
+    assert abs(sharper.energy(atoms) - corr.energy(atoms)) > 1e-6  # the exponent read back is the one used

@@ -29,6 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from potentials import _GAP_MTP  # noqa: E402  (the paper's GAP and MTP errors)
 
+from matloop.models.potentials.soap_delta import DEFAULTS  # noqa: E402  (the shipped kernel settings)
+
 OUT = Path(__file__).resolve().parent / "results"
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
 
@@ -67,7 +69,7 @@ def run_element(element: str, work: Path) -> dict:
 
 ROWS = OUT / "potentials_soap_cli"
 #: rows of earlier defaults, kept for comparison (folder, what differed)
-EARLIER = [(OUT / "potentials_soap_cli_zeta4", "the kernels' exponent zeta 4 (now 8); otherwise the same model"),
+EARLIER = [(OUT / "potentials_soap_cli_zeta4", f"the kernels' exponent zeta 4 (now {DEFAULTS['zeta']}); otherwise the same model"),
            (OUT / "potentials_soap_cli_two_kernels", "CHGNet kept as it is (no base scale: `--keep-base`), two SOAP "
             "kernels, noise levels by 5-fold cross-validation"),
            (OUT / "potentials_soap_cli_kfold_one_kernel", "one SOAP kernel (no second, short-range kernel), noise "
@@ -102,7 +104,7 @@ def write(row: dict | None, command: str = "") -> None:
     lines = ["# `matloop potential fit --correction soap` on the mlearn test sets (CLI, end to end)", "",
              "Written by `python benchmarks/potentials_soap_cli.py --elements ...` (one process per element: "
              f"{'; '.join(sorted({r['command'] for r in rows}))}); CLI defaults (a SOAP kernel, a second short-range "
-             "kernel, the two-body term and CHGNet's own scale, both kernels (q . q')^8; noise levels and priors chosen by 5-fold "
+             f"kernel, the two-body term and CHGNet's own scale, both kernels (q . q')^{DEFAULTS['zeta']}; noise levels and priors chosen by 5-fold "
              "cross-validation over the training structures); OMP_NUM_THREADS=1 (one core). Energy MAE in meV/atom, "
              "force MAE in eV/Å over components, stress MAE in GPa. Load average before fit / after fit / after "
              "eval.", "", *_table(rows)]

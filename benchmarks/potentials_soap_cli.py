@@ -69,7 +69,10 @@ def run_element(element: str, work: Path) -> dict:
 
 ROWS = OUT / "potentials_soap_cli"
 #: rows of earlier defaults, kept for comparison (folder, what differed)
-EARLIER = [(OUT / "potentials_soap_cli_zeta4", f"the kernels' exponent zeta 4 (now {DEFAULTS['zeta']}); otherwise the same model"),
+EARLIER = [(OUT / "potentials_soap_cli_zeta8", f"the kernels' exponent zeta 8 (now {DEFAULTS['zeta']}) and sigma_E's grid "
+            "from 0.0001 (now 0.00005); otherwise the same model"),
+           (OUT / "potentials_soap_cli_zeta4", "the kernels' exponent zeta 4 and sigma_E's grid from 0.0001; otherwise "
+            "the same model"),
            (OUT / "potentials_soap_cli_two_kernels", "CHGNet kept as it is (no base scale: `--keep-base`), two SOAP "
             "kernels, noise levels by 5-fold cross-validation"),
            (OUT / "potentials_soap_cli_kfold_one_kernel", "one SOAP kernel (no second, short-range kernel), noise "

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from potentials import _GAP_MTP  # noqa: E402  (the paper's GAP and MTP errors)
 
-from matloop.models.potentials.soap_delta import DEFAULTS  # noqa: E402  (the shipped kernel settings)
+from matloop.models.potentials.soap_delta import DEFAULTS, SEARCH  # noqa: E402  (the shipped settings)
 
 OUT = Path(__file__).resolve().parent / "results"
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
@@ -68,9 +68,10 @@ def run_element(element: str, work: Path) -> dict:
 
 
 ROWS = OUT / "potentials_soap_cli"
+_LOWEST_SIGMA_E = f"{min(SEARCH['sigma_E']):.10f}".rstrip("0")  # 0.00005, not 5e-05
 #: rows of earlier defaults, kept for comparison (folder, what differed)
 EARLIER = [(OUT / "potentials_soap_cli_zeta8", f"the kernels' exponent zeta 8 (now {DEFAULTS['zeta']}) and sigma_E's grid "
-            "from 0.0001 (now 0.00005); otherwise the same model"),
+            f"from 0.0001 (now {_LOWEST_SIGMA_E}); otherwise the same model"),
            (OUT / "potentials_soap_cli_zeta4", "the kernels' exponent zeta 4 and sigma_E's grid from 0.0001; otherwise "
             "the same model"),
            (OUT / "potentials_soap_cli_two_kernels", "CHGNet kept as it is (no base scale: `--keep-base`), two SOAP "

@@ -17,6 +17,10 @@ by cross-validation on the training set, test errors last:
   (``SoapCorrection.base_scale``, what ``potential fit --correction soap`` does by default; its prior searched);
 - ``embedding`` (``--embed K R_CUT``): the base-scale run plus an embedded-atom-like term (:func:`embed_rows`: smooth
   functions of each atom's neighbour densities), its prior ``delta_emb`` searched;
+- ``config-type sigmas`` (``--types``): the base-scale run with each training structure's energy and force sigmas
+  multiplied by a factor of its configuration type (AIMD, elastic, surface, vacancy), each factor searched with the
+  rest (:data:`TYPES`; GAP fits set such per-type sigmas by hand, e.g. Bartók, Kermode, Bernstein & Csányi,
+  Phys. Rev. X 8, 041048 (2018));
 - ``force-scaled F0``: each force component's sigma grows with the DFT force on its atom,
   ``sigma_F * sqrt(1 + (|F_atom| / F0)^2)`` (large forces, in hot MD frames, are fitted less tightly; GAP
   fits often use such force-dependent regularisation), F0 in ``--f0`` eV/Å.
@@ -273,15 +277,21 @@ def embed_columns(element: str, cache: Path, k: int, r_cut: float) -> dict:
 
 #: the embedding term's prior std (eV), searched
 EMBED = {"delta_emb": (0.001, 0.01, 0.1, 1.0)}
+#: each configuration type's factor on both sigmas (``--types``), searched from the first value, 0.5, as every
+#: searched grid starts at its first value unless START says otherwise (all four at 0.5 is the base-scale run
+#: with sigma_E and sigma_F halved)
+TYPES = (0.5, 1.0, 2.0, 4.0)
 
 
 def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict | None = None,
-           more: list[dict] = (), base_cols: dict | None = None, emb: dict | None = None) -> tuple[dict, list[dict]]:
+           more: list[dict] = (), base_cols: dict | None = None, emb: dict | None = None,
+           types: np.ndarray | None = None) -> tuple[dict, list[dict]]:
     """The shipped coordinate-descent search over SEARCH by K-fold CV, force rows weighted by ``weights``;
     with ``extra`` (:func:`second_rows`) a second kernel's columns are appended (their prior scale searched);
     ``more`` kernels' columns are appended after it, each with the prior scale 1 (as the shipped second kernel);
     ``emb`` (:func:`embed_columns`) next, its prior ``delta_emb`` searched (EMBED); ``base_cols`` (:func:`base_columns`)
-    last, its prior ``delta_base`` searched (BASE_SEARCH)."""
+    last, its prior ``delta_base`` searched (BASE_SEARCH). ``types`` (one label per training structure): each
+    label's sigmas get a factor ``s_<label>`` searched over :data:`TYPES` (the held-out errors stay unweighted)."""
     from matloop.models.potentials.soap_delta import BASE_SEARCH, SEARCH, solve_weights
     from matloop.models.potentials.soap_fit import _search
 
@@ -306,20 +316,35 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
         test_E, test_F = np.hstack([test_E, x["test_E"]]), np.hstack([test_F, x["test_F"]])
     if base_cols is not None:
         space = {**space, **BASE_SEARCH}
+    labels = [] if types is None else sorted(set(types.tolist()))
+    space = {**space, **{f"s_{t}": TYPES for t in labels}}
     keys = list(space)
     held = sorted(set(group.tolist()))
     width, m, n_pair = E.shape[1], len(R["sparse_z"]), int(R["n_pair"])
     row_group = group[st]
-    G_F = np.zeros((len(held), width, width))
-    b_F = np.zeros((len(held), width))
+    kind = np.zeros(len(group), int) if types is None else np.array([labels.index(t) for t in types])
+    n_kinds = max(1, len(labels))
+    G_F = np.zeros((len(held), n_kinds, width, width))  # each fold's and type's share of the force sums
+    b_F = np.zeros((len(held), n_kinds, width))
     for g in held:
-        idx = np.flatnonzero(row_group == g)
-        for chunk in np.array_split(idx, max(1, len(idx) // 2000)):
-            f = F[chunk].astype(float)
-            G_F[g] += (f * weights[chunk, None]).T @ f
-            b_F[g] += (f * weights[chunk, None]).T @ yF[chunk]
-    total = {"E": E.T @ E, "F": G_F.sum(axis=0)}
-    total_b = {"E": E.T @ yE, "F": b_F.sum(axis=0)}
+        for t in range(n_kinds):
+            idx = np.flatnonzero((row_group == g) & (kind[st] == t))
+            for chunk in np.array_split(idx, max(1, len(idx) // 2000)):
+                f = F[chunk].astype(float)
+                G_F[g, t] += (f * weights[chunk, None]).T @ f
+                b_F[g, t] += (f * weights[chunk, None]).T @ yF[chunk]
+
+    def factors(hp) -> np.ndarray:  # 1 / s_type^2 for each type (ones without types)
+        return np.array([1.0 / hp[f"s_{t}"] ** 2 for t in labels]) if labels else np.ones(1)
+
+    def sums(hp, out_structs: np.ndarray | None, g: int | None) -> tuple[dict, dict]:
+        """The normal equations' sums over every structure but fold ``g`` (None: all), type factors applied."""
+        c = factors(hp)
+        keep = np.ones(len(group), bool) if out_structs is None else ~np.isin(np.arange(len(group)), out_structs)
+        wE = c[kind] * keep
+        G_Fw = np.tensordot(c, G_F.sum(axis=0) - (0 if g is None else G_F[g]), axes=(0, 0))
+        b_Fw = c @ (b_F.sum(axis=0) - (0 if g is None else b_F[g]))
+        return {"E": (E * wE[:, None]).T @ E, "F": G_Fw}, {"E": (E * wE[:, None]).T @ yE, "F": b_Fw}
     base = np.zeros((width, width))
     base[:m, :m] = R["prior"]
     for a, b, p in spans:
@@ -344,13 +369,12 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
             e_err, f_err = [], []
             for g in held:
                 out = np.flatnonzero(group == g)
-                G = {"E": total["E"] - E[out].T @ E[out], "F": total["F"] - G_F[g]}
-                b = {"E": total_b["E"] - E[out].T @ yE[out], "F": total_b["F"] - b_F[g]}
+                G, b = sums(hp, out, g)
                 w = solve_weights(G, b, prior(hp), hp["sigma_E"], hp["sigma_F"])
                 e_err.append(np.abs(E[out] @ w - yE[out]))
                 rows_g = np.flatnonzero(row_group == g)
                 f_err.append(np.abs(F[rows_g] @ w.astype(np.float32) - yF[rows_g]))
-            w_all = solve_weights(total, total_b, prior(hp), hp["sigma_E"], hp["sigma_F"])
+            w_all = solve_weights(*sums(hp, None, None), prior(hp), hp["sigma_E"], hp["sigma_F"])
             test_err = 1000 * np.abs(test_E @ w_all - R["test_yE"])
             grid[key] = {**hp, "base_scale": float(w_all[-1]) if base_cols is not None else 0.0,
                          "cv_energy_mae": 1000 * float(np.mean(np.concatenate(e_err))),
@@ -391,6 +415,8 @@ def main(argv=None) -> int:
     parser.add_argument("--zeta", type=int, default=None,
                         help="every kernel's exponent (default: the shipped one); rows in their own cache folder, "
                              "run labels marked")
+    parser.add_argument("--types", action="store_true",
+                        help="the base-scale run with a sigma factor per configuration type, searched")
     parser.add_argument("--no-shipped", action="store_true", help="leave out the 'shipped' (one-kernel) run")
     parser.add_argument("--limit", type=int, default=None, help="smoke test: the first N structures, M 50")
     args = parser.parse_args(argv)
@@ -438,6 +464,12 @@ def main(argv=None) -> int:
         runs.append((f"shipped second kernel + embedding K {k_emb} r_cut {cut} + base scale", uniform, None,
                      ("embed", [second_rows(args.element, args.cache, _shipped2(), args.seed)],
                       embed_columns(args.element, args.cache, k_emb, cut))))
+    train_types = None
+    if args.types:
+        train_types = np.array([r.group for r in open_potential_set(f"mlearn_{args.element.lower()}_train")
+                                ][:args.limit])
+        runs.append(("shipped second kernel + base scale + config-type sigmas", uniform, None,
+                     ("types", [second_rows(args.element, args.cache, _shipped2(), args.seed)])))
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{args.element}.json"  # runs of earlier invocations are kept (same label: replaced)
     command = "python benchmarks/potentials_soap_weights.py " + " ".join(argv or sys.argv[1:])
@@ -445,7 +477,10 @@ def main(argv=None) -> int:
         runs = [(f"{label}, zeta {args.zeta}", *rest) for label, *rest in runs]
     for label, weights, space, extra in runs:
         start = time.perf_counter()
-        if isinstance(extra, tuple) and extra[0] == "embed":
+        if isinstance(extra, tuple) and extra[0] == "types":
+            best, grid = search(R, weights, space, None, extra[1], base_columns(args.element, args.cache),
+                                types=train_types)
+        elif isinstance(extra, tuple) and extra[0] == "embed":
             best, grid = search(R, weights, space, None, extra[1], base_columns(args.element, args.cache), extra[2])
         elif isinstance(extra, tuple):
             best, grid = search(R, weights, space, None, extra[1], base_columns(args.element, args.cache))

@@ -334,6 +334,8 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
                 G_F[g, t] += (f * weights[chunk, None]).T @ f
                 b_F[g, t] += (f * weights[chunk, None]).T @ yF[chunk]
 
+    G_all, b_all = G_F.sum(axis=0), b_F.sum(axis=0)  # each type's sums over every fold
+
     def factors(hp) -> np.ndarray:  # 1 / s_type^2 for each type (ones without types)
         return np.array([1.0 / hp[f"s_{t}"] ** 2 for t in labels]) if labels else np.ones(1)
 
@@ -342,8 +344,8 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
         c = factors(hp)
         keep = np.ones(len(group), bool) if out_structs is None else ~np.isin(np.arange(len(group)), out_structs)
         wE = c[kind] * keep
-        G_Fw = np.tensordot(c, G_F.sum(axis=0) - (0 if g is None else G_F[g]), axes=(0, 0))
-        b_Fw = c @ (b_F.sum(axis=0) - (0 if g is None else b_F[g]))
+        G_Fw = np.tensordot(c, G_all if g is None else G_all - G_F[g], axes=(0, 0))
+        b_Fw = c @ (b_all if g is None else b_all - b_F[g])
         return {"E": (E * wE[:, None]).T @ E, "F": G_Fw}, {"E": (E * wE[:, None]).T @ yE, "F": b_Fw}
     base = np.zeros((width, width))
     base[:m, :m] = R["prior"]

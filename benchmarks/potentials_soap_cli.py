@@ -38,7 +38,8 @@ MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
 def run_element(element: str, work: Path, fit_args: tuple[str, ...] = ()) -> dict:
     from matloop.datasets.potential_sets import open_potential_set
     from matloop.io.potential_data import records_to_json
-    from matloop.models.potentials.corrected import CorrectedPotential
+    from matloop.models.potentials.corrected import VERSION
+    from matloop.models.potentials.potfile import read_pot
 
     paths = {}
     for part in ("train", "test"):
@@ -60,8 +61,8 @@ def run_element(element: str, work: Path, fit_args: tuple[str, ...] = ()) -> dic
     load.append(round(os.getloadavg()[0], 2))
     errors = json.loads(report.read_text())
     print(fit.stdout.strip(), file=sys.stderr)
-    # every setting the cross-validation tried, with its held-out errors (stored in the .pot's card)
-    cv_grid = CorrectedPotential.load(pot).correction.meta.get("grid")
+    # every setting the cross-validation tried, with its held-out errors (the .pot's card; no need to build CHGNet)
+    cv_grid = read_pot(pot, VERSION)[0]["correction"]["meta"].get("grid")
     return {"element": element, "n_train": paths["n_train"], "n_test": paths["n_test"],
             "energy_mae": errors["energy_mae"], "force_mae": errors["force_mae"],
             "stress_mae": errors.get("stress_mae"), "fit_seconds": round(fit_s, 1),

@@ -339,11 +339,10 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
     def factors(hp) -> np.ndarray:  # 1 / s_type^2 for each type (ones without types)
         return np.array([1.0 / hp[f"s_{t}"] ** 2 for t in labels]) if labels else np.ones(1)
 
-    def sums(hp, out_structs: np.ndarray | None, g: int | None) -> tuple[dict, dict]:
+    def sums(hp, g: int | None) -> tuple[dict, dict]:
         """The normal equations' sums over every structure but fold ``g`` (None: all), type factors applied."""
         c = factors(hp)
-        keep = np.ones(len(group), bool) if out_structs is None else ~np.isin(np.arange(len(group)), out_structs)
-        wE = c[kind] * keep
+        wE = c[kind] * (group != g)
         G_Fw = np.tensordot(c, G_all if g is None else G_all - G_F[g], axes=(0, 0))
         b_Fw = c @ (b_all if g is None else b_all - b_F[g])
         return {"E": (E * wE[:, None]).T @ E, "F": G_Fw}, {"E": (E * wE[:, None]).T @ yE, "F": b_Fw}
@@ -371,12 +370,12 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
             e_err, f_err = [], []
             for g in held:
                 out = np.flatnonzero(group == g)
-                G, b = sums(hp, out, g)
+                G, b = sums(hp, g)
                 w = solve_weights(G, b, prior(hp), hp["sigma_E"], hp["sigma_F"])
                 e_err.append(np.abs(E[out] @ w - yE[out]))
                 rows_g = np.flatnonzero(row_group == g)
                 f_err.append(np.abs(F[rows_g] @ w.astype(np.float32) - yF[rows_g]))
-            w_all = solve_weights(*sums(hp, None, None), prior(hp), hp["sigma_E"], hp["sigma_F"])
+            w_all = solve_weights(*sums(hp, None), prior(hp), hp["sigma_E"], hp["sigma_F"])
             test_err = 1000 * np.abs(test_E @ w_all - R["test_yE"])
             grid[key] = {**hp, "base_scale": float(w_all[-1]) if base_cols is not None else 0.0,
                          "cv_energy_mae": 1000 * float(np.mean(np.concatenate(e_err))),

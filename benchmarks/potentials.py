@@ -192,12 +192,13 @@ def _delta_lines(results: dict) -> list[str]:
     if not delta:
         return []
     rows = delta["rows"]
-    lines = ["", "## CHGNet + SOAP Δ-correction fitted to energies and forces (`potential fit --correction soap`)", "",
+    lines = ["", "## CHGNet + SOAP Δ-correction fitted to energies, forces and, where cross-validation keeps them, "
+             "stresses (`potential fit --correction soap`)", "",
              f"Through the CLI, end to end (`{delta['command']}`, CLI defaults, one core per element; "
              "results/potentials_soap_cli.md). The model was chosen on validation splits of the training sets by the "
              "probes results/potentials_delta_forces.md, results/potentials_soap_capacity.md and "
-             "results/potentials_soap_weights.md; its noise levels, priors and the scale of CHGNet's own energies and "
-             "forces are chosen inside each fit by 5-fold cross-validation over the training structures. Best energies "
+             "results/potentials_soap_weights.md; its noise levels (the stresses' among them), priors and the scale of "
+             "CHGNet's own energies and forces are chosen inside each fit by 5-fold cross-validation over the training structures. Best energies "
              "and forces matloop reaches here:", "",
              "| element | test E | test F | test S (GPa) | fit time, 1 core (s) | load |", "|---|--:|--:|--:|--:|---|"]
     for r in rows:

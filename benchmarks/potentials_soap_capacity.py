@@ -42,6 +42,8 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 from potentials import _GAP_MTP  # noqa: E402
 
+from matloop.models.potentials.soap_delta import VOIGT, strain_rows  # noqa: E402  ((1/V) dE/d(strain), Voigt order)
+
 RESULTS = Path(__file__).parent / "results" / "potentials_soap_capacity"
 SIGMA_E = (0.0001, 0.0002, 0.0003, 0.0005, 0.001, 0.002)
 SIGMA_F = (0.01, 0.02, 0.05, 0.1)
@@ -75,26 +77,6 @@ def pair_rows(atoms, k: int, r_cut: float):
     from matloop.models.potentials.pair_term import pair_rows as rows
 
     return rows(atoms, np.zeros(len(atoms), dtype=int), 1, k, r_cut)
-
-
-VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
-
-
-def strain_rows(energy_row, atoms, h: float = 1e-4) -> np.ndarray:
-    """``d(energy row)/d(strain)`` (6 x width) by central differences over the six Voigt strains."""
-    cell = atoms.cell.array.copy()
-    out = []
-    for a, b in VOIGT:
-        rows = []
-        for sign in (1, -1):
-            strain = np.zeros((3, 3))
-            strain[a, b] += sign * h / 2
-            strain[b, a] += sign * h / 2
-            moved = atoms.copy()
-            moved.set_cell(cell @ (np.eye(3) + strain).T, scale_atoms=True)
-            rows.append(energy_row(moved))
-        out.append((rows[0] - rows[1]) / (2 * h))
-    return np.array(out)
 
 
 def chgnet_stress(el: str, cache: Path, sets: dict) -> dict:
@@ -220,7 +202,7 @@ def main(argv=None) -> None:
             targets = {"raw": {"E": np.array([r.energy_per_atom]), "F": y_f},
                        "delta": {"E": np.array([r.energy_per_atom - base[f"{split}_e"][k]]), "F": y_f - bf}}
             if args.stress:
-                rows["V"] = strain_rows(energy_row, atoms) / n  # dE/d(strain) per atom (eV/atom)
+                rows["V"] = strain_rows(energy_row, atoms) * atoms.get_volume() / n  # dE/d(strain) per atom (eV/atom)
                 vol = atoms.get_volume() / n / EV_PER_A3_IN_GPA  # GPa -> eV/atom
                 dft = np.array([r.stress[a, b] for a, b in VOIGT]) * vol
                 chg = np.array([c_stress[split][k][a, b] for a, b in VOIGT]) * vol

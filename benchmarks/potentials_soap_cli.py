@@ -3,8 +3,9 @@
 For each element: the bundled training set (``mlearn_<el>_train``) is written as mlearn JSON, fitted with
 ``matloop potential fit TRAIN.json -o EL.pot --correction soap`` (CLI defaults: pre-trained CHGNet plus a
 SOAP Δ-correction with its default descriptor and 4000 sparse environments, a second short-range kernel with 2000,
-the two-body term and a scale of CHGNet's own energies and forces, noise levels and priors chosen by 5-fold
-cross-validation over the training structures), then
+the two-body term and a scale of CHGNet's own energies and forces, the training stresses as data, noise levels
+(the stresses' among them, 'left out' included) and priors chosen by 5-fold cross-validation over the training
+structures), then
 ``matloop potential eval EL.pot TEST.json --json`` on the bundled test set. The
 table gives the test energy MAE (meV/atom) and force MAE (eV/Å over components), wall times of the two
 commands, and the paper's GAP/MTP errors (Zuo et al. 2020). The model and how it was chosen:
@@ -75,7 +76,9 @@ def run_element(element: str, work: Path, fit_args: tuple[str, ...] = ()) -> dic
 ROWS = OUT / "potentials_soap_cli"  # the shipped defaults' rows (``--rows`` for a probe of other settings)
 _LOWEST_SIGMA_E = f"{min(SEARCH['sigma_E']):.10f}".rstrip("0")  # 0.00005, not 5e-05
 #: rows of earlier defaults, kept for comparison (folder, what differed)
-EARLIER = [(OUT / "potentials_soap_cli_zeta8", f"the kernels' exponent zeta 8 (now {DEFAULTS['zeta']}) and sigma_E's grid "
+EARLIER = [(OUT / "potentials_soap_cli_zeta16", "energies and forces only (the training stresses not fitted: "
+            "`--no-stress-fit`); otherwise the same model"),
+           (OUT / "potentials_soap_cli_zeta8", f"the kernels' exponent zeta 8 (now {DEFAULTS['zeta']}) and sigma_E's grid "
             f"from 0.0001 (now {_LOWEST_SIGMA_E}); otherwise the same model"),
            (OUT / "potentials_soap_cli_zeta4", "the kernels' exponent zeta 4 and sigma_E's grid from 0.0001; otherwise "
             "the same model"),
@@ -119,7 +122,8 @@ def write(row: dict | None, command: str = "", rows_dir: Path = ROWS) -> None:
     lines = ["# `matloop potential fit --correction soap` on the mlearn test sets (CLI, end to end)", "",
              "Written by `python benchmarks/potentials_soap_cli.py --elements ...` (one process per element: "
              f"{'; '.join(sorted({r['command'] for r in rows}))}); CLI defaults (a SOAP kernel, a second short-range "
-             f"kernel, the two-body term and CHGNet's own scale, both kernels (q . q')^{DEFAULTS['zeta']}; noise levels and priors chosen by 5-fold "
+             f"kernel, the two-body term and CHGNet's own scale, both kernels (q . q')^{DEFAULTS['zeta']}, the training "
+             "stresses as data; noise levels (the stresses' included, or left out) and priors chosen by 5-fold "
              "cross-validation over the training structures); OMP_NUM_THREADS=1 (one core). Energy MAE in meV/atom, "
              "force MAE in eV/Å over components, stress MAE in GPa. Load average before fit / after fit / after "
              "eval.", "", *_table(rows)]

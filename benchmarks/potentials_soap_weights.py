@@ -281,17 +281,26 @@ EMBED = {"delta_emb": (0.001, 0.01, 0.1, 1.0)}
 #: searched grid starts at its first value unless START says otherwise (all four at 0.5 is the base-scale run
 #: with sigma_E and sigma_F halved)
 TYPES = (0.5, 1.0, 2.0, 4.0)
+#: the stress rows' noise level (GPa, ``--stress``), searched from its first value, which leaves them out
+STRESS = {"sigma_S": (1e9, 3.0, 1.0, 0.3, 0.1, 0.03)}  # 1e9: the shipped STRESS_SEARCH's None
+
+
+def held_groups(group: np.ndarray) -> list[int]:
+    return sorted(set(group.tolist()))
 
 
 def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict | None = None,
            more: list[dict] = (), base_cols: dict | None = None, emb: dict | None = None,
-           types: np.ndarray | None = None) -> tuple[dict, list[dict]]:
+           types: np.ndarray | None = None, stress: dict | None = None) -> tuple[dict, list[dict]]:
     """The shipped coordinate-descent search over SEARCH by K-fold CV, force rows weighted by ``weights``;
     with ``extra`` (:func:`second_rows`) a second kernel's columns are appended (their prior scale searched);
     ``more`` kernels' columns are appended after it, each with the prior scale 1 (as the shipped second kernel);
     ``emb`` (:func:`embed_columns`) next, its prior ``delta_emb`` searched (EMBED); ``base_cols`` (:func:`base_columns`)
     last, its prior ``delta_base`` searched (BASE_SEARCH). ``types`` (one label per training structure): each
-    label's sigmas get a factor ``s_<label>`` searched over :data:`TYPES` (the held-out errors stay unweighted)."""
+    label's sigmas get a factor ``s_<label>`` searched over :data:`TYPES` (the held-out errors stay unweighted).
+    ``stress`` (:func:`potentials_soap_stress.stress_rows`, the base-scale run's columns): each training structure's
+    six stress rows join the fit with the noise level ``sigma_S`` (GPa, searched over :data:`STRESS`; its first value
+    leaves them out); the criterion stays the CV energy x force error."""
     from matloop.models.potentials.soap_delta import BASE_SEARCH, SEARCH, solve_weights
     from matloop.models.potentials.soap_fit import _search
 
@@ -316,10 +325,18 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
         test_E, test_F = np.hstack([test_E, x["test_E"]]), np.hstack([test_F, x["test_F"]])
     if base_cols is not None:
         space = {**space, **BASE_SEARCH}
+    if stress is not None:
+        if stress["train_S"].shape[1] != E.shape[1]:
+            raise SystemExit(f"stress rows {stress['train_S'].shape[1]} wide, the fit {E.shape[1]}")
+        space = {**space, **STRESS}
+        s_group = group[stress["train_sstruct"]]
+        G_S = {g: stress["train_S"][s_group == g].T @ stress["train_S"][s_group == g] for g in held_groups(group)}
+        b_S = {g: stress["train_S"][s_group == g].T @ stress["train_yS"][s_group == g] for g in held_groups(group)}
+        G_S_all, b_S_all = sum(G_S.values()), sum(b_S.values())
     labels = [] if types is None else sorted(set(types.tolist()))
     space = {**space, **{f"s_{t}": TYPES for t in labels}}
     keys = list(space)
-    held = sorted(set(group.tolist()))
+    held = held_groups(group)
     width, m, n_pair = E.shape[1], len(R["sparse_z"]), int(R["n_pair"])
     row_group = group[st]
     kind = np.zeros(len(group), int) if types is None else np.array([labels.index(t) for t in types])
@@ -345,6 +362,10 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
         wE = c[kind] * (group != g)
         G_Fw = np.tensordot(c, G_all if g is None else G_all - G_F[g], axes=(0, 0))
         b_Fw = c @ (b_all if g is None else b_all - b_F[g])
+        if stress is not None:  # in the force term: G_F / sigma_F^2 + G_S / sigma_S^2
+            r = (hp["sigma_F"] / hp["sigma_S"]) ** 2
+            G_Fw = G_Fw + r * (G_S_all if g is None else G_S_all - G_S[g])
+            b_Fw = b_Fw + r * (b_S_all if g is None else b_S_all - b_S[g])
         return {"E": (E * wE[:, None]).T @ E, "F": G_Fw}, {"E": (E * wE[:, None]).T @ yE, "F": b_Fw}
     base = np.zeros((width, width))
     base[:m, :m] = R["prior"]
@@ -367,7 +388,7 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
     def score(hp):
         key = tuple(hp[k] for k in keys)
         if key not in grid:
-            e_err, f_err = [], []
+            e_err, f_err, s_err = [], [], []
             for g in held:
                 out = np.flatnonzero(group == g)
                 G, b = sums(hp, g)
@@ -375,6 +396,9 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
                 e_err.append(np.abs(E[out] @ w - yE[out]))
                 rows_g = np.flatnonzero(row_group == g)
                 f_err.append(np.abs(F[rows_g] @ w.astype(np.float32) - yF[rows_g]))
+                if stress is not None:
+                    s_g = s_group == g
+                    s_err.append(np.abs(stress["train_S"][s_g] @ w - stress["train_yS"][s_g]))
             w_all = solve_weights(*sums(hp, None), prior(hp), hp["sigma_E"], hp["sigma_F"])
             test_err = 1000 * np.abs(test_E @ w_all - R["test_yE"])
             grid[key] = {**hp, "base_scale": float(w_all[-1]) if base_cols is not None else 0.0,
@@ -386,6 +410,9 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
                                                   for g in sorted(set(R["test_group"].tolist()))},
                          "test_force_mae": float(np.mean(np.abs(test_F @ w_all.astype(np.float32)
                                                                 - R["test_yF"])))}
+            if stress is not None:
+                grid[key]["cv_stress_mae"] = float(np.mean(np.concatenate(s_err)))
+                grid[key]["test_stress_mae"] = float(np.mean(np.abs(stress["test_S"] @ w_all - stress["test_yS"])))
         return grid[key]["cv_energy_mae"] * grid[key]["cv_force_mae"]
 
     best = grid[tuple(_search(score, space)[k] for k in keys)]
@@ -418,6 +445,8 @@ def main(argv=None) -> int:
                              "run labels marked")
     parser.add_argument("--types", action="store_true",
                         help="the base-scale run with a sigma factor per configuration type, searched")
+    parser.add_argument("--stress", action="store_true",
+                        help="the base-scale run with the DFT stresses as six more rows per structure, sigma_S searched")
     parser.add_argument("--no-shipped", action="store_true", help="leave out the 'shipped' (one-kernel) run")
     parser.add_argument("--limit", type=int, default=None, help="smoke test: the first N structures, M 50")
     args = parser.parse_args(argv)
@@ -471,6 +500,13 @@ def main(argv=None) -> int:
                                 ][:args.limit])
         runs.append(("shipped second kernel + base scale + config-type sigmas", uniform, None,
                      ("types", [second_rows(args.element, args.cache, _shipped2(), args.seed)])))
+    stress = None
+    if args.stress:
+        from potentials_soap_stress import stress_rows
+
+        shipped2 = second_rows(args.element, args.cache, _shipped2(), args.seed)
+        stress = stress_rows(args.element, args.cache, R, shipped2, args.seed, _zeta(), _say)
+        runs.append(("shipped second kernel + base scale + stress rows", uniform, None, ("stress", [shipped2])))
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{args.element}.json"  # runs of earlier invocations are kept (same label: replaced)
     command = "python benchmarks/potentials_soap_weights.py " + " ".join(argv or sys.argv[1:])
@@ -478,7 +514,10 @@ def main(argv=None) -> int:
         runs = [(f"{label}, zeta {args.zeta}", *rest) for label, *rest in runs]
     for label, weights, space, extra in runs:
         start = time.perf_counter()
-        if isinstance(extra, tuple) and extra[0] == "types":
+        if isinstance(extra, tuple) and extra[0] == "stress":
+            best, grid = search(R, weights, space, None, extra[1], base_columns(args.element, args.cache),
+                                stress=stress)
+        elif isinstance(extra, tuple) and extra[0] == "types":
             best, grid = search(R, weights, space, None, extra[1], base_columns(args.element, args.cache),
                                 types=train_types)
         elif isinstance(extra, tuple) and extra[0] == "embed":

@@ -48,11 +48,15 @@ def test_fit_eval_relax_md_with_the_correction(small, capsys):
     scale = 1 + card["correction"]["base_scale"]
     assert f"CHGNet's own energies and forces scaled by {scale:.3f} (chosen by the same validation)" in out
     assert "delta_base" in card["correction"]["meta"]["chosen"]
+    # the training stresses join the search (sigma_S, None = left out) and their held-out error is kept
+    grid = card["correction"]["meta"]["grid"]
+    assert {g["sigma_S"] for g in grid} > {None} and all(g["val_stress_mae"] >= 0 for g in grid)
     kept = str(small / "kept.pot")
     assert main(["potential", "fit", str(small / "train.json"), "-o", kept, "--correction", "soap", "--sparse", "30",
-                 "--folds", "2", "--second-kernel", "0", "--keep-base", "--quiet"]) == 0
+                 "--folds", "2", "--second-kernel", "0", "--keep-base", "--no-stress-fit", "--quiet"]) == 0
     assert "scaled by 1.000 (--keep-base)" in capsys.readouterr().out
-    assert json.loads(bytes(np.load(kept, allow_pickle=False)["__card__"]).decode())["correction"]["base_scale"] == 0
+    kept_card = json.loads(bytes(np.load(kept, allow_pickle=False)["__card__"]).decode())["correction"]
+    assert kept_card["base_scale"] == 0 and "sigma_S" not in kept_card["meta"]["chosen"]
     assert main(["potential", "eval", pot, data, "--json", str(small / "e.json")]) == 0
     corrected = json.loads((small / "e.json").read_text())
     assert main(["potential", "eval", "chgnet", data, "--json", str(small / "z.json")]) == 0

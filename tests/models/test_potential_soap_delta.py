@@ -212,6 +212,60 @@ def test_constants_and_element_masking():
         corr.energy(Atoms("GeC", positions=[[0, 0, 0], [1, 1, 1]], cell=[4, 4, 4], pbc=True))
 
 
+def test_fit_with_stresses_learns_the_strain_derivative(monkeypatch):
+    """Cells at several volumes and shears, labelled by a known correction over a soft pair-potential base. With the
+    stresses as six more rows per cell, sigma_S is searched with the rest (the criterion stays energy x forces);
+    held to a tight sigma_S, the fit predicts held-out stresses far better than the fit without them (the rows are
+    the model's own strain derivative, with the base's stress as the base column's rows)."""
+    from ase.calculators.lj import LennardJones
+
+    from matloop.models.potentials import soap_fit
+    from matloop.models.potentials.soap_delta import EV_PER_A3_IN_GPA, STRESS_SEARCH
+    from matloop.models.potentials.soap_fit import _voigt, fit_correction
+
+    teacher, rng = _correction(seed=1), np.random.default_rng(5)
+    cells, own = [], []
+    for k in range(14):
+        a = _cell(70 + k, 0.1)
+        strain = np.eye(3) + np.diag(rng.uniform(-0.04, 0.04, 3))
+        strain[0, 1] = strain[1, 0] = rng.uniform(-0.02, 0.02)
+        a.set_cell(a.cell.array @ strain.T, scale_atoms=True)
+        a.calc = LennardJones(sigma=2.2, epsilon=0.2, rc=7.0)
+        own.append((a.get_potential_energy(), a.get_forces(), -a.get_stress(voigt=False) * EV_PER_A3_IN_GPA))
+        a.calc = None
+        cells.append(a)
+    true = [(*teacher.energy_forces(a), EV_PER_A3_IN_GPA * teacher.stress(a)) for a in cells]
+    energies = np.array([0.5 * b[0] + t[0] for b, t in zip(own, true, strict=True)])
+    forces = [0.5 * b[1] + t[1] for b, t in zip(own, true, strict=True)]
+    stresses = [0.5 * b[2] + t[2] for b, t in zip(own, true, strict=True)]
+    base = (np.array([b[0] for b in own]), [b[1] for b in own], [b[2] for b in own])
+    fit = slice(0, 11)
+    kw = {"n_sparse": 30, "folds": 4, "settings": SMALL}
+    searched = fit_correction(cells[fit], energies[fit], forces[fit], base=tuple(x[fit] for x in base),
+                              stresses=stresses[fit], **kw)
+    chosen = searched.meta["chosen"]
+    assert chosen["sigma_S"] in STRESS_SEARCH["sigma_S"] and "val_stress_mae" in chosen
+    assert {g["sigma_S"] for g in searched.meta["grid"]} == set(STRESS_SEARCH["sigma_S"])
+    product = min(g["val_energy_mae"] * g["val_force_mae"] for g in searched.meta["grid"])
+    assert chosen["val_energy_mae"] * chosen["val_force_mae"] == product
+    plain = fit_correction(cells[fit], energies[fit], forces[fit], base=tuple(x[fit] for x in base[:2]), **kw)
+    assert "sigma_S" not in plain.meta["chosen"]
+    monkeypatch.setattr(soap_fit, "STRESS_SEARCH", {"sigma_S": (0.03,)})
+    tight = fit_correction(cells[fit], energies[fit], forces[fit], base=tuple(x[fit] for x in base),
+                           stresses=stresses[fit], **kw)
+
+    def stress_error(corr, k):  # GPa, the six Voigt components
+        total = (1 + corr.base_scale) * base[2][k] + EV_PER_A3_IN_GPA * corr.stress(cells[k])
+        return np.abs(_voigt(total) - _voigt(base[2][k] + stresses[k])).mean()
+
+    held = np.mean([stress_error(tight, k) for k in range(11, 14)])
+    assert held < 0.5 * np.mean([stress_error(plain, k) for k in range(11, 14)])
+    assert tight.meta["chosen"]["val_stress_mae"] < 0.5 * searched.meta["grid"][0]["val_stress_mae"]
+    with pytest.raises(InputError, match="its own stresses"):
+        fit_correction(cells[fit], energies[fit], forces[fit], base=tuple(x[fit] for x in base[:2]),
+                       stresses=stresses[fit], **kw)
+
+
 def test_stress_is_the_strain_derivative():
     corr = _correction()
     atoms = _cell(3)

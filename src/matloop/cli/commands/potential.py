@@ -92,6 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep CHGNet's own energies and forces as they are under the SOAP correction (by default "
                         "the fit also chooses their scale by the same cross-validation: universal potentials are "
                         "systematically soft, and a few hundred structures can replace much of them)")
+    p.add_argument("--no-stress-fit", action="store_true",
+                   help="fit the SOAP correction to energies and forces only (by default the training structures' "
+                        "stresses join the fit too, their noise level chosen by the same cross-validation)")
     p.add_argument("--folds", type=int_at_least(1, 20), default=5, metavar="K",
                    help="the SOAP correction's noise levels are chosen by K-fold cross-validation over the "
                         "training structures (default 5; 1: on the --val-fraction split only)")
@@ -247,13 +250,17 @@ def _fit_corrected(args: argparse.Namespace, records: list) -> int:
     energies = np.array([r.energy - p["energy_per_atom"] * r.n_atoms for r, p in zip(records, predictions, strict=True)])
     forces = [None if r.forces is None else np.asarray(r.forces) - p["forces"]
               for r, p in zip(records, predictions, strict=True)]
+    stresses = [None if r.stress is None or p.get("stress") is None else np.asarray(r.stress) - p["stress"]
+                for r, p in zip(records, predictions, strict=True)]
     with _threads(args.threads):
         own = None if args.keep_base else (np.array([p["energy_per_atom"] * r.n_atoms for r, p in
                                                       zip(records, predictions, strict=True)]),
-                                            [np.asarray(p["forces"]) for p in predictions])
+                                            [np.asarray(p["forces"]) for p in predictions],
+                                            [p.get("stress") for p in predictions])
         correction = fit_correction([r.atoms() for r in records], energies, forces, n_sparse=args.sparse,
                                     folds=args.folds, val_fraction=args.val_fraction, seed=args.seed,
-                                    settings={"sparse2": args.second_kernel}, base=own, say=progress.say)
+                                    settings={"sparse2": args.second_kernel}, base=own, say=progress.say,
+                                    stresses=None if args.no_stress_fit else stresses)
     pot = CorrectedPotential(base, correction, {"training_file": str(args.training), "base_epochs": args.epochs})
     pot.save(args.output)
     best = correction.meta["chosen"]

@@ -18,8 +18,11 @@ from matloop.errors import InputError, error_table
 from matloop.models.potentials.soap_delta import (
     BASE_SEARCH,
     DEFAULTS,
+    EV_PER_A3_IN_GPA,
     SEARCH,
     START,
+    STRESS_SEARCH,
+    VOIGT,
     SoapCorrection,
     _normalise,
     design_rows,
@@ -27,6 +30,7 @@ from matloop.models.potentials.soap_delta import (
     kmeanspp,
     soap_descriptor,
     solve_weights,
+    strain_rows,
 )
 
 
@@ -70,9 +74,16 @@ def _assign_groups(rng: np.random.Generator, n: int, folds: int, val_fraction: f
     return group, [0], f"a validation split of {n_val} structures"
 
 
+def _voigt(stress) -> np.ndarray:
+    """The six Voigt components (:data:`VOIGT`) of a 3 x 3 stress."""
+    s = np.asarray(stress, dtype=float).reshape(3, 3)
+    return np.array([s[a, b] for a, b in VOIGT])
+
+
 def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[np.ndarray], *,
                    n_sparse: int = 4000, folds: int = 5, val_fraction: float = 0.2, seed: int = 0,
-                   settings: dict | None = None, base: tuple[np.ndarray, Sequence[np.ndarray]] | None = None,
+                   settings: dict | None = None, base: tuple | None = None,
+                   stresses: Sequence[np.ndarray | None] | None = None,
                    say: Callable[[str], None] | None = None) -> SoapCorrection:
     """Fit the correction to residual total energies ``energies`` (eV, DFT minus base) and residual forces
     (n x 3 per structure, eV/Å) of ``atoms_list`` (ASE ``Atoms``). ``sigma_E``, ``sigma_F`` and ``delta_2b``
@@ -83,7 +94,13 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
 
     ``base``: the base potential's own total energies (eV) and forces of ``atoms_list``. With them the fit has
     one more column, the base itself, and so chooses the base's scale (:attr:`SoapCorrection.base_scale`, its
-    prior std ``delta_base`` searched with the rest; the smallest keeps the base as it is)."""
+    prior std ``delta_base`` searched with the rest; the smallest keeps the base as it is).
+
+    ``stresses``: residual stresses (3 x 3 GPa, tensile +, DFT minus base; None for a structure without one). Each
+    adds six rows, the correction's strain derivative (:func:`strain_rows`), with the noise level ``sigma_S``
+    searched with the rest (None: left out; the criterion stays the held-out energy and force errors, and the
+    held-out stress MAE is reported beside them). With a ``base``, its third
+    entry holds the base's own stresses (3 x 3 GPa), the base column's stress rows."""
     import time
 
     from matloop.models.potentials.pair_term import n_pairs
@@ -100,6 +117,10 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     if base is not None and not len(base[0]) == len(base[1]) == len(atoms_list):
         raise InputError(f"the base's energies ({len(base[0])}) and forces ({len(base[1])}) must be one per "
                          f"structure ({len(atoms_list)})")
+    with_stress = stresses is not None and any(s is not None for s in stresses)
+    if with_stress and (len(stresses) != len(atoms_list) or (base is not None and len(base) < 3)):
+        raise InputError(f"the stresses must be one per structure ({len(stresses)} for {len(atoms_list)}), and with a "
+                         f"base its own stresses are needed too")
     start = time.perf_counter()
     species = sorted({el for a in atoms_list for el in a.get_chemical_symbols()})
     index = {el: k for k, el in enumerate(species)}
@@ -129,7 +150,9 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     n_groups = int(group.max()) + 1
     E_rows, y_E = np.zeros((len(atoms_list), width)), np.zeros(len(atoms_list))
     G_F, b_F = np.zeros((n_groups, width, width)), np.zeros((n_groups, width))
+    G_S, b_S = np.zeros((n_groups, width, width)), np.zeros((n_groups, width))
     f_held: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # force rows of the structures ever held out
+    s_held: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # their stress rows
     for k, atoms in enumerate(atoms_list):
         e_row, f_rows = design_rows(desc, atoms, sparse, sparse_z, zs[k], n_species, settings["zeta"],
                                     pair=(k_pair, settings["pair_cut"]), second=second)
@@ -143,17 +166,30 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
         b_F[group[k]] += f_rows.T @ y_f
         if group[k] in held:
             f_held[k] = (f_rows.astype(np.float32), y_f)
+        if with_stress and stresses[k] is not None:
+            s_rows = EV_PER_A3_IN_GPA * strain_rows(
+                lambda moved, k=k: design_rows(desc, moved, sparse, sparse_z, zs[k], n_species, settings["zeta"],
+                                               False, (k_pair, settings["pair_cut"]), second)[0], atoms)
+            if base is not None:
+                s_rows = np.hstack([s_rows, _voigt(base[2][k])[:, None]])
+            y_s = _voigt(stresses[k])
+            G_S[group[k]] += s_rows.T @ s_rows
+            b_S[group[k]] += s_rows.T @ y_s
+            if group[k] in held:
+                s_held[k] = (s_rows, y_s)
         if (k + 1) % 20 == 0 or k + 1 == len(atoms_list):
             say(f"SOAP correction: descriptor derivatives of {k + 1}/{len(atoms_list)} structures "
                 f"({time.perf_counter() - start:.0f} s)")
     total = {"E": E_rows.T @ E_rows, "F": G_F.sum(axis=0)}
     total_b = {"E": E_rows.T @ y_E, "F": b_F.sum(axis=0)}
+    if with_stress:
+        total["S"], total_b["S"] = G_S.sum(axis=0), b_S.sum(axis=0)
     base_prior = np.zeros((width, width))
     base_prior[:m, :m] = kernel_prior(sparse, sparse_z, settings["zeta"])
     if m2:
         base_prior[at2:at2 + m2, at2:at2 + m2] = (kernel_prior(second[1], second[2], settings["zeta"])
                                                   / settings["delta_k2"] ** 2)
-    space = {**SEARCH, **(BASE_SEARCH if n_base else {})}
+    space = {**SEARCH, **(BASE_SEARCH if n_base else {}), **(STRESS_SEARCH if with_stress else {})}
 
     def prior(hp: dict) -> np.ndarray:
         out = base_prior.copy()
@@ -167,25 +203,33 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     def score(hp: dict) -> float:
         key = tuple(hp[k] for k in space)
         if key not in grid:
-            e_err, f_err, P = [], [], prior(hp)
+            e_err, f_err, s_err, P = [], [], [], prior(hp)
             for g in held:  # the fit without group g is the total minus g's share of the sums
                 out = np.flatnonzero(group == g)
                 G = {"E": total["E"] - E_rows[out].T @ E_rows[out], "F": total["F"] - G_F[g]}
                 b = {"E": total_b["E"] - E_rows[out].T @ y_E[out], "F": total_b["F"] - b_F[g]}
-                w = solve_weights(G, b, P, hp["sigma_E"], hp["sigma_F"])
+                if with_stress:
+                    G["S"], b["S"] = total["S"] - G_S[g], total_b["S"] - b_S[g]
+                w = solve_weights(G, b, P, hp["sigma_E"], hp["sigma_F"], hp.get("sigma_S"))
                 e_err.append(np.abs(E_rows[out] @ w - y_E[out]))
                 f_err.extend(np.abs(f_held[k][0] @ w - f_held[k][1]) for k in out)
+                s_err.extend(np.abs(s_held[k][0] @ w - s_held[k][1]) for k in out if k in s_held)
             grid[key] = {**hp, "val_energy_mae": 1000 * float(np.mean(np.concatenate(e_err))),
                          "val_force_mae": float(np.mean(np.concatenate(f_err)))}
+            if s_err:
+                grid[key]["val_stress_mae"] = float(np.mean(np.concatenate(s_err)))
         return grid[key]["val_energy_mae"] * grid[key]["val_force_mae"]
 
     best = grid[tuple(_search(score, space)[k] for k in space)]
-    w = solve_weights(total, total_b, prior(best), best["sigma_E"], best["sigma_F"])
+    w = solve_weights(total, total_b, prior(best), best["sigma_E"], best["sigma_F"], best.get("sigma_S"))
     beta = float(w[-1]) if n_base else 0.0
     say(f"SOAP correction: sigma_E {best['sigma_E']} eV/atom, sigma_F {best['sigma_F']} eV/Å, two-body prior "
-        f"{best['delta_2b']} eV" + (f", base scale prior {best['delta_base']} (base x {1 + beta:.3f})" if n_base else "")
+        f"{best['delta_2b']} eV" + (f", sigma_S {best['sigma_S']} GPa" if with_stress and best["sigma_S"] else
+                                    ", stresses left out (sigma_S None)" if with_stress else "")
+        + (f", base scale prior {best['delta_base']} (base x {1 + beta:.3f})" if n_base else "")
         + f" ({len(grid)} settings tried, {how}); held-out energy MAE "
-        f"{best['val_energy_mae']:.2f} meV/atom, force MAE {best['val_force_mae']:.4f} eV/Å")
+        f"{best['val_energy_mae']:.2f} meV/atom, force MAE {best['val_force_mae']:.4f} eV/Å"
+        + (f", stress MAE {best['val_stress_mae']:.3f} GPa" if "val_stress_mae" in best else ""))
     meta = {"n_train": len(atoms_list), "validation": how, "n_held_out": int(np.isin(group, held).sum()),
             "groups": group.tolist(), "n_sparse": m, "chosen": best, "grid": list(grid.values()),
             "fit_seconds": round(time.perf_counter() - start, 1)}

@@ -264,6 +264,9 @@ def test_fit_with_stresses_learns_the_strain_derivative(monkeypatch):
     with pytest.raises(InputError, match="its own stresses"):
         fit_correction(cells[fit], energies[fit], forces[fit], base=tuple(x[fit] for x in base[:2]),
                        stresses=stresses[fit], **kw)
+    with pytest.raises(InputError, match="its own stresses"):
+        fit_correction(cells[fit], energies[fit], forces[fit], base=(*(x[fit] for x in base[:2]), [None] * 11),
+                       stresses=stresses[fit], **kw)
 
 
 def test_stress_is_the_strain_derivative():

@@ -118,9 +118,10 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
         raise InputError(f"the base's energies ({len(base[0])}) and forces ({len(base[1])}) must be one per "
                          f"structure ({len(atoms_list)})")
     with_stress = stresses is not None and any(s is not None for s in stresses)
-    if with_stress and (len(stresses) != len(atoms_list) or (base is not None and len(base) < 3)):
+    if with_stress and (len(stresses) != len(atoms_list) or (base is not None and (
+            len(base) < 3 or any(s is not None and b is None for s, b in zip(stresses, base[2], strict=True))))):
         raise InputError(f"the stresses must be one per structure ({len(stresses)} for {len(atoms_list)}), and with a "
-                         f"base its own stresses are needed too")
+                         f"base its own stresses are needed too (for every structure with a stress)")
     start = time.perf_counter()
     species = sorted({el for a in atoms_list for el in a.get_chemical_symbols()})
     index = {el: k for k, el in enumerate(species)}
@@ -150,7 +151,7 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
     n_groups = int(group.max()) + 1
     E_rows, y_E = np.zeros((len(atoms_list), width)), np.zeros(len(atoms_list))
     G_F, b_F = np.zeros((n_groups, width, width)), np.zeros((n_groups, width))
-    G_S, b_S = np.zeros((n_groups, width, width)), np.zeros((n_groups, width))
+    G_S, b_S = (np.zeros((n_groups, width, width)), np.zeros((n_groups, width))) if with_stress else (None, None)
     f_held: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # force rows of the structures ever held out
     s_held: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # their stress rows
     for k, atoms in enumerate(atoms_list):

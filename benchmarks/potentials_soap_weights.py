@@ -281,12 +281,6 @@ EMBED = {"delta_emb": (0.001, 0.01, 0.1, 1.0)}
 #: searched grid starts at its first value unless START says otherwise (all four at 0.5 is the base-scale run
 #: with sigma_E and sigma_F halved)
 TYPES = (0.5, 1.0, 2.0, 4.0)
-#: the stress rows' noise level (GPa, ``--stress``), searched from its first value, which leaves them out
-STRESS = {"sigma_S": (1e9, 3.0, 1.0, 0.3, 0.1, 0.03)}  # 1e9: the shipped STRESS_SEARCH's None
-
-
-def held_groups(group: np.ndarray) -> list[int]:
-    return sorted(set(group.tolist()))
 
 
 def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict | None = None,
@@ -299,9 +293,9 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
     last, its prior ``delta_base`` searched (BASE_SEARCH). ``types`` (one label per training structure): each
     label's sigmas get a factor ``s_<label>`` searched over :data:`TYPES` (the held-out errors stay unweighted).
     ``stress`` (:func:`potentials_soap_stress.stress_rows`, the base-scale run's columns): each training structure's
-    six stress rows join the fit with the noise level ``sigma_S`` (GPa, searched over :data:`STRESS`; its first value
-    leaves them out); the criterion stays the CV energy x force error."""
-    from matloop.models.potentials.soap_delta import BASE_SEARCH, SEARCH, solve_weights
+    six stress rows join the fit with the noise level ``sigma_S`` (GPa, searched over the shipped STRESS_SEARCH; its
+    first value, None, leaves them out); the criterion stays the CV energy x force error."""
+    from matloop.models.potentials.soap_delta import BASE_SEARCH, SEARCH, STRESS_SEARCH, solve_weights
     from matloop.models.potentials.soap_fit import _search
 
     group, E, yE, F, yF, st = (R["group"], R["train_E"], R["train_yE"], R["train_F"], R["train_yF"],
@@ -325,18 +319,18 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
         test_E, test_F = np.hstack([test_E, x["test_E"]]), np.hstack([test_F, x["test_F"]])
     if base_cols is not None:
         space = {**space, **BASE_SEARCH}
+    held = sorted(set(group.tolist()))
     if stress is not None:
         if stress["train_S"].shape[1] != E.shape[1]:
             raise SystemExit(f"stress rows {stress['train_S'].shape[1]} wide, the fit {E.shape[1]}")
-        space = {**space, **STRESS}
+        space = {**space, **STRESS_SEARCH}
         s_group = group[stress["train_sstruct"]]
-        G_S = {g: stress["train_S"][s_group == g].T @ stress["train_S"][s_group == g] for g in held_groups(group)}
-        b_S = {g: stress["train_S"][s_group == g].T @ stress["train_yS"][s_group == g] for g in held_groups(group)}
+        G_S = {g: stress["train_S"][s_group == g].T @ stress["train_S"][s_group == g] for g in held}
+        b_S = {g: stress["train_S"][s_group == g].T @ stress["train_yS"][s_group == g] for g in held}
         G_S_all, b_S_all = sum(G_S.values()), sum(b_S.values())
     labels = [] if types is None else sorted(set(types.tolist()))
     space = {**space, **{f"s_{t}": TYPES for t in labels}}
     keys = list(space)
-    held = held_groups(group)
     width, m, n_pair = E.shape[1], len(R["sparse_z"]), int(R["n_pair"])
     row_group = group[st]
     kind = np.zeros(len(group), int) if types is None else np.array([labels.index(t) for t in types])
@@ -362,11 +356,11 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
         wE = c[kind] * (group != g)
         G_Fw = np.tensordot(c, G_all if g is None else G_all - G_F[g], axes=(0, 0))
         b_Fw = c @ (b_all if g is None else b_all - b_F[g])
-        if stress is not None:  # in the force term: G_F / sigma_F^2 + G_S / sigma_S^2
-            r = (hp["sigma_F"] / hp["sigma_S"]) ** 2
-            G_Fw = G_Fw + r * (G_S_all if g is None else G_S_all - G_S[g])
-            b_Fw = b_Fw + r * (b_S_all if g is None else b_S_all - b_S[g])
-        return {"E": (E * wE[:, None]).T @ E, "F": G_Fw}, {"E": (E * wE[:, None]).T @ yE, "F": b_Fw}
+        G, b = {"E": (E * wE[:, None]).T @ E, "F": G_Fw}, {"E": (E * wE[:, None]).T @ yE, "F": b_Fw}
+        if stress is not None:  # solve_weights adds G_S / sigma_S^2 (nothing when sigma_S is None)
+            G["S"] = G_S_all if g is None else G_S_all - G_S[g]
+            b["S"] = b_S_all if g is None else b_S_all - b_S[g]
+        return G, b
     base = np.zeros((width, width))
     base[:m, :m] = R["prior"]
     for a, b, p in spans:
@@ -392,14 +386,14 @@ def search(R: dict, weights: np.ndarray, space: dict | None = None, extra: dict 
             for g in held:
                 out = np.flatnonzero(group == g)
                 G, b = sums(hp, g)
-                w = solve_weights(G, b, prior(hp), hp["sigma_E"], hp["sigma_F"])
+                w = solve_weights(G, b, prior(hp), hp["sigma_E"], hp["sigma_F"], hp.get("sigma_S"))
                 e_err.append(np.abs(E[out] @ w - yE[out]))
                 rows_g = np.flatnonzero(row_group == g)
                 f_err.append(np.abs(F[rows_g] @ w.astype(np.float32) - yF[rows_g]))
                 if stress is not None:
                     s_g = s_group == g
                     s_err.append(np.abs(stress["train_S"][s_g] @ w - stress["train_yS"][s_g]))
-            w_all = solve_weights(*sums(hp, None), prior(hp), hp["sigma_E"], hp["sigma_F"])
+            w_all = solve_weights(*sums(hp, None), prior(hp), hp["sigma_E"], hp["sigma_F"], hp.get("sigma_S"))
             test_err = 1000 * np.abs(test_E @ w_all - R["test_yE"])
             grid[key] = {**hp, "base_scale": float(w_all[-1]) if base_cols is not None else 0.0,
                          "cv_energy_mae": 1000 * float(np.mean(np.concatenate(e_err))),

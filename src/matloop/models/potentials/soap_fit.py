@@ -118,10 +118,14 @@ def fit_correction(atoms_list: Sequence, energies: np.ndarray, forces: Sequence[
         raise InputError(f"the base's energies ({len(base[0])}) and forces ({len(base[1])}) must be one per "
                          f"structure ({len(atoms_list)})")
     with_stress = stresses is not None and any(s is not None for s in stresses)
-    if with_stress and (len(stresses) != len(atoms_list) or (base is not None and (
-            len(base) < 3 or any(s is not None and b is None for s, b in zip(stresses, base[2], strict=True))))):
-        raise InputError(f"the stresses must be one per structure ({len(stresses)} for {len(atoms_list)}), and with a "
-                         f"base its own stresses are needed too (for every structure with a stress)")
+    if with_stress and len(stresses) != len(atoms_list):
+        raise InputError(f"the stresses must be one per structure ({len(stresses)} for {len(atoms_list)})")
+    if with_stress and base is not None:
+        own = base[2] if len(base) > 2 else [None] * len(atoms_list)
+        lacking = [k for k, (s, b) in enumerate(zip(stresses, own, strict=True)) if s is not None and b is None]
+        if lacking:
+            raise InputError(f"structure {lacking[0] + 1} has a stress but the base gives none: with a base, its own "
+                             f"stresses are needed too ({len(lacking)} structures lack them)")
     start = time.perf_counter()
     species = sorted({el for a in atoms_list for el in a.get_chemical_symbols()})
     index = {el: k for k, el in enumerate(species)}

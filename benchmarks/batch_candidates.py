@@ -33,6 +33,17 @@ covariance) with one change:
   (predicted before they were measured) is summed for both models. ``preq`` uses the model with the
   higher sum for the whole round; ``preqw`` mixes the two posteriors with weights proportional to
   ``exp(sum)`` (Bayesian model averaging over the window).
+- ``early-N-STRATEGY`` (session 20): ``STRATEGY`` (e.g. ``gp-ei``, ``fastgp-logei``, fantasy batch) while the
+  campaign holds fewer than ``N`` results, the default from then on: a GP alone is the stronger model on
+  a handful of points (photo_pce10: sequential GP-ARD-EI finds half the top 1 % after 24 experiments,
+  the default's batch of 5 after 34), the mixture the stronger explorer later (oer_plate_3496).
+- ``etgp-cold`` / ``fastgp-cold-ACQ`` (session 20): the mixture, or its GP alone, re-optimising the GP's
+  hyper-parameters at every refit (``warm_start=False``) instead of after 10 % more data; ``etgp-priorX`` /
+  ``fastgp-priorX-ACQ``: the GP's log-normal prior widths times ``X``. On photo_pce10 the scikit-learn GP
+  (``gp-ei``, no priors, refitted every step) beat our warm-started GP (``fastgp-ei``): which difference is it?
+- ``coldfirst-N`` (session 20): the first ``N`` picks of every round are the log-EI choices of a separate
+  GP (all features, hyper-parameters re-optimised at every refit, the ``fastgp-cold`` of above), the rest
+  the default fantasy batch conditioned on them: on photo_pce10 that GP alone matches GP-ARD-EI.
 - ``keepbest``: the fantasy batch without the kriging-believer update of the incumbent (every pick of a
   round is scored against the measured best; only the variances are conditioned on earlier picks),
   so a round spends more of its picks where the predicted mean is high.
@@ -51,6 +62,7 @@ from matloop.design.surrogate import make_surrogate
 
 START = 10
 WINDOW = 10
+from matloop.design.surrogate import WarmStartGP as _REAL_GP  # noqa: E402  (etgp-cold patches the name in its module)
 
 
 class LocalBatch(Strategy):
@@ -58,9 +70,11 @@ class LocalBatch(Strategy):
 
     def __init__(self, seed: int, n_local: int = 1, fraction: float = 0.02, local_score: str = "mix",
                  global_gp_first: bool = False, name: str = "trust", prequential: str = "",
-                 update_best: bool = True, gate: int = 0, latent_slots: int = 0, stall: int = 0):
+                 update_best: bool = True, gate: int = 0, latent_slots: int = 0, stall: int = 0,
+                 cold_first: int = 0):
         self.seed, self.n_local, self.fraction, self.prequential = seed, n_local, fraction, prequential
         self.gate, self.latent_slots, self.stall = gate, latent_slots, stall
+        self.cold_first = cold_first
         self._kept: dict = {}
         self.update_best = update_best
         self.local_score, self.global_gp_first, self.name = local_score, global_gp_first, name
@@ -89,6 +103,9 @@ class LocalBatch(Strategy):
                 n_latent = 0
         lat = objective.posterior(*latent_posterior(model, Xc)) if n_latent else None
         gpp = objective.posterior(*model.gp_.predict(Xc[:, model.gp_features_], return_std=True))
+        if self.cold_first:  # a GP of its own, hyper-parameters re-optimised at every refit, on every feature
+            cold = _gp_variant(self.seed, False, 1.0).fit(Xm, ym)
+            coldp = objective.posterior(*cold.predict(Xc, return_std=True))
         if self.prequential:
             mix = self._prequential(mix, gpp, Xm, ym, objective)
         ctx = Context(best=objective.best(ym), X_candidates=Xc, X_measured=Xm, rng=rng)
@@ -107,6 +124,8 @@ class LocalBatch(Strategy):
             ratio = gp.ratio()
             use_gp = (t < n_local and self.local_score == "gp") or (t == 0 and self.global_gp_first)
             post = gpp if use_gp else mix
+            if t < self.cold_first:
+                post = coldp
             if n_latent and t >= k - n_latent:  # the last slots: EI on the function's std
                 post = Posterior(mix.mean, lat.std)
             values = np.asarray(acq(Posterior(post.mean, post.std * np.sqrt(ratio)), ctx), float).copy()
@@ -201,8 +220,66 @@ class _Blend:
         return Variant(random_state=seed, w=w, floor=floor, latent=latent)
 
 
+class EarlySwitch(Strategy):
+    """``first`` while fewer than ``n_switch`` results are held, ``then`` afterwards (``early-N-STRATEGY``)."""
+
+    def __init__(self, first: Strategy, then: Strategy, n_switch: int, name: str):
+        self.first, self.then, self.n_switch, self.name = first, then, n_switch, name
+
+    def propose(self, X_measured, y_measured, X_candidates, k, rng, objective):
+        use = self.first if len(y_measured) < self.n_switch else self.then
+        return use.propose(X_measured, y_measured, X_candidates, k, rng, objective)
+
+
+def _gp_variant(seed: int, warm: bool, prior_scale: float):
+    """``WarmStartGP`` with its warm start on or off and its prior widths scaled (``etgp-cold``, ``-priorX``)."""
+    class Variant(_REAL_GP):
+        def _objective(self, theta, Z, t):
+            sd = self._prior_sd
+            self._prior_sd = sd * prior_scale
+            try:
+                return super()._objective(theta, Z, t)
+            finally:
+                self._prior_sd = sd
+
+    return Variant(warm_start=warm, random_state=seed)
+
+
+def _gp_options(tag: str) -> tuple[bool, float]:
+    """``cold`` -> no warm start; ``priorX`` -> prior widths times X."""
+    return (tag != "cold", float(tag[len("prior"):]) if tag.startswith("prior") else 1.0)
+
+
 def make_candidate(name: str, seed: int) -> Strategy | None:
     """``trust-N-F``, ``trustgp-N-F``, ``gpfirst``, ... (module doc); None for any other name."""
+    head, _, tag = name.partition("-")
+    if head in ("etgp", "fastgp") and (tag.split("-")[0] == "cold" or tag.startswith("prior")):
+        from matloop.design import surrogate as sg
+        from matloop.design.simulate import SurrogateStrategy
+
+        tag, _, acq = tag.partition("-")
+        warm, scale = _gp_options(tag)
+        if head == "fastgp":
+            return SurrogateStrategy(lambda: _gp_variant(seed, warm, scale), acquisition=acq or "logei", name=name,
+                                     reuse_model=True)
+
+        class Blend(sg.ForestGPBlend):
+            def fit(self, X, y):
+                real = sg.WarmStartGP
+                sg.WarmStartGP = lambda warm_start, random_state: _gp_variant(seed, warm, scale)
+                try:
+                    return super().fit(X, y)
+                finally:
+                    sg.WarmStartGP = real
+
+        return SurrogateStrategy(lambda: Blend(random_state=seed, warm_start=warm), acquisition="logei", name=name,
+                                 reuse_model=True)
+    if name.startswith("early-"):
+        from matloop.design.simulate import make_strategy
+
+        n, _, first = name[len("early-"):].partition("-")
+        return EarlySwitch(make_strategy(first, seed, batch_method="fantasy"),
+                           make_strategy("default", seed, batch_method="fantasy"), int(n), name)
     if name.startswith("blend-w") or name in ("etgp-floor", "etgp-latent"):  # session 9: surrogate variants
         from matloop.design.simulate import SurrogateStrategy
 
@@ -217,6 +294,8 @@ def make_candidate(name: str, seed: int) -> Strategy | None:
     if name.startswith("latent-"):  # session 9: the last N picks of a round scored on the latent std
         n, _, g = name[len("latent-"):].partition("-s")
         return LocalBatch(seed, n_local=0, name=name, latent_slots=int(n), stall=int(g) if g else 0)
+    if name.startswith("coldfirst-"):  # session 20: the first N picks of a round from a GP refitted every step
+        return LocalBatch(seed, n_local=0, cold_first=int(name.split("-")[1]), name=name)
     if name == "gpfirst":
         return LocalBatch(seed, n_local=0, global_gp_first=True, name=name)
     head, _, rest = name.partition("-")

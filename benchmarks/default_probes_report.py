@@ -39,6 +39,7 @@ def write_md(store: dict, notes: str, results: Path) -> str:
         lines.append("")
     if store.get("batch2"):
         lines += _batch2_lines(store["batch2"])
+        lines += _paired_lines(store["batch2"])
     if store.get("plates"):
         lines += ["## Compositions: the surrogates on both plates (diagnosis only, nothing chosen on it)", "",
                   "Fitted to 50 random compositions; metrics on the rest, mean over seeds. `RMSE best 5 %`: on the "
@@ -134,4 +135,30 @@ def _batch2_lines(runs_by_key: dict) -> list[str]:
         lines.append(f"| {split} | {name} | {cand} | {k} | {','.join(seeds)} | {_mean_se(100 * C[:, -1])} % | "
                      f"{', '.join(f'{v:.0f}' for v in 100 * C[:, -1])} | {100 * C[:, 49].mean():.0f} % | "
                      f"{np.mean(n50):.1f} |")
+    return [*lines, ""]
+
+
+def _paired_lines(runs_by_key: dict) -> list[str]:
+    """Every candidate against the default's batch of 5 on the same set and seeds (session 20's measure):
+    AUC = mean share of the top set found over the whole budget (points; positive = better), and the
+    difference in experiments to half the top set (negative = better)."""
+    lines = ["## Paired against the default's batch of 5 (same set, same seeds)", "",
+             "AUC: mean share of the top set found over the 100 experiments, candidate minus default (points, "
+             "mean ± standard error over the shared seeds); n50: experiments to half the top set, candidate minus "
+             "default (101 when not reached).", "",
+             "| split | set | candidate | k | shared seeds | AUC | n50 |", "|---|---|---|---|---|---|---|"]
+    for key in sorted(runs_by_key, key=lambda k: (k.split("|")[0] != "tuning", k)):
+        split, name, cand, k = key.split("|")
+        ref = runs_by_key.get(f"{split}|{name}|default|5")
+        if ref is None or (cand, k) == ("default", "5"):
+            continue
+        seeds = sorted(set(runs_by_key[key]) & set(ref), key=int)
+        if not seeds:
+            continue
+        A = np.array([runs_by_key[key][s] for s in seeds], dtype=float)
+        B = np.array([ref[s] for s in seeds], dtype=float)
+        half = [(101 if isinstance(a, str) else a) - (101 if isinstance(b, str) else b)
+                for a, b in ((_to(x, 0.5, 100), _to(y, 0.5, 100)) for x, y in zip(A, B, strict=True))]
+        lines.append(f"| {split} | {name} | {cand} | {k} | {len(seeds)} | {_mean_se(100 * (A.mean(1) - B.mean(1)))} | "
+                     f"{_mean_se(half)} |")
     return [*lines, ""]

@@ -20,6 +20,12 @@ def _to(curve, level: float, budget: int):
     return int(hit[0] + 1) if len(hit) else f">{budget}"
 
 
+def _n_to(curve, level: float, budget: int) -> int:
+    """Experiments to reach ``level``, or ``budget + 1`` when never reached (for averages and differences)."""
+    hit = _to(curve, level, budget)
+    return budget + 1 if isinstance(hit, str) else hit
+
+
 def write_md(store: dict, notes: str, results: Path) -> str:
     import campaign_prior as cp
 
@@ -130,8 +136,7 @@ def _batch2_lines(runs_by_key: dict) -> list[str]:
         runs = runs_by_key[key]
         seeds = sorted(runs, key=int)
         C = np.array([runs[s] for s in seeds], dtype=float)
-        n50 = [_to(c, 0.5, 100) for c in C]
-        n50 = [101 if isinstance(v, str) else v for v in n50]
+        n50 = [_n_to(c, 0.5, 100) for c in C]
         lines.append(f"| {split} | {name} | {cand} | {k} | {','.join(seeds)} | {_mean_se(100 * C[:, -1])} % | "
                      f"{', '.join(f'{v:.0f}' for v in 100 * C[:, -1])} | {100 * C[:, 49].mean():.0f} % | "
                      f"{np.mean(n50):.1f} |")
@@ -157,8 +162,7 @@ def _paired_lines(runs_by_key: dict) -> list[str]:
             continue
         A = np.array([runs_by_key[key][s] for s in seeds], dtype=float)
         B = np.array([ref[s] for s in seeds], dtype=float)
-        half = [(101 if isinstance(a, str) else a) - (101 if isinstance(b, str) else b)
-                for a, b in ((_to(x, 0.5, 100), _to(y, 0.5, 100)) for x, y in zip(A, B, strict=True))]
+        half = [_n_to(x, 0.5, 100) - _n_to(y, 0.5, 100) for x, y in zip(A, B, strict=True)]
         lines.append(f"| {split} | {name} | {cand} | {k} | {len(seeds)} | {_mean_se(100 * (A.mean(1) - B.mean(1)))} | "
                      f"{_mean_se(half)} |")
     return [*lines, ""]

@@ -105,21 +105,43 @@ def write_md(store: dict, notes: str, results: Path) -> str:
                   "Fraction of the pool's hypervolume (reference 10 % of the pool's range below its worst value), "
                   "5 random initial experiments; mean curve over the listed seeds; `to 90 %`: first n where the "
                   "mean curve reaches 0.9.", "",
-                  "| split | set | strategy | seeds | n=20 | n=30 | n=40 | n=60 | to 90 % (mean curve) | per seed to 90 % |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| split | set | strategy | seeds | n=20 | n=30 | n=40 | n=60 | n=100 | n=160 | n=200 | to 90 % (mean curve) "
+                  "| per seed to 90 % |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for key, runs in store["multi"].items():
             split, label, batch, strategy = key.split("|")
             seeds = sorted(runs, key=int)
             budget = min(len(runs[s]) for s in seeds)
             C = np.array([runs[s][:budget] for s in seeds])
             mean = C.mean(axis=0)
-            at = [f"{mean[n - 1]:.3f}" if n <= budget else "-" for n in (20, 30, 40, 60)]
+            at = [f"{mean[n - 1]:.3f}" if n <= budget else "-" for n in (20, 30, 40, 60, 100, 160, 200)]
             lines.append(f"| {split} | {label} | {strategy} | {','.join(seeds)} | {' | '.join(at)} | "
                          f"{_to(mean, 0.9, budget)} | {', '.join(str(_to(c, 0.9, budget)) for c in C)} |")
-        lines.append("")
+        lines += ["", *_multi_paired_lines(store["multi"]), ""]
     text = "\n".join(lines) + notes
     (results / "default_probes.md").write_text(text)
     return text
+
+
+def _multi_paired_lines(runs_by_key: dict) -> list[str]:
+    """Our default (``ehvi``) against BoTorch qLogNEHVI on the seeds both ran, per set and budget: experiments
+    to 90 % of the pool's hypervolume (budget + 1 when never reached) and the hypervolume share at the end."""
+    lines = []
+    for key, ours in runs_by_key.items():
+        split, label, batch, strategy = key.split("|")
+        peer = runs_by_key.get(f"{split}|{label}|{batch}|botorch")
+        seeds = sorted(set(ours) & set(peer or {}), key=int)
+        if strategy != "ehvi" or len(seeds) < 2:
+            continue
+        budget = min(len(r[s]) for r in (ours, peer) for s in seeds)
+        n90 = np.array([[_n_to(r[s][:budget], 0.9, budget) for s in seeds] for r in (ours, peer)])
+        end = np.array([[r[s][budget - 1] for s in seeds] for r in (ours, peer)])
+        lines.append(f"- {split} {label}, {batch}, {len(seeds)} seeds ({','.join(seeds)}), to {budget} experiments: "
+                     f"to 90 % ours {n90[0].mean():.1f} vs BoTorch {n90[1].mean():.1f} (paired "
+                     f"{_mean_se(n90[0] - n90[1])}; fewer on {int((n90[0] < n90[1]).sum())}, more on "
+                     f"{int((n90[0] > n90[1]).sum())}); share at {budget}: {end[0].mean():.3f} vs {end[1].mean():.3f} "
+                     f"(paired {_mean_se(100 * (end[0] - end[1]))} points)")
+    return ["Paired, ours minus BoTorch on the seeds both ran (never reached = budget + 1):", "", *lines] if lines else []
 
 
 def _batch2_lines(runs_by_key: dict) -> list[str]:
@@ -143,26 +165,55 @@ def _batch2_lines(runs_by_key: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _held_out_references() -> dict:
+    """``set|strategy|k`` -> {seed: curve} from ``batch_penalty.json`` (every held-out split merged), so
+    that a candidate run on held-out seeds is paired with the default and GP-ARD-EI measured there."""
+    import batch_penalty as bp
+
+    if not bp.JSON_PATH.exists():
+        return {}
+    refs: dict = {}
+    for key, e in json.loads(bp.JSON_PATH.read_text()).items():
+        split, rest = key.split("|", 1)
+        if split.startswith("held-out"):
+            for seed, curve in zip(e["seeds"], e["curves"], strict=True):
+                refs.setdefault(rest, {}).setdefault(str(seed), curve)
+    return refs
+
+
 def _paired_lines(runs_by_key: dict) -> list[str]:
     """Every candidate against the default's batch of 5 on the same set and seeds (session 20's measure):
     AUC = mean share of the top set found over the whole budget (points; positive = better), and the
-    difference in experiments to half the top set (negative = better)."""
+    difference in experiments to half the top set (negative = better). Held-out candidates are also
+    paired with sequential GP-ARD-EI; their references come from ``batch_penalty.json`` when this store
+    has none, and every curve is cut to the set's budget there (50 on the small Olympus pools)."""
+    import batch_penalty as bp
+
     lines = ["## Paired against the default's batch of 5 (same set, same seeds)", "",
-             "AUC: mean share of the top set found over the 100 experiments, candidate minus default (points, "
-             "mean ± standard error over the shared seeds); n50: experiments to half the top set, candidate minus "
-             "default (101 when not reached).", "",
-             "| split | set | candidate | k | shared seeds | AUC | n50 |", "|---|---|---|---|---|---|---|"]
+             "AUC: mean share of the top set found over the set's budget (100 experiments; 50 on fullerenes, suzuki "
+             "and colors_bob), candidate minus reference (points, mean ± standard error over the shared seeds); n50: "
+             "experiments to half the top set, candidate minus reference (budget + 1 when not reached). Held-out "
+             "references not run in this store are `batch_penalty.json`'s runs on the same seeds.", "",
+             "| split | set | candidate | k | reference | shared seeds | AUC | n50 |",
+             "|---|---|---|---|---|---|---|---|"]
+    held_out = _held_out_references()
     for key in sorted(runs_by_key, key=lambda k: (k.split("|")[0] != "tuning", k)):
         split, name, cand, k = key.split("|")
-        ref = runs_by_key.get(f"{split}|{name}|default|5")
-        if ref is None or (cand, k) == ("default", "5"):
-            continue
-        seeds = sorted(set(runs_by_key[key]) & set(ref), key=int)
-        if not seeds:
-            continue
-        A = np.array([runs_by_key[key][s] for s in seeds], dtype=float)
-        B = np.array([ref[s] for s in seeds], dtype=float)
-        half = [_n_to(x, 0.5, 100) - _n_to(y, 0.5, 100) for x, y in zip(A, B, strict=True)]
-        lines.append(f"| {split} | {name} | {cand} | {k} | {len(seeds)} | {_mean_se(100 * (A.mean(1) - B.mean(1)))} | "
-                     f"{_mean_se(half)} |")
+        budget = bp.SETS[name][3] if name in bp.SETS else 100
+        refs = [("default", "5")] + ([("gp-ei", "1")] if split == "held-out" else [])
+        for ref_name, ref_k in refs:
+            if (cand, k) == (ref_name, ref_k):
+                continue
+            ref = runs_by_key.get(f"{split}|{name}|{ref_name}|{ref_k}")
+            if ref is None and split == "held-out":
+                ref = held_out.get(f"{name}|{ref_name}|{ref_k}")
+            seeds = sorted(set(runs_by_key[key]) & set(ref or {}), key=int)
+            if not seeds:
+                continue
+            A = np.array([runs_by_key[key][s][:budget] for s in seeds], dtype=float)
+            B = np.array([ref[s][:budget] for s in seeds], dtype=float)
+            half = [_n_to(x, 0.5, budget) - _n_to(y, 0.5, budget) for x, y in zip(A, B, strict=True)]
+            label = "default k = 5" if ref_name == "default" else "GP-ARD-EI k = 1"
+            lines.append(f"| {split} | {name} | {cand} | {k} | {label} | {len(seeds)} | "
+                         f"{_mean_se(100 * (A.mean(1) - B.mean(1)))} | {_mean_se(half)} |")
     return [*lines, ""]

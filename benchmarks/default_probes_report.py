@@ -189,7 +189,7 @@ def _paired_lines(runs_by_key: dict) -> list[str]:
     has none, and every curve is cut to the set's budget there (50 on the small Olympus pools)."""
     import batch_penalty as bp
 
-    lines = ["## Paired against the default's batch of 5 (same set, same seeds)", "",
+    lines = ["## Paired against the default's batch of 5 and, held out, sequential GP-ARD-EI (same set, same seeds)", "",
              "AUC: mean share of the top set found over the set's budget (100 experiments; 50 on fullerenes, suzuki "
              "and colors_bob), candidate minus reference (points, mean ± standard error over the shared seeds); n50: "
              "experiments to half the top set, candidate minus reference (budget + 1 when not reached). Held-out "

@@ -175,14 +175,20 @@ def _key(entry: dict) -> str:
     return f"{entry['split']}|{entry['set']}|{entry['strategy']}|{entry['batch']}"
 
 
+def experiments_to(curve, level: float) -> int:
+    """Experiments until ``curve`` (the share found after 1, 2, ... experiments) first reaches ``level``;
+    its length + 1 when it never does, so that runs can be averaged and paired."""
+    hit = np.flatnonzero(np.asarray(curve, dtype=float) >= level - 1e-9)
+    return int(hit[0] + 1) if len(hit) else len(curve) + 1
+
+
 def _stats(entry: dict) -> dict:
     """Top% at the budget and experiments to 50% / 100% (mean and standard error over seeds)."""
     C = np.asarray(entry["curves"], dtype=float)
     budget = C.shape[1]
     out = {"final": (float(C[:, -1].mean()), float(C[:, -1].std(ddof=1) / np.sqrt(len(C))) if len(C) > 1 else 0.0)}
     for level in (0.5, 1.0):
-        n = np.array([np.flatnonzero(c >= level - 1e-9)[0] + 1 if (c >= level - 1e-9).any() else budget + 1
-                      for c in C], dtype=float)
+        n = np.array([experiments_to(c, level) for c in C], dtype=float)
         out[f"n{int(level * 100)}"] = (float(n.mean()), float(n.std(ddof=1) / np.sqrt(len(n))) if len(n) > 1 else 0.0,
                                        int((n <= budget).sum()), len(n))
     for at in (25, 50):

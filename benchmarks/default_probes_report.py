@@ -20,12 +20,6 @@ def _to(curve, level: float, budget: int):
     return int(hit[0] + 1) if len(hit) else f">{budget}"
 
 
-def _n_to(curve, level: float, budget: int) -> int:
-    """Experiments to reach ``level``, or ``budget + 1`` when never reached (for averages and differences)."""
-    hit = _to(curve, level, budget)
-    return budget + 1 if isinstance(hit, str) else hit
-
-
 def write_md(store: dict, notes: str, results: Path) -> str:
     import campaign_prior as cp
 
@@ -126,6 +120,8 @@ def write_md(store: dict, notes: str, results: Path) -> str:
 def _multi_paired_lines(runs_by_key: dict) -> list[str]:
     """Our default (``ehvi``) against BoTorch qLogNEHVI on the seeds both ran, per set and budget: experiments
     to 90 % of the pool's hypervolume (budget + 1 when never reached) and the hypervolume share at the end."""
+    from batch_penalty import experiments_to
+
     lines = []
     for key, ours in runs_by_key.items():
         split, label, batch, strategy = key.split("|")
@@ -134,7 +130,7 @@ def _multi_paired_lines(runs_by_key: dict) -> list[str]:
         if strategy != "ehvi" or len(seeds) < 2:
             continue
         budget = min(len(r[s]) for r in (ours, peer) for s in seeds)
-        n90 = np.array([[_n_to(r[s][:budget], 0.9, budget) for s in seeds] for r in (ours, peer)])
+        n90 = np.array([[experiments_to(r[s][:budget], 0.9) for s in seeds] for r in (ours, peer)])
         end = np.array([[r[s][budget - 1] for s in seeds] for r in (ours, peer)])
         lines.append(f"- {split} {label}, {batch}, {len(seeds)} seeds ({','.join(seeds)}), to {budget} experiments: "
                      f"to 90 % ours {n90[0].mean():.1f} vs BoTorch {n90[1].mean():.1f} (paired "
@@ -146,6 +142,8 @@ def _multi_paired_lines(runs_by_key: dict) -> list[str]:
 
 def _batch2_lines(runs_by_key: dict) -> list[str]:
     """Target (a), second round: the candidates of ``batch_candidates.py`` on several sets (full curves)."""
+    from batch_penalty import experiments_to
+
     lines = ["## Compositions and process sets (target a, second round): local-exploitation candidates", "",
              "Candidates of `benchmarks/batch_candidates.py` (what each is: its docstring), as `batch_penalty.py` "
              "(2 random initial experiments, budget 100). Top% @100: share of the set's top set (best 1 % of a "
@@ -158,7 +156,7 @@ def _batch2_lines(runs_by_key: dict) -> list[str]:
         runs = runs_by_key[key]
         seeds = sorted(runs, key=int)
         C = np.array([runs[s] for s in seeds], dtype=float)
-        n50 = [_n_to(c, 0.5, 100) for c in C]
+        n50 = [experiments_to(c, 0.5) for c in C]
         lines.append(f"| {split} | {name} | {cand} | {k} | {','.join(seeds)} | {_mean_se(100 * C[:, -1])} % | "
                      f"{', '.join(f'{v:.0f}' for v in 100 * C[:, -1])} | {100 * C[:, 49].mean():.0f} % | "
                      f"{np.mean(n50):.1f} |")
@@ -212,7 +210,7 @@ def _paired_lines(runs_by_key: dict) -> list[str]:
                 continue
             A = np.array([runs_by_key[key][s][:budget] for s in seeds], dtype=float)
             B = np.array([ref[s][:budget] for s in seeds], dtype=float)
-            half = [_n_to(x, 0.5, budget) - _n_to(y, 0.5, budget) for x, y in zip(A, B, strict=True)]
+            half = [bp.experiments_to(x, 0.5) - bp.experiments_to(y, 0.5) for x, y in zip(A, B, strict=True)]
             label = "default k = 5" if ref_name == "default" else "GP-ARD-EI k = 1"
             lines.append(f"| {split} | {name} | {cand} | {k} | {label} | {len(seeds)} | "
                          f"{_mean_se(100 * (A.mean(1) - B.mean(1)))} | {_mean_se(half)} |")

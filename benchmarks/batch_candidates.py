@@ -44,6 +44,11 @@ covariance) with one change:
 - ``coldfirst-N`` (session 20): the first ``N`` picks of every round are the log-EI choices of a separate
   GP (all features, hyper-parameters re-optimised at every refit, the ``fastgp-cold`` of above), the rest
   the default fantasy batch conditioned on them: on photo_pce10 that GP alone matches GP-ARD-EI.
+- ``mixfeat`` (session 22): the default on the inputs plus mixture-presence features where a group of at
+  least 3 non-negative columns sums to the same total in every row and some of them are exactly 0: one
+  0/1 indicator per such column (component present) and the number of components present. The pool of
+  photo_pce10 holds its best on the simplex's binary edges (10 of its 11 best, 5.6 % of the pool); a GP
+  on loadings sees no difference between a component at 0 and at 0.05, a mixture scientist does.
 - ``keepbest``: the fantasy batch without the kriging-believer update of the incumbent (every pick of a
   round is scored against the measured best; only the variances are conditioned on earlier picks),
   so a round spends more of its picks where the predicted mean is high.
@@ -231,6 +236,42 @@ class EarlySwitch(Strategy):
         return use.propose(X_measured, y_measured, X_candidates, k, rng, objective)
 
 
+def mixture_presence(X: np.ndarray) -> np.ndarray | None:
+    """Presence indicators and the number of components present for the mixture columns of ``X`` (None
+    when there are none). Mixture columns: at least 3 whose (possibly standardised) values are
+    linearly dependent with coefficients of one sign (a constant row sum of the raw loadings); a
+    component is absent where its column is at its minimum (a loading of 0), and some rows must have one."""
+    span = X.max(axis=0) - X.min(axis=0)
+    cols = np.flatnonzero(span > 0)
+    if len(cols) < 3:
+        return None
+    Z = X[:, cols] - X[:, cols].mean(axis=0)
+    _, sv, vt = np.linalg.svd(Z, full_matrices=False)
+    v = vt[-1]
+    if sv[-1] > 1e-3 * sv[0] or not ((v > 1e-6).all() or (v < -1e-6).all()):
+        return None
+    absent = np.isclose(X[:, cols], X[:, cols].min(axis=0), rtol=0, atol=1e-9 * span[cols])
+    if not absent.any():
+        return None
+    present = (~absent).astype(float)
+    return np.column_stack([present, present.sum(axis=1)])
+
+
+class MixtureFeatures(Strategy):
+    """``inner`` on the inputs plus :func:`mixture_presence` features (``mixfeat``)."""
+
+    def __init__(self, inner: Strategy, name: str):
+        self.inner, self.name = inner, name
+
+    def propose(self, X_measured, y_measured, X_candidates, k, rng, objective):
+        X = np.vstack([X_measured, X_candidates])
+        extra = mixture_presence(X)
+        if extra is not None:
+            X = np.hstack([X, extra])
+        n = len(X_measured)
+        return self.inner.propose(X[:n], y_measured, X[n:], k, rng, objective)
+
+
 def _gp_variant(seed: int, warm: bool, prior_scale: float):
     """``WarmStartGP`` with its warm start on or off and its prior widths scaled (``etgp-cold``, ``-priorX``)."""
     class Variant(_REAL_GP):
@@ -274,6 +315,11 @@ def make_candidate(name: str, seed: int) -> Strategy | None:
 
         return SurrogateStrategy(lambda: Blend(random_state=seed, warm_start=warm), acquisition="logei", name=name,
                                  reuse_model=True)
+    if name in ("mixfeat", "mixfeat-gp-ei"):
+        from matloop.design.simulate import make_strategy
+
+        return MixtureFeatures(make_strategy("default" if name == "mixfeat" else "gp-ei", seed,
+                                             batch_method="fantasy"), name)
     if name.startswith("early-"):
         from matloop.design.simulate import make_strategy
 

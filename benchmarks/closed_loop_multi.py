@@ -200,19 +200,24 @@ def to90(curve: np.ndarray, budget: int):
     return int(hit[0]) + 1 if len(hit) else f">{budget}"
 
 
+def _dye_pool(n_measured: int, seed: int):
+    """dye_lasers with its goals blanked except on ``n_measured`` random rows: (dataset, goals, frame)."""
+    ds = load("dye_lasers")
+    goals = [Goal(c, d) for c, d in ds.direction.items()]
+    frame = ds.frame.copy()
+    blank = np.ones(len(frame), dtype=bool)
+    blank[np.random.default_rng(seed).choice(len(frame), n_measured, replace=False)] = False
+    frame.loc[blank, [g.column for g in goals]] = np.nan
+    return ds, goals, frame
+
+
 def time_suggestion(n_measured: int = 50, batch: int = 5, repeats: int = 2) -> dict:
     """Wall-clock of one 3-goal suggestion on the whole dye_lasers pool (encoding included)."""
     from matloop.design.multi_suggest import suggest_multi
 
     times, cpu = [], []
     for r in range(repeats):
-        ds = load("dye_lasers")
-        goals = [Goal(c, d) for c, d in ds.direction.items()]
-        frame = ds.frame.copy()
-        keep = np.random.default_rng(r).choice(len(frame), n_measured, replace=False)
-        blank = np.ones(len(frame), dtype=bool)
-        blank[keep] = False
-        frame.loc[blank, [g.column for g in goals]] = np.nan
+        ds, goals, frame = _dye_pool(n_measured, r)
         ds.frame = frame
         t0, c0 = time.perf_counter(), time.process_time()
         suggest_multi(ds, goals, batch=batch)
@@ -229,13 +234,7 @@ def time_cli_suggestion(n_measured: int = 50, batch: int = 5, repeats: int = 2) 
     import subprocess
     import tempfile
 
-    ds = load("dye_lasers")
-    goals = [Goal(c, d) for c, d in ds.direction.items()]
-    frame = ds.frame.copy()
-    keep = np.random.default_rng(0).choice(len(frame), n_measured, replace=False)
-    blank = np.ones(len(frame), dtype=bool)
-    blank[keep] = False
-    frame.loc[blank, [g.column for g in goals]] = np.nan
+    _, goals, frame = _dye_pool(n_measured, 0)
     cmd = [sys.executable, "-m", "matloop.cli.main", "suggest", "pool.csv",
            *[a for g in goals for a in ("--goal", g.text())], "--batch", str(batch), "-o", "next.csv"]
     times, cpu = [], []
@@ -357,20 +356,16 @@ def write_md(result: dict, out: str = "closed_loop_multi") -> None:
         at = [f"{m[i - 1]:.3f}" if len(m) >= i else "" for i in (10, 20, 30)]
         lines.append(f"| {name} | {batch[5:]} | {strategy} | {' | '.join(at)} | {m[-1]:.3f} | {_to(m, 0.75)} | {r['to90']} | "
                      f"{', '.join(map(str, r['to90_per_seed']))} | {np.mean(r['seconds']):.0f} |")
-    if "timing" in result:
-        t = result["timing"]
-        lines += ["", f"One suggestion, {t['goals']} goals, batch {t['batch']}, {t['measured']} measured rows, "
-                      f"pool of {t['pool']} (dye_lasers, encoding included): best of {len(t['seconds'])} "
-                      f"{t['best_seconds']:.2f} s wall (all: {', '.join(f'{s:.2f}' for s in t['seconds'])} s; "
-                      f"load average {t['load_average']:.1f} on the shared 2-core machine), CPU time of the "
-                      f"process {', '.join(f'{s:.2f}' for s in t.get('cpu_seconds', []))} s. Target < 10 s."]
-    if "timing_cli" in result:
-        t = result["timing_cli"]
-        lines += ["", f"The same from the command line, a fresh process each time (start-up, imports, reading the "
-                      f"table, encoding, writing the {t['rows_written']} rows included): `{t['command']}` on a "
-                      f"{t['pool']}-row table with {t['measured']} rows measured: best of {len(t['seconds'])} "
-                      f"{t['best_seconds']:.2f} s wall (all: {', '.join(f'{s:.2f}' for s in t['seconds'])} s; CPU "
-                      f"{', '.join(f'{s:.2f}' for s in t['cpu_seconds'])} s; load average {t['load_average']:.1f})."]
+    for key, what in (("timing", "(dye_lasers, encoding included)"),
+                      ("timing_cli", "from the command line, a fresh process each time (start-up, imports, "
+                                     "reading, encoding, writing included)")):
+        if key in result:
+            t = result[key]
+            lines += ["", f"One suggestion, 3 goals, batch {t['batch']}, {t['measured']} measured rows, pool of "
+                          f"{t['pool']} {what}{': `' + t['command'] + '`' if 'command' in t else ''}: best of "
+                          f"{len(t['seconds'])} {t['best_seconds']:.2f} s wall (all: "
+                          f"{', '.join(f'{x:.2f}' for x in t['seconds'])} s; load average {t['load_average']:.1f}), "
+                          f"CPU time {', '.join(f'{x:.2f}' for x in t.get('cpu_seconds', []))} s. Target < 10 s."]
     for name, rows in result.get("joint", {}).items():
         lines += ["", f"Joint model check on {name} (40 training rows, 3 seeds; held-out RMSE / std and NLL "
                       "in units of the goal's std, lower is better):", "",

@@ -44,8 +44,8 @@ covariance) with one change:
 - ``coldfirst-N`` (session 20): the first ``N`` picks of every round are the log-EI choices of a separate
   GP (all features, hyper-parameters re-optimised at every refit, the ``fastgp-cold`` of above), the rest
   the default fantasy batch conditioned on them: on photo_pce10 that GP alone matches GP-ARD-EI.
-- ``mixfeat`` (session 22): the default on the inputs plus mixture-presence features where a group of at
-  least 3 non-negative columns sums to the same total in every row and some of them are exactly 0: one
+- ``mixfeat`` (session 22): the default on the inputs plus mixture-presence features where the inputs
+  are loadings (at least 3 columns summing to the same total in every row, some of them exactly 0): one
   0/1 indicator per such column (component present) and the number of components present. The pool of
   photo_pce10 holds its best on the simplex's binary edges (10 of its 11 best, 5.6 % of the pool); a GP
   on loadings sees no difference between a component at 0 and at 0.05, a mixture scientist does.
@@ -238,9 +238,10 @@ class EarlySwitch(Strategy):
 
 def mixture_presence(X: np.ndarray) -> np.ndarray | None:
     """Presence indicators and the number of components present for the mixture columns of ``X`` (None
-    when there are none). Mixture columns: at least 3 whose (possibly standardised) values are
-    linearly dependent with coefficients of one sign (a constant row sum of the raw loadings); a
-    component is absent where its column is at its minimum (a loading of 0), and some rows must have one."""
+    when there are none). Mixture: the varying columns of ``X``, all of them and at least 3, are linearly
+    dependent with coefficients of one sign (a constant row sum of the raw loadings, so standardised
+    inputs work too); a component is absent where its column is at its minimum (a loading of 0), and
+    some rows must have one. A pool with a process column beside its loadings gets no features."""
     span = X.max(axis=0) - X.min(axis=0)
     cols = np.flatnonzero(span > 0)
     if len(cols) < 3:
@@ -315,11 +316,10 @@ def make_candidate(name: str, seed: int) -> Strategy | None:
 
         return SurrogateStrategy(lambda: Blend(random_state=seed, warm_start=warm), acquisition="logei", name=name,
                                  reuse_model=True)
-    if name in ("mixfeat", "mixfeat-gp-ei"):
+    if name == "mixfeat":
         from matloop.design.simulate import make_strategy
 
-        return MixtureFeatures(make_strategy("default" if name == "mixfeat" else "gp-ei", seed,
-                                             batch_method="fantasy"), name)
+        return MixtureFeatures(make_strategy("default", seed, batch_method="fantasy"), name)
     if name.startswith("early-"):
         from matloop.design.simulate import make_strategy
 

@@ -16,7 +16,7 @@ functions, since none of these variants is shipped:
 - ``history (focus Q)`` (session 22): the shipped method (safeguard margin 0.1), but every batch, the
   first included, is chosen among the candidates the history ranks in its best ``Q`` of the pool
   (its ``Q``-quantile of predicted overpotential over the whole plate): 18 of 3496's 22 best lie in
-  the history's best 20 %, all 22 of 3851's (``default_probes.py`` history knowledge); ``(focus Q
+  the history's best 20 %, all 22 of 3851's (``default_probes.py --part history-knowledge``); ``(focus Q
   rho)``: the first batch over the whole pool, then the focus only while the history's prediction
   and the campaign's results are rank-correlated (Spearman > 0, one-sided p < 0.05, from 8 results on);
 - ``bad history (...)``: the same with the history's values shuffled.

@@ -283,20 +283,23 @@ def history_run(camp: str, hist: str, arm: str, seed: int, budget: int = 100, ba
 
 
 def history_knowledge() -> None:
-    """How the history model's prediction ranks the campaign plate (real and shuffled history)."""
+    """How the history model's prediction ranks each campaign plate (real and shuffled history): Spearman,
+    the percentiles of the plate's best 1 % under it, and how many of them lie in its best 5-30 %."""
     import campaign_prior as cp
     from scipy.stats import spearmanr
 
     from matloop.design.history import HistoryPrior
-    frame, params, _, _ = cp._averaged("oer_plate_3496", [cp.TARGET])
-    y, (hframe, _, _, _) = frame[cp.TARGET].to_numpy(float), cp._averaged("oer_plate_3851", [cp.TARGET])
-    for shuffled in (False, True):
-        if shuffled:
-            hframe[cp.TARGET] = np.random.default_rng(0).permutation(hframe[cp.TARGET].to_numpy())
-        h = HistoryPrior(params, cp.TARGET, 0).fit([(hframe, "oer_plate_3851")]).predict(frame)
-        pct = np.sort(np.argsort(np.argsort(h))[np.argsort(y)[:22]]) / len(y) * 100
-        _save("history_knowledge", "shuffled" if shuffled else "real", 0,
-              {"spearman": float(spearmanr(h, y)[0]), "best1_percentiles_under_h": np.round(pct, 1).tolist()})
+    for camp, hist in cp.PLATES:
+        frame, params, _, _ = cp._averaged(camp, [cp.TARGET])
+        y, (hframe, _, _, _) = frame[cp.TARGET].to_numpy(float), cp._averaged(hist, [cp.TARGET])
+        for shuffled in (False, True):
+            if shuffled:
+                hframe[cp.TARGET] = np.random.default_rng(0).permutation(hframe[cp.TARGET].to_numpy())
+            h = HistoryPrior(params, cp.TARGET, 0).fit([(hframe, hist)]).predict(frame)
+            rank = np.argsort(np.argsort(h))[np.argsort(y)[: int(np.ceil(0.01 * len(y)))]] / len(y)
+            _save("history_knowledge", f"{camp} ({'shuffled' if shuffled else 'real'})", 0,
+                  {"spearman": float(spearmanr(h, y)[0]), "best1_percentiles_under_h": np.round(np.sort(rank) * 100, 1).tolist(),
+                   "best1_within": {f"{q:g}": int((rank < q).sum()) for q in (0.05, 0.1, 0.2, 0.3)}})
 
 
 def history_part(arms, seeds) -> None:
@@ -423,7 +426,8 @@ NOTES_PATH = RESULTS / "default_probes_notes.md"
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=("batch", "batch2", "plates", "history", "multi", "multi-models"))
+    ap.add_argument("--part", choices=("batch", "batch2", "plates", "history", "history-knowledge", "multi",
+                                       "multi-models"))
     ap.add_argument("--sets", nargs="+", default=["oer_plate_3496"], help="sets of --part batch2 (batch_penalty keys)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     ap.add_argument("--strategies", nargs="+", default=["default", "blend-w0.75", "hedge", "fastgp-logei"])
@@ -447,6 +451,8 @@ def main(argv=None) -> None:
                 plates_part(args.seeds)
             elif args.part == "history":
                 history_part(args.arms, args.seeds)
+            elif args.part == "history-knowledge":
+                history_knowledge()
             elif args.part == "multi-models":
                 multi_models_part(args.set, args.seeds)
             else:

@@ -86,9 +86,11 @@ def write_md(store: dict, notes: str, results: Path) -> str:
         lines += [""] if store.get("history_knowledge") else []
         for arm, runs in store.get("history_knowledge", {}).items():
             r = runs["0"]
+            within = "; of them in its best " + ", ".join(f"{100 * float(q):g} %: {n}" for q, n in
+                                                         r["best1_within"].items()) if "best1_within" in r else ""
             lines.append(f"- {arm} history: Spearman {r['spearman']:.2f} between its prediction and the campaign "
                          f"plate; percentiles of the plate's best 1 % under it: "
-                         f"{', '.join(f'{v:g}' for v in r['best1_percentiles_under_h'])}")
+                         f"{', '.join(f'{v:g}' for v in r['best1_percentiles_under_h'])}{within}")
         lines.append("")
     if store.get("multi_models"):
         lines += ["## Several goals: each goal's surrogate from 30 random rows (diagnosis)", "",

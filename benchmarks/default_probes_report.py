@@ -66,23 +66,19 @@ def write_md(store: dict, notes: str, results: Path) -> str:
                   "10-25); 'vs cold' compares with the cold start on the arm's own seeds "
                   "(`campaign_prior_tuning.json` holds the cold runs of seeds 0-9).", "",
                   "| arm | seeds | to half (mean) | per seed | vs cold (same seeds) |", "|---|---|---|---|---|"]
-        rows = {a: shipped.get(f"oer_plate_3496|oer_plate_3851|{a}", {}) for a in ("cold", "history", "bad history")}
-        rows["history"] = {s: r for s, r in rows["history"].items() if int(s) >= 10}
-        rows["bad history"] = {s: r for s, r in rows["bad history"].items() if int(s) >= 10}
+        cold = shipped.get("oer_plate_3496|oer_plate_3851|cold", {})  # every seed, for the pairing
+        rows = {a: {s: r for s, r in shipped.get(f"oer_plate_3496|oer_plate_3851|{a}", {}).items() if int(s) >= 10}
+                for a in ("cold", "history", "bad history")}  # the shipped arms: held-out seeds only
         rows.update({key.split("|", 1)[1]: runs for key, runs in store["history"].items()})
-        cold = rows.get("cold") or {}
-        rows["cold"] = {s: r for s, r in cold.items() if int(s) >= 10}
         for arm, runs in rows.items():
             if not runs:
                 continue
-            seeds = sorted(runs, key=int)
-            halves = [cp._to_half(runs[s]) for s in seeds]
-            paired = [s for s in seeds if s in cold]
+            half = {s: cp._to_half(runs[s]) for s in sorted(runs, key=int)}
+            paired = [s for s in half if s in cold]
             base = np.mean([cp._to_half(cold[s]) for s in paired]) if paired else None
-            vs = (f"{100 * (np.mean([cp._to_half(runs[s]) for s in paired]) / base - 1):+.0f} %"
-                  if base and arm != "cold" else "")
-            lines.append(f"| {arm} | {','.join(seeds)} | {np.mean(halves):.1f} | "
-                         f"{', '.join(map(str, halves))} | {vs} |")
+            vs = f"{100 * (np.mean([half[s] for s in paired]) / base - 1):+.0f} %" if base and arm != "cold" else ""
+            lines.append(f"| {arm} | {','.join(half)} | {np.mean(list(half.values())):.1f} | "
+                         f"{', '.join(map(str, half.values()))} | {vs} |")
         lines += [""] if store.get("history_knowledge") else []
         for arm, runs in store.get("history_knowledge", {}).items():
             r = runs["0"]

@@ -87,10 +87,11 @@ def test_campaign_with_goals(redox, capsys, tmp_path):
     results.to_csv(tmp_path / "results.csv", index=False)
     capsys.readouterr()
     assert main(["campaign", "record", "redox", str(tmp_path / "results.csv"), "--db", db]) == 0
-    assert "recorded 8 new measurements" in capsys.readouterr().out
+    assert "recorded 8 new measurements (3 experiments, one measurement per goal)" in capsys.readouterr().out
     assert main(["campaign", "status", "redox", "--db", db]) == 0
     status = capsys.readouterr().out
     assert "measured:     27 candidates" in status and "front 1:" in status
+    assert "3 results recorded since" in status  # three result rows, eight goal values
     report = tmp_path / "report.html"
     assert main(["campaign", "report", "redox", "-o", str(report), "--db", db, "-q"]) == 0
     assert "Pareto fronts, pairwise" in report.read_text()
@@ -133,3 +134,44 @@ def test_two_goal_campaign_report_before_any_experiment(redox, tmp_path):
     assert main(["campaign", "report", "two", "-o", str(out), "--db", db, "-q"]) == 0
     html = out.read_text()
     assert "Pareto front of the measured materials" in html and "Pareto-optimal materials" in html
+
+
+def test_one_goal_with_an_outcome_constraint_measured_on_some_rows(redox, tmp_path, capsys):
+    """The constraint's column is blank where the goal is (not measured yet): an outcome, not an input."""
+    folder, _ = redox
+    pool = pd.read_csv(folder / "pool.csv").drop(columns=["gsol"])
+    pool.to_csv(tmp_path / "one.csv", index=False)
+    out = tmp_path / "one_next.csv"
+    assert main(["suggest", str(tmp_path / "one.csv"), "--target", "ered", "--minimize", "--constraint",
+                 "abs_lam_diff < 40", "--batch", "3", "-o", str(out), "-q"]) == 0
+    s = pd.read_csv(out)
+    assert len(s) == 3 and s["p_feasible"].between(0, 1).all() and s["p_feasible"].lt(1).any()
+    assert s["reason"].str.contains("P(constraints met)", regex=False).all()
+    db = str(tmp_path / "one.db")
+    assert main(["campaign", "new", "one", "--pool", str(tmp_path / "one.csv"), "--target", "ered", "--minimize",
+                 "--constraint", "abs_lam_diff < 40", "--db", db, "-q"]) == 0
+    assert main(["campaign", "suggest", "one", "--batch", "2", "-o", str(tmp_path / "c.csv"), "--db", db, "-q"]) == 0
+    reasons = pd.read_csv(tmp_path / "c.csv")["reason"]  # one goal: improvement over the best, not a front
+    assert reasons.str.contains("expected improvement over the best measured").all()
+    assert not reasons.str.contains("hypervolume|front").any()
+
+
+@pytest.mark.parametrize("command", ["suggest", "campaign"])
+def test_a_missing_constraint_column_is_named_as_a_constraint(redox, tmp_path, capsys, command):
+    folder, _ = redox
+    goal = ["--goal", "ered:min", "--goal", "gsol:min", "--constraint", "abs_lam_dif < 40"]
+    argv = (["suggest", str(folder / "pool.csv"), *goal, "-o", str(tmp_path / "x.csv")] if command == "suggest" else
+            ["campaign", "new", "m", "--pool", str(folder / "pool.csv"), *goal, "--db", str(tmp_path / "m.db")])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "constraint column 'abs_lam_dif' not found (did you mean 'abs_lam_diff'?)" in err
+
+
+def test_an_outcome_left_unnamed_is_pointed_out(redox, tmp_path, capsys):
+    """Two goals measured on the first rows, one named: the other is blank on most rows, as an outcome is."""
+    folder, _ = redox
+    assert main(["suggest", str(folder / "pool.csv"), "--target", "ered", "--minimize",
+                 "-o", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "'abs_lam_diff', 'gsol' are empty in most rows, as an outcome not measured yet would be" in err
+    assert "row" in err and "abs_lam_diff" in err  # the rows are still listed

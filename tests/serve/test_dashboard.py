@@ -276,7 +276,7 @@ def test_results_upload_is_recorded_once_and_the_live_endpoint_notices(dash):
     progress = after["plots"]["progress"]
     assert progress["x"] == [0, 1, 2, 3] and progress["best"][-1] == pytest.approx(-0.05)
     assert len(progress["baseline"]) == 4 and len(after["plots"]["parity"]["points"]) == 3
-    assert "3 measurements recorded since" in after["html"]
+    assert "3 results recorded since" in after["html"]
 
 
 def test_bad_and_oversized_uploads_are_refused_with_the_problem_named(dash, tmp_path):

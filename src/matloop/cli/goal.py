@@ -112,3 +112,22 @@ def goals_from_args(args: argparse.Namespace) -> list:
                          f"(or --goal {targets[0]}:max)")
     obj = objective_from_args(args)
     return [Goal(targets[0], obj.direction, obj.low, obj.high)]
+
+
+def outcome_columns(table, goals: list, constraints: list[str] | None) -> list[str]:
+    """The table's outcome columns (goals, then constraint columns): read as targets, not inputs.
+
+    A constraint's column missing from ``table`` is an error naming it as a constraint's (exit 2)."""
+    from matloop.design.multiobjective import parse_constraint
+
+    constrained = [parse_constraint(c)[0] for c in constraints or []]
+    if constrained:
+        from matloop.io.files import read_columns
+
+        columns = read_columns(table)
+        if missing := [c for c in dict.fromkeys(constrained) if c not in columns]:
+            from matloop.errors import InputError
+            from matloop.io.detect import missing_column_message
+
+            raise InputError(missing_column_message("constraint", missing, columns))
+    return list(dict.fromkeys([g.column for g in goals] + constrained))

@@ -190,15 +190,17 @@ class Campaign:
             best_setting = {c: row[c] for c in cols if c in row.index} or None
             best_replicates = int(row["n_measurements"]) if "n_measurements" in row.index else 1
         meas = self.ledger.measurements()
-        meas = meas[meas["target"] == target]
+        meas = meas[meas["target"].isin([g.column for g in self.goals])]
         n_initial = int(meas.loc[meas["source"] == INITIAL_SOURCE, "candidate_id"].nunique())
+        # an experiment is one recorded result row, however many of the goals it measured
+        later = meas[meas["source"] != INITIAL_SOURCE].drop_duplicates(["candidate_id", "recorded_at", "extra"])
         import dataclasses
 
         return dataclasses.replace(CampaignStatus(
             self.ledger.name, target, goal_text(self.objective) + config_note(self.config), len(t),
             int(measured.sum()),
             0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
-            int((meas["source"] != INITIAL_SOURCE).sum()), n_failed=int(ex.failed.sum()),
+            len(later), n_failed=int(ex.failed.sum()),
             n_vetoed=int(ex.vetoed.sum()), best_replicates=max(best_replicates, 1)), **self._multi_status(t))
 
     def _multi_status(self, table: pd.DataFrame) -> dict:
@@ -316,7 +318,7 @@ class Campaign:
                                                             model, seed, frame.loc[~measured & (table["candidate_id"]
                                                                                    .isin(pending).to_numpy() | ex.excluded)],
                                                             frame.loc[ex.failed] if ex.counts else None)
-        data = chosen.drop(columns=["prediction", "std", "acquisition", "rank", "reason", "p_success"], errors="ignore")
+        data = chosen.drop(columns=["prediction", "std", "acquisition", "rank", "reason", "p_success", "p_feasible"], errors="ignore")
         rows = multi_rows if multi_rows is not None else pd.DataFrame(
             {"key": keys, "data": data.to_dict(orient="records"), "rank": chosen["rank"],
              "prediction": chosen["prediction"], "std": chosen["std"], "acquisition": chosen["acquisition"],

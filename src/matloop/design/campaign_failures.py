@@ -65,7 +65,7 @@ def record_results(campaign, results: pd.DataFrame, keys: list[str], source: str
                                 [rows[i] for i in pos_failed], [reasons[i] for i in pos_failed], source, allow_new,
                                 actor, stamp)
         return RecordResult(done.inserted, done.already_recorded, done.new_candidates + fails.new_candidates,
-                            fails.inserted, fails.already_recorded)
+                            fails.inserted, fails.already_recorded, done.experiments)
     return ledger._write(work)
 
 

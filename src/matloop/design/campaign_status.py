@@ -26,7 +26,7 @@ class CampaignStatus:
     best_material: str | None
     best_setting: dict | None = None  # the best candidate's inputs by column name (parameters or material)
     n_initial: int = 0  # measured candidates given at creation (the start, not experiments of the campaign)
-    n_experiments: int = 0  # measurements recorded after creation
+    n_experiments: int = 0  # result rows recorded after creation (one per experiment, any number of goals)
     n_failed: int = 0  # candidates whose experiment failed (never measured successfully)
     n_vetoed: int = 0  # candidates ruled out by a person (campaign veto)
     front: list[str] | None = None  # several goals: the measured Pareto front, one "col = value, ..." line per row
@@ -38,7 +38,7 @@ class CampaignStatus:
         out = [("campaign", self.name), ("goal", self.goal if self.front is not None else f"{self.goal} {self.target}"),
                ("candidates", str(self.n_candidates)),
                ("measured", f"{self.n_measured} candidates ({self.n_initial} measured in the start table, "
-                            f"{self.n_experiments} measurement{'s' if self.n_experiments != 1 else ''} recorded since)"),
+                            f"{self.n_experiments} result{'s' if self.n_experiments != 1 else ''} recorded since)"),
                ("suggested", f"{self.n_suggested} ({self.n_pending} awaiting results)")]
         if self.n_failed or self.n_vetoed:
             out.append(("failed / vetoed", f"{self.n_failed} failed, {self.n_vetoed} vetoed (not suggested again)"))

@@ -273,6 +273,7 @@ class RecordResult:
     new_candidates: int
     failed: int = 0  # failed experiments recorded (matloop.design.ledger_events)
     failed_already: int = 0
+    experiments: int = 0  # result rows with at least one new measurement (one per goal measured)
 
 
 class Ledger:
@@ -409,8 +410,9 @@ class Ledger:
 
     def _record(self, conn, results, keys, targets, source, rows, allow_new, actor, stamp) -> RecordResult:
         problems = []
-        inserted = duplicates = new = 0
+        inserted = duplicates = new = experiments = 0
         for key, row_no, rec in zip(keys, rows, results.to_dict(orient="records"), strict=True):
+            before = inserted
             cand = self._candidate_id(conn, key)
             if cand is None:
                 if not allow_new:
@@ -456,9 +458,10 @@ class Ledger:
                     idempotency_key=idem, source=source, extra=_json(rec), recorded_at=stamp,
                     recorded_by=actor))
                 inserted += 1
+            experiments += inserted > before
         if problems:  # raising inside the transaction rolls all of it back
             raise InputError("Nothing was recorded", error_table(problems))
-        return RecordResult(inserted, duplicates, new)
+        return RecordResult(inserted, duplicates, new, experiments=experiments)
 
     def _write(self, work, attempts: int = 5):
         """Run ``work(conn)`` in one transaction; retry it when a concurrent writer committed the same

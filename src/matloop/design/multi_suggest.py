@@ -399,13 +399,16 @@ def _chimera(sampler: _Sampler, observed, goals, acquisition=None, rng=None) -> 
 
 def _reason(scalarize, goals, mean, std, p_nd, gain, feasible, position) -> str:
     preds = ", ".join(f"{g.column} {mu:.4g} ± {sd:.2g}" for g, mu, sd in zip(goals, mean, std, strict=True))
-    lead = {"ehvi": "largest expected gain in hypervolume",
+    one = len(goals) == 1  # one goal with an outcome constraint: the hypervolume is the best value's gain
+    lead = {"ehvi": "largest expected improvement over the best measured" if one else
+            "largest expected gain in hypervolume",
             "parego": "best on a random weighting of the goals (ParEGO)",
             "chimera": "best on the goal hierarchy (Chimera)"}[scalarize]
     if position and scalarize == "ehvi":
         lead += f" given the {position} pick{'s' if position > 1 else ''} above"
-    parts = [f"{lead}: predicted {preds}", f"P(not dominated by the measured front) = {p_nd:.0%}",
-             f"expected hypervolume gain {gain:.1%} of the current front's"]
+    parts = [f"{lead}: predicted {preds}", f"P(better than the best measured) = {p_nd:.0%}"] if one else [
+        f"{lead}: predicted {preds}", f"P(not dominated by the measured front) = {p_nd:.0%}",
+        f"expected hypervolume gain {gain:.1%} of the current front's"]
     if feasible is not None:
         parts.append(f"P(constraints met) = {feasible:.0%}")
     return "; ".join(parts)

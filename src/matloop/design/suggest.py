@@ -94,6 +94,7 @@ def rank_candidates(
     for Xc, vals, lo, hi, _cname in constraints or []:
         cm, cs = make_surrogate("rf", seed).fit(Xc, vals).predict(X_candidates, return_std=True)
         feasibility *= probability_of_feasibility(cm, cs, lo, hi)
+    p_constraints = feasibility  # the outcome constraints alone (column p_feasible, as with several goals)
     p_success, feas_name = _p_success(X_train, failed_X, X_candidates, seed)
     if p_success is not None:
         feasibility = feasibility * p_success
@@ -106,6 +107,8 @@ def rank_candidates(
     out = candidates.iloc[idx].reset_index(drop=True).copy()
     out["prediction"] = mean[idx]
     out["std"] = std[idx]
+    if constraints:
+        out["p_feasible"] = p_constraints[idx]
     out["acquisition"] = values
     if p_success is not None:
         out["p_success"] = p_success[idx]

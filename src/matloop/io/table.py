@@ -338,6 +338,8 @@ def inspect_table(
         n_rows = len({r["row"] for r in records})
         hint = " (parameter tables use every numeric column except the targets as an input)" \
             if kind == "parameters" and any(r["column"] in params for r in records) else ""
+        if hint:
+            hint += _outcome_hint(frame, params)
         raise InputError(
             f"{path.name}: {n_rows} of {len(frame)} rows have problems{hint}; fix them, or leave them out "
             "with --skip-invalid (Python: skip_invalid=True)", error_table(records))
@@ -386,3 +388,15 @@ def _skipped_table(records: list[dict], raw: pd.DataFrame, rows: np.ndarray) -> 
 def format_skipped(skipped: pd.DataFrame) -> str:
     """The reasons part of a skipped table, for a terminal."""
     return format_error_table(skipped[ERROR_COLUMNS])
+
+
+def _outcome_hint(frame: pd.DataFrame, params: list[str]) -> str:
+    """A parameter column that is empty in most rows reads like an outcome not measured yet: say so, since
+    the usual cause is an objective the command was not told about (a second goal, or a wrong goal column)."""
+    blank = [c for c in params if c in frame and frame[c].isna().mean() > 0.5]
+    if not blank:
+        return ""
+    names = ", ".join(map(repr, blank[:5])) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+    return (f". {names} {'is' if len(blank) == 1 else 'are'} empty in most rows, as an outcome not measured yet "
+            "would be: if so, name each objective (--goal COL:max, --goal COL:min) or target, so that it is not "
+            "read as an input")

@@ -19,11 +19,10 @@ def run_multi(args: argparse.Namespace, goals: list) -> int:
     # an impossible combination exits 2 now; @TOL tolerances without --scalarize select Chimera
     scalarize, _ = resolve_acquisition(default_scalarize(goals, args.scalarize), args.acquisition)
     history = read_goal_history(getattr(args, "history", None), [g.column for g in goals])
-    from matloop.design.multiobjective import parse_constraint
+    from matloop.cli.goal import outcome_columns
 
-    constrained = [parse_constraint(c)[0] for c in args.constraint or []]
     # constraint columns are outcomes measured on some rows, not inputs: read them as targets too
-    args.target = list(dict.fromkeys([g.column for g in goals] + constrained))
+    args.target = outcome_columns(args.table, goals, args.constraint)
     from matloop.cli.commands.suggest import load_with_outcomes
 
     dataset = load_with_outcomes(args)  # the columns a --failed-if rule reads are outcomes, not inputs

@@ -199,13 +199,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.set_defaults(func=run_report)
 
 
-def _outcomes(goals: list, constraints: list[str] | None) -> list[str]:
-    """The pool's outcome columns (goals, then constraint columns): read as targets, not inputs."""
-    from matloop.design.multiobjective import parse_constraint
-
-    return list(dict.fromkeys([g.column for g in goals] + [parse_constraint(c)[0] for c in constraints or []]))
-
-
 def _history(args: argparse.Namespace, goals: list | None = None) -> list:
     """The --history tables; with several goals each must measure at least one of them (design/multi_options.py)."""
     from matloop.design.multi_options import read_goal_history
@@ -215,7 +208,7 @@ def _history(args: argparse.Namespace, goals: list | None = None) -> list:
 
 def run_new(args: argparse.Namespace) -> int:
     from matloop.cli.commands._target_order import apply_target_order, default_direction
-    from matloop.cli.goal import goals_from_args
+    from matloop.cli.goal import goals_from_args, outcome_columns
     from matloop.design.campaign import Campaign, read_space
 
     default_direction(args)  # --target-order: maximise the labels' score unless told otherwise
@@ -227,7 +220,7 @@ def run_new(args: argparse.Namespace) -> int:
 
         # as every command reads a table: duplicate warnings printed readably, not as Python warnings
         pool = load_with_outcomes(argparse.Namespace(
-            table=args.pool, input=args.input, target=_outcomes(goals, args.constraint), output=None,
+            table=args.pool, input=args.input, target=outcome_columns(args.pool, goals, args.constraint), output=None,
             duplicates=args.duplicates, extra_inputs=args.extra_inputs, x_unit=args.x_unit, wavelength=args.wavelength,
             skip_invalid=args.skip_invalid, failed_if=args.failed_if))
         pool, column, order = apply_target_order(args, pool, [g.column for g in goals])  # labels -> 0, 1, 2, ...
@@ -286,6 +279,8 @@ def run_record(args: argparse.Namespace) -> int:
     result = camp.record(frame, source=os.path.basename(args.results), rows=[int(r) for r in rows],
                          allow_new=args.allow_new, actor=args.by)
     print(f"recorded {result.inserted} new measurement{'s' if result.inserted != 1 else ''}"
+          + (f" ({result.experiments} experiment{'s' if result.experiments != 1 else ''}, one measurement per goal)"
+             if result.experiments and result.experiments != result.inserted else "")
           + (f"; {result.already_recorded} already recorded (ignored)" if result.already_recorded else "")
           + (f"; {result.new_candidates} new materials added" if result.new_candidates else "")
           + (f"; {result.failed} failed experiment{'s' if result.failed != 1 else ''}" if result.failed else "")

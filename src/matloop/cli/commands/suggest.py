@@ -208,7 +208,12 @@ def run(args: argparse.Namespace) -> int:
         from matloop.cli.commands._suggest_multi import run_multi
 
         return run_multi(args, goals)
+    from matloop.cli.goal import outcome_columns
+
+    # a constraint's column is an outcome measured on some rows (as with several goals), never an input
+    args.target = outcome_columns(args.table, goals, args.constraint)
     dataset = load_with_outcomes(args)
+    dataset.targets = [goals[0].column]
     dataset = apply_target_order(args, dataset, [goals[0].column])[0]  # labels -> 0, 1, 2, ... (worst first)
     from matloop.cli.commands._benchmark_failures import check_numeric_goals
 

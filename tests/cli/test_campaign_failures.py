@@ -148,3 +148,25 @@ def test_a_second_candidates_table_leaves_out_failed_settings(tmp_path, capsys):
     assert "2 rows of" in capsys.readouterr().out
     assert _run(*args, "--retry-failed") == 0
     assert set(pd.read_csv(out)["x"]) == {0.3, 0.5, 0.55, 0.6, 0.65}
+
+
+def test_an_added_composition_must_keep_the_plates_sum(tmp_path, capsys):
+    """A plate's loadings sum to 1 in every candidate: an expert's row summing to 1.1 is a typo, refused."""
+    rng = np.random.default_rng(0)
+    w = rng.dirichlet(np.ones(3), 30).round(2)
+    w[:, 2] = 1 - w[:, 0] - w[:, 1]
+    f = pd.DataFrame(w, columns=["ni_load", "fe_load", "co_load"])
+    f["eta"] = np.where(np.arange(30) < 5, rng.normal(0.4, 0.02, 30), np.nan)
+    f.to_csv(tmp_path / "plate.csv", index=False)
+    db = tmp_path / "p.db"
+    assert _run("campaign", "new", "p", "--pool", tmp_path / "plate.csv", "--target", "eta", "--minimize", "--db", db,
+                "-q") == 0
+    ideas = pd.DataFrame({"ni_load": [0.5, 0.5], "fe_load": [0.5, 0.6], "co_load": [0.0, 0.0]})
+    ideas.to_csv(tmp_path / "ideas.csv", index=False)
+    capsys.readouterr()
+    assert _run("campaign", "add", "p", tmp_path / "ideas.csv", "--reason", "binary", "--db", db) == 2
+    err = capsys.readouterr().err
+    assert "Nothing was added" in err and "ni_load+fe_load+co_load '1.1'" in err and "sum to 1" in err
+    ideas.iloc[:1].to_csv(tmp_path / "ideas.csv", index=False)
+    assert _run("campaign", "add", "p", tmp_path / "ideas.csv", "--reason", "binary", "--db", db) == 0
+    assert "added 1 new candidate" in capsys.readouterr().out

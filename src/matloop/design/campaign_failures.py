@@ -131,6 +131,24 @@ def _parameter_key(campaign, text: str) -> str:
     return ledger_parameter_keys(campaign.config, pd.DataFrame([values]), cols)[0]
 
 
+def _composition_problems(known: pd.DataFrame, frame: pd.DataFrame, numeric: list[str], rows: list[int]) -> list[dict]:
+    """Added rows whose element loadings break the sum every candidate's loadings keep (1 or 100: a
+    composition the encoder recognised, :class:`~matloop.represent.parameter_encoder.ParameterEncoder`)."""
+    if not len(known) or len(numeric) < 2:
+        return []
+    from matloop.represent.parameter_encoder import SUM_TOL, ParameterEncoder
+
+    out = []
+    for group in ParameterEncoder().fit(known[numeric]).groups_:
+        cols, scale = group["columns"], group["scale"]
+        W = frame[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        for r, w in zip(rows, W, strict=True):
+            if np.isfinite(w).all() and ((w < 0).any() or abs(w.sum() - scale) > SUM_TOL * scale):
+                out.append({"row": int(r), "column": "+".join(cols), "value": f"{w.sum():g}",
+                            "reason": f"the loadings must be >= 0 and sum to {scale:g}, as every candidate's do"})
+    return out
+
+
 def add_expert_candidates(campaign, frame: pd.DataFrame, rows: list[int], reason: str, source: str,
                           actor: str | None = None):
     """``campaign add``: an expert's own candidates (the material column or every parameter column;
@@ -165,6 +183,7 @@ def add_expert_candidates(campaign, frame: pd.DataFrame, rows: list[int], reason
         bad = [{"row": int(r), "column": c, "value": v, "reason": "not a number (the campaign's values are numbers)"}
                for c in numeric for r, v in zip(rows, frame[c], strict=True)
                if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce").iloc[0])]
+        bad += _composition_problems(known, frame, numeric, rows)
         if bad:
             raise InputError("Nothing was added", error_table(bad))
         keys = ledger_parameter_keys(cfg, frame, cols)  # canonical SMILES where the campaign keys them so

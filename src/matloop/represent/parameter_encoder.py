@@ -57,7 +57,7 @@ __all__ = ["ENCODER_FORMAT", "KINDS", "ParameterEncoder", "composition_features"
 ENCODER_FORMAT = "matloop.parameter_encoder"
 _VERSION = 1
 KINDS = ("numeric", "integer", "discrete", "boolean", "label", "smiles", "composition")
-_SUM_TOL = 0.02  # a composition row sums to 1 within this (or to 100 within 100x this)
+SUM_TOL = 0.02  # a composition row sums to 1 within this (or to 100 within 100x this)
 _UNKNOWN: contextvars.ContextVar[str | None] = contextvars.ContextVar("matloop_unknown_labels", default=None)
 
 
@@ -221,9 +221,9 @@ class ParameterEncoder(TransformerMixin, BaseEstimator):
         if not len(W) or (W < 0).any():
             return []
         sums = W.sum(axis=1)
-        if np.all(np.abs(sums - 1.0) <= _SUM_TOL):
+        if np.all(np.abs(sums - 1.0) <= SUM_TOL):
             scale = 1.0
-        elif np.all(np.abs(sums - 100.0) <= 100 * _SUM_TOL):
+        elif np.all(np.abs(sums - 100.0) <= 100 * SUM_TOL):
             scale = 100.0
         else:
             return []

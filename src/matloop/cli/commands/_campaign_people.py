@@ -90,8 +90,8 @@ def run_add(args: argparse.Namespace) -> int:
     done = add_expert_candidates(camp, frame, [int(r) for r in rows], args.reason or "", os.path.basename(args.table),
                                  args.by)
     print(f"added {done.new_candidates} new candidate{'s' if done.new_candidates != 1 else ''}"
-          + (f"; {done.inserted - done.new_candidates} were candidates already (the proposal is recorded)"
-             if done.inserted > done.new_candidates else "")
+          + (f"; {n_old} {'was a candidate' if n_old == 1 else 'were candidates'} already (the proposal is recorded)"
+             if (n_old := done.inserted - done.new_candidates) > 0 else "")
           + (f"; {done.already_recorded} already added (ignored)" if done.already_recorded else ""))
     print(camp.status())
     return 0

@@ -2,6 +2,8 @@
 vapdiff_crystal set, cut, with ``clear_solution`` a failure by ``--failed-if``; labels scored worst to
 best; a label outside the order exits 2 naming its row; campaign ``record`` scores labels too."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,6 +52,7 @@ def test_suggest_with_target_order_and_failed_if(vap, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "crystal_score scored clear_solution=0 < fine_powder=1" in printed
     assert "trained on 20 measured rows" in printed and "10 failed rows" in printed  # failures are not data
+    assert re.search(r"best measured: \d \((fine_powder|small_crystallites|large_crystallites)\)", printed)
     chosen = pd.read_csv(out)
     assert len(chosen) == 3 and chosen["crystal_score"].isna().all()  # candidates only, never a measured row
     assert (chosen["p_success"] > 0).all() and (chosen["prediction"] <= 3.5).all()  # a score on 0..3

@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     args.target = outcome_columns(args.table, goals, args.constraint)
     dataset = load_with_outcomes(args)
     dataset.targets = [goals[0].column]
-    dataset = apply_target_order(args, dataset, [goals[0].column])[0]  # labels -> 0, 1, 2, ... (worst first)
+    dataset, _, order = apply_target_order(args, dataset, [goals[0].column])  # labels -> 0, 1, 2, ... (worst first)
     from matloop.cli.commands._benchmark_failures import check_numeric_goals
 
     check_numeric_goals(dataset, [goals[0].column], args.failed_if)  # text is not "not measured"
@@ -240,7 +240,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"history: {out.attrs['history']}")
     if out.attrs.get("best_measured") is not None:
         n = out.attrs.get("best_replicates", 1)
-        print(f"best measured: {out.attrs['best_measured']:.6g} (rule: each input's mean of its replicates; here "
+        best = out.attrs["best_measured"]
+        label = f" ({order[int(best)]})" if order and float(best).is_integer() and 0 <= best < len(order) else ""
+        print(f"best measured: {best:.6g}{label} (rule: each input's mean of its replicates; here "
               f"{n} measurement{'s' if n != 1 else ''})")
     if out.attrs.get("n_replicates_left_out"):
         print(f"{out.attrs['n_replicates_left_out']} blank rows repeat an input already measured or listed and were "

@@ -59,3 +59,14 @@ def test_report_shows_status_as_a_table_and_progress_from_the_start(campaign):
     takeaways = [t for _, _, t in report.figures]
     assert any("after 3 experiments in the campaign" in t and "reached at experiment 1" in t for t in takeaways)
     assert "<td>start</td>" in html
+
+
+def test_a_long_front_is_cut_in_the_status_and_says_how_many_more():
+    from matloop.design.campaign_status import FRONT_SHOWN, CampaignStatus
+
+    lines = [f"x = {i}, a = {i}, b = {-i}" for i in range(FRONT_SHOWN + 3)]
+    st = CampaignStatus("m", "a", "minimise a; maximise b", 100, 40, 0, 0, None, None, front=lines, hypervolume=0.5)
+    text = str(st)
+    assert f"{len(lines)} rows measured on every goal" in text
+    assert f"x = {FRONT_SHOWN - 1}," in text and f"x = {FRONT_SHOWN}," not in text
+    assert "3 more front rows" in text and "Pareto-optimal materials" in text

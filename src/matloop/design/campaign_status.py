@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: front rows printed by ``campaign status`` (a 3-goal front can hold a large share of what was measured)
+FRONT_SHOWN = 12
+
 
 @dataclass
 class CampaignStatus:
@@ -52,7 +55,10 @@ class CampaignStatus:
             out.append(("hypervolume", f"{self.hypervolume:.4g} (each goal scaled by its measured range; reference "
                                        "10% of the range below the worst)"))
             out.append(("Pareto front", f"{len(self.front)} rows measured on every goal"))
-            out += [(f"  front {i}", line) for i, line in enumerate(self.front, 1)]
+            out += [(f"  front {i}", line) for i, line in enumerate(self.front[:FRONT_SHOWN], 1)]
+            if len(self.front) > FRONT_SHOWN:
+                out.append(("  ...", f"{len(self.front) - FRONT_SHOWN} more front rows (all of them: the table "
+                                     "'Pareto-optimal materials' of campaign report)"))
         return out
 
     def best_text(self) -> str:

@@ -184,7 +184,8 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
                         "prediction, so the model's uncertainty shrinks around it before the next pick)")
     add_surrogate_argument(g)
     g.add_argument("--constraint", action="append", metavar="EXPR", type=constraint,
-                   help="another measured column must satisfy this, e.g. 'density < 8' (repeatable)")
+                   help="another measured column must satisfy this, e.g. 'density < 8' (repeatable): an outcome "
+                        "measured on some rows (blank where not measured), modelled and never an input")
     g.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
 
 

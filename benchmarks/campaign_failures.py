@@ -18,7 +18,11 @@ default ``etgp`` with the default batch method):
   the acquisition (what the loop did before failures were modelled);
 - ``failures-as-0``: no feasibility model; a failure is recorded as crystal score 0 (the ordinal
   0..3 objective a user would otherwise fall back to);
-- ``random``.
+- ``random``;
+- ``top-label`` (session 23; what ``suggest``, ``campaign`` and ``benchmark campaign`` do with ``--target-order``
+  since): ``feasibility``, and once a large crystal (the top score, 3) is measured, candidates ranked by the
+  probability of the top label, P(2.5 < score < 3.5), times P(success), instead of an expected improvement
+  above a score that cannot be exceeded. Chosen on the tuning seeds, then run on the held-out ones.
 
 Seeds 0..4 are the TUNING seeds (where ``feasibility`` and ``p-only`` were compared and the
 failures-in-the-surrogate default chosen); seeds 5..9 are HELD OUT and reported separately.
@@ -51,7 +55,7 @@ from matloop.design.suggest import rank_candidates  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCORE = {"clear_solution": 0, "fine_powder": 1, "small_crystallites": 2, "large_crystallites": 3}
-STRATEGIES = ("feasibility", "p-only", "no-feasibility", "failures-as-0", "random")
+STRATEGIES = ("top-label", "feasibility", "p-only", "no-feasibility", "failures-as-0", "random")
 TUNING_SEEDS = range(0, 5)
 N_START = 4
 
@@ -84,11 +88,12 @@ def campaign(strategy: str, X, score, failed, seed: int, budget: int, batch: int
                 X_train, y_train, failed_X = X[t], score[t], None
             else:
                 X_train, y_train = X[ok], score[ok]
-                failed_X = X[t[failed[t]]] if strategy in ("feasibility", "p-only") else None
+                failed_X = X[t[failed[t]]] if strategy in ("feasibility", "p-only", "top-label") else None
             if len(y_train) < 2:  # fewer than 2 successes: the cold start spreads the batch
                 X_train, y_train = X[t], score[t]
             ranking = rank_candidates(X_train, y_train, X[open_rows], frame.iloc[open_rows], Objective("max"), k,
-                                      seed=seed, failed_X=failed_X, impute_failures=strategy != "p-only")
+                                      seed=seed, failed_X=failed_X, impute_failures=strategy != "p-only",
+                                      top_score=3.0 if strategy == "top-label" else None)
             picks = list(open_rows[ranking.chosen_positions])
         order += picks
         tried += picks
@@ -133,12 +138,24 @@ def markdown(rows: dict[str, list[dict]], args, seconds: float, base_rate: float
                          ("all", "All seeds")):
         if rows.get(split):
             lines += [f"## {title}", "", *table(rows[split], args.budget), ""]
-    lines += ["Mean ± standard deviation over the seeds. `feasibility`: failed rows never proposed again, seen "
+    lines += ["Mean ± standard deviation over the seeds. `top-label` (the default since session 23): "
+              "`feasibility`, and once a large crystal is measured, candidates ranked by P(large crystal) x "
+              "P(success) instead of an expected improvement above the top score. `feasibility`: failed rows never proposed again, seen "
               "by the surrogate at the worst measured score, and the acquisition multiplied by the calibrated "
               "P(success) (matloop's behaviour once failures are recorded); `p-only`: P(success) without the "
               "failures in the surrogate; `no-feasibility`: failures only left out; `failures-as-0`: a failure "
               "scored 0 on the ordinal 0..3 scale, no feasibility model."]
     held = {r["strategy"]: r for r in rows.get("held-out", [])}
+    tune = {r["strategy"]: r for r in rows.get("tuning", [])}
+    if {"top-label", "feasibility"} <= set(held) and {"top-label", "feasibility"} <= set(tune):
+        lines += ["", "Reading, `top-label` against `feasibility` (large crystals found / failures wasted of "
+                  f"{args.budget}): tuning seeds {tune['top-label']['large_found_mean']:.1f} / "
+                  f"{tune['top-label']['wasted_mean']:.1f} against {tune['feasibility']['large_found_mean']:.1f} / "
+                  f"{tune['feasibility']['wasted_mean']:.1f}; held-out seeds "
+                  f"{held['top-label']['large_found_mean']:.1f} / {held['top-label']['wasted_mean']:.1f} against "
+                  f"{held['feasibility']['large_found_mean']:.1f} / {held['feasibility']['wasted_mean']:.1f}. "
+                  "Once the best label is found, EI above a score that cannot be exceeded favours the most "
+                  "uncertain candidates near it; the probability of the label favours the likely ones."]
     if {"feasibility", "no-feasibility", "failures-as-0", "random"} <= set(held):
         f, n, z, r = (held[k]["wasted_mean"] for k in ("feasibility", "no-feasibility", "failures-as-0", "random"))
         lines += ["", f"Reading (held-out seeds): the feasibility model wastes {f:.1f} of {args.budget} experiments on "

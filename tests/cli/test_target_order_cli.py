@@ -56,6 +56,10 @@ def test_suggest_with_target_order_and_failed_if(vap, tmp_path, capsys):
     chosen = pd.read_csv(out)
     assert len(chosen) == 3 and chosen["crystal_score"].isna().all()  # candidates only, never a measured row
     assert (chosen["p_success"] > 0).all() and (chosen["prediction"] <= 3.5).all()  # a score on 0..3
+    top_measured = (pool.loc[measured, "crystal_score"] == "large_crystallites").any()
+    assert top_measured  # so the ranking is the chance of the best label, not an improvement above it
+    assert chosen["reason"].str.contains("P(in 2.5..3.5)", regex=False).all()
+    assert chosen["reason"].str.contains("best label is measured already").all()
 
 
 def test_suggest_label_outside_the_order_exits_2(vap, tmp_path, capsys):

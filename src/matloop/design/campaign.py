@@ -20,11 +20,11 @@ from matloop.design.campaign_failures import exclusions, export_events, initial_
 from matloop.design.campaign_files import _staging_path, check_output, read_space  # noqa: F401 (re-exported)
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
-from matloop.design.ordinal import config_note, score_labels
+from matloop.design.ordinal import config_note, score_labels, top_score
 from matloop.design.outcomes import without_outcome_columns
 from matloop.design.space import DesignSpace, optimize
 from matloop.design.structure_surrogate import check_graph_design, graph_surrogate
-from matloop.design.suggest import default_acquisition, rank_candidates
+from matloop.design.suggest import OUTPUT_COLUMNS, default_acquisition, rank_candidates
 from matloop.design.surrogate import (
     DEFAULT_SURROGATE,
     featurize,
@@ -307,7 +307,8 @@ class Campaign:
                     feats = np.column_stack([feats, prior.predict(frame)])
             ranking = rank_candidates(X_train, y_train, X_open, frame.loc[open_rows].drop(columns=[target]),
                                       self.objective, batch, acquisition, batch_method, model, seed,
-                                      failed_X=feats[ex.failed] if ex.counts else None)
+                                      failed_X=feats[ex.failed] if ex.counts else None,
+                                      top_score=top_score(self.config, self.objective))
             if prior is not None:
                 ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + h["note"].split(" (")[0]
                 ranking.chosen.attrs["history"] = f"{h['note']}: {prior.describe()}"
@@ -318,7 +319,7 @@ class Campaign:
                                                             model, seed, frame.loc[~measured & (table["candidate_id"]
                                                                                    .isin(pending).to_numpy() | ex.excluded)],
                                                             frame.loc[ex.failed] if ex.counts else None)
-        data = chosen.drop(columns=["prediction", "std", "acquisition", "rank", "reason", "p_success", "p_feasible"], errors="ignore")
+        data = chosen.drop(columns=[*OUTPUT_COLUMNS, "p_success", "p_feasible"], errors="ignore")
         rows = multi_rows if multi_rows is not None else pd.DataFrame(
             {"key": keys, "data": data.to_dict(orient="records"), "rank": chosen["rank"],
              "prediction": chosen["prediction"], "std": chosen["std"], "acquisition": chosen["acquisition"],
@@ -414,7 +415,8 @@ class Campaign:
         pool = pool[[k not in known for k in parameter_keys(pool, cols)]].reset_index(drop=True)
         cand = pool.iloc[space.distinct(pool)].reset_index(drop=True)  # best first: thinning keeps the best
         ranking = rank_candidates(X, y, encode(cand), cand, self.objective, batch, acquisition, batch_method,
-                                  model, seed, failed_X=None if failed is None else encode(failed))
+                                  model, seed, failed_X=None if failed is None else encode(failed),
+                                  top_score=top_score(self.config, self.objective))
         if note is not None:
             ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
             ranking.chosen.attrs["history"] = f"{note}: {prior.describe()}"

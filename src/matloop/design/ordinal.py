@@ -96,3 +96,10 @@ def config_note(config: dict) -> str:
     if not order:
         return ""
     return " the ordinal score (" + " < ".join(f"{label}={i}" for i, label in enumerate(order["labels"])) + ") of"
+
+
+def top_score(config: dict, objective) -> float | None:
+    """A campaign's maximised ordinal goal's best score (labels scored 0, 1, 2, ...), else None: once a
+    result reaches it, :func:`matloop.design.suggest.rank_candidates` ranks by the chance of reaching it again."""
+    order = config.get("target_order")
+    return len(order["labels"]) - 1.0 if order and objective.direction == "max" else None

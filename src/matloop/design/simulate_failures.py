@@ -104,9 +104,10 @@ def _check_strategies(names: list[str]) -> None:
 def failure_benchmark(X: np.ndarray, y: np.ndarray, failed: np.ndarray, strategies: list[str], runs: int = 10,
                       n_initial: int = 2, budget: int | None = None, top_fraction: float = 0.05, batch: int = 1,
                       seed: int = 0, objective: Objective | None = None,
-                      progress: bool = False) -> FailureBenchmarkResult:
+                      progress: bool = False, top_score: float | None = None) -> FailureBenchmarkResult:
     """Replay campaigns on a fully tried table (``y`` NaN where ``failed``); run ``r`` starts from the
-    same random rows for every strategy (see the module docstring)."""
+    same random rows for every strategy (see the module docstring). ``top_score``: a maximised ordinal
+    goal's best score, used by ``default`` and ``no-feasibility`` as ``suggest`` uses it (``rank_candidates``)."""
     from matloop.design.suggest import rank_candidates
 
     objective = objective or Objective("max")
@@ -147,7 +148,8 @@ def failure_benchmark(X: np.ndarray, y: np.ndarray, failed: np.ndarray, strategi
                         model, _, acq = name.partition("-")
                     ranking = rank_candidates(X[ok], y[ok], X[remaining], frame.iloc[remaining], objective, k, acq,
                                               model=model, seed=seed + r,
-                                              failed_X=None if name == NO_FEASIBILITY else X[bad])
+                                              failed_X=None if name == NO_FEASIBILITY else X[bad],
+                                              top_score=top_score if acq is None else None)
                     picks = ranking.chosen_positions
                 order.extend(int(i) for i in remaining[np.asarray(picks, dtype=int)])
             order_a = np.asarray(order[:budget])

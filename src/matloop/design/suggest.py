@@ -59,6 +59,7 @@ def rank_candidates(
     constraints: list[tuple[np.ndarray, np.ndarray, float | None, float | None, str]] | None = None,
     failed_X: np.ndarray | None = None,
     impute_failures: bool = True,
+    top_score: float | None = None,
 ) -> Ranking:
     """Fit, score and pick a batch among ``candidates`` (features ``X_candidates``).
 
@@ -68,6 +69,10 @@ def rank_candidates(
     multiplied by P(success) of :func:`matloop.design.feasibility.feasibility_weights` and the output
     has a ``p_success`` column; with ``impute_failures`` the surrogate also sees each failure at the
     worst measured value (:func:`matloop.design.feasibility.failure_training`).
+    ``top_score``: the best score an ordinal goal can take (labels scored 0, 1, 2, ...; maximised). Once a
+    measured value reaches it nothing can improve on it, so candidates are ranked by the probability of
+    reaching it again (the window ``top_score ± 0.5``) instead of an improvement above it
+    (``benchmarks/results/campaign_failures.md``: more top-label results and fewer failures).
     """
     if int(batch) < 1:
         raise InputError(f"the batch size must be at least 1, got {batch}")
@@ -77,6 +82,10 @@ def rank_candidates(
         from matloop.design.coldstart import cold_start_ranking
 
         return cold_start_ranking(X_candidates, candidates, batch, X_train if len(y_train) else None, seed)
+    top_note = None
+    if top_score is not None and objective.direction == "max" and np.nanmax(y_train) >= top_score:
+        objective, acquisition = Objective("range", top_score - 0.5, top_score + 0.5), None
+        top_note = "the best label is measured already: ranked by the probability of reaching it again"
     X_fit, y_fit = X_train, y_train
     if failed_X is not None and impute_failures:
         from matloop.design.feasibility import failure_training
@@ -124,6 +133,8 @@ def rank_candidates(
                              + f"{chosen_model}|{seed}".encode()).hexdigest()[:16]
     if p_success is not None and failed_X is not None and len(failed_X):
         out["reason"] = [f"{r}; P(success) = {p:.0%}" for r, p in zip(out["reason"], p_success[idx], strict=True)]
+    if top_note is not None:
+        out["reason"] = out["reason"] + f"; {top_note}"
     return Ranking(out, idx, str(chosen_model), version, acq.name or name, feas_name)
 
 
@@ -156,6 +167,7 @@ def suggest(
     history: list[tuple[pd.DataFrame, str]] | None = None,
     transfer: str = "none",
     featurizer: str | None = None,
+    top_score: float | None = None,
 ) -> pd.DataFrame:
     """Rank the candidate rows (empty target) of ``dataset``; returns the chosen batch.
 
@@ -175,7 +187,8 @@ def suggest(
     match ``failed_if`` (e.g. ``"crystal_score == 'clear_solution'"``) are neither measurements nor
     candidates (nor are the same materials in ``candidates``) unless ``retry_failed``; when a table
     has a ``status`` column or a rule, the acquisition is multiplied by P(success) and the output has
-    a ``p_success`` column (``result.attrs["n_failed"]``: how many rows failed).
+    a ``p_success`` column (``result.attrs["n_failed"]``: how many rows failed). ``top_score``: an
+    ordinal goal's best score (:func:`rank_candidates`).
     """
     graph = isinstance(model, str) and model == "gnn"  # the crystal graph network (design.structure_surrogate)
     if graph:
@@ -254,7 +267,8 @@ def suggest(
                 dataset.frame[c], errors="coerce").notna().to_numpy()])]), v, lo, hi, c)
                 for Xc, v, lo, hi, c in cons]
     ranking = rank_candidates(X_train, y_train, pool_X, pool, objective, batch,
-                              acquisition, batch_method, model, seed, cons, features[failed] if outcomes else None)
+                              acquisition, batch_method, model, seed, cons, features[failed] if outcomes else None,
+                              top_score=top_score)
     if note is not None:
         ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
         ranking.chosen.attrs["history"] = note

@@ -70,7 +70,9 @@ def run_failure_benchmark(args: argparse.Namespace, goals: list) -> int:
     objective = goals[0].objective
     result = failure_benchmark(X, y, failed, list(args.strategies), runs=args.runs, n_initial=args.initial,
                                budget=args.budget, top_fraction=args.top_fraction, batch=args.batch, seed=args.seed,
-                               objective=objective, progress=not args.quiet)
+                               objective=objective, progress=not args.quiet,
+                               top_score=(len(order) - 1.0 if args.target_order and objective.direction == "max"
+                                          else None))
     ok = int((~failed).sum())
     print(f"pool {result.n_pool} experiments ({result.n_failed_pool} failed, {ok} succeeded; duplicate inputs kept), "
           f"top candidates {result.n_top} (best {args.top_fraction:.0%} of the successes, ties included), "

@@ -236,7 +236,8 @@ def run(args: argparse.Namespace) -> int:
                   batch_method=args.batch_method, model=args.model, seed=args.seed, constraints=args.constraint,
                   candidates=candidates, failed_if=args.failed_if, retry_failed=args.retry_failed,
                   allow_replicates=args.allow_replicates, history=load_history(args.history, goals[0].column),
-                  transfer=args.transfer, featurizer=args.featurizer)
+                  transfer=args.transfer, featurizer=args.featurizer,
+                  top_score=len(order) - 1.0 if order and goals[0].objective.direction == "max" else None)
     if out.attrs.get("history"):
         print(f"history: {out.attrs['history']}")
     if out.attrs.get("best_measured") is not None:

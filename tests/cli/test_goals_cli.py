@@ -1,6 +1,8 @@
 """``--goal`` on suggest, campaign and benchmark campaign, on a small cut of the bundled redoxmers set
 (four label columns, three goals to minimise); and a second objective never silently dropped."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -154,6 +156,15 @@ def test_one_goal_with_an_outcome_constraint_measured_on_some_rows(redox, tmp_pa
     reasons = pd.read_csv(tmp_path / "c.csv")["reason"]  # one goal: improvement over the best, not a front
     assert reasons.str.contains("expected improvement over the best measured").all()
     assert not reasons.str.contains("hypervolume|front").any()
+    capsys.readouterr()
+    assert main(["campaign", "status", "one", "--db", db]) == 0
+    status = capsys.readouterr().out
+    assert "minimise ered; subject to abs_lam_diff < 40" in status
+    done = pool.dropna(subset=["ered"])
+    feasible = done[~(done["abs_lam_diff"] > 40)]  # the best measured meets the constraint
+    assert len(feasible) < len(done)
+    best = float(re.search(r"best value:\s+(\S+)", status).group(1))
+    assert best == pytest.approx(feasible["ered"].min(), rel=1e-5)
 
 
 @pytest.mark.parametrize("command", ["suggest", "campaign"])

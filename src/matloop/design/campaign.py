@@ -18,6 +18,7 @@ from matloop.design.acquisition import Objective, make_acquisition
 from matloop.design.batch import DEFAULT_BATCH_METHOD
 from matloop.design.campaign_failures import exclusions, export_events, initial_failures, record_results
 from matloop.design.campaign_files import _staging_path, check_output, read_space  # noqa: F401 (re-exported)
+from matloop.design.campaign_multi import one_goal_constraints
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
 from matloop.design.ordinal import config_note, score_labels, top_score
@@ -175,15 +176,13 @@ class Campaign:
         pending = 0 if sug.empty else len(set(sug["candidate_id"]) - set(t.loc[measured, "candidate_id"])
                                           - set(t.loc[ex.failed, "candidate_id"]))
         best = best_material = best_setting = None
-        best_replicates = 1
-        if measured.any():
-            y = t.loc[measured, target].to_numpy(dtype=float)
-            if self.objective.direction == "range":
-                i = int(np.argmin(self.objective.distance_to_window(y)))
-            else:
-                i = int(np.argmax(self.objective.sign * y))
+        best_replicates, (ok, cons_words) = 1, one_goal_constraints(self, t, measured)
+        if ok.any():
+            y = t.loc[ok, target].to_numpy(dtype=float)
+            i = int(np.argmin(self.objective.distance_to_window(y)) if self.objective.direction == "range"
+                    else np.argmax(self.objective.sign * y))
             best = float(y[i])
-            row = t.loc[measured].iloc[i]
+            row = t.loc[ok].iloc[i]
             best_material = str(row["key"])
             cols = (self.config.get("parameter_columns") or [] if self.config["kind"] == "parameters"
                     else [self.config.get("input")])
@@ -200,8 +199,8 @@ class Campaign:
             self.ledger.name, target, goal_text(self.objective) + config_note(self.config), len(t),
             int(measured.sum()),
             0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
-            len(later), n_failed=int(ex.failed.sum()),
-            n_vetoed=int(ex.vetoed.sum()), best_replicates=max(best_replicates, 1)), **self._multi_status(t))
+            len(later), n_failed=int(ex.failed.sum()), n_vetoed=int(ex.vetoed.sum()),
+            best_replicates=max(best_replicates, 1), subject=cons_words), **self._multi_status(t))
 
     def _multi_status(self, table: pd.DataFrame) -> dict:
         """Several goals: the goals in words, the measured front and its hypervolume instead of one best."""

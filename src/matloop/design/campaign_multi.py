@@ -234,3 +234,14 @@ def goal_predictions(chosen: pd.DataFrame, goal_cols: list[str]) -> dict:
         out[str(int(row["rank"]))] = {c: [num(row[f"{c}_pred"]), num(row[f"{c}_std"])] for c in goal_cols
                                       if f"{c}_pred" in chosen.columns and f"{c}_std" in chosen.columns}
     return out
+
+
+def one_goal_constraints(campaign, table: pd.DataFrame, measured) -> tuple:
+    """One goal with outcome constraints: the measured rows that meet them (the best measured is the best of
+    these, as a front holds only such rows) and the constraints in words; ``(measured, "")`` otherwise."""
+    constraints = campaign.config.get("constraints")
+    if not constraints or len(campaign.goals) > 1:
+        return measured, ""
+    from matloop.design.multi_options import violations
+
+    return measured & ~violations(table, constraints), "; subject to " + ", ".join(constraints)

@@ -35,10 +35,11 @@ class CampaignStatus:
     front: list[str] | None = None  # several goals: the measured Pareto front, one "col = value, ..." line per row
     hypervolume: float | None = None  # several goals: the front's hypervolume (goals scaled by their measured ranges)
     best_replicates: int = 1  # measurements averaged into the best value (the rule: mean of replicates)
+    subject: str = ""  # one goal with outcome constraints: "; subject to ..." (the best meets them)
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs, in display order."""
-        out = [("campaign", self.name), ("goal", self.goal if self.front is not None else f"{self.goal} {self.target}"),
+        out = [("campaign", self.name), ("goal", self.goal if self.front is not None else f"{self.goal} {self.target}{self.subject}"),
                ("candidates", str(self.n_candidates)),
                ("measured", f"{self.n_measured} candidates ({self.n_initial} measured in the start table, "
                             f"{self.n_experiments} result{'s' if self.n_experiments != 1 else ''} recorded since)"),

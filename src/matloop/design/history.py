@@ -75,16 +75,17 @@ class Replicates:
         """Mean measured value per input (aligned with :attr:`first_rows`)."""
         return np.array([float(np.mean(y[g])) for g in self.groups])
 
-    def best(self, y: np.ndarray, objective) -> dict:
+    def best(self, y: np.ndarray, objective, ok: np.ndarray | None = None) -> dict:
         """``best_measured`` (mean of replicates), ``best_row`` (a 0-based table position),
-        ``best_replicates`` and ``best_rule`` for a suggestion's ``attrs``."""
+        ``best_replicates`` and ``best_rule`` for a suggestion's ``attrs``; ``ok`` (aligned with
+        :attr:`first_rows`): the inputs that meet the outcome constraints, when any does."""
         if not self.groups:
             return {"best_rule": BEST_RULE}
         means = self.mean_of(y)
-        if objective.direction == "range":
-            i = int(np.argmin(objective.distance_to_window(means)))
-        else:
-            i = int(np.argmax(objective.sign * means))
+        score = objective.distance_to_window(means) if objective.direction == "range" else -objective.sign * means
+        if ok is not None and np.any(ok):
+            score = np.where(ok, score, np.inf)
+        i = int(np.argmin(score))
         return {"best_measured": float(means[i]), "best_row": int(self.first_rows[i]),
                 "best_replicates": int(len(self.groups[i])), "best_rule": BEST_RULE}
 

@@ -60,6 +60,7 @@ def rank_candidates(
     failed_X: np.ndarray | None = None,
     impute_failures: bool = True,
     top_score: float | None = None,
+    feasible_train: np.ndarray | None = None,
 ) -> Ranking:
     """Fit, score and pick a batch among ``candidates`` (features ``X_candidates``).
 
@@ -73,6 +74,8 @@ def rank_candidates(
     measured value reaches it nothing can improve on it, so candidates are ranked by the probability of
     reaching it again (the window ``top_score ± 0.5``) instead of an improvement above it
     (``benchmarks/results/campaign_failures.md``: more top-label results and fewer failures).
+    ``feasible_train``: the training rows that meet the outcome ``constraints``; the best of them is the
+    incumbent an improvement is measured against (constrained EI), when any does.
     """
     if int(batch) < 1:
         raise InputError(f"the batch size must be at least 1, got {batch}")
@@ -97,7 +100,8 @@ def rank_candidates(
     acq = make_acquisition(name, objective)
     rng = np.random.default_rng(seed)
     scale = _scaler(np.vstack([X_train, X_candidates]))
-    ctx = Context(best=objective.best(y_train), X_candidates=scale(X_candidates), X_measured=scale(X_train), rng=rng)
+    y_best = y_train[feasible_train] if feasible_train is not None and np.any(feasible_train) else y_train
+    ctx = Context(best=objective.best(y_best), X_candidates=scale(X_candidates), X_measured=scale(X_train), rng=rng)
     posterior = objective.posterior(mean, std) if objective.direction != "range" else _raw(mean, std)
     feasibility = np.ones(len(mean))
     for Xc, vals, lo, hi, _cname in constraints or []:
@@ -266,16 +270,21 @@ def suggest(
             cons = [(np.column_stack([Xc, prior.predict(dataset.frame.loc[pd.to_numeric(
                 dataset.frame[c], errors="coerce").notna().to_numpy()])]), v, lo, hi, c)
                 for Xc, v, lo, hi, c in cons]
+    ok = None
+    if constraints:  # the incumbent and "best measured" meet the constraints (as a campaign's do)
+        from matloop.design.multi_options import violations
+
+        ok = ~violations(dataset.frame, constraints)[reps.first_rows]
     ranking = rank_candidates(X_train, y_train, pool_X, pool, objective, batch,
                               acquisition, batch_method, model, seed, cons, features[failed] if outcomes else None,
-                              top_score=top_score)
+                              top_score=top_score, feasible_train=ok)
     if note is not None:
         ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
         ranking.chosen.attrs["history"] = note
     ranking.chosen.attrs.update(n_failed=int(failed.sum()), feasibility_model=ranking.feasibility_model,
                                 n_failed_with_value=int((failed & dataset.frame[target].notna().to_numpy()).sum()))
     ranking.chosen.attrs.update(n_candidates=len(pool_X), n_known_left_out=n_known,
-                                n_replicates_left_out=reps.n_open_replicates, **reps.best(y, objective))
+                                n_replicates_left_out=reps.n_open_replicates, **reps.best(y, objective, ok))
     if getattr(dataset, "encoding", None) is not None:  # how the parameters were encoded (design.encode)
         ranking.chosen.attrs["encoding"] = dataset.encoding.records()
     return ranking.chosen

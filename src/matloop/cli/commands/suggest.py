@@ -245,7 +245,8 @@ def run(args: argparse.Namespace) -> int:
         best = out.attrs["best_measured"]
         label = f" ({order[int(best)]})" if order and float(best).is_integer() and 0 <= best < len(order) else ""
         print(f"best measured: {best:.6g}{label} (rule: each input's mean of its replicates; here "
-              f"{n} measurement{'s' if n != 1 else ''})")
+              f"{n} measurement{'s' if n != 1 else ''}" + ("; among the rows that meet the constraints)"
+                                                            if args.constraint else ")"))
     if out.attrs.get("n_replicates_left_out"):
         print(f"{out.attrs['n_replicates_left_out']} blank rows repeat an input already measured or listed and were "
               "not ranked (--allow-replicates to rank them)")

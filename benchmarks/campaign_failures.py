@@ -93,7 +93,7 @@ def campaign(strategy: str, X, score, failed, seed: int, budget: int, batch: int
                 X_train, y_train = X[t], score[t]
             ranking = rank_candidates(X_train, y_train, X[open_rows], frame.iloc[open_rows], Objective("max"), k,
                                       seed=seed, failed_X=failed_X, impute_failures=strategy != "p-only",
-                                      top_score=3.0 if strategy == "top-label" else None)
+                                      top_score=float(max(SCORE.values())) if strategy == "top-label" else None)
             picks = list(open_rows[ranking.chosen_positions])
         order += picks
         tried += picks

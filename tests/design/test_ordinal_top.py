@@ -40,6 +40,6 @@ def test_below_the_top_label_the_ranking_is_unchanged():
 
 
 def test_a_campaign_uses_its_ordinal_goals_top_score_only_when_maximised():
-    cfg = {"target_order": {"column": "s", "labels": ["none", "powder", "crystal"]}}
-    assert top_score(cfg, Objective("max")) == 2.0
-    assert top_score(cfg, Objective("min")) is None and top_score({}, Objective("max")) is None
+    labels = ["none", "powder", "crystal"]
+    assert top_score(labels, Objective("max")) == 2.0
+    assert top_score(labels, Objective("min")) is None and top_score(None, Objective("max")) is None

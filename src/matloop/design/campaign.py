@@ -21,7 +21,7 @@ from matloop.design.campaign_files import _staging_path, check_output, read_spac
 from matloop.design.campaign_multi import one_goal_constraints
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
-from matloop.design.ordinal import config_note, score_labels, top_score
+from matloop.design.ordinal import config_note, order_labels, score_labels, top_score
 from matloop.design.outcomes import without_outcome_columns
 from matloop.design.space import DesignSpace, optimize
 from matloop.design.structure_surrogate import check_graph_design, graph_surrogate
@@ -307,7 +307,7 @@ class Campaign:
             ranking = rank_candidates(X_train, y_train, X_open, frame.loc[open_rows].drop(columns=[target]),
                                       self.objective, batch, acquisition, batch_method, model, seed,
                                       failed_X=feats[ex.failed] if ex.counts else None,
-                                      top_score=top_score(self.config, self.objective))
+                                      top_score=top_score(order_labels(self.config), self.objective))
             if prior is not None:
                 ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + h["note"].split(" (")[0]
                 ranking.chosen.attrs["history"] = f"{h['note']}: {prior.describe()}"
@@ -415,7 +415,7 @@ class Campaign:
         cand = pool.iloc[space.distinct(pool)].reset_index(drop=True)  # best first: thinning keeps the best
         ranking = rank_candidates(X, y, encode(cand), cand, self.objective, batch, acquisition, batch_method,
                                   model, seed, failed_X=None if failed is None else encode(failed),
-                                  top_score=top_score(self.config, self.objective))
+                                  top_score=top_score(order_labels(self.config), self.objective))
         if note is not None:
             ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
             ranking.chosen.attrs["history"] = f"{note}: {prior.describe()}"

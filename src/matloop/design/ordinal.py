@@ -98,8 +98,13 @@ def config_note(config: dict) -> str:
     return " the ordinal score (" + " < ".join(f"{label}={i}" for i, label in enumerate(order["labels"])) + ") of"
 
 
-def top_score(config: dict, objective) -> float | None:
-    """A campaign's maximised ordinal goal's best score (labels scored 0, 1, 2, ...), else None: once a
-    result reaches it, :func:`matloop.design.suggest.rank_candidates` ranks by the chance of reaching it again."""
-    order = config.get("target_order")
-    return len(order["labels"]) - 1.0 if order and objective.direction == "max" else None
+def order_labels(config: dict) -> list[str] | None:
+    """A campaign's ordinal goal's labels, worst to best (None without ``--target-order``)."""
+    return (config.get("target_order") or {}).get("labels")
+
+
+def top_score(labels, objective) -> float | None:
+    """A maximised ordinal goal's best score (its ``labels``, worst to best, scored 0, 1, 2, ...), else None
+    (no labels, or minimised): once a result reaches it, :func:`matloop.design.suggest.rank_candidates` ranks
+    by the chance of reaching it again. The one rule of ``suggest``, ``campaign`` and ``benchmark campaign``."""
+    return len(labels) - 1.0 if labels and objective.direction == "max" else None

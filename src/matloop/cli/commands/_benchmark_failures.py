@@ -37,6 +37,7 @@ def run_failure_benchmark(args: argparse.Namespace, goals: list) -> int:
     import pandas as pd
 
     from matloop.cli.commands.suggest import load_with_outcomes
+    from matloop.design.ordinal import top_score
     from matloop.design.outcomes import STATUS_COLUMN, failure_outcomes, without_outcome_columns
     from matloop.design.simulate_failures import failure_benchmark, ordinal_scores
     from matloop.design.surrogate import featurize
@@ -71,8 +72,7 @@ def run_failure_benchmark(args: argparse.Namespace, goals: list) -> int:
     result = failure_benchmark(X, y, failed, list(args.strategies), runs=args.runs, n_initial=args.initial,
                                budget=args.budget, top_fraction=args.top_fraction, batch=args.batch, seed=args.seed,
                                objective=objective, progress=not args.quiet,
-                               top_score=(len(order) - 1.0 if args.target_order and objective.direction == "max"
-                                          else None))
+                               top_score=top_score(order if args.target_order else None, objective))
     ok = int((~failed).sum())
     print(f"pool {result.n_pool} experiments ({result.n_failed_pool} failed, {ok} succeeded; duplicate inputs kept), "
           f"top candidates {result.n_top} (best {args.top_fraction:.0%} of the successes, ties included), "

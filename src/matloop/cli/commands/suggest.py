@@ -210,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
 
         return run_multi(args, goals)
     from matloop.cli.goal import outcome_columns
+    from matloop.design.ordinal import top_score
 
     # a constraint's column is an outcome measured on some rows (as with several goals), never an input
     args.target = outcome_columns(args.table, goals, args.constraint)
@@ -237,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
                   candidates=candidates, failed_if=args.failed_if, retry_failed=args.retry_failed,
                   allow_replicates=args.allow_replicates, history=load_history(args.history, goals[0].column),
                   transfer=args.transfer, featurizer=args.featurizer,
-                  top_score=len(order) - 1.0 if order and goals[0].objective.direction == "max" else None)
+                  top_score=top_score(order, goals[0].objective))
     if out.attrs.get("history"):
         print(f"history: {out.attrs['history']}")
     if out.attrs.get("best_measured") is not None:

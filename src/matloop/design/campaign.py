@@ -16,8 +16,8 @@ import pandas as pd
 
 from matloop.design.acquisition import Objective, make_acquisition
 from matloop.design.batch import DEFAULT_BATCH_METHOD
-from matloop.design.campaign_failures import exclusions, export_events, initial_failures, record_results
-from matloop.design.campaign_files import _staging_path, check_output, read_space  # noqa: F401 (re-exported)
+from matloop.design.campaign_failures import exclusions, initial_failures, record_results
+from matloop.design.campaign_files import _staging_path, check_output, export_table, read_space  # noqa: F401
 from matloop.design.campaign_multi import one_goal_constraints
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
@@ -137,6 +137,9 @@ class Campaign:
             Ledger.create(db, name, config, frame.loc[~dupes].drop(columns=outcomes),
                           [k for k, d in zip(keys, dupes, strict=True) if not d], actor, measured=initial)
         else:
+            clash = [c for c in outcomes if c in space.columns]
+            if clash:
+                raise InputError(f"{clash[0]!r} is a parameter of the design space; a goal or constraint is measured")
             config.update(kind="parameters", input=None, parameter_columns=space.columns, space=space_spec,
                           columns=space.columns)
             Ledger.create(db, name, config, None, None, actor)
@@ -270,17 +273,18 @@ class Campaign:
             ds.kind, batch_method, bool(self.config.get("history")), len(self.goals) + bool(self.config.get("constraints")))
         multi_rows = None
         if len(self.goals) > 1 or self.config.get("constraints"):  # design/campaign_multi.py: EHVI, ParEGO, Chimera
-            if self.space is not None:
-                raise InputError("several goals need a pool campaign (campaign new --pool)")
-            from matloop.design.campaign_multi import suggest_multi_batch
+            from matloop.design.campaign_multi import space_pool, suggest_multi_batch
             from matloop.design.multi_options import check_batch_method
 
             check_batch_method(batch_method)  # several goals: the batch always conditions on fantasies
-            open_rows = ~table["candidate_id"].isin(pending).to_numpy() & ~ex.excluded
-            chosen, keys, ranking, multi_rows, _ = suggest_multi_batch(
-                self, table, open_rows, batch, scalarize, model, seed, acquisition=acquisition,
-                allow_replicates=allow_replicates, failed=ex.failed if ex.counts else None, transfer=transfer)
             measured = table[[g.column for g in self.goals]].notna().any(axis=1).to_numpy()
+            open_rows = ~table["candidate_id"].isin(pending).to_numpy() & ~ex.excluded
+            pool, failed = table, ex.failed
+            if self.space is not None:  # candidates drawn from the space beside the ledger's (design/campaign_multi.py)
+                pool, open_rows, failed = space_pool(self, table, open_rows, ex.failed, measured, seed)
+            chosen, keys, ranking, multi_rows, _ = suggest_multi_batch(
+                self, pool, open_rows, batch, scalarize, model, seed, acquisition=acquisition,
+                allow_replicates=allow_replicates, failed=failed if ex.counts else None, transfer=transfer)
         elif self.space is None:
             open_rows = (~measured | allow_replicates) & ~table["candidate_id"].isin(pending).to_numpy() & ~ex.excluded
             feats = featurize(ds, frame).to_numpy(dtype=float)
@@ -366,7 +370,7 @@ class Campaign:
         than 2 results are measured, else the acquisition's optimisation. Every point is rounded to the
         parameters' resolution, is not measured or awaiting results, and differs from the batch's other
         points by at least the space's ``min_separation`` (so a batch is never near-identical points)."""
-        from matloop.design.coldstart import cold_start_ranking, space_filling_design
+        from matloop.design.coldstart import cold_start_ranking, in_space_words, space_filling_design
 
         space = self.space
         target = self.config["target"]
@@ -378,10 +382,7 @@ class Campaign:
         if len(measured) < 2:
             design = space_filling_design(space, batch, measured=done, seed=seed)
             ranking = cold_start_ranking(space.unit(design), design, batch, seed=seed)
-            ranking.chosen["reason"] = ranking.chosen["reason"].str.replace(
-                "the candidate nearest the centre of one of k clusters of the pool (k-means)",
-                "a point of the design space nearest the centre of one of k clusters of scrambled Sobol points "
-                "(k-means)", regex=False)
+            ranking.chosen["reason"] = in_space_words(ranking.chosen["reason"])
             return ranking.chosen, parameter_keys(ranking.chosen, cols), ranking
         encode, y, note = space.encode, measured[target].to_numpy(dtype=float), None
         prior = self._history_prior(seed)
@@ -458,7 +459,10 @@ class Campaign:
             if self.space is not None and not allow_new:  # any point inside the declared space is a candidate
                 cands = self.ledger.candidates()
                 known = set(cands["key"]) if len(cands) else set()
-                filled = results[cfg["target"]].notna().to_numpy() if cfg["target"] in results.columns else []
+                from matloop.design.campaign_multi import outcome_columns
+
+                outs = [c for c in outcome_columns(cfg) if c in results.columns]  # the goal(s) and constraint columns
+                filled = results[outs].notna().any(axis=1).to_numpy() if outs else []
                 new_rows = [i for i, k in enumerate(keys) if k not in known and (len(filled) == 0 or filled[i])]
                 problems = self.space.violations(results.iloc[new_rows], [rows[i] for i in new_rows])
                 if problems:
@@ -478,21 +482,7 @@ class Campaign:
         return record_results(self, results, keys, source, rows, allow_new, actor)  # ok and failed rows
 
     def export(self) -> pd.DataFrame:
-        """Everything: one row per measurement (with its candidate's columns) and one per
-        unmeasured candidate, plus every suggestion's rank, prediction and batch."""
-        cands = self.ledger.candidates()
-        meas = self.ledger.measurements().rename(columns={"id": "measurement_id", "value": "measured_value",
-                                                          "source": "measurement_source"})
-        sug = self.ledger.suggestions()
-        out = cands.merge(meas.drop(columns=["extra", "idempotency_key"]), on="candidate_id", how="left")
-        if not sug.empty:
-            s = sug.rename(columns={"id": "suggestion_id", "rank": "suggested_rank", "prediction": "suggested_prediction",
-                                    "std": "suggested_std", "acquisition": "suggested_acquisition",
-                                    "reason": "suggested_reason", "created_at": "suggested_at",
-                                    "created_by": "suggested_by", "batch_id": "suggestion_batch"})
-            keep = ["candidate_id", "suggestion_batch", "suggested_rank", "suggested_prediction", "suggested_std",
-                    "suggested_acquisition", "suggested_reason", "model", "model_version", "suggested_at"]
-            first = s[keep].drop_duplicates("candidate_id", keep="last")
-            out = out.merge(first, on="candidate_id", how="left")
-        return export_events(self, out)  # status (ok / failed), failure reasons, vetoes
+        """Everything: one row per measurement (with its candidate's columns) and one per unmeasured
+        candidate, plus every suggestion's rank, prediction and batch (:func:`export_table`)."""
+        return export_table(self)
 

@@ -1,4 +1,4 @@
-"""Files a campaign reads or writes besides its ledger: the batch output and the design space.
+"""Files a campaign reads or writes besides its ledger: the batch output, the design space, the export.
 
 Split out of :mod:`matloop.design.campaign` (which re-exports these names): checks that run
 before any work (a bad output path fails now, not after the fit) and the safe space reader.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from matloop.design.space import DesignSpace
+import pandas as pd
+
+from matloop.design.space import DesignSpace, long_form_spec
 from matloop.errors import InputError, MatloopError, error_table
 
 
@@ -51,8 +53,32 @@ def read_space(path: str | Path) -> tuple[DesignSpace, dict]:
     path = Path(path)
     spec = read_spec(path)  # size-capped, unique keys, no YAML aliases; problems are InputError
     try:
+        spec = long_form_spec(spec)  # a list of parameters: their order survives the ledger's JSON
         return DesignSpace.from_dict(spec), spec
     except InputError:
         raise
     except (MatloopError, ValueError, TypeError, AttributeError, KeyError) as exc:
         raise InputError(f"{path.name}: {exc}") from None
+
+
+def export_table(campaign) -> pd.DataFrame:
+    """``campaign export``: one row per measurement (with its candidate's columns) and one per
+    unmeasured candidate, plus every suggestion's rank, prediction and batch; failures and vetoes
+    (:func:`~matloop.design.campaign_failures.export_events`)."""
+    from matloop.design.campaign_failures import export_events
+
+    cands = campaign.ledger.candidates()
+    meas = campaign.ledger.measurements().rename(columns={"id": "measurement_id", "value": "measured_value",
+                                                      "source": "measurement_source"})
+    sug = campaign.ledger.suggestions()
+    out = cands.merge(meas.drop(columns=["extra", "idempotency_key"]), on="candidate_id", how="left")
+    if not sug.empty:
+        s = sug.rename(columns={"id": "suggestion_id", "rank": "suggested_rank", "prediction": "suggested_prediction",
+                                "std": "suggested_std", "acquisition": "suggested_acquisition",
+                                "reason": "suggested_reason", "created_at": "suggested_at",
+                                "created_by": "suggested_by", "batch_id": "suggestion_batch"})
+        keep = ["candidate_id", "suggestion_batch", "suggested_rank", "suggested_prediction", "suggested_std",
+                "suggested_acquisition", "suggested_reason", "model", "model_version", "suggested_at"]
+        first = s[keep].drop_duplicates("candidate_id", keep="last")
+        out = out.merge(first, on="candidate_id", how="left")
+    return export_events(campaign, out)  # status (ok / failed), failure reasons, vetoes

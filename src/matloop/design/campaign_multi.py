@@ -43,7 +43,7 @@ def front_table(campaign, table: pd.DataFrame | None = None) -> tuple[pd.DataFra
     # a row breaking an outcome constraint is not on the front (as in the suggestions)
     complete = np.all(np.isfinite(values), axis=1) & ~violations(t, campaign.config.get("constraints"))
     if not complete.any():
-        return t.iloc[:0][_shown(campaign, cols)], 0.0
+        return t.iloc[:0].reindex(columns=_shown(campaign, cols)), 0.0
     front = front_of(values[complete], goals)
     rows = t.loc[complete].iloc[np.flatnonzero(front.mask)]
     return rows[_shown(campaign, cols)].reset_index(drop=True), float(front.hypervolume)
@@ -129,6 +129,10 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
                          goals, batch, scalarize, model, seed, cons, failed_X=failed_X, acquisition=acquisition,
                          goal_features=goal_features, infeasible=violations(frame, cfg.get("constraints"))[measured])
     chosen = annotate(ranking.chosen, goals, acq_note, note, goal_features)
+    if campaign.space is not None and ranking.chosen.attrs.get("cold_start"):
+        from matloop.design.coldstart import in_space_words
+
+        chosen["reason"] = in_space_words(chosen["reason"])
     keys = table.loc[open_rows, "key"].to_numpy()[ranking.chosen_positions]
     extra = [c for c in chosen.columns if c not in frame.columns]
     first = goals[0].column
@@ -137,6 +141,39 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
                          "std": chosen[f"{first}_std"], "acquisition": chosen["acquisition"],
                          "reason": chosen["reason"]})
     return chosen, keys, ranking, rows, int(measured.sum())
+
+
+#: points drawn from a design space (scrambled Sobol) as the candidates of a suggestion with several goals
+SPACE_CANDIDATES = 2048
+
+
+def space_pool(campaign, table: pd.DataFrame, open_rows: np.ndarray, failed: np.ndarray, measured: np.ndarray,
+               seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A design-space campaign's table plus candidates drawn from its space; ``open_rows`` and ``failed``
+    extended to the new rows (open, not failed).
+
+    Several goals are ranked over a discrete set (EHVI, ParEGO and Chimera all score candidates):
+    :data:`SPACE_CANDIDATES` scrambled-Sobol points of the space at the parameters' resolution, thinned so
+    that no two, and none and a taken row (measured, awaiting results, failed or vetoed), are closer
+    than the space's ``min_separation``: any batch from them is distinct points worth making."""
+    from matloop.design.coldstart import space_points
+    from matloop.design.surrogate import parameter_keys
+
+    space = campaign.space
+    cols = space.columns
+    # the space's parameters and the outcomes (not a results file's other columns, such as status or reason)
+    table = table.reindex(columns=["candidate_id", "key", "source", "n_measurements", *cols,
+                                   *outcome_columns(campaign.config)])
+    taken = measured | ~open_rows
+    done = table.loc[taken, cols] if len(table) else None
+    pts = space_points(space, SPACE_CANDIDATES, done, seed)
+    pts = pts.iloc[space.distinct(pts, measured=done)].reset_index(drop=True)
+    known = set(table["key"]) if len(table) else set()
+    pts = pts[[k not in known for k in parameter_keys(pts, cols)]].reset_index(drop=True)
+    new = pts.assign(key=parameter_keys(pts, cols), candidate_id=-1, source="space", n_measurements=0)
+    out = pd.concat([table, new], ignore_index=True) if len(table) else new.reindex(columns=table.columns)
+    n = len(new)
+    return out, np.r_[open_rows, np.ones(n, dtype=bool)], np.r_[failed, np.zeros(n, dtype=bool)]
 
 
 def goals_for_create(goals: list[Goal] | None, target: str) -> list[str]:

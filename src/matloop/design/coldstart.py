@@ -44,6 +44,12 @@ def cold_start_reason(n_measured: int, method: str = DEFAULT_METHOD) -> str:
     return f"space-filling first batch ({what}: a model needs at least 2 results); {_HOW[method]}"
 
 
+def in_space_words(reasons: pd.Series) -> pd.Series:
+    """Cold-start reasons of a design-space campaign, whose pool is scrambled-Sobol points of the space."""
+    return reasons.str.replace(_HOW["coverage"], "a point of the design space nearest the centre of one of k "
+                               "clusters of scrambled Sobol points (k-means)", regex=False)
+
+
 def _standardise(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=float)
     mu = np.nanmean(X, axis=0) if len(X) else np.zeros(X.shape[1])
@@ -195,20 +201,18 @@ def _sobol_frame(space, n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def space_filling_design(space, k: int, measured: pd.DataFrame | None = None, seed: int = 0,
-                         n_points: int = 1024, method: str = DEFAULT_METHOD) -> pd.DataFrame:
-    """``k`` feasible, distinct points of ``space`` spread over it (k-means medoids of scrambled Sobol
-    points, or maximin), rounded to each parameter's resolution; ``measured`` points (their parameter
-    columns) count as already chosen and are never repeated. Raises :class:`InputError` when the
-    constraints leave no point."""
+def space_points(space, n: int, measured: pd.DataFrame | None = None, seed: int = 0, top_up: int = 0) -> pd.DataFrame:
+    """About ``n`` feasible, distinct points of ``space`` (scrambled Sobol, rounded to each parameter's
+    resolution), none equal to a ``measured`` point; rejection samples top them up when the
+    constraints leave fewer than ``top_up``. Raises :class:`InputError` when the constraints leave none."""
     from matloop.design.surrogate import parameter_keys
 
     cols = space.columns
-    pts = space.round(_sobol_frame(space, n_points, seed))
+    pts = space.round(_sobol_frame(space, n, seed))
     pts = pts[space.feasible(pts)]
-    if len(pts) < 4 * k:  # tight constraints: top up with rejection samples
+    if len(pts) < top_up:  # tight constraints: top up with rejection samples
         try:
-            extra = space.round(space.sample(8 * k, np.random.default_rng(seed)))
+            extra = space.round(space.sample(2 * top_up, np.random.default_rng(seed)))
             pts = pd.concat([pts, extra[space.feasible(extra)]], ignore_index=True)
         except Exception:  # noqa: BLE001 - the Sobol points may still be enough
             pass
@@ -218,6 +222,16 @@ def space_filling_design(space, k: int, measured: pd.DataFrame | None = None, se
         pts = pts[[key not in done for key in parameter_keys(pts, cols)]].reset_index(drop=True)
     if len(pts) == 0:
         raise InputError("the design space's constraints leave no point to suggest")
+    return pts
+
+
+def space_filling_design(space, k: int, measured: pd.DataFrame | None = None, seed: int = 0,
+                         n_points: int = 1024, method: str = DEFAULT_METHOD) -> pd.DataFrame:
+    """``k`` feasible, distinct points of ``space`` spread over it (k-means medoids of scrambled Sobol
+    points, or maximin), rounded to each parameter's resolution; ``measured`` points (their parameter
+    columns) count as already chosen and are never repeated. Raises :class:`InputError` when the
+    constraints leave no point."""
+    pts = space_points(space, n_points, measured, seed, top_up=4 * k)
     U = space.unit(pts)
     start = space.unit(measured) if measured is not None and len(measured) else None
     idx = medoids(U, k, start=start, seed=seed) if method == "coverage" else greedy_maximin(U, k, start=start, first=0)

@@ -59,6 +59,8 @@ recorded as the first results. With --space, candidates are generated from a YAM
   constraints: ["temperature * time <= 6000", "Fe + Co <= 0.7"]
   min_separation: 0.05   # points of one batch differ by >= 5% of some parameter's range
 
+Short form: "temperature: {low: 300, high: 900, step: 5}" and "solvent: [water, ethanol]" at the top
+level. Several goals, --constraint and --failed-if work on a space too (candidates: 2,048 Sobol points).
 step/decimals set the resolution suggested values are rounded to (defaults: integers 1, fractions
 0.001, continuous about 1/100 of the range). The first `campaign suggest` (fewer than 2 results) is a
 space-filling design (scrambled Sobol, k-means medoids); `campaign record` accepts results anywhere inside the
@@ -233,7 +235,8 @@ def run_new(args: argparse.Namespace) -> int:
 
         order = {"column": args.target, "labels": parse_order(args.target_order)} if args.target_order else None
         camp = Campaign.create(args.name, args.db, objective, args.target, space=space, space_spec=spec,
-                               actor=args.by, history=_history(args), target_order=order)
+                               actor=args.by, failed_if=args.failed_if, history=_history(args, goals),
+                               target_order=order, **several)
     print(f"created campaign {args.name!r} in {args.db}")
     keys = camp.config.get("smiles_keys")  # SMILES parameters: canonical ledger keys, or the raw text (design/ledger_keys.py)
     if keys:

@@ -1,0 +1,100 @@
+"""Design-space campaigns with several goals, outcome constraints and failures (#17), and the short
+form of a space file."""
+
+import numpy as np
+import pandas as pd
+
+from matloop.cli.main import main
+from matloop.design.space import DesignSpace
+
+SHORT_SPACE = """\
+temperature: {low: 60, high: 180, step: 5}
+time_h: {low: 1, high: 12, step: 0.5}
+solvent: [CCO, Cc1ccccc1, CN(C)C=O, O]
+catalyst: [Pd, Ni, Cu]
+constraints: ["temperature * time_h <= 1800"]
+"""
+
+
+def _runs(n: int = 14, seed: int = 1) -> pd.DataFrame:
+    """Generated syntheses inside SHORT_SPACE: yield and purity trade off with temperature; hot ones fail."""
+    rng = np.random.default_rng(seed)
+    t = rng.choice(np.arange(60, 181, 5), n).astype(float)
+    h = rng.choice(np.arange(1, 10.5, 0.5), n)
+    h = np.minimum(h, np.floor(1800 / t * 2) / 2)
+    solvent = rng.choice(["CCO", "Cc1ccccc1", "CN(C)C=O", "O"], n)
+    frame = pd.DataFrame({"temperature": t, "time_h": h, "solvent": solvent, "catalyst": rng.choice(["Pd", "Ni"], n),
+                          "yield_pct": 40 + 0.25 * t - 2 * abs(h - 6) + 8 * (solvent == "CN(C)C=O"),
+                          "purity": 95 - 0.12 * t + rng.normal(0, 1, n), "status": "ok", "reason": ""})
+    frame.loc[frame["temperature"] >= 170, ["yield_pct", "purity", "status", "reason"]] = [np.nan, np.nan, "failed",
+                                                                                           "decomposed"]
+    return frame
+
+
+def test_short_form_space_file():
+    space = DesignSpace.from_dict({"temperature": {"low": 60, "high": 180, "step": 5}, "solvent": ["a", "b"],
+                                   "film": {"elements": {"Ni": [0, 1], "Fe": [0, 1]}}, "min_separation": 0.1})
+    assert [(p.name, p.type) for p in space.parameters] == [("temperature", "continuous"), ("solvent", "categorical"),
+                                                             ("film", "composition")]
+    assert space.min_separation == 0.1 and space.parameters[0].step == 5
+    same = DesignSpace.from_dict({"parameters": {"n": {"type": "integer", "low": 1, "high": 4}}})
+    assert same.parameters[0].type == "integer"
+    for bad, words in [({"x": 3}, "expected a mapping"), ({}, "short form"), ([1, 2], "short form"),
+                       ({"parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1, "stepsize": 2}]},
+                        "unknown key(s) ['stepsize']")]:
+        try:
+            DesignSpace.from_dict(bad)
+        except Exception as exc:  # noqa: BLE001 - the message is what is checked
+            assert words in str(exc), (bad, str(exc))
+        else:
+            raise AssertionError(f"{bad} was accepted")
+
+
+def test_space_campaign_with_two_goals_a_constraint_and_failures(tmp_path, capsys):
+    (tmp_path / "space.yaml").write_text(SHORT_SPACE)
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "rx", "--space", str(tmp_path / "space.yaml"), "--goal", "yield_pct:max",
+                 "--goal", "purity:max", "--constraint", "purity > 70", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "maximise yield_pct; maximise purity; subject to purity > 70" in out  # the second goal is kept
+    assert main(["campaign", "suggest", "rx", "--batch", "4", "-o", str(tmp_path / "n0.csv"), "--db", db]) == 0
+    first = pd.read_csv(tmp_path / "n0.csv")
+    assert list(first.columns[:4]) == ["temperature", "time_h", "solvent", "catalyst"]  # the space's order
+    assert len(first) == 4 and first["reason"].str.contains("scrambled Sobol points").all()
+    space = DesignSpace.from_dict({"parameters": [
+        {"name": "temperature", "type": "continuous", "low": 60, "high": 180, "step": 5},
+        {"name": "time_h", "type": "continuous", "low": 1, "high": 12, "step": 0.5},
+        {"name": "solvent", "type": "categorical", "values": ["CCO", "Cc1ccccc1", "CN(C)C=O", "O"]},
+        {"name": "catalyst", "type": "categorical", "values": ["Pd", "Ni", "Cu"]}],
+        "constraints": ["temperature * time_h <= 1800"]})
+    assert space.feasible(first).all()
+    runs = _runs()
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    assert main(["campaign", "record", "rx", str(tmp_path / "runs.csv"), "--db", db]) == 0
+    n_failed = int((runs["status"] == "failed").sum())
+    assert n_failed >= 1 and f"{n_failed} failed experiment" in capsys.readouterr().out
+    # a result measuring only purity, outside the space: refused (the check looks at every goal's column)
+    pd.DataFrame({"temperature": [300.0], "time_h": [2.0], "solvent": ["O"], "catalyst": ["Pd"],
+                  "purity": [80.0]}).to_csv(tmp_path / "out.csv", index=False)
+    assert main(["campaign", "record", "rx", str(tmp_path / "out.csv"), "--db", db]) == 2
+    assert "outside the campaign's design space" in capsys.readouterr().err
+    assert main(["campaign", "suggest", "rx", "--batch", "4", "-o", str(tmp_path / "n1.csv"), "--db", db]) == 0
+    batch = pd.read_csv(tmp_path / "n1.csv")
+    for col in ("yield_pct_pred", "purity_std", "p_nondominated", "ehvi", "p_feasible", "p_success"):
+        assert batch[col].notna().all(), col
+    assert space.feasible(batch).all() and (batch["temperature"] % 5 == 0).all()
+    assert "status" not in batch.columns  # a results file's other columns are not parameters
+    unit = space.unit(batch)
+    assert min(np.abs(unit[i] - unit[j]).max() for i in range(4) for j in range(i)) >= 0.05  # distinct points
+    keys = {tuple(r) for r in runs[["temperature", "time_h", "solvent", "catalyst"]].itertuples(index=False)}
+    assert not keys & {tuple(r) for r in batch[["temperature", "time_h", "solvent", "catalyst"]]
+                       .itertuples(index=False)}
+    assert main(["campaign", "status", "rx", "--db", db]) == 0
+    assert "Pareto front" in capsys.readouterr().out
+
+
+def test_a_goal_cannot_be_a_parameter_of_the_space(tmp_path, capsys):
+    (tmp_path / "space.yaml").write_text(SHORT_SPACE)
+    assert main(["campaign", "new", "rx", "--space", str(tmp_path / "space.yaml"), "--goal", "temperature:min",
+                 "--goal", "purity:max", "--db", str(tmp_path / "c.db")]) == 2
+    assert "is a parameter of the design space" in capsys.readouterr().err

@@ -186,5 +186,5 @@ def test_an_outcome_left_unnamed_is_pointed_out(redox, tmp_path, capsys):
     assert main(["suggest", str(folder / "pool.csv"), "--target", "ered", "--minimize",
                  "-o", str(tmp_path / "x.csv")]) == 2
     err = capsys.readouterr().err
-    assert "'abs_lam_diff', 'gsol' are empty in most rows, as an outcome not measured yet would be" in err
+    assert "'abs_lam_diff', 'gsol' are empty on the candidates or most rows, as an outcome not measured yet would be" in err
     assert "row" in err and "abs_lam_diff" in err  # the rows are still listed

@@ -1,5 +1,6 @@
-"""Design-space campaigns with several goals, outcome constraints and failures (#17), and the short
-form of a space file."""
+"""Process campaigns as a chemist brings them (#17): design-space campaigns with several goals, outcome
+constraints and failures; the short form of a space file; a table with a property recorded but not
+optimised."""
 
 import numpy as np
 import pandas as pd
@@ -98,3 +99,16 @@ def test_a_goal_cannot_be_a_parameter_of_the_space(tmp_path, capsys):
     assert main(["campaign", "new", "rx", "--space", str(tmp_path / "space.yaml"), "--goal", "temperature:min",
                  "--goal", "purity:max", "--db", str(tmp_path / "c.db")]) == 2
     assert "is a parameter of the design space" in capsys.readouterr().err
+
+
+def test_a_recorded_property_that_is_not_a_goal_is_left_out_with_extra_inputs(tmp_path, capsys):
+    runs = _runs().drop(columns=["reason"])
+    cand = runs.head(6).assign(temperature=[65.0, 70, 75, 80, 85, 90], yield_pct=np.nan, purity=np.nan, status="")
+    pd.concat([runs, cand]).to_csv(tmp_path / "pool.csv", index=False)
+    out = str(tmp_path / "n.csv")
+    assert main(["suggest", str(tmp_path / "pool.csv"), "--target", "yield_pct", "--maximize", "-o", out]) == 2
+    assert "'purity' is empty on the candidates" in capsys.readouterr().err  # read as an input
+    assert main(["suggest", str(tmp_path / "pool.csv"), "--target", "yield_pct", "--maximize", "--batch", "3",
+                 "--extra-inputs", "temperature,time_h,solvent,catalyst", "-o", out]) == 0
+    batch = pd.read_csv(out)
+    assert len(batch) == 3 and set(batch["temperature"]) <= {65.0, 70, 75, 80, 85, 90}

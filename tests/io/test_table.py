@@ -413,7 +413,15 @@ def test_bad_extra_input_names_are_refused(tmp_path, extra, message):
         read_table(write_csv(tmp_path, EXTRA), target="hardness", extra_inputs=extra)
 
 
-def test_extra_inputs_need_a_material_column(tmp_path):
-    path = write_csv(tmp_path, "temperature,time,yield\n300,1,0.5\n400,2,0.7\n")
-    with pytest.raises(InputError, match="parameter table"):
-        read_table(path, target="yield", extra_inputs=["time"])
+def test_extra_inputs_name_the_inputs_of_a_process_table(tmp_path):
+    """A process table with a property recorded but not optimised (purity, blank on the candidates):
+    --extra-inputs names the inputs, so it is neither an input nor a row error."""
+    text = ("temperature,solvent,purity,yield\n100,water,80,50\n120,ethanol,78,60\n140,water,75,70\n"
+            "160,ethanol,,\n180,water,,\n")
+    path = write_csv(tmp_path, text)
+    with pytest.raises(InputError, match="--extra-inputs names the inputs"):
+        read_table(path, target="yield")  # purity read as an input: blank on the candidates
+    ds, report = inspect_table(path, target="yield", extra_inputs=["temperature", "solvent"])
+    assert ds.kind == "parameters" and ds.parameters == ["temperature", "solvent"] and ds.extra_inputs == []
+    assert list(ds.inputs.columns) == ["temperature", "solvent"] and len(ds) == 5
+    assert "not among the inputs named by --extra-inputs" in report.ignored["purity"]

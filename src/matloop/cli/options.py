@@ -195,3 +195,8 @@ class TargetRange(argparse.Action):
         if not low < high:
             raise argparse.ArgumentError(self, f"LO must be below HI, got {values[0]} {values[1]}")
         setattr(namespace, self.dest, [low, high])
+
+
+#: appended to every --extra-inputs help: what the option means on a table without a material column
+PROCESS_TABLE_INPUTS = (" On a process table (no material column): its only inputs (default: every numeric or label "
+                        "column but the outcomes), so a property recorded but not optimised is left out.")

@@ -147,9 +147,10 @@ def read_table(
         rows and emit a :class:`matloop.io.DuplicateWarning`; report them as errors; or average
         replicates into one row (adds an ``n_replicates`` column).
     extra_inputs : sequence of str
-        Numeric columns that models use beside the material's features: processing conditions
-        (annealing temperature, pressure), a measured descriptor, a space-group number. Every cell
-        must be a number. Rows with the same material but different extra inputs are not duplicates.
+        Columns that models use beside the material's features: processing conditions (annealing
+        temperature, pressure), a measured descriptor, a space-group number (numbers), or labels.
+        Rows with the same material but different extra inputs are not duplicates. In a parameter
+        table (no material column) they name its inputs: the other columns are not used.
     structures_root : str or Path, optional
         The folder structure files must lie in (default: the table's folder). Paths that lead
         outside it, through ``..`` or symlinks, are bad rows.
@@ -261,10 +262,6 @@ def inspect_table(
     fold = _fold_column(frame, set(targets) | {input})
     exclude = set(targets) | ({fold} if fold else set()) | set(extra)
     column, kind, how = detect_input(frame, exclude, input, kind)
-    if extra and kind == "parameters":
-        raise InputError(f"--extra-inputs ({', '.join(extra)}) go beside a material column (formula, SMILES or "
-                         "structure file); this table has none, so it is a parameter table whose numeric columns "
-                         "are all inputs already")
 
     records: list[dict] = []
     tasks: dict[str, str] = {}
@@ -275,7 +272,11 @@ def inspect_table(
     ignored: dict[str, str] = {}
     params: list[str] = []
     if kind == "parameters":
-        params, ignored = _parameter_columns(frame, exclude)
+        params, ignored = _parameter_columns(frame, exclude - set(extra))
+        if extra:  # a process table's inputs named: the other columns (a property recorded, notes) are not used
+            ignored = {**{c: "not among the inputs named by --extra-inputs" for c in params if c not in extra},
+                       **{c: why for c, why in ignored.items() if c not in extra}}
+            params, extra = extra, []
         if not params:
             raise InputError(
                 "found no input: no column holds formulas, SMILES or structure file paths, and no numeric "
@@ -336,10 +337,12 @@ def inspect_table(
     records.sort(key=lambda r: (r["row"], str(r["column"])))
     if records and not skip_invalid:
         n_rows = len({r["row"] for r in records})
-        hint = " (parameter tables use every numeric column except the targets as an input)" \
-            if kind == "parameters" and any(r["column"] in params for r in records) else ""
+        hint = ""
+        if kind == "parameters" and any(r["column"] in params for r in records):
+            hint = (" (parameter tables use every numeric column except the targets as an input, unless "
+                    "--extra-inputs names the inputs)")
         if hint:
-            hint += _outcome_hint(frame, params)
+            hint += _outcome_hint(frame, params, targets)
         raise InputError(
             f"{path.name}: {n_rows} of {len(frame)} rows have problems{hint}; fix them, or leave them out "
             "with --skip-invalid (Python: skip_invalid=True)", error_table(records))
@@ -390,13 +393,16 @@ def format_skipped(skipped: pd.DataFrame) -> str:
     return format_error_table(skipped[ERROR_COLUMNS])
 
 
-def _outcome_hint(frame: pd.DataFrame, params: list[str]) -> str:
-    """A parameter column that is empty in most rows reads like an outcome not measured yet: say so, since
-    the usual cause is an objective the command was not told about (a second goal, or a wrong goal column)."""
-    blank = [c for c in params if c in frame and frame[c].isna().mean() > 0.5]
+def _outcome_hint(frame: pd.DataFrame, params: list[str], targets: list[str]) -> str:
+    """A parameter column that is empty in most rows, or on every candidate (a row whose targets are empty),
+    reads like an outcome not measured yet: say so, since the usual cause is an objective the command was
+    not told about (a second goal, a wrong goal column) or a property recorded but not optimised."""
+    open_rows = frame[targets].isna().all(axis=1).to_numpy() if targets else np.zeros(len(frame), dtype=bool)
+    blank = [c for c in params if c in frame and (frame[c].isna().mean() > 0.5 or (
+        open_rows.any() and frame[c].isna().to_numpy()[open_rows].all()))]
     if not blank:
         return ""
     names = ", ".join(map(repr, blank[:5])) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
-    return (f". {names} {'is' if len(blank) == 1 else 'are'} empty in most rows, as an outcome not measured yet "
-            "would be: if so, name each objective (--goal COL:max, --goal COL:min) or target, so that it is not "
-            "read as an input")
+    return (f". {names} {'is' if len(blank) == 1 else 'are'} empty on the candidates or most rows, as an outcome "
+            "not measured yet would be: if so, name each objective (--goal COL:max, --goal COL:min) or target, or the inputs with "
+            "--extra-inputs COL,COL..., so that it is not read as an input")

@@ -7,7 +7,15 @@ import os
 
 from matloop.cli.common import add_quiet_argument
 from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
-from matloop.cli.options import acquisition_name, constraint, db_url, output_file, positive_int, seed
+from matloop.cli.options import (
+    PROCESS_TABLE_INPUTS,
+    acquisition_name,
+    constraint,
+    db_url,
+    output_file,
+    positive_int,
+    seed,
+)
 
 DESCRIPTION = """\
 Run a closed-loop campaign whose every candidate, suggestion (with the model and acquisition values
@@ -104,7 +112,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     new.add_argument("--input", metavar="COL", help="material column of the pool table (detected if omitted)")
     new.add_argument("--extra-inputs", metavar="COL[,COL...]", action="append",
                      help="columns the surrogate uses beside the material's features (process conditions, the "
-                          "composition beside a diffraction pattern file); numbers as given, labels one-hot")
+                          "composition beside a diffraction pattern file); numbers as given, labels one-hot."
+                          + PROCESS_TABLE_INPUTS)
     from matloop.cli.common import add_pattern_arguments
 
     add_pattern_arguments(new)

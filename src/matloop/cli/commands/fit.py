@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from matloop.cli.common import STRUCTURES_ROOT_HELP, add_quiet_argument, add_table_arguments
-from matloop.cli.options import featurizer_name, int_at_least, output_file, seed
+from matloop.cli.options import PROCESS_TABLE_INPUTS, featurizer_name, int_at_least, output_file, seed
 
 #: the regression names of matloop.models.registry (kept literal: importing the models costs seconds)
 MODELS = ("auto", "rf", "et", "rf-median", "et-median", "gp", "gbm", "gbm-quantile", "nn", "gnn", "chgnet-head", "cnn")
@@ -41,7 +41,8 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
                    help="columns the model uses beside the material's features (processing conditions, "
                         "a measured descriptor, a space-group number, a solvent); numbers are used as given, text "
                         "labels one-hot, SMILES choices a chemical encoding (reported on stderr); repeat or separate "
-                        "with commas. 'predict' then needs them too (a label not seen in fit is an error)")
+                        "with commas. 'predict' then needs them too (a label not seen in fit is an error)."
+                        + PROCESS_TABLE_INPUTS)
     g.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     g.add_argument("--gnn-candidate", choices=("auto", "yes", "no"), default="auto",
                    help="structure tables with --model auto: the crystal graph network as one more candidate "

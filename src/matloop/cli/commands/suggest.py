@@ -6,7 +6,14 @@ import argparse
 
 from matloop.cli.common import add_quiet_argument, add_table_arguments
 from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
-from matloop.cli.options import acquisition_name, constraint, featurizer_name, positive_int, seed
+from matloop.cli.options import (
+    PROCESS_TABLE_INPUTS,
+    acquisition_name,
+    constraint,
+    featurizer_name,
+    positive_int,
+    seed,
+)
 
 DESCRIPTION = """\
 Fit a model with uncertainty on the rows whose target is measured, score the rows whose target is
@@ -93,7 +100,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--extra-inputs", metavar="COL[,COL...]", action="append",
                         help="columns the surrogate uses beside the material's features (process conditions, "
                              "composition fractions beside a pattern file: a phase-aware campaign); numbers as given, "
-                             "labels one-hot; repeat or separate with commas; --candidates tables need them too")
+                             "labels one-hot; repeat or separate with commas; --candidates tables need them too."
+                             + PROCESS_TABLE_INPUTS)
     parser.add_argument("--allow-replicates", action="store_true",
                         help="blank rows whose input is already measured (or listed earlier) may be suggested "
                              "(default: never; replicated measurements count once, with their mean)")
@@ -232,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
     n_open = len(dataset) - n_measured
     say((f"fitting the {args.model} surrogate on {n_measured} measured rows and ranking " if n_measured >= 2 else
          f"{n_measured} measured rows: choosing a space-filling first batch among ")
-        + f"{n_open} candidates" + (f" and the rows of {args.candidates}" if candidates is not None else ""))
+        + f"{n_open} unmeasured rows" + (f" and the rows of {args.candidates}" if candidates is not None else ""))
     out = suggest(dataset, goals[0].objective, batch=args.batch, acquisition=args.acquisition,
                   batch_method=args.batch_method, model=args.model, seed=args.seed, constraints=args.constraint,
                   candidates=candidates, failed_if=args.failed_if, retry_failed=args.retry_failed,
@@ -265,7 +273,8 @@ def run(args: argparse.Namespace) -> int:
           + (f" ({known} rows of {args.candidates} already measured were left out)" if known else "")
           + f"; wrote the best {len(out)} to {args.output}")
     if out.attrs.get("feasibility_model"):
-        print(f"{out.attrs['n_failed']} failed rows; P(success) from: {out.attrs['feasibility_model']}")
+        n = out.attrs["n_failed"]
+        print(f"{n} failed row{'s' if n != 1 else ''}; P(success) from: {out.attrs['feasibility_model']}")
     from matloop.io.detect import material_label
 
     for _, row in out.iterrows():

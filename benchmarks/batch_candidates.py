@@ -49,6 +49,13 @@ covariance) with one change:
   0/1 indicator per such column (component present) and the number of components present. The pool of
   photo_pce10 holds its best on the simplex's binary edges (10 of its 11 best, 5.6 % of the pool); a GP
   on loadings sees no difference between a component at 0 and at 0.05, a mixture scientist does.
+- ``temper-G`` (session 24): the fantasy batch whose variance ratio (what the picks leave of each
+  candidate's uncertainty) is raised to the power ``G`` < 1: the picks of one round spread less, so a
+  round spends more of itself where its first pick points (on small pools held out in session 24, the
+  sequential picks found 31-39 % of the top set after 7 experiments, the batch of 5 10-21 %).
+- ``liar-B`` (session 24): optimistic fantasies: each pick is taken as measured at its mean plus ``B``
+  predictive stds, which raises the mean of the candidates correlated with it (by ``B rho std``, rho
+  from the GP member's covariance) and the incumbent, as a sequential campaign would after a good result.
 - ``keepbest``: the fantasy batch without the kriging-believer update of the incumbent (every pick of a
   round is scored against the measured best; only the variances are conditioned on earlier picks),
   so a round spends more of its picks where the predicted mean is high.
@@ -76,8 +83,9 @@ class LocalBatch(Strategy):
     def __init__(self, seed: int, n_local: int = 1, fraction: float = 0.02, local_score: str = "mix",
                  global_gp_first: bool = False, name: str = "trust", prequential: str = "",
                  update_best: bool = True, gate: int = 0, latent_slots: int = 0, stall: int = 0,
-                 cold_first: int = 0):
+                 cold_first: int = 0, temper: float = 1.0, liar: float = 0.0):
         self.seed, self.n_local, self.fraction, self.prequential = seed, n_local, fraction, prequential
+        self.temper, self.liar = temper, liar
         self.gate, self.latent_slots, self.stall = gate, latent_slots, stall
         self.cold_first = cold_first
         self._kept: dict = {}
@@ -125,8 +133,12 @@ class LocalBatch(Strategy):
         region = self._region(model, Xm, ym, Xc, objective) if n_local else None
         gp = RankOneConditioner(model.batch_covariance(Xc))
         chosen = []
+        mean_shift = np.zeros(len(Xc))
         for t in range(k):
-            ratio = gp.ratio()
+            ratio = gp.ratio() ** self.temper
+            if self.liar:  # an optimistic fantasy moves the mean of the candidates correlated with the picks
+                mix = Posterior(mix.mean + mean_shift, mix.std)
+                mean_shift = np.zeros(len(Xc))
             use_gp = (t < n_local and self.local_score == "gp") or (t == 0 and self.global_gp_first)
             post = gpp if use_gp else mix
             if t < self.cold_first:
@@ -146,9 +158,14 @@ class LocalBatch(Strategy):
             chosen.append(j)
             if t == k - 1:
                 break
+            before = gp.latent.copy()
             gp.condition(j)
+            if self.liar:  # fantasy y_j = mean_j + liar * std_j: neighbours move by liar * rho_ij * std_i
+                u = gp.factors[-1]
+                rho = u / np.sqrt(np.maximum(before + gp.noise, 1e-300))
+                mean_shift = self.liar * rho * mix.std * np.sqrt(ratio)
             if ctx.best is not None and self.update_best:
-                ctx = replace(ctx, best=max(ctx.best, float(mix.mean[j])))
+                ctx = replace(ctx, best=max(ctx.best, float(mix.mean[j] + self.liar * mix.std[j] * np.sqrt(ratio[j]))))
         if self.prequential:
             for j in chosen:
                 self._kept[Xc[j].tobytes()] = (self._raw[0][j], self._raw[1][j], self._raw[2][j], self._raw[3][j])
@@ -342,6 +359,10 @@ def make_candidate(name: str, seed: int) -> Strategy | None:
         return LocalBatch(seed, n_local=0, name=name, latent_slots=int(n), stall=int(g) if g else 0)
     if name.startswith("coldfirst-"):  # session 20: the first N picks of a round from a GP refitted every step
         return LocalBatch(seed, n_local=0, cold_first=int(name.split("-")[1]), name=name)
+    if name.startswith("temper-"):  # session 24: the fantasy's variance ratio to the power G (1 = default)
+        return LocalBatch(seed, n_local=0, temper=float(name.split("-")[1]), name=name)
+    if name.startswith("liar-"):  # session 24: optimistic fantasies, mean + B std (0 = the default's believer)
+        return LocalBatch(seed, n_local=0, liar=float(name.split("-")[1]), name=name)
     if name == "gpfirst":
         return LocalBatch(seed, n_local=0, global_gp_first=True, name=name)
     head, _, rest = name.partition("-")

@@ -25,7 +25,8 @@ def test_olympus_tables_are_numeric_with_a_header(path):
     """Header built from the dataset's config (inputs, then the one objective); every value a number."""
     frame = pd.read_csv(path)
     stated = {"olympus_photo_pce10.csv.xz": 1040, "olympus_photo_wf3.csv.xz": 1040, "olympus_hplc.csv.xz": 1386,
-              "olympus_fullerenes.csv.xz": 246, "olympus_suzuki.csv.xz": 247, "olympus_colors_bob.csv.xz": 241}
+              "olympus_fullerenes.csv.xz": 246, "olympus_suzuki.csv.xz": 247, "olympus_colors_bob.csv.xz": 241,
+              "olympus_snar.csv.xz": 66, "olympus_benzylation.csv.xz": 73, "olympus_colors_n9.csv.xz": 102}
     assert len(frame) == stated[path.name]
     assert frame.shape[1] >= 4
     assert all(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns)

@@ -281,7 +281,7 @@ class Campaign:
             open_rows = ~table["candidate_id"].isin(pending).to_numpy() & ~ex.excluded
             pool, failed = table, ex.failed
             if self.space is not None:  # candidates drawn from the space beside the ledger's (design/campaign_multi.py)
-                pool, open_rows, failed = space_pool(self, table, open_rows, ex.failed, measured, seed)
+                pool, open_rows, failed = space_pool(self, table, open_rows, ex.failed, measured, seed, batch)
             chosen, keys, ranking, multi_rows, _ = suggest_multi_batch(
                 self, pool, open_rows, batch, scalarize, model, seed, acquisition=acquisition,
                 allow_replicates=allow_replicates, failed=failed if ex.counts else None, transfer=transfer)

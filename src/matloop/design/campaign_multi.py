@@ -148,15 +148,17 @@ SPACE_CANDIDATES = 2048
 
 
 def space_pool(campaign, table: pd.DataFrame, open_rows: np.ndarray, failed: np.ndarray, measured: np.ndarray,
-               seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+               seed: int, batch: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """A design-space campaign's table plus candidates drawn from its space; ``open_rows`` and ``failed``
     extended to the new rows (open, not failed).
 
     Several goals are ranked over a discrete set (EHVI, ParEGO and Chimera all score candidates):
     :data:`SPACE_CANDIDATES` scrambled-Sobol points of the space at the parameters' resolution, thinned so
     that no two, and none and a taken row (measured, awaiting results, failed or vetoed), are closer
-    than the space's ``min_separation``: any batch from them is distinct points worth making."""
-    from matloop.design.coldstart import space_points
+    than the space's ``min_separation``: any batch from them is distinct points worth making. With fewer
+    than 2 results the candidates are the one-goal campaign's first design of ``batch`` points
+    (:func:`~matloop.design.coldstart.space_filling_design`), so the cold start is the same."""
+    from matloop.design.coldstart import space_filling_design, space_points
     from matloop.design.surrogate import parameter_keys
 
     space = campaign.space
@@ -166,8 +168,11 @@ def space_pool(campaign, table: pd.DataFrame, open_rows: np.ndarray, failed: np.
                                    *outcome_columns(campaign.config)])
     taken = measured | ~open_rows
     done = table.loc[taken, cols] if len(table) else None
-    pts = space_points(space, SPACE_CANDIDATES, done, seed)
-    pts = pts.iloc[space.distinct(pts, measured=done)].reset_index(drop=True)
+    if measured.sum() < 2:
+        pts = space_filling_design(space, batch, measured=done, seed=seed)
+    else:
+        pts = space_points(space, SPACE_CANDIDATES, done, seed)
+        pts = pts.iloc[space.distinct(pts, measured=done)].reset_index(drop=True)
     known = set(table["key"]) if len(table) else set()
     pts = pts[[k not in known for k in parameter_keys(pts, cols)]].reset_index(drop=True)
     new = pts.assign(key=parameter_keys(pts, cols), candidate_id=-1, source="space", n_measurements=0)

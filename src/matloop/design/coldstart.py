@@ -46,8 +46,8 @@ def cold_start_reason(n_measured: int, method: str = DEFAULT_METHOD) -> str:
 
 def in_space_words(reasons: pd.Series) -> pd.Series:
     """Cold-start reasons of a design-space campaign, whose pool is scrambled-Sobol points of the space."""
-    return reasons.str.replace(_HOW["coverage"], "a point of the design space nearest the centre of one of k "
-                               "clusters of scrambled Sobol points (k-means)", regex=False)
+    return reasons.str.replace(_HOW["coverage"], "a point of the design space's first design (k-means medoids of "
+                               "scrambled Sobol points over its numeric parameters, categories in turn)", regex=False)
 
 
 def _standardise(X: np.ndarray) -> np.ndarray:
@@ -228,11 +228,14 @@ def space_points(space, n: int, measured: pd.DataFrame | None = None, seed: int 
 def space_filling_design(space, k: int, measured: pd.DataFrame | None = None, seed: int = 0,
                          n_points: int = 1024, method: str = DEFAULT_METHOD) -> pd.DataFrame:
     """``k`` feasible, distinct points of ``space`` spread over it (k-means medoids of scrambled Sobol
-    points, or maximin), rounded to each parameter's resolution; ``measured`` points (their parameter
-    columns) count as already chosen and are never repeated. Raises :class:`InputError` when the
-    constraints leave no point."""
+    points over the numeric parameters with the categories given out in turn,
+    :func:`~matloop.design.space_design.first_design`; or maximin), rounded to each parameter's
+    resolution; ``measured`` points (their parameter columns) count as already chosen and are never
+    repeated. Raises :class:`InputError` when the constraints leave no point."""
     pts = space_points(space, n_points, measured, seed, top_up=4 * k)
-    U = space.unit(pts)
+    if method == "coverage":  # medoids of the numeric parameters, categories in turn (design/space_design.py)
+        from matloop.design.space_design import first_design
+
+        return first_design(space, pts, k, measured, seed)
     start = space.unit(measured) if measured is not None and len(measured) else None
-    idx = medoids(U, k, start=start, seed=seed) if method == "coverage" else greedy_maximin(U, k, start=start, first=0)
-    return pts.iloc[idx].reset_index(drop=True)
+    return pts.iloc[greedy_maximin(space.unit(pts), k, start=start, first=0)].reset_index(drop=True)

@@ -274,7 +274,8 @@ def run_suggest(args: argparse.Namespace) -> int:
         import sys
 
         print("note: cold start (fewer than 2 results measured): no model was fitted; the batch is a space-filling "
-              "design (k-means medoids" + (" of scrambled Sobol points over the design space)" if camp.space is not None
+              "design (k-means medoids" + (" of scrambled Sobol points over the numeric parameters of the design space, "
+                                            "categories in turn)" if camp.space is not None
                                             else " over the candidates' features)"), file=sys.stderr)
     print(f"suggested {len(out)} experiments (stored in the ledger); wrote {args.output}")
     for _, row in out.iterrows():

@@ -1,0 +1,43 @@
+"""The first design over a design space (design/space_design.py): numeric parameters spread over their
+ranges, categorical levels given out in turn, measured points counted."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matloop.design.campaign_files import read_space
+from matloop.design.coldstart import space_filling_design
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_first_design_spreads_the_numbers_and_uses_every_category():
+    space, _ = read_space(ROOT / "docs" / "examples" / "reaction_space.yaml")
+    design = space_filling_design(space, 8, seed=0)
+    assert len(design) == 8 and space.feasible(design).all()
+    assert len(design.drop_duplicates()) == 8
+    # clustering the one-hot categories too put all 8 between 115 and 135 degC and 6 and 7.5 h
+    assert design["temperature"].max() - design["temperature"].min() >= 0.5 * 120
+    assert design["time_h"].max() - design["time_h"].min() >= 0.5 * 11
+    assert sorted(design["solvent"].value_counts()) == [1, 1, 2, 2, 2]  # 5 levels over 8 points
+    assert sorted(design["catalyst"].value_counts()) == [2, 3, 3]
+
+
+def test_measured_levels_count_and_are_not_repeated():
+    space, _ = read_space(ROOT / "docs" / "examples" / "reaction_space.yaml")
+    measured = pd.DataFrame({"temperature": [100.0, 120.0], "time_h": [5.0, 6.0], "solvent": ["O", "O"],
+                             "catalyst": ["Pd", "Pd"]})
+    design = space_filling_design(space, 3, measured=measured, seed=1)
+    assert "O" not in set(design["solvent"]) and "Pd" not in set(design["catalyst"])  # the least used first
+    assert space.feasible(design).all()
+
+
+def test_a_space_without_categories_keeps_the_medoids_of_its_unit_coordinates():
+    from matloop.design.coldstart import medoids, space_points
+    from matloop.design.space import DesignSpace
+
+    space = DesignSpace.from_dict({"a": {"low": 0, "high": 1}, "b": {"low": 10, "high": 20}})
+    pts = space_points(space, 1024, seed=3, top_up=16)
+    expected = pts.iloc[medoids(space.unit(pts), 4, seed=3)].reset_index(drop=True)
+    assert np.allclose(space_filling_design(space, 4, seed=3).to_numpy(dtype=float), expected.to_numpy(dtype=float))

@@ -38,7 +38,7 @@ def test_short_form_space_file():
     assert [(p.name, p.type) for p in space.parameters] == [("temperature", "continuous"), ("solvent", "categorical"),
                                                              ("film", "composition")]
     assert space.min_separation == 0.1 and space.parameters[0].step == 5
-    same = DesignSpace.from_dict({"parameters": {"n": {"type": "integer", "low": 1, "high": 4}}})
+    same = DesignSpace.from_dict({"parameters": {"n": {"type": "integer", "low": 1, "high": 4, "unit": "layers"}}})
     assert same.parameters[0].type == "integer"
     for bad, words in [({"x": 3}, "expected a mapping"), ({}, "short form"), ([1, 2], "short form"),
                        ({"parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1, "stepsize": 2}]},

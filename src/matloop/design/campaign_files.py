@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from matloop.design.space import DesignSpace, long_form_spec
+from matloop.design.space import DesignSpace
+from matloop.design.space_spec import long_form_spec
 from matloop.errors import InputError, MatloopError, error_table
 
 

@@ -188,11 +188,14 @@ class DesignSpace:
     def from_dict(cls, spec: dict) -> DesignSpace:
         """A space from its dict: ``parameters`` a list of ``{name, type, ...}``, or the short form, a
         mapping ``name: {low, high, step}`` / ``name: [label, ...]`` (see :func:`long_form_spec`)."""
+        from matloop.design.space_spec import NOTE_KEYS, long_form_spec
+
         spec = long_form_spec(spec)
         params = []
         for i, p in enumerate(spec["parameters"], start=1):
             if not isinstance(p, dict) or "name" not in p or "type" not in p:
                 raise MatloopError(f"parameter {i}: needs at least 'name' and 'type'")
+            p = {k: v for k, v in p.items() if k not in NOTE_KEYS}
             unknown = sorted(set(p) - set(Parameter.__dataclass_fields__))
             if unknown:
                 raise MatloopError(f"parameter {p['name']!r}: unknown key(s) {unknown} (known: "
@@ -419,38 +422,6 @@ class DesignSpace:
             return None
         fr = frame[list(comp.elements)].to_numpy(dtype=float)
         return ["".join(f"{el}{x:.6g}" for el, x in zip(comp.elements, row, strict=True) if x > 0) for row in fr]
-
-
-_SPACE_KEYS = ("constraints", "min_separation")
-_SPACE_HELP = ("a space file needs its parameters, e.g.\n  parameters:\n    - {name: temperature, type: continuous, "
-               "low: 300, high: 900, step: 5}\nor the short form\n  temperature: {low: 300, high: 900, step: 5}\n"
-               "  solvent: [water, ethanol]\n(docs/design_spaces.md)")
-
-
-def long_form_spec(spec) -> dict:
-    """The space with ``parameters`` as a list of dicts. Short form: a mapping from name to spec (under
-    ``parameters`` or at the top level): a list is categorical labels; a mapping with ``elements`` a
-    composition, with ``values`` categorical, else continuous unless its ``type`` says otherwise."""
-    if not isinstance(spec, dict):
-        raise MatloopError(_SPACE_HELP)
-    params = spec.get("parameters")
-    if params is None:
-        params = {k: v for k, v in spec.items() if k not in _SPACE_KEYS}
-    if isinstance(params, list):
-        return spec
-    if not isinstance(params, dict) or not params:
-        raise MatloopError(_SPACE_HELP)
-    listed = []
-    for name, p in params.items():
-        if isinstance(p, list):
-            p = {"type": "categorical", "values": p}
-        if not isinstance(p, dict):
-            raise MatloopError(f"parameter {name!r}: expected a mapping such as {{low: 0, high: 1}} or a list "
-                               f"of labels, got {p!r}\n{_SPACE_HELP}")
-        kind = p.get("type") or ("composition" if "elements" in p else "categorical" if "values" in p
-                                 else "continuous")
-        listed.append({**p, "name": str(name), "type": kind})
-    return {**{k: spec[k] for k in _SPACE_KEYS if k in spec}, "parameters": listed}
 
 
 def _decimals_of(step: float) -> int:

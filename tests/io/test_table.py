@@ -425,3 +425,16 @@ def test_extra_inputs_name_the_inputs_of_a_process_table(tmp_path):
     assert ds.kind == "parameters" and ds.parameters == ["temperature", "solvent"] and ds.extra_inputs == []
     assert list(ds.inputs.columns) == ["temperature", "solvent"] and len(ds) == 5
     assert "not among the inputs named by --extra-inputs" in report.ignored["purity"]
+
+
+def test_labels_that_differ_only_in_case_are_noted_not_merged(tmp_path):
+    path = write_csv(tmp_path, "solvent,t,y\nethanol,1,1\nEthanol,2,2\nethanol,3,\nwater,4,3\nwater,5,\n")
+    ds, report = inspect_table(path, target="y")
+    assert sorted(set(ds.frame["solvent"])) == ["Ethanol", "ethanol", "water"]  # as written: two labels
+    assert report.notes == ["solvent: 'ethanol' and 'Ethanol' differ only in upper/lower case and are different "
+                            "labels; write one spelling where they are one choice"]
+    assert "note:       solvent: 'ethanol' and 'Ethanol'" in report.summary()
+    from matloop.represent.parameter_encoder import ParameterEncoder
+
+    enc = ParameterEncoder(columns=["solvent", "t"]).fit(ds.frame[["solvent", "t"]])
+    assert any("'Ethanol' and 'ethanol' differ only in upper/lower case" in n for n in enc.notes_)

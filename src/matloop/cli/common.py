@@ -184,3 +184,9 @@ def _write_skipped(skipped, args: argparse.Namespace) -> Path:
     print(f"skipped {n} row{'s' if n != 1 else ''} with problems ({len(skipped)} problem"
           f"{'s' if len(skipped) != 1 else ''}); rows, values and reasons are in {path}", file=sys.stderr)
     return path
+
+
+def replicates_left_out(n: int) -> str:
+    """What ``suggest`` prints when blank rows repeat a measured or listed input (one goal or several)."""
+    return (f"{n} blank row{'s repeat' if n != 1 else ' repeats'} an input already measured or listed and "
+            f"{'were' if n != 1 else 'was'} not ranked (--allow-replicates to rank them)")

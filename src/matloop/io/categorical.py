@@ -15,8 +15,10 @@ import pandas as pd
 
 from matloop.io.compat import is_text_column
 
-__all__ = ["MAX_LABELS", "categorical_problem"]
+__all__ = ["CASE_NOTE", "MAX_LABELS", "case_variants", "categorical_problem"]
 
+#: what follows :func:`case_variants`' labels in a note
+CASE_NOTE = "differ only in upper/lower case and are different labels; write one spelling where they are one choice"
 #: the most distinct values a text column may have to be a categorical input
 MAX_LABELS = 100
 
@@ -39,3 +41,13 @@ def categorical_problem(series: pd.Series) -> str | None:
     if n_distinct == len(values) and len(values) > 1:
         return "text column with a different value in every row (an identifier or a note), not an input"
     return None
+
+
+def case_variants(labels) -> str | None:
+    """``"'Ethanol' and 'ethanol'"`` (up to three such groups, ``; ``-separated) when labels differ only in
+    upper/lower case, else None: they are different labels as written, which is seldom what was meant."""
+    folded: dict[str, list] = {}
+    for label in dict.fromkeys(str(v) for v in labels):
+        folded.setdefault(label.casefold(), []).append(label)
+    alike = [" and ".join(map(repr, v)) for v in folded.values() if len(v) > 1]
+    return "; ".join(alike[:3]) if alike else None

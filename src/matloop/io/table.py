@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.errors import ERROR_COLUMNS, InputError, error_table, format_error_table
-from matloop.io.categorical import categorical_problem
+from matloop.io.categorical import CASE_NOTE, case_variants, categorical_problem
 from matloop.io.dataset import INPUT_KINDS, TASKS, Dataset
 from matloop.io.detect import KIND_WORDS, detect_input, missing_column_message
 from matloop.io.duplicates import DUPLICATE_POLICIES, Duplicates, average_replicates, find_duplicates
@@ -72,6 +72,7 @@ class TableReport:
     duplicate_policy: str = "keep"
     n_merged: int = 0
     skipped: pd.DataFrame = field(default_factory=error_table)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """A few lines for a terminal."""
@@ -103,6 +104,7 @@ class TableReport:
             lines.append("duplicates: none")
         n_skip = self.skipped["row"].nunique() if len(self.skipped) else 0
         lines.append(f"skipped:    {_n(n_skip, 'row')} with problems" if n_skip else "skipped:    none")
+        lines += [f"note:       {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -374,9 +376,18 @@ def inspect_table(
         path=str(path), n_read=len(raw), input=column, kind=kind, how=how, targets=targets, tasks=tasks,
         n_rows=len(frame), n_labelled=labelled, n_pool=len(frame) - labelled, parameters=params,
         ignored=ignored, fold_column=fold, duplicates=dup, duplicate_policy=duplicates, n_merged=n_merged,
-        skipped=skipped,
+        skipped=skipped, notes=_label_notes(frame, params if kind == "parameters" else list(extra)),
     )
     return dataset, report
+
+
+def _label_notes(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Text input columns whose labels differ only in upper/lower case (``matloop check`` says so)."""
+    out = []
+    for col in columns:
+        if col in frame and categorical_problem(frame[col]) is None and (alike := case_variants(frame[col].dropna())):
+            out.append(f"{col}: {alike} {CASE_NOTE}")
+    return out
 
 
 def _skipped_table(records: list[dict], raw: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:

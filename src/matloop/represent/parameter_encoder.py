@@ -185,6 +185,11 @@ class ParameterEncoder(TransformerMixin, BaseEstimator):
                                    f"(e.g. {unread[0]!r}); encoded as labels")
         if not is_smiles:
             spec.update(kind="label", encoding=f"one-hot ({len(options)} label{'' if len(options) == 1 else 's'})")
+            from matloop.io.categorical import CASE_NOTE, case_variants
+
+            alike = case_variants(options)  # 'ethanol' and 'Ethanol': two labels as written; seldom meant
+            if alike:
+                self.notes_.append(f"{column}: {alike} {CASE_NOTE}")
             return spec
         spec["kind"] = "smiles"
         if self.smiles == "onehot":

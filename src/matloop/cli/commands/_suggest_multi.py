@@ -65,8 +65,9 @@ def run_multi(args: argparse.Namespace, goals: list) -> int:
           + (f" (with the rows of {args.candidates}; {known} of them already measured were left out)"
              if candidates is not None else "") + f"; wrote the best {len(out)} to {args.output}")
     if reps:
-        print(f"{reps} blank rows repeat an input already measured or listed and were not ranked "
-              "(--allow-replicates to rank them)")
+        from matloop.cli.common import replicates_left_out
+
+        print(replicates_left_out(reps))
     inputs = dataset.parameter_columns if dataset.kind == "parameters" else [dataset.input]
     inputs = [c for c in inputs if c not in {g.column for g in goals}]
     for _, row in out.iterrows():

@@ -257,8 +257,9 @@ def run(args: argparse.Namespace) -> int:
               f"{n} measurement{'s' if n != 1 else ''}" + ("; among the rows that meet the constraints)"
                                                             if args.constraint else ")"))
     if out.attrs.get("n_replicates_left_out"):
-        print(f"{out.attrs['n_replicates_left_out']} blank rows repeat an input already measured or listed and were "
-              "not ranked (--allow-replicates to rank them)")
+        from matloop.cli.common import replicates_left_out
+
+        print(replicates_left_out(out.attrs["n_replicates_left_out"]))
     n_measured -= out.attrs.get("n_failed_with_value", 0)  # a failed row's outcome is not a measurement
     user_columns = set(dataset.frame.columns) | (set(candidates.frame.columns) if candidates is not None else set())
     write_table(out, args.output, round_columns=[c for c in out.columns if c not in user_columns])  # 6 digits

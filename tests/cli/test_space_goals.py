@@ -112,3 +112,18 @@ def test_a_recorded_property_that_is_not_a_goal_is_left_out_with_extra_inputs(tm
                  "--extra-inputs", "temperature,time_h,solvent,catalyst", "-o", out]) == 0
     batch = pd.read_csv(out)
     assert len(batch) == 3 and set(batch["temperature"]) <= {65.0, 70, 75, 80, 85, 90}
+
+
+def test_fit_and_predict_a_process_table_whose_other_columns_are_blank(tmp_path, capsys):
+    """The model's parameters are predict's inputs: a recorded property blank on the new rows (purity), the
+    target column and notes are carried through, not read as inputs."""
+    runs = _runs().drop(columns=["reason"])
+    new = runs.head(4).assign(temperature=[65.0, 70, 75, 80], yield_pct=np.nan, purity=np.nan, status="")
+    table = pd.concat([runs, new])
+    table.to_csv(tmp_path / "t.csv", index=False)
+    model = str(tmp_path / "m.matloop")
+    assert main(["fit", str(tmp_path / "t.csv"), "--target", "yield_pct", "--model", "rf", "--extra-inputs",
+                 "temperature,time_h,solvent,catalyst", "-o", model]) == 0
+    assert main(["predict", model, str(tmp_path / "t.csv"), "-o", str(tmp_path / "p.csv")]) == 0
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert len(out) == len(table) and out["prediction"].notna().all() and "purity" in out.columns

@@ -266,10 +266,15 @@ def run_predict(args: argparse.Namespace) -> int:
         raise InputError(f"{args.model} holds a bare {type(model).__name__}, not a model written by 'matloop fit' "
                          "(which knows its input column and featurizer); use it from Python instead")
     kind = meta.get("kind")
+    extra = list(meta.get("extra_inputs") or [])
+    if kind == "parameters":  # the model's parameters are the inputs; the table's other columns are not read
+        from matloop.io.files import read_columns
+
+        header = set(read_columns(args.table))
+        extra = [c for c in meta["parameter_columns"] if c in header]
     table_args = argparse.Namespace(table=args.table, input=args.input or meta.get("input"), target=None, kind=kind,
                                     skip_invalid=args.skip_invalid, duplicates="keep", output=args.output,
-                                    extra_inputs=list(meta.get("extra_inputs") or []),
-                                    structures_root=args.structures_root)
+                                    extra_inputs=extra, structures_root=args.structures_root)
     dataset = load_table(table_args)
     if kind == "parameters":
         missing = [c for c in meta["parameter_columns"] if c not in dataset.frame.columns]

@@ -92,6 +92,15 @@ def test_space_campaign_with_two_goals_a_constraint_and_failures(tmp_path, capsy
                        .itertuples(index=False)}
     assert main(["campaign", "status", "rx", "--db", db]) == 0
     assert "Pareto front" in capsys.readouterr().out
+    # an expert's idea must lie inside the declared space, like a result
+    pd.DataFrame({"temperature": [100.0, 175.0], "time_h": [5.0, 11.0], "solvent": ["CCO", "O"],
+                  "catalyst": ["Pd", "Cu"]}).to_csv(tmp_path / "ideas.csv", index=False)
+    assert main(["campaign", "add", "rx", str(tmp_path / "ideas.csv"), "--reason", "mine", "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert "outside the campaign's design space" in err and "constraint not met" in err  # 175 x 11 > 1800
+    pd.DataFrame({"temperature": [100.0], "time_h": [5.0], "solvent": ["CCO"], "catalyst": ["Pd"]}).to_csv(
+        tmp_path / "idea.csv", index=False)
+    assert main(["campaign", "add", "rx", str(tmp_path / "idea.csv"), "--reason", "mine", "--db", db]) == 0
 
 
 def test_a_goal_cannot_be_a_parameter_of_the_space(tmp_path, capsys):

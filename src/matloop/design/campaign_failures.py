@@ -153,17 +153,17 @@ def add_expert_candidates(campaign, frame: pd.DataFrame, rows: list[int], reason
                           actor: str | None = None):
     """``campaign add``: an expert's own candidates (the material column or every parameter column;
     no measured target: results go through ``campaign record``)."""
+    from matloop.design.campaign_multi import outcome_columns
     from matloop.design.ledger_keys import ledger_parameter_keys
     from matloop.design.surrogate import material_keys
 
     cfg = campaign.config
-    target = cfg["target"]
     problems = []
-    if target in frame.columns:
-        filled = frame[target].notna().to_numpy()
-        problems += [{"row": int(r), "column": target, "value": v,
+    for col in [c for c in outcome_columns(cfg) if c in frame.columns]:  # the goal(s) and constraint columns
+        filled = frame[col].notna().to_numpy()
+        problems += [{"row": int(r), "column": col, "value": v,
                       "reason": "an added candidate has no result yet: record results with 'campaign record'"}
-                     for r, v, f in zip(rows, frame[target], filled, strict=True) if f]
+                     for r, v, f in zip(rows, frame[col], filled, strict=True) if f]
     if cfg["kind"] == "parameters":
         missing = [c for c in cfg["parameter_columns"] if c not in frame.columns]
         problems += [{"row": 0, "column": c, "value": None, "reason": "column missing from the table"} for c in missing]
@@ -174,7 +174,7 @@ def add_expert_candidates(campaign, frame: pd.DataFrame, rows: list[int], reason
         raise InputError("Nothing was added", error_table(problems))
     from matloop.io.table import convert_numeric_columns
 
-    keep = [c for c in frame.columns if c not in (target, STATUS_COLUMN, REASON_COLUMN)]
+    keep = [c for c in frame.columns if c not in (*outcome_columns(cfg), STATUS_COLUMN, REASON_COLUMN)]
     frame = convert_numeric_columns(frame[keep], skip={cfg.get("input")} - {None})  # "700" read as text is 700
     if cfg["kind"] == "parameters":
         cols = cfg["parameter_columns"]
@@ -184,8 +184,11 @@ def add_expert_candidates(campaign, frame: pd.DataFrame, rows: list[int], reason
                for c in numeric for r, v in zip(rows, frame[c], strict=True)
                if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce").iloc[0])]
         bad += _composition_problems(known, frame, numeric, rows)
+        if campaign.space is not None and not bad:  # an idea inside the declared space, or none
+            bad = campaign.space.violations(frame, rows)
         if bad:
-            raise InputError("Nothing was added", error_table(bad))
+            raise InputError("Nothing was added" + (": these candidates lie outside the campaign's design space"
+                                                    if campaign.space is not None else ""), error_table(bad))
         keys = ledger_parameter_keys(cfg, frame, cols)  # canonical SMILES where the campaign keys them so
     else:
         keys = material_keys(campaign._dataset(frame), frame, rows=rows)

@@ -42,7 +42,8 @@ def space_coordinates(space, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
 def first_design(space, pts: pd.DataFrame, k: int, measured: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
     """``k`` points for a first batch from ``pts`` (feasible, rounded points of ``space``; see module doc):
     k-means medoids of their numeric coordinates (``measured`` points count as covered), then balanced
-    categories. Where a new category would break a constraint, the pool point's own is kept."""
+    categories. Where a new category would break a constraint or repeat a measured point, the pool
+    point's own is kept."""
     from matloop.design.coldstart import medoids
 
     U, _, _ = space_coordinates(space, pts)
@@ -68,6 +69,11 @@ def first_design(space, pts: pd.DataFrame, k: int, measured: pd.DataFrame | None
             used[v] += 1
             levels.append(v)
         out[p.name] = np.array(levels, dtype=object)
-    ok = space.feasible(out)
+    from matloop.design.surrogate import parameter_keys
+
+    keys = parameter_keys(out, space.columns)
+    taken = set(parameter_keys(done, space.columns)) if done is not None else set()
+    clash = np.array([k in taken or k in keys[:i] for i, k in enumerate(keys)], dtype=bool)
+    ok = space.feasible(out) & ~clash  # else the pool point as drawn (feasible, not measured)
     out.loc[~ok] = pts.iloc[rows].reset_index(drop=True).loc[~ok]
     return out

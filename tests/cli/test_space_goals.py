@@ -38,11 +38,16 @@ def test_short_form_space_file():
     assert [(p.name, p.type) for p in space.parameters] == [("temperature", "continuous"), ("solvent", "categorical"),
                                                              ("film", "composition")]
     assert space.min_separation == 0.1 and space.parameters[0].step == 5
+    old_ledger = {"parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1, "note": "?"}], "name": "a"}
+    assert DesignSpace.from_dict(old_ledger, strict=False).columns == ["x"]  # stored copies open as before
     same = DesignSpace.from_dict({"parameters": {"n": {"type": "integer", "low": 1, "high": 4, "unit": "layers"}}})
     assert same.parameters[0].type == "integer"
     for bad, words in [({"x": 3}, "expected a mapping"), ({}, "short form"), ([1, 2], "short form"),
                        ({"parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1, "stepsize": 2}]},
-                        "unknown key(s) ['stepsize']")]:
+                        "unknown key(s) ['stepsize']"),
+                       ({"x": {"low": 0, "high": 1}, "constraint": ["x < 0.5"]}, "misspelt"),
+                       ({"parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                         "constraint": ["x < 0.5"]}, "unknown key(s) ['constraint'] beside 'parameters'")]:
         try:
             DesignSpace.from_dict(bad)
         except Exception as exc:  # noqa: BLE001 - the message is what is checked

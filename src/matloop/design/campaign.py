@@ -60,7 +60,7 @@ class Campaign:
         from matloop.design.goals import goals_from_config
 
         self.goals = goals_from_config(self.config)  # several with campaign new --goal (design/campaign_multi.py)
-        self.space = DesignSpace.from_dict(self.config["space"]) if self.config.get("space") else None
+        self.space = DesignSpace.from_dict(self.config["space"], strict=False) if self.config.get("space") else None
 
     # ------------------------------------------------------------------ creation
     @classmethod

@@ -185,19 +185,22 @@ class DesignSpace:
         self.constraints = [Constraint(c, set(names)) for c in (constraints or [])]
 
     @classmethod
-    def from_dict(cls, spec: dict) -> DesignSpace:
+    def from_dict(cls, spec: dict, strict: bool = True) -> DesignSpace:
         """A space from its dict: ``parameters`` a list of ``{name, type, ...}``, or the short form, a
-        mapping ``name: {low, high, step}`` / ``name: [label, ...]`` (see :func:`long_form_spec`)."""
+        mapping ``name: {low, high, step}`` / ``name: [label, ...]`` (see :func:`long_form_spec`). ``strict``:
+        unknown keys are errors (files); off for a ledger's stored copy, which older versions read leniently."""
         from matloop.design.space_spec import NOTE_KEYS, long_form_spec
 
-        spec = long_form_spec(spec)
+        spec = long_form_spec(spec, strict)
         params = []
         for i, p in enumerate(spec["parameters"], start=1):
             if not isinstance(p, dict) or "name" not in p or "type" not in p:
                 raise MatloopError(f"parameter {i}: needs at least 'name' and 'type'")
             p = {k: v for k, v in p.items() if k not in NOTE_KEYS}
             unknown = sorted(set(p) - set(Parameter.__dataclass_fields__))
-            if unknown:
+            if unknown and not strict:
+                p = {k: v for k, v in p.items() if k not in unknown}
+            elif unknown:
                 raise MatloopError(f"parameter {p['name']!r}: unknown key(s) {unknown} (known: "
                                    f"{sorted(Parameter.__dataclass_fields__)})")
             params.append(Parameter(**p))

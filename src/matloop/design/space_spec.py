@@ -18,15 +18,25 @@ _SPACE_HELP = ("a space file needs its parameters, e.g.\n  parameters:\n    - {n
                "  solvent: [water, ethanol]\n(docs/design_spaces.md)")
 
 
-def long_form_spec(spec) -> dict:
+def long_form_spec(spec, strict: bool = True) -> dict:
     """The space with ``parameters`` as a list of dicts. Short form: a mapping from name to spec (under
     ``parameters`` or at the top level): a list is categorical labels; a mapping with ``elements`` a
-    composition, with ``values`` categorical, else continuous unless its ``type`` says otherwise."""
+    composition, with ``values`` categorical, else continuous unless its ``type`` says otherwise.
+    ``strict`` (files): a key the format does not know is an error; a ledger's stored copy is read as it was."""
     if not isinstance(spec, dict):
         raise MatloopError(_SPACE_HELP)
     params = spec.get("parameters")
     if params is None:
         params = {k: v for k, v in spec.items() if k not in _SPACE_KEYS}
+    elif strict:  # the long form: nothing else at the top level goes unread
+        unknown = sorted(str(k) for k in spec if k not in (*_SPACE_KEYS, "parameters"))
+        if unknown:
+            raise MatloopError(f"unknown key(s) {unknown} beside 'parameters' (known: parameters, "
+                               f"{', '.join(_SPACE_KEYS)})")
+    for name in params if isinstance(params, dict) else ():
+        if str(name).lower().startswith(("constraint", "min_sep")) and name not in _SPACE_KEYS:
+            raise MatloopError(f"{name!r} reads like a misspelt {', '.join(map(repr, _SPACE_KEYS))}: a parameter "
+                               "must not be named so")
     if isinstance(params, list):
         return spec
     if not isinstance(params, dict) or not params:

@@ -141,3 +141,16 @@ def test_fit_and_predict_a_process_table_whose_other_columns_are_blank(tmp_path,
     assert main(["predict", model, str(tmp_path / "t.csv"), "-o", str(tmp_path / "p.csv")]) == 0
     out = pd.read_csv(tmp_path / "p.csv")
     assert len(out) == len(table) and out["prediction"].notna().all() and "purity" in out.columns
+
+
+def test_several_goals_with_failures_say_p_success_as_one_goal_does(tmp_path, capsys):
+    runs = _runs().drop(columns=["reason"])
+    cand = runs.head(6).assign(temperature=[65.0, 70, 75, 80, 85, 90], yield_pct=np.nan, purity=np.nan, status="")
+    pd.concat([runs, cand]).to_csv(tmp_path / "pool.csv", index=False)
+    assert main(["suggest", str(tmp_path / "pool.csv"), "--goal", "yield_pct:max", "--goal", "purity:max",
+                 "--batch", "2", "-o", str(tmp_path / "n.csv")]) == 0
+    out = capsys.readouterr().out
+    n_failed = int((runs["status"] == "failed").sum())
+    assert f"{n_failed} failed row{'s' if n_failed != 1 else ''}; P(success) from:" in out
+    batch = pd.read_csv(tmp_path / "n.csv")
+    assert batch["reason"].str.contains(r"P\(success\) = \d+%").all() and batch["p_success"].between(0, 1).all()

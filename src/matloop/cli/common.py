@@ -190,3 +190,8 @@ def replicates_left_out(n: int) -> str:
     """What ``suggest`` prints when blank rows repeat a measured or listed input (one goal or several)."""
     return (f"{n} blank row{'s repeat' if n != 1 else ' repeats'} an input already measured or listed and "
             f"{'were' if n != 1 else 'was'} not ranked (--allow-replicates to rank them)")
+
+
+def failed_rows_line(n: int, model: str) -> str:
+    """What ``suggest`` prints when failed rows weight the ranking by P(success) (one goal or several)."""
+    return f"{n} failed row{'s' if n != 1 else ''}; P(success) from: {model}"

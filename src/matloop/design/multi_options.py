@@ -389,3 +389,24 @@ class GoalWarp:
             u[~pos] = (-np.expm1(np.minimum(-w[~pos], 50)) if lam == 2
                        else 1 - np.power(1 - (2 - lam) * w[~pos], 1 / (2 - lam)))
         return np.clip(u, self.lo, self.hi) * self.sd + self.mu
+
+
+def multi_reason(scalarize, goals, mean, std, p_nd, gain, feasible, position, p_success=None) -> str:
+    """The ``reason`` of one pick with several goals (or one goal with outcome constraints): what ranked
+    it, its predictions, P(not dominated), the expected gain, P(constraints met) and P(success)."""
+    preds = ", ".join(f"{g.column} {mu:.4g} ± {sd:.2g}" for g, mu, sd in zip(goals, mean, std, strict=True))
+    one = len(goals) == 1  # one goal with an outcome constraint: the hypervolume is the best value's gain
+    lead = {"ehvi": "largest expected improvement over the best measured" if one else
+            "largest expected gain in hypervolume",
+            "parego": "best on a random weighting of the goals (ParEGO)",
+            "chimera": "best on the goal hierarchy (Chimera)"}[scalarize]
+    if position and scalarize == "ehvi":
+        lead += f" given the {position} pick{'s' if position > 1 else ''} above"
+    parts = [f"{lead}: predicted {preds}", f"P(better than the best measured) = {p_nd:.0%}"] if one else [
+        f"{lead}: predicted {preds}", f"P(not dominated by the measured front) = {p_nd:.0%}",
+        f"expected hypervolume gain {gain:.1%} of the current front's"]
+    if feasible is not None:
+        parts.append(f"P(constraints met) = {feasible:.0%}")
+    if p_success is not None:  # failures recorded: as one goal's reasons say it
+        parts.append(f"P(success) = {p_success:.0%}")
+    return "; ".join(parts)

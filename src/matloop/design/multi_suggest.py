@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from matloop.design.goals import Goal
-from matloop.design.multi_options import GoalWarp, goal_inputs, sample_acquisition, violations
+from matloop.design.multi_options import GoalWarp, goal_inputs, multi_reason, sample_acquisition, violations
 from matloop.design.multiobjective import (
     ChimeraGoal,
     chebyshev_scalarize,
@@ -179,8 +179,9 @@ def rank_multi(
         from matloop.design.feasibility import feasibility_weights
 
         failed_X = np.asarray(failed_X, dtype=float).reshape(-1, np.shape(X_rows)[1])
-        p_success, _ = feasibility_weights(np.vstack([X_rows, failed_X]), np.r_[np.zeros(len(X_rows), dtype=bool),
-                                           np.ones(len(failed_X), dtype=bool)], X_candidates, seed)
+        p_success, feasibility_model = feasibility_weights(
+            np.vstack([X_rows, failed_X]), np.r_[np.zeros(len(X_rows), dtype=bool), np.ones(len(failed_X), dtype=bool)],
+            X_candidates, seed)
         feasible = feasible * p_success
     S_obs = np.column_stack([g.score(filled[:, j]) for j, g in enumerate(goals)])
     low, span = _scale(S_obs)
@@ -210,9 +211,12 @@ def rank_multi(
     if p_success is not None:
         out["p_success"] = p_success[picks]
     out["rank"] = np.arange(1, len(picks) + 1)
-    out["reason"] = [_reason(scalarize, goals, [means[j][i] for j in range(m)], [stds[j][i] for j in range(m)],
-                             p_nd[r], gain[r], feasible[i] if constraints else None, r)
+    out["reason"] = [multi_reason(scalarize, goals, [means[j][i] for j in range(m)], [stds[j][i] for j in range(m)],
+                                  p_nd[r], gain[r], feasible[i] if constraints else None, r,
+                                  None if p_success is None else p_success[i])
                      for r, i in enumerate(picks)]
+    if p_success is not None:
+        out.attrs["feasibility_model"] = feasibility_model
     version = hashlib.sha256(np.ascontiguousarray(X_rows).tobytes() + np.nan_to_num(Y_rows).tobytes()
                              + f"{names}|{seed}|{scalarize}".encode()).hexdigest()[:16]
     label = {"ehvi": "qehvi", "parego": "parego", "chimera": "chimera"}[scalarize] + (f"-{acquisition}" if acquisition
@@ -395,23 +399,6 @@ def _chimera(sampler: _Sampler, observed, goals, acquisition=None, rng=None) -> 
     if acquisition is not None:
         return sample_acquisition(acquisition, np.array(merits), np.array(bests), rng)
     return out / raw.shape[0]
-
-
-def _reason(scalarize, goals, mean, std, p_nd, gain, feasible, position) -> str:
-    preds = ", ".join(f"{g.column} {mu:.4g} ± {sd:.2g}" for g, mu, sd in zip(goals, mean, std, strict=True))
-    one = len(goals) == 1  # one goal with an outcome constraint: the hypervolume is the best value's gain
-    lead = {"ehvi": "largest expected improvement over the best measured" if one else
-            "largest expected gain in hypervolume",
-            "parego": "best on a random weighting of the goals (ParEGO)",
-            "chimera": "best on the goal hierarchy (Chimera)"}[scalarize]
-    if position and scalarize == "ehvi":
-        lead += f" given the {position} pick{'s' if position > 1 else ''} above"
-    parts = [f"{lead}: predicted {preds}", f"P(better than the best measured) = {p_nd:.0%}"] if one else [
-        f"{lead}: predicted {preds}", f"P(not dominated by the measured front) = {p_nd:.0%}",
-        f"expected hypervolume gain {gain:.1%} of the current front's"]
-    if feasible is not None:
-        parts.append(f"P(constraints met) = {feasible:.0%}")
-    return "; ".join(parts)
 
 
 def input_features(dataset, frame: pd.DataFrame, exclude: list[str]) -> np.ndarray:

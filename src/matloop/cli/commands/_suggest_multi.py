@@ -68,6 +68,10 @@ def run_multi(args: argparse.Namespace, goals: list) -> int:
         from matloop.cli.common import replicates_left_out
 
         print(replicates_left_out(reps))
+    if out.attrs.get("feasibility_model"):
+        from matloop.cli.common import failed_rows_line
+
+        print(failed_rows_line(out.attrs.get("n_failed", 0), out.attrs["feasibility_model"]))
     inputs = dataset.parameter_columns if dataset.kind == "parameters" else [dataset.input]
     inputs = [c for c in inputs if c not in {g.column for g in goals}]
     for _, row in out.iterrows():

@@ -274,8 +274,9 @@ def run(args: argparse.Namespace) -> int:
           + (f" ({known} rows of {args.candidates} already measured were left out)" if known else "")
           + f"; wrote the best {len(out)} to {args.output}")
     if out.attrs.get("feasibility_model"):
-        n = out.attrs["n_failed"]
-        print(f"{n} failed row{'s' if n != 1 else ''}; P(success) from: {out.attrs['feasibility_model']}")
+        from matloop.cli.common import failed_rows_line
+
+        print(failed_rows_line(out.attrs["n_failed"], out.attrs["feasibility_model"]))
     from matloop.io.detect import material_label
 
     for _, row in out.iterrows():

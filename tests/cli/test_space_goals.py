@@ -154,3 +154,26 @@ def test_several_goals_with_failures_say_p_success_as_one_goal_does(tmp_path, ca
     assert f"{n_failed} failed row{'s' if n_failed != 1 else ''}; P(success) from:" in out
     batch = pd.read_csv(tmp_path / "n.csv")
     assert batch["reason"].str.contains(r"P\(success\) = \d+%").all() and batch["p_success"].between(0, 1).all()
+
+
+def test_results_of_a_composition_space_match_their_suggestions(tmp_path, capsys):
+    """The ledger stores the space as sorted JSON (elements Co, Fe, Ni) and the parameter columns as a list
+    (Ni, Fe, Co): suggestions were keyed in one order and results in the other, so every measured suggestion
+    stayed 'awaiting results' and came back as a new material."""
+    from pathlib import Path
+
+    space = Path(__file__).resolve().parents[2] / "docs" / "examples" / "anneal_space.yaml"
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "film", "--space", str(space), "--target", "conductivity", "--maximize",
+                 "--db", db]) == 0
+    assert main(["campaign", "suggest", "film", "--batch", "4", "-o", str(tmp_path / "n.csv"), "--db", db]) == 0
+    batch = pd.read_csv(tmp_path / "n.csv")
+    assert [c for c in batch.columns if c in ("Ni", "Fe", "Co")] == ["Ni", "Fe", "Co"]  # the file's order
+    done = batch[["Co", "Fe", "Ni", "temperature", "time", "layers", "solvent"]].assign(conductivity=[1.0, 2, 3, 4])
+    done.to_csv(tmp_path / "r.csv", index=False)
+    capsys.readouterr()
+    assert main(["campaign", "record", "film", str(tmp_path / "r.csv"), "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "recorded 4 new measurements" in out and "new materials added" not in out
+    assert main(["campaign", "status", "film", "--db", db]) == 0
+    assert "4 (0 awaiting results)" in capsys.readouterr().out

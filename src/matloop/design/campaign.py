@@ -60,7 +60,9 @@ class Campaign:
         from matloop.design.goals import goals_from_config
 
         self.goals = goals_from_config(self.config)  # several with campaign new --goal (design/campaign_multi.py)
-        self.space = DesignSpace.from_dict(self.config["space"], strict=False) if self.config.get("space") else None
+        space = self.config.get("space")  # read as stored; composition elements in the parameter columns' order
+        self.space = DesignSpace.from_dict(space, strict=False).ordered_as(self.config["parameter_columns"]) \
+            if space else None
 
     # ------------------------------------------------------------------ creation
     @classmethod

@@ -225,6 +225,16 @@ class DesignSpace:
     def columns(self) -> list[str]:
         return [c for p in self.parameters for c in p.columns]
 
+    def ordered_as(self, columns: list[str]) -> DesignSpace:
+        """This space with each composition's elements in the order of ``columns``: a ledger stores the
+        space as JSON with sorted keys (Co, Fe, Ni) but its parameter columns as a list (Ni, Fe, Co), and
+        suggestions and results must be keyed in one order."""
+        pos = {c: i for i, c in enumerate(columns)}
+        for p in self.parameters:
+            if p.type == "composition" and all(el in pos for el in p.elements):
+                p.elements = dict(sorted(p.elements.items(), key=lambda item: pos[item[0]]))
+        return self
+
     def feasible(self, frame: pd.DataFrame) -> np.ndarray:
         """Which rows satisfy bounds, types and every constraint."""
         ok = np.ones(len(frame), dtype=bool)

@@ -41,3 +41,14 @@ def test_a_space_without_categories_keeps_the_medoids_of_its_unit_coordinates():
     pts = space_points(space, 1024, seed=3, top_up=16)
     expected = pts.iloc[medoids(space.unit(pts), 4, seed=3)].reset_index(drop=True)
     assert np.allclose(space_filling_design(space, 4, seed=3).to_numpy(dtype=float), expected.to_numpy(dtype=float))
+
+
+def test_a_space_of_categories_only_gives_every_level_in_turn():
+    from matloop.design.space import DesignSpace
+
+    space = DesignSpace.from_dict({"solvent": ["CCO", "O", "CS(C)=O", "CN(C)C=O"], "catalyst": ["Pd", "Ni", "Cu"],
+                                   "base": ["K2CO3", "Cs2CO3"]})
+    design = space_filling_design(space, 5, seed=0)
+    assert len(design.drop_duplicates()) == 5
+    assert set(design["solvent"]) == {"CCO", "O", "CS(C)=O", "CN(C)C=O"} and set(design["catalyst"]) == {"Pd", "Ni", "Cu"}
+    assert sorted(design["base"].value_counts()) == [2, 3]

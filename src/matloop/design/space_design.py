@@ -49,6 +49,8 @@ def first_design(space, pts: pd.DataFrame, k: int, measured: pd.DataFrame | None
     U, _, _ = space_coordinates(space, pts)
     done = measured.reindex(columns=space.columns).dropna() if measured is not None and len(measured) else None
     cats = [p for p in space.parameters if p.type == "categorical"]
+    if cats and U.shape[1] == 0:  # categories only: each point the least used levels (measured ones count)
+        return _balanced_rows(space, pts, k, done, cats, seed)
     n_numeric = len(np.unique(np.round(U, 9), axis=0)) if U.shape[1] else 0
     if n_numeric < k or not cats:  # nothing to separate (or too few numeric points): medoids of all coordinates
         start = space.unit(done) if done is not None else None
@@ -77,3 +79,22 @@ def first_design(space, pts: pd.DataFrame, k: int, measured: pd.DataFrame | None
     ok = space.feasible(out) & ~clash  # else the pool point as drawn (feasible, not measured)
     out.loc[~ok] = pts.iloc[rows].reset_index(drop=True).loc[~ok]
     return out
+
+
+def _balanced_rows(space, pts: pd.DataFrame, k: int, done: pd.DataFrame | None, cats: list, seed: int) -> pd.DataFrame:
+    """``k`` rows of ``pts`` (distinct combinations of categories) chosen one by one, each the combination
+    whose levels are least used so far (``done`` rows count); ties in a seeded order."""
+    order = np.random.default_rng(seed).permutation(len(pts))
+    used = {p.name: {v: 0 for v in p.values} for p in cats}
+    for p in cats:
+        for v in (done[p.name] if done is not None else []):
+            used[p.name][v] = used[p.name].get(v, 0) + 1
+    chosen: list[int] = []
+    for _ in range(min(k, len(pts))):
+        cost = np.array([sum(used[p.name].get(pts[p.name].iloc[i], 0) for p in cats) for i in order], dtype=float)
+        cost[[int(np.flatnonzero(order == c)[0]) for c in chosen]] = np.inf
+        pick = int(order[int(np.argmin(cost))])
+        chosen.append(pick)
+        for p in cats:
+            used[p.name][pts[p.name].iloc[pick]] += 1
+    return pts.iloc[chosen].reset_index(drop=True)

@@ -177,3 +177,10 @@ def test_results_of_a_composition_space_match_their_suggestions(tmp_path, capsys
     assert "recorded 4 new measurements" in out and "new materials added" not in out
     assert main(["campaign", "status", "film", "--db", db]) == 0
     assert "4 (0 awaiting results)" in capsys.readouterr().out
+
+
+def test_pool_options_on_a_space_campaign_are_refused_not_ignored(tmp_path, capsys):
+    (tmp_path / "space.yaml").write_text(SHORT_SPACE)
+    assert main(["campaign", "new", "rx", "--space", str(tmp_path / "space.yaml"), "--target", "yield_pct",
+                 "--maximize", "--extra-inputs", "temperature", "--skip-invalid", "--db", str(tmp_path / "c.db")]) == 2
+    assert "--extra-inputs, --skip-invalid read a --pool table" in capsys.readouterr().err

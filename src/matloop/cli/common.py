@@ -57,13 +57,17 @@ def add_table_arguments(parser: argparse.ArgumentParser, target_required: bool =
     )
 
 
+#: the defaults of --x-unit and --wavelength (a --space campaign refuses other values: they read pool tables)
+PATTERN_DEFAULTS = {"x_unit": "2theta", "wavelength": 1.5406}
+
+
 def add_pattern_arguments(group) -> None:
     """``--x-unit`` and ``--wavelength``: how diffraction pattern files (input kind ``pattern``) are read."""
-    group.add_argument("--x-unit", choices=("2theta", "q"), default="2theta",
+    group.add_argument("--x-unit", choices=("2theta", "q"), default=PATTERN_DEFAULTS["x_unit"],
                        help="pattern files (kind pattern): the first column is 2θ in degrees (default) or Q in 1/Å")
     from matloop.cli.options import positive_float
 
-    group.add_argument("--wavelength", type=positive_float, default=1.5406, metavar="ANGSTROM",
+    group.add_argument("--wavelength", type=positive_float, default=PATTERN_DEFAULTS["wavelength"], metavar="ANGSTROM",
                        help="X-ray wavelength of 2θ pattern files in Å (default 1.5406, Cu Kα1; .xrdml files "
                             "state their own)")
 

@@ -239,6 +239,18 @@ def run_new(args: argparse.Namespace) -> int:
         camp = Campaign.create(args.name, args.db, objective, args.target, pool=pool, actor=args.by,
                                failed_if=args.failed_if, history=_history(args, goals), **several)
     else:
+        from matloop.cli.common import PATTERN_DEFAULTS
+
+        pool_only = [flag for flag, given in (("--input", args.input), ("--extra-inputs", args.extra_inputs),
+                                              ("--x-unit", args.x_unit != PATTERN_DEFAULTS["x_unit"]),
+                                              ("--wavelength", args.wavelength != PATTERN_DEFAULTS["wavelength"]),
+                                              ("--duplicates", args.duplicates != "keep"),
+                                              ("--skip-invalid", args.skip_invalid)) if given]
+        if pool_only:  # never silently ignored
+            from matloop.errors import InputError
+
+            raise InputError(f"{', '.join(pool_only)} read{'s' if len(pool_only) == 1 else ''} a --pool table; a "
+                             "--space campaign's inputs are the parameters of its space file")
         space, spec = read_space(args.space)
         from matloop.design.ordinal import parse_order
 

@@ -52,3 +52,22 @@ def test_a_space_of_categories_only_gives_every_level_in_turn():
     assert len(design.drop_duplicates()) == 5
     assert set(design["solvent"]) == {"CCO", "O", "CS(C)=O", "CN(C)C=O"} and set(design["catalyst"]) == {"Pd", "Ni", "Cu"}
     assert sorted(design["base"].value_counts()) == [2, 3]
+
+
+def test_transfer_values_of_a_space_composition():
+    """--transfer on a design-space campaign: the library's values of its composition join the encoding
+    (was silently ignored); a space without a composition is an error."""
+    import pytest
+
+    from matloop.design.history import space_transfer_encoder
+    from matloop.design.space import DesignSpace
+    from matloop.errors import InputError
+
+    space, _ = read_space(ROOT / "docs" / "examples" / "anneal_space.yaml")
+    frame = space_filling_design(space, 3, seed=0)
+    X = space_transfer_encoder(space, "auto")(frame)
+    own = space.encode(frame)
+    assert X.shape[0] == 3 and X.shape[1] > own.shape[1] and np.allclose(X[:, : own.shape[1]], own)
+    assert np.isfinite(X).all()
+    with pytest.raises(InputError, match="needs a composition parameter"):
+        space_transfer_encoder(DesignSpace.from_dict({"t": {"low": 0, "high": 1}}), "auto")

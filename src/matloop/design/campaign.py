@@ -323,7 +323,7 @@ class Campaign:
             chosen, keys, ranking = self._suggest_from_space(frame.loc[measured], batch, acquisition, batch_method,
                                                             model, seed, frame.loc[~measured & (table["candidate_id"]
                                                                                    .isin(pending).to_numpy() | ex.excluded)],
-                                                            frame.loc[ex.failed] if ex.counts else None)
+                                                            frame.loc[ex.failed] if ex.counts else None, transfer)
         data = chosen.drop(columns=[*OUTPUT_COLUMNS, "p_success", "p_feasible"], errors="ignore")
         rows = multi_rows if multi_rows is not None else pd.DataFrame(
             {"key": keys, "data": data.to_dict(orient="records"), "rank": chosen["rank"],
@@ -367,7 +367,8 @@ class Campaign:
         return chosen
 
     def _suggest_from_space(self, measured: pd.DataFrame, batch, acquisition, batch_method, model, seed,
-                            pending: pd.DataFrame | None = None, failed: pd.DataFrame | None = None):
+                            pending: pd.DataFrame | None = None, failed: pd.DataFrame | None = None,
+                            transfer: str = "none"):
         """A batch from the design space: a space-filling design (scrambled Sobol, k-means medoids) while fewer
         than 2 results are measured, else the acquisition's optimisation. Every point is rounded to the
         parameters' resolution, is not measured or awaiting results, and differs from the batch's other
@@ -386,16 +387,17 @@ class Campaign:
             ranking = cold_start_ranking(space.unit(design), design, batch, seed=seed)
             ranking.chosen["reason"] = in_space_words(ranking.chosen["reason"])
             return ranking.chosen, parameter_keys(ranking.chosen, cols), ranking
-        encode, y, note = space.encode, measured[target].to_numpy(dtype=float), None
+        from matloop.design.history import history_helps, space_transfer_encoder
+
+        base = space.encode if str(transfer or "none").lower() == "none" else space_transfer_encoder(space, transfer)
+        encode, y, note = base, measured[target].to_numpy(dtype=float), None
         prior = self._history_prior(seed)
         if prior is not None:  # the history's prediction as an input, unless the safeguard sets it aside
-            from matloop.design.history import history_helps
-
             def encode(frame):
-                return np.column_stack([space.encode(frame), prior.predict(frame)])
+                return np.column_stack([base(frame), prior.predict(frame)])
             keep, note = history_helps(encode(measured), y, model, seed, use="feature",
                                        sign=None if self.objective.direction == "range" else self.objective.sign)
-            encode = encode if keep else space.encode
+            encode = encode if keep else base
         X = encode(measured)
         surrogate = make_surrogate(model, seed).fit(X, y)
         acq = make_acquisition(acquisition or default_acquisition(self.objective), self.objective)

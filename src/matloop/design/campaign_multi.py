@@ -107,7 +107,7 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
     measured = np.isfinite(Y).any(axis=1)
     # fewer than 2 results of a goal: rank_multi returns a space-filling first batch (a cold start)
     ds = campaign._dataset(frame)
-    X = add_transfer(input_features(ds, frame, outcome), ds, frame, transfer)  # --transfer: library values
+    X = add_transfer(input_features(ds, frame, outcome), ds, frame, transfer, campaign.space)  # library values
     cons = []
     from matloop.design.multiobjective import parse_constraint
 

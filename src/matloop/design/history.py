@@ -417,6 +417,30 @@ def history_tables(records: list[dict]) -> list[tuple[pd.DataFrame, str]]:
 TRANSFER_LOOKUP = True
 
 
+def space_transfer_features(space, transfer: str, frame: pd.DataFrame) -> np.ndarray:
+    """:func:`transfer_features` of the formulas of a design ``space``'s composition parameter."""
+    formulas = space.formulas(frame)
+    if formulas is None:
+        raise InputError("--transfer uses the pre-trained composition library: the design space needs a "
+                         "composition parameter")
+    return transfer_features(transfer, formulas)
+
+
+def space_transfer_encoder(space, transfer: str):
+    """``encode(frame)``: the space's own encoding, then ``--transfer``'s library values of its composition."""
+    space_transfer_features(space, transfer, pd.DataFrame(columns=space.columns))  # no composition: an error now
+    known: dict[str, np.ndarray] = {}  # the search scores the same rounded compositions again and again
+
+    def encode(frame: pd.DataFrame) -> np.ndarray:
+        formulas = space.formulas(space.round(frame))  # the library's values at the composition's resolution
+        new = list(dict.fromkeys(f for f in formulas if f not in known))
+        if new:
+            known.update(zip(new, transfer_features(transfer, new), strict=True))
+        rows = [known[f] for f in formulas]
+        return np.column_stack([space.encode(frame), np.vstack(rows) if rows else np.empty((0, 0))])
+    return encode
+
+
 def transfer_features(transfer: str, formulas) -> np.ndarray:
     """``--transfer`` in ``suggest`` and ``campaign``: each pre-trained library source's value for every
     formula (computed where the composition is in the source's database, predicted elsewhere), as

@@ -191,11 +191,16 @@ def replicate_blank_rows(dataset, measured: np.ndarray) -> np.ndarray:
     return out
 
 
-def add_transfer(X: np.ndarray, dataset, frame: pd.DataFrame, transfer: str | None) -> np.ndarray:
+def add_transfer(X: np.ndarray, dataset, frame: pd.DataFrame, transfer: str | None, space=None) -> np.ndarray:
     """``--transfer auto|SOURCE,...``: the pre-trained library's values join a composition table's
-    features (as in the single-goal path, :func:`matloop.design.history.transfer_features`)."""
+    features (as in the single-goal path, :func:`matloop.design.history.transfer_features`), or those of
+    a design ``space``'s composition parameter."""
     if str(transfer or "none").lower() == "none":
         return X
+    if space is not None:
+        from matloop.design.history import space_transfer_features
+
+        return np.column_stack([X, space_transfer_features(space, transfer, frame)])
     if dataset.kind != "composition":
         raise InputError("--transfer uses the pre-trained composition library: it needs a formula column")
     from matloop.design.history import transfer_features

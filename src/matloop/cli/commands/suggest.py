@@ -240,7 +240,8 @@ def run(args: argparse.Namespace) -> int:
     n_open = len(dataset) - n_measured
     say((f"fitting the {args.model} surrogate on {n_measured} measured rows and ranking " if n_measured >= 2 else
          f"{n_measured} measured rows: choosing a space-filling first batch among ")
-        + f"{n_open} unmeasured rows" + (f" and the rows of {args.candidates}" if candidates is not None else ""))
+        + f"{n_open} unmeasured row{'' if n_open == 1 else 's'}"
+        + (f" and the rows of {args.candidates}" if candidates is not None else ""))
     out = suggest(dataset, goals[0].objective, batch=args.batch, acquisition=args.acquisition,
                   batch_method=args.batch_method, model=args.model, seed=args.seed, constraints=args.constraint,
                   candidates=candidates, failed_if=args.failed_if, retry_failed=args.retry_failed,

@@ -177,6 +177,16 @@ def test_results_of_a_composition_space_match_their_suggestions(tmp_path, capsys
     assert "recorded 4 new measurements" in out and "new materials added" not in out
     assert main(["campaign", "status", "film", "--db", db]) == 0
     assert "4 (0 awaiting results)" in capsys.readouterr().out
+    # with replicates allowed, the measured points are among the options (the best one is predicted best here)
+    from matloop.design.campaign import Campaign
+
+    camp = Campaign("film", db)
+    table = camp.table()
+    measured = table.loc[table["conductivity"].notna(), camp.space.columns]
+    chosen, _, _ = camp._suggest_from_space(measured.assign(conductivity=table["conductivity"].dropna().to_numpy()),
+                                            12, None, "fantasy", "rf", 0, measured.iloc[:0], None, "none", True)
+    best = measured.iloc[[int(np.argmax(table["conductivity"].dropna().to_numpy()))]]
+    assert len(chosen.merge(best, on=list(camp.space.columns))) == 1
 
 
 def test_pool_options_on_a_space_campaign_are_refused_not_ignored(tmp_path, capsys):

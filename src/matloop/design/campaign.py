@@ -323,7 +323,8 @@ class Campaign:
             chosen, keys, ranking = self._suggest_from_space(frame.loc[measured], batch, acquisition, batch_method,
                                                             model, seed, frame.loc[~measured & (table["candidate_id"]
                                                                                    .isin(pending).to_numpy() | ex.excluded)],
-                                                            frame.loc[ex.failed] if ex.counts else None, transfer)
+                                                            frame.loc[ex.failed] if ex.counts else None, transfer,
+                                                            allow_replicates)
         data = chosen.drop(columns=[*OUTPUT_COLUMNS, "p_success", "p_feasible"], errors="ignore")
         rows = multi_rows if multi_rows is not None else pd.DataFrame(
             {"key": keys, "data": data.to_dict(orient="records"), "rank": chosen["rank"],
@@ -368,7 +369,7 @@ class Campaign:
 
     def _suggest_from_space(self, measured: pd.DataFrame, batch, acquisition, batch_method, model, seed,
                             pending: pd.DataFrame | None = None, failed: pd.DataFrame | None = None,
-                            transfer: str = "none"):
+                            transfer: str = "none", replicates: bool = False):
         """A batch from the design space: a space-filling design (scrambled Sobol, k-means medoids) while fewer
         than 2 results are measured, else the acquisition's optimisation. Every point is rounded to the
         parameters' resolution, is not measured or awaiting results, and differs from the batch's other
@@ -414,8 +415,10 @@ class Campaign:
         spread = space_filling_design(space, 4 * batch, measured=done, seed=seed)  # exploration options
         ideas = self.ledger.candidates()  # an expert's own points (campaign add) compete too, first in line
         ideas = ideas.loc[ideas["source"] == "expert"].reindex(columns=cols) if len(ideas) else spread.iloc[:0]
-        pool = pd.concat([ideas, found[space.feasible(found)], spread], ignore_index=True).drop_duplicates(subset=cols)
-        known = set(parameter_keys(done, cols))
+        again = measured[cols] if replicates else spread.iloc[:0]  # measured points come back with replicates allowed
+        pool = pd.concat([ideas, again, found[space.feasible(found)], spread],
+                         ignore_index=True).drop_duplicates(subset=cols)
+        known = set(parameter_keys(pending.reindex(columns=cols) if replicates and pending is not None else done, cols))
         pool = pool[[k not in known for k in parameter_keys(pool, cols)]].reset_index(drop=True)
         cand = pool.iloc[space.distinct(pool)].reset_index(drop=True)  # best first: thinning keeps the best
         ranking = rank_candidates(X, y, encode(cand), cand, self.objective, batch, acquisition, batch_method,

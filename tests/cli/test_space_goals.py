@@ -194,3 +194,10 @@ def test_pool_options_on_a_space_campaign_are_refused_not_ignored(tmp_path, caps
     assert main(["campaign", "new", "rx", "--space", str(tmp_path / "space.yaml"), "--target", "yield_pct",
                  "--maximize", "--extra-inputs", "temperature", "--skip-invalid", "--db", str(tmp_path / "c.db")]) == 2
     assert "--extra-inputs, --skip-invalid read a --pool table" in capsys.readouterr().err
+
+
+def test_a_chimera_tolerance_on_one_goal_is_refused(tmp_path, capsys):
+    runs = _runs()
+    runs.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["suggest", str(tmp_path / "t.csv"), "--goal", "yield_pct:max@0.1", "-o", str(tmp_path / "n.csv")]) == 2
+    assert "--goal yield_pct:max@0.1: @TOL is a Chimera tolerance" in capsys.readouterr().err

@@ -96,6 +96,9 @@ def goals_from_args(args: argparse.Namespace) -> list:
         if targets and set(targets) != set(columns):
             raise InputError(f"--target {', '.join(targets)} does not match the goals ({', '.join(columns)}): "
                              "leave --target out when using --goal")
+        if len(goals) == 1 and goals[0].tolerance is not None:  # never silently ignored
+            raise InputError(f"--goal {goals[0].text()}: @TOL is a Chimera tolerance, how much of one goal may be given up "
+                             "for the next; with one goal there is nothing to trade (leave @TOL out)")
         return goals
     if getattr(args, "scalarize", None):
         raise InputError("--scalarize trades off several goals: give them with --goal (e.g. " + example + ")")

@@ -201,3 +201,21 @@ def test_a_chimera_tolerance_on_one_goal_is_refused(tmp_path, capsys):
     runs.to_csv(tmp_path / "t.csv", index=False)
     assert main(["suggest", str(tmp_path / "t.csv"), "--goal", "yield_pct:max@0.1", "-o", str(tmp_path / "n.csv")]) == 2
     assert "--goal yield_pct:max@0.1: @TOL is a Chimera tolerance" in capsys.readouterr().err
+
+
+def test_a_constraint_on_an_input_is_refused_not_modelled(tmp_path, capsys):
+    """--constraint 'temperature < 100' on a table whose candidates all have a temperature: it was read as
+    an outcome, dropped from the inputs and given a probability; it is an input, so it is refused."""
+    runs = _runs().drop(columns=["reason", "status"]).dropna()
+    cand = runs.head(4).assign(temperature=[65.0, 70, 75, 80], yield_pct=np.nan, purity=np.nan)
+    pd.concat([runs, cand]).to_csv(tmp_path / "pool.csv", index=False)
+    for goals in (["--target", "yield_pct", "--maximize"], ["--goal", "yield_pct:max", "--goal", "purity:max"]):
+        assert main(["suggest", str(tmp_path / "pool.csv"), *goals, "--extra-inputs",
+                     "temperature,time_h,solvent,catalyst", "--constraint", "temperature < 100",
+                     "-o", str(tmp_path / "n.csv")]) == 2
+        assert "'temperature' has a value on every candidate" in capsys.readouterr().err
+    assert main(["campaign", "new", "c", "--pool", str(tmp_path / "pool.csv"), "--goal", "yield_pct:max",
+                 "--constraint", "temperature < 100", "--db", str(tmp_path / "c.db")]) == 2
+    # an outcome measured on some rows only stays a constraint
+    assert main(["suggest", str(tmp_path / "pool.csv"), "--target", "yield_pct", "--maximize", "--constraint",
+                 "purity > 75", "-o", str(tmp_path / "n.csv")]) == 0

@@ -133,4 +133,34 @@ def outcome_columns(table, goals: list, constraints: list[str] | None) -> list[s
             from matloop.io.detect import missing_column_message
 
             raise InputError(missing_column_message("constraint", missing, columns))
+        _refuse_input_constraints(table, [g.column for g in goals], constraints)
     return list(dict.fromkeys([g.column for g in goals] + constrained))
+
+
+def _refuse_input_constraints(table, goal_columns: list[str], constraints: list[str]) -> None:
+    """A constraint's column with a value on every candidate (a row whose goals are blank) is an input known
+    before the experiment, not an outcome to predict: modelling it would drop it from the inputs and put a
+    probability on what is known. Refused, with what to do instead."""
+    import numpy as np
+
+    from matloop.design.multiobjective import parse_constraint
+    from matloop.errors import InputError, error_table
+    from matloop.io.files import read_raw
+
+    raw, _ = read_raw(table)
+
+    def blank(col):
+        cells = raw[col]
+        return (cells.isna() | (cells.astype(str).str.strip() == "")).to_numpy()
+    goals = [c for c in goal_columns if c in raw.columns]
+    if not goals:
+        return
+    candidates = np.logical_and.reduce([blank(c) for c in goals])
+    for text in constraints:
+        col = parse_constraint(text)[0]
+        if candidates.any() and col not in goals and not blank(col)[candidates].any():
+            raise InputError(f"--constraint {text!r}: {col!r} has a value on every candidate, so it is an input "
+                             "known before the experiment, not a measured outcome to predict; leave the candidates "
+                             "outside the limit out of the table (or declare the limit in a design space)",
+                             error_table([{"row": 0, "column": col, "value": text,
+                                           "reason": "filled on every candidate row"}]))

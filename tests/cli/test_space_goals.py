@@ -219,3 +219,17 @@ def test_a_constraint_on_an_input_is_refused_not_modelled(tmp_path, capsys):
     # an outcome measured on some rows only stays a constraint
     assert main(["suggest", str(tmp_path / "pool.csv"), "--target", "yield_pct", "--maximize", "--constraint",
                  "purity > 75", "-o", str(tmp_path / "n.csv")]) == 0
+
+
+def test_a_text_column_left_out_of_the_inputs_is_said(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n = 300
+    table = pd.DataFrame({"additive": [f"additive-{i}" for i in rng.integers(0, 400, n)],
+                          "temperature": rng.uniform(20, 100, n).round(1), "base": rng.choice(["K2CO3", "DBU"], n),
+                          "yield": rng.uniform(0, 100, n).round(1)})
+    table.loc[250:, "yield"] = np.nan
+    table.to_csv(tmp_path / "t.csv", index=False)
+    assert table["additive"].nunique() > 100  # more labels than a categorical input may have
+    assert main(["suggest", str(tmp_path / "t.csv"), "--target", "yield", "--maximize", "--batch", "2",
+                 "-o", str(tmp_path / "n.csv")]) == 0
+    assert "note: column 'additive' is not an input" in capsys.readouterr().err

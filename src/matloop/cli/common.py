@@ -159,6 +159,12 @@ def load_table(args: argparse.Namespace, report: bool = False):
     skipped = dataset.skipped
     if skipped is not None and len(skipped):
         _write_skipped(skipped, args)
+    if not report and dataset.kind == "parameters":  # a column left out of the inputs is said, not silent
+        from matloop.progress import say
+
+        for col, why in table_report.ignored.items():
+            if not why.startswith(("identifier or bookkeeping", "empty column", "not among the inputs named")):
+                say(f"note: column {col!r} is not an input: {why}")
     return (dataset, table_report) if report else dataset
 
 

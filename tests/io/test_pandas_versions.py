@@ -50,10 +50,13 @@ def text_dtype(request):
         if not _has_option("future.infer_string"):
             pytest.skip("this pandas has no str dtype")
         ctx = _options(**{"future.infer_string": True, "mode.copy_on_write": True})
+    from matloop.datasets.loader import _small
+
     with ctx:
         probe = pd.Series(["Fe2O3", None], dtype=None).dtype
         assert isinstance(probe, np.dtype) == (request.param == "object"), probe  # the option took effect
         yield request.param
+    _small.cache_clear()  # bundled tables read under this option must not reach later tests from the cache
 
 
 def _has_option(name: str) -> bool:

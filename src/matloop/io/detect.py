@@ -204,7 +204,7 @@ def _text_columns(frame: pd.DataFrame, exclude: set[str]) -> list[str]:
 
 
 def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = None,
-                 kind: str | None = None) -> tuple[str | None, str, str]:
+                 kind: str | None = None, extra_inputs: bool = False) -> tuple[str | None, str, str]:
     """Find the input column and its kind.
 
     Parameters
@@ -217,6 +217,8 @@ def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = Non
         The column the user named; only its kind is then inferred (unless ``kind`` is given).
     kind : str, optional
         ``composition``, ``molecule``, ``structure`` or ``parameters``, when the user said so.
+    extra_inputs : bool
+        Whether columns beside the material were named (then a material column is meant).
 
     Returns
     -------
@@ -282,6 +284,9 @@ def detect_input(frame: pd.DataFrame, exclude: set[str], input: str | None = Non
         )
     if candidates:
         g = candidates[0]
+        if kind is None and not extra_inputs and _reagent_column(frame, g.column, exclude):
+            return None, "parameters", (f"{g.column!r} repeats a few {KIND_WORDS[g.kind]} beside numeric settings: "
+                                        "a process table whose text columns are categorical inputs")
         return g.column, kind or g.kind, f"detected: {_describe(g, kind or g.kind)}"
     if kind is not None:
         raise InputError(
@@ -338,6 +343,26 @@ def _pattern_input(frame: pd.DataFrame, exclude: set[str], input: str | None) ->
         raise InputError(f"no column looks like {KIND_WORDS['pattern']}; name the input column with --input COL")
     raise InputError(f"more than one column could hold the pattern files ({', '.join(map(repr, best))}); name it "
                      "with --input COL")
+
+
+#: a formula or SMILES column with at most this many distinct values, beside numeric settings, is a choice
+#: of reagent (a base, a solvent) in a process table, not the material of each row
+REAGENT_LEVELS = 20
+
+
+def _reagent_column(frame: pd.DataFrame, column: str, exclude: set[str]) -> bool:
+    """Whether ``column`` (read as formulas or SMILES) is a reagent choice of a process table: it repeats at
+    most :data:`REAGENT_LEVELS` values and the table has another numeric column (a temperature, a time).
+    K2CO3 and Cs2CO3 parse as formulas, but a base column beside temperatures is a categorical input; a
+    composition table has (nearly) one material per row."""
+    import pandas as pd
+
+    values = frame[column].dropna()
+    if not _all_categorical(frame, [column]) or values.nunique() > REAGENT_LEVELS:
+        return False
+    others = [c for c in frame.columns if c not in exclude and c != column]
+    return any(pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+               and frame[c].notna().all() and frame[c].nunique() > 1 for c in others)
 
 
 def _all_categorical(frame: pd.DataFrame, columns: list[str]) -> bool:

@@ -263,7 +263,7 @@ def inspect_table(
     frame = convert_numeric_columns(raw, skip=set(targets) | ({input} if input else set()))
     fold = _fold_column(frame, set(targets) | {input})
     exclude = set(targets) | ({fold} if fold else set()) | set(extra)
-    column, kind, how = detect_input(frame, exclude, input, kind)
+    column, kind, how = detect_input(frame, exclude, input, kind, extra_inputs=bool(extra))
 
     records: list[dict] = []
     tasks: dict[str, str] = {}

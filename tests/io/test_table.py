@@ -444,11 +444,11 @@ def test_labels_that_differ_only_in_case_are_noted_not_merged(tmp_path):
 def test_a_reagent_column_beside_settings_makes_a_process_table(tmp_path, bases):
     """K2CO3 and Cs2CO3 parse as formulas, but a base column beside temperatures is a categorical input of
     a process table: read as the material, it dropped the temperature (or failed on 'DBU')."""
-    rows = "\\n".join(f"{bases[i % 2]},{50 + 10 * i},{'' if i > 6 else i}" for i in range(10))
-    ds, report = inspect_table(write_csv(tmp_path, "base,temperature,yield\\n" + rows + "\\n"), target="yield")
+    rows = "\n".join(f"{bases[i % 2]},{50 + 10 * i},{'' if i > 6 else i}" for i in range(10))
+    ds, report = inspect_table(write_csv(tmp_path, "base,temperature,yield\n" + rows + "\n"), target="yield")
     assert ds.kind == "parameters" and ds.parameters == ["base", "temperature"]
     assert "repeats a few" in report.how
-    materials = "formula,temperature,gap\\n" + "\\n".join(f"{f},{t},1.0" for f, t in
+    materials = "formula,temperature,gap\n" + "\n".join(f"{f},{t},1.0" for f, t in
                                                          [("Fe2O3", 300), ("NaCl", 400), ("LiF", 500)])
-    ds = read_table(write_csv(tmp_path, materials + "\\n"), target="gap")  # one material per row: materials
+    ds = read_table(write_csv(tmp_path, materials + "\n"), target="gap")  # one material per row: materials
     assert ds.kind == "composition" and ds.input == "formula"

@@ -357,10 +357,12 @@ def _reagent_column(frame: pd.DataFrame, column: str, exclude: set[str]) -> bool
     composition table has (nearly) one material per row."""
     import pandas as pd
 
+    from matloop.io.table import _BOOKKEEPING  # an id or row number is not a setting
+
     values = frame[column].dropna()
     if not _all_categorical(frame, [column]) or values.nunique() > REAGENT_LEVELS:
         return False
-    others = [c for c in frame.columns if c not in exclude and c != column]
+    others = [c for c in frame.columns if c not in exclude and c != column and not _BOOKKEEPING.match(str(c))]
     return any(pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
                and frame[c].notna().all() and frame[c].nunique() > 1 for c in others)
 

@@ -51,11 +51,11 @@ def first_design(space, pts: pd.DataFrame, k: int, measured: pd.DataFrame | None
     cats = [p for p in space.parameters if p.type == "categorical"]
     if cats and U.shape[1] == 0:  # categories only: each point the least used levels (measured ones count)
         return _balanced_rows(space, pts, k, done, cats, seed)
-    n_numeric = len(np.unique(np.round(U, 9), axis=0)) if U.shape[1] else 0
-    if n_numeric < k or not cats:  # nothing to separate (or too few numeric points): medoids of all coordinates
+    # one row per numeric point (rows that differ only in their categories are one point here)
+    first = np.unique(np.round(U, 9), axis=0, return_index=True)[1] if U.shape[1] else np.empty(0, dtype=int)
+    if len(first) < k or not cats:  # nothing to separate (or too few numeric points): medoids of all coordinates
         start = space.unit(done) if done is not None else None
         return pts.iloc[medoids(space.unit(pts), k, start=start, seed=seed)].reset_index(drop=True)
-    _, first = np.unique(np.round(U, 9), axis=0, return_index=True)  # one row per numeric point
     start = space_coordinates(space, done)[0] if done is not None else None
     rows = first[medoids(U[first], k, start=start, seed=seed)]
     out = pts.iloc[rows].reset_index(drop=True)

@@ -284,20 +284,21 @@ def _mean(frame: pd.DataFrame, column: str) -> str:
     return f"{v.mean():.3f} ± {v.std(ddof=1) / np.sqrt(len(v)):.3f}"
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None, name: str = "space_designs", run_designs=None, make_report=None, doc: str | None = None) -> int:
+    """The command line of this benchmark, and of ``pool_designs.py`` (its ``run``, ``report`` and ``name``)."""
+    ap = argparse.ArgumentParser(description=doc or __doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--functions", type=int, default=30)
     ap.add_argument("--ks", type=int, nargs="+", default=[4, 8, 12])
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args(argv)
-    path = RESULTS / "space_designs.json"
+    path = RESULTS / f"{name}.json"
     if args.report_only:
         rows = json.loads(path.read_text())
     else:
-        rows = run(args.functions, args.ks)
+        rows = (run_designs or run)(args.functions, args.ks)
         path.write_text(json.dumps(rows))
-    text = report(rows)
-    (RESULTS / "space_designs.md").write_text(text)
+    text = (make_report or report)(rows)
+    (RESULTS / f"{name}.md").write_text(text)
     print(text)
     return 0
 

@@ -170,3 +170,28 @@ def test_an_added_composition_must_keep_the_plates_sum(tmp_path, capsys):
     ideas.iloc[:1].to_csv(tmp_path / "ideas.csv", index=False)
     assert _run("campaign", "add", "p", tmp_path / "ideas.csv", "--reason", "binary", "--db", db) == 0
     assert "added 1 new candidate" in capsys.readouterr().out
+
+
+def test_a_failure_keeps_no_suggestion_reason_as_its_cause(tmp_path, capsys):
+    """The batch file's 'reason' column holds matloop's reason; a chemist who marks a row failed and leaves
+    it records 'status failed' (a note says so), and a reason written in its place is kept."""
+    rng = np.random.default_rng(1)
+    f = pd.DataFrame({"temperature": np.repeat([40.0, 60, 80, 100], 6), "time": np.tile([1.0, 2, 3, 4, 6, 8], 4)})
+    f["yield"] = np.nan
+    f.loc[[0, 9, 15], "yield"] = rng.uniform(5, 50, 3).round(1)
+    f.to_csv(tmp_path / "pool.csv", index=False)
+    db = str(tmp_path / "c.db")
+    assert _run("campaign", "new", "c", "--pool", tmp_path / "pool.csv", "--target", "yield", "--maximize",
+                "--db", db, "-q") == 0
+    assert _run("campaign", "suggest", "c", "--batch", "3", "-o", tmp_path / "n.csv", "--db", db) == 0
+    batch = pd.read_csv(tmp_path / "n.csv")
+    batch["status"] = ["failed", "failed", "ok"]
+    batch["yield"] = [np.nan, np.nan, 21.5]
+    batch.loc[1, "reason"] = "film peeled off"
+    batch.to_csv(tmp_path / "r.csv", index=False)
+    capsys.readouterr()
+    assert _run("campaign", "record", "c", tmp_path / "r.csv", "--db", db) == 0
+    assert "1 failed row kept the suggestion's own reason" in capsys.readouterr().err
+    assert _run("campaign", "export", "c", "-o", tmp_path / "e.csv", "--db", db) == 0
+    reasons = pd.read_csv(tmp_path / "e.csv")["failure_reason"].dropna().tolist()
+    assert sorted(reasons) == ["film peeled off", "status failed"]

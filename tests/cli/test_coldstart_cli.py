@@ -120,3 +120,105 @@ def test_several_goals_cold_start_in_suggest_and_campaign(tmp_path, capsys):
     assert "cold start" in capsys.readouterr().err
     first = pd.read_csv(tmp_path / "m.csv")
     assert len(first) == 3 and first["reason"].str.contains("nothing is measured yet").all()
+
+
+def _reaction_pool(tmp_path, goals=("yield",)) -> Path:
+    """A full factorial a chemist would list: 4 ligands (SMILES) x 3 bases x 3 temperatures x 3 equivalents."""
+    import itertools
+
+    ligands = ["c1ccccc1P(c1ccccc1)c1ccccc1", "CC(C)(C)P(C(C)(C)C)C(C)(C)C", "C1CCC(CC1)P(C1CCCCC1)C1CCCCC1",
+               "COc1ccc(cc1)P(c1ccc(OC)cc1)c1ccc(OC)cc1"]
+    rows = itertools.product(ligands, ["K2CO3", "Cs2CO3", "K3PO4"], [60, 80, 100], [1.0, 1.5, 2.0])
+    f = pd.DataFrame(list(rows), columns=["ligand", "base", "temperature", "equiv"])
+    for g in goals:
+        f[g] = np.nan
+    f.to_csv(tmp_path / "pool.csv", index=False)
+    return tmp_path / "pool.csv"
+
+
+@pytest.mark.parametrize("goals", [("yield",), ("yield", "ee")])
+def test_first_batch_of_a_pool_with_categories_spreads_the_numbers(tmp_path, capsys, goals):
+    """k-means over one-hot features put all 6 picks at 80 °C and 1.5 equivalents; the first batch now
+    spreads the numeric settings and gives every ligand and base out in turn (and writes 60, not 60.0)."""
+    pool = _reaction_pool(tmp_path, goals)
+    how = ["--target", "yield", "--maximize"] if len(goals) == 1 else [a for g in goals for a in ("--goal", f"{g}:max")]
+    assert main(["suggest", str(pool), *how, "--batch", "6", "-o", str(tmp_path / "n.csv")]) == 0
+    assert "categories the least used so far" in capsys.readouterr().out
+    text = (tmp_path / "n.csv").read_text()
+    out = pd.read_csv(tmp_path / "n.csv")
+    assert out["temperature"].nunique() >= 2 and out["equiv"].nunique() >= 2
+    assert out["ligand"].nunique() == 4 and out["base"].value_counts().tolist() == [2, 2, 2]
+    assert all("." not in line.split(",")[2] for line in text.splitlines()[1:])  # temperatures as given: 60
+    # the campaign's first batch is the same kind of design
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "rx", "--pool", str(pool), *how, "--db", db, "-q"]) == 0
+    assert main(["campaign", "suggest", "rx", "--batch", "6", "-o", str(tmp_path / "c.csv"), "--db", db]) == 0
+    batch = pd.read_csv(tmp_path / "c.csv")
+    assert batch["temperature"].nunique() >= 2 and batch["ligand"].nunique() == 4
+    assert batch["base"].value_counts().tolist() == [2, 2, 2]
+
+
+def test_benchmark_campaign_replays_a_cold_start(tmp_path, capsys):
+    """--initial 0: every run of the default strategy starts with the design suggest gives from nothing
+    (the same first batch for every run of one seed), random with random picks; one goal, several goals
+    and failures alike."""
+    import json
+
+    pool = _reaction_pool(tmp_path, ("yield", "ee"))
+    f = pd.read_csv(pool)
+    rng = np.random.default_rng(0)
+    f["yield"] = (f["temperature"] / 10 + f["equiv"] * 3 + f["ligand"].str.len() / 10 + rng.normal(0, 1, len(f))).round(2)
+    f["ee"] = (90 - f["temperature"] / 5 + f["base"].str.len() + rng.normal(0, 1, len(f))).round(2)
+    f.to_csv(pool, index=False)
+    common = ["--batch", "6", "--budget", "12", "--runs", "2", "--initial", "0", "-q"]
+    assert main(["benchmark", "campaign", str(pool), "--target", "yield", "--maximize", *common,
+                 "--json", str(tmp_path / "b.json")]) == 0
+    assert "default" in capsys.readouterr().out and json.loads((tmp_path / "b.json").read_text())["n_pool"] == 108
+    assert main(["benchmark", "campaign", str(pool), "--goal", "yield:max", "--goal", "ee:max", *common]) == 0
+    assert "hv_fraction_final" in capsys.readouterr().out
+    f.loc[f["temperature"] == 60, "yield"] = np.nan  # nothing happens at 60 °C: a failure
+    f.assign(status=np.where(f["yield"].isna(), "failed", "ok")).to_csv(pool, index=False)
+    assert main(["benchmark", "campaign", str(pool), "--target", "yield", "--maximize", "--strategies", "default",
+                 "random", *common]) == 0
+    assert "failed_mean" in capsys.readouterr().out  # a status column is read as suggest reads it
+    f.drop(columns=[]).to_csv(pool, index=False)  # the same blanks without a status column: left out, and said
+    assert main(["benchmark", "campaign", str(pool), "--target", "yield", "--maximize", *common]) == 0
+    io = capsys.readouterr()
+    assert "pool 72," in io.out and "note: 36 rows with no 'yield' value are left out of the replay" in io.err
+
+
+def test_simulate_from_nothing_starts_with_the_cold_start_design():
+    from matloop.design.acquisition import Objective
+    from matloop.design.coldstart import cold_start_picks
+    from matloop.design.simulate import make_strategy, simulate, top_mask
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, (80, 3))
+    y = X @ [1.0, -2.0, 0.5]
+    top = top_mask(y, 0.05, Objective("max"))
+    run = simulate(X, y, make_strategy("default", 0), top, n_initial=0, budget=10, batch=4, seed=3)
+    assert len(run.order) == 10 and len(set(run.order)) == 10
+    assert sorted(run.order[:4]) == sorted(cold_start_picks(X, 4, None, 3)[0].tolist())
+    random = simulate(X, y, make_strategy("random", 0), top, n_initial=0, budget=4, batch=4, seed=3)
+    assert sorted(random.order) != sorted(run.order[:4])
+
+
+def test_results_a_chemist_writes_get_a_reason_each(tmp_path, capsys):
+    """'<5' (a detection limit), '12,5' (a decimal comma) and 'n.d.' are refused with what to write
+    instead, by suggest and by campaign record; nothing is recorded."""
+    pool = _reaction_pool(tmp_path)
+    f = pd.read_csv(pool).astype({"yield": object})
+    f.loc[[0, 1, 2], "yield"] = ["<5", "12,5", "n.d."]
+    f.to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["suggest", str(tmp_path / "bad.csv"), "--target", "yield", "--maximize", "-o",
+                 str(tmp_path / "n.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "a detection limit?" in err and "decimal comma?" in err and "not measured? leave the cell blank" in err
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "rx", "--pool", str(pool), "--target", "yield", "--maximize", "--db", db, "-q"]) == 0
+    f.iloc[:3].to_csv(tmp_path / "results.csv", index=False)
+    capsys.readouterr()
+    assert main(["campaign", "record", "rx", str(tmp_path / "results.csv"), "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert "Nothing was recorded: 3 rows of the results have problems" in err
+    assert "a detection limit?" in err and "decimal comma?" in err and "not measured?" in err

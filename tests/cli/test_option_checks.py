@@ -38,7 +38,7 @@ CASES = [
     (["campaign", "record", "c", "r.csv"], "--db", ["bogus://x"]),
     (["campaign", "export", "c", "-o", "a.csv"], "--db", ["bogus://x"]),
     (["campaign", "report", "c", "-o", "r.html"], "--db", ["bogus://x"]),
-    (["benchmark", "campaign", "t.csv", *T, *GOAL], "--initial", ["0", "1"]),
+    (["benchmark", "campaign", "t.csv", *T, *GOAL], "--initial", ["-1", "x"]),
     (["benchmark", "campaign", "t.csv", *T, *GOAL], "--runs", ["0"]),
     (["benchmark", "campaign", "t.csv", *T, *GOAL], "--budget", ["-1"]),
     (["benchmark", "campaign", "t.csv", *T, *GOAL], "--top-fraction", ["0", "1.5", "nan"]),

@@ -96,3 +96,39 @@ def test_space_campaign_first_batch_then_model(tmp_path):
     assert space.feasible(nxt).all()
     U = space.unit(nxt)
     assert np.abs(U[:, None] - U[None]).max(-1)[np.triu_indices(4, 1)].min() >= space.min_separation - 1e-9
+
+
+def test_balanced_pool_spreads_numbers_and_gives_categories_out_in_turn():
+    """Over one-hot features every medoid of a factorial pool sits at the middle of the numbers; the
+    balanced design spreads them and uses each label about k / L times (measured rows count)."""
+    from matloop.design.coldstart import balanced_pool, coverage_pool
+
+    grid = np.array([(t, e, s) for t in (60, 80, 100) for e in (1.0, 1.5, 2.0) for s in range(4)], dtype=float)
+    X = np.column_stack([grid[:, :2], np.eye(4)[grid[:, 2].astype(int)]])
+    cats = [[2, 3, 4, 5]]
+    old = coverage_pool(X, 4, seed=0)
+    new = balanced_pool(X, 4, np.empty((0, 6)), cats, seed=0)
+    assert len(np.unique(X[old, 0])) == 1  # the failure: every pick at one temperature
+    assert len(np.unique(X[new, 0])) >= 2 and len(np.unique(X[new, 1])) >= 2
+    assert sorted(grid[new, 2].astype(int).tolist()) == [0, 1, 2, 3]  # each label once
+    assert np.array_equal(new, balanced_pool(X, 4, np.empty((0, 6)), cats, seed=0))  # deterministic
+    # a measured row with label 0 counts: the first 3 picks take the other labels
+    again = balanced_pool(X, 4, X[[0]], cats, seed=0)
+    assert sorted(grid[again[:3], 2].astype(int).tolist()) == [1, 2, 3]
+    # labels are given out in turn even when there are more of them than picks
+    three = balanced_pool(X, 3, np.empty((0, 6)), cats, seed=0)
+    assert len(set(grid[three, 2].astype(int).tolist())) == 3 and len(np.unique(X[three, 0])) >= 2
+    # molecules (a chemical encoding: fewer columns than molecules) with more levels than picks count as
+    # numeric features; with no other category, or no numeric feature at all: None (medoids of all features)
+    chem = np.column_stack([grid[:, :2], np.array([[0, 0], [1, 0], [0, 1], [1, 1]])[grid[:, 2].astype(int)]])
+    assert balanced_pool(chem, 3, np.empty((0, 4)), [[2, 3]], seed=0) is None
+    assert balanced_pool(chem, 4, np.empty((0, 4)), [[2, 3]], seed=0) is not None
+    assert balanced_pool(X[:, 2:], 4, np.empty((0, 4)), [[0, 1, 2, 3]], seed=0) is None
+
+
+def test_one_pick_from_nothing_is_the_pools_medoid():
+    """A first batch of one (nothing measured) is the row nearest the pool's centre, not its first row."""
+    from matloop.design.coldstart import coverage_pool
+
+    grid = np.array([(t, e) for t in (60, 80, 100) for e in (1.0, 1.5, 2.0)], dtype=float)
+    assert grid[coverage_pool(grid, 1, seed=0)].tolist() == [[80.0, 1.5]]

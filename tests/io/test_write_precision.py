@@ -46,3 +46,19 @@ def test_parquet_keeps_every_digit(tmp_path):
     frame = pd.DataFrame({"prediction": [2 / 3, np.pi]})
     back = pd.read_parquet(write_table(frame, tmp_path / "p.parquet", round_columns=["prediction"]))
     assert back["prediction"].tolist() == [2 / 3, np.pi]
+
+
+@pytest.mark.parametrize("name", ["o.csv", "o.json", "o.xlsx"])
+def test_whole_numbers_are_written_without_a_decimal_point(tmp_path, name):
+    """Validation reads every numeric input as float; a temperature read as 60 is written 60, a blank
+    stays blank, fractions and matloop's own columns keep their decimals."""
+    frame = pd.DataFrame({"temperature": [60.0, 80.0, np.nan], "loading": [0.5, 1.0, 2.0],
+                          "solvent": ["EtOH", "water", "MeCN"], "prediction": [1.0, 2.0, 3.0]})
+    path = write_table(frame, tmp_path / name, round_columns=["prediction"])
+    back = (pd.read_excel(path) if name.endswith("xlsx") else pd.read_json(path) if name.endswith("json")
+            else pd.read_csv(path))
+    assert back["temperature"].iloc[:2].tolist() == [60, 80] and pd.isna(back["temperature"].iloc[2])
+    assert back["loading"].tolist() == [0.5, 1.0, 2.0]
+    if name.endswith("csv"):
+        text = path.read_text().splitlines()
+        assert text[1].startswith("60,0.5,EtOH,1.0") and text[3].startswith(",2.0,MeCN")

@@ -49,3 +49,15 @@ def test_report_draws_hypervolume_not_the_first_goal(tmp_path):
     names = [getattr(f, "name", None) or (f[0] if isinstance(f, tuple) else None) for f in getattr(report, "figures", [])]
     if names:
         assert "hypervolume-progress" in names and "best-so-far" not in names
+
+
+def test_status_gives_the_start_front_on_todays_scale(tmp_path):
+    """A result that widens a goal's range rescales the hypervolume, so status also gives the start
+    table's front on the same scale: the campaign's gain is read from one status, never from two."""
+    camp = _campaign(tmp_path)
+    prog = goals_progress(camp)
+    st = camp.status()
+    assert st.hypervolume == pytest.approx(prog["hypervolume"].iloc[-1])
+    assert st.hypervolume_start == pytest.approx(prog["hypervolume"].iloc[0]) and st.hypervolume_start < st.hypervolume
+    gain = (st.hypervolume - st.hypervolume_start) / st.hypervolume_start
+    assert f"the start table's front on this scale: {st.hypervolume_start:.4g} ({gain:+.0%} since)" in str(st)

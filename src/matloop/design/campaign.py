@@ -20,9 +20,11 @@ from matloop.design.campaign_failures import exclusions, initial_failures, recor
 from matloop.design.campaign_files import _staging_path, check_output, export_table, read_space  # noqa: F401
 from matloop.design.campaign_multi import one_goal_constraints
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
+from matloop.design.encode import category_features
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
 from matloop.design.ordinal import config_note, order_labels, score_labels, top_score
 from matloop.design.outcomes import without_outcome_columns
+from matloop.design.output_columns import check_campaign_columns
 from matloop.design.space import DesignSpace, optimize
 from matloop.design.structure_surrogate import check_graph_design, graph_surrogate
 from matloop.design.suggest import OUTPUT_COLUMNS, default_acquisition, rank_candidates
@@ -110,6 +112,7 @@ class Campaign:
                                  error_table([{"row": 0, "column": c, "value": None,
                                                "reason": f"columns are {list(pool.frame.columns)}"} for c in missing]))
             pool = without_outcome_columns(pool, failed_if)  # status, reason, the rule's columns: not inputs
+            check_campaign_columns(pool.frame.columns, outcomes)  # a column named 'rank' would be lost
             config.update(kind=pool.kind, input=pool.input, parameter_columns=pool.parameter_columns
                           if pool.kind == "parameters" else None, columns=list(map(str, pool.frame.columns)),
                           extra_inputs=list(pool.extra_inputs), pattern_options=pool.pattern_options)
@@ -214,8 +217,8 @@ class Campaign:
         from matloop.design.campaign_multi import multi_status
 
         extra = multi_status(self, table)
-        return {"goal": extra["goal_text"], "best": None,
-                "front": extra["front_lines"], "hypervolume": extra["hypervolume"]}
+        return {"goal": extra["goal_text"], "best": None, "front": extra["front_lines"],
+                **{k: extra[k] for k in ("hypervolume", "hypervolume_start")}}
 
     def history(self) -> pd.DataFrame:
         """Measurements in recording order with the best-so-far value (for progress plots).
@@ -313,7 +316,8 @@ class Campaign:
             ranking = rank_candidates(X_train, y_train, X_open, frame.loc[open_rows].drop(columns=[target]),
                                       self.objective, batch, acquisition, batch_method, model, seed,
                                       failed_X=feats[ex.failed] if ex.counts else None,
-                                      top_score=top_score(order_labels(self.config), self.objective))
+                                      top_score=top_score(order_labels(self.config), self.objective),
+                                      categories=category_features(ds))
             if prior is not None:
                 ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + h["note"].split(" (")[0]
                 ranking.chosen.attrs["history"] = f"{h['note']}: {prior.describe()}"

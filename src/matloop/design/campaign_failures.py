@@ -28,6 +28,7 @@ from matloop.design.ledger_events import (
 )
 from matloop.design.outcomes import REASON_COLUMN, STATUS_COLUMN, failure_outcomes
 from matloop.errors import InputError, error_table
+from matloop.io.validate import number_hint
 
 
 def record_results(campaign, results: pd.DataFrame, keys: list[str], source: str, rows: list[int],
@@ -42,6 +43,7 @@ def record_results(campaign, results: pd.DataFrame, keys: list[str], source: str
     if STATUS_COLUMN not in results.columns and rule is None:
         return ledger.record(results, keys, targets, source, rows, allow_new, actor)
     failed, reasons = failure_outcomes(results, rows, rule)
+    reasons = _not_the_suggestions_reason(ledger, failed, reasons)
     ok = ~failed
     missing = [t for t in targets if t not in results.columns]
     if ok.any() and missing:
@@ -67,6 +69,24 @@ def record_results(campaign, results: pd.DataFrame, keys: list[str], source: str
         return RecordResult(done.inserted, done.already_recorded, done.new_candidates + fails.new_candidates,
                             fails.inserted, fails.already_recorded, done.experiments)
     return ledger._write(work)
+
+
+def _not_the_suggestions_reason(ledger, failed: np.ndarray, reasons: list[str]) -> list[str]:
+    """A batch file's ``reason`` column holds matloop's reason for each suggestion; a failed row that kept
+    it gave no reason of its own: it is recorded as ``status failed`` (a note says so), never as the
+    failure's cause."""
+    if not failed.any():
+        return reasons
+    stored = ledger.suggestions()
+    ours = set(stored["reason"].astype(str).str.strip()) if len(stored) else set()
+    mine = [i for i in np.flatnonzero(failed) if reasons[i].strip() in ours]
+    if not mine:
+        return reasons
+    from matloop.progress import say
+
+    say(f"note: {len(mine)} failed row{'s' if len(mine) != 1 else ''} kept the suggestion's own reason in the "
+        "'reason' column: recorded as 'status failed' (write why the experiment failed there to keep it)")
+    return ["status failed" if i in set(mine) else r for i, r in enumerate(reasons)]
 
 
 @dataclass
@@ -180,7 +200,7 @@ def add_expert_candidates(campaign, frame: pd.DataFrame, rows: list[int], reason
         cols = cfg["parameter_columns"]
         known = campaign.ledger.candidates()
         numeric = [c for c in cols if c in known.columns and pd.api.types.is_numeric_dtype(known[c])]
-        bad = [{"row": int(r), "column": c, "value": v, "reason": "not a number (the campaign's values are numbers)"}
+        bad = [{"row": int(r), "column": c, "value": v, "reason": "not a number (the campaign's values are numbers)" + number_hint(v)}
                for c in numeric for r, v in zip(rows, frame[c], strict=True)
                if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce").iloc[0])]
         bad += _composition_problems(known, frame, numeric, rows)

@@ -66,7 +66,8 @@ def multi_status(campaign, table: pd.DataFrame) -> dict:
 
     cfg = campaign.config
     words = goals_words(goals, default_scalarize(goals, cfg.get("scalarize")), cfg.get("constraints"))
-    return {"goals": goals, "front": front, "hypervolume": hv, "front_lines": lines, "goal_text": words}
+    return {"goals": goals, "front": front, "hypervolume": hv, "front_lines": lines, "goal_text": words,
+            "hypervolume_start": start_hypervolume(campaign, table)}
 
 
 def _fmt(v) -> str:
@@ -107,7 +108,8 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
     measured = np.isfinite(Y).any(axis=1)
     # fewer than 2 results of a goal: rank_multi returns a space-filling first batch (a cold start)
     ds = campaign._dataset(frame)
-    X = add_transfer(input_features(ds, frame, outcome), ds, frame, transfer, campaign.space)  # library values
+    X, categories = input_features(ds, frame, outcome)
+    X = add_transfer(X, ds, frame, transfer, campaign.space)  # library values
     cons = []
     from matloop.design.multiobjective import parse_constraint
 
@@ -127,7 +129,8 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
     failed_X = X[failed] if failed is not None else failed_X  # failures count: P(success) weights the acquisition
     ranking = rank_multi(X[measured], Y[measured], X[open_rows], frame.loc[open_rows].drop(columns=outcome),
                          goals, batch, scalarize, model, seed, cons, failed_X=failed_X, acquisition=acquisition,
-                         goal_features=goal_features, infeasible=violations(frame, cfg.get("constraints"))[measured])
+                         goal_features=goal_features, infeasible=violations(frame, cfg.get("constraints"))[measured],
+                         categories=None if campaign.space is not None else categories)
     chosen = annotate(ranking.chosen, goals, acq_note, note, goal_features)
     if campaign.space is not None and ranking.chosen.attrs.get("cold_start"):
         from matloop.design.coldstart import in_space_words
@@ -213,6 +216,46 @@ def record_multi(campaign, results: pd.DataFrame, keys: list[str], source: str, 
 PROGRESS_SHUFFLES = 100
 
 
+def _hypervolume_steps(campaign, table: pd.DataFrame | None = None):
+    """(start candidate ids, campaign experiments in order, candidates on which every goal is measured
+    and no outcome constraint is broken, ``hv(ids)``) or None when nothing is measured. ``hv`` scales
+    every goal by the range of all its measured values (reference 10 % of it below the worst), the same
+    for any set of candidates, so values are comparable between steps of a campaign."""
+    from matloop.design.campaign import INITIAL_SOURCE
+    from matloop.design.multi_suggest import front_of, violations
+
+    goals = goals_from_config(campaign.config)
+    cols = [g.column for g in goals]
+    t = campaign.table() if table is None else table
+    meas = campaign.ledger.measurements()
+    meas = meas[meas["target"].isin(cols)]
+    if not len(meas):
+        return None
+    start_ids = list(dict.fromkeys(meas.loc[meas["source"] == INITIAL_SOURCE, "candidate_id"]))
+    order = [c for c in dict.fromkeys(meas["candidate_id"]) if c not in set(start_ids)]
+    ok = np.all(np.isfinite(t[cols].to_numpy(dtype=float)), axis=1) & ~violations(t, campaign.config.get("constraints"))
+    values = t.loc[ok].set_index("candidate_id")[cols]
+    complete = set(values.index)
+    if not complete:
+        return None
+    ref = front_of(values.to_numpy(dtype=float), goals)  # the final scaling, shared by every step
+
+    def hv(ids) -> float:
+        rows = [c for c in ids if c in complete]
+        if not rows:
+            return 0.0
+        return float(front_of(values.loc[rows].to_numpy(dtype=float), goals, ref.low, ref.span).hypervolume)
+
+    return start_ids, order, complete, hv
+
+
+def start_hypervolume(campaign, table: pd.DataFrame | None = None) -> float | None:
+    """The hypervolume of the rows measured at the start (the pool table's measured rows) on the scale
+    of :func:`front_table` now (None when nothing is measured): what the campaign's experiments added."""
+    parts = _hypervolume_steps(campaign, table)
+    return None if parts is None else parts[3](parts[0])
+
+
 def goals_progress(campaign, table: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
     """Hypervolume of the measured front after each experiment of a campaign with several goals.
 
@@ -226,32 +269,11 @@ def goals_progress(campaign, table: pd.DataFrame | None = None, seed: int = 0) -
 
     Columns: ``experiment`` (0 = start), ``hypervolume``, ``random_order``, ``n_complete`` (candidates
     with every goal measured so far)."""
-    from matloop.design.campaign import INITIAL_SOURCE
-    from matloop.design.multi_suggest import front_of
-
-    goals = goals_from_config(campaign.config)
-    cols = [g.column for g in goals]
-    t = campaign.table() if table is None else table
-    meas = campaign.ledger.measurements()
-    meas = meas[meas["target"].isin(cols)]
     empty = pd.DataFrame(columns=["experiment", "hypervolume", "random_order", "n_complete"])
-    if not len(meas):
+    parts = _hypervolume_steps(campaign, table)
+    if parts is None:
         return empty
-    start_ids = list(dict.fromkeys(meas.loc[meas["source"] == INITIAL_SOURCE, "candidate_id"]))
-    order = [c for c in dict.fromkeys(meas["candidate_id"]) if c not in set(start_ids)]
-    values = t.set_index("candidate_id")[cols]
-    complete = {c for c in values.index if np.all(np.isfinite(values.loc[c].to_numpy(dtype=float)))}
-    allv = values.loc[sorted(complete)].to_numpy(dtype=float)
-    if not len(allv):
-        return empty
-    ref = front_of(allv, goals)  # the final scaling, shared by every step
-
-    def hv(ids) -> float:
-        rows = [c for c in ids if c in complete]
-        if not rows:
-            return 0.0
-        return float(front_of(values.loc[rows].to_numpy(dtype=float), goals, ref.low, ref.span).hypervolume)
-
+    start_ids, order, complete, hv = parts
     n = len(order)
     curve = [hv(start_ids + order[:i]) for i in range(n + 1)]
     rng = np.random.default_rng(seed)

@@ -34,6 +34,7 @@ class CampaignStatus:
     n_vetoed: int = 0  # candidates ruled out by a person (campaign veto)
     front: list[str] | None = None  # several goals: the measured Pareto front, one "col = value, ..." line per row
     hypervolume: float | None = None  # several goals: the front's hypervolume (goals scaled by their measured ranges)
+    hypervolume_start: float | None = None  # several goals: the start table's front on the same scale
     best_replicates: int = 1  # measurements averaged into the best value (the rule: mean of replicates)
     subject: str = ""  # one goal with outcome constraints: "; subject to ..." (the best meets them)
 
@@ -54,13 +55,23 @@ class CampaignStatus:
                                      f"{'s' if n != 1 else ''})"))
         if self.front is not None:  # several goals (design/campaign_multi.py)
             out.append(("hypervolume", f"{self.hypervolume:.4g} (each goal scaled by its measured range; reference "
-                                       "10% of the range below the worst)"))
+                                       f"10% of the range below the worst){self._progress_text()}"))
             out.append(("Pareto front", f"{len(self.front)} rows measured on every goal"))
             out += [(f"  front {i}", line) for i, line in enumerate(self.front[:FRONT_SHOWN], 1)]
             if len(self.front) > FRONT_SHOWN:
                 out.append(("  ...", f"{len(self.front) - FRONT_SHOWN} more front rows (all of them: the table "
                                      "'Pareto-optimal materials' of campaign report)"))
         return out
+
+    def _progress_text(self) -> str:
+        """What the campaign's own experiments added to the front, on today's scale (the scale moves as
+        results widen a goal's range, so a bare hypervolume is not comparable between two statuses)."""
+        if self.hypervolume_start is None or not self.n_experiments:
+            return ""
+        start, now = self.hypervolume_start, self.hypervolume or 0.0
+        if start <= 0:
+            return "; nothing measured on every goal at the start"
+        return f"; the start table's front on this scale: {start:.4g} ({(now - start) / start:+.0%} since)"
 
     def best_text(self) -> str:
         """The best candidate as ``column = value`` pairs (never an unlabelled vector)."""

@@ -9,6 +9,10 @@ leading principal directions when wider, so no direction of a wide descriptor ve
   design). On the bundled campaign sets its best-of-8 is about as good as 8 random picks, while
   pure maximin is clearly worse (it picks corners and edges: pure compositions, extreme
   settings), see ``benchmarks/results/campaign_prior.md``;
+  With categorical inputs beside numeric ones (:func:`balanced_pool`) the medoids are those of the
+  numeric settings and each category's levels are given out in turn: over one-hot features the
+  clusters split by category and every medoid sat at the middle of the numeric ranges (6 picks of a
+  reaction pool, all at 80 °C and 1.5 equivalents);
 - :func:`maximin_pool` (``method="maximin"``): greedy maximin distance, each pick the row farthest
   from everything already picked or measured;
 - :func:`space_filling_design` draws a scrambled Sobol sequence (:class:`scipy.stats.qmc.Sobol`)
@@ -35,6 +39,8 @@ MAX_DIMENSIONS = 20
 METHODS = ("coverage", "maximin")
 DEFAULT_METHOD = "coverage"
 _HOW = {"coverage": "the candidate nearest the centre of one of k clusters of the pool (k-means)",
+        "balanced": "the candidate nearest the centre of one of k clusters of the pool's numeric settings (k-means), "
+                    "its categories the least used so far",
         "maximin": "the candidate farthest from the other picks (maximin distance)"}
 
 
@@ -115,7 +121,7 @@ def medoids(Z: np.ndarray, k: int, start: np.ndarray | None = None, seed: int = 
     n_start = 0 if start is None else len(start)
     distinct = len(np.unique(np.round(Z, 12), axis=0))
     clusters = min(k + n_start, distinct)
-    if clusters < k + n_start or clusters < 2:
+    if clusters < k + n_start or distinct < 2:  # (one pick and nothing measured: the pool's medoid)
         return greedy_maximin(Z, k, start=start, first=0)
     km = KMeans(clusters, n_init=3, random_state=seed).fit(Z)
     centres = km.cluster_centers_
@@ -147,14 +153,67 @@ def coverage_pool(X_candidates: np.ndarray, k: int, X_measured: np.ndarray | Non
     return medoids(Z[len(Xm):], k, start=Z[: len(Xm)] if len(Xm) else None, seed=seed)
 
 
+def balanced_pool(Xc: np.ndarray, k: int, Xm: np.ndarray, categories: list, seed: int = 0) -> np.ndarray | None:
+    """``k`` pool rows when categorical inputs (``categories``: each one's feature columns, one-hot or
+    chemical, :func:`matloop.design.encode.category_features`) stand beside numeric ones, as over a design
+    space (:mod:`matloop.design.space_design`): k-means medoids of the numeric features (measured rows count as covered), each
+    filled by the row nearest it among those whose categories are least used so far (measured rows
+    count; ties nearest the medoid, then a seeded order). Text labels are always given out in turn
+    (one-hot features know no similarity); molecules with more levels than ``k`` are not: their
+    chemical features count as numeric, so the picks spread over chemistry. None (use :func:`medoids` over all features) without numeric features, without a
+    categorical input of at most ``k`` levels, or with fewer distinct numeric points than ``k``."""
+    X = np.vstack([Xm, Xc])
+    codes, cat_cols = [], []
+    for cols in categories:
+        cols = np.asarray(cols, dtype=int)
+        code = np.unique(np.round(X[:, cols], 9), axis=0, return_inverse=True)[1].ravel()
+        levels = code.max() + 1
+        if 1 < levels and (levels <= k or levels == len(cols)):  # few levels, or labels (one column per level)
+            codes.append(code)
+            cat_cols.extend(cols.tolist())
+    num_cols = np.setdiff1d(np.arange(X.shape[1]), cat_cols)
+    if not codes or not len(num_cols):
+        return None
+    Z = _standardise(X[:, num_cols])
+    Zm, Zc = Z[: len(Xm)], Z[len(Xm):]
+    first = np.unique(np.round(Zc, 9), axis=0, return_index=True)[1]
+    if Zc.shape[1] == 0 or len(first) < k:
+        return None
+    targets = Zc[first][medoids(Zc[first], k, start=Zm if len(Zm) else None, seed=seed)]
+    used = [np.bincount(c[: len(Xm)], minlength=c.max() + 1).astype(float) for c in codes]
+    tie = np.random.default_rng(seed).permutation(len(Zc)) * 1e-9  # a seeded order among equals
+    chosen: list[int] = []
+    for t in targets:
+        cost = sum(u[c[len(Xm):]] for u, c in zip(used, codes, strict=True))
+        cost[chosen] = np.inf
+        near = np.sqrt(((Zc - t) ** 2).sum(axis=1)) + tie
+        i = int(np.argmin(np.where(cost == cost.min(), near, np.inf)))
+        chosen.append(i)
+        for u, c in zip(used, codes, strict=True):
+            u[c[len(Xm) + i]] += 1
+    return np.asarray(chosen, dtype=int)
+
+
+def cold_start_picks(X_candidates: np.ndarray, k: int, X_measured=None, seed: int = 0, method: str = DEFAULT_METHOD,
+                     categories: list | None = None) -> tuple[np.ndarray, str]:
+    """(positions of ``k`` candidates, the design used: ``coverage``, ``balanced`` or ``maximin``)."""
+    Xc = np.asarray(X_candidates, dtype=float)
+    if method == "coverage" and categories and len(Xc):
+        Xm = np.empty((0, Xc.shape[1])) if X_measured is None else np.asarray(X_measured, dtype=float).reshape(-1, Xc.shape[1])
+        idx = balanced_pool(Xc, k, Xm, categories, seed)
+        if idx is not None:
+            return idx, "balanced"
+    return (coverage_pool if method == "coverage" else maximin_pool)(Xc, k, X_measured, seed), method
+
+
 def cold_start_ranking(X_candidates: np.ndarray, candidates: pd.DataFrame, k: int, X_measured=None,
-                       seed: int = 0, method: str = DEFAULT_METHOD):
-    """A :class:`~matloop.design.suggest.Ranking` of a space-filling first batch (no model)."""
+                       seed: int = 0, method: str = DEFAULT_METHOD, categories: list | None = None):
+    """A :class:`~matloop.design.suggest.Ranking` of a space-filling first batch (no model);
+    ``categories``: :func:`balanced_pool`."""
     from matloop.design.suggest import Ranking
 
     n_measured = 0 if X_measured is None else len(X_measured)
-    pick = coverage_pool if method == "coverage" else maximin_pool
-    idx = pick(X_candidates, k, X_measured, seed)
+    idx, method = cold_start_picks(X_candidates, k, X_measured, seed, method, categories)
     out = candidates.iloc[idx].reset_index(drop=True).copy()
     out["prediction"] = np.nan
     out["std"] = np.nan

@@ -23,7 +23,8 @@ import pandas as pd
 from matloop.represent.parameter_chem import column_element, composition_features
 from matloop.represent.parameter_encoder import KINDS, ParameterEncoder
 
-__all__ = ["KINDS", "ParameterEncoder", "column_element", "composition_features", "dataset_encoder"]
+__all__ = ["KINDS", "ParameterEncoder", "category_features", "column_element", "composition_features",
+           "dataset_encoder"]
 
 
 def dataset_encoder(dataset, extra_frames: Sequence[pd.DataFrame] = (), refit: bool = False) -> ParameterEncoder:
@@ -50,3 +51,17 @@ def dataset_encoder(dataset, extra_frames: Sequence[pd.DataFrame] = (), refit: b
             say(f"note: {note}")
     dataset.encoding = enc
     return enc
+
+
+def category_features(dataset) -> list[list[int]] | None:
+    """The feature columns of each categorical input of a parameter :class:`~matloop.io.Dataset` (text
+    labels, SMILES, booleans: their one-hot or chemical features, positions in :func:`dataset_encoder`'s
+    output), or None for any other table: a cold start gives their levels out in turn
+    (:func:`matloop.design.coldstart.balanced_pool`)."""
+    if getattr(dataset, "kind", None) != "parameters":
+        return None
+    enc = dataset_encoder(dataset)
+    where = {name: i for i, name in enumerate(enc.feature_names_)}
+    groups = [[where[f] for f in s["features"] if f in where] for s in enc.specs_
+              if s["labels"] is not None or s["kind"] == "boolean"]
+    return [g for g in groups if g] or None

@@ -49,6 +49,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from matloop.errors import InputError, MatloopError, error_table
+from matloop.io.validate import number_hint
 
 SCHEMA_VERSION = 1
 
@@ -431,7 +432,7 @@ class Ledger:
                     value = float(value)
                 except (TypeError, ValueError):
                     problems.append({"row": row_no, "column": target, "value": value,
-                                     "reason": "not a number"})
+                                     "reason": "not a number" + number_hint(value)})
                     continue
                 if not math.isfinite(value):
                     problems.append({"row": row_no, "column": target, "value": value,
@@ -460,7 +461,9 @@ class Ledger:
                 inserted += 1
             experiments += inserted > before
         if problems:  # raising inside the transaction rolls all of it back
-            raise InputError("Nothing was recorded", error_table(problems))
+            n = len({p["row"] for p in problems})
+            raise InputError(f"Nothing was recorded: {n} row{'s' if n != 1 else ''} of the results "
+                             f"{'have' if n != 1 else 'has'} problems (below)", error_table(problems))
         return RecordResult(inserted, duplicates, new, experiments=experiments)
 
     def _write(self, work, attempts: int = 5):

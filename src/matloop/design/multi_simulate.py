@@ -65,8 +65,11 @@ def hypervolume_fraction(Y: np.ndarray, goals: list[Goal]):
 
 def multi_benchmark(X: np.ndarray, Y: np.ndarray, goals: list[Goal], strategies: list[str], runs: int = 5,
                     n_initial: int = 5, budget: int | None = None, batch: int = 1, seed: int = 0,
-                    model: str = DEFAULT_SURROGATE, progress: bool = False) -> MultiBenchmarkResult:
-    """Replay campaigns on the fully measured ``(X, Y)``; run ``r`` starts from the same rows for every strategy."""
+                    model: str = DEFAULT_SURROGATE, progress: bool = False,
+                    categories: list | None = None) -> MultiBenchmarkResult:
+    """Replay campaigns on the fully measured ``(X, Y)``; run ``r`` starts from the same rows for every strategy.
+    With fewer than 2 results of a goal a model strategy picks the cold start's design (``categories``: its
+    categorical feature columns)."""
     from matloop.design.multi_suggest import rank_multi
 
     unknown = [s for s in strategies if s not in MULTI_STRATEGIES]
@@ -85,7 +88,7 @@ def multi_benchmark(X: np.ndarray, Y: np.ndarray, goals: list[Goal], strategies:
             rng = np.random.default_rng(seed + r)
             order = [int(i) for i in rng.choice(n, n_initial, replace=False)]
             while len(order) < budget:
-                measured = np.array(order)
+                measured = np.array(order, dtype=int)
                 open_idx = np.setdiff1d(np.arange(n), measured)
                 k = min(batch, budget - len(order))
                 if name == "random":
@@ -93,7 +96,7 @@ def multi_benchmark(X: np.ndarray, Y: np.ndarray, goals: list[Goal], strategies:
                 else:
                     scal = "ehvi" if name == "default" else name
                     pick = rank_multi(X[measured], Y[measured], X[open_idx], pd.DataFrame(index=open_idx), goals, k,
-                                      scal, model, seed + r).chosen_positions
+                                      scal, model, seed + r, categories=categories).chosen_positions
                     new = open_idx[pick]
                 order.extend(int(i) for i in new)
             curves.append([fraction(order[:i]) for i in range(1, budget + 1)])

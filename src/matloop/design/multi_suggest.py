@@ -126,6 +126,7 @@ def rank_multi(
     acquisition: str | None = None,
     goal_features: list | None = None,
     infeasible: np.ndarray | None = None,
+    categories: list | None = None,
 ) -> MultiRanking:
     """Fit one surrogate per goal, score ``candidates`` and choose a batch (see the module docstring).
 
@@ -137,6 +138,7 @@ def rank_multi(
     ``acquisition`` (ParEGO, Chimera) and ``goal_features`` (a history prior per goal):
     :mod:`matloop.design.multi_options`. ``infeasible``: measured rows breaking an outcome constraint
     (:func:`violations`): data for the surrogates, never on the front (nor dominating usable candidates).
+    ``categories``: each categorical input's feature columns, for a cold start (:func:`matloop.design.coldstart.balanced_pool`).
     """
     scalarize = scalarize or "ehvi"
     if scalarize not in SCALARIZATIONS:
@@ -152,7 +154,7 @@ def rank_multi(
     short = [f"{g.column} ({c})" for g, c in zip(goals, counts, strict=True) if c < 2]
     if short:  # a cold start: no model yet, a space-filling first batch (as with one goal)
         return _cold_start(X_rows, Y_rows, X_candidates, candidates, goals, batch, seed, short,
-                           constrained=bool(constraints), failures=failed_X is not None)
+                           constrained=bool(constraints), failures=failed_X is not None, categories=categories)
     m, n, k = len(goals), len(X_candidates), min(int(batch), len(X_candidates))
     rng = np.random.default_rng(seed)
     means, stds, covs, filled, names, warps = [], [], [], Y_rows.copy(), [], []
@@ -224,17 +226,16 @@ def rank_multi(
     return MultiRanking(out, picks, "+".join(dict.fromkeys(names)), version, label)
 
 
-def _cold_start(X_rows, Y_rows, X_candidates, candidates, goals, batch, seed, short, constrained, failures
-                ) -> MultiRanking:
+def _cold_start(X_rows, Y_rows, X_candidates, candidates, goals, batch, seed, short, constrained, failures,
+                categories=None) -> MultiRanking:
     """The space-filling first batch (:mod:`matloop.design.coldstart`) when a goal has fewer than 2 results;
     the goals' prediction columns are empty and the reason names the goals that are short."""
-    from matloop.design.coldstart import DEFAULT_METHOD, cold_start_reason, coverage_pool, maximin_pool
+    from matloop.design.coldstart import cold_start_picks, cold_start_reason
 
     measured = np.isfinite(Y_rows).any(axis=1)
     X_measured = np.asarray(X_rows)[measured] if measured.any() else None
     k = min(int(batch), len(X_candidates))
-    pick = coverage_pool if DEFAULT_METHOD == "coverage" else maximin_pool
-    idx = np.asarray(pick(X_candidates, k, X_measured, seed))
+    idx, method = cold_start_picks(X_candidates, k, X_measured, seed, categories=categories)
     out = candidates.iloc[idx].reset_index(drop=True).copy()
     for g in goals:
         out[f"{g.column}_pred"] = np.nan
@@ -248,12 +249,12 @@ def _cold_start(X_rows, Y_rows, X_candidates, candidates, goals, batch, seed, sh
         out["p_success"] = np.nan
     out["rank"] = np.arange(1, len(idx) + 1)
     n_measured = int(measured.sum())
-    reason = cold_start_reason(n_measured, DEFAULT_METHOD)
+    reason = cold_start_reason(n_measured, method)
     if n_measured > 1:  # rows are measured, but not every goal on 2 of them
         reason = "space-filling batch (no model of a goal with fewer than 2 results); " + reason.split("; ", 1)[1]
     out["reason"] = f"{reason} (too few results: {', '.join(short)})"
     out.attrs["cold_start"] = True
-    return MultiRanking(out, idx, "none (space-filling design)", f"{DEFAULT_METHOD}-{seed}", DEFAULT_METHOD)
+    return MultiRanking(out, idx, "none (space-filling design)", f"{method}-{seed}", method)
 
 
 def _covariance(sur, X_train, y_train, X_candidates, seed):
@@ -401,12 +402,14 @@ def _chimera(sampler: _Sampler, observed, goals, acquisition=None, rng=None) -> 
     return out / raw.shape[0]
 
 
-def input_features(dataset, frame: pd.DataFrame, exclude: list[str]) -> np.ndarray:
+def input_features(dataset, frame: pd.DataFrame, exclude: list[str]) -> tuple[np.ndarray, list | None]:
     """Numeric features of ``frame``'s inputs as :func:`matloop.design.surrogate.featurize` makes them
     (parameter tables: :mod:`matloop.design.encode`, labels one-hot, SMILES a chemical encoding),
-    leaving out goal and constraint columns (``exclude``), which are outcomes, not inputs."""
+    leaving out goal and constraint columns (``exclude``), which are outcomes, not inputs; and the
+    feature columns of each categorical input (:func:`matloop.design.encode.category_features`)."""
     import dataclasses
 
+    from matloop.design.encode import category_features
     from matloop.design.surrogate import featurize
 
     if dataset.kind == "parameters":
@@ -415,7 +418,7 @@ def input_features(dataset, frame: pd.DataFrame, exclude: list[str]) -> np.ndarr
             raise InputError("the table has no input columns besides the goals and constraints")
         if cols != dataset.parameter_columns:
             dataset = dataclasses.replace(dataset, parameters=cols, encoding=None)
-    return featurize(dataset, frame).to_numpy(dtype=float)
+    return featurize(dataset, frame).to_numpy(dtype=float), category_features(dataset)
 
 
 def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | None = None,
@@ -466,7 +469,8 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
     outcomes = failed_if is not None or STATUS_COLUMN in frame.columns
     failed = failure_outcomes(frame, dataset.rows, failed_if)[0] if outcomes else np.zeros(len(frame), dtype=bool)
     measured &= ~failed
-    X = input_features(dataset, frame, goal_cols + cons_cols + outcome_columns(list(frame.columns), failed_if, frame=frame))
+    X, categories = input_features(dataset, frame, goal_cols + cons_cols + outcome_columns(list(frame.columns), failed_if,
+                                                                                           frame=frame))
     X = opts.add_transfer(X, dataset, frame, transfer)  # --transfer: the pre-trained library's values
     cons = []
     for col, lo, hi in parsed:
@@ -480,9 +484,18 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
         goal_features, note = opts.goal_history(dataset, frame, goals, history, X, Y, measured, open_rows, model,
                                                 seed, goal_cols + cons_cols + outcome_columns(list(frame.columns),
                                                                                               failed_if, frame=frame))
-    ranking = rank_multi(X[measured], Y[measured], X[open_rows], frame.loc[open_rows], goals, batch, scalarize,
-                         model, seed, cons, n_samples, X[failed] if outcomes else None, acquisition, goal_features,
-                         violations(frame, constraints)[measured])
+    from matloop.design.output_columns import (
+        check_input_names,
+        keep_table_columns,
+        model_inputs,
+        table_columns_kept,
+    )
+
+    check_input_names([*model_inputs(dataset), *goal_cols], goal_cols)
+    ranking = rank_multi(X[measured], Y[measured], X[open_rows], keep_table_columns(frame.loc[open_rows], goal_cols),
+                         goals, batch, scalarize, model, seed, cons, n_samples, X[failed] if outcomes else None,
+                         acquisition, goal_features, violations(frame, constraints)[measured], categories)
+    ranking.chosen = table_columns_kept(ranking.chosen)
     ranking.chosen.attrs.update(n_candidates=int(open_rows.sum()), n_measured=int(measured.sum()),
                                 n_failed=int(failed.sum()), n_known_left_out=n_known,
                                 n_replicates_left_out=n_reps)

@@ -160,8 +160,12 @@ class CampaignRun:
 
 def simulate(X: np.ndarray, y: np.ndarray, strategy: Strategy, top: np.ndarray, n_initial: int = 2,
              budget: int | None = None, batch: int = 1, seed: int = 0, stop_when_all_found: bool = False,
-             objective: Objective | None = None) -> CampaignRun:
-    """Run one pool-based campaign (raw ``y``; ``top`` a boolean mask of the top candidates)."""
+             objective: Objective | None = None, categories: list | None = None) -> CampaignRun:
+    """Run one pool-based campaign (raw ``y``; ``top`` a boolean mask of the top candidates).
+
+    With fewer than 2 measured rows (``n_initial`` 0 or 1) a model strategy's picks are the cold
+    start's space-filling design, as ``suggest`` gives (:func:`matloop.design.coldstart.cold_start_picks`;
+    ``categories``: each categorical input's feature columns); random stays random."""
     objective = objective or Objective("max")
     rng = np.random.default_rng(seed)
     n = len(y)
@@ -174,7 +178,13 @@ def simulate(X: np.ndarray, y: np.ndarray, strategy: Strategy, top: np.ndarray, 
         if stop_when_all_found and top[measured].sum() == n_top:
             break
         k = min(batch, budget - len(measured), len(remaining))
-        picks = strategy.propose(X[measured], y[measured], X[remaining], k, rng, objective)
+        if len(measured) < 2 and not isinstance(strategy, RandomStrategy):  # a cold start (design/coldstart.py)
+            from matloop.design.coldstart import cold_start_picks
+
+            picks = cold_start_picks(X[remaining], k, X[measured] if measured else None, seed,
+                                     categories=categories)[0]
+        else:
+            picks = strategy.propose(X[measured], y[measured], X[remaining], k, rng, objective)
         chosen = remaining[np.asarray(picks, dtype=int)]
         measured.extend(chosen.tolist())
         remaining = np.setdiff1d(remaining, chosen)
@@ -270,10 +280,12 @@ class BenchmarkResult:
 
 def benchmark(X: np.ndarray, y: np.ndarray, strategies: dict[str, Strategy], runs: int = 50, n_initial: int = 2,
               budget: int | None = None, top_fraction: float = 0.05, batch: int = 1, seed: int = 0,
-              progress: bool = True, objective: Objective | None = None) -> BenchmarkResult:
+              progress: bool = True, objective: Objective | None = None,
+              categories: list | None = None) -> BenchmarkResult:
     """Replay the pool-based protocol for each strategy over ``runs`` seeds (same seeds for all).
 
-    ``y`` holds raw target values; ``objective`` (default: maximise) defines the top candidates.
+    ``y`` holds raw target values; ``objective`` (default: maximise) defines the top candidates;
+    ``categories``: :func:`simulate` (``n_initial`` below 2).
     """
     objective = objective or Objective("max")
     from tqdm.auto import tqdm
@@ -291,7 +303,7 @@ def benchmark(X: np.ndarray, y: np.ndarray, strategies: dict[str, Strategy], run
         bar = tqdm(range(runs), desc=f"{name:>14}", disable=not progress, leave=True)
         for r in bar:
             run = simulate(X, y, strat, top, n_initial, budget, batch, seed + r, stop_when_all_found=True,
-                           objective=objective)
+                           objective=objective, categories=categories)
             rows.append(run.found[:budget] / n_top)
             secs.append(run.seconds)
         curves[name] = np.vstack(rows)

@@ -104,10 +104,13 @@ def _check_strategies(names: list[str]) -> None:
 def failure_benchmark(X: np.ndarray, y: np.ndarray, failed: np.ndarray, strategies: list[str], runs: int = 10,
                       n_initial: int = 2, budget: int | None = None, top_fraction: float = 0.05, batch: int = 1,
                       seed: int = 0, objective: Objective | None = None,
-                      progress: bool = False, top_score: float | None = None) -> FailureBenchmarkResult:
+                      progress: bool = False, top_score: float | None = None,
+                      categories: list | None = None) -> FailureBenchmarkResult:
     """Replay campaigns on a fully tried table (``y`` NaN where ``failed``); run ``r`` starts from the
     same random rows for every strategy (see the module docstring). ``top_score``: a maximised ordinal
-    goal's best score, used by ``default`` and ``no-feasibility`` as ``suggest`` uses it (``rank_candidates``)."""
+    goal's best score, used by ``default`` and ``no-feasibility`` as ``suggest`` uses it (``rank_candidates``);
+    with fewer than 2 successful results they pick the cold start's design (``categories``: its categorical
+    feature columns)."""
     from matloop.design.suggest import rank_candidates
 
     objective = objective or Objective("max")
@@ -141,7 +144,7 @@ def failure_benchmark(X: np.ndarray, y: np.ndarray, failed: np.ndarray, strategi
                 if name == "random":
                     picks = rng.choice(len(remaining), k, replace=False)
                 else:
-                    tried = np.asarray(order)
+                    tried = np.asarray(order, dtype=int)
                     ok, bad = tried[~failed[tried]], tried[failed[tried]]
                     model, acq = DEFAULT_SURROGATE, None
                     if name not in ("default", NO_FEASIBILITY):
@@ -149,7 +152,7 @@ def failure_benchmark(X: np.ndarray, y: np.ndarray, failed: np.ndarray, strategi
                     ranking = rank_candidates(X[ok], y[ok], X[remaining], frame.iloc[remaining], objective, k, acq,
                                               model=model, seed=seed + r,
                                               failed_X=None if name == NO_FEASIBILITY else X[bad],
-                                              top_score=top_score if acq is None else None)
+                                              top_score=top_score if acq is None else None, categories=categories)
                     picks = ranking.chosen_positions
                 order.extend(int(i) for i in remaining[np.asarray(picks, dtype=int)])
             order_a = np.asarray(order[:budget])

@@ -18,11 +18,17 @@ from matloop.design.acquisition import Context, Objective, make_acquisition, nea
 from matloop.design.batch import DEFAULT_BATCH_METHOD, batch_covariance, select_batch
 from matloop.design.multiobjective import parse_constraint, probability_of_feasibility
 from matloop.design.outcomes import STATUS_COLUMN, failure_outcomes, without_outcome_columns
+from matloop.design.output_columns import (  # noqa: F401 (OUTPUT_COLUMNS re-exported)
+    OUTPUT_COLUMNS,
+    check_input_names,
+    keep_table_columns,
+    model_inputs,
+    table_columns_kept,
+)
 from matloop.design.surrogate import DEFAULT_SURROGATE, featurize, make_surrogate
 from matloop.errors import InputError, error_table
 from matloop.io.dataset import Dataset
 
-OUTPUT_COLUMNS = ["prediction", "std", "acquisition", "rank", "reason"]
 NO_CANDIDATES = ("no candidates to choose from. Candidates are rows whose target cell is empty: add rows with "
                  "the material (or the parameter values) to the table and leave the target blank, or give a "
                  "second table of candidates (matloop suggest ... --candidates TABLE; Python: candidates=)")
@@ -61,6 +67,7 @@ def rank_candidates(
     impute_failures: bool = True,
     top_score: float | None = None,
     feasible_train: np.ndarray | None = None,
+    categories: list | None = None,
 ) -> Ranking:
     """Fit, score and pick a batch among ``candidates`` (features ``X_candidates``).
 
@@ -75,7 +82,8 @@ def rank_candidates(
     reaching it again (the window ``top_score ± 0.5``) instead of an improvement above it
     (``benchmarks/results/campaign_failures.md``: more top-label results and fewer failures).
     ``feasible_train``: the training rows that meet the outcome ``constraints``; the best of them is the
-    incumbent an improvement is measured against (constrained EI), when any does.
+    incumbent an improvement is measured against (constrained EI), when any does. ``categories``: the
+    feature columns of each categorical input, for a cold start (:func:`matloop.design.coldstart.balanced_pool`).
     """
     if int(batch) < 1:
         raise InputError(f"the batch size must be at least 1, got {batch}")
@@ -84,7 +92,8 @@ def rank_candidates(
     if len(y_train) < 2 and not getattr(model, "fits_without_data", False):  # cold start (design/coldstart.py)
         from matloop.design.coldstart import cold_start_ranking
 
-        return cold_start_ranking(X_candidates, candidates, batch, X_train if len(y_train) else None, seed)
+        return cold_start_ranking(X_candidates, candidates, batch, X_train if len(y_train) else None, seed,
+                                  categories=categories)
     top_note = None
     if top_score is not None and objective.direction == "max" and np.nanmax(y_train) >= top_score:
         objective, acquisition = Objective("range", top_score - 0.5, top_score + 0.5), None
@@ -214,6 +223,7 @@ def suggest(
 
         dataset_encoder(dataset, [candidates.frame], refit=True)
     features = featurize(dataset).to_numpy(dtype=float)
+    from matloop.design.encode import category_features
     from matloop.design.history import replicate_groups, transfer_features
 
     use_transfer = str(transfer or "none").lower() != "none"
@@ -222,6 +232,7 @@ def suggest(
             raise InputError("--transfer uses the pre-trained composition library: it needs a formula column")
         features = np.column_stack([features, transfer_features(transfer, dataset.frame[dataset.input])])
 
+    check_input_names([*model_inputs(dataset), target])
     reps = replicate_groups(dataset, labelled, allow_replicates)
     reps.open_rows &= ~failed | retry_failed  # a failed experiment is not proposed again unless asked
     pool, pool_X, n_known = dataset.frame.loc[reps.open_rows], features[reps.open_rows], 0
@@ -275,9 +286,10 @@ def suggest(
         from matloop.design.multi_options import violations
 
         ok = ~violations(dataset.frame, constraints)[reps.first_rows]
-    ranking = rank_candidates(X_train, y_train, pool_X, pool, objective, batch,
+    ranking = rank_candidates(X_train, y_train, pool_X, keep_table_columns(pool), objective, batch,
                               acquisition, batch_method, model, seed, cons, features[failed] if outcomes else None,
-                              top_score=top_score, feasible_train=ok)
+                              top_score=top_score, feasible_train=ok, categories=category_features(dataset))
+    ranking.chosen = table_columns_kept(ranking.chosen)
     if note is not None:
         ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
         ranking.chosen.attrs["history"] = note

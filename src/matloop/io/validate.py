@@ -101,9 +101,26 @@ def _nonfinite_reason(value: object) -> str:
             "or remove the row")
 
 
+_LIMIT = re.compile(r"^\s*(<|>|<=|>=|≤|≥)\s*[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)\s*\S*$")
+_NOT_MEASURED = {"nd", "n.d.", "n.d", "n/d", "not detected", "not measured", "-", "--", "?", "tbd", "pending"}
+
+
+def number_hint(value: object) -> str:
+    """Why a cell that should be a number may not be one, as a short parenthesis (or ''): a decimal comma
+    (``12,5``), a detection limit (``<5``), or a note meaning "not measured" (``n.d.``)."""
+    text = str(value).strip()
+    if _DECIMAL_COMMA.match(text):
+        return " (decimal comma? write 1.5, not 1,5)"
+    if _LIMIT.match(text):
+        return (" (a detection limit? a value must be a number: record the limit itself or leave the cell blank, "
+                "and keep the qualifier in a column of its own)")
+    if text.lower() in _NOT_MEASURED:
+        return " (not measured? leave the cell blank)"
+    return ""
+
+
 def _not_number_reason(value: object, what: str) -> str:
-    hint = " (decimal comma? write 1.5, not 1,5)" if _DECIMAL_COMMA.match(str(value).strip()) else ""
-    return f"not a number{hint}: {what} must be numeric"
+    return f"not a number{number_hint(value)}: {what} must be numeric"
 
 
 def classify_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray, list]:

@@ -67,13 +67,34 @@ def _rounded(frame: pd.DataFrame, columns, digits: int) -> pd.DataFrame:
     return frame
 
 
+def _whole_numbers_as_integers(frame: pd.DataFrame, skip) -> pd.DataFrame:
+    """A copy of ``frame`` whose float columns (except ``skip``) holding only whole numbers are
+    nullable integers: a temperature read as ``60`` is written ``60``, not ``60.0`` (validation reads
+    every numeric input as float)."""
+    skip = set(skip or ())
+    todo = []
+    for c in frame.columns:
+        if c in skip or not pd.api.types.is_float_dtype(frame[c].dtype):
+            continue
+        x = frame[c].to_numpy(dtype=float, na_value=np.nan)
+        x = x[~np.isnan(x)]
+        if len(x) and np.isfinite(x).all() and (np.abs(x) < 2**53).all() and (x == np.round(x)).all():
+            todo.append(c)
+    if not todo:
+        return frame
+    frame = frame.copy()
+    for c in todo:
+        frame[c] = frame[c].astype("Int64")
+    return frame
+
+
 def write_table(frame: pd.DataFrame, path: str | Path, *, overwrite: bool = True, sheet_name: str = "data",
                 round_columns: Sequence[str] | None = None, digits: int = DIGITS) -> Path:
     """Write ``frame`` (every row and column, no index); format from the suffix.
 
     ``.csv``, ``.tsv``, ``.xlsx``, ``.json`` (a list of row objects, missing as null) or
     ``.parquet``; ``.csv``/``.tsv``/``.json`` may add ``.gz``, ``.bz2`` or ``.xz``. The user's own
-    values are written as read (floats in their shortest exact form). ``round_columns`` names the
+    values are written as read (floats in their shortest exact form, whole numbers without ``.0``). ``round_columns`` names the
     columns matloop computed (predictions, stds, scores, features): in every format but Parquet
     their floats are written to ``digits`` significant digits (``0.333333``, not
     ``0.33333333333333331``): a model's 7th digit is noise. Parquet keeps every value exact. Raises
@@ -84,8 +105,10 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, overwrite: bool = True
     fmt, comp = output_format(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; choose another name or allow overwriting")
-    if round_columns and fmt != ".parquet":
-        frame = _rounded(frame, list(round_columns), int(digits))
+    if fmt != ".parquet":
+        if round_columns:
+            frame = _rounded(frame, list(round_columns), int(digits))
+        frame = _whole_numbers_as_integers(frame, round_columns)
     if fmt == ".xlsx":
         frame.to_excel(path, index=False, sheet_name=sheet_name[:31] or "data")
     elif fmt == ".parquet":

@@ -11,6 +11,7 @@ import math
 import pandas as pd
 
 from matloop.errors import InputError, error_table
+from matloop.io.validate import number_hint
 
 #: columns a results row may carry beside the campaign's own
 BOOKKEEPING = ("status", "reason", "measurement_id")
@@ -66,7 +67,7 @@ def check_cells(rows: list[dict], camp, strict: bool = True) -> None:
                 problems.append({"row": i, "column": col, "value": v, "reason": "not a finite number"})
             elif numeric is not None and col in numeric and v is not None and (
                     isinstance(v, bool) or (strict and not isinstance(v, int | float))):
-                problems.append({"row": i, "column": col, "value": v, "reason": "not a number"})
+                problems.append({"row": i, "column": col, "value": v, "reason": "not a number" + number_hint(v)})
     if problems:
         raise InputError("Nothing was recorded" if camp is not None else "Bad rows", error_table(problems))
 

@@ -88,6 +88,7 @@ class StatusOut(BaseModel):
     best: Best | None = None
     front: list[str] | None = None
     hypervolume: float | None = None
+    hypervolume_start: float | None = None  # the start table's front on the scale of ``hypervolume`` now
 
 
 class RecordOut(BaseModel):

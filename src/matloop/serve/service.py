@@ -116,7 +116,8 @@ def campaign_status(db: LedgerDB | str, name: str) -> dict:
             "measured_candidates": int(st.n_measured), "failures": n_fail_events,
             "failed_candidates": int(st.n_failed), "vetoed": int(st.n_vetoed), "suggestions": int(st.n_suggested),
             "pending": int(st.n_pending), "best": best, "front": st.front,
-            "hypervolume": None if st.hypervolume is None else float(st.hypervolume)}
+            "hypervolume": None if st.hypervolume is None else float(st.hypervolume),
+            "hypervolume_start": None if st.hypervolume_start is None else float(st.hypervolume_start)}
 
 
 def history(db: LedgerDB | str, name: str) -> dict:

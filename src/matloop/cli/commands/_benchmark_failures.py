@@ -37,6 +37,7 @@ def run_failure_benchmark(args: argparse.Namespace, goals: list) -> int:
     import pandas as pd
 
     from matloop.cli.commands.suggest import load_with_outcomes
+    from matloop.design.encode import category_features
     from matloop.design.ordinal import top_score
     from matloop.design.outcomes import STATUS_COLUMN, failure_outcomes, without_outcome_columns
     from matloop.design.simulate_failures import failure_benchmark, ordinal_scores
@@ -72,7 +73,8 @@ def run_failure_benchmark(args: argparse.Namespace, goals: list) -> int:
     result = failure_benchmark(X, y, failed, list(args.strategies), runs=args.runs, n_initial=args.initial,
                                budget=args.budget, top_fraction=args.top_fraction, batch=args.batch, seed=args.seed,
                                objective=objective, progress=not args.quiet,
-                               top_score=top_score(order if args.target_order else None, objective))
+                               top_score=top_score(order if args.target_order else None, objective),
+                               categories=category_features(dataset))
     ok = int((~failed).sum())
     print(f"pool {result.n_pool} experiments ({result.n_failed_pool} failed, {ok} succeeded; duplicate inputs kept), "
           f"top candidates {result.n_top} (best {args.top_fraction:.0%} of the successes, ties included), "
@@ -100,6 +102,7 @@ def check_numeric_goals(dataset, columns: list[str], rule: str | None) -> None:
 
     from matloop.design.outcomes import STATUS_COLUMN, failure_outcomes
     from matloop.errors import InputError, error_table
+    from matloop.io.validate import number_hint
 
     frame = dataset.frame
     failed = None
@@ -119,5 +122,5 @@ def check_numeric_goals(dataset, columns: list[str], rule: str | None) -> None:
                              "needs numbers (for an ordinal outcome such as crystal_score, give its labels from worst "
                              "to best with --target-order, or add a numeric score column as the goal and keep the "
                              "labels for --failed-if)", error_table(
-                                 [{"row": int(r), "column": col, "value": v, "reason": "not a number"}
+                                 [{"row": int(r), "column": col, "value": v, "reason": "not a number" + number_hint(v)}
                                   for r, v in zip(rows[:200], cells[bad].head(200), strict=False)]))

@@ -85,17 +85,20 @@ def run_multi_benchmark(args: argparse.Namespace, goals: list) -> int:
     """``matloop benchmark campaign --goal ... --goal ...``: hypervolume fraction vs experiments."""
     import json
 
+    from matloop.cli.commands.benchmark import measured_rows
     from matloop.cli.common import load_table
+    from matloop.design.encode import category_features
     from matloop.design.multi_simulate import multi_benchmark
     from matloop.design.surrogate import featurize
 
-    dataset = load_table(args).training()
+    dataset = measured_rows(load_table(args))
     X = featurize(dataset).to_numpy(dtype=float)
     Y = dataset.frame[[g.column for g in goals]].to_numpy(dtype=float)
     strategies = ["default" if s == "default" else s for s in args.strategies]
-    initial = max(args.initial, 2)
+    initial = args.initial
     result = multi_benchmark(X, Y, goals, strategies, runs=args.runs, n_initial=initial, budget=args.budget,
-                             batch=args.batch, seed=args.seed, progress=not args.quiet)
+                             batch=args.batch, seed=args.seed, progress=not args.quiet,
+                             categories=category_features(dataset))
     print(f"pool {result.n_pool}, goals: {'; '.join(g.words() for g in goals)}; {args.runs} runs; fraction of the "
           "pool's hypervolume reached (goals scaled by the pool's range)")
     print(result.summary().to_string(index=False, float_format=lambda v: f"{v:.3g}"))

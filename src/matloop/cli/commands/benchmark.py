@@ -11,7 +11,9 @@ Replay a closed-loop campaign on a fully measured table, as in Liang et al. 2021
 7, 188): duplicate inputs are averaged, the best ceil(5%) of the pool are the top candidates, each run
 starts from --initial random measurements and a strategy picks the next one until --budget. Reports
 Top%(i) (fraction of top candidates found after i experiments), the enhancement factor EF and the
-acceleration factor AF against analytic random sampling, for every strategy.
+acceleration factor AF against analytic random sampling, for every strategy. --initial 0 replays a
+cold start: a model strategy's first picks are the space-filling design suggest gives with fewer than
+2 results (numeric settings spread, categories in turn), the random strategy's are random.
 
 strategies: random, default, or MODEL-ACQUISITION with MODEL in auto, rf, et, gp, gbm and
 ACQUISITION in ei, logei, pi, mli, ucb, lcb, mei, mu, thompson (e.g. gp-ei rf-lcb).
@@ -49,7 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     add_table_arguments(camp, target_required=False)  # --goal may name the targets instead
     add_goal_arguments(camp, multi=True)
-    camp.add_argument("--initial", type=int_at_least(2), default=2, help="random experiments before the first model (default 2)")
+    camp.add_argument("--initial", type=int_at_least(0), default=2,
+                      help="random experiments before the first model (default 2); 0 or 1: a cold start, whose first "
+                           "picks are the space-filling design suggest gives with fewer than 2 results (random picks "
+                           "for the random strategy)")
     camp.add_argument("--runs", type=positive_int, default=50, help="independent runs with different seeds (default 50)")
     camp.add_argument("--budget", type=positive_int, help="experiments per run (default: the whole pool)")
     camp.add_argument("--top-fraction", type=fraction, default=0.05, help="share of the pool that is 'top' (default 0.05)")
@@ -72,12 +77,22 @@ def run_campaign(args: argparse.Namespace) -> int:
 
     from matloop.cli.common import load_table
     from matloop.cli.goal import goals_from_args
+    from matloop.design.encode import category_features
     from matloop.design.simulate import average_duplicates, benchmark, make_strategy
     from matloop.design.surrogate import featurize
 
     goals = goals_from_args(args)  # one objective or several (--goal); inconsistent options exit 2
     args.target = [g.column for g in goals]
-    if getattr(args, "failed_if", None) or getattr(args, "target_order", None):  # failures, ordinal targets
+    from matloop.design.outcomes import STATUS_COLUMN
+    from matloop.io.files import read_columns
+
+    status = STATUS_COLUMN in read_columns(args.table)  # failed experiments marked as suggest reads them
+    if status and len(goals) > 1 and not getattr(args, "failed_if", None):
+        from matloop.errors import InputError
+
+        raise InputError(f"the table has a {STATUS_COLUMN!r} column (failed experiments): benchmark campaign replays "
+                         "failures with one goal; give one --target, or leave the failed rows and the column out")
+    if getattr(args, "failed_if", None) or getattr(args, "target_order", None) or status:  # failures, ordinal targets
         from matloop.cli.commands._benchmark_failures import run_failure_benchmark
 
         return run_failure_benchmark(args, goals)
@@ -85,7 +100,7 @@ def run_campaign(args: argparse.Namespace) -> int:
         from matloop.cli.commands._suggest_multi import run_multi_benchmark
 
         return run_multi_benchmark(args, goals)
-    dataset = load_table(args).training()
+    dataset = measured_rows(load_table(args))
     import pandas as pd
 
     if not pd.api.types.is_numeric_dtype(dataset.frame[dataset.target]):  # labels: --target-order says their order
@@ -106,7 +121,7 @@ def run_campaign(args: argparse.Namespace) -> int:
     strategies = {name: make_strategy(name, args.seed) for name in args.strategies}
     result = benchmark(Xu.to_numpy(dtype=float), yu, strategies, runs=args.runs, n_initial=args.initial,
                        budget=args.budget, top_fraction=args.top_fraction, batch=args.batch, seed=args.seed,
-                       objective=objective, progress=not args.quiet)
+                       objective=objective, progress=not args.quiet, categories=category_features(dataset))
     summary = result.summary()
     print(f"pool {result.n_pool}, top candidates {result.n_top} (best {args.top_fraction:.0%}), {args.runs} runs")
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
@@ -115,6 +130,21 @@ def run_campaign(args: argparse.Namespace) -> int:
     if args.plot:
         plot_curves(result, args.plot, "top candidates found (%)", analytic_random=True)
     return 0
+
+
+def measured_rows(dataset):
+    """The rows of ``dataset`` with every goal measured: the pool a benchmark replays. The others are left
+    out, and the note on stderr says how many (a failed experiment needs status = failed or --failed-if)."""
+    import sys
+
+    out = dataset.training()
+    n = len(dataset.frame) - len(out.frame)
+    if n:
+        goals = " or ".join(repr(t) for t in dataset.targets)
+        print(f"note: {n} row{'s' if n != 1 else ''} with no {goals} value {'are' if n != 1 else 'is'} left out of "
+              "the replay (a benchmark replays measured rows; mark a failed experiment with a status column of "
+              "'failed' or --failed-if)", file=sys.stderr)
+    return out
 
 
 def write_json(path: str, result, dataset, **extra) -> None:

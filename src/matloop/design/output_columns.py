@@ -1,0 +1,82 @@
+"""The columns a suggestion writes, and the table's own columns that share their names.
+
+A batch file holds every column of the chosen rows as given, then ``prediction``, ``std``,
+``acquisition``, ``rank``, ``reason`` (and ``p_success``, ``p_feasible``, ``p_nondominated``, ``ehvi``,
+``{goal}_pred``/``{goal}_std`` where they apply). A table column of one of those names would be
+overwritten: an input of that name is refused (:func:`check_input_names`; its values in the batch
+would be replaced, and a campaign could not match its results), any other is kept as
+``'<name> (table)'`` (:func:`keep_table_columns`, :func:`table_columns_kept`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from matloop.errors import InputError, error_table
+
+#: the columns every suggestion writes (the CLI contract)
+OUTPUT_COLUMNS = ["prediction", "std", "acquisition", "rank", "reason"]
+#: columns a suggestion may add besides :data:`OUTPUT_COLUMNS` (failures, constraints, several goals)
+MORE_OUTPUT_COLUMNS = ["p_success", "p_feasible", "p_nondominated", "ehvi"]
+#: a table's own column named like an output column, kept in the output under this name
+TABLE_COLUMN = "{} (table)"
+
+
+def written_columns(goal_columns=()) -> set[str]:
+    """Every column name a suggestion writes beside the table's own (``{goal}_pred``/``_std`` of each goal)."""
+    return {*OUTPUT_COLUMNS, *MORE_OUTPUT_COLUMNS, *(f"{g}_{s}" for g in goal_columns for s in ("pred", "std"))}
+
+
+def check_input_names(inputs, goal_columns=(), what: str = "suggest", role: str = "input column") -> None:
+    """An input column named like a column the suggestion writes (``rank``, ``std``, ...) is an error
+    (exit 2): its values in the batch would be replaced, and a campaign could not match its results."""
+    clash = [c for c in inputs if c in written_columns(goal_columns)]
+    if clash:
+        raise InputError(f"the {role} {clash[0]!r} has the name of a column {what} writes (its own "
+                         f"{', '.join(repr(c) for c in clash)}): rename it in the table (e.g. {clash[0] + '_in_table'!r})",
+                         error_table([{"row": 0, "column": c, "value": None, "reason": "name taken by the output"}
+                                      for c in clash]))
+
+
+def check_campaign_columns(columns, outcomes) -> None:
+    """A campaign keeps every column of its pool table in its batches and reads them back: any of them
+    (the goals, constraints and the failure ``status``/``reason`` aside) named like an output column is
+    an error (:func:`check_input_names`)."""
+    from matloop.design.outcomes import REASON_COLUMN, STATUS_COLUMN
+
+    skip = {*outcomes, STATUS_COLUMN, REASON_COLUMN}
+    check_input_names([c for c in map(str, columns) if c not in skip], list(outcomes), "campaign suggest",
+                      "pool table's column")
+
+
+def keep_table_columns(frame: pd.DataFrame, goal_columns=()) -> pd.DataFrame:
+    """``frame`` with its own columns named like an output column renamed ``'<name> (table)'``, so the
+    batch keeps them beside matloop's instead of losing them (:func:`table_columns_kept`)."""
+    clash = [c for c in frame.columns if c in written_columns(goal_columns)]
+    return frame.rename(columns={c: TABLE_COLUMN.format(c) for c in clash}) if clash else frame
+
+
+def table_columns_kept(chosen: pd.DataFrame) -> pd.DataFrame:
+    """The batch without the renamed table columns that are blank on every chosen row (a failure ``reason``
+    column beside candidates that never failed); a note on stderr names the others."""
+    renamed = [c for c in chosen.columns if isinstance(c, str) and c.endswith(TABLE_COLUMN.format(""))]
+    blank = [c for c in renamed if chosen[c].isna().all() or (chosen[c].astype(str).str.strip() == "").all()]
+    kept = [c for c in renamed if c not in blank]
+    if kept:
+        from matloop.progress import say
+
+        say(f"note: the table's own column(s) {', '.join(repr(c) for c in kept)} keep their values under these "
+            "names (matloop writes its own columns of those names)")
+    if not blank:
+        return chosen
+    out = chosen.drop(columns=blank)
+    out.attrs.update(chosen.attrs)
+    return out
+
+
+def model_inputs(dataset) -> list[str]:
+    """The columns a model of ``dataset`` reads: the parameters of a process table, else the material
+    column and the ``--extra-inputs``."""
+    if dataset.kind == "parameters":
+        return list(dataset.parameter_columns)
+    return [c for c in [dataset.input, *dataset.extra_inputs] if c]

@@ -42,6 +42,7 @@ from matloop.design.multiobjective import (
     pareto_mask,
     probability_of_feasibility,
 )
+from matloop.design.output_columns import output_candidates, table_columns_kept
 from matloop.design.surrogate import DEFAULT_SURROGATE, make_surrogate
 from matloop.errors import InputError
 
@@ -484,15 +485,7 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
         goal_features, note = opts.goal_history(dataset, frame, goals, history, X, Y, measured, open_rows, model,
                                                 seed, goal_cols + cons_cols + outcome_columns(list(frame.columns),
                                                                                               failed_if, frame=frame))
-    from matloop.design.output_columns import (
-        check_input_names,
-        keep_table_columns,
-        model_inputs,
-        table_columns_kept,
-    )
-
-    check_input_names([*model_inputs(dataset), *goal_cols], goal_cols)
-    ranking = rank_multi(X[measured], Y[measured], X[open_rows], keep_table_columns(frame.loc[open_rows], goal_cols),
+    ranking = rank_multi(X[measured], Y[measured], X[open_rows], output_candidates(dataset, frame.loc[open_rows], goal_cols),
                          goals, batch, scalarize, model, seed, cons, n_samples, X[failed] if outcomes else None,
                          acquisition, goal_features, violations(frame, constraints)[measured], categories)
     ranking.chosen = table_columns_kept(ranking.chosen)

@@ -56,6 +56,13 @@ def keep_table_columns(frame: pd.DataFrame, goal_columns=()) -> pd.DataFrame:
     return frame.rename(columns={c: TABLE_COLUMN.format(c) for c in clash}) if clash else frame
 
 
+def output_candidates(dataset, frame: pd.DataFrame, goal_columns=(), targets=()) -> pd.DataFrame:
+    """The candidates ``frame`` of ``dataset`` ready for a batch file: its inputs and ``targets`` (the goal
+    columns) checked (:func:`check_input_names`), its other columns kept (:func:`keep_table_columns`)."""
+    check_input_names([*model_inputs(dataset), *targets, *goal_columns], goal_columns)
+    return keep_table_columns(frame, goal_columns)
+
+
 def table_columns_kept(chosen: pd.DataFrame) -> pd.DataFrame:
     """The batch without the renamed table columns that are blank on every chosen row (a failure ``reason``
     column beside candidates that never failed); a note on stderr names the others."""

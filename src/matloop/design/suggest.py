@@ -18,13 +18,7 @@ from matloop.design.acquisition import Context, Objective, make_acquisition, nea
 from matloop.design.batch import DEFAULT_BATCH_METHOD, batch_covariance, select_batch
 from matloop.design.multiobjective import parse_constraint, probability_of_feasibility
 from matloop.design.outcomes import STATUS_COLUMN, failure_outcomes, without_outcome_columns
-from matloop.design.output_columns import (  # noqa: F401 (OUTPUT_COLUMNS re-exported)
-    OUTPUT_COLUMNS,
-    check_input_names,
-    keep_table_columns,
-    model_inputs,
-    table_columns_kept,
-)
+from matloop.design.output_columns import OUTPUT_COLUMNS, output_candidates, table_columns_kept  # noqa: F401
 from matloop.design.surrogate import DEFAULT_SURROGATE, featurize, make_surrogate
 from matloop.errors import InputError, error_table
 from matloop.io.dataset import Dataset
@@ -232,7 +226,6 @@ def suggest(
             raise InputError("--transfer uses the pre-trained composition library: it needs a formula column")
         features = np.column_stack([features, transfer_features(transfer, dataset.frame[dataset.input])])
 
-    check_input_names([*model_inputs(dataset), target])
     reps = replicate_groups(dataset, labelled, allow_replicates)
     reps.open_rows &= ~failed | retry_failed  # a failed experiment is not proposed again unless asked
     pool, pool_X, n_known = dataset.frame.loc[reps.open_rows], features[reps.open_rows], 0
@@ -286,7 +279,7 @@ def suggest(
         from matloop.design.multi_options import violations
 
         ok = ~violations(dataset.frame, constraints)[reps.first_rows]
-    ranking = rank_candidates(X_train, y_train, pool_X, keep_table_columns(pool), objective, batch,
+    ranking = rank_candidates(X_train, y_train, pool_X, output_candidates(dataset, pool, targets=[target]), objective, batch,
                               acquisition, batch_method, model, seed, cons, features[failed] if outcomes else None,
                               top_score=top_score, feasible_train=ok, categories=category_features(dataset))
     ranking.chosen = table_columns_kept(ranking.chosen)

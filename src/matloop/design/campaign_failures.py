@@ -79,14 +79,14 @@ def _not_the_suggestions_reason(ledger, failed: np.ndarray, reasons: list[str]) 
         return reasons
     stored = ledger.suggestions()
     ours = set(stored["reason"].astype(str).str.strip()) if len(stored) else set()
-    mine = [i for i in np.flatnonzero(failed) if reasons[i].strip() in ours]
+    mine = {int(i) for i in np.flatnonzero(failed) if reasons[i].strip() in ours}
     if not mine:
         return reasons
     from matloop.progress import say
 
     say(f"note: {len(mine)} failed row{'s' if len(mine) != 1 else ''} kept the suggestion's own reason in the "
         "'reason' column: recorded as 'status failed' (write why the experiment failed there to keep it)")
-    return ["status failed" if i in set(mine) else r for i, r in enumerate(reasons)]
+    return ["status failed" if i in mine else r for i, r in enumerate(reasons)]
 
 
 @dataclass

@@ -8,8 +8,8 @@ leading principal directions when wider, so no direction of a wide descriptor ve
   of ``k`` k-means clusters of the pool, so the batch covers where the candidates are (a p-median
   design). On the bundled campaign sets its best-of-8 is about as good as 8 random picks, while
   pure maximin is clearly worse (it picks corners and edges: pure compositions, extreme
-  settings), see ``benchmarks/results/campaign_prior.md``;
-  With categorical inputs beside numeric ones (:func:`balanced_pool`) the medoids are those of the
+  settings), see ``benchmarks/results/campaign_prior.md``. With categorical inputs beside numeric
+  ones (:func:`balanced_pool`, ``benchmarks/results/pool_designs.md``) the medoids are those of the
   numeric settings and each category's levels are given out in turn: over one-hot features the
   clusters split by category and every medoid sat at the middle of the numeric ranges (6 picks of a
   reaction pool, all at 80 °C and 1.5 equivalents);
@@ -154,14 +154,17 @@ def coverage_pool(X_candidates: np.ndarray, k: int, X_measured: np.ndarray | Non
 
 
 def balanced_pool(Xc: np.ndarray, k: int, Xm: np.ndarray, categories: list, seed: int = 0) -> np.ndarray | None:
-    """``k`` pool rows when categorical inputs (``categories``: each one's feature columns, one-hot or
-    chemical, :func:`matloop.design.encode.category_features`) stand beside numeric ones, as over a design
-    space (:mod:`matloop.design.space_design`): k-means medoids of the numeric features (measured rows count as covered), each
-    filled by the row nearest it among those whose categories are least used so far (measured rows
-    count; ties nearest the medoid, then a seeded order). Text labels are always given out in turn
-    (one-hot features know no similarity); molecules with more levels than ``k`` are not: their
-    chemical features count as numeric, so the picks spread over chemistry. None (use :func:`medoids` over all features) without numeric features, without a
-    categorical input of at most ``k`` levels, or with fewer distinct numeric points than ``k``."""
+    """``k`` pool rows when categorical inputs stand beside numeric ones, as over a design space
+    (:mod:`matloop.design.space_design`); ``categories``: each categorical input's feature columns (one-hot
+    or chemical, :func:`matloop.design.encode.category_features`).
+
+    The k-means medoids of the numeric features (measured rows count as covered) are each filled by the
+    row nearest it among those whose categories are least used so far (measured rows count; ties in a
+    seeded order). Text labels are always given out in turn (one-hot features know no similarity);
+    molecules with more levels than ``k`` are not: their chemical features count as numeric, so the
+    picks spread over chemistry. None (the caller takes :func:`medoids` over all features) without
+    numeric features, without a categorical input to give out, or with fewer distinct numeric points
+    than ``k``."""
     X = np.vstack([Xm, Xc])
     codes, cat_cols = [], []
     for cols in categories:

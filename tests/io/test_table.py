@@ -452,3 +452,23 @@ def test_a_reagent_column_beside_settings_makes_a_process_table(tmp_path, bases)
                                                          [("Fe2O3", 300), ("NaCl", 400), ("LiF", 500)])
     ds = read_table(write_csv(tmp_path, materials + "\n"), target="gap")  # one material per row: materials
     assert ds.kind == "composition" and ds.input == "formula"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_row_of_units_under_the_header_is_refused(tmp_path, suffix):
+    """'°C', 'h', 'mol%' under the header turned numeric columns into text (temperature was then read as a
+    SMILES column); now the error names the row and each unit. 'n.d.' in a first row is not a unit."""
+    f = pd.DataFrame({"temperature": [40, 60, 80, 100, 120], "time": [1, 2, 4, 8, 2], "solvent": ["EtOH", "water"] * 2
+                      + ["MeCN"], "yield": [10.5, 20.1, np.nan, np.nan, np.nan]})
+    units = pd.DataFrame([["°C", "h", "-", "%"]], columns=f.columns)
+    path = tmp_path / f"t{suffix}"
+    table = pd.concat([units, f.astype(object)])
+    table.to_excel(path, index=False) if suffix == ".xlsx" else table.to_csv(path, index=False)
+    with pytest.raises(InputError) as err:
+        read_table(path, target="yield")
+    assert "row 1 holds text ('°C', 'h', '%')" in str(err.value) and "'temperature (°C)'" in str(err.value)
+    assert set(err.value.table["column"]) == {"temperature", "time", "yield"}
+    table.iloc[0] = ["n.d.", "n.d.", "EtOH", np.nan]
+    table.to_excel(path, index=False) if suffix == ".xlsx" else table.to_csv(path, index=False)
+    ds = read_table(path, target="yield", skip_invalid=True)  # a bad first row, skipped as asked
+    assert ds.kind == "parameters" and len(ds.frame) == 5

@@ -34,8 +34,10 @@ from matloop.io.detect import KIND_WORDS, detect_input, missing_column_message
 from matloop.io.duplicates import DUPLICATE_POLICIES, Duplicates, average_replicates, find_duplicates
 from matloop.io.files import read_raw, table_stem
 from matloop.io.validate import (
+    NOT_A_VALUE,
     convert_numeric_columns,
     convert_target,
+    number_hint,
     number_share,
     validate_categorical,
     validate_formulas,
@@ -201,6 +203,34 @@ def _extra_inputs(names: Sequence[str], columns: pd.Index, targets: list[str], i
     return extra
 
 
+#: rows after the first compared with it by :func:`_refuse_units_row` (a sample: tables may be huge)
+UNITS_SAMPLE = 200
+
+
+def _refuse_units_row(raw: pd.DataFrame, rows, name: str) -> None:
+    """A first data row holding short text in two or more columns whose next rows are numbers ('°C', 'h',
+    'mol%') is a row of units under the header: refused (exit 2), since read as data it turns numeric
+    columns into text and the table would be read as something else."""
+    if len(raw) < 4:
+        return
+    hits = []
+    for c in raw.columns:
+        text = str(raw[c].iloc[0]).strip() if pd.notna(raw[c].iloc[0]) else ""
+        if (not text or len(text) > 15 or pd.notna(pd.to_numeric(pd.Series([text]), errors="coerce").iloc[0])
+                or number_hint(text) or text.lower() in NOT_A_VALUE):  # '12,5', '<5', 'n.d.', 'n/a': not units
+            continue
+        rest = raw[c].iloc[1:UNITS_SAMPLE + 1]
+        present = int((rest.notna() & (rest.astype(str).str.strip() != "")).sum())
+        if present and pd.to_numeric(rest, errors="coerce").notna().sum() >= 0.9 * present:
+            hits.append((c, text))
+    if len(hits) >= 2:
+        raise InputError(f"{name}: row {rows[0]} holds text ({', '.join(repr(t) for _, t in hits[:6])}) in columns "
+                         "whose next rows are numbers: a row of units? Put each unit in its column's name (e.g. "
+                         f"'{hits[0][0]} ({hits[0][1]})') and remove the row",
+                         error_table([{"row": int(rows[0]), "column": c, "value": t,
+                                       "reason": "text above numbers (a unit?)"} for c, t in hits]))
+
+
 def _fold_column(frame: pd.DataFrame, exclude: set[str]) -> str | None:
     for col in frame.columns:
         if col.lower() == "fold" and col not in exclude:
@@ -252,6 +282,7 @@ def inspect_table(
     raw, rows = read_raw(path)
     if raw.empty:
         raise InputError(f"{path.name} has no data rows")
+    _refuse_units_row(raw, rows, path.name)
     targets = _targets(target)
     missing = [t for t in targets if t not in raw.columns]
     if missing:

@@ -35,7 +35,7 @@ __all__ = [
 # unambiguous (no two quantifiers compete for the same digits): linear time on a 10 MB cell
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]+,[0-9]+$")
-_NONFINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity",
+NOT_A_VALUE = _NONFINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity",
               "#num!", "#div/0!", "#value!", "#n/a", "n/a", "na", "null", "none"}
 _TRUE, _FALSE = {"true", "yes"}, {"false", "no"}
 _BOOL_WORDS = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False, "false": False}

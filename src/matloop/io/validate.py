@@ -19,6 +19,7 @@ from matloop.errors import InputError, error_table
 from matloop.io.compat import is_text_column
 from matloop.io.factorize import factorize_exact
 from matloop.io.formula import parse_formulas
+from matloop.io.number_hints import number_hint
 
 __all__ = [
     "check_finite_features",
@@ -34,7 +35,6 @@ __all__ = [
 
 # unambiguous (no two quantifiers compete for the same digits): linear time on a 10 MB cell
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
-_DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]+,[0-9]+$")
 NOT_A_VALUE = _NONFINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity",
               "#num!", "#div/0!", "#value!", "#n/a", "n/a", "na", "null", "none"}
 _TRUE, _FALSE = {"true", "yes"}, {"false", "no"}
@@ -99,24 +99,6 @@ def cell_reason(kind: str, value: object, what: str) -> str | None:
 def _nonfinite_reason(value: object) -> str:
     return (f"{value!r} is not a measured value; leave the cell empty to mark a candidate (pool) row, "
             "or remove the row")
-
-
-_LIMIT = re.compile(r"^\s*(<|>|<=|>=|≤|≥)\s*[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)\s*\S*$")
-_NOT_MEASURED = {"nd", "n.d.", "n.d", "n/d", "not detected", "not measured", "-", "--", "?", "tbd", "pending"}
-
-
-def number_hint(value: object) -> str:
-    """Why a cell that should be a number may not be one, as a short parenthesis (or ''): a decimal comma
-    (``12,5``), a detection limit (``<5``), or a note meaning "not measured" (``n.d.``)."""
-    text = str(value).strip()
-    if _DECIMAL_COMMA.match(text):
-        return " (decimal comma? write 1.5, not 1,5)"
-    if _LIMIT.match(text):
-        return (" (a detection limit? a value must be a number: record the limit itself or leave the cell blank, "
-                "and keep the qualifier in a column of its own)")
-    if text.lower() in _NOT_MEASURED:
-        return " (not measured? leave the cell blank)"
-    return ""
 
 
 def _not_number_reason(value: object, what: str) -> str:

@@ -472,3 +472,27 @@ def test_a_row_of_units_under_the_header_is_refused(tmp_path, suffix):
     table.to_excel(path, index=False) if suffix == ".xlsx" else table.to_csv(path, index=False)
     ds = read_table(path, target="yield", skip_invalid=True)  # a bad first row, skipped as asked
     assert ds.kind == "parameters" and len(ds.frame) == 5
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_empty_unnamed_columns_are_dropped(tmp_path, suffix):
+    """A spreadsheet's trailing columns without a name and without values hold nothing (they were an error,
+    "repeated column names: ''"); one without a name that holds values is kept (an exported index)."""
+    text = "temperature,time, yield ,,\n40,1,10,,\n60,2,,,\n80,3,,,\n100,4,20,,\n"
+    path = tmp_path / f"t{suffix}"
+    frame = pd.read_csv(io_text(text))
+    frame.to_excel(path, index=False) if suffix == ".xlsx" else path.write_text(text)
+    ds = read_table(path, target="yield")
+    assert list(ds.frame.columns) == ["temperature", "time", "yield"] and len(ds.frame) == 4
+    frame = frame.astype(object)
+    frame.iloc[:, 3] = ["a", "b", "c", "d"]
+    frame.to_excel(path, index=False) if suffix == ".xlsx" else frame.to_csv(path, index=False)
+    ds, report = inspect_table(path, target="yield")
+    assert "Unnamed: 3" in ds.frame.columns and "Unnamed: 4" not in ds.frame.columns
+    assert ds.parameter_columns == ["temperature", "time"]
+
+
+def io_text(text: str):
+    import io
+
+    return io.StringIO(text)

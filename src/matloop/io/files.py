@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import lzma
+import re
 import warnings
 import zlib
 from pathlib import Path
@@ -129,6 +130,8 @@ def _check_header(names: list[str], path: Path) -> None:
     seen: dict[str, int] = {}
     dupes = []
     for n in names:
+        if not n:  # no name: dropped when empty, else an error (_unnamed_columns)
+            continue
         seen[n] = seen.get(n, 0) + 1
         if seen[n] == 2:
             dupes.append(n)
@@ -270,6 +273,7 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     if fmt not in ("csv", "tsv", "txt"):  # text was checked before parsing
         check_cells(frame, path.name)
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame = _unnamed_columns(frame, path)
     _check_header(list(frame.columns), path)
     frame = frame.reset_index(drop=True)
     rows = np.arange(1, len(frame) + 1)
@@ -285,6 +289,18 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     if frame.empty:  # empty, header-only or wholly blank: say so here, for every caller
         raise InputError(f"{path.name} has no data rows: it needs a header line and at least one row of values")
     return frame, rows
+
+
+_UNNAMED = re.compile(r"^(?:Unnamed: \d+(?:_level_\d+)?(?:\.\d+)?)?$")  # pandas' name for an empty header cell
+
+
+def _unnamed_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Columns without a name whose every cell is empty are dropped: a spreadsheet's trailing columns hold
+    nothing (they were an error, "repeated column names: ''"). One holding values keeps pandas' name
+    (``Unnamed: 0``, an exported index) and is reported like any other column."""
+    empty = [c for c in frame.columns if _UNNAMED.match(c)
+             and not (frame[c].notna() & (frame[c].astype(str).str.strip() != "")).any()]
+    return frame.drop(columns=empty) if empty else frame
 
 
 def _mangled(name: object, columns) -> bool:

@@ -496,3 +496,14 @@ def io_text(text: str):
     import io
 
     return io.StringIO(text)
+
+
+@pytest.mark.parametrize("name", ["No.", "#", "Entry", "sample no.", "Run number", "exp #", "sample_id"])
+def test_a_numbering_column_is_not_an_input(tmp_path, name):
+    """A column numbering the experiments ('No.', '#', 'Entry') is bookkeeping: reported as ignored, never
+    an input of the model (as a number it would have been one)."""
+    f = pd.DataFrame({name: range(1, 7), "temperature": [40, 60, 80, 100, 120, 140], "yield": [1, 2, 3, np.nan, np.nan, 4]})
+    path = tmp_path / "t.csv"
+    f.to_csv(path, index=False)
+    ds, report = inspect_table(path, target="yield")
+    assert ds.parameter_columns == ["temperature"] and name in report.ignored

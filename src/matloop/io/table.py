@@ -49,8 +49,8 @@ from matloop.io.validate import (
 __all__ = ["TableReport", "inspect_table", "read_table"]
 
 # status/reason: an experiment's outcome (ok | failed) and why (matloop.design.outcomes), not inputs
-_BOOKKEEPING = re.compile(r"^(unnamed: ?\d+|id|index|idx|row|fold|n_replicates|sample[ _]?id|status|reason)$",
-                          re.IGNORECASE)
+_BOOKKEEPING = re.compile(r"^(unnamed: ?\d+|id|index|idx|row|fold|n_replicates|status|reason|no\.?|nr\.?|#|entry"
+                          r"|(sample|run|experiment|exp|row)[ _.-]?(id|no\.?|nr\.?|number|#))$", re.IGNORECASE)
 
 
 @dataclass

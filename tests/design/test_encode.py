@@ -232,3 +232,18 @@ def test_a_mostly_numeric_column_with_a_typo_stays_numeric_and_names_the_row(tmp
     ds = read_table(path, target="y", skip_invalid=True)
     assert ds.parameter_columns == ["temperature", "solvent"]
     assert featurize(ds).columns.tolist() == ["temperature", "solvent=ethanol", "solvent=water"]
+
+
+@pytest.mark.parametrize("names", [["Ni (at%)", "Fe (at%)", "Co (at%)"], ["at% Ni", "at% Fe", "at% Co"],
+                                   ["Ni [mol %]", "Fe [mol %]", "Co [mol %]"]])
+def test_element_columns_with_their_unit_in_the_name(names):
+    """Loadings named with their unit ('Ni (at%)', 'at% Ni') are a composition like 'Ni', 'ni_load'."""
+    from matloop.design.encode import ParameterEncoder, column_element
+
+    assert [column_element(n) for n in names] == ["Ni", "Fe", "Co"]
+    rng = np.random.default_rng(0)
+    w = rng.dirichlet([1, 1, 1], 20) * 100
+    frame = pd.DataFrame(w, columns=names).assign(temperature=rng.uniform(300, 600, 20))
+    enc = ParameterEncoder().fit(frame)
+    assert enc.groups_ and enc.groups_[0]["elements"] == ["Ni", "Fe", "Co"] and enc.groups_[0]["scale"] == 100.0
+    assert column_element("T (°C)") is None and column_element("yield (%)") is None

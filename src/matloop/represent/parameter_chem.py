@@ -35,11 +35,13 @@ _SMILES_CHARS = re.compile(r"^[A-Za-z0-9@+\-\[\]()=#$%/\\.:*~]+$")
 _SMILES_SYNTAX = re.compile(r"[()=#\[\]@/\\]|(?<![A-Za-z])[cnosp]\d|(?<![A-Za-z])(?:Cl|Br|[BCNOSPFI])\d")
 _SMILES_STRONG = re.compile(r"[=#\[\]@/\\]|(?<![A-Za-z])[cnosp]\d")  # not in formulas such as Ca3(PO4)2
 
-# element columns: Ni, ni_load, ni_frac, x_Ni, frac_ni, Ni_at%, ...
+# element columns: Ni, ni_load, ni_frac, x_Ni, frac_ni, Ni_at%, Ni (at%), at% Ni, ...
 _ELEMENT_NAME = [re.compile(p, re.IGNORECASE) for p in (
     r"^([a-z]{1,2})[ _\-]?(?:load|loading|frac|fraction|x|at|atfrac|at_frac|mol_frac|molfrac|content|amount|pct|"
     r"at%|wt%|%)$",
     r"^(?:x|frac|load|loading|fraction|c)[ _\-]([a-z]{1,2})$",
+    r"^([a-z]{1,2})\s*[(\[]\s*(?:at|mol|wt)?\.?\s*(?:%|frac|fraction)\s*[)\]]$",  # Ni (at%), Co [mol %], Fe (frac)
+    r"^(?:at|mol|wt)\.?\s*%\s*([a-z]{1,2})$",  # at% Ni
 )]
 
 

@@ -188,3 +188,28 @@ def test_an_outcome_left_unnamed_is_pointed_out(redox, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'abs_lam_diff', 'gsol' are empty on the candidates or most rows, as an outcome not measured yet would be" in err
     assert "row" in err and "abs_lam_diff" in err  # the rows are still listed
+
+
+def test_a_goal_known_before_the_experiment(tmp_path, capsys):
+    """'cost' computed from the recipe has a value on every row: suggest takes it as given at each candidate
+    (std 0, 'known' in the reason) and ranks the rows whose yield is blank; a campaign refuses it, saying why."""
+    rng = np.random.default_rng(0)
+    f = pd.DataFrame({"temperature": np.repeat([40.0, 60, 80, 100], 6), "loading": np.tile([0.5, 1, 1.5, 2, 2.5, 3], 4)})
+    f["cost"] = 10 * f["loading"] + 0.05 * f["temperature"]
+    f["yield"] = np.nan
+    done = [0, 5, 9, 14, 20]
+    f.loc[done, "yield"] = (30 + 10 * f.loc[done, "loading"] + rng.normal(0, 2, 5)).round(1)
+    f.to_csv(tmp_path / "t.csv", index=False)
+    goals = ["--goal", "yield:max", "--goal", "cost:min"]
+    assert main(["suggest", str(tmp_path / "t.csv"), *goals, "--batch", "3", "-o", str(tmp_path / "n.csv")]) == 0
+    io = capsys.readouterr()
+    assert "'cost' has a value on every row: known before the experiment" in io.err
+    out = pd.read_csv(tmp_path / "n.csv")
+    assert len(out) == 3 and out["yield"].isna().all() and (out["cost_std"] == 0).all()
+    assert np.allclose(out["cost_pred"], out["cost"]) and out["reason"].str.contains(r"cost [\d.]+ \(known\)").all()
+    assert main(["campaign", "new", "c", "--pool", str(tmp_path / "t.csv"), *goals, "--db", str(tmp_path / "c.db")]) == 2
+    assert "the goal 'cost' has a value on every row of the pool table" in capsys.readouterr().err
+    f["yield"] = 1.0  # every goal known everywhere: nothing to measure
+    f.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["suggest", str(tmp_path / "t.csv"), *goals, "-o", str(tmp_path / "n.csv")]) == 2
+    assert "every goal has a value on every row" in capsys.readouterr().err

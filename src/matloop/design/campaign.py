@@ -112,7 +112,7 @@ class Campaign:
                                  error_table([{"row": 0, "column": c, "value": None,
                                                "reason": f"columns are {list(pool.frame.columns)}"} for c in missing]))
             pool = without_outcome_columns(pool, failed_if)  # status, reason, the rule's columns: not inputs
-            check_campaign_columns(pool.frame.columns, outcomes)  # a column named 'rank' would be lost
+            check_campaign_columns(pool.frame, outcomes, goals)  # 'rank' would be lost; a goal known everywhere
             config.update(kind=pool.kind, input=pool.input, parameter_columns=pool.parameter_columns
                           if pool.kind == "parameters" else None, columns=list(map(str, pool.frame.columns)),
                           extra_inputs=list(pool.extra_inputs), pattern_options=pool.pattern_options)

@@ -399,7 +399,8 @@ class GoalWarp:
 def multi_reason(scalarize, goals, mean, std, p_nd, gain, feasible, position, p_success=None) -> str:
     """The ``reason`` of one pick with several goals (or one goal with outcome constraints): what ranked
     it, its predictions, P(not dominated), the expected gain, P(constraints met) and P(success)."""
-    preds = ", ".join(f"{g.column} {mu:.4g} ± {sd:.2g}" for g, mu, sd in zip(goals, mean, std, strict=True))
+    preds = ", ".join(f"{g.column} {mu:.4g} " + (f"± {sd:.2g}" if sd > 1e-9 else "(known)")
+                      for g, mu, sd in zip(goals, mean, std, strict=True))
     one = len(goals) == 1  # one goal with an outcome constraint: the hypervolume is the best value's gain
     lead = {"ehvi": "largest expected improvement over the best measured" if one else
             "largest expected gain in hypervolume",
@@ -415,3 +416,40 @@ def multi_reason(scalarize, goals, mean, std, p_nd, gain, feasible, position, p_
     if p_success is not None:  # failures recorded: as one goal's reasons say it
         parts.append(f"P(success) = {p_success:.0%}")
     return "; ".join(parts)
+
+
+def input_features(dataset, frame: pd.DataFrame, exclude: list[str]) -> tuple[np.ndarray, list | None]:
+    """Numeric features of ``frame``'s inputs as :func:`matloop.design.surrogate.featurize` makes them
+    (parameter tables: :mod:`matloop.design.encode`, labels one-hot, SMILES a chemical encoding),
+    leaving out goal and constraint columns (``exclude``), which are outcomes, not inputs; and the
+    feature columns of each categorical input (:func:`matloop.design.encode.category_features`)."""
+    import dataclasses
+
+    from matloop.design.encode import category_features
+    from matloop.design.surrogate import featurize
+
+    if dataset.kind == "parameters":
+        cols = [c for c in dataset.parameter_columns if c not in set(exclude)]
+        if not cols:
+            raise InputError("the table has no input columns besides the goals and constraints")
+        if cols != dataset.parameter_columns:
+            dataset = dataclasses.replace(dataset, parameters=cols, encoding=None)
+    return featurize(dataset, frame).to_numpy(dtype=float), category_features(dataset)
+
+
+def known_goals(Y: np.ndarray, goal_cols: list[str]) -> list[int]:
+    """The goals with a value on every row (a cost computed from the recipe, known before the experiment):
+    used as given at every candidate, never modelled nor measured (a note says which). An error when
+    every goal is known: nothing is left to measure."""
+    known = [j for j in range(Y.shape[1]) if np.isfinite(Y[:, j]).all()]
+    if not known:
+        return known
+    if len(known) == len(goal_cols):
+        raise InputError("every goal has a value on every row, so no row is left to measure: a candidate is a row "
+                         "whose measured goals are blank")
+    from matloop.progress import say
+
+    say(f"note: {', '.join(repr(goal_cols[j]) for j in known)} has a value on every row: known before the "
+        "experiment, used as given at each candidate (not modelled); candidates are the rows whose other goals "
+        "are blank")
+    return known

@@ -30,7 +30,14 @@ import numpy as np
 import pandas as pd
 
 from matloop.design.goals import Goal
-from matloop.design.multi_options import GoalWarp, goal_inputs, multi_reason, sample_acquisition, violations
+from matloop.design.multi_options import (  # noqa: F401 (input_features re-exported)
+    GoalWarp,
+    goal_inputs,
+    input_features,
+    multi_reason,
+    sample_acquisition,
+    violations,
+)
 from matloop.design.multiobjective import (
     ChimeraGoal,
     chebyshev_scalarize,
@@ -128,6 +135,7 @@ def rank_multi(
     goal_features: list | None = None,
     infeasible: np.ndarray | None = None,
     categories: list | None = None,
+    known: dict | None = None,
 ) -> MultiRanking:
     """Fit one surrogate per goal, score ``candidates`` and choose a batch (see the module docstring).
 
@@ -140,6 +148,7 @@ def rank_multi(
     :mod:`matloop.design.multi_options`. ``infeasible``: measured rows breaking an outcome constraint
     (:func:`violations`): data for the surrogates, never on the front (nor dominating usable candidates).
     ``categories``: each categorical input's feature columns, for a cold start (:func:`matloop.design.coldstart.balanced_pool`).
+    ``known``: ``{goal index: its value at every candidate}`` for a goal known before the experiment.
     """
     scalarize = scalarize or "ehvi"
     if scalarize not in SCALARIZATIONS:
@@ -160,6 +169,13 @@ def rank_multi(
     rng = np.random.default_rng(seed)
     means, stds, covs, filled, names, warps = [], [], [], Y_rows.copy(), [], []
     for j in range(m):
+        if known and j in known:  # known before the experiment (a computed cost): its values, no model
+            means.append(np.asarray(known[j], dtype=float))
+            stds.append(np.full(n, 1e-12))
+            covs.append(None)
+            names.append("known")
+            warps.append(None)
+            continue
         have = np.isfinite(Y_rows[:, j])
         Xr, Xc = goal_inputs(X_rows, X_candidates, goal_features, j)  # + goal j's history prior, if any
         warp = GoalWarp(Y_rows[have, j]) if GoalWarp.wanted(Y_rows[have, j]) else None  # a heavy-tailed goal
@@ -205,7 +221,7 @@ def rank_multi(
     out = candidates.iloc[picks].reset_index(drop=True).copy()
     for j, g in enumerate(goals):
         out[f"{g.column}_pred"] = means[j][picks]
-        out[f"{g.column}_std"] = stds[j][picks]
+        out[f"{g.column}_std"] = 0.0 if known and j in known else stds[j][picks]
     out["p_nondominated"] = p_nd
     out["ehvi"] = gain
     if constraints:
@@ -403,25 +419,6 @@ def _chimera(sampler: _Sampler, observed, goals, acquisition=None, rng=None) -> 
     return out / raw.shape[0]
 
 
-def input_features(dataset, frame: pd.DataFrame, exclude: list[str]) -> tuple[np.ndarray, list | None]:
-    """Numeric features of ``frame``'s inputs as :func:`matloop.design.surrogate.featurize` makes them
-    (parameter tables: :mod:`matloop.design.encode`, labels one-hot, SMILES a chemical encoding),
-    leaving out goal and constraint columns (``exclude``), which are outcomes, not inputs; and the
-    feature columns of each categorical input (:func:`matloop.design.encode.category_features`)."""
-    import dataclasses
-
-    from matloop.design.encode import category_features
-    from matloop.design.surrogate import featurize
-
-    if dataset.kind == "parameters":
-        cols = [c for c in dataset.parameter_columns if c not in set(exclude)]
-        if not cols:
-            raise InputError("the table has no input columns besides the goals and constraints")
-        if cols != dataset.parameter_columns:
-            dataset = dataclasses.replace(dataset, parameters=cols, encoding=None)
-    return featurize(dataset, frame).to_numpy(dtype=float), category_features(dataset)
-
-
 def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | None = None,
                   model: str = DEFAULT_SURROGATE, seed: int = 0, constraints: list[str] | None = None,
                   n_samples: int = DEFAULT_SAMPLES, failed_if: str | None = None,
@@ -464,7 +461,8 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
         parsed.append((col, lo, hi))
     goal_cols = [g.column for g in goals]
     Y = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in goal_cols])
-    measured = np.isfinite(Y).any(axis=1)
+    known = opts.known_goals(Y, goal_cols)  # goals with a value on every row (a computed cost): not measured
+    measured = np.isfinite(np.delete(Y, known, axis=1)).any(axis=1)
     from matloop.design.outcomes import STATUS_COLUMN, failure_outcomes, outcome_columns
 
     outcomes = failed_if is not None or STATUS_COLUMN in frame.columns
@@ -487,7 +485,8 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
                                                                                               failed_if, frame=frame))
     ranking = rank_multi(X[measured], Y[measured], X[open_rows], output_candidates(dataset, frame.loc[open_rows], goal_cols),
                          goals, batch, scalarize, model, seed, cons, n_samples, X[failed] if outcomes else None,
-                         acquisition, goal_features, violations(frame, constraints)[measured], categories)
+                         acquisition, goal_features, violations(frame, constraints)[measured], categories,
+                         {j: Y[open_rows, j] for j in known})
     ranking.chosen = table_columns_kept(ranking.chosen)
     ranking.chosen.attrs.update(n_candidates=int(open_rows.sum()), n_measured=int(measured.sum()),
                                 n_failed=int(failed.sum()), n_known_left_out=n_known,

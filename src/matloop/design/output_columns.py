@@ -38,15 +38,23 @@ def check_input_names(inputs, goal_columns=(), what: str = "suggest", role: str 
                                       for c in clash]))
 
 
-def check_campaign_columns(columns, outcomes) -> None:
+def check_campaign_columns(frame: pd.DataFrame, outcomes, goals=None) -> None:
     """A campaign keeps every column of its pool table in its batches and reads them back: any of them
     (the goals, constraints and the failure ``status``/``reason`` aside) named like an output column is
-    an error (:func:`check_input_names`)."""
+    an error (:func:`check_input_names`). So is a goal with a value on every row among several (a cost
+    known before the experiment): a campaign records goals as results, so no row would be left to measure."""
     from matloop.design.outcomes import REASON_COLUMN, STATUS_COLUMN
 
     skip = {*outcomes, STATUS_COLUMN, REASON_COLUMN}
-    check_input_names([c for c in map(str, columns) if c not in skip], list(outcomes), "campaign suggest",
+    check_input_names([c for c in map(str, frame.columns) if c not in skip], list(outcomes), "campaign suggest",
                       "pool table's column")
+    cols = [g.column for g in goals or []]
+    known = [c for c in cols if len(cols) > 1 and pd.to_numeric(frame[c], errors="coerce").notna().all()]
+    if known:
+        raise InputError(f"the goal {known[0]!r} has a value on every row of the pool table (known before the "
+                         "experiment, as a computed cost is): a campaign records goals as results, so no row would be "
+                         "left to measure. Use matloop suggest on the table (it takes a known goal as given at each "
+                         "candidate), or leave the goal blank on the rows still to measure")
 
 
 def keep_table_columns(frame: pd.DataFrame, goal_columns=()) -> pd.DataFrame:

@@ -62,3 +62,16 @@ def test_constraints():
         parse_constraint("density about 8")
     p = probability_of_feasibility(np.array([6.0, 8.0, 10.0]), np.ones(3), high=8.0)
     assert p[0] > 0.97 and p[1] == pytest.approx(0.5) and p[2] < 0.03
+
+
+def test_constraint_columns_keep_their_spaces():
+    """'purity (%) > 60' names the column 'purity (%)' (spaces were stripped: 'purity(%)', not found)."""
+    from matloop.design.multiobjective import parse_constraint
+
+    assert parse_constraint("purity (%) > 60") == ("purity (%)", 60.0, None)
+    assert parse_constraint("  1 <= band gap (eV) <= 2.5 ") == ("band gap (eV)", 1.0, 2.5)
+    assert parse_constraint("density<8") == ("density", None, 8.0)
+    assert parse_constraint("x >= -1e-3") == ("x", -0.001, None)
+    for bad in ("< 8", "density <", "density < x", "a = 3"):
+        with pytest.raises(ValueError):
+            parse_constraint(bad)

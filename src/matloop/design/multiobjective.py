@@ -186,11 +186,11 @@ def parse_constraint(text: str) -> tuple[str, float | None, float | None]:
     """Parse ``"density < 8"``, ``"gap >= 1.1"`` or ``"1 <= gap <= 2"`` into (column, low, high)."""
     import re
 
-    t = text.replace(" ", "")
-    m = re.fullmatch(r"([-+.\deE]+)<=?([^<>=]+)<=?([-+.\deE]+)", t)
+    num = r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*"  # spaces inside a column name are kept
+    m = re.fullmatch(num + r"<=?\s*([^<>=]*[^<>=\s])\s*<=?" + num, str(text))
     if m:
         return m.group(2), float(m.group(1)), float(m.group(3))
-    m = re.fullmatch(r"([^<>=]+)(<=?|>=?)([-+.\deE]+)", t)
+    m = re.fullmatch(r"\s*([^<>=]*[^<>=\s])\s*(<=?|>=?)" + num, str(text))
     if not m:
         raise ValueError(f"cannot read constraint {text!r}; write e.g. 'density < 8' or '1 <= gap <= 2'")
     col, op, val = m.group(1), m.group(2), float(m.group(3))

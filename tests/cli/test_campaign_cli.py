@@ -172,3 +172,21 @@ def test_suggest_refuses_measured_candidates(process_table, tmp_path, capsys):
                  "--candidates", str(cands), "-o", str(tmp_path / "n.csv")]) == 2
     err = capsys.readouterr().err
     assert "measured rows belong in the table" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("goals", [["--target", "yield", "--maximize"], ["--goal", "yield:max", "--goal", "cost:min"]])
+def test_a_batch_larger_than_what_is_left_says_so(tmp_path, capsys, goals):
+    """Fewer candidates than --batch: the batch holds them and says so; with every candidate measured or
+    awaiting results the error counts them (it was "no candidates to choose from ... leave the target blank")."""
+    table = pd.DataFrame({"temperature": [40, 60, 80, 100, 120], "time": [1, 2, 3, 4, 5],
+                          "yield": [10, None, None, 20, None], "cost": [1, None, None, 2, None]})
+    table[[c for c in table if c != "cost" or len(goals) == 4]].to_csv(tmp_path / "p.csv", index=False)
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "c", "--pool", str(tmp_path / "p.csv"), *goals, "--db", db, "-q"]) == 0
+    assert main(["campaign", "suggest", "c", "--batch", "5", "-o", str(tmp_path / "n.csv"), "--db", db]) == 0
+    assert "suggested 3 experiments (3 of the 5 asked for: no more candidates)" in capsys.readouterr().out
+    assert main(["campaign", "suggest", "c", "--batch", "1", "-o", str(tmp_path / "m.csv"), "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert "no candidate is left to suggest: of the campaign's 5 candidates 2 are measured, 3 await results" in err
+    assert main(["suggest", str(tmp_path / "p.csv"), *goals, "--batch", "5", "-o", str(tmp_path / "s.csv")]) == 0
+    assert "wrote the best 3 to" in (out := capsys.readouterr().out) and "(3 of the 5 asked for: no more candidates)" in out

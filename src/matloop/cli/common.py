@@ -205,3 +205,9 @@ def replicates_left_out(n: int) -> str:
 def failed_rows_line(n: int, model: str) -> str:
     """What ``suggest`` prints when failed rows weight the ranking by P(success) (one goal or several)."""
     return f"{n} failed row{'s' if n != 1 else ''}; P(success) from: {model}"
+
+
+def wrote_batch(n: int, asked: int, path) -> str:
+    """'; wrote the best N to PATH', saying so when the candidates were fewer than the batch asked for."""
+    short = f" ({n} of the {asked} asked for: no more candidates)" if n < asked else ""
+    return f"; wrote the best {n} to {path}{short}"

@@ -16,7 +16,7 @@ import pandas as pd
 
 from matloop.design.acquisition import Objective, make_acquisition
 from matloop.design.batch import DEFAULT_BATCH_METHOD
-from matloop.design.campaign_failures import exclusions, initial_failures, record_results
+from matloop.design.campaign_failures import exclusions, initial_failures, open_candidates, record_results
 from matloop.design.campaign_files import _staging_path, check_output, export_table, read_space  # noqa: F401
 from matloop.design.campaign_multi import one_goal_constraints
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
@@ -291,7 +291,7 @@ class Campaign:
                 self, pool, open_rows, batch, scalarize, model, seed, acquisition=acquisition,
                 allow_replicates=allow_replicates, failed=failed if ex.counts else None, transfer=transfer)
         elif self.space is None:
-            open_rows = (~measured | allow_replicates) & ~table["candidate_id"].isin(pending).to_numpy() & ~ex.excluded
+            open_rows = open_candidates(table, measured, pending, ex, allow_replicates)
             feats = featurize(ds, frame).to_numpy(dtype=float)
             if str(transfer or "none").lower() != "none":  # the pre-trained library (as fit --transfer auto)
                 if self.config["kind"] != "composition":

@@ -99,6 +99,23 @@ class Exclusions:
     counts: bool  # whether failures count at all (a rule, or failures recorded)
 
 
+def open_candidates(table: pd.DataFrame, measured: np.ndarray, pending, ex: Exclusions,
+                    allow_replicates: bool = False) -> np.ndarray:
+    """The rows of ``Campaign.table()`` a suggestion may choose: not measured (unless ``allow_replicates``),
+    not awaiting results (``pending``: candidate ids), not failed or vetoed (``ex``). An error saying why
+    when none is left, rather than "no candidates" on a campaign that has them."""
+    measured = np.asarray(measured, dtype=bool)
+    waiting = table["candidate_id"].isin(set(pending)).to_numpy()
+    open_rows = (~measured | allow_replicates) & ~waiting & ~ex.excluded
+    if open_rows.any():
+        return open_rows
+    raise InputError(f"no candidate is left to suggest: of the campaign's {len(open_rows)} candidates "
+                     f"{int(measured.sum())} are measured, {int((waiting & ~ex.excluded).sum())} await results "
+                     f"(suggested, not recorded yet), {int(ex.failed.sum())} failed and {int(ex.vetoed.sum())} are "
+                     "vetoed. Record results (matloop campaign record), add candidates (matloop campaign add), or "
+                     "ask for --allow-replicates or --retry-failed")
+
+
 def exclusions(campaign, table: pd.DataFrame, retry_failed: bool = False) -> Exclusions:
     """Vetoed candidates are never suggested; failed ones (never measured successfully) only with
     ``retry_failed``."""

@@ -119,6 +119,10 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
         have = np.isfinite(vals)
         if have.sum() >= 2:
             cons.append((X[have], vals[have], lo, hi, col))
+    if campaign.space is None and not (open_rows & (~measured | allow_replicates)).any():  # say why none is left
+        from matloop.design.campaign_failures import exclusions, open_candidates
+
+        open_candidates(table, measured, campaign._pending_ids(), exclusions(campaign, table), allow_replicates)
     open_rows = open_rows & (~measured | allow_replicates)
     goal_features, note = None, None
     if cfg.get("history"):  # a prior per goal from the history tables stored at creation

@@ -8,6 +8,7 @@ import argparse
 
 def run_multi(args: argparse.Namespace, goals: list) -> int:
     """Load the table with every goal as a target, rank, write the batch and print one line per pick."""
+    from matloop.cli.common import wrote_batch
     from matloop.design.multi_options import check_batch_method, read_goal_history, resolve_acquisition
     from matloop.design.multi_suggest import suggest_multi
     from matloop.io.write import write_table
@@ -63,7 +64,7 @@ def run_multi(args: argparse.Namespace, goals: list) -> int:
            f"trained on {out.attrs.get('n_measured')} measured rows (each goal on the rows where it is measured), "
            f"ranked {out.attrs.get('n_candidates')} candidates")
           + (f" (with the rows of {args.candidates}; {known} of them already measured were left out)"
-             if candidates is not None else "") + f"; wrote the best {len(out)} to {args.output}")
+             if candidates is not None else "") + wrote_batch(len(out), args.batch, args.output))
     if reps:
         from matloop.cli.common import replicates_left_out
 

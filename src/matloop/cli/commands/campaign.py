@@ -289,7 +289,9 @@ def run_suggest(args: argparse.Namespace) -> int:
               "design (k-means medoids" + (" of scrambled Sobol points over the numeric parameters of the design space, "
                                             "categories in turn)" if camp.space is not None
                                             else " over the candidates' features)"), file=sys.stderr)
-    print(f"suggested {len(out)} experiments (stored in the ledger); wrote {args.output}")
+    short = f" ({len(out)} of the {args.batch} asked for: no more candidates)" if len(out) < args.batch else ""
+    print(f"suggested {len(out)} experiment{'s' if len(out) != 1 else ''}{short} (stored in the ledger); "
+          f"wrote {args.output}")
     for _, row in out.iterrows():
         print(f"  {int(row['rank'])}. {row['reason']}")
     return 0

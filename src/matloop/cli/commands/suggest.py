@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from matloop.cli.common import add_quiet_argument, add_table_arguments
+from matloop.cli.common import add_quiet_argument, add_table_arguments, wrote_batch
 from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
 from matloop.cli.options import (
     PROCESS_TABLE_INPUTS,
@@ -269,11 +269,11 @@ def run(args: argparse.Namespace) -> int:
         import sys
 
         print(f"note: cold start ({n_measured} measured row{'s' if n_measured != 1 else ''}): no model was fitted; "
-              "the batch is a space-filling design (k-means medoids of the candidates' features)", file=sys.stderr)
+              "the batch is a space-filling design (how each row was chosen: its reason)", file=sys.stderr)
     print((f"trained on {n_measured} measured rows" if not out.attrs.get("cold_start") else
            f"no model (cold start, {n_measured} measured)") + f", ranked {out.attrs.get('n_candidates', n_open)} candidates"
           + (f" ({known} rows of {args.candidates} already measured were left out)" if known else "")
-          + f"; wrote the best {len(out)} to {args.output}")
+          + wrote_batch(len(out), args.batch, args.output))
     if out.attrs.get("feasibility_model"):
         from matloop.cli.common import failed_rows_line
 

@@ -190,3 +190,14 @@ def test_a_batch_larger_than_what_is_left_says_so(tmp_path, capsys, goals):
     assert "no candidate is left to suggest: of the campaign's 5 candidates 2 are measured, 3 await results" in err
     assert main(["suggest", str(tmp_path / "p.csv"), *goals, "--batch", "5", "-o", str(tmp_path / "s.csv")]) == 0
     assert "wrote the best 3 to" in (out := capsys.readouterr().out) and "(3 of the 5 asked for: no more candidates)" in out
+
+
+def test_results_with_the_goal_spelt_otherwise_point_to_it(tmp_path, capsys):
+    pd.DataFrame({"temperature": [40, 60, 80, 100], "yield": [10, None, None, 20]}).to_csv(tmp_path / "p.csv", index=False)
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "c", "--pool", str(tmp_path / "p.csv"), "--target", "yield", "--maximize",
+                 "--db", db, "-q"]) == 0
+    pd.DataFrame({"temperature": [60], "Yield": [12.0]}).to_csv(tmp_path / "r.csv", index=False)
+    capsys.readouterr()
+    assert main(["campaign", "record", "c", str(tmp_path / "r.csv"), "--db", db]) == 2
+    assert "results column 'yield' not found (did you mean 'Yield'? names are case-sensitive)" in capsys.readouterr().err

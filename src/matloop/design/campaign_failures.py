@@ -28,6 +28,7 @@ from matloop.design.ledger_events import (
 )
 from matloop.design.outcomes import REASON_COLUMN, STATUS_COLUMN, failure_outcomes
 from matloop.errors import InputError, error_table
+from matloop.io.detect import missing_column_message
 from matloop.io.validate import number_hint
 
 
@@ -49,7 +50,7 @@ def record_results(campaign, results: pd.DataFrame, keys: list[str], source: str
     if ok.any() and missing:
         raise InputError("Cannot record these results", error_table(
             [{"row": 0, "column": t, "value": None,
-              "reason": f"results have no column {t!r} (columns: {list(results.columns)})"} for t in missing]))
+              "reason": missing_column_message("results", t, results.columns)} for t in missing]))
     if not failed.any():
         return ledger.record(results, keys, targets, source, rows, allow_new, actor)
     ensure_events_table(ledger)

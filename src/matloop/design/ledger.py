@@ -49,6 +49,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from matloop.errors import InputError, MatloopError, error_table
+from matloop.io.detect import missing_column_message
 from matloop.io.validate import number_hint
 
 SCHEMA_VERSION = 1
@@ -403,7 +404,7 @@ class Ledger:
         for target in targets:
             if target not in results.columns:
                 problems.append({"row": 0, "column": target, "value": None,
-                                 "reason": f"results have no column {target!r} (columns: {list(results.columns)})"})
+                                 "reason": missing_column_message("results", target, results.columns)})
         if problems:
             raise InputError("Cannot record these results", error_table(problems))
         return self._write(lambda conn: self._record(conn, results, keys, targets, source, rows, allow_new,

@@ -507,3 +507,13 @@ def test_a_numbering_column_is_not_an_input(tmp_path, name):
     f.to_csv(path, index=False)
     ds, report = inspect_table(path, target="yield")
     assert ds.parameter_columns == ["temperature"] and name in report.ignored
+
+
+def test_a_workbook_whose_table_is_not_on_the_first_sheet(tmp_path):
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as book:
+        pd.DataFrame({"notes": ["plate A, Monday"]}).to_excel(book, sheet_name="info", index=False)
+        pd.DataFrame({"temperature": [40, 60], "yield": [1.0, None]}).to_excel(book, sheet_name="data", index=False)
+    with pytest.raises(InputError) as err:
+        read_table(path, target="yield")
+    assert "Only the first sheet ('info') of book.xlsx is read (it also has 'data'); sheet 'data' has it" in str(err.value)

@@ -226,6 +226,24 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
     return frame
 
 
+def other_sheets_hint(path: Path, columns: list[str]) -> str:
+    """For a workbook whose first sheet (the one read) lacks ``columns``: the other sheets, and which of
+    them has them ('' for other files or a single sheet)."""
+    if Path(path).suffix.lower() != ".xlsx":
+        return ""
+    try:
+        with pd.ExcelFile(path) as book:
+            names = book.sheet_names
+            having = [n for n in names[1:] if set(columns) <= {str(c).strip() for c in book.parse(n, nrows=0).columns}]
+    except Exception:  # noqa: BLE001 - only a hint: the error it joins stands without it
+        return ""
+    if len(names) < 2:
+        return ""
+    where = f"; sheet {having[0]!r} has {'it' if len(columns) == 1 else 'them'}" if having else ""
+    return (f". Only the first sheet ({names[0]!r}) of {Path(path).name} is read (it also has "
+            f"{', '.join(map(repr, names[1:]))}){where}: move the table to the first sheet, or save it as CSV")
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
     """Read in batches of rows, stopping at the size cap (declared sizes are checked first)."""
     parquet = check_parquet(path)

@@ -32,7 +32,7 @@ from matloop.io.categorical import CASE_NOTE, case_variants, categorical_problem
 from matloop.io.dataset import INPUT_KINDS, TASKS, Dataset
 from matloop.io.detect import KIND_WORDS, detect_input, missing_column_message
 from matloop.io.duplicates import DUPLICATE_POLICIES, Duplicates, average_replicates, find_duplicates
-from matloop.io.files import read_raw, table_stem
+from matloop.io.files import other_sheets_hint, read_raw, table_stem
 from matloop.io.validate import (
     NOT_A_VALUE,
     convert_numeric_columns,
@@ -286,7 +286,7 @@ def inspect_table(
     targets = _targets(target)
     missing = [t for t in targets if t not in raw.columns]
     if missing:
-        raise InputError(missing_column_message("target", missing, raw.columns))
+        raise InputError(missing_column_message("target", missing, raw.columns) + other_sheets_hint(path, missing))
     if input is not None and input in targets:
         raise InputError(f"column {input!r} cannot be both the input and a target")
 

@@ -75,7 +75,7 @@ def table_columns_kept(chosen: pd.DataFrame) -> pd.DataFrame:
     """The batch without the renamed table columns that are blank on every chosen row (a failure ``reason``
     column beside candidates that never failed); a note on stderr names the others."""
     renamed = [c for c in chosen.columns if isinstance(c, str) and c.endswith(TABLE_COLUMN.format(""))]
-    blank = [c for c in renamed if chosen[c].isna().all() or (chosen[c].astype(str).str.strip() == "").all()]
+    blank = [c for c in renamed if (chosen[c].isna() | (chosen[c].astype(str).str.strip() == "")).all()]
     kept = [c for c in renamed if c not in blank]
     if kept:
         from matloop.progress import say

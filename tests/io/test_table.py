@@ -517,3 +517,14 @@ def test_a_workbook_whose_table_is_not_on_the_first_sheet(tmp_path):
     with pytest.raises(InputError) as err:
         read_table(path, target="yield")
     assert "Only the first sheet ('info') of book.xlsx is read (it also has 'data'); sheet 'data' has it" in str(err.value)
+
+
+def test_two_blank_names_after_stripping_are_still_repeated(tmp_path):
+    """Found by the hostile-file test: JSON keys '' and '\\t' both strip to '' (two columns of one blank name,
+    with values): an error, never a crash; empty blank-named columns are dropped."""
+    path = tmp_path / "t.json"
+    path.write_text('[{"": "Fe2O3", "\\t": "Fe2O3"}]')
+    with pytest.raises(InputError, match="repeated column names"):
+        read_table(path)
+    path.write_text('[{"": "", "\\t": null, "formula": "Fe2O3", "gap": 1.0}]')
+    assert list(read_table(path, target="gap").frame.columns) == ["formula", "gap"]

@@ -69,7 +69,7 @@ def _read_delimited(path: Path, fmt: str, compression: str | None) -> pd.DataFra
     sep = _separator(fmt, header)
     check_text(text, sep, path.name)  # before pandas, whose C parser cuts a cell at a NUL byte
     names = next(csv_records(header, sep), [])
-    _check_header([n.strip() for n in names], path)
+    _check_header([n.strip() for n in names], path, allow_blank=True)
     frame = _one_text_column(text, sep)
     if frame is not None:
         return frame
@@ -126,11 +126,13 @@ def _short(exc: BaseException, width: int = 300) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _check_header(names: list[str], path: Path) -> None:
+def _check_header(names: list[str], path: Path, allow_blank: bool = False) -> None:
+    """Repeated names are an error; ``allow_blank``: blank names may repeat (a CSV header before pandas
+    names them ``Unnamed: N``; empty ones are dropped by :func:`_unnamed_columns`)."""
     seen: dict[str, int] = {}
     dupes = []
     for n in names:
-        if not n:  # no name: dropped when empty, else an error (_unnamed_columns)
+        if allow_blank and not n:
             continue
         seen[n] = seen.get(n, 0) + 1
         if seen[n] == 2:
@@ -316,9 +318,13 @@ def _unnamed_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Columns without a name whose every cell is empty are dropped: a spreadsheet's trailing columns hold
     nothing (they were an error, "repeated column names: ''"). One holding values keeps pandas' name
     (``Unnamed: 0``, an exported index) and is reported like any other column."""
-    empty = [c for c in frame.columns if _UNNAMED.match(c)
-             and not (frame[c].notna() & (frame[c].astype(str).str.strip() != "")).any()]
-    return frame.drop(columns=empty) if empty else frame
+    empty = []
+    for i, c in enumerate(frame.columns):  # by position: two blank names may share one
+        if _UNNAMED.match(c):
+            cells = frame.iloc[:, i]
+            if not (cells.notna() & (cells.astype(str).str.strip() != "")).any():
+                empty.append(i)
+    return frame.iloc[:, [i for i in range(frame.shape[1]) if i not in set(empty)]] if empty else frame
 
 
 def _mangled(name: object, columns) -> bool:

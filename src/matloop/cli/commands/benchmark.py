@@ -112,7 +112,8 @@ def run_campaign(args: argparse.Namespace) -> int:
     y = dataset.y.to_numpy(dtype=float)
     Xu, yu, counts = average_duplicates(X, y)
     if (counts > 1).any():
-        print(f"averaged {int((counts - 1).sum())} duplicate rows: pool of {len(yu)} distinct inputs")
+        print(f"averaged {int((counts - 1).sum())} duplicate rows (the same inputs, or inputs with the same features, "
+              f"such as two spellings of one molecule): pool of {len(yu)} distinct inputs")
     if args.initial >= len(yu):
         from matloop.errors import InputError
 

@@ -207,7 +207,11 @@ def failed_rows_line(n: int, model: str) -> str:
     return f"{n} failed row{'s' if n != 1 else ''}; P(success) from: {model}"
 
 
+def fewer_than_asked(n: int, asked: int) -> str:
+    """' (N of the B asked for: no more candidates)' when a batch holds fewer rows than asked, else ''."""
+    return f" ({n} of the {asked} asked for: no more candidates)" if n < asked else ""
+
+
 def wrote_batch(n: int, asked: int, path) -> str:
     """'; wrote the best N to PATH', saying so when the candidates were fewer than the batch asked for."""
-    short = f" ({n} of the {asked} asked for: no more candidates)" if n < asked else ""
-    return f"; wrote the best {n} to {path}{short}"
+    return f"; wrote the best {n} to {path}{fewer_than_asked(n, asked)}"

@@ -293,7 +293,7 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     if fmt not in ("csv", "tsv", "txt"):  # text was checked before parsing
         check_cells(frame, path.name)
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame = _unnamed_columns(frame, path)
+    frame = _unnamed_columns(frame)
     _check_header(list(frame.columns), path)
     frame = frame.reset_index(drop=True)
     rows = np.arange(1, len(frame) + 1)
@@ -314,17 +314,14 @@ def read_raw(path: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
 _UNNAMED = re.compile(r"^(?:Unnamed: \d+(?:_level_\d+)?(?:\.\d+)?)?$")  # pandas' name for an empty header cell
 
 
-def _unnamed_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _unnamed_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns without a name whose every cell is empty are dropped: a spreadsheet's trailing columns hold
     nothing (they were an error, "repeated column names: ''"). One holding values keeps pandas' name
-    (``Unnamed: 0``, an exported index) and is reported like any other column."""
-    empty = []
-    for i, c in enumerate(frame.columns):  # by position: two blank names may share one
-        if _UNNAMED.match(c):
-            cells = frame.iloc[:, i]
-            if not (cells.notna() & (cells.astype(str).str.strip() != "")).any():
-                empty.append(i)
-    return frame.iloc[:, [i for i in range(frame.shape[1]) if i not in set(empty)]] if empty else frame
+    (``Unnamed: 0``, an exported index) and is reported like any other column. By position: two blank
+    names may share one."""
+    keep = [i for i, c in enumerate(frame.columns) if not _UNNAMED.match(c)
+            or (frame.iloc[:, i].notna() & (frame.iloc[:, i].astype(str).str.strip() != "")).any()]
+    return frame if len(keep) == frame.shape[1] else frame.iloc[:, keep]
 
 
 def _mangled(name: object, columns) -> bool:

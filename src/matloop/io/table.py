@@ -213,10 +213,12 @@ def _refuse_units_row(raw: pd.DataFrame, rows, name: str) -> None:
     columns into text and the table would be read as something else."""
     if len(raw) < 4:
         return
+    first = raw.iloc[0]
+    number = pd.to_numeric(first.astype(str).str.strip(), errors="coerce").notna().to_numpy()
     hits = []
-    for c in raw.columns:
-        text = str(raw[c].iloc[0]).strip() if pd.notna(raw[c].iloc[0]) else ""
-        if (not text or len(text) > 15 or pd.notna(pd.to_numeric(pd.Series([text]), errors="coerce").iloc[0])
+    for i, c in enumerate(raw.columns):
+        text = str(first.iloc[i]).strip() if pd.notna(first.iloc[i]) else ""
+        if (not text or len(text) > 15 or number[i]
                 or number_hint(text) or text.lower() in NOT_A_VALUE):  # '12,5', '<5', 'n.d.', 'n/a': not units
             continue
         rest = raw[c].iloc[1:UNITS_SAMPLE + 1]

@@ -35,8 +35,8 @@ __all__ = [
 
 # unambiguous (no two quantifiers compete for the same digits): linear time on a 10 MB cell
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
-NOT_A_VALUE = _NONFINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity",
-              "#num!", "#div/0!", "#value!", "#n/a", "n/a", "na", "null", "none"}
+NOT_A_VALUE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity",
+               "#num!", "#div/0!", "#value!", "#n/a", "n/a", "na", "null", "none"}
 _TRUE, _FALSE = {"true", "yes"}, {"false", "no"}
 _BOOL_WORDS = {"True": True, "TRUE": True, "true": True, "False": False, "FALSE": False, "false": False}
 MAX_CLASSES = 50  # more distinct text labels than this and a target is not a class label column
@@ -79,7 +79,7 @@ def _classify(value: object) -> tuple[str, object]:
         x = float(text)
         return ("number", x) if np.isfinite(x) else ("nonfinite", value)
     low = text.lower()
-    if low in _NONFINITE:
+    if low in NOT_A_VALUE:
         return "nonfinite", value
     if low in _TRUE or low in _FALSE:
         return "bool", low in _TRUE

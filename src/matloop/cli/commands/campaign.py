@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from matloop.cli.common import add_quiet_argument
+from matloop.cli.common import add_quiet_argument, fewer_than_asked
 from matloop.cli.goal import add_goal_arguments, add_surrogate_argument
 from matloop.cli.options import (
     PROCESS_TABLE_INPUTS,
@@ -288,10 +288,10 @@ def run_suggest(args: argparse.Namespace) -> int:
         print("note: cold start (fewer than 2 results measured): no model was fitted; the batch is a space-filling "
               "design (k-means medoids" + (" of scrambled Sobol points over the numeric parameters of the design space, "
                                             "categories in turn)" if camp.space is not None
-                                            else " over the candidates' features)"), file=sys.stderr)
-    short = f" ({len(out)} of the {args.batch} asked for: no more candidates)" if len(out) < args.batch else ""
-    print(f"suggested {len(out)} experiment{'s' if len(out) != 1 else ''}{short} (stored in the ledger); "
-          f"wrote {args.output}")
+                                            else " of the candidates; each row's reason says over what)"),
+              file=sys.stderr)
+    print(f"suggested {len(out)} experiment{'s' if len(out) != 1 else ''}{fewer_than_asked(len(out), args.batch)} "
+          f"(stored in the ledger); wrote {args.output}")
     for _, row in out.iterrows():
         print(f"  {int(row['rank'])}. {row['reason']}")
     return 0

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from matloop.design.acquisition import Objective
 from matloop.design.campaign import Campaign
 from matloop.design.campaign_failures import add_expert_candidates, veto_candidates
-from matloop.design.ledger_events import campaign_log, read_events
+from matloop.design.ledger_events import campaign_log, read_events, retract
 from matloop.io.dataset import Dataset
 
 
@@ -56,6 +56,14 @@ def test_failures_vetoes_and_additions_on_postgres(url):
     chosen = set(map(tuple, nxt[["time", "temperature"]].to_numpy()))
     failed = tuple(res.loc[res["status"] == "failed", ["time", "temperature"]].iloc[0])
     assert failed not in chosen and (10.0, 750.0) not in chosen and (2.5, 420.0) in chosen
+    # the 0.7 was a typo and the veto a mistake: both retracted, kept in the log, out of the status
+    typo = log.loc[log["value"] == 0.7, "entry"].item()
+    veto = log.loc[log["event"] == "veto", "entry"].item()
+    assert retract(camp.ledger, [typo, veto], "typo; veto lifted", actor="dana").inserted == 2
+    st = Campaign("failures", url).status()
+    assert (st.n_measured, st.n_vetoed, st.n_retracted, st.best) == (4, 0, 2, 0.6)
+    log = campaign_log(camp)
+    assert {"measured (retracted)", "veto (retracted)", "retracted"} <= set(log["event"])
 
 
 def test_a_ledger_from_before_the_events_table_upgrades_on_postgres(url):

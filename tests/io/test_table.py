@@ -528,3 +528,15 @@ def test_two_blank_names_after_stripping_are_still_repeated(tmp_path):
         read_table(path)
     path.write_text('[{"": "", "\\t": null, "formula": "Fe2O3", "gap": 1.0}]')
     assert list(read_table(path, target="gap").frame.columns) == ["formula", "gap"]
+
+
+def test_a_missing_column_is_never_matched_to_its_own_prediction():
+    from matloop.io.detect import missing_column_message
+
+    batch = ["temperature", "yield_pred", "yield_std", "cost", "rank"]
+    text = missing_column_message("results", "yield", batch)
+    assert "did you mean" not in text
+    assert "'yield_pred' is matloop's prediction: add a column 'yield' with the measured values" in text
+    assert "did you mean 'Yield'? names are case-sensitive" in missing_column_message("results", "yield",
+                                                                                         ["Yield", "yield_pred"])
+    assert "did you mean 'yields'?" in missing_column_message("results", "yield", ["yields", "yield_std"])

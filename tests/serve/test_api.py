@@ -112,6 +112,7 @@ ENDPOINTS = [("get", "/api/campaigns", None, "viewer"), ("get", "/api/campaigns/
                                                                  "yield": 0.5}]}, "experimenter"),
              ("post", "/api/campaigns", {"name": "other", "goals": ["yield:max"], "pool": _pool()}, "admin"),
              ("post", "/api/campaigns/film/vetoes", {"candidate": "#12", "reason": "no precursor"}, "admin"),
+             ("post", "/api/campaigns/film/retractions", {"entries": ["m4"], "reason": "wrong vial"}, "admin"),
              ("get", "/api/tokens", None, "admin"), ("post", "/api/tokens", {"role": "viewer"}, "admin")]
 
 
@@ -353,6 +354,26 @@ def test_a_veto_rules_a_candidate_out(server):
     assert service.campaign_status(db, "film")["vetoed"] == 1
     r = client.post("/api/campaigns/film/vetoes", json={"candidate": "#99", "reason": "x"}, headers=H(tok["admin"]))
     assert r.status_code == 422 and r.json()["problems"][0]["value"] == "#99"
+
+
+def test_a_retraction_takes_a_value_out_and_keeps_it_in_the_log(server):
+    client, tok, db = server()
+    _create(client, tok, pool=_pool(8, 3))
+    before = service.campaign_status(db, "film")
+    r = client.post("/api/campaigns/film/retractions", json={"entries": ["m3"], "reason": IMG},
+                    headers=H(tok["admin"]))
+    assert r.status_code == 201 and r.json() == {"campaign": "film", "retracted": 1, "already_retracted": 0}
+    after = service.campaign_status(db, "film")
+    assert (before["measured_candidates"], after["measured_candidates"], after["retracted"]) == (3, 2, 1)
+    assert after["best"]["value"] < before["best"]["value"]  # the best (last) of 0.1, 0.15, 0.2 is gone
+    log = client.get("/api/campaigns/film/history", headers=H(tok["viewer"])).json()["log"]
+    assert [e["event"] for e in log if e["entry"] == "m3"] == ["measured (retracted)"]
+    assert log[-1]["event"] == "retracted" and log[-1]["reason"] == f"m3: {IMG}" and log[-1]["source"] == "REST API"
+    r = client.post("/api/campaigns/film/retractions", json={"entries": ["m3", "e9"], "reason": "x"},
+                    headers=H(tok["admin"]))
+    assert r.status_code == 422 and [p["value"] for p in r.json()["problems"]] == ["e9"]
+    r = client.post("/api/campaigns/film/retractions", json={"entries": [], "reason": "x"}, headers=H(tok["admin"]))
+    assert r.status_code == 422
 
 
 def test_a_read_only_server_refuses_writes(server):

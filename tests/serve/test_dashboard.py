@@ -165,6 +165,29 @@ def test_roles_viewer_reads_experimenter_records_admin_vetoes_and_creates(dash):
     assert r.status_code == 303 and service.campaign_status(app.state.db, "opt")["vetoed"] == 1
 
 
+def test_an_admin_retracts_entries_from_the_page(dash):
+    app, client, tokens = dash
+    login(client, tokens["experimenter"])
+    page = client.get("/campaigns/opt")
+    assert 'id="retract-form"' not in page.text
+    assert client.post("/campaigns/opt/retract", data={"entries": "m1", "reason": "x", "csrf_token": _csrf(page.text)}
+                       ).status_code == 403
+    client.cookies.clear()
+    login(client, tokens["admin"])
+    page = client.get("/campaigns/opt")
+    assert 'id="retract-form"' in page.text
+    before = service.campaign_status(app.state.db, "opt")
+    r = client.post("/campaigns/opt/retract", data={"entries": "m1, m2", "reason": "wrong plate",
+                                                    "csrf_token": _csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 303 and "done=retract&n=2" in r.headers["location"]
+    page = client.get(r.headers["location"])
+    assert "2 entry(ies) retracted" in page.text and "measured (retracted)" in page.text
+    after = service.campaign_status(app.state.db, "opt")
+    assert (after["retracted"], after["measured_candidates"]) == (2, before["measured_candidates"] - 2)
+    r = client.post("/campaigns/opt/retract", data={"entries": "m999", "reason": "x", "csrf_token": _csrf(page.text)})
+    assert r.status_code == 422 and "m999" in r.text and service.campaign_status(app.state.db, "opt")["retracted"] == 2
+
+
 def test_no_session_no_data_and_a_read_only_server_refuses_forms(dash, tmp_path):
     app, client, tokens = dash
     assert client.get("/campaigns/opt/live.json").status_code == 401

@@ -8,6 +8,7 @@ acquisition values behind them) and measurements live in a :class:`~matloop.desi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -18,13 +19,14 @@ from matloop.design.acquisition import Objective, make_acquisition
 from matloop.design.batch import DEFAULT_BATCH_METHOD
 from matloop.design.campaign_failures import exclusions, initial_failures, open_candidates, record_results
 from matloop.design.campaign_files import _staging_path, check_output, export_table, read_space  # noqa: F401
-from matloop.design.campaign_multi import one_goal_constraints
+from matloop.design.campaign_multi import one_goal_constraints, outcome_columns
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
 from matloop.design.encode import category_features
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
+from matloop.design.ledger_events import retracted_entries
 from matloop.design.ordinal import config_note, order_labels, score_labels, top_score
 from matloop.design.outcomes import without_outcome_columns
-from matloop.design.output_columns import check_campaign_columns
+from matloop.design.output_columns import check_campaign_columns, with_result_columns
 from matloop.design.space import DesignSpace, optimize
 from matloop.design.structure_surrogate import check_graph_design, graph_surrogate
 from matloop.design.suggest import OUTPUT_COLUMNS, default_acquisition, rank_candidates
@@ -91,8 +93,6 @@ class Campaign:
             config.update(goals=goals_to_config(goals), scalarize=scalarize)
         if constraints:
             config["constraints"] = list(constraints)
-        from matloop.design.campaign_multi import outcome_columns
-
         outcomes = outcome_columns(config)  # the goal (or goals) and constraint columns: recorded, not inputs
         if history:
             from matloop.design.history import history_records
@@ -162,8 +162,6 @@ class Campaign:
         """Every candidate with its mean measured target (NaN if unmeasured) and replicate count."""
         cands = self.ledger.candidates()
         meas = self.ledger.measurements()
-        from matloop.design.campaign_multi import outcome_columns
-
         counts = np.zeros(len(cands), dtype=int)
         for target in outcome_columns(self.config):  # the target, or every goal and constraint column
             if len(meas):
@@ -201,13 +199,12 @@ class Campaign:
         n_initial = int(meas.loc[meas["source"] == INITIAL_SOURCE, "candidate_id"].nunique())
         # an experiment is one recorded result row, however many of the goals it measured
         later = meas[meas["source"] != INITIAL_SOURCE].drop_duplicates(["candidate_id", "recorded_at", "extra"])
-        import dataclasses
-
         return dataclasses.replace(CampaignStatus(
             self.ledger.name, target, goal_text(self.objective) + config_note(self.config), len(t),
             int(measured.sum()),
             0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
             len(later), n_failed=int(ex.failed.sum()), n_vetoed=int(ex.vetoed.sum()),
+            n_retracted=len(retracted_entries(self.ledger)),
             best_replicates=max(best_replicates, 1), subject=cons_words), **self._multi_status(t))
 
     def _multi_status(self, table: pd.DataFrame) -> dict:
@@ -353,8 +350,9 @@ class Campaign:
             from matloop.io.write import write_table
 
             try:
-                write_table(chosen, staged, round_columns=[c for c in chosen.columns if c not in frame.columns
-                                                           and c not in ("rank", "reason")])  # 6 digits
+                write_table(with_result_columns(chosen, outcome_columns(self.config)), staged,  # blanks to fill in
+                            round_columns=[c for c in chosen.columns if c not in frame.columns  # 6 digits
+                                           and c not in ("rank", "reason", *(self.config.get("parameter_columns") or []))])
             except OSError as exc:
                 raise MatloopError(f"cannot write {out_path} ({exc.strerror or exc}); nothing was stored "
                                    "in the ledger") from None
@@ -470,8 +468,6 @@ class Campaign:
             if self.space is not None and not allow_new:  # any point inside the declared space is a candidate
                 cands = self.ledger.candidates()
                 known = set(cands["key"]) if len(cands) else set()
-                from matloop.design.campaign_multi import outcome_columns
-
                 outs = [c for c in outcome_columns(cfg) if c in results.columns]  # the goal(s) and constraint columns
                 filled = results[outs].notna().any(axis=1).to_numpy() if outs else []
                 new_rows = [i for i, k in enumerate(keys) if k not in known and (len(filled) == 0 or filled[i])]

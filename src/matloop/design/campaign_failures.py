@@ -24,6 +24,7 @@ from matloop.design.ledger_events import (
     read_events,
     record_failures,
     resolve_candidates,
+    retracted_in,
     veto,
 )
 from matloop.design.outcomes import REASON_COLUMN, STATUS_COLUMN, failure_outcomes
@@ -68,7 +69,7 @@ def record_results(campaign, results: pd.DataFrame, keys: list[str], source: str
                                 [rows[i] for i in pos_failed], [reasons[i] for i in pos_failed], source, allow_new,
                                 actor, stamp)
         return RecordResult(done.inserted, done.already_recorded, done.new_candidates + fails.new_candidates,
-                            fails.inserted, fails.already_recorded, done.experiments)
+                            fails.inserted, fails.already_recorded, done.experiments, done.duplicate_ids)
     return ledger._write(work)
 
 
@@ -235,20 +236,30 @@ def add_expert_candidates(campaign, frame: pd.DataFrame, rows: list[int], reason
 
 def export_events(campaign, out: pd.DataFrame) -> pd.DataFrame:
     """``campaign export`` with a ``status`` column (ok for measurements), one row per failure (status
-    failed, its reason, who and when), and per candidate its veto (``vetoed_reason``, ``vetoed_by``)."""
-    ev = read_events(campaign.ledger)
+    failed, its reason, who and when), and per candidate its veto (``vetoed_reason``, ``vetoed_by``).
+    Entries retracted since keep their rows, with status ``retracted`` / ``failed (retracted)`` and
+    ``retracted_reason``; a retracted veto is no veto."""
+    ev = read_events(campaign.ledger, retracted=True)
+    gone = retracted_in(ev)
     out = out.copy()
     out["status"] = np.where(out["measured_value"].notna(), "ok", None) if "measured_value" in out else None
     out["failure_reason"] = None
     if ev.empty:
         return out
+    if gone and "measurement_id" in out:
+        why = [gone.get(f"m{int(i)}") if pd.notna(i) else None for i in out["measurement_id"]]
+        out["retracted_reason"] = why
+        out.loc[[w is not None for w in why], "status"] = "retracted"
     fails = ev[ev["kind"] == "failed"]
+    fails = fails.assign(retracted_reason=[gone.get(f"e{i}") for i in fails["id"]])
     if len(fails):
         cands = campaign.ledger.candidates()
-        rows = cands.merge(fails[["candidate_id", "reason", "recorded_at", "recorded_by", "source"]]
+        rows = cands.merge(fails[["candidate_id", "reason", "recorded_at", "recorded_by", "source", "retracted_reason"]]
                            .rename(columns={"reason": "failure_reason", "source": "measurement_source"}),
                            on="candidate_id", how="inner")
-        rows["status"] = "failed"
+        rows["status"] = np.where(rows["retracted_reason"].notna(), "failed (retracted)", "failed")
+        if not rows["retracted_reason"].notna().any():
+            rows = rows.drop(columns="retracted_reason")
         # a candidate listed only as "unmeasured" loses that row once it has a failure
         unmeasured = out["measured_value"].isna() & out["candidate_id"].isin(set(fails["candidate_id"]))
         if "suggested_rank" in out:
@@ -257,7 +268,8 @@ def export_events(campaign, out: pd.DataFrame) -> pd.DataFrame:
                             + ["candidate_id"]].drop_duplicates("candidate_id")
             rows = rows.merge(extra, on="candidate_id", how="left")
         out = pd.concat([out.loc[~unmeasured], rows], ignore_index=True, sort=False)
-    vetoes = ev[ev["kind"] == "veto"].drop_duplicates("candidate_id", keep="last")
+    active = np.array([f"e{i}" not in gone for i in ev["id"]], dtype=bool)
+    vetoes = ev[(ev["kind"] == "veto").to_numpy() & active].drop_duplicates("candidate_id", keep="last")
     out["vetoed_reason"] = out["candidate_id"].map(vetoes.set_index("candidate_id")["reason"])
     out["vetoed_by"] = out["candidate_id"].map(vetoes.set_index("candidate_id")["recorded_by"])
     return out

@@ -64,12 +64,12 @@ def read_space(path: str | Path) -> tuple[DesignSpace, dict]:
 
 def export_table(campaign) -> pd.DataFrame:
     """``campaign export``: one row per measurement (with its candidate's columns) and one per
-    unmeasured candidate, plus every suggestion's rank, prediction and batch; failures and vetoes
-    (:func:`~matloop.design.campaign_failures.export_events`)."""
+    unmeasured candidate, plus every suggestion's rank, prediction and batch; failures, vetoes and
+    retractions (:func:`~matloop.design.campaign_failures.export_events`)."""
     from matloop.design.campaign_failures import export_events
 
     cands = campaign.ledger.candidates()
-    meas = campaign.ledger.measurements().rename(columns={"id": "measurement_id", "value": "measured_value",
+    meas = campaign.ledger.measurements(retracted=True).rename(columns={"id": "measurement_id", "value": "measured_value",
                                                       "source": "measurement_source"})
     sug = campaign.ledger.suggestions()
     out = cands.merge(meas.drop(columns=["extra", "idempotency_key"]), on="candidate_id", how="left")
@@ -83,3 +83,31 @@ def export_table(campaign) -> pd.DataFrame:
         first = s[keep].drop_duplicates("candidate_id", keep="last")
         out = out.merge(first, on="candidate_id", how="left")
     return export_events(campaign, out)  # status (ok / failed), failure reasons, vetoes
+
+
+#: the columns ``campaign export`` writes around each candidate's own columns (:func:`export_table`)
+EXPORT_COLUMNS = {"candidate_id", "key", "source", "measurement_id", "target", "measured_value", "recorded_at",
+                  "recorded_by", "measurement_source", "suggestion_batch", "suggested_rank", "suggested_prediction",
+                  "suggested_std", "suggested_acquisition", "suggested_reason", "model", "model_version",
+                  "suggested_at", "status", "failure_reason", "retracted_reason", "vetoed_reason", "vetoed_by"}
+
+
+def wide_from_export(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, str]:
+    """A ``campaign export`` (one row per measurement, the goal in ``target``, the value in
+    ``measured_value``) as a table of one row per candidate with a column per measured goal (the mean
+    of its replicates; failed and retracted rows left out), so that last campaign's export is this
+    one's ``--history``. Any other table is returned as it is. Returns ``(table, source name)``."""
+    if not {"key", "target", "measured_value", "status"} <= set(frame.columns):
+        return frame, source
+    value = pd.to_numeric(frame["measured_value"], errors="coerce")
+    keep = (frame["status"].astype(str) == "ok") & value.notna() & frame["target"].notna()
+    ok = frame[keep].assign(measured_value=value[keep])
+    if ok.empty:
+        raise InputError(f"{source} is a campaign export with no measurement to learn from (every row unmeasured, "
+                         "failed or retracted)")
+    wide = ok.pivot_table(index="key", columns="target", values="measured_value", aggfunc="mean", sort=False)
+    inputs = [c for c in frame.columns if c not in EXPORT_COLUMNS and c not in wide.columns]
+    table = ok.drop_duplicates("key").set_index("key")[inputs].join(wide).reset_index(drop=True)
+    table.columns = [str(c) for c in table.columns]
+    return table, (f"{source} (a campaign export: {len(ok)} measurements of {len(table)} candidates, "
+                   "replicates averaged)")

@@ -204,16 +204,18 @@ def record_multi(campaign, results: pd.DataFrame, keys: list[str], source: str, 
     from matloop.errors import error_table
 
     present = [c for c in outcome_columns(campaign.config) if c in results.columns]
-    if not present:
-        raise InputError("the results hold no goal column", error_table(
-            [{"row": 0, "column": c, "value": None, "reason": f"missing (columns: {list(results.columns)})"}
-             for c in outcome_columns(campaign.config)]))
     rule = campaign.config.get("failed_if")
     if STATUS_COLUMN not in results.columns and rule is None:
+        if not present:
+            raise InputError("the results hold no goal column", error_table(
+                [{"row": 0, "column": c, "value": None, "reason": f"missing (columns: {list(results.columns)})"}
+                 for c in outcome_columns(campaign.config)]))
         return campaign.ledger.record(results, keys, present, source, rows, allow_new, actor)
     from matloop.design.campaign_failures import record_results
 
-    return record_results(campaign, results, keys, source, rows, allow_new, actor, targets=present)
+    # failed rows need no goal column: only rows marked ok must bring one (record_results checks)
+    return record_results(campaign, results, keys, source, rows, allow_new, actor,
+                          targets=present or outcome_columns(campaign.config))
 
 
 #: random orderings of a campaign's experiments behind the baseline of the hypervolume progress plot

@@ -32,6 +32,7 @@ class CampaignStatus:
     n_experiments: int = 0  # result rows recorded after creation (one per experiment, any number of goals)
     n_failed: int = 0  # candidates whose experiment failed (never measured successfully)
     n_vetoed: int = 0  # candidates ruled out by a person (campaign veto)
+    n_retracted: int = 0  # entries withdrawn as recorded in error (campaign retract)
     front: list[str] | None = None  # several goals: the measured Pareto front, one "col = value, ..." line per row
     hypervolume: float | None = None  # several goals: the front's hypervolume (goals scaled by their measured ranges)
     hypervolume_start: float | None = None  # several goals: the start table's front on the same scale
@@ -47,6 +48,9 @@ class CampaignStatus:
                ("suggested", f"{self.n_suggested} ({self.n_pending} awaiting results)")]
         if self.n_failed or self.n_vetoed:
             out.append(("failed / vetoed", f"{self.n_failed} failed, {self.n_vetoed} vetoed (not suggested again)"))
+        if self.n_retracted:
+            out.append(("retracted", f"{self.n_retracted} entr{'ies' if self.n_retracted != 1 else 'y'} recorded in "
+                                     "error (kept in 'campaign history', left out of everything else)"))
         if self.best is not None:
             n = self.best_replicates
             out.append(("best value", f"{self.best:.6g}"))

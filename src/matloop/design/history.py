@@ -114,13 +114,14 @@ def replicate_groups(dataset, labelled: np.ndarray, allow_replicates: bool = Fal
 # ------------------------------------------------------------------------------------------ history
 def read_history(path: str, target: str) -> tuple[pd.DataFrame, str]:
     """A history table (read with the same guards as every table) and its source name; the campaign's
-    target column must be there and measured on at least one row."""
+    target column must be there and measured on at least one row. A ``campaign export`` is read as one
+    row per candidate (:func:`matloop.design.campaign_files.wide_from_export`)."""
     import os
 
+    from matloop.design.campaign_files import wide_from_export
     from matloop.io.files import read_raw
 
-    frame, _rows = read_raw(path)
-    name = os.path.basename(str(path))
+    frame, name = wide_from_export(read_raw(path)[0], os.path.basename(str(path)))
     check_history(frame, target, name)
     return frame, name
 

@@ -14,17 +14,18 @@ Stored through SQLAlchemy: a SQLite file by default (``sqlite:///campaign.db``),
   id", not the id "nan"); replicates with equal values need distinct ``measurement_id``s; one
   ``measurement_id`` recorded with two different values is an error, not silently ignored.
 - A measurement for a material the campaign does not know is an error, unless explicitly allowed.
-- Rows are never updated or deleted; who/what recorded each row and when is stored with it.
+- Rows are never updated or deleted; who/what recorded each row and when is stored with it. A wrong
+  value is retracted (:func:`matloop.design.ledger_events.retract`): an event that keeps it in the
+  ledger and its history but out of every model and status.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import math
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from matloop.design.ledger_idempotency import _json, _legacy_key, idempotency_key, measurement_ident
 from matloop.errors import InputError, MatloopError, error_table
 from matloop.io.detect import missing_column_message
 from matloop.io.validate import number_hint
@@ -205,55 +207,6 @@ def open_engine(url: str, create: bool = True) -> Engine:
     return engine
 
 
-def _json(data: dict) -> str:
-    def clean(v):
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if hasattr(v, "item"):
-            return clean(v.item())
-        return v
-    return json.dumps({str(k): clean(v) for k, v in data.items()}, sort_keys=True, default=str)
-
-
-def measurement_ident(value: Any) -> str | None:
-    """The user's ``measurement_id`` cell normalised: None when empty (NaN, None, blank text);
-    numbers as numbers (``7``, ``7.0`` and ``"7"`` are one id); text stripped."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    text = str(value).strip()
-    if not text or text.lower() in ("nan", "none", "null", "<na>"):
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return repr(float(f"{number:.15g}")) if math.isfinite(number) else text
-
-
-def idempotency_key(campaign_id: int, key: str, target: str, value: float, ident: str | None) -> str:
-    """The key that makes recording idempotent: a hash of normalised values only (never of the
-    row's text or of columns that do not define the measurement)."""
-    what = f"id:{ident}" if ident is not None else f"value:{float(value) + 0.0!r}"  # -0.0 is 0.0
-    raw = f"v2|{campaign_id}|{key}|{target}|{what}"
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _legacy_key(campaign_id: int, key: str, target: str, value: float, rec: dict) -> str | None:
-    """The key older ledgers stored (the id as given, else the row's whole text), so that results
-    recorded before the normalised key are still recognised. None where that key was ambiguous (an
-    empty measurement_id cell, read as the id "nan")."""
-    ident = rec.get("measurement_id")
-    if isinstance(ident, float) and math.isnan(ident):
-        return None
-    raw = f"{campaign_id}|{key}|{target}|{ident if ident is not None else repr(value)}|" + (
-        "" if ident is not None else _json(rec))
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
 @dataclass
 class InitialMeasurements:
     """Measured rows of a pool table, recorded in the transaction that creates the campaign."""
@@ -276,6 +229,7 @@ class RecordResult:
     failed: int = 0  # failed experiments recorded (matloop.design.ledger_events)
     failed_already: int = 0
     experiments: int = 0  # result rows with at least one new measurement (one per goal measured)
+    duplicate_ids: list = field(default_factory=list)  # measurements found already recorded
 
 
 class Ledger:
@@ -340,14 +294,20 @@ class Ledger:
                              "source": [r["source"] for r in rows]})
         return pd.concat([meta, frame], axis=1)
 
-    def measurements(self) -> pd.DataFrame:
-        """Every measurement, oldest first."""
+    def measurements(self, retracted: bool = False) -> pd.DataFrame:
+        """Every measurement, oldest first; those retracted (``campaign retract``) only when ``retracted``."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(measurements).where(measurements.c.campaign_id == self.id)
                                 .order_by(measurements.c.id)).mappings().all()
         cols = ["id", "candidate_id", "target", "value", "recorded_at", "recorded_by", "source", "extra",
                 "idempotency_key"]
-        return pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
+        out = pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
+        if retracted or out.empty:
+            return out
+        from matloop.design.ledger_events import retracted_entries
+
+        gone = retracted_entries(self)
+        return out[[f"m{i}" not in gone for i in out["id"]]].reset_index(drop=True) if gone else out
 
     def suggestions(self) -> pd.DataFrame:
         """Every suggestion with its batch's model, strategy and time."""
@@ -413,6 +373,7 @@ class Ledger:
     def _record(self, conn, results, keys, targets, source, rows, allow_new, actor, stamp) -> RecordResult:
         problems = []
         inserted = duplicates = new = experiments = 0
+        seen: list[int] = []  # ids of the measurements found already recorded
         for key, row_no, rec in zip(keys, rows, results.to_dict(orient="records"), strict=True):
             before = inserted
             cand = self._candidate_id(conn, key)
@@ -441,11 +402,11 @@ class Ledger:
                     continue
                 ident = measurement_ident(rec.get("measurement_id"))
                 idem = idempotency_key(self.id, key, target, value, ident)
-                found = conn.execute(select(measurements.c.value).where(
+                found = conn.execute(select(measurements.c.value, measurements.c.id).where(
                     measurements.c.campaign_id == self.id, measurements.c.idempotency_key == idem)).first()
                 legacy = _legacy_key(self.id, key, target, value, rec)
                 if found is None and legacy is not None:  # recorded by matloop < this key's version
-                    found = conn.execute(select(measurements.c.value).where(
+                    found = conn.execute(select(measurements.c.value, measurements.c.id).where(
                         measurements.c.campaign_id == self.id, measurements.c.idempotency_key == legacy)).first()
                 if found is not None:
                     if ident is not None and not math.isclose(found[0], value, rel_tol=1e-12, abs_tol=0.0):
@@ -454,6 +415,7 @@ class Ledger:
                                                    f"not {value:g}; give a corrected value a new measurement_id"})
                         continue
                     duplicates += 1
+                    seen.append(int(found[1]))
                     continue
                 conn.execute(insert(measurements).values(
                     campaign_id=self.id, candidate_id=cand, target=target, value=value,
@@ -465,7 +427,7 @@ class Ledger:
             n = len({p["row"] for p in problems})
             raise InputError(f"Nothing was recorded: {n} row{'s' if n != 1 else ''} of the results "
                              f"{'have' if n != 1 else 'has'} problems (below)", error_table(problems))
-        return RecordResult(inserted, duplicates, new, experiments=experiments)
+        return RecordResult(inserted, duplicates, new, experiments=experiments, duplicate_ids=seen)
 
     def _write(self, work, attempts: int = 5):
         """Run ``work(conn)`` in one transaction; retry it when a concurrent writer committed the same

@@ -5,7 +5,12 @@ One append-only table, ``campaign_events``, beside the measurements of :mod:`mat
 - ``failed``: an experiment that produced nothing to measure (``status`` = ``failed`` in the results,
   or a row matching the campaign's ``--failed-if`` rule), with the reason;
 - ``veto``: a person ruled a candidate out (``campaign veto``), with the reason; it is never suggested;
-- ``added``: a person added a candidate of their own (``campaign add``).
+- ``added``: a person added a candidate of their own (``campaign add``);
+- ``retracted``: a person withdrew an entry recorded in error (``campaign retract``: a mistyped value,
+  a result written on the wrong row, a veto or failure recorded by mistake), with the reason. The
+  entry stays in the ledger and in ``campaign history``; models, status, export and the suggestion
+  rules no longer see it (:func:`retracted_entries`). Entries are named as the history shows them:
+  ``m<N>`` a measurement, ``e<N>`` a failure or veto.
 
 Every event stores who recorded it, when, from which file, and the whole row (``extra``). Events are
 idempotent like measurements: a hash of normalised values (the campaign, the candidate's canonical
@@ -40,7 +45,7 @@ from sqlalchemy import (
 from matloop.design.ledger import Ledger, _json, candidates, default_actor, measurement_ident, metadata, now
 from matloop.errors import InputError, error_table
 
-KINDS = ("failed", "veto", "added")
+KINDS = ("failed", "veto", "added", "retracted")
 
 events = Table(
     "campaign_events", metadata,
@@ -78,8 +83,9 @@ def has_events_table(ledger: Ledger) -> bool:
     return inspect(ledger.engine).has_table(events.name)
 
 
-def read_events(ledger: Ledger) -> pd.DataFrame:
-    """Every event of the campaign, oldest first, with the candidate's key (empty for old ledgers)."""
+def read_events(ledger: Ledger, retracted: bool = False) -> pd.DataFrame:
+    """Every event of the campaign, oldest first, with the candidate's key (empty for old ledgers);
+    failures and vetoes retracted since only when ``retracted``."""
     cols = [*EVENT_COLUMNS, "key"]
     if not has_events_table(ledger):
         return pd.DataFrame(columns=cols)
@@ -87,7 +93,26 @@ def read_events(ledger: Ledger) -> pd.DataFrame:
         q = (select(events, candidates.c.key).join(candidates, events.c.candidate_id == candidates.c.id)
              .where(events.c.campaign_id == ledger.id).order_by(events.c.id))
         rows = conn.execute(q).mappings().all()
-    return pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
+    out = pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
+    gone = set() if retracted else retracted_in(out)
+    return out[[f"e{i}" not in gone for i in out["id"]]].reset_index(drop=True) if gone else out
+
+
+def retracted_in(ev: pd.DataFrame) -> dict[str, str]:
+    """Entry (``m<N>`` / ``e<N>``) -> the reason it was retracted, from the ``retracted`` events of ``ev``."""
+    import json
+
+    found = {}
+    for extra, reason in ev.loc[ev["kind"] == "retracted", ["extra", "reason"]].itertuples(index=False):
+        entry = json.loads(extra).get("entry")
+        if entry:
+            found[str(entry)] = str(reason)
+    return found
+
+
+def retracted_entries(ledger: Ledger) -> dict[str, str]:
+    """Every retracted entry of the campaign (``m<N>`` a measurement, ``e<N>`` an event) with the reason."""
+    return retracted_in(read_events(ledger, retracted=True))
 
 
 def event_key(campaign_id: int, key: str, kind: str, ident: str | None, reason: str) -> str:
@@ -223,6 +248,53 @@ def add_candidates(ledger: Ledger, frame: pd.DataFrame, keys: list[str], rows: l
     return ledger._write(work)
 
 
+def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None = None,
+            source: str = "campaign retract") -> EventResult:
+    """Withdraw entries recorded in error (``m<N>`` measurements, ``e<N>`` failures or vetoes, as
+    ``campaign history`` names them), with the reason, all or nothing. Nothing is deleted: the entry
+    and its retraction both stay in the ledger; a retracted measurement leaves every model, status and
+    export, a retracted failure or veto lets the candidate be suggested again. An entry retracted
+    before is acknowledged once; an added candidate cannot be retracted (veto it), nor a retraction."""
+    import re
+
+    if not str(reason or "").strip():
+        raise InputError("a retraction needs a reason (--reason TEXT)")
+    meas = ledger.measurements(retracted=True).set_index("id")
+    ev = read_events(ledger, retracted=True).set_index("id")
+    chosen, problems = [], []
+    for text in entries:
+        m = re.fullmatch(r"\s*([mMeE])\s*(\d+)\s*", str(text))
+        kind, number = (m.group(1).lower(), int(m.group(2))) if m else (None, None)
+        if kind == "m" and number in meas.index:
+            row = meas.loc[number]
+            chosen.append((int(row["candidate_id"]), f"m{number}", {"entry": f"m{number}", "target": row["target"],
+                                                                    "value": float(row["value"])}))
+        elif kind == "e" and number in ev.index and ev.loc[number, "kind"] in ("failed", "veto"):
+            row = ev.loc[number]
+            chosen.append((int(row["candidate_id"]), f"e{number}", {"entry": f"e{number}", "kind": row["kind"],
+                                                                    "reason": row["reason"]}))
+        else:
+            why = ("not an entry of this campaign's history: m<N> for a measurement, e<N> for a failure or veto "
+                   "(see 'matloop campaign history')" if kind is None or number not in (meas.index if kind == "m"
+                                                                                      else ev.index)
+                   else "an added candidate stays a candidate: rule it out with 'matloop campaign veto'"
+                   if ev.loc[number, "kind"] == "added"
+                   else "a retraction is final: record the value again (a measurement_id column tells it apart)")
+            problems.append({"row": 0, "column": "ENTRY", "value": str(text), "reason": why})
+    if problems:
+        raise InputError("Nothing was retracted", error_table(problems))
+    ensure_events_table(ledger)
+    actor = actor or default_actor()
+    stamp = now()
+    keys = ledger.candidates().set_index("candidate_id")["key"]
+
+    def work(conn):
+        done = sum(_add_event(conn, ledger, cid, str(keys[cid]), "retracted", reason.strip(), entry, source, extra,
+                              actor, stamp) for cid, entry, extra in chosen)
+        return EventResult(done, len(chosen) - done)
+    return ledger._write(work)
+
+
 def candidate_flags(ledger: Ledger, measured_ids: set[int]) -> pd.DataFrame:
     """Per candidate with events: ``n_failed``, ``failed`` (failed and never measured successfully),
     ``vetoed``, ``veto_reason``, ``failure_reason`` (the latest)."""
@@ -243,25 +315,44 @@ def candidate_flags(ledger: Ledger, measured_ids: set[int]) -> pd.DataFrame:
 
 def campaign_log(campaign) -> pd.DataFrame:
     """Everything people did in a campaign, in time order: measurements, failures, vetoes, added
-    candidates, with who, when, from where and why (``campaign history``)."""
+    candidates and retractions, with who, when, from where and why (``campaign history``). ``entry``
+    names each row for ``campaign retract`` (``m<N>`` a measurement, ``e<N>`` an event); an entry
+    retracted since shows ``(retracted)`` after its event."""
+    import json
+
     ledger = campaign.ledger
     target = campaign.config["target"]
-    meas = ledger.measurements()
+    meas = ledger.measurements(retracted=True)
     keys = ledger.candidates().set_index("candidate_id")["key"]
+    ev = read_events(ledger, retracted=True)
+    gone = retracted_in(ev)
+
+    def label(kind: str, entry: str) -> str:
+        return f"{kind} (retracted)" if entry in gone else kind
+
     parts = []
     if len(meas):
-        parts.append(pd.DataFrame({"recorded_at": meas["recorded_at"], "event": "measured",
+        entries = [f"m{i}" for i in meas["id"]]
+        parts.append(pd.DataFrame({"entry": entries, "recorded_at": meas["recorded_at"],
+                                   "event": [label("measured", e) for e in entries],
                                    "candidate": meas["candidate_id"].map(keys).to_numpy(),
                                    "target": meas["target"], "value": meas["value"], "reason": "",
                                    "recorded_by": meas["recorded_by"], "source": meas["source"],
                                    "_order": 0, "_id": meas["id"]}))
-    ev = read_events(ledger)
     if len(ev):
-        parts.append(pd.DataFrame({"recorded_at": ev["recorded_at"], "event": ev["kind"], "candidate": ev["key"],
-                                   "target": [target if k == "failed" else "" for k in ev["kind"]],
-                                   "value": float("nan"), "reason": ev["reason"], "recorded_by": ev["recorded_by"],
-                                   "source": ev["source"], "_order": 1, "_id": ev["id"]}))
-    cols = ["recorded_at", "event", "candidate", "target", "value", "reason", "recorded_by", "source"]
+        extras = [json.loads(x) for x in ev["extra"]]
+        entries = [f"e{i}" for i in ev["id"]]
+        parts.append(pd.DataFrame({
+            "entry": entries, "recorded_at": ev["recorded_at"],
+            "event": [label(k, e) for k, e in zip(ev["kind"], entries, strict=True)], "candidate": ev["key"],
+            "target": [target if k == "failed" else x.get("target", "") if k == "retracted" else ""
+                       for k, x in zip(ev["kind"], extras, strict=True)],
+            "value": [float(x["value"]) if k == "retracted" and x.get("value") is not None else float("nan")
+                      for k, x in zip(ev["kind"], extras, strict=True)],
+            "reason": [f"{x.get('entry')}: {r}" if k == "retracted" else r
+                       for k, x, r in zip(ev["kind"], extras, ev["reason"], strict=True)],
+            "recorded_by": ev["recorded_by"], "source": ev["source"], "_order": 1, "_id": ev["id"]}))
+    cols = ["entry", "recorded_at", "event", "candidate", "target", "value", "reason", "recorded_by", "source"]
     if not parts:
         return pd.DataFrame(columns=cols)
     log = pd.concat(parts, ignore_index=True)

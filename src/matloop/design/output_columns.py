@@ -5,7 +5,9 @@ A batch file holds every column of the chosen rows as given, then ``prediction``
 ``{goal}_pred``/``{goal}_std`` where they apply). A table column of one of those names would be
 overwritten: an input of that name is refused (:func:`check_input_names`; its values in the batch
 would be replaced, and a campaign could not match its results), any other is kept as
-``'<name> (table)'`` (:func:`keep_table_columns`, :func:`table_columns_kept`).
+``'<name> (table)'`` (:func:`keep_table_columns`, :func:`table_columns_kept`). A campaign's batch file
+also holds each goal (and outcome-constraint) column, blank, before matloop's columns
+(:func:`with_result_columns`): the file is filled in and recorded as it is.
 """
 
 from __future__ import annotations
@@ -95,3 +97,17 @@ def model_inputs(dataset) -> list[str]:
     if dataset.kind == "parameters":
         return list(dataset.parameter_columns)
     return [c for c in [dataset.input, *dataset.extra_inputs] if c]
+
+
+def with_result_columns(chosen: pd.DataFrame, columns) -> pd.DataFrame:
+    """``chosen`` with a blank column for each of ``columns`` it lacks (the results to fill in), placed
+    before the first column matloop writes."""
+    missing = [c for c in columns if c not in chosen.columns]
+    if not missing:
+        return chosen
+    ours = written_columns(columns)
+    at = next((i for i, c in enumerate(chosen.columns) if c in ours), len(chosen.columns))
+    out = chosen.copy()
+    for j, c in enumerate(missing):
+        out.insert(at + j, c, float("nan"))
+    return out

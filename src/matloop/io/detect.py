@@ -400,12 +400,15 @@ def missing_column_message(role: str, names: str | list[str], columns) -> str:
     lowered = {c.lower(): c for c in cols}
     parts = []
     for name in [names] if isinstance(names, str) else names:
-        close = difflib.get_close_matches(name, cols, n=1, cutoff=0.6)
+        ours = (f"{name}_pred", f"{name}_std")  # a batch file's prediction of this column, never the value
+        close = difflib.get_close_matches(name, [c for c in cols if c not in ours], n=1, cutoff=0.6)
         hint = ""
         if name.lower() in lowered:
             hint = f" (did you mean {lowered[name.lower()]!r}? names are case-sensitive)"
         elif close:
             hint = f" (did you mean {close[0]!r}?)"
+        elif any(c in cols for c in ours):
+            hint = f" ({ours[0]!r} is matloop's prediction: add a column {name!r} with the measured values)"
         parts.append((name, hint))
     listed = ", ".join(map(repr, cols))
     if len(parts) == 1:

@@ -203,15 +203,17 @@ def _extra_inputs(names: Sequence[str], columns: pd.Index, targets: list[str], i
     return extra
 
 
-#: rows after the first compared with it by :func:`_refuse_units_row` (a sample: tables may be huge)
+#: rows after the first compared with it by :func:`refuse_units_row` (a sample: tables may be huge)
 UNITS_SAMPLE = 200
 
 
-def _refuse_units_row(raw: pd.DataFrame, rows, name: str) -> None:
+def refuse_units_row(raw: pd.DataFrame, rows, name: str, min_rows: int = 4, rename: bool = True) -> None:
     """A first data row holding short text in two or more columns whose next rows are numbers ('°C', 'h',
     'mol%') is a row of units under the header: refused (exit 2), since read as data it turns numeric
-    columns into text and the table would be read as something else."""
-    if len(raw) < 4:
+    columns into text and the table would be read as something else. Tables of fewer than ``min_rows``
+    rows are not judged (a results file, whose columns are known, may ask with fewer); ``rename=False``:
+    the column names are fixed (a campaign's results), so the advice is only to remove the row."""
+    if len(raw) < min_rows:
         return
     first = raw.iloc[0]
     number = pd.to_numeric(first.astype(str).str.strip(), errors="coerce").notna().to_numpy()
@@ -226,9 +228,10 @@ def _refuse_units_row(raw: pd.DataFrame, rows, name: str) -> None:
         if present and pd.to_numeric(rest, errors="coerce").notna().sum() >= 0.9 * present:
             hits.append((c, text))
     if len(hits) >= 2:
+        advice = (f"Put each unit in its column's name (e.g. '{hits[0][0]} ({hits[0][1]})') and remove the row"
+                  if rename else "Remove the row (keep the column names as they are)")
         raise InputError(f"{name}: row {rows[0]} holds text ({', '.join(repr(t) for _, t in hits[:6])}) in columns "
-                         "whose next rows are numbers: a row of units? Put each unit in its column's name (e.g. "
-                         f"'{hits[0][0]} ({hits[0][1]})') and remove the row",
+                         f"whose next rows are numbers: a row of units? {advice}",
                          error_table([{"row": int(rows[0]), "column": c, "value": t,
                                        "reason": "text above numbers (a unit?)"} for c, t in hits]))
 
@@ -284,7 +287,7 @@ def inspect_table(
     raw, rows = read_raw(path)
     if raw.empty:
         raise InputError(f"{path.name} has no data rows")
-    _refuse_units_row(raw, rows, path.name)
+    refuse_units_row(raw, rows, path.name)
     targets = _targets(target)
     missing = [t for t in targets if t not in raw.columns]
     if missing:

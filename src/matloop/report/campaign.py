@@ -67,6 +67,7 @@ def campaign_report(campaign, interpret: bool = True, pareto_with: str | None = 
     from matloop.design.campaign_failures import add_failure_section
 
     add_failure_section(report, campaign)  # where failures cluster (only when some experiment failed)
+    _retractions(report, campaign)
     if interpret and measured.sum() >= 10:
         _learned(report, campaign, table, measured, status.target)
     sug = campaign.ledger.suggestions()
@@ -316,3 +317,17 @@ def simulation_report(result, title: str, subtitle: str, direction: str = "max")
     report.add_figure(fig, takeaway)
     report.add_table(summary, caption="Figures of merit (AF: acceleration factor vs random; EF: enhancement)")
     return report
+
+
+def _retractions(report, campaign) -> None:
+    """Entries withdrawn as recorded in error (``campaign retract``): what, who, when and why (none: nothing)."""
+    from matloop.design.ledger_events import campaign_log
+
+    log = campaign_log(campaign)
+    gone = log[log["event"] == "retracted"]
+    if gone.empty:
+        return
+    report.add_section("Retracted entries", f"{len(gone)} entr{'ies' if len(gone) != 1 else 'y'} recorded in error "
+                       "and withdrawn: kept in the ledger, left out of every figure and model above.")
+    report.add_table(gone[["recorded_at", "candidate", "target", "value", "reason", "recorded_by"]],
+                     caption="Retractions (the reason starts with the entry retracted)", max_rows=60)

@@ -44,6 +44,13 @@ class VetoRequest(Strict):
     reason: StrictStr = Field(min_length=1)
 
 
+class RetractRequest(Strict):
+    entries: list[StrictStr] = Field(min_length=1, max_length=1000,
+                                     description="m<N> (a measurement) or e<N> (a failure or veto), as the history's "
+                                                 "entry column shows")
+    reason: StrictStr = Field(min_length=1)
+
+
 class TokenCreate(Strict):
     role: Literal["viewer", "experimenter", "admin"]
     label: StrictStr = Field("", max_length=200)
@@ -83,6 +90,7 @@ class StatusOut(BaseModel):
     failures: int
     failed_candidates: int
     vetoed: int
+    retracted: int = 0
     suggestions: int
     pending: int
     best: Best | None = None
@@ -121,6 +129,12 @@ class VetoOut(BaseModel):
     campaign: str
     vetoed: int
     already_vetoed: int
+
+
+class RetractOut(BaseModel):
+    campaign: str
+    retracted: int
+    already_retracted: int
 
 
 class TokenOut(BaseModel):

@@ -95,7 +95,8 @@ def campaign_status(db: LedgerDB | str, name: str) -> dict:
     Integer counts: ``candidates``; ``measurements`` (results recorded: one per measured row, whatever
     the number of goals it carries), ``measurement_values`` (one per goal value), ``measured_candidates``;
     ``failures`` (failed experiments recorded), ``failed_candidates``, ``vetoed``; ``suggestions``
-    (suggested rows, every batch), ``pending`` (suggested, awaiting results). ``best`` (value, where,
+    (suggested rows, every batch), ``pending`` (suggested, awaiting results), ``retracted`` (entries
+    withdrawn as recorded in error). ``best`` (value, where,
     replicates) for one goal, ``front`` and ``hypervolume`` for several."""
     from matloop.design.ledger_events import read_events
 
@@ -114,7 +115,8 @@ def campaign_status(db: LedgerDB | str, name: str) -> dict:
             "columns": list(camp.config.get("columns") or []),
             "candidates": int(st.n_candidates), "measurements": results, "measurement_values": int(len(meas)),
             "measured_candidates": int(st.n_measured), "failures": n_fail_events,
-            "failed_candidates": int(st.n_failed), "vetoed": int(st.n_vetoed), "suggestions": int(st.n_suggested),
+            "failed_candidates": int(st.n_failed), "vetoed": int(st.n_vetoed), "retracted": int(st.n_retracted),
+            "suggestions": int(st.n_suggested),
             "pending": int(st.n_pending), "best": best, "front": st.front,
             "hypervolume": None if st.hypervolume is None else float(st.hypervolume),
             "hypervolume_start": None if st.hypervolume_start is None else float(st.hypervolume_start)}
@@ -431,3 +433,16 @@ class _Lock:
 
     def __exit__(self, *exc):
         self.sem.release()
+
+
+def retract(db: LedgerDB | str, name: str, entries: list[str], reason: str, actor: str) -> dict:
+    """Withdraw entries recorded in error (``m<N>`` measurements, ``e<N>`` failures or vetoes), with the
+    reason; they stay in the ledger and its log, out of every model and status."""
+    from matloop.design.ledger_events import retract as retract_entries
+
+    camp = open_campaign(db, name)
+    if not str(reason or "").strip():
+        raise InputError("a retraction needs a reason", error_table([{"row": 0, "column": "reason", "value": reason,
+                                                                      "reason": "say why the entries are withdrawn"}]))
+    done = retract_entries(camp.ledger, [str(e) for e in entries], str(reason), actor, source="REST API")
+    return {"campaign": name, "retracted": int(done.inserted), "already_retracted": int(done.already_recorded)}

@@ -1,16 +1,15 @@
-"""``matloop campaign veto | add | history``: what people decide beside the model, kept in the ledger.
+"""``matloop campaign veto | add | retract | history``: what people decide beside the model, kept in the ledger.
 
 - ``veto NAME --candidate C --reason TEXT``: rule candidates out (never suggested again);
 - ``add NAME TABLE``: an expert's own candidate ideas join the campaign;
-- ``history NAME``: every measurement, failure, veto and addition in time order, with who and why.
+- ``retract NAME ENTRY... --reason TEXT``: withdraw a measurement, failure or veto recorded in error;
+- ``history NAME``: every measurement, failure, veto, addition and retraction in time order, with who and why.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-
-HISTORY_COLUMNS = ["recorded_at", "event", "candidate", "target", "value", "reason", "recorded_by", "source"]
 
 
 def register(sub, db_argument) -> None:
@@ -48,11 +47,29 @@ def register(sub, db_argument) -> None:
     add.add_argument("--by", metavar="WHO", help="who adds them (default: user@host)")
     add.set_defaults(func=run_add)
 
+    retract = sub.add_parser(
+        "retract", help="withdraw a measurement, failure or veto recorded in error (kept, with who and why)",
+        description="Withdraw entries recorded in error: a mistyped value, a result written on the wrong row, a "
+                    "failure or veto recorded by mistake. ENTRY is the entry column of 'campaign history' (m<N> "
+                    "a measurement, e<N> a failure or veto). Nothing is deleted: the entry and its retraction "
+                    "stay in the ledger and the history, with who retracted it and why; models, status, export "
+                    "and reports no longer use it, and a retracted failure or veto lets the candidate be "
+                    "suggested again. Record the right value as usual (a value equal to a retracted one needs a "
+                    "measurement_id column to count as new).\n\nexample:\n  matloop campaign history gaps\n"
+                    "  matloop campaign retract gaps m12 --reason \"typo: 1.25 eV, not 12.5\"",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    retract.add_argument("name", metavar="NAME")
+    retract.add_argument("entries", nargs="+", metavar="ENTRY", help="m<N> or e<N>, as 'campaign history' shows")
+    retract.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the ledger)")
+    db_argument(retract)
+    retract.add_argument("--by", metavar="WHO", help="who retracts (default: user@host)")
+    retract.set_defaults(func=run_retract)
+
     hist = sub.add_parser(
         "history", help="every measurement, failure, veto and addition, with who and why",
         description="The campaign's history in time order: measurements, failed experiments (with their "
-                    "reasons), vetoes and added candidates, each with who recorded it, when and from which "
-                    "file.\n\nexample:\n  matloop campaign history gaps -o history.csv",
+                    "reasons), vetoes, added candidates and retractions, each with who recorded it, when and from "
+                    "which file; the entry column names each for 'campaign retract'.\n\nexample:\n  matloop campaign history gaps -o history.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     hist.add_argument("name", metavar="NAME")
     hist.add_argument("-o", "--output", metavar="history.csv", type=output_file,
@@ -93,6 +110,18 @@ def run_add(args: argparse.Namespace) -> int:
           + (f"; {n_old} {'was a candidate' if n_old == 1 else 'were candidates'} already (the proposal is recorded)"
              if (n_old := done.inserted - done.new_candidates) > 0 else "")
           + (f"; {done.already_recorded} already added (ignored)" if done.already_recorded else ""))
+    print(camp.status())
+    return 0
+
+
+def run_retract(args: argparse.Namespace) -> int:
+    from matloop.design.campaign import Campaign
+    from matloop.design.ledger_events import retract
+
+    camp = Campaign(args.name, args.db)
+    done = retract(camp.ledger, args.entries, args.reason, args.by)
+    print(f"retracted {done.inserted} entr{'ies' if done.inserted != 1 else 'y'} (kept in the history, left out of "
+          "the model)" + (f"; {done.already_recorded} retracted before (ignored)" if done.already_recorded else ""))
     print(camp.status())
     return 0
 

@@ -36,6 +36,7 @@ failed experiments and people's decisions:
   matloop campaign veto gaps --candidate 45 --reason "precursor not available"
   matloop campaign add gaps candidates.csv --reason "known metals, as a check"
   matloop campaign history gaps
+  matloop campaign retract gaps m12 --reason "typo: 1.25 eV, not 12.5"   # an entry of the history
 A results row with status "failed" (optional reason column), or matching the campaign's --failed-if
 rule, is recorded as a failure (who, when, why): never suggested again (unless campaign suggest
 --retry-failed), and a calibrated P(success) multiplies the acquisition (column p_success).
@@ -187,7 +188,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     from matloop.cli.commands._campaign_people import register as register_people
 
-    register_people(sub, _db_argument)  # veto, add, history
+    register_people(sub, _db_argument)  # veto, add, retract, history
     st = sub.add_parser("status", help="what has been measured and suggested, and the best so far")
     st.add_argument("name", metavar="NAME")
     _db_argument(st)
@@ -300,9 +301,11 @@ def run_suggest(args: argparse.Namespace) -> int:
 def run_record(args: argparse.Namespace) -> int:
     from matloop.design.campaign import Campaign
     from matloop.io.files import read_raw
+    from matloop.io.table import refuse_units_row
 
     camp = Campaign(args.name, args.db)
     frame, rows = read_raw(args.results)
+    refuse_units_row(frame, rows, os.path.basename(args.results), min_rows=3, rename=False)  # units over 2 rows
     result = camp.record(frame, source=os.path.basename(args.results), rows=[int(r) for r in rows],
                          allow_new=args.allow_new, actor=args.by)
     print(f"recorded {result.inserted} new measurement{'s' if result.inserted != 1 else ''}"
@@ -312,6 +315,14 @@ def run_record(args: argparse.Namespace) -> int:
           + (f"; {result.new_candidates} new materials added" if result.new_candidates else "")
           + (f"; {result.failed} failed experiment{'s' if result.failed != 1 else ''}" if result.failed else "")
           + (f" ({result.failed_already} failures already recorded)" if result.failed_already else ""))
+    if result.duplicate_ids:
+        from matloop.design.ledger_events import retracted_entries
+
+        gone = retracted_entries(camp.ledger)
+        if again := [f"m{i}" for i in result.duplicate_ids if f"m{i}" in gone]:
+            print(f"note: {len(again)} of the values already recorded {'were' if len(again) > 1 else 'was'} "
+                  f"retracted ({', '.join(again[:5])}{', ...' if len(again) > 5 else ''}) and stay{'' if len(again) > 1 else 's'} "
+                  "so; to record the same value as a new measurement, give its row a measurement_id")
     print(camp.status())
     return 0
 

@@ -1,4 +1,4 @@
-"""``/api/campaigns``: list, create (admin), status, history, export (viewers), veto (admin). HTTP only:
+"""``/api/campaigns``: list, create (admin), status, history, export (viewers), veto and retract (admin). HTTP only:
 every read and write is a :mod:`matloop.serve.service` call."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from matloop.serve.schemas import (
     ERRORS,
     CampaignCreate,
     ErrorOut,
+    RetractOut,
+    RetractRequest,
     StatusOut,
     VetoOut,
     VetoRequest,
@@ -65,3 +67,9 @@ def export(name: str, db: DbDep, _: Viewer) -> Response:
              summary="rule a candidate out for good (admin)")
 def veto(name: str, body: VetoRequest, db: DbDep, who: Admin):
     return service.veto(db, name, body.candidate, body.reason, who.actor)
+
+
+@router.post("/{name}/retractions", status_code=201, response_model=RetractOut, responses=CAMPAIGN_ERRORS,
+             summary="withdraw measurements, failures or vetoes recorded in error (admin; kept in the log)")
+def retract(name: str, body: RetractRequest, db: DbDep, who: Admin):
+    return service.retract(db, name, body.entries, body.reason, who.actor)

@@ -6,7 +6,7 @@
 - ``/campaigns/{name}``: progress (best so far, or hypervolume for several goals, against experiments,
   with the random-order baseline), measured against predicted with 95 % intervals, the current front,
   the suggestion table with reasons, failures and the ledger's history; forms to ask for a batch,
-  upload results, record a failure and (admins) veto a candidate; ``export.csv``; ``report.html`` (the
+  upload results, record a failure and (admins) veto a candidate or retract an entry recorded in error; ``export.csv``; ``report.html`` (the
   full report of ``matloop campaign report``, served with a CSP that allows no script);
 - ``/campaigns/{name}/live.json``: what the page polls to redraw itself when results arrive
   (:mod:`matloop.serve.dashboard_data`);
@@ -24,7 +24,6 @@ limited to ``settings.max_body_bytes``.
 from __future__ import annotations
 
 import functools
-import tempfile
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -34,6 +33,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from matloop.errors import InputError, MatloopError
 from matloop.serve import web_auth
+from matloop.serve.uploads import read_upload
 from matloop.serve.web_auth import Forbidden, LoginRequired, WebSession
 
 router = APIRouter(include_in_schema=False, tags=["dashboard"])
@@ -64,6 +64,7 @@ _DONE = {
     "recorded": "{n} result(s) recorded, {m} already in the ledger, {f} failure(s).",
     "failure": "The failure was recorded.",
     "veto": "The candidate was vetoed: it will not be suggested again.",
+    "retract": "{n} entry(ies) retracted: kept in the history, left out of everything else.",
 }
 
 
@@ -140,31 +141,6 @@ def _refused(request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": "log in first", "problems": []}, status_code=401, headers=SECURITY_HEADERS)
     return _html(request, "error.html", 403, title=getattr(exc, "message", "Forbidden"),
                  session=web_auth.current_session(request))
-
-
-async def _read_upload(request: Request, upload: UploadFile | None):
-    """The uploaded CSV as ``(frame, rows)`` through matloop's table reader, or an InputError."""
-    from starlette.concurrency import run_in_threadpool
-
-    if upload is None or not upload.filename:
-        raise InputError("choose a CSV file to upload")
-    limit = int(_settings(request).max_body_bytes)
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise InputError(f"the file is over the upload limit of {limit} bytes")
-    if not data.strip():
-        raise InputError("the uploaded file is empty")
-    return await run_in_threadpool(_parse_csv, data)
-
-
-def _parse_csv(data: bytes):
-    from matloop.io.files import read_raw
-
-    with tempfile.TemporaryDirectory(prefix="matloop-upload-") as tmp:
-        path = Path(tmp) / "upload.csv"  # a fixed name: the client's file name never becomes a path
-        path.write_bytes(data)
-        frame, _rows = read_raw(path)
-    return frame
 
 
 # ------------------------------------------------------------------------------------------- login
@@ -269,7 +245,7 @@ async def create(request: Request, csrf_token: FormText = "", name: FormText = "
         return _refused(request, exc)
     try:
         goal_list = [g.strip() for g in goals.replace("\n", ",").split(",") if g.strip()]
-        frame = await _read_upload(request, pool)
+        frame = await read_upload(_settings(request), pool)
         await run_in_threadpool(service.create_campaign, _db(request), name.strip(), goal_list, frame,
                                 input.strip() or None, sess.actor)
     except MatloopError as exc:
@@ -429,7 +405,7 @@ async def results(request: Request, name: str, csrf_token: FormText = "",
     from matloop.serve import service
 
     async def action(sess: WebSession) -> str:
-        frame = await _read_upload(request, file)
+        frame = await read_upload(_settings(request), file)
         done = await run_in_threadpool(service.record_results, _db(request), name, frame, sess.actor, None,
                                        "dashboard upload", False)
         return (f"done=recorded&n={int(done['recorded'])}&m={int(done['already_recorded'])}"
@@ -482,6 +458,20 @@ async def veto(request: Request, name: str, csrf_token: FormText = "", candidate
     async def action(sess: WebSession) -> str:
         await run_in_threadpool(service.veto, _db(request), name, candidate[:500].strip(), reason[:500], sess.actor)
         return "done=veto"
+    return await _write(request, name, "admin", csrf_token, action)
+
+
+@router.post("/campaigns/{name}/retract")
+async def retract(request: Request, name: str, csrf_token: FormText = "", entries: FormText = "",
+                  reason: FormText = "") -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from matloop.serve import service
+
+    async def action(sess: WebSession) -> str:
+        done = await run_in_threadpool(service.retract, _db(request), name, entries[:2000].replace(",", " ").split(),
+                                       reason[:500], sess.actor)
+        return f"done=retract&n={int(done['retracted'])}"
     return await _write(request, name, "admin", csrf_token, action)
 
 

@@ -1,0 +1,103 @@
+"""A campaign as a chemist runs it from the batch files: the batch holds the goal columns to fill in,
+a failed row needs no goal value, and a mistyped result is retracted (``campaign retract``), kept in the
+history, and left out of the model."""
+
+import numpy as np
+import pandas as pd
+
+from matloop.cli.main import main
+
+
+def _run(*args):
+    return main([str(a) for a in args])
+
+
+def _pool(tmp_path):
+    rows = [(t, e, b) for t in (60, 80, 100) for e in (1, 1.5, 2) for b in ("K2CO3", "Cs2CO3", "DBU")]
+    f = pd.DataFrame(rows, columns=["temperature", "equiv", "base"])
+    f["yield"] = np.nan
+    f["cost"] = np.nan
+    path = tmp_path / "pool.csv"
+    f.to_csv(path, index=False)
+    return path
+
+
+def test_fill_in_the_batch_record_it_and_retract_a_typo(tmp_path, capsys):
+    db = tmp_path / "rx.db"
+    assert _run("campaign", "new", "rx", "--pool", _pool(tmp_path), "--goal", "yield:max", "--goal", "cost:min",
+                "--db", db) == 0
+    batch = tmp_path / "b1.csv"
+    assert _run("campaign", "suggest", "rx", "--batch", "4", "-o", batch, "--db", db) == 0
+    b = pd.read_csv(batch)
+    cols = list(b.columns)
+    assert cols[:5] == ["temperature", "equiv", "base", "yield", "cost"] and cols.index("cost") < cols.index("yield_pred")
+    assert b[["yield", "cost"]].isna().all().all()
+    # the chemist fills the file in: one row failed (no goal values), one yield mistyped (5.5 for 55)
+    b["yield"] = [5.5, 70, None, 35]
+    b["cost"] = [3, 5, None, 2]
+    b["status"] = ["ok", "ok", "failed", "ok"]
+    b.to_csv(batch, index=False)
+    capsys.readouterr()
+    assert _run("campaign", "record", "rx", batch, "--db", db) == 0
+    assert "1 failed experiment" in capsys.readouterr().out
+
+    assert _run("campaign", "history", "rx", "--db", db) == 0
+    shown = capsys.readouterr().out
+    typo = next(line.split()[0] for line in shown.splitlines() if " 5.5 " in f" {line} ")
+    assert typo.startswith("m")
+    assert _run("campaign", "retract", "rx", typo, "--reason", "typo: 55, not 5.5", "--db", db, "--by", "ana") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("retracted 1 entry")
+    # the right value, recorded as usual; the whole file again records nothing twice and says the typo stays out
+    fix = b.iloc[[0]].assign(yield_=55).drop(columns="yield").rename(columns={"yield_": "yield"})
+    fix.to_csv(tmp_path / "fix.csv", index=False)
+    assert _run("campaign", "record", "rx", tmp_path / "fix.csv", "--db", db) == 0
+    assert _run("campaign", "record", "rx", batch, "--db", db) == 0
+    out = capsys.readouterr().out
+    assert f"was retracted ({typo}) and stays so" in out and "measurement_id" in out
+    hist = tmp_path / "h.csv"
+    assert _run("campaign", "history", "rx", "-o", hist, "--db", db) == 0
+    h = pd.read_csv(hist)
+    assert h.loc[h["entry"] == typo, "event"].item() == "measured (retracted)"
+    last = h[h["event"] == "retracted"].iloc[0]
+    assert (last["recorded_by"], last["reason"], last["value"]) == ("ana", f"{typo}: typo: 55, not 5.5", 5.5)
+    ex = tmp_path / "ex.csv"
+    assert _run("campaign", "export", "rx", "-o", ex, "--db", db) == 0
+    e = pd.read_csv(ex)
+    assert sorted(e.loc[(e["target"] == "yield") & (e["status"] == "ok"), "measured_value"]) == [35, 55, 70]
+    assert e.loc[e["status"] == "retracted", "measured_value"].tolist() == [5.5]
+    assert _run("campaign", "report", "rx", "-o", tmp_path / "r.html", "--db", db) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "Retracted entries" in html and "typo: 55, not 5.5" in html
+
+
+def test_retract_of_an_unknown_entry_exits_2_and_retracts_nothing(tmp_path, capsys):
+    db = tmp_path / "rx.db"
+    assert _run("campaign", "new", "rx", "--pool", _pool(tmp_path), "--target", "yield", "--maximize",
+                "--db", db) == 0
+    capsys.readouterr()
+    assert _run("campaign", "retract", "rx", "m1", "--reason", "x", "--db", db) == 2
+    err = capsys.readouterr().err
+    assert "Nothing was retracted" in err and "'m1'" in err and "campaign history" in err
+
+
+def test_a_results_file_with_a_row_of_units_is_refused_saying_to_remove_it(tmp_path, capsys):
+    db = tmp_path / "rx.db"
+    assert _run("campaign", "new", "rx", "--pool", _pool(tmp_path), "--target", "yield", "--maximize",
+                "--db", db) == 0
+    batch = tmp_path / "b1.csv"
+    assert _run("campaign", "suggest", "rx", "--batch", "3", "-o", batch, "--db", db) == 0
+    b = pd.read_csv(batch)[["temperature", "equiv", "base", "yield"]].assign(yield_=[50, 60, 70])
+    b = b.drop(columns="yield").rename(columns={"yield_": "yield"}).astype(object)
+    units = pd.DataFrame([["°C", "eq", "", "%"]], columns=b.columns)
+    pd.concat([units, b]).to_csv(tmp_path / "r.csv", index=False)
+    capsys.readouterr()
+    assert _run("campaign", "record", "rx", tmp_path / "r.csv", "--db", db) == 2
+    err = capsys.readouterr().err
+    assert "row 1 holds text ('°C', 'eq', '%')" in err and "Remove the row (keep the column names" in err
+    pd.concat([units, b.iloc[:1]]).to_csv(tmp_path / "r1.csv", index=False)  # one result: not judged (too little)
+    assert _run("campaign", "record", "rx", tmp_path / "r1.csv", "--db", db) == 2
+    assert "Nothing was recorded" in capsys.readouterr().err
+    b.to_csv(tmp_path / "r.csv", index=False)  # the row removed: recorded
+    assert _run("campaign", "record", "rx", tmp_path / "r.csv", "--db", db) == 0
+    assert capsys.readouterr().out.startswith("recorded 3 new measurements")

@@ -4,6 +4,7 @@ history, and left out of the model."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from matloop.cli.main import main
 
@@ -101,3 +102,27 @@ def test_a_results_file_with_a_row_of_units_is_refused_saying_to_remove_it(tmp_p
     b.to_csv(tmp_path / "r.csv", index=False)  # the row removed: recorded
     assert _run("campaign", "record", "rx", tmp_path / "r.csv", "--db", db) == 0
     assert capsys.readouterr().out.startswith("recorded 3 new measurements")
+
+
+def test_abandon_frees_suggestions_that_will_not_be_run(tmp_path, capsys):
+    db = tmp_path / "rx.db"
+    assert _run("campaign", "new", "rx", "--pool", _pool(tmp_path), "--target", "yield", "--maximize",
+                "--db", db) == 0
+    assert _run("campaign", "suggest", "rx", "--batch", "27", "-o", tmp_path / "all.csv", "--db", db) == 0
+    assert _run("campaign", "suggest", "rx", "--batch", "1", "-o", tmp_path / "none.csv", "--db", db) == 2
+    assert "matloop campaign abandon" in capsys.readouterr().err
+    assert _run("campaign", "abandon", "rx", "--candidate", "temperature=60, equiv=1, base=DBU", "--reason",
+                "no DBU this week", "--db", db, "--by", "ana") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("abandoned 1 suggestion") and "26 awaiting results" in out
+    assert _run("campaign", "suggest", "rx", "--batch", "3", "-o", tmp_path / "n.csv", "--db", db) == 0
+    again = pd.read_csv(tmp_path / "n.csv")
+    assert again[["temperature", "equiv", "base"]].values.tolist() == [[60, 1, "DBU"]]
+    assert _run("campaign", "abandon", "rx", "--all-pending", "--reason", "plate dropped", "--db", db) == 0
+    assert "abandoned 27 suggestions" in capsys.readouterr().out
+    assert _run("campaign", "abandon", "rx", "--all-pending", "--reason", "plate dropped", "--db", db) == 0
+    assert capsys.readouterr().out.startswith("nothing was abandoned: no suggestion is awaiting results")
+    assert _run("campaign", "abandon", "rx", "--candidate", "#99", "--reason", "x", "--db", db) == 2
+    with pytest.raises(SystemExit) as stop:  # which ones: argparse says
+        _run("campaign", "abandon", "rx", "--reason", "x", "--db", db)
+    assert stop.value.code == 2 and "one of the arguments --candidate --all-pending is required" in capsys.readouterr().err

@@ -40,7 +40,9 @@ def test_design_space_campaign_from_the_shipped_example(tmp_path, capsys):
     mine = pd.DataFrame({"temperature": [500], "time": [4.0], "layers": [2], "solvent": ["water"], "Ni": [0.5],
                          "Fe": [0.3], "Co": [0.2], "conductivity": [3.2]})
     mine.to_csv(tmp_path / "mine.csv", index=False)
+    capsys.readouterr()
     assert main(["campaign", "record", "film", str(tmp_path / "mine.csv"), "--db", db]) == 0
+    assert "1 new candidate added (not in the pool before)" in capsys.readouterr().out
     outside = mine.assign(temperature=[950], conductivity=[1.0])
     outside.to_csv(tmp_path / "out.csv", index=False)
     assert main(["campaign", "record", "film", str(tmp_path / "out.csv"), "--db", db]) == 2

@@ -174,7 +174,7 @@ def test_results_of_a_composition_space_match_their_suggestions(tmp_path, capsys
     capsys.readouterr()
     assert main(["campaign", "record", "film", str(tmp_path / "r.csv"), "--db", db]) == 0
     out = capsys.readouterr().out
-    assert "recorded 4 new measurements" in out and "new materials added" not in out
+    assert "recorded 4 new measurements" in out and "new candidate" not in out
     assert main(["campaign", "status", "film", "--db", db]) == 0
     assert "4 (0 awaiting results)" in capsys.readouterr().out
     # with replicates allowed, the measured points are among the options (the best one is predicted best here)

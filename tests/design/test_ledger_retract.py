@@ -130,3 +130,32 @@ def test_several_goals_retract_one_value_and_record_a_failure_without_goal_colum
     assert (r.inserted, r.failed) == (0, 1)
     with pytest.raises(InputError, match="Cannot record"):
         camp.record(failed.assign(status="ok"), source="b1.csv")
+
+
+def test_abandoned_suggestions_stop_awaiting_results_and_may_be_suggested_again(tmp_path):
+    from matloop.design.campaign_failures import abandon_candidates
+
+    camp = _campaign(tmp_path)
+    camp.record(_results([60, 100], [1, 4], [20.0, 45.0]), source="r1.csv")
+    batch = camp.suggest(batch=10, seed=0)  # every other candidate: all awaiting results now
+    assert len(batch) == 10 and camp.status().n_pending == 10
+    with pytest.raises(InputError, match=r"10 await results .* \(matloop campaign abandon\)"):
+        camp.suggest(batch=1, seed=0)
+    done = abandon_candidates(camp, ["temperature=80, time=2", "#7"], "no precursor this week", actor="ana")
+    assert (done.inserted, done.already_recorded) == (2, 0)
+    assert camp.status().n_pending == 8
+    again = camp.suggest(batch=5, seed=0)  # only the two abandoned are free
+    assert set(zip(again["temperature"], again["time"], strict=True)) == {(80, 2), (80, 3)}
+    assert camp.status().n_pending == 10
+    with pytest.raises(InputError, match="only suggestions awaiting results") as err:
+        abandon_candidates(camp, ["#1", "temperature=80, time=2"], "x")  # measured; awaited again: all or nothing
+    assert err.value.table["value"].tolist() == ["#1"]
+    log = campaign_log(camp)
+    assert (log["event"] == "abandoned").sum() == 2 and set(log.loc[log["event"] == "abandoned", "recorded_by"]) == {"ana"}
+    # everything awaited, abandoned at once; a retracted abandonment awaits results again
+    assert abandon_candidates(camp, [], "plate dropped", all_pending=True).inserted == 10
+    assert camp.status().n_pending == 0
+    assert abandon_candidates(camp, [], "plate dropped", all_pending=True).inserted == 0
+    last = campaign_log(camp)["entry"].iloc[-1]
+    retract(camp.ledger, [last], "that one was run after all")
+    assert camp.status().n_pending == 1

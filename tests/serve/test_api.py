@@ -113,6 +113,7 @@ ENDPOINTS = [("get", "/api/campaigns", None, "viewer"), ("get", "/api/campaigns/
              ("post", "/api/campaigns", {"name": "other", "goals": ["yield:max"], "pool": _pool()}, "admin"),
              ("post", "/api/campaigns/film/vetoes", {"candidate": "#12", "reason": "no precursor"}, "admin"),
              ("post", "/api/campaigns/film/retractions", {"entries": ["m4"], "reason": "wrong vial"}, "admin"),
+             ("post", "/api/campaigns/film/abandonments", {"reason": "robot down"}, "experimenter"),
              ("get", "/api/tokens", None, "admin"), ("post", "/api/tokens", {"role": "viewer"}, "admin")]
 
 
@@ -374,6 +375,23 @@ def test_a_retraction_takes_a_value_out_and_keeps_it_in_the_log(server):
     assert r.status_code == 422 and [p["value"] for p in r.json()["problems"]] == ["e9"]
     r = client.post("/api/campaigns/film/retractions", json={"entries": [], "reason": "x"}, headers=H(tok["admin"]))
     assert r.status_code == 422
+
+
+def test_abandoned_suggestions_may_be_suggested_again(server):
+    client, tok, db = server()
+    _create(client, tok, pool=_pool(8, 2))
+    r = client.post("/api/campaigns/film/suggestions", json={"batch": 6}, headers=H(tok["experimenter"]))
+    assert r.status_code == 201 and service.campaign_status(db, "film")["pending"] == 6
+    r = client.post("/api/campaigns/film/abandonments", json={"candidates": ["#8"], "reason": "no solvent"},
+                    headers=H(tok["experimenter"]))
+    assert r.status_code == 201 and r.json() == {"campaign": "film", "abandoned": 1, "already_abandoned": 0}
+    r = client.post("/api/campaigns/film/suggestions", json={"batch": 2}, headers=H(tok["experimenter"]))
+    assert r.status_code == 201 and [row["temperature"] for row in r.json()["rows"]] == [475]
+    r = client.post("/api/campaigns/film/abandonments", json={"reason": "robot down"}, headers=H(tok["experimenter"]))
+    assert r.json()["abandoned"] == 6 and service.campaign_status(db, "film")["pending"] == 0
+    r = client.post("/api/campaigns/film/abandonments", json={"candidates": ["#1"], "reason": "x"},
+                    headers=H(tok["experimenter"]))
+    assert r.status_code == 422 and r.json()["problems"][0]["value"] == "#1"
 
 
 def test_a_read_only_server_refuses_writes(server):

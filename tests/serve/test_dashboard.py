@@ -165,6 +165,25 @@ def test_roles_viewer_reads_experimenter_records_admin_vetoes_and_creates(dash):
     assert r.status_code == 303 and service.campaign_status(app.state.db, "opt")["vetoed"] == 1
 
 
+def test_an_experimenter_abandons_a_suggestion_from_the_page(dash):
+    app, client, tokens = dash
+    login(client, tokens["experimenter"])
+    page = client.get("/campaigns/opt")
+    assert 'id="abandon-form"' in page.text and 'id="retract-form"' not in page.text
+    token = _csrf(page.text)
+    assert client.post("/campaigns/opt/suggest", data={"batch": "2", "csrf_token": token},
+                       follow_redirects=False).status_code == 303
+    assert service.campaign_status(app.state.db, "opt")["pending"] == 2
+    page = client.get("/campaigns/opt")
+    waiting = [m for m in page.text.split('<option value="')[1:]][0].split('"')[0]  # the pending list's first
+    r = client.post("/campaigns/opt/abandon", data={"candidate": waiting, "reason": "no precursor",
+                                                    "csrf_token": _csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 303 and "done=abandon&n=1" in r.headers["location"]
+    page = client.get(r.headers["location"])
+    assert "1 suggestion(s) abandoned" in page.text and ">abandoned<" in page.text
+    assert service.campaign_status(app.state.db, "opt")["pending"] == 1
+
+
 def test_an_admin_retracts_entries_from_the_page(dash):
     app, client, tokens = dash
     login(client, tokens["experimenter"])

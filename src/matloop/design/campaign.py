@@ -23,7 +23,7 @@ from matloop.design.campaign_multi import one_goal_constraints, outcome_columns
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
 from matloop.design.encode import category_features
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
-from matloop.design.ledger_events import retracted_entries
+from matloop.design.ledger_events import awaited_candidates, retracted_entries
 from matloop.design.ordinal import config_note, order_labels, score_labels, top_score
 from matloop.design.outcomes import without_outcome_columns
 from matloop.design.output_columns import check_campaign_columns, with_result_columns
@@ -179,8 +179,7 @@ class Campaign:
         sug = self.ledger.suggestions()
         measured = t[[g.column for g in self.goals]].notna().any(axis=1)  # any goal measured
         ex = exclusions(self, t)
-        pending = 0 if sug.empty else len(set(sug["candidate_id"]) - set(t.loc[measured, "candidate_id"])
-                                          - set(t.loc[ex.failed, "candidate_id"]))
+        pending = len(self._pending_ids() - set(t.loc[measured, "candidate_id"]) - set(t.loc[ex.failed, "candidate_id"]))
         best = best_material = best_setting = None
         best_replicates, (ok, cons_words) = 1, one_goal_constraints(self, t, measured)
         if ok.any():
@@ -444,8 +443,7 @@ class Campaign:
         return HistoryPrior(list(params), cfg["target"], seed, ds).fit(history_tables(cfg["history"]))
 
     def _pending_ids(self) -> set[int]:
-        sug = self.ledger.suggestions()
-        return set() if sug.empty else set(sug["candidate_id"])
+        return awaited_candidates(self.ledger)  # suggested and not abandoned (campaign abandon)
 
     def record(self, results: pd.DataFrame, source: str, rows: list[int] | None = None, allow_new: bool = False,
                actor: str | None = None) -> RecordResult:

@@ -18,7 +18,10 @@ import pandas as pd
 
 from matloop.design.ledger import RecordResult, default_actor, now
 from matloop.design.ledger_events import (
+    abandon,
+    abandoned_suggestions,
     add_candidates,
+    awaited_candidates,
     candidate_flags,
     ensure_events_table,
     read_events,
@@ -114,8 +117,9 @@ def open_candidates(table: pd.DataFrame, measured: np.ndarray, pending, ex: Excl
     raise InputError(f"no candidate is left to suggest: of the campaign's {len(open_rows)} candidates "
                      f"{int(measured.sum())} are measured, {int((waiting & ~ex.excluded).sum())} await results "
                      f"(suggested, not recorded yet), {int(ex.failed.sum())} failed and {int(ex.vetoed.sum())} are "
-                     "vetoed. Record results (matloop campaign record), add candidates (matloop campaign add), or "
-                     "ask for --allow-replicates or --retry-failed")
+                     "vetoed. Record results (matloop campaign record), free suggestions that will not be run "
+                     "(matloop campaign abandon), add candidates (matloop campaign add), or ask for "
+                     "--allow-replicates or --retry-failed")
 
 
 def exclusions(campaign, table: pd.DataFrame, retry_failed: bool = False) -> Exclusions:
@@ -143,6 +147,31 @@ def veto_candidates(campaign, given: list[str], reason: str, actor: str | None =
     """``campaign veto``: rule out candidates named by key, material or ``#N``."""
     chosen = resolve_candidates(campaign.ledger, given, lambda texts: _keys(campaign, texts))
     return veto(campaign.ledger, chosen, reason, actor)
+
+
+def abandon_candidates(campaign, given: list[str], reason: str, actor: str | None = None,
+                       all_pending: bool = False):
+    """``campaign abandon``: suggested experiments that will not be run (named by key, material or ``#N``,
+    or every one awaiting results): they stop awaiting results and may be suggested again."""
+    table = campaign.table()
+    measured = table[[g.column for g in campaign.goals]].notna().any(axis=1)
+    done = set(table.loc[measured | exclusions(campaign, table).failed, "candidate_id"])
+    waiting = awaited_candidates(campaign.ledger) - done
+    keys = table.set_index("candidate_id")["key"]
+    if all_pending:  # nothing awaited: nothing to do (not an error)
+        chosen = [(int(c), str(keys[c])) for c in sorted(waiting)]
+    else:
+        chosen = resolve_candidates(campaign.ledger, given, lambda texts: _keys(campaign, texts))
+        bad = [g for g, (c, _) in zip(given, chosen, strict=True) if c not in waiting]  # as the user wrote them
+        if bad:
+            raise InputError("Nothing was abandoned: only suggestions awaiting results can be", error_table(
+                [{"row": 0, "column": "--candidate", "value": k, "reason": "not awaiting results (never suggested, "
+                  "or measured, failed or abandoned already)"} for k in bad]))
+    sug = campaign.ledger.suggestions()
+    gone = abandoned_suggestions(campaign.ledger)
+    ids = {c: [int(i) for i, s in zip(sug["id"], sug["candidate_id"], strict=True) if s == c and int(i) not in gone]
+           for c, _ in chosen}
+    return abandon(campaign.ledger, [(c, k, ids[c]) for c, k in chosen], reason, actor)
 
 
 def _keys(campaign, texts: list[str]) -> list[str]:

@@ -6,11 +6,14 @@ One append-only table, ``campaign_events``, beside the measurements of :mod:`mat
   or a row matching the campaign's ``--failed-if`` rule), with the reason;
 - ``veto``: a person ruled a candidate out (``campaign veto``), with the reason; it is never suggested;
 - ``added``: a person added a candidate of their own (``campaign add``);
+- ``abandoned``: a suggested experiment that will not be run (``campaign abandon``: the reagent ran
+  out, the robot's plate was full): its suggestion no longer awaits results, and the candidate may be
+  suggested again (a veto rules it out for good instead);
 - ``retracted``: a person withdrew an entry recorded in error (``campaign retract``: a mistyped value,
   a result written on the wrong row, a veto or failure recorded by mistake), with the reason. The
   entry stays in the ledger and in ``campaign history``; models, status, export and the suggestion
   rules no longer see it (:func:`retracted_entries`). Entries are named as the history shows them:
-  ``m<N>`` a measurement, ``e<N>`` a failure or veto.
+  ``m<N>`` a measurement, ``e<N>`` a failure, veto or abandonment.
 
 Every event stores who recorded it, when, from which file, and the whole row (``extra``). Events are
 idempotent like measurements: a hash of normalised values (the campaign, the candidate's canonical
@@ -45,7 +48,7 @@ from sqlalchemy import (
 from matloop.design.ledger import Ledger, _json, candidates, default_actor, measurement_ident, metadata, now
 from matloop.errors import InputError, error_table
 
-KINDS = ("failed", "veto", "added", "retracted")
+KINDS = ("failed", "veto", "added", "retracted", "abandoned")
 
 events = Table(
     "campaign_events", metadata,
@@ -250,10 +253,11 @@ def add_candidates(ledger: Ledger, frame: pd.DataFrame, keys: list[str], rows: l
 
 def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None = None,
             source: str = "campaign retract") -> EventResult:
-    """Withdraw entries recorded in error (``m<N>`` measurements, ``e<N>`` failures or vetoes, as
+    """Withdraw entries recorded in error (``m<N>`` measurements, ``e<N>`` failures, vetoes or abandonments, as
     ``campaign history`` names them), with the reason, all or nothing. Nothing is deleted: the entry
     and its retraction both stay in the ledger; a retracted measurement leaves every model, status and
-    export, a retracted failure or veto lets the candidate be suggested again. An entry retracted
+    export, a retracted failure or veto lets the candidate be suggested again, a retracted abandonment
+    makes its suggestion await results again. An entry retracted
     before is acknowledged once; an added candidate cannot be retracted (veto it), nor a retraction."""
     import re
 
@@ -269,12 +273,13 @@ def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None =
             row = meas.loc[number]
             chosen.append((int(row["candidate_id"]), f"m{number}", {"entry": f"m{number}", "target": row["target"],
                                                                     "value": float(row["value"])}))
-        elif kind == "e" and number in ev.index and ev.loc[number, "kind"] in ("failed", "veto"):
+        elif kind == "e" and number in ev.index and ev.loc[number, "kind"] in ("failed", "veto", "abandoned"):
             row = ev.loc[number]
             chosen.append((int(row["candidate_id"]), f"e{number}", {"entry": f"e{number}", "kind": row["kind"],
                                                                     "reason": row["reason"]}))
         else:
-            why = ("not an entry of this campaign's history: m<N> for a measurement, e<N> for a failure or veto "
+            why = ("not an entry of this campaign's history: m<N> for a measurement, e<N> for a failure, veto or "
+                   "abandonment "
                    "(see 'matloop campaign history')" if kind is None or number not in (meas.index if kind == "m"
                                                                                       else ev.index)
                    else "an added candidate stays a candidate: rule it out with 'matloop campaign veto'"
@@ -291,6 +296,44 @@ def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None =
     def work(conn):
         done = sum(_add_event(conn, ledger, cid, str(keys[cid]), "retracted", reason.strip(), entry, source, extra,
                               actor, stamp) for cid, entry, extra in chosen)
+        return EventResult(done, len(chosen) - done)
+    return ledger._write(work)
+
+
+def abandoned_suggestions(ledger: Ledger) -> set[int]:
+    """Ids of the suggestions abandoned (``campaign abandon``, not retracted since)."""
+    import json
+
+    ev = read_events(ledger)
+    found: set[int] = set()
+    for extra in ev.loc[ev["kind"] == "abandoned", "extra"]:
+        found |= {int(i) for i in json.loads(extra).get("suggestions", [])}
+    return found
+
+
+def awaited_candidates(ledger: Ledger) -> set[int]:
+    """Candidates with a suggestion not abandoned (the caller leaves out those measured or failed since)."""
+    sug = ledger.suggestions()
+    if sug.empty:
+        return set()
+    gone = abandoned_suggestions(ledger)
+    return {int(c) for c, i in zip(sug["candidate_id"], sug["id"], strict=True) if int(i) not in gone}
+
+
+def abandon(ledger: Ledger, chosen: list[tuple[int, str, list[int]]], reason: str, actor: str | None = None,
+            source: str = "campaign abandon") -> EventResult:
+    """Suggested experiments that will not be run: ``(candidate_id, key, suggestion ids)`` each, with the
+    reason, all or nothing. Their suggestions stop awaiting results; the candidates may be suggested
+    again. An abandonment recorded before (the same suggestions) is acknowledged once."""
+    if not str(reason or "").strip():
+        raise InputError("abandoning a suggestion needs a reason (--reason TEXT)")
+    ensure_events_table(ledger)
+    actor = actor or default_actor()
+    stamp = now()
+
+    def work(conn):
+        done = sum(_add_event(conn, ledger, cid, key, "abandoned", reason.strip(), ",".join(map(str, sorted(ids))),
+                              source, {"key": key, "suggestions": sorted(ids)}, actor, stamp) for cid, key, ids in chosen)
         return EventResult(done, len(chosen) - done)
     return ledger._write(work)
 

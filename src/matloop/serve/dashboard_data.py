@@ -230,7 +230,7 @@ def plot_data(campaign, table: pd.DataFrame | None = None) -> dict:
 def page_data(campaign) -> dict:
     """Status lines and the tables of the campaign page (front or best, suggestions, failures, history)."""
     from matloop.design.campaign_failures import exclusions
-    from matloop.design.ledger_events import _named, campaign_log
+    from matloop.design.ledger_events import _named, abandoned_suggestions, campaign_log
 
     table = campaign.table()
     status = campaign.status()
@@ -265,8 +265,10 @@ def page_data(campaign) -> dict:
         suggestions = pd.DataFrame(columns=["batch", "rank", "candidate", "prediction", "std", "reason", "state"])
     else:
         s = sug.sort_values(["batch_id", "rank"], ascending=[False, True], kind="stable")
+        gone = abandoned_suggestions(campaign.ledger)  # campaign abandon: will not be run
         state = ["measured" if c in measured_ids else "failed" if c in failed_ids else "vetoed" if c in vetoed_ids
-                 else "awaiting results" for c in s["candidate_id"]]
+                 else "abandoned" if int(i) in gone else "awaiting results" for c, i in zip(s["candidate_id"], s["id"],
+                                                                                           strict=True)]
         suggestions = pd.DataFrame({"batch": s["batch_id"].to_numpy(), "rank": s["rank"].to_numpy(),
                                     "candidate": s["candidate_id"].map(keys).to_numpy(),
                                     "prediction": s["prediction"].to_numpy(), "std": s["std"].to_numpy(),

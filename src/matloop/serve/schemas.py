@@ -131,6 +131,19 @@ class VetoOut(BaseModel):
     already_vetoed: int
 
 
+class AbandonRequest(Strict):
+    candidates: list[StrictStr] = Field(default_factory=list, max_length=1000,
+                                        description="key, material, or #N of each suggested candidate that will "
+                                                    "not be run (empty: every suggestion awaiting results)")
+    reason: StrictStr = Field(min_length=1)
+
+
+class AbandonOut(BaseModel):
+    campaign: str
+    abandoned: int
+    already_abandoned: int
+
+
 class RetractOut(BaseModel):
     campaign: str
     retracted: int

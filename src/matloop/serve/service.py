@@ -446,3 +446,13 @@ def retract(db: LedgerDB | str, name: str, entries: list[str], reason: str, acto
                                                                       "reason": "say why the entries are withdrawn"}]))
     done = retract_entries(camp.ledger, [str(e) for e in entries], str(reason), actor, source="REST API")
     return {"campaign": name, "retracted": int(done.inserted), "already_retracted": int(done.already_recorded)}
+
+
+def abandon(db: LedgerDB | str, name: str, candidates: list[str], reason: str, actor: str) -> dict:
+    """Suggested experiments that will not be run (each by key, material or ``#N``; none named: every one
+    awaiting results): they stop awaiting results and may be suggested again."""
+    from matloop.design.campaign_failures import abandon_candidates
+
+    camp = open_campaign(db, name)
+    done = abandon_candidates(camp, [str(c) for c in candidates], str(reason), actor, all_pending=not candidates)
+    return {"campaign": name, "abandoned": int(done.inserted), "already_abandoned": int(done.already_recorded)}

@@ -1,7 +1,9 @@
-"""``matloop campaign veto | add | retract | history``: what people decide beside the model, kept in the ledger.
+"""``matloop campaign veto | add | abandon | retract | history``: what people decide beside the model, kept in the ledger.
 
 - ``veto NAME --candidate C --reason TEXT``: rule candidates out (never suggested again);
 - ``add NAME TABLE``: an expert's own candidate ideas join the campaign;
+- ``abandon NAME --candidate C --reason TEXT``: a suggested experiment that will not be run (it may be
+  suggested again);
 - ``retract NAME ENTRY... --reason TEXT``: withdraw a measurement, failure or veto recorded in error;
 - ``history NAME``: every measurement, failure, veto, addition and retraction in time order, with who and why.
 """
@@ -47,11 +49,29 @@ def register(sub, db_argument) -> None:
     add.add_argument("--by", metavar="WHO", help="who adds them (default: user@host)")
     add.set_defaults(func=run_add)
 
+    aband = sub.add_parser(
+        "abandon", help="suggested experiments that will not be run (they may be suggested again)",
+        description="Say that suggested experiments will not be run (the reagent ran out, the plate was full): "
+                    "they stop 'awaiting results', so the next batch may suggest them again (a veto rules a "
+                    "candidate out for good instead). Kept in the ledger with who and why. --candidate as for "
+                    "'campaign veto'; --all-pending abandons every suggestion still awaiting results.\n\n"
+                    "example:\n  matloop campaign abandon gaps --all-pending --reason \"batch dropped: furnace down\"",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    aband.add_argument("name", metavar="NAME")
+    which = aband.add_mutually_exclusive_group(required=True)
+    which.add_argument("--candidate", action="append", metavar="KEY_OR_ROW",
+                       help="a suggested candidate that will not be made (repeatable)")
+    which.add_argument("--all-pending", action="store_true", help="every suggestion still awaiting results")
+    aband.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the ledger)")
+    db_argument(aband)
+    aband.add_argument("--by", metavar="WHO", help="who abandons them (default: user@host)")
+    aband.set_defaults(func=run_abandon)
+
     retract = sub.add_parser(
         "retract", help="withdraw a measurement, failure or veto recorded in error (kept, with who and why)",
         description="Withdraw entries recorded in error: a mistyped value, a result written on the wrong row, a "
                     "failure or veto recorded by mistake. ENTRY is the entry column of 'campaign history' (m<N> "
-                    "a measurement, e<N> a failure or veto). Nothing is deleted: the entry and its retraction "
+                    "a measurement, e<N> a failure, veto or abandonment). Nothing is deleted: the entry and its retraction "
                     "stay in the ledger and the history, with who retracted it and why; models, status, export "
                     "and reports no longer use it, and a retracted failure or veto lets the candidate be "
                     "suggested again. Record the right value as usual (a value equal to a retracted one needs a "
@@ -110,6 +130,20 @@ def run_add(args: argparse.Namespace) -> int:
           + (f"; {n_old} {'was a candidate' if n_old == 1 else 'were candidates'} already (the proposal is recorded)"
              if (n_old := done.inserted - done.new_candidates) > 0 else "")
           + (f"; {done.already_recorded} already added (ignored)" if done.already_recorded else ""))
+    print(camp.status())
+    return 0
+
+
+def run_abandon(args: argparse.Namespace) -> int:
+    from matloop.design.campaign import Campaign
+    from matloop.design.campaign_failures import abandon_candidates
+
+    camp = Campaign(args.name, args.db)
+    done = abandon_candidates(camp, args.candidate or [], args.reason, args.by, all_pending=args.all_pending)
+    print(f"abandoned {done.inserted} suggestion{'s' if done.inserted != 1 else ''} (no longer awaiting results; "
+          "they may be suggested again)" if done.inserted or done.already_recorded else
+          "nothing was abandoned: no suggestion is awaiting results"
+          + (f"; {done.already_recorded} abandoned before (ignored)" if done.already_recorded else ""))
     print(camp.status())
     return 0
 

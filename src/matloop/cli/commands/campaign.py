@@ -37,6 +37,7 @@ failed experiments and people's decisions:
   matloop campaign add gaps candidates.csv --reason "known metals, as a check"
   matloop campaign history gaps
   matloop campaign retract gaps m12 --reason "typo: 1.25 eV, not 12.5"   # an entry of the history
+  matloop campaign abandon gaps --all-pending --reason "batch dropped: furnace down"   # may be suggested again
 A results row with status "failed" (optional reason column), or matching the campaign's --failed-if
 rule, is recorded as a failure (who, when, why): never suggested again (unless campaign suggest
 --retry-failed), and a calibrated P(success) multiplies the acquisition (column p_success).
@@ -188,7 +189,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     from matloop.cli.commands._campaign_people import register as register_people
 
-    register_people(sub, _db_argument)  # veto, add, retract, history
+    register_people(sub, _db_argument)  # veto, add, abandon, retract, history
     st = sub.add_parser("status", help="what has been measured and suggested, and the best so far")
     st.add_argument("name", metavar="NAME")
     _db_argument(st)
@@ -312,7 +313,8 @@ def run_record(args: argparse.Namespace) -> int:
           + (f" ({result.experiments} experiment{'s' if result.experiments != 1 else ''}, one measurement per goal)"
              if result.experiments and result.experiments != result.inserted else "")
           + (f"; {result.already_recorded} already recorded (ignored)" if result.already_recorded else "")
-          + (f"; {result.new_candidates} new materials added" if result.new_candidates else "")
+          + (f"; {result.new_candidates} new candidate{'s' if result.new_candidates != 1 else ''} added (not in the "
+             "pool before)" if result.new_candidates else "")
           + (f"; {result.failed} failed experiment{'s' if result.failed != 1 else ''}" if result.failed else "")
           + (f" ({result.failed_already} failures already recorded)" if result.failed_already else ""))
     if result.duplicate_ids:

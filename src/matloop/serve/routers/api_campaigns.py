@@ -1,5 +1,5 @@
-"""``/api/campaigns``: list, create (admin), status, history, export (viewers), veto and retract (admin). HTTP only:
-every read and write is a :mod:`matloop.serve.service` call."""
+"""``/api/campaigns``: list, create (admin), status, history, export (viewers), abandon (experimenters), veto and
+retract (admin). HTTP only: every read and write is a :mod:`matloop.serve.service` call."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
 from matloop.serve import service
-from matloop.serve.deps import Admin, DbDep, SettingsDep, Viewer
+from matloop.serve.deps import Admin, DbDep, Experimenter, SettingsDep, Viewer
 from matloop.serve.schemas import (
     CAMPAIGN_ERRORS,
     ERRORS,
+    AbandonOut,
+    AbandonRequest,
     CampaignCreate,
     ErrorOut,
     RetractOut,
@@ -73,3 +75,9 @@ def veto(name: str, body: VetoRequest, db: DbDep, who: Admin):
              summary="withdraw measurements, failures or vetoes recorded in error (admin; kept in the log)")
 def retract(name: str, body: RetractRequest, db: DbDep, who: Admin):
     return service.retract(db, name, body.entries, body.reason, who.actor)
+
+
+@router.post("/{name}/abandonments", status_code=201, response_model=AbandonOut, responses=CAMPAIGN_ERRORS,
+             summary="suggested experiments that will not be run: no longer awaited, may be suggested again")
+def abandon(name: str, body: AbandonRequest, db: DbDep, who: Experimenter):
+    return service.abandon(db, name, body.candidates, body.reason, who.actor)

@@ -6,7 +6,8 @@
 - ``/campaigns/{name}``: progress (best so far, or hypervolume for several goals, against experiments,
   with the random-order baseline), measured against predicted with 95 % intervals, the current front,
   the suggestion table with reasons, failures and the ledger's history; forms to ask for a batch,
-  upload results, record a failure and (admins) veto a candidate or retract an entry recorded in error; ``export.csv``; ``report.html`` (the
+  upload results, record a failure or a suggestion that will not be run, and (admins) veto a candidate or
+  retract an entry recorded in error; ``export.csv``; ``report.html`` (the
   full report of ``matloop campaign report``, served with a CSP that allows no script);
 - ``/campaigns/{name}/live.json``: what the page polls to redraw itself when results arrive
   (:mod:`matloop.serve.dashboard_data`);
@@ -33,7 +34,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from matloop.errors import InputError, MatloopError
 from matloop.serve import web_auth
-from matloop.serve.uploads import read_upload
+from matloop.serve.uploads import failure_row, read_upload
 from matloop.serve.web_auth import Forbidden, LoginRequired, WebSession
 
 router = APIRouter(include_in_schema=False, tags=["dashboard"])
@@ -65,6 +66,7 @@ _DONE = {
     "failure": "The failure was recorded.",
     "veto": "The candidate was vetoed: it will not be suggested again.",
     "retract": "{n} entry(ies) retracted: kept in the history, left out of everything else.",
+    "abandon": "{n} suggestion(s) abandoned: no longer awaited, they may be suggested again.",
 }
 
 
@@ -413,26 +415,6 @@ async def results(request: Request, name: str, csrf_token: FormText = "",
     return await _write(request, name, "experimenter", csrf_token, action)
 
 
-def _failure_row(db, name: str, candidate: str, reason: str) -> dict:
-    """A results row saying the experiment on ``candidate`` (``#id``, key or material) failed."""
-    from matloop.design.campaign_failures import _keys
-    from matloop.design.ledger_events import resolve_candidates
-    from matloop.serve import service
-
-    camp = service.open_campaign(db, name)
-    if not reason.strip():
-        raise InputError("say what happened (the failure's reason)")
-    [(cid, _key)] = resolve_candidates(camp.ledger, [candidate.strip()], lambda texts: _keys(camp, texts))
-    cfg = camp.config
-    inputs = (cfg.get("parameter_columns") or []) if cfg["kind"] == "parameters" else [cfg["input"]]
-    cands = camp.ledger.candidates()
-    row = cands.loc[cands["candidate_id"] == cid].iloc[0]
-    from matloop.design.campaign_multi import outcome_columns
-
-    blank = dict.fromkeys(outcome_columns(cfg))  # the goal cells of a failed experiment are empty
-    return {**{c: row[c] for c in inputs}, **blank, "status": "failed", "reason": reason.strip()}
-
-
 @router.post("/campaigns/{name}/failure")
 async def failure(request: Request, name: str, csrf_token: FormText = "", candidate: FormText = "",
                   reason: FormText = "") -> Response:
@@ -441,10 +423,24 @@ async def failure(request: Request, name: str, csrf_token: FormText = "", candid
     from matloop.serve import service
 
     async def action(sess: WebSession) -> str:
-        row = await run_in_threadpool(_failure_row, _db(request), name, candidate[:500], reason[:500])
+        row = await run_in_threadpool(failure_row, _db(request), name, candidate[:500], reason[:500])
         await run_in_threadpool(service.record_results, _db(request), name, [row], sess.actor, None,
                                 "dashboard failure form", False)
         return "done=failure"
+    return await _write(request, name, "experimenter", csrf_token, action)
+
+
+@router.post("/campaigns/{name}/abandon")
+async def abandon(request: Request, name: str, csrf_token: FormText = "", candidate: FormText = "",
+                  reason: FormText = "") -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from matloop.serve import service
+
+    async def action(sess: WebSession) -> str:
+        done = await run_in_threadpool(service.abandon, _db(request), name, [candidate[:500].strip()], reason[:500],
+                                       sess.actor)
+        return f"done=abandon&n={int(done['abandoned'])}"
     return await _write(request, name, "experimenter", csrf_token, action)
 
 

@@ -88,7 +88,7 @@ def has_events_table(ledger: Ledger) -> bool:
 
 def read_events(ledger: Ledger, retracted: bool = False) -> pd.DataFrame:
     """Every event of the campaign, oldest first, with the candidate's key (empty for old ledgers);
-    failures and vetoes retracted since only when ``retracted``."""
+    failures, vetoes and abandonments retracted since only when ``retracted``."""
     cols = [*EVENT_COLUMNS, "key"]
     if not has_events_table(ledger):
         return pd.DataFrame(columns=cols)
@@ -253,12 +253,12 @@ def add_candidates(ledger: Ledger, frame: pd.DataFrame, keys: list[str], rows: l
 
 def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None = None,
             source: str = "campaign retract") -> EventResult:
-    """Withdraw entries recorded in error (``m<N>`` measurements, ``e<N>`` failures, vetoes or abandonments, as
-    ``campaign history`` names them), with the reason, all or nothing. Nothing is deleted: the entry
-    and its retraction both stay in the ledger; a retracted measurement leaves every model, status and
-    export, a retracted failure or veto lets the candidate be suggested again, a retracted abandonment
-    makes its suggestion await results again. An entry retracted
-    before is acknowledged once; an added candidate cannot be retracted (veto it), nor a retraction."""
+    """Withdraw entries recorded in error (``m<N>`` measurements, ``e<N>`` failures, vetoes or
+    abandonments, as ``campaign history`` names them), with the reason, all or nothing. Nothing is
+    deleted: the entry and its retraction both stay in the ledger; a retracted measurement leaves every
+    model, status and export, a retracted failure or veto lets the candidate be suggested again, a
+    retracted abandonment makes its suggestion await results again. An entry retracted before is
+    acknowledged once; an added candidate cannot be retracted (veto it), nor a retraction."""
     import re
 
     if not str(reason or "").strip():
@@ -278,14 +278,9 @@ def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None =
             chosen.append((int(row["candidate_id"]), f"e{number}", {"entry": f"e{number}", "kind": row["kind"],
                                                                     "reason": row["reason"]}))
         else:
-            why = ("not an entry of this campaign's history: m<N> for a measurement, e<N> for a failure, veto or "
-                   "abandonment "
-                   "(see 'matloop campaign history')" if kind is None or number not in (meas.index if kind == "m"
-                                                                                      else ev.index)
-                   else "an added candidate stays a candidate: rule it out with 'matloop campaign veto'"
-                   if ev.loc[number, "kind"] == "added"
-                   else "a retraction is final: record the value again (a measurement_id column tells it apart)")
-            problems.append({"row": 0, "column": "ENTRY", "value": str(text), "reason": why})
+            found = kind is not None and number in (meas.index if kind == "m" else ev.index)
+            problems.append({"row": 0, "column": "ENTRY", "value": str(text),
+                             "reason": _not_retractable(ev.loc[number, "kind"] if found else None)})
     if problems:
         raise InputError("Nothing was retracted", error_table(problems))
     ensure_events_table(ledger)
@@ -298,6 +293,16 @@ def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None =
                               actor, stamp) for cid, entry, extra in chosen)
         return EventResult(done, len(chosen) - done)
     return ledger._write(work)
+
+
+def _not_retractable(kind: str | None) -> str:
+    """Why an entry cannot be retracted (``kind``: the event's kind, None when there is no such entry)."""
+    if kind == "added":
+        return "an added candidate stays a candidate: rule it out with 'matloop campaign veto'"
+    if kind == "retracted":
+        return "a retraction is final: record the entry again (a value with a measurement_id column)"
+    return ("not an entry of this campaign's history: m<N> for a measurement, e<N> for a failure, veto or "
+            "abandonment (see 'matloop campaign history')")
 
 
 def abandoned_suggestions(ledger: Ledger) -> set[int]:

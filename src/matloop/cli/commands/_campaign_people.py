@@ -18,6 +18,13 @@ def register(sub, db_argument) -> None:
     """Add the three actions to the ``campaign`` subparsers ``sub``."""
     from matloop.cli.options import output_file
 
+    def people_options(parser, func, who: str, reason: str = "why (kept in the ledger)", required: bool = True):
+        """--reason, --db and --by of an action people take, and the function that runs it."""
+        parser.add_argument("--reason", required=required, metavar="TEXT", help=reason)
+        db_argument(parser)
+        parser.add_argument("--by", metavar="WHO", help=f"who {who} (default: user@host)")
+        parser.set_defaults(func=func)
+
     veto = sub.add_parser(
         "veto", help="rule candidates out, with the reason (never suggested again)",
         description="Rule out candidates a person knows are not worth making (a toxic precursor, a furnace that "
@@ -30,10 +37,7 @@ def register(sub, db_argument) -> None:
     veto.add_argument("name", metavar="NAME")
     veto.add_argument("--candidate", action="append", required=True, metavar="KEY_OR_ROW",
                       help="the candidate to rule out (repeatable)")
-    veto.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the ledger)")
-    db_argument(veto)
-    veto.add_argument("--by", metavar="WHO", help="who vetoes (default: user@host)")
-    veto.set_defaults(func=run_veto)
+    people_options(veto, run_veto, "vetoes")
 
     add = sub.add_parser(
         "add", help="add an expert's own candidates (kept with who and why)",
@@ -44,10 +48,7 @@ def register(sub, db_argument) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add.add_argument("name", metavar="NAME")
     add.add_argument("table", metavar="TABLE", help="the candidates (.csv, .xlsx, ...)")
-    add.add_argument("--reason", metavar="TEXT", help="why these candidates (kept in the ledger)")
-    db_argument(add)
-    add.add_argument("--by", metavar="WHO", help="who adds them (default: user@host)")
-    add.set_defaults(func=run_add)
+    people_options(add, run_add, "adds them", "why these candidates (kept in the ledger)", required=False)
 
     aband = sub.add_parser(
         "abandon", help="suggested experiments that will not be run (they may be suggested again)",
@@ -62,28 +63,22 @@ def register(sub, db_argument) -> None:
     which.add_argument("--candidate", action="append", metavar="KEY_OR_ROW",
                        help="a suggested candidate that will not be made (repeatable)")
     which.add_argument("--all-pending", action="store_true", help="every suggestion still awaiting results")
-    aband.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the ledger)")
-    db_argument(aband)
-    aband.add_argument("--by", metavar="WHO", help="who abandons them (default: user@host)")
-    aband.set_defaults(func=run_abandon)
+    people_options(aband, run_abandon, "abandons them")
 
     retract = sub.add_parser(
         "retract", help="withdraw a measurement, failure or veto recorded in error (kept, with who and why)",
         description="Withdraw entries recorded in error: a mistyped value, a result written on the wrong row, a "
-                    "failure or veto recorded by mistake. ENTRY is the entry column of 'campaign history' (m<N> "
-                    "a measurement, e<N> a failure, veto or abandonment). Nothing is deleted: the entry and its retraction "
-                    "stay in the ledger and the history, with who retracted it and why; models, status, export "
-                    "and reports no longer use it, and a retracted failure or veto lets the candidate be "
-                    "suggested again. Record the right value as usual (a value equal to a retracted one needs a "
+                    "failure, veto or abandonment recorded by mistake. ENTRY is the entry column of 'campaign "
+                    "history' (m<N> a measurement, e<N> a failure, veto or abandonment). Nothing is deleted: the "
+                    "entry and its retraction stay in the ledger and the history, with who retracted it and why; "
+                    "models, status, export and reports no longer use it, and a retracted failure or veto lets the "
+                    "candidate be suggested again. Record the right value as usual (a value equal to a retracted one needs a "
                     "measurement_id column to count as new).\n\nexample:\n  matloop campaign history gaps\n"
                     "  matloop campaign retract gaps m12 --reason \"typo: 1.25 eV, not 12.5\"",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     retract.add_argument("name", metavar="NAME")
     retract.add_argument("entries", nargs="+", metavar="ENTRY", help="m<N> or e<N>, as 'campaign history' shows")
-    retract.add_argument("--reason", required=True, metavar="TEXT", help="why (kept in the ledger)")
-    db_argument(retract)
-    retract.add_argument("--by", metavar="WHO", help="who retracts (default: user@host)")
-    retract.set_defaults(func=run_retract)
+    people_options(retract, run_retract, "retracts")
 
     hist = sub.add_parser(
         "history", help="every measurement, failure, veto and addition, with who and why",

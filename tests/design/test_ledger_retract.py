@@ -113,9 +113,24 @@ def test_retract_refuses_unknown_entries_additions_and_retractions_all_or_nothin
     assert set(reasons) == {"m7", "e1", "e2", "x3", "7"}  # m1 (retracted before) is no problem
     assert "campaign veto" in reasons["e1"] and "final" in reasons["e2"]
     assert "m<N>" in reasons["m7"] and "m<N>" in reasons["x3"]
+    with pytest.raises(InputError) as err:  # a range is every entry in it, all or nothing
+        retract(camp.ledger, ["e1-e2", "m2-m1", "m1-e2"], "oops")
+    assert err.value.table["value"].tolist() == ["e1", "e2", "m2-m1", "m1-e2"]
     with pytest.raises(InputError, match="needs a reason"):
         retract(camp.ledger, ["m1"], "  ")
     assert len(read_events(camp.ledger, retracted=True)) == 2  # the addition and one retraction
+
+
+def test_a_range_retracts_a_whole_results_file(tmp_path):
+    camp = _campaign(tmp_path)
+    camp.record(_results([60, 80], [1, 1], [20.0, 30.0]), source="mine.csv")
+    camp.record(_results([60, 80, 100], [2, 2, 2], [1.0, 2.0, 3.0]), source="other_plate.csv")
+    log = campaign_log(camp)
+    wrong = log.loc[log["source"] == "other_plate.csv", "entry"].tolist()
+    assert wrong == ["m3", "m4", "m5"]
+    assert retract(camp.ledger, ["m3-m5"], "the other plate's file").inserted == 3
+    assert retract(camp.ledger, ["M3 - 5"], "again").already_recorded == 3
+    assert camp.status().n_measured == 2 and len(retracted_entries(camp.ledger)) == 3
 
 
 def test_several_goals_retract_one_value_and_record_a_failure_without_goal_columns(tmp_path):

@@ -258,17 +258,14 @@ def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None =
     deleted: the entry and its retraction both stay in the ledger; a retracted measurement leaves every
     model, status and export, a retracted failure or veto lets the candidate be suggested again, a
     retracted abandonment makes its suggestion await results again. An entry retracted before is
-    acknowledged once; an added candidate cannot be retracted (veto it), nor a retraction."""
-    import re
-
+    acknowledged once; an added candidate cannot be retracted (veto it), nor a retraction. A range
+    ``m12-m20`` names every entry from ``m12`` to ``m20`` (a results file recorded by mistake)."""
     if not str(reason or "").strip():
         raise InputError("a retraction needs a reason (--reason TEXT)")
     meas = ledger.measurements(retracted=True).set_index("id")
     ev = read_events(ledger, retracted=True).set_index("id")
     chosen, problems = [], []
-    for text in entries:
-        m = re.fullmatch(r"\s*([mMeE])\s*(\d+)\s*", str(text))
-        kind, number = (m.group(1).lower(), int(m.group(2))) if m else (None, None)
+    for text, kind, number in _entry_numbers(entries):
         if kind == "m" and number in meas.index:
             row = meas.loc[number]
             chosen.append((int(row["candidate_id"]), f"m{number}", {"entry": f"m{number}", "target": row["target"],
@@ -293,6 +290,25 @@ def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None =
                               actor, stamp) for cid, entry, extra in chosen)
         return EventResult(done, len(chosen) - done)
     return ledger._write(work)
+
+
+def _entry_numbers(entries: list[str]):
+    """``(text, kind, number)`` of each entry: ``m12`` -> ("m12", "m", 12); a range ``m12-m20`` (or
+    ``m12-20``) -> one per number; anything else -> (text, None, None). At most 100,000 per range."""
+    import re
+
+    for text in entries:
+        m = re.fullmatch(r"\s*([mMeE])\s*(\d+)\s*(?:-\s*(?:([mMeE])\s*)?(\d+)\s*)?", str(text))
+        if m is None or (m.group(3) and m.group(3).lower() != m.group(1).lower()):
+            yield str(text), None, None
+            continue
+        kind, first = m.group(1).lower(), int(m.group(2))
+        last = int(m.group(4)) if m.group(4) else first
+        if last < first or last - first >= 100_000:
+            yield str(text), None, None
+            continue
+        for number in range(first, last + 1):
+            yield f"{kind}{number}", kind, number
 
 
 def _not_retractable(kind: str | None) -> str:

@@ -77,7 +77,8 @@ def register(sub, db_argument) -> None:
                     "  matloop campaign retract gaps m12 --reason \"typo: 1.25 eV, not 12.5\"",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     retract.add_argument("name", metavar="NAME")
-    retract.add_argument("entries", nargs="+", metavar="ENTRY", help="m<N> or e<N>, as 'campaign history' shows")
+    retract.add_argument("entries", nargs="+", metavar="ENTRY",
+                         help="m<N> or e<N>, as 'campaign history' shows, or a range such as m12-m20")
     people_options(retract, run_retract, "retracts")
 
     hist = sub.add_parser(

@@ -389,6 +389,7 @@ def test_abandoned_suggestions_may_be_suggested_again(server):
     assert r.status_code == 201 and [row["temperature"] for row in r.json()["rows"]] == [475]
     r = client.post("/api/campaigns/film/abandonments", json={"reason": "robot down"}, headers=H(tok["experimenter"]))
     assert r.json()["abandoned"] == 6 and service.campaign_status(db, "film")["pending"] == 0
+    assert service.campaign_status(db, "film")["abandoned"] == 7
     r = client.post("/api/campaigns/film/abandonments", json={"candidates": ["#1"], "reason": "x"},
                     headers=H(tok["experimenter"]))
     assert r.status_code == 422 and r.json()["problems"][0]["value"] == "#1"

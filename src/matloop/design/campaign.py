@@ -23,7 +23,7 @@ from matloop.design.campaign_multi import one_goal_constraints, outcome_columns
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
 from matloop.design.encode import category_features
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
-from matloop.design.ledger_events import awaited_candidates, retracted_entries
+from matloop.design.ledger_events import abandoned_suggestions, awaited_candidates, retracted_entries
 from matloop.design.ordinal import config_note, order_labels, score_labels, top_score
 from matloop.design.outcomes import without_outcome_columns
 from matloop.design.output_columns import check_campaign_columns, with_result_columns
@@ -203,7 +203,7 @@ class Campaign:
             int(measured.sum()),
             0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
             len(later), n_failed=int(ex.failed.sum()), n_vetoed=int(ex.vetoed.sum()),
-            n_retracted=len(retracted_entries(self.ledger)),
+            n_retracted=len(retracted_entries(self.ledger)), n_abandoned=len(abandoned_suggestions(self.ledger)),
             best_replicates=max(best_replicates, 1), subject=cons_words), **self._multi_status(t))
 
     def _multi_status(self, table: pd.DataFrame) -> dict:

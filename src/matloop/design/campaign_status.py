@@ -33,6 +33,7 @@ class CampaignStatus:
     n_failed: int = 0  # candidates whose experiment failed (never measured successfully)
     n_vetoed: int = 0  # candidates ruled out by a person (campaign veto)
     n_retracted: int = 0  # entries withdrawn as recorded in error (campaign retract)
+    n_abandoned: int = 0  # suggestions that will not be run (campaign abandon)
     front: list[str] | None = None  # several goals: the measured Pareto front, one "col = value, ..." line per row
     hypervolume: float | None = None  # several goals: the front's hypervolume (goals scaled by their measured ranges)
     hypervolume_start: float | None = None  # several goals: the start table's front on the same scale
@@ -45,7 +46,8 @@ class CampaignStatus:
                ("candidates", str(self.n_candidates)),
                ("measured", f"{self.n_measured} candidates ({self.n_initial} measured in the start table, "
                             f"{self.n_experiments} result{'s' if self.n_experiments != 1 else ''} recorded since)"),
-               ("suggested", f"{self.n_suggested} ({self.n_pending} awaiting results)")]
+               ("suggested", f"{self.n_suggested} ({self.n_pending} awaiting results"
+                             + (f", {self.n_abandoned} abandoned)" if self.n_abandoned else ")"))]
         if self.n_failed or self.n_vetoed:
             out.append(("failed / vetoed", f"{self.n_failed} failed, {self.n_vetoed} vetoed (not suggested again)"))
         if self.n_retracted:

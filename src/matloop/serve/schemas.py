@@ -91,6 +91,7 @@ class StatusOut(BaseModel):
     failed_candidates: int
     vetoed: int
     retracted: int = 0
+    abandoned: int = 0
     suggestions: int
     pending: int
     best: Best | None = None

@@ -96,7 +96,7 @@ def campaign_status(db: LedgerDB | str, name: str) -> dict:
     the number of goals it carries), ``measurement_values`` (one per goal value), ``measured_candidates``;
     ``failures`` (failed experiments recorded), ``failed_candidates``, ``vetoed``; ``suggestions``
     (suggested rows, every batch), ``pending`` (suggested, awaiting results), ``retracted`` (entries
-    withdrawn as recorded in error). ``best`` (value, where,
+    withdrawn as recorded in error), ``abandoned`` (suggestions that will not be run). ``best`` (value, where,
     replicates) for one goal, ``front`` and ``hypervolume`` for several."""
     from matloop.design.ledger_events import read_events
 
@@ -116,6 +116,7 @@ def campaign_status(db: LedgerDB | str, name: str) -> dict:
             "candidates": int(st.n_candidates), "measurements": results, "measurement_values": int(len(meas)),
             "measured_candidates": int(st.n_measured), "failures": n_fail_events,
             "failed_candidates": int(st.n_failed), "vetoed": int(st.n_vetoed), "retracted": int(st.n_retracted),
+            "abandoned": int(st.n_abandoned),
             "suggestions": int(st.n_suggested),
             "pending": int(st.n_pending), "best": best, "front": st.front,
             "hypervolume": None if st.hypervolume is None else float(st.hypervolume),

@@ -201,3 +201,29 @@ def test_results_with_the_goal_spelt_otherwise_point_to_it(tmp_path, capsys):
     capsys.readouterr()
     assert main(["campaign", "record", "c", str(tmp_path / "r.csv"), "--db", db]) == 2
     assert "results column 'yield' not found (did you mean 'Yield'? names are case-sensitive)" in capsys.readouterr().err
+
+
+def test_campaign_list_shows_every_campaign_of_the_ledger(process_table, tmp_path, capsys):
+    db = str(tmp_path / "team.db")
+    assert main(["campaign", "new", "heat", "--pool", str(process_table), "--target", "yield", "--maximize",
+                 "--db", db, "--by", "ana"]) == 0
+    assert main(["campaign", "new", "both", "--pool", str(process_table), "--goal", "yield:max", "--goal",
+                 "time:min", "--db", db]) == 2  # time is an input of the table, not a goal: refused
+    assert main(["campaign", "new", "cold", "--pool", str(process_table), "--target", "yield", "--minimize",
+                 "--db", db]) == 0
+    from matloop.design.campaign import Campaign
+    from matloop.design.ledger_events import campaign_log, retract
+
+    cold = Campaign("cold", db)
+    entries = campaign_log(cold)["entry"].tolist()
+    assert entries[0] == "m15"  # entry numbers run over the whole ledger: m1-m14 are heat's
+    with pytest.raises(Exception, match="not an entry of this campaign"):
+        retract(cold.ledger, ["m1"], "wrong campaign")
+    retract(cold.ledger, entries[:3], "wrong furnace")
+    capsys.readouterr()
+    assert main(["campaign", "list", "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "goals", "kind", "created_at", "created_by", "candidates", "measured", "values"]
+    heat, cold = lines[1].split(), lines[2].split()
+    assert heat[:3] == ["heat", "maximise", "yield"] and "ana" in heat and heat[-2:] == ["40", "14"]
+    assert cold[:3] == ["cold", "minimise", "yield"] and cold[-2:] == ["40", "11"]  # 3 retracted

@@ -106,3 +106,36 @@ def _fmt(value) -> str:
 
         return material_label(value, width=200)
     return str(value)
+
+
+def campaign_overview(engine) -> list[dict]:
+    """Every campaign of a ledger (``campaign list``, ``GET /api/campaigns``): name, goal(s), kind, who
+    created it and when, its candidates and its measured values (those retracted left out)."""
+    import json
+
+    from sqlalchemy import func, inspect, select
+
+    from matloop.design.goals import goals_from_config
+    from matloop.design.ledger import campaigns, candidates, measurements
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(campaigns).order_by(campaigns.c.id)).mappings().all()
+        n_cand = dict(conn.execute(select(candidates.c.campaign_id, func.count())
+                                   .group_by(candidates.c.campaign_id)).all())
+        n_meas = dict(conn.execute(select(measurements.c.campaign_id, func.count())
+                                   .group_by(measurements.c.campaign_id)).all())
+        gone: dict[int, int] = {}
+        if inspect(conn).has_table("campaign_events"):
+            from matloop.design.ledger_events import events
+
+            for cid, extra in conn.execute(select(events.c.campaign_id, events.c.extra)
+                                           .where(events.c.kind == "retracted")).all():
+                gone[cid] = gone.get(cid, 0) + str(json.loads(extra).get("entry", "")).startswith("m")
+    out = []
+    for r in rows:
+        cfg = json.loads(r["config"])
+        out.append({"name": r["name"], "goals": [g.words() for g in goals_from_config(cfg)], "kind": cfg.get("kind"),
+                    "created_at": r["created_at"], "created_by": r["created_by"],
+                    "candidates": int(n_cand.get(r["id"], 0)),
+                    "measurement_values": int(n_meas.get(r["id"], 0)) - gone.get(r["id"], 0)})
+    return out

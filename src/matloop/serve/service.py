@@ -68,25 +68,10 @@ def open_campaign(db: LedgerDB | str, name: str, read_only: bool = False):
 
 def list_campaigns(db: LedgerDB | str) -> list[dict]:
     """Every campaign: name, goal(s), kind, who created it and when, and its candidate and
-    measurement counts."""
-    from sqlalchemy import func, select
+    measurement counts (:func:`matloop.design.campaign_status.campaign_overview`)."""
+    from matloop.design.campaign_status import campaign_overview
 
-    from matloop.design.ledger import campaigns, candidates, measurements
-
-    db = as_db(db)
-    with db.reader.connect() as conn:
-        rows = conn.execute(select(campaigns).order_by(campaigns.c.id)).mappings().all()
-        n_cand = dict(conn.execute(select(candidates.c.campaign_id, func.count())
-                                   .group_by(candidates.c.campaign_id)).all())
-        n_meas = dict(conn.execute(select(measurements.c.campaign_id, func.count())
-                                   .group_by(measurements.c.campaign_id)).all())
-    out = []
-    for r in rows:
-        cfg = json.loads(r["config"])
-        out.append({"name": r["name"], "goals": _goal_texts(cfg), "kind": cfg.get("kind"),
-                    "created_at": _iso(r["created_at"]), "created_by": r["created_by"],
-                    "candidates": int(n_cand.get(r["id"], 0)), "measurement_values": int(n_meas.get(r["id"], 0))})
-    return out
+    return [{**r, "created_at": _iso(r["created_at"])} for r in campaign_overview(as_db(db).reader)]
 
 
 def campaign_status(db: LedgerDB | str, name: str) -> dict:

@@ -28,6 +28,7 @@ typical loop:
   matloop campaign suggest gaps --batch 5 -o next.csv      # make these
   matloop campaign record gaps results.csv                 # then record what you measured
   matloop campaign status gaps
+  matloop campaign list                                    # every campaign of the ledger
   matloop campaign report gaps -o report.html
   matloop campaign export gaps -o everything.csv
 
@@ -190,6 +191,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from matloop.cli.commands._campaign_people import register as register_people
 
     register_people(sub, _db_argument)  # veto, add, abandon, retract, history
+    lst = sub.add_parser("list", help="every campaign of the ledger, with its goals and counts",
+                         description="Every campaign of the ledger: name, goal(s), kind, who created it and when, "
+                                     "candidates and measured values.\n\nexample:\n  matloop campaign list",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _db_argument(lst)
+    lst.set_defaults(func=run_list)
     st = sub.add_parser("status", help="what has been measured and suggested, and the best so far")
     st.add_argument("name", metavar="NAME")
     _db_argument(st)
@@ -326,6 +333,26 @@ def run_record(args: argparse.Namespace) -> int:
                   f"retracted ({', '.join(again[:5])}{', ...' if len(again) > 5 else ''}) and stay{'' if len(again) > 1 else 's'} "
                   "so; to record the same value as a new measurement, give its row a measurement_id")
     print(camp.status())
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from matloop.design.campaign_status import campaign_overview
+    from matloop.design.ledger import ledger_url, open_engine
+
+    engine = open_engine(ledger_url(args.db), create=False)
+    try:
+        rows = campaign_overview(engine)
+    finally:
+        engine.dispose()
+    if not rows:
+        print(f"no campaigns in {args.db} (create one with 'matloop campaign new')")
+        return 0
+    table = pd.DataFrame(rows).assign(goals=lambda f: ["; ".join(g) for g in f["goals"]],
+                                      created_at=lambda f: [f"{t:%Y-%m-%d %H:%M}" for t in f["created_at"]])
+    print(table.rename(columns={"measurement_values": "measured values"}).to_string(index=False))
     return 0
 
 

@@ -127,3 +127,23 @@ def test_abandon_frees_suggestions_that_will_not_be_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:  # which ones: argparse says
         _run("campaign", "abandon", "rx", "--reason", "x", "--db", db)
     assert stop.value.code == 2 and "one of the arguments --candidate --all-pending is required" in capsys.readouterr().err
+
+
+def test_same_keeps_a_batch_in_one_oven_run(tmp_path, capsys):
+    db = tmp_path / "rx.db"
+    pool = pd.read_csv(_pool(tmp_path)).drop(columns="cost")
+    pool.loc[[0, 13, 26], "yield"] = [20.0, 55.0, 35.0]
+    pool.to_csv(tmp_path / "p.csv", index=False)
+    assert _run("suggest", tmp_path / "p.csv", "--target", "yield", "--maximize", "--same", "temperature",
+                "--batch", "4", "-o", tmp_path / "s.csv") == 0
+    s = pd.read_csv(tmp_path / "s.csv")
+    assert len(s) == 4 and s["temperature"].nunique() == 1 and s["reason"].str.contains("--same").all()
+    assert _run("campaign", "new", "rx", "--pool", tmp_path / "p.csv", "--target", "yield", "--maximize",
+                "--db", db) == 0
+    assert _run("campaign", "suggest", "rx", "--same", "temperature", "--same", "base", "--batch", "5",
+                "-o", tmp_path / "b.csv", "--db", db) == 0
+    b = pd.read_csv(tmp_path / "b.csv")
+    assert b[["temperature", "base"]].drop_duplicates().shape[0] == 1 and len(b) in (2, 3)  # 3 equivalents a group
+    assert f"({len(b)} of the 5 asked for" in capsys.readouterr().out
+    assert _run("campaign", "suggest", "rx", "--same", "temp", "-o", tmp_path / "c.csv", "--db", db) == 2
+    assert "did you mean 'temperature'" in capsys.readouterr().err

@@ -540,3 +540,4 @@ def test_a_missing_column_is_never_matched_to_its_own_prediction():
     assert "did you mean 'Yield'? names are case-sensitive" in missing_column_message("results", "yield",
                                                                                          ["Yield", "yield_pred"])
     assert "did you mean 'yields'?" in missing_column_message("results", "yield", ["yields", "yield_std"])
+    assert "did you mean 'temperature'?" in missing_column_message("input", "temp", ["time", "temperature"])

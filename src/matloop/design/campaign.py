@@ -17,6 +17,7 @@ import pandas as pd
 
 from matloop.design.acquisition import Objective, make_acquisition
 from matloop.design.batch import DEFAULT_BATCH_METHOD
+from matloop.design.batch_groups import check_same, rank_in_one_group, same_groups
 from matloop.design.campaign_failures import exclusions, initial_failures, open_candidates, record_results
 from matloop.design.campaign_files import _staging_path, check_output, export_table, read_space  # noqa: F401
 from matloop.design.campaign_multi import one_goal_constraints, outcome_columns
@@ -241,14 +242,16 @@ class Campaign:
     def suggest(self, batch: int = 5, acquisition: str | None = None, batch_method: str = DEFAULT_BATCH_METHOD,
                 model: str = DEFAULT_SURROGATE, seed: int = 0, actor: str | None = None,
                 output: str | Path | None = None, retry_failed: bool = False,
-                allow_replicates: bool = False, scalarize: str | None = None, transfer: str = "none") -> pd.DataFrame:
+                allow_replicates: bool = False, scalarize: str | None = None, transfer: str = "none",
+                same: list[str] | None = None) -> pd.DataFrame:
         """Choose the next batch, store it in the ledger, and return it (original columns +
         prediction, std, acquisition, rank, reason; ``p_success`` once failures count).
 
         Fewer than 2 results: a space-filling first batch (:mod:`matloop.design.coldstart`). History
         tables given at creation are prior knowledge (:mod:`matloop.design.history`). A
         measured candidate is suggested again only with ``allow_replicates``. ``transfer`` (``auto`` or
-        source names): the pre-trained library's values join a composition campaign's features.
+        source names): the pre-trained library's values join a composition campaign's features. ``same``:
+        columns every row of the batch shares (:mod:`matloop.design.batch_groups`; pools only).
 
         Vetoed candidates are never suggested, failed ones only with ``retry_failed``; with a
         ``failed_if`` rule or failures recorded, the acquisition is multiplied by P(success)
@@ -261,6 +264,7 @@ class Campaign:
         out_path = check_output(output) if output is not None else None
         if batch < 1:
             raise InputError(f"the batch size must be at least 1, got {batch}")
+        check_same(same, self.space)
         table = self.table()
         target = self.config["target"]
         measured = table[target].notna().to_numpy()
@@ -285,7 +289,7 @@ class Campaign:
                 pool, open_rows, failed = space_pool(self, table, open_rows, ex.failed, measured, seed, batch)
             chosen, keys, ranking, multi_rows, _ = suggest_multi_batch(
                 self, pool, open_rows, batch, scalarize, model, seed, acquisition=acquisition,
-                allow_replicates=allow_replicates, failed=failed if ex.counts else None, transfer=transfer)
+                allow_replicates=allow_replicates, failed=failed if ex.counts else None, transfer=transfer, same=same)
         elif self.space is None:
             open_rows = open_candidates(table, measured, pending, ex, allow_replicates)
             feats = featurize(ds, frame).to_numpy(dtype=float)
@@ -309,11 +313,12 @@ class Campaign:
                                                                      h["acquisition"], h["batch_method"])
                 if h["used"]:
                     feats = np.column_stack([feats, prior.predict(frame)])
-            ranking = rank_candidates(X_train, y_train, X_open, frame.loc[open_rows].drop(columns=[target]),
-                                      self.objective, batch, acquisition, batch_method, model, seed,
-                                      failed_X=feats[ex.failed] if ex.counts else None,
-                                      top_score=top_score(order_labels(self.config), self.objective),
-                                      categories=category_features(ds))
+            shown = frame.loc[open_rows].drop(columns=[target])
+            ranking = rank_in_one_group(lambda pos, k: rank_candidates(  # pos: all open candidates, or --same's group
+                X_train, y_train, X_open[pos], shown.iloc[pos], self.objective, k, acquisition, batch_method, model, seed,
+                failed_X=feats[ex.failed] if ex.counts else None, categories=category_features(ds),
+                top_score=top_score(order_labels(self.config), self.objective)), len(X_open), same_groups(shown, same),
+                batch, same or ())
             if prior is not None:
                 ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + h["note"].split(" (")[0]
                 ranking.chosen.attrs["history"] = f"{h['note']}: {prior.describe()}"

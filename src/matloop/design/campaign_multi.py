@@ -78,7 +78,8 @@ def _fmt(v) -> str:
 
 def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, batch: int, scalarize: str | None,
                         model: str, seed: int, failed_X: np.ndarray | None = None, acquisition: str | None = None,
-                        allow_replicates: bool = False, failed: np.ndarray | None = None, transfer: str = "none"):
+                        allow_replicates: bool = False, failed: np.ndarray | None = None, transfer: str = "none",
+                        same: list[str] | None = None):
     """``(chosen, keys, ranking, ledger_rows)`` for a campaign with several goals.
 
     ``open_rows``: candidates that may be suggested (not measured, pending, failed or vetoed); measured
@@ -87,7 +88,9 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
     give each goal they measure a prior (:func:`matloop.design.multi_options.goal_history`). ``failed``:
     mask of failed candidates (given when failures count), whose features make P(success) weight the
     acquisition. ``transfer``: the pre-trained library's values join a composition campaign's features.
+    ``same``: columns every row of the batch shares (:mod:`matloop.design.batch_groups`).
     """
+    from matloop.design.batch_groups import goal_rows, rank_in_one_group, same_groups
     from matloop.design.multi_options import (
         add_transfer,
         annotate,
@@ -131,10 +134,14 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
         goal_features, note = goal_history(ds, frame, goals, history_tables(cfg["history"]), X, Y, measured,
                                            open_rows, model, seed, outcome)
     failed_X = X[failed] if failed is not None else failed_X  # failures count: P(success) weights the acquisition
-    ranking = rank_multi(X[measured], Y[measured], X[open_rows], frame.loc[open_rows].drop(columns=outcome),
-                         goals, batch, scalarize, model, seed, cons, failed_X=failed_X, acquisition=acquisition,
-                         goal_features=goal_features, infeasible=violations(frame, cfg.get("constraints"))[measured],
-                         categories=None if campaign.space is not None else categories)
+    shown, X_open = frame.loc[open_rows].drop(columns=outcome), X[open_rows]
+
+    def rank(pos: np.ndarray, k: int):  # pos: the open candidates (all, or --same's group)
+        return rank_multi(X[measured], Y[measured], X_open[pos], shown.iloc[pos], goals, k, scalarize, model, seed,
+                          cons, failed_X=failed_X, acquisition=acquisition, goal_features=goal_rows(goal_features, pos),
+                          infeasible=violations(frame, cfg.get("constraints"))[measured],
+                          categories=None if campaign.space is not None else categories)
+    ranking = rank_in_one_group(rank, len(X_open), same_groups(shown, same), batch, same or ())
     chosen = annotate(ranking.chosen, goals, acq_note, note, goal_features)
     if campaign.space is not None and ranking.chosen.attrs.get("cold_start"):
         from matloop.design.coldstart import in_space_words

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from matloop.design.batch_groups import goal_rows, rank_in_one_group, same_groups
 from matloop.design.goals import Goal
 from matloop.design.multi_options import (  # noqa: F401 (input_features re-exported)
     GoalWarp,
@@ -49,6 +50,7 @@ from matloop.design.multiobjective import (
     pareto_mask,
     probability_of_feasibility,
 )
+from matloop.design.output_columns import multi_output_columns as output_columns  # noqa: F401 (re-exported)
 from matloop.design.output_columns import output_candidates, table_columns_kept
 from matloop.design.surrogate import DEFAULT_SURROGATE, make_surrogate
 from matloop.errors import InputError
@@ -73,13 +75,6 @@ class MultiRanking:
     model_name: str
     model_version: str
     acquisition: str
-
-
-def output_columns(goals: list[Goal], constrained: bool = False) -> list[str]:
-    """Columns a multi-goal suggestion adds to the chosen rows, in order."""
-    cols = [c for g in goals for c in (f"{g.column}_pred", f"{g.column}_std")]
-    return [*cols, "p_nondominated", "ehvi", *(["p_feasible"] if constrained else []), "acquisition", "rank",
-            "reason"]
 
 
 @dataclass
@@ -424,7 +419,7 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
                   n_samples: int = DEFAULT_SAMPLES, failed_if: str | None = None,
                   retry_failed: bool = False, candidates=None, history: list | None = None,
                   acquisition: str | None = None, allow_replicates: bool = False,
-                  transfer: str = "none") -> pd.DataFrame:
+                  transfer: str = "none", same: list[str] | None = None) -> pd.DataFrame:
     """Rank the rows of ``dataset`` whose goal cells are all empty and return the chosen batch.
 
     Failed rows (``status`` failed or matching ``failed_if``; :mod:`matloop.design.outcomes`) are
@@ -437,7 +432,8 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
     ``candidates`` (a second table, its rows with every goal blank), ``history`` (``(frame, source)``
     pairs: a prior per goal from the tables that measure it), ``acquisition`` (applied to ParEGO's or
     Chimera's scalarised goals), ``allow_replicates`` (blank rows whose input is measured) and
-    ``transfer`` (the pre-trained library's values as features of a composition table).
+    ``transfer`` (the pre-trained library's values as features of a composition table); ``same``:
+    columns every row of the batch shares (:mod:`matloop.design.batch_groups`).
     """
     from matloop.design import multi_options as opts
     from matloop.design.goals import check_goals
@@ -483,10 +479,13 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
         goal_features, note = opts.goal_history(dataset, frame, goals, history, X, Y, measured, open_rows, model,
                                                 seed, goal_cols + cons_cols + outcome_columns(list(frame.columns),
                                                                                               failed_if, frame=frame))
-    ranking = rank_multi(X[measured], Y[measured], X[open_rows], output_candidates(dataset, frame.loc[open_rows], goal_cols),
-                         goals, batch, scalarize, model, seed, cons, n_samples, X[failed] if outcomes else None,
-                         acquisition, goal_features, violations(frame, constraints)[measured], categories,
-                         {j: Y[open_rows, j] for j in known})
+    shown, X_open, Y_open = output_candidates(dataset, frame.loc[open_rows], goal_cols), X[open_rows], Y[open_rows]
+
+    def rank(pos: np.ndarray, k: int) -> MultiRanking:  # pos: candidates (all, or --same's group)
+        return rank_multi(X[measured], Y[measured], X_open[pos], shown.iloc[pos], goals, k, scalarize, model, seed, cons,
+                          n_samples, X[failed] if outcomes else None, acquisition, goal_rows(goal_features, pos),
+                          violations(frame, constraints)[measured], categories, {j: Y_open[pos, j] for j in known})
+    ranking = rank_in_one_group(rank, len(X_open), same_groups(frame.loc[open_rows], same), batch, same or ())
     ranking.chosen = table_columns_kept(ranking.chosen)
     ranking.chosen.attrs.update(n_candidates=int(open_rows.sum()), n_measured=int(measured.sum()),
                                 n_failed=int(failed.sum()), n_known_left_out=n_known,

@@ -111,3 +111,10 @@ def with_result_columns(chosen: pd.DataFrame, columns) -> pd.DataFrame:
     for j, c in enumerate(missing):
         out.insert(at + j, c, float("nan"))
     return out
+
+
+def multi_output_columns(goals, constrained: bool = False) -> list[str]:
+    """Columns a multi-goal suggestion adds to the chosen rows, in order."""
+    cols = [c for g in goals for c in (f"{g.column}_pred", f"{g.column}_std")]
+    return [*cols, "p_nondominated", "ehvi", *(["p_feasible"] if constrained else []), "acquisition", "rank",
+            "reason"]

@@ -16,6 +16,7 @@ from scipy.special import ndtr
 
 from matloop.design.acquisition import Context, Objective, make_acquisition, nearest_distance
 from matloop.design.batch import DEFAULT_BATCH_METHOD, batch_covariance, select_batch
+from matloop.design.batch_groups import rank_in_one_group, same_groups
 from matloop.design.multiobjective import parse_constraint, probability_of_feasibility
 from matloop.design.outcomes import STATUS_COLUMN, failure_outcomes, without_outcome_columns
 from matloop.design.output_columns import OUTPUT_COLUMNS, output_candidates, table_columns_kept  # noqa: F401
@@ -175,6 +176,7 @@ def suggest(
     transfer: str = "none",
     featurizer: str | None = None,
     top_score: float | None = None,
+    same: list[str] | None = None,
 ) -> pd.DataFrame:
     """Rank the candidate rows (empty target) of ``dataset``; returns the chosen batch.
 
@@ -195,7 +197,8 @@ def suggest(
     candidates (nor are the same materials in ``candidates``) unless ``retry_failed``; when a table
     has a ``status`` column or a rule, the acquisition is multiplied by P(success) and the output has
     a ``p_success`` column (``result.attrs["n_failed"]``: how many rows failed). ``top_score``: an
-    ordinal goal's best score (:func:`rank_candidates`).
+    ordinal goal's best score (:func:`rank_candidates`). ``same``: columns whose values every row of
+    the batch shares (:mod:`matloop.design.batch_groups`).
     """
     graph = isinstance(model, str) and model == "gnn"  # the crystal graph network (design.structure_surrogate)
     if graph:
@@ -279,9 +282,13 @@ def suggest(
         from matloop.design.multi_options import violations
 
         ok = ~violations(dataset.frame, constraints)[reps.first_rows]
-    ranking = rank_candidates(X_train, y_train, pool_X, output_candidates(dataset, pool, targets=[target]), objective, batch,
-                              acquisition, batch_method, model, seed, cons, features[failed] if outcomes else None,
-                              top_score=top_score, feasible_train=ok, categories=category_features(dataset))
+    shown = output_candidates(dataset, pool, targets=[target])
+
+    def rank(pos: np.ndarray, k: int) -> Ranking:
+        return rank_candidates(X_train, y_train, pool_X[pos], shown.iloc[pos], objective, k, acquisition, batch_method,
+                               model, seed, cons, features[failed] if outcomes else None, top_score=top_score,
+                               feasible_train=ok, categories=category_features(dataset))
+    ranking = rank_in_one_group(rank, len(pool_X), same_groups(pool, same), batch, same or ())  # --same
     ranking.chosen = table_columns_kept(ranking.chosen)
     if note is not None:
         ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]

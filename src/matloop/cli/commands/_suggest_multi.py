@@ -47,7 +47,7 @@ def run_multi(args: argparse.Namespace, goals: list) -> int:
                         retry_failed=getattr(args, "retry_failed", False),  # failed rows: design/outcomes.py
                         candidates=candidates, history=history, acquisition=args.acquisition,
                         allow_replicates=getattr(args, "allow_replicates", False),  # design/multi_options.py
-                        transfer=getattr(args, "transfer", "none"))
+                        transfer=getattr(args, "transfer", "none"), same=getattr(args, "same", None))
     user_columns = set(dataset.frame.columns) | (set(candidates.frame.columns) if candidates is not None else set())
     write_table(out, args.output, round_columns=[c for c in out.columns if c not in user_columns])
     from matloop.design.multi_options import goals_words

@@ -162,9 +162,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="candidates whose experiment failed may be suggested again (default: never)")
     sug.add_argument("--allow-replicates", action="store_true",
                      help="measured candidates may be suggested again, as replicates (default: never)")
-    from matloop.cli.commands.suggest import add_transfer_argument
+    from matloop.cli.commands.suggest import add_same_argument, add_transfer_argument
 
     add_transfer_argument(sug)
+    add_same_argument(sug)
     _db_argument(sug)
     sug.add_argument("--by", metavar="WHO", help="who asks (default: user@host)")
     add_quiet_argument(sug)
@@ -288,7 +289,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     out = camp.suggest(batch=args.batch, acquisition=args.acquisition, batch_method=args.batch_method,
                        model=args.model, seed=args.seed, actor=args.by, output=args.output,
                        retry_failed=args.retry_failed, allow_replicates=args.allow_replicates,
-                       scalarize=args.scalarize, transfer=args.transfer)
+                       scalarize=args.scalarize, transfer=args.transfer, same=args.same)
     if out.attrs.get("history"):
         print(f"history: {out.attrs['history']}")
     if out.attrs.get("cold_start"):

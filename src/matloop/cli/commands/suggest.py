@@ -74,6 +74,12 @@ the scalarised goals of ParEGO (selected when --scalarize is not given) or Chime
   matloop suggest redox_pool.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --acquisition ucb --batch 3 -o next.csv
 (redox_candidates.csv: label combinations not in your table yet; redox_history.csv: an earlier campaign's
 measurements of ered and gsol, without abs_lam_diff)
+
+A batch made in one go (one oven's temperature, one plate's time, one fragment's stock solution) shares
+that setting with --same COL (repeatable; candidate tables, not design spaces): the first pick as usual,
+the rest among the candidates with its value; the reason says so, and the batch is smaller when fewer
+candidates share it. campaign suggest takes it too.
+  matloop suggest redox_pool.csv --goal ered:min --goal gsol:min --same r1_label --batch 4 -o next.csv
 """
 
 
@@ -195,6 +201,15 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
                    help="another measured column must satisfy this, e.g. 'density < 8' (repeatable): an outcome "
                         "measured on some rows (blank where not measured), modelled and never an input")
     g.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    add_same_argument(g)
+
+
+def add_same_argument(group) -> None:
+    """``--same COL`` (repeatable): every row of the batch shares that column's value (design/batch_groups.py)."""
+    group.add_argument("--same", action="append", metavar="COL",
+                       help="every experiment of the batch shares this column's value (one oven temperature, one "
+                            "plate's time; repeatable): the first pick as usual, the rest among the candidates "
+                            "with its value (candidate tables, not design spaces)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -247,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
                   candidates=candidates, failed_if=args.failed_if, retry_failed=args.retry_failed,
                   allow_replicates=args.allow_replicates, history=load_history(args.history, goals[0].column),
                   transfer=args.transfer, featurizer=args.featurizer,
-                  top_score=top_score(order, goals[0].objective))
+                  top_score=top_score(order, goals[0].objective), same=args.same)
     if out.attrs.get("history"):
         print(f"history: {out.attrs['history']}")
     if out.attrs.get("best_measured") is not None:

@@ -53,8 +53,8 @@ def rank_in_one_group(rank: Callable[[np.ndarray, int], object], n: int, groups:
     ranking = rank(members, batch)
     ranking.chosen_positions = members[np.asarray(ranking.chosen_positions, dtype=int)]
     shared = ", ".join(f"{c} = {_text(ranking.chosen[c].iloc[0])}" for c in columns if c in ranking.chosen)
-    ranking.chosen["reason"] = ranking.chosen["reason"] + (f"; the batch shares {shared} (--same: {len(members)} "
-                                                           f"candidate{'s' if len(members) != 1 else ''} have it)")
+    have = f"{len(members)} candidates have it" if len(members) != 1 else "1 candidate has it"
+    ranking.chosen["reason"] = ranking.chosen["reason"] + f"; the batch shares {shared} (--same: {have})"
     return ranking
 
 

@@ -79,7 +79,7 @@ A batch made in one go (one oven's temperature, one plate's time, one fragment's
 that setting with --same COL (repeatable; candidate tables, not design spaces): the first pick as usual,
 the rest among the candidates with its value; the reason says so, and the batch is smaller when fewer
 candidates share it. campaign suggest takes it too.
-  matloop suggest redox_pool.csv --goal ered:min --goal gsol:min --same r1_label --batch 4 -o next.csv
+  matloop suggest redox_pool.csv --goal abs_lam_diff:min --goal ered:min --goal gsol:min --same r1_label --batch 4 -o next.csv
 """
 
 

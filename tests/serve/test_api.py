@@ -377,6 +377,18 @@ def test_a_retraction_takes_a_value_out_and_keeps_it_in_the_log(server):
     assert r.status_code == 422
 
 
+def test_a_robot_asks_for_a_batch_that_shares_a_setting(server):
+    client, tok, db = server()
+    _create(client, tok, pool=_pool(12, 3))
+    r = client.post("/api/campaigns/film/suggestions", json={"batch": 3, "same": ["solvent"]},
+                    headers=H(tok["experimenter"]))
+    assert r.status_code == 201 and len({row["solvent"] for row in r.json()["rows"]}) == 1
+    assert all("the batch shares solvent" in row["reason"] for row in r.json()["rows"])
+    r = client.post("/api/campaigns/film/suggestions", json={"batch": 3, "same": ["oven"]},
+                    headers=H(tok["experimenter"]))
+    assert r.status_code == 422 and r.json()["problems"][0]["value"] == "oven"
+
+
 def test_abandoned_suggestions_may_be_suggested_again(server):
     client, tok, db = server()
     _create(client, tok, pool=_pool(8, 2))

@@ -30,6 +30,9 @@ class SuggestRequest(Strict):
     acquisition: StrictStr | None = None
     seed: StrictInt = 0
     retry_failed: StrictBool = False
+    same: list[StrictStr] = Field(default_factory=list, max_length=20,
+                                  description="columns every experiment of the batch shares (one oven run, one "
+                                              "plate): the first pick as usual, the rest among its group")
 
 
 class ResultsRequest(Strict):

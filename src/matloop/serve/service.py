@@ -185,11 +185,11 @@ def create_campaign(db: LedgerDB | str, name: str, goals: Sequence[str], pool_fr
 
 
 def suggest(db: LedgerDB | str, name: str, batch: int, actor: str, model: str | None = None, seed: int = 0,
-            acquisition: str | None = None, retry_failed: bool = False) -> dict:
+            acquisition: str | None = None, retry_failed: bool = False, same: list[str] | None = None) -> dict:
     """Choose, store and return the next batch: ``rows`` (the candidates' columns with ``prediction``,
     ``std``, ``acquisition``, ``rank``, ``reason``, and ``p_success`` once failures count) and notes
     (cold start, history). One suggestion at a time per campaign in this process, so that two batches
-    asked at once do not propose the same candidates."""
+    asked at once do not propose the same candidates. ``same``: columns the whole batch shares."""
     from matloop.design.surrogate import DEFAULT_SURROGATE
 
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
@@ -199,7 +199,7 @@ def suggest(db: LedgerDB | str, name: str, batch: int, actor: str, model: str | 
     with _suggest_lock(db.url, name):
         camp = open_campaign(db, name)
         chosen = camp.suggest(batch=batch, acquisition=acquisition, model=model or DEFAULT_SURROGATE, seed=seed,
-                              actor=actor, retry_failed=retry_failed)
+                              actor=actor, retry_failed=retry_failed, same=list(same or []) or None)
     notes = []
     if chosen.attrs.get("cold_start"):
         notes.append("cold start (fewer than 2 results): a space-filling batch, no model fitted")

@@ -52,7 +52,7 @@ async def suggest(name: str, body: SuggestRequest, request: Request, db: DbDep, 
     await run_in_threadpool(service.open_campaign, db, name)  # 404 now, not in the job
     runner = request.app.state.jobs
     job = runner.submit(name, service.suggest, db, name, body.batch, who.actor, body.model, body.seed,
-                        body.acquisition, body.retry_failed)
+                        body.acquisition, body.retry_failed, body.same)
     try:
         return await run_in_threadpool(job.future.result, settings.suggest_wait_s)
     except concurrent.futures.TimeoutError:

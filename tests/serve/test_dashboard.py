@@ -165,6 +165,20 @@ def test_roles_viewer_reads_experimenter_records_admin_vetoes_and_creates(dash):
     assert r.status_code == 303 and service.campaign_status(app.state.db, "opt")["vetoed"] == 1
 
 
+def test_a_batch_from_the_page_can_share_a_setting(dash):
+    app, client, tokens = dash
+    login(client, tokens["experimenter"])
+    page = client.get("/campaigns/opt")
+    assert 'id="same"' in page.text
+    r = client.post("/campaigns/opt/suggest", data={"batch": "3", "same": "oven", "csrf_token": _csrf(page.text)})
+    assert r.status_code == 422 and "oven" in r.text and not service.history(app.state.db, "opt")["suggestions"]
+    r = client.post("/campaigns/opt/suggest", data={"batch": "3", "same": "temperature",
+                                                    "csrf_token": _csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 303 and "done=suggested&n=1" in r.headers["location"]  # every temperature differs
+    sug = service.history(app.state.db, "opt")["suggestions"]
+    assert len(sug) == 1 and "the batch shares temperature" in sug[0]["reason"]
+
+
 def test_an_experimenter_abandons_a_suggestion_from_the_page(dash):
     app, client, tokens = dash
     login(client, tokens["experimenter"])

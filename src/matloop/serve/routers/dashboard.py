@@ -373,7 +373,8 @@ async def _write(request: Request, name: str, role: str, csrf: str, action) -> R
 
 
 @router.post("/campaigns/{name}/suggest")
-async def suggest(request: Request, name: str, csrf_token: FormText = "", batch: FormText = "") -> Response:
+async def suggest(request: Request, name: str, csrf_token: FormText = "", batch: FormText = "",
+                  same: FormText = "") -> Response:
     """The API's job path (:mod:`matloop.serve.jobs`): the fit runs in a suggestion worker; a fit done
     within ``form_wait_s`` redirects with the batch, a longer one at once with the job's id, and the
     page's poll shows the batch (or the job's error) when it finishes."""
@@ -389,8 +390,9 @@ async def suggest(request: Request, name: str, csrf_token: FormText = "", batch:
         if not 1 <= n <= limit:
             raise InputError(f"the batch size must be a whole number from 1 to {limit}")
         camp = await run_in_threadpool(service.open_campaign, _db(request), name, True)  # 404 now, not in the job
+        shared = [c for c in same[:2000].replace(",", " ").split() if c]  # columns the batch shares (--same)
         job = request.app.state.jobs.submit(camp.ledger.name, service.suggest, _db(request), camp.ledger.name, n,
-                                            sess.actor)
+                                            sess.actor, same=shared)
         try:
             done = await run_in_threadpool(job.future.result, max(0.0, float(_settings(request).form_wait_s)))
         except concurrent.futures.TimeoutError:

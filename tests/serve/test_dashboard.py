@@ -189,7 +189,8 @@ def test_an_experimenter_abandons_a_suggestion_from_the_page(dash):
                        follow_redirects=False).status_code == 303
     assert service.campaign_status(app.state.db, "opt")["pending"] == 2
     page = client.get("/campaigns/opt")
-    waiting = [m for m in page.text.split('<option value="')[1:]][0].split('"')[0]  # the pending list's first
+    pending = page.text.split('<datalist id="pending">')[1].split("</datalist>")[0]
+    waiting = pending.split('<option value="')[1].split('"')[0]  # the pending list's first
     r = client.post("/campaigns/opt/abandon", data={"candidate": waiting, "reason": "no precursor",
                                                     "csrf_token": _csrf(page.text)}, follow_redirects=False)
     assert r.status_code == 303 and "done=abandon&n=1" in r.headers["location"]

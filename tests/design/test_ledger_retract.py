@@ -115,7 +115,7 @@ def test_retract_refuses_unknown_entries_additions_and_retractions_all_or_nothin
     assert "m<N>" in reasons["m7"] and "m<N>" in reasons["x3"]
     with pytest.raises(InputError) as err:  # a range is every entry in it, all or nothing
         retract(camp.ledger, ["e1-e2", "m2-m1", "m1-e2"], "oops")
-    assert err.value.table["value"].tolist() == ["e1", "e2", "m2-m1", "m1-e2"]
+    assert err.value.table["value"].tolist() == ["e1-e2", "m2-m1", "m1-e2"]  # e1 added, e2 a retraction: none
     with pytest.raises(InputError, match="needs a reason"):
         retract(camp.ledger, ["m1"], "  ")
     assert len(read_events(camp.ledger, retracted=True)) == 2  # the addition and one retraction
@@ -131,6 +131,19 @@ def test_a_range_retracts_a_whole_results_file(tmp_path):
     assert retract(camp.ledger, ["m3-m5"], "the other plate's file").inserted == 3
     assert retract(camp.ledger, ["M3 - 5"], "again").already_recorded == 3
     assert camp.status().n_measured == 2 and len(retracted_entries(camp.ledger)) == 3
+    # a team ledger: another campaign's results land between this one's; a range leaves them alone
+    other = Campaign.create("other", str(tmp_path / "l.db"), Objective("max"), "yield", pool=camp._dataset(
+        camp.table()[["temperature", "time", "yield"]].assign(**{"yield": np.nan})))
+    camp.record(_results([100], [1], [9.0]), source="a.csv")
+    other.record(_results([100], [1], [9.5]), source="b.csv")
+    camp.record(_results([120 - 20], [3], [8.0]), source="c.csv")
+    log = campaign_log(camp)
+    mine = log.loc[log["event"] == "measured", "entry"].tolist()[-2:]
+    assert mine == ["m6", "m8"]  # m7 is the other campaign's
+    assert retract(camp.ledger, ["m6-m8"], "both files were another plate's").inserted == 2
+    assert other.status().best == 9.5 and not retracted_entries(other.ledger)
+    with pytest.raises(InputError, match="nor a range holding one"):
+        retract(camp.ledger, ["m7"], "not mine")
 
 
 def test_several_goals_retract_one_value_and_record_a_failure_without_goal_columns(tmp_path):

@@ -259,25 +259,28 @@ def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None =
     model, status and export, a retracted failure or veto lets the candidate be suggested again, a
     retracted abandonment makes its suggestion await results again. An entry retracted before is
     acknowledged once; an added candidate cannot be retracted (veto it), nor a retraction. A range
-    ``m12-m20`` names every entry from ``m12`` to ``m20`` (a results file recorded by mistake)."""
+    ``m12-m20`` names this campaign's entries from ``m12`` to ``m20`` (a results file recorded by
+    mistake; another campaign's entries between them are not touched)."""
     if not str(reason or "").strip():
         raise InputError("a retraction needs a reason (--reason TEXT)")
     meas = ledger.measurements(retracted=True).set_index("id")
     ev = read_events(ledger, retracted=True).set_index("id")
-    chosen, problems = [], []
-    for text, kind, number in _entry_numbers(entries):
-        if kind == "m" and number in meas.index:
-            row = meas.loc[number]
-            chosen.append((int(row["candidate_id"]), f"m{number}", {"entry": f"m{number}", "target": row["target"],
-                                                                    "value": float(row["value"])}))
-        elif kind == "e" and number in ev.index and ev.loc[number, "kind"] in ("failed", "veto", "abandoned"):
-            row = ev.loc[number]
-            chosen.append((int(row["candidate_id"]), f"e{number}", {"entry": f"e{number}", "kind": row["kind"],
-                                                                    "reason": row["reason"]}))
-        else:
-            found = kind is not None and number in (meas.index if kind == "m" else ev.index)
-            problems.append({"row": 0, "column": "ENTRY", "value": str(text),
-                             "reason": _not_retractable(ev.loc[number, "kind"] if found else None)})
+    chosen, problems = [], {}
+    for text in entries:
+        kind, first, last = _entry_range(text)
+        table = meas if kind == "m" else ev
+        ids = table.index[(table.index >= first) & (table.index <= last)] if kind else []
+        if kind == "e" and first != last:  # a range: the failures, vetoes and abandonments in it
+            ids = [i for i in ids if ev.loc[i, "kind"] in RETRACTABLE]
+        if not len(ids) or (kind == "e" and ev.loc[ids[0], "kind"] not in RETRACTABLE):
+            problems[str(text)] = _not_retractable(ev.loc[ids[0], "kind"] if kind == "e" and len(ids) else None)
+            continue
+        for i in ids:  # a range names only this campaign's entries (others' may interleave in a team ledger)
+            row = table.loc[i]
+            extra = ({"target": row["target"], "value": float(row["value"])} if kind == "m"
+                     else {"kind": row["kind"], "reason": row["reason"]})
+            chosen.append((int(row["candidate_id"]), f"{kind}{i}", {"entry": f"{kind}{i}", **extra}))
+    problems = [{"row": 0, "column": "ENTRY", "value": t, "reason": why} for t, why in problems.items()]
     if problems:
         raise InputError("Nothing was retracted", error_table(problems))
     ensure_events_table(ledger)
@@ -292,23 +295,21 @@ def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None =
     return ledger._write(work)
 
 
-def _entry_numbers(entries: list[str]):
-    """``(text, kind, number)`` of each entry: ``m12`` -> ("m12", "m", 12); a range ``m12-m20`` (or
-    ``m12-20``) -> one per number; anything else -> (text, None, None). At most 100,000 per range."""
+#: the events a person may retract (an added candidate is vetoed instead; a retraction is final)
+RETRACTABLE = ("failed", "veto", "abandoned")
+
+
+def _entry_range(text: str) -> tuple[str | None, int, int]:
+    """``(kind, first, last)`` of an entry: ``m12`` -> ("m", 12, 12), a range ``m12-m20`` (or ``m12-20``)
+    -> ("m", 12, 20); anything else -> (None, 0, -1)."""
     import re
 
-    for text in entries:
-        m = re.fullmatch(r"\s*([mMeE])\s*(\d+)\s*(?:-\s*(?:([mMeE])\s*)?(\d+)\s*)?", str(text))
-        if m is None or (m.group(3) and m.group(3).lower() != m.group(1).lower()):
-            yield str(text), None, None
-            continue
-        kind, first = m.group(1).lower(), int(m.group(2))
-        last = int(m.group(4)) if m.group(4) else first
-        if last < first or last - first >= 100_000:
-            yield str(text), None, None
-            continue
-        for number in range(first, last + 1):
-            yield f"{kind}{number}", kind, number
+    m = re.fullmatch(r"\s*([mMeE])\s*(\d{1,12})\s*(?:-\s*(?:([mMeE])\s*)?(\d{1,12})\s*)?", str(text))
+    if m is None or (m.group(3) and m.group(3).lower() != m.group(1).lower()):
+        return None, 0, -1
+    first = int(m.group(2))
+    last = int(m.group(4)) if m.group(4) else first
+    return (m.group(1).lower(), first, last) if last >= first else (None, 0, -1)
 
 
 def _not_retractable(kind: str | None) -> str:
@@ -317,8 +318,8 @@ def _not_retractable(kind: str | None) -> str:
         return "an added candidate stays a candidate: rule it out with 'matloop campaign veto'"
     if kind == "retracted":
         return "a retraction is final: record the entry again (a value with a measurement_id column)"
-    return ("not an entry of this campaign's history: m<N> for a measurement, e<N> for a failure, veto or "
-            "abandonment (see 'matloop campaign history')")
+    return ("not an entry of this campaign's history (nor a range holding one): m<N> for a measurement, e<N> "
+            "for a failure, veto or abandonment (see 'matloop campaign history')")
 
 
 def abandoned_suggestions(ledger: Ledger) -> set[int]:

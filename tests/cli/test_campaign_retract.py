@@ -147,3 +147,16 @@ def test_same_keeps_a_batch_in_one_oven_run(tmp_path, capsys):
     assert f"({len(b)} of the 5 asked for" in capsys.readouterr().out
     assert _run("campaign", "suggest", "rx", "--same", "temp", "-o", tmp_path / "c.csv", "--db", db) == 2
     assert "did you mean 'temperature'" in capsys.readouterr().err
+
+
+def test_benchmark_campaign_replays_batches_that_share_a_setting(tmp_path, capsys):
+    rows = [(t, e, b) for t in (60, 80, 100) for e in (1, 1.5, 2) for b in ("K2CO3", "Cs2CO3", "DBU")]
+    f = pd.DataFrame(rows, columns=["temperature", "equiv", "base"])
+    f["yield"] = (50 - ((f["temperature"] - 80) / 20) ** 2 * 10 + f["equiv"] * 5).round(2)
+    f.to_csv(tmp_path / "full.csv", index=False)
+    assert _run("benchmark", "campaign", tmp_path / "full.csv", "--target", "yield", "--maximize", "--batch", "3",
+                "--budget", "11", "--runs", "2", "--same", "temperature", "-q", "--json", tmp_path / "b.json") == 0
+    assert "every round of 3 shares temperature (--same)" in capsys.readouterr().out
+    assert _run("benchmark", "campaign", tmp_path / "full.csv", "--goal", "yield:max", "--goal", "equiv:min",
+                "--same", "temperature", "-q") == 2
+    assert "--same replays one numeric goal" in capsys.readouterr().err

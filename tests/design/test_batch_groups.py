@@ -87,3 +87,20 @@ def test_a_campaign_batch_shares_the_setting_one_goal_and_several(tmp_path):
                           pool=_dataset(frame, ["yield", "cost"]), goals=goals)
     b = two.suggest(batch=3, seed=0, same=["temperature", "time"])
     assert b[["temperature", "time"]].drop_duplicates().shape[0] == 1 and len(b) == 3
+
+
+def test_the_replay_keeps_every_round_in_one_group():
+    from matloop.design.simulate import RandomStrategy, make_strategy, simulate, top_mask
+
+    frame = _table(measured=0).drop(columns=["yield", "cost"])
+    X = pd.get_dummies(frame, columns=["solvent"]).to_numpy(dtype=float)
+    y = -((frame["temperature"] - 100) / 20) ** 2 - (np.log2(frame["time"]) - 2) ** 2
+    groups = same_groups(frame, ["temperature"])
+    top = top_mask(y.to_numpy(), 0.1)
+    for strategy in (make_strategy("default", 0), RandomStrategy()):
+        run = simulate(X, y.to_numpy(), strategy, top, n_initial=2, budget=22, batch=4, seed=3, groups=groups)
+        rounds = [run.order[i:i + 4] for i in range(2, len(run.order), 4)]
+        assert len(run.order) == 22 and len(set(run.order)) == 22
+        assert all(len(set(groups[r])) == 1 for r in rounds)
+    free = simulate(X, y.to_numpy(), make_strategy("default", 0), top, n_initial=2, budget=22, batch=4, seed=3)
+    assert any(len(set(groups[free.order[i:i + 4]])) > 1 for i in range(2, 22, 4))  # the test can fail

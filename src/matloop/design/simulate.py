@@ -160,12 +160,15 @@ class CampaignRun:
 
 def simulate(X: np.ndarray, y: np.ndarray, strategy: Strategy, top: np.ndarray, n_initial: int = 2,
              budget: int | None = None, batch: int = 1, seed: int = 0, stop_when_all_found: bool = False,
-             objective: Objective | None = None, categories: list | None = None) -> CampaignRun:
+             objective: Objective | None = None, categories: list | None = None,
+             groups: np.ndarray | None = None) -> CampaignRun:
     """Run one pool-based campaign (raw ``y``; ``top`` a boolean mask of the top candidates).
 
     With fewer than 2 measured rows (``n_initial`` 0 or 1) a model strategy's picks are the cold
     start's space-filling design, as ``suggest`` gives (:func:`matloop.design.coldstart.cold_start_picks`;
-    ``categories``: each categorical input's feature columns); random stays random."""
+    ``categories``: each categorical input's feature columns); random stays random. ``groups`` (one
+    label per pool row, :func:`matloop.design.batch_groups.same_groups`): every batch shares its first
+    pick's group, as ``suggest --same`` chooses it."""
     objective = objective or Objective("max")
     rng = np.random.default_rng(seed)
     n = len(y)
@@ -178,14 +181,18 @@ def simulate(X: np.ndarray, y: np.ndarray, strategy: Strategy, top: np.ndarray, 
         if stop_when_all_found and top[measured].sum() == n_top:
             break
         k = min(batch, budget - len(measured), len(remaining))
-        if len(measured) < 2 and not isinstance(strategy, RandomStrategy):  # a cold start (design/coldstart.py)
-            from matloop.design.coldstart import cold_start_picks
 
-            picks = cold_start_picks(X[remaining], k, X[measured] if measured else None, seed,
-                                     categories=categories)[0]
-        else:
-            picks = strategy.propose(X[measured], y[measured], X[remaining], k, rng, objective)
-        chosen = remaining[np.asarray(picks, dtype=int)]
+        def pick(pool: np.ndarray, kk: int) -> np.ndarray:  # positions in pool (rows of X) of kk picks
+            if len(measured) < 2 and not isinstance(strategy, RandomStrategy):  # a cold start (design/coldstart.py)
+                from matloop.design.coldstart import cold_start_picks
+
+                return cold_start_picks(X[pool], kk, X[measured] if measured else None, seed, categories=categories)[0]
+            return strategy.propose(X[measured], y[measured], X[pool], kk, rng, objective)
+        pool = remaining
+        if groups is not None and k > 1:  # --same: the first pick as usual, then the batch in its group
+            first = remaining[int(np.asarray(pick(remaining, 1))[0])]
+            pool = remaining[groups[remaining] == groups[first]]
+        chosen = pool[np.asarray(pick(pool, min(k, len(pool))), dtype=int)]
         measured.extend(chosen.tolist())
         remaining = np.setdiff1d(remaining, chosen)
     order = np.array(measured)
@@ -281,11 +288,11 @@ class BenchmarkResult:
 def benchmark(X: np.ndarray, y: np.ndarray, strategies: dict[str, Strategy], runs: int = 50, n_initial: int = 2,
               budget: int | None = None, top_fraction: float = 0.05, batch: int = 1, seed: int = 0,
               progress: bool = True, objective: Objective | None = None,
-              categories: list | None = None) -> BenchmarkResult:
+              categories: list | None = None, groups: np.ndarray | None = None) -> BenchmarkResult:
     """Replay the pool-based protocol for each strategy over ``runs`` seeds (same seeds for all).
 
     ``y`` holds raw target values; ``objective`` (default: maximise) defines the top candidates;
-    ``categories``: :func:`simulate` (``n_initial`` below 2).
+    ``categories`` (``n_initial`` below 2) and ``groups`` (batches sharing a setting): :func:`simulate`.
     """
     objective = objective or Objective("max")
     from tqdm.auto import tqdm
@@ -303,7 +310,7 @@ def benchmark(X: np.ndarray, y: np.ndarray, strategies: dict[str, Strategy], run
         bar = tqdm(range(runs), desc=f"{name:>14}", disable=not progress, leave=True)
         for r in bar:
             run = simulate(X, y, strat, top, n_initial, budget, batch, seed + r, stop_when_all_found=True,
-                           objective=objective, categories=categories)
+                           objective=objective, categories=categories, groups=groups)
             rows.append(run.found[:budget] / n_top)
             secs.append(run.seconds)
         curves[name] = np.vstack(rows)

@@ -64,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="experiments per round (default 1); a round of several is chosen as matloop suggest "
                            "chooses a batch (the fantasy method)")
     camp.add_argument("--seed", type=seed, default=0, help="seed of the first run (default 0)")
+    camp.add_argument("--same", action="append", metavar="COL",
+                      help="every round of --batch shares this column's value, as suggest --same chooses it: what "
+                           "one oven run per batch costs on your data (repeatable; one goal)")
     camp.add_argument("--json", metavar="OUT.json", type=output_file, help="write curves and figures of merit as JSON")
     camp.add_argument("--plot", metavar="OUT.png", type=output_file, help="plot Top%% vs experiments for each strategy")
     from matloop.cli.commands._benchmark_failures import add_failure_benchmark_arguments
@@ -96,6 +99,12 @@ def run_campaign(args: argparse.Namespace) -> int:
         from matloop.cli.commands._benchmark_failures import run_failure_benchmark
 
         return run_failure_benchmark(args, goals)
+    if args.same and (len(goals) > 1 or getattr(args, "failed_if", None) or getattr(args, "target_order", None)
+                      or status):
+        from matloop.errors import InputError
+
+        raise InputError("benchmark campaign --same replays one numeric goal without failures (suggest and campaign "
+                         "suggest take --same with several goals and failures)")
     if len(goals) > 1:
         from matloop.cli.commands._suggest_multi import run_multi_benchmark
 
@@ -120,11 +129,19 @@ def run_campaign(args: argparse.Namespace) -> int:
         raise InputError(f"--initial {args.initial} leaves nothing to choose from a pool of {len(yu)} distinct inputs; "
                          f"give at most {len(yu) - 1}")
     strategies = {name: make_strategy(name, args.seed) for name in args.strategies}
+    groups = None
+    if args.same:  # one label per distinct input (average_duplicates keeps first appearances in order)
+        from matloop.design.batch_groups import same_groups
+
+        firsts = ~X.duplicated(keep="first").to_numpy()
+        groups = same_groups(dataset.frame, args.same)[firsts]
     result = benchmark(Xu.to_numpy(dtype=float), yu, strategies, runs=args.runs, n_initial=args.initial,
                        budget=args.budget, top_fraction=args.top_fraction, batch=args.batch, seed=args.seed,
-                       objective=objective, progress=not args.quiet, categories=category_features(dataset))
+                       objective=objective, progress=not args.quiet, categories=category_features(dataset),
+                       groups=groups)
     summary = result.summary()
-    print(f"pool {result.n_pool}, top candidates {result.n_top} (best {args.top_fraction:.0%}), {args.runs} runs")
+    print(f"pool {result.n_pool}, top candidates {result.n_top} (best {args.top_fraction:.0%}), {args.runs} runs"
+          + (f"; every round of {args.batch} shares {', '.join(args.same)} (--same)" if args.same else ""))
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     if args.json:
         write_json(args.json, result, dataset)

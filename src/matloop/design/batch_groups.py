@@ -62,7 +62,9 @@ def check_same(columns: Sequence[str] | None, space=None) -> None:
     """``--same`` works on candidate pools; over a design space a parameter is fixed in the space file."""
     if columns and space is not None:
         raise InputError("--same chooses among a pool's candidates; in a design-space campaign fix the parameter "
-                         f"instead (give {columns[0]!r} one value in the space file, e.g. low = high)")
+                         f"instead (give {columns[0]!r} one value in the space file, e.g. low = high)", error_table(
+                             [{"row": 0, "column": "--same", "value": c, "reason": "a design-space campaign"}
+                              for c in columns]))
 
 
 def goal_rows(goal_features: list | None, positions: np.ndarray) -> list | None:

@@ -24,7 +24,7 @@ from matloop.design.campaign_multi import one_goal_constraints, outcome_columns
 from matloop.design.campaign_status import CampaignStatus, _fmt  # noqa: F401 (re-exported)
 from matloop.design.encode import category_features
 from matloop.design.ledger import InitialMeasurements, Ledger, RecordResult
-from matloop.design.ledger_events import abandoned_suggestions, awaited_candidates, retracted_entries
+from matloop.design.ledger_events import awaited_suggestions, correction_counts
 from matloop.design.ordinal import config_note, order_labels, score_labels, top_score
 from matloop.design.outcomes import without_outcome_columns
 from matloop.design.output_columns import check_campaign_columns, with_result_columns
@@ -204,7 +204,7 @@ class Campaign:
             int(measured.sum()),
             0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
             len(later), n_failed=int(ex.failed.sum()), n_vetoed=int(ex.vetoed.sum()),
-            n_retracted=len(retracted_entries(self.ledger)), n_abandoned=len(abandoned_suggestions(self.ledger)),
+            **correction_counts(self.ledger),
             best_replicates=max(best_replicates, 1), subject=cons_words), **self._multi_status(t))
 
     def _multi_status(self, table: pd.DataFrame) -> dict:
@@ -313,12 +313,12 @@ class Campaign:
                                                                      h["acquisition"], h["batch_method"])
                 if h["used"]:
                     feats = np.column_stack([feats, prior.predict(frame)])
-            shown = frame.loc[open_rows].drop(columns=[target])
+            shown, cats, top = (frame.loc[open_rows].drop(columns=[target]), category_features(ds),
+                                top_score(order_labels(self.config), self.objective))
             ranking = rank_in_one_group(lambda pos, k: rank_candidates(  # pos: all open candidates, or --same's group
                 X_train, y_train, X_open[pos], shown.iloc[pos], self.objective, k, acquisition, batch_method, model, seed,
-                failed_X=feats[ex.failed] if ex.counts else None, categories=category_features(ds),
-                top_score=top_score(order_labels(self.config), self.objective)), len(X_open), same_groups(shown, same),
-                batch, same or ())
+                failed_X=feats[ex.failed] if ex.counts else None, categories=cats, top_score=top), len(X_open),
+                same_groups(shown, same), batch, same or ())
             if prior is not None:
                 ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + h["note"].split(" (")[0]
                 ranking.chosen.attrs["history"] = f"{h['note']}: {prior.describe()}"
@@ -448,7 +448,7 @@ class Campaign:
         return HistoryPrior(list(params), cfg["target"], seed, ds).fit(history_tables(cfg["history"]))
 
     def _pending_ids(self) -> set[int]:
-        return awaited_candidates(self.ledger)  # suggested and not abandoned (campaign abandon)
+        return set(awaited_suggestions(self.ledger))  # suggested and not abandoned (campaign abandon)
 
     def record(self, results: pd.DataFrame, source: str, rows: list[int] | None = None, allow_new: bool = False,
                actor: str | None = None) -> RecordResult:

@@ -19,9 +19,8 @@ import pandas as pd
 from matloop.design.ledger import RecordResult, default_actor, now
 from matloop.design.ledger_events import (
     abandon,
-    abandoned_suggestions,
     add_candidates,
-    awaited_candidates,
+    awaited_suggestions,
     candidate_flags,
     ensure_events_table,
     read_events,
@@ -156,7 +155,8 @@ def abandon_candidates(campaign, given: list[str], reason: str, actor: str | Non
     table = campaign.table()
     measured = table[[g.column for g in campaign.goals]].notna().any(axis=1)
     done = set(table.loc[measured | exclusions(campaign, table).failed, "candidate_id"])
-    waiting = awaited_candidates(campaign.ledger) - done
+    awaited = awaited_suggestions(campaign.ledger)
+    waiting = set(awaited) - done
     keys = table.set_index("candidate_id")["key"]
     if all_pending:  # nothing awaited: nothing to do (not an error)
         chosen = [(int(c), str(keys[c])) for c in sorted(waiting)]
@@ -167,11 +167,7 @@ def abandon_candidates(campaign, given: list[str], reason: str, actor: str | Non
             raise InputError("Nothing was abandoned: only suggestions awaiting results can be", error_table(
                 [{"row": 0, "column": "--candidate", "value": k, "reason": "not awaiting results (never suggested, "
                   "or measured, failed or abandoned already)"} for k in bad]))
-    sug = campaign.ledger.suggestions()
-    gone = abandoned_suggestions(campaign.ledger)
-    ids = {c: [int(i) for i, s in zip(sug["id"], sug["candidate_id"], strict=True) if s == c and int(i) not in gone]
-           for c, _ in chosen}
-    return abandon(campaign.ledger, [(c, k, ids[c]) for c, k in chosen], reason, actor)
+    return abandon(campaign.ledger, [(c, k, awaited[c]) for c, k in chosen], reason, actor)
 
 
 def _keys(campaign, texts: list[str]) -> list[str]:

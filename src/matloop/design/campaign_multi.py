@@ -135,12 +135,12 @@ def suggest_multi_batch(campaign, table: pd.DataFrame, open_rows: np.ndarray, ba
                                            open_rows, model, seed, outcome)
     failed_X = X[failed] if failed is not None else failed_X  # failures count: P(success) weights the acquisition
     shown, X_open = frame.loc[open_rows].drop(columns=outcome), X[open_rows]
+    infeasible = violations(frame, cfg.get("constraints"))[measured]
 
     def rank(pos: np.ndarray, k: int):  # pos: the open candidates (all, or --same's group)
         return rank_multi(X[measured], Y[measured], X_open[pos], shown.iloc[pos], goals, k, scalarize, model, seed,
                           cons, failed_X=failed_X, acquisition=acquisition, goal_features=goal_rows(goal_features, pos),
-                          infeasible=violations(frame, cfg.get("constraints"))[measured],
-                          categories=None if campaign.space is not None else categories)
+                          infeasible=infeasible, categories=None if campaign.space is not None else categories)
     ranking = rank_in_one_group(rank, len(X_open), same_groups(shown, same), batch, same or ())
     chosen = annotate(ranking.chosen, goals, acq_note, note, goal_features)
     if campaign.space is not None and ranking.chosen.attrs.get("cold_start"):
@@ -209,13 +209,14 @@ def record_multi(campaign, results: pd.DataFrame, keys: list[str], source: str, 
     measurements: a results table is recorded all or nothing."""
     from matloop.design.outcomes import STATUS_COLUMN
     from matloop.errors import error_table
+    from matloop.io.detect import missing_column_message
 
     present = [c for c in outcome_columns(campaign.config) if c in results.columns]
     rule = campaign.config.get("failed_if")
     if STATUS_COLUMN not in results.columns and rule is None:
         if not present:
             raise InputError("the results hold no goal column", error_table(
-                [{"row": 0, "column": c, "value": None, "reason": f"missing (columns: {list(results.columns)})"}
+                [{"row": 0, "column": c, "value": None, "reason": missing_column_message("results", c, results.columns)}
                  for c in outcome_columns(campaign.config)]))
         return campaign.ledger.record(results, keys, present, source, rows, allow_new, actor)
     from matloop.design.campaign_failures import record_results

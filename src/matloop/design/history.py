@@ -115,15 +115,21 @@ def replicate_groups(dataset, labelled: np.ndarray, allow_replicates: bool = Fal
 def read_history(path: str, target: str) -> tuple[pd.DataFrame, str]:
     """A history table (read with the same guards as every table) and its source name; the campaign's
     target column must be there and measured on at least one row. A ``campaign export`` is read as one
-    row per candidate (:func:`matloop.design.campaign_files.wide_from_export`)."""
+    row per candidate (:func:`history_table`)."""
+    frame, name = history_table(path)
+    check_history(frame, target, name)
+    return frame, name
+
+
+def history_table(path) -> tuple[pd.DataFrame, str]:
+    """A ``--history`` file read with the same guards as every table, and its source name; a ``campaign
+    export`` becomes one row per candidate (:func:`matloop.design.campaign_files.wide_from_export`)."""
     import os
 
     from matloop.design.campaign_files import wide_from_export
     from matloop.io.files import read_raw
 
-    frame, name = wide_from_export(read_raw(path)[0], os.path.basename(str(path)))
-    check_history(frame, target, name)
-    return frame, name
+    return wide_from_export(read_raw(path)[0], os.path.basename(str(path)))
 
 
 def check_history(frame: pd.DataFrame, target: str, source: str) -> None:

@@ -97,8 +97,7 @@ def read_events(ledger: Ledger, retracted: bool = False) -> pd.DataFrame:
              .where(events.c.campaign_id == ledger.id).order_by(events.c.id))
         rows = conn.execute(q).mappings().all()
     out = pd.DataFrame([{c: r[c] for c in cols} for r in rows], columns=cols)
-    gone = set() if retracted else retracted_in(out)
-    return out[[f"e{i}" not in gone for i in out["id"]]].reset_index(drop=True) if gone else out
+    return out if retracted else active_events(out)
 
 
 def retracted_in(ev: pd.DataFrame) -> dict[str, str]:
@@ -116,6 +115,13 @@ def retracted_in(ev: pd.DataFrame) -> dict[str, str]:
 def retracted_entries(ledger: Ledger) -> dict[str, str]:
     """Every retracted entry of the campaign (``m<N>`` a measurement, ``e<N>`` an event) with the reason."""
     return retracted_in(read_events(ledger, retracted=True))
+
+
+def active_events(ev: pd.DataFrame) -> pd.DataFrame:
+    """The events of ``read_events(ledger, retracted=True)`` not retracted since (as ``read_events(ledger)``
+    gives them), for a caller that needs both without reading the table twice."""
+    gone = retracted_in(ev)
+    return ev[[f"e{i}" not in gone for i in ev["id"]]].reset_index(drop=True) if gone else ev
 
 
 def event_key(campaign_id: int, key: str, kind: str, ident: str | None, reason: str) -> str:
@@ -262,7 +268,8 @@ def retract(ledger: Ledger, entries: list[str], reason: str, actor: str | None =
     ``m12-m20`` names this campaign's entries from ``m12`` to ``m20`` (a results file recorded by
     mistake; another campaign's entries between them are not touched)."""
     if not str(reason or "").strip():
-        raise InputError("a retraction needs a reason (--reason TEXT)")
+        raise InputError("a retraction needs a reason (--reason TEXT)", error_table(
+            [{"row": 0, "column": "reason", "value": reason, "reason": "say why the entries are withdrawn"}]))
     meas = ledger.measurements(retracted=True).set_index("id")
     ev = read_events(ledger, retracted=True).set_index("id")
     chosen, problems = [], {}
@@ -322,24 +329,37 @@ def _not_retractable(kind: str | None) -> str:
             "for a failure, veto or abandonment (see 'matloop campaign history')")
 
 
-def abandoned_suggestions(ledger: Ledger) -> set[int]:
-    """Ids of the suggestions abandoned (``campaign abandon``, not retracted since)."""
+def abandoned_suggestions(ledger: Ledger, events: pd.DataFrame | None = None) -> set[int]:
+    """Ids of the suggestions abandoned (``campaign abandon``, not retracted since); ``events``: the
+    ledger's :func:`read_events` when the caller has read them already."""
     import json
 
-    ev = read_events(ledger)
+    ev = read_events(ledger) if events is None else events
     found: set[int] = set()
     for extra in ev.loc[ev["kind"] == "abandoned", "extra"]:
         found |= {int(i) for i in json.loads(extra).get("suggestions", [])}
     return found
 
 
-def awaited_candidates(ledger: Ledger) -> set[int]:
-    """Candidates with a suggestion not abandoned (the caller leaves out those measured or failed since)."""
+def correction_counts(ledger: Ledger) -> dict[str, int]:
+    """``n_retracted`` (entries retracted) and ``n_abandoned`` (suggestions abandoned, not retracted since)
+    for ``campaign status``, from one read of the events."""
+    ev = read_events(ledger, retracted=True)
+    return {"n_retracted": len(retracted_in(ev)), "n_abandoned": len(abandoned_suggestions(ledger, active_events(ev)))}
+
+
+def awaited_suggestions(ledger: Ledger) -> dict[int, list[int]]:
+    """Candidate id -> its suggestions not abandoned (the caller leaves out candidates measured or failed
+    since): what ``campaign abandon`` may abandon, and what a new batch must not propose again."""
     sug = ledger.suggestions()
     if sug.empty:
-        return set()
+        return {}
     gone = abandoned_suggestions(ledger)
-    return {int(c) for c, i in zip(sug["candidate_id"], sug["id"], strict=True) if int(i) not in gone}
+    out: dict[int, list[int]] = {}
+    for c, i in zip(sug["candidate_id"], sug["id"], strict=True):
+        if int(i) not in gone:
+            out.setdefault(int(c), []).append(int(i))
+    return out
 
 
 def abandon(ledger: Ledger, chosen: list[tuple[int, str, list[int]]], reason: str, actor: str | None = None,
@@ -348,7 +368,8 @@ def abandon(ledger: Ledger, chosen: list[tuple[int, str, list[int]]], reason: st
     reason, all or nothing. Their suggestions stop awaiting results; the candidates may be suggested
     again. An abandonment recorded before (the same suggestions) is acknowledged once."""
     if not str(reason or "").strip():
-        raise InputError("abandoning a suggestion needs a reason (--reason TEXT)")
+        raise InputError("abandoning a suggestion needs a reason (--reason TEXT)", error_table(
+            [{"row": 0, "column": "reason", "value": reason, "reason": "say why the experiments will not be run"}]))
     ensure_events_table(ledger)
     actor = actor or default_actor()
     stamp = now()

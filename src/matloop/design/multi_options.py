@@ -227,14 +227,11 @@ def check_history_goals(frame: pd.DataFrame, columns: list[str], source: str) ->
 
 def read_goal_history(paths, columns: list[str]) -> list[tuple[pd.DataFrame, str]]:
     """``(frame, file name)`` of each ``--history`` table, each measuring at least one of ``columns``."""
-    import os
-
-    from matloop.design.campaign_files import wide_from_export
-    from matloop.io.files import read_raw
+    from matloop.design.history import history_table
 
     out = []
     for path in paths or []:
-        frame, name = wide_from_export(read_raw(path)[0], os.path.basename(str(path)))  # a campaign export too
+        frame, name = history_table(path)  # a campaign export too
         check_history_goals(frame, list(columns), name)
         out.append((frame, name))
     return out

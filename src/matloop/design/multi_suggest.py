@@ -480,11 +480,12 @@ def suggest_multi(dataset, goals: list[Goal], batch: int = 5, scalarize: str | N
                                                 seed, goal_cols + cons_cols + outcome_columns(list(frame.columns),
                                                                                               failed_if, frame=frame))
     shown, X_open, Y_open = output_candidates(dataset, frame.loc[open_rows], goal_cols), X[open_rows], Y[open_rows]
+    failed_X, infeasible = X[failed] if outcomes else None, violations(frame, constraints)[measured]
 
     def rank(pos: np.ndarray, k: int) -> MultiRanking:  # pos: candidates (all, or --same's group)
         return rank_multi(X[measured], Y[measured], X_open[pos], shown.iloc[pos], goals, k, scalarize, model, seed, cons,
-                          n_samples, X[failed] if outcomes else None, acquisition, goal_rows(goal_features, pos),
-                          violations(frame, constraints)[measured], categories, {j: Y_open[pos, j] for j in known})
+                          n_samples, failed_X, acquisition, goal_rows(goal_features, pos), infeasible, categories,
+                          {j: Y_open[pos, j] for j in known})
     ranking = rank_in_one_group(rank, len(X_open), same_groups(frame.loc[open_rows], same), batch, same or ())
     ranking.chosen = table_columns_kept(ranking.chosen)
     ranking.chosen.attrs.update(n_candidates=int(open_rows.sum()), n_measured=int(measured.sum()),

@@ -177,17 +177,18 @@ def simulate(X: np.ndarray, y: np.ndarray, strategy: Strategy, top: np.ndarray, 
     measured = list(rng.choice(n, size=min(n_initial, budget), replace=False))
     remaining = np.setdiff1d(np.arange(n), measured)
     n_top = int(top.sum())
+
+    def pick(pool: np.ndarray, kk: int) -> np.ndarray:  # positions in pool (rows of X) of kk picks
+        if len(measured) < 2 and not isinstance(strategy, RandomStrategy):  # a cold start (design/coldstart.py)
+            from matloop.design.coldstart import cold_start_picks
+
+            return cold_start_picks(X[pool], kk, X[measured] if measured else None, seed, categories=categories)[0]
+        return strategy.propose(X[measured], y[measured], X[pool], kk, rng, objective)
+
     while len(measured) < budget and len(remaining):
         if stop_when_all_found and top[measured].sum() == n_top:
             break
         k = min(batch, budget - len(measured), len(remaining))
-
-        def pick(pool: np.ndarray, kk: int) -> np.ndarray:  # positions in pool (rows of X) of kk picks
-            if len(measured) < 2 and not isinstance(strategy, RandomStrategy):  # a cold start (design/coldstart.py)
-                from matloop.design.coldstart import cold_start_picks
-
-                return cold_start_picks(X[pool], kk, X[measured] if measured else None, seed, categories=categories)[0]
-            return strategy.propose(X[measured], y[measured], X[pool], kk, rng, objective)
         pool = remaining
         if groups is not None and k > 1:  # --same: the first pick as usual, then the batch in its group
             first = remaining[int(np.asarray(pick(remaining, 1))[0])]

@@ -282,12 +282,12 @@ def suggest(
         from matloop.design.multi_options import violations
 
         ok = ~violations(dataset.frame, constraints)[reps.first_rows]
-    shown = output_candidates(dataset, pool, targets=[target])
+    shown, cats = output_candidates(dataset, pool, targets=[target]), category_features(dataset)
+    failed_X = features[failed] if outcomes else None
 
     def rank(pos: np.ndarray, k: int) -> Ranking:
         return rank_candidates(X_train, y_train, pool_X[pos], shown.iloc[pos], objective, k, acquisition, batch_method,
-                               model, seed, cons, features[failed] if outcomes else None, top_score=top_score,
-                               feasible_train=ok, categories=category_features(dataset))
+                               model, seed, cons, failed_X, top_score=top_score, feasible_train=ok, categories=cats)
     ranking = rank_in_one_group(rank, len(pool_X), same_groups(pool, same), batch, same or ())  # --same
     ranking.chosen = table_columns_kept(ranking.chosen)
     if note is not None:

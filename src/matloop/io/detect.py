@@ -401,8 +401,9 @@ def missing_column_message(role: str, names: str | list[str], columns) -> str:
     parts = []
     for name in [names] if isinstance(names, str) else names:
         ours = (f"{name}_pred", f"{name}_std")  # a batch file's prediction of this column, never the value
-        close = difflib.get_close_matches(name, [c for c in cols if c not in ours], n=1, cutoff=0.6) or [
-            c for c in cols if c not in ours and name.strip() and c.lower().startswith(name.strip().lower())][:1]
+        others = [c for c in cols if c not in ours]
+        close = difflib.get_close_matches(name, others, n=1, cutoff=0.6) or [
+            c for c in others if name.strip() and c.lower().startswith(name.strip().lower())][:1]
         hint = ""
         if name.lower() in lowered:
             hint = f" (did you mean {lowered[name.lower()]!r}? names are case-sensitive)"

@@ -422,14 +422,11 @@ class _Lock:
 
 
 def retract(db: LedgerDB | str, name: str, entries: list[str], reason: str, actor: str) -> dict:
-    """Withdraw entries recorded in error (``m<N>`` measurements, ``e<N>`` failures or vetoes), with the
-    reason; they stay in the ledger and its log, out of every model and status."""
+    """Withdraw entries recorded in error (``m<N>`` measurements, ``e<N>`` failures, vetoes or
+    abandonments), with the reason; they stay in the ledger and its log, out of every model and status."""
     from matloop.design.ledger_events import retract as retract_entries
 
     camp = open_campaign(db, name)
-    if not str(reason or "").strip():
-        raise InputError("a retraction needs a reason", error_table([{"row": 0, "column": "reason", "value": reason,
-                                                                      "reason": "say why the entries are withdrawn"}]))
     done = retract_entries(camp.ledger, [str(e) for e in entries], str(reason), actor, source="REST API")
     return {"campaign": name, "retracted": int(done.inserted), "already_retracted": int(done.already_recorded)}
 

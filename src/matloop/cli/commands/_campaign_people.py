@@ -136,10 +136,10 @@ def run_abandon(args: argparse.Namespace) -> int:
 
     camp = Campaign(args.name, args.db)
     done = abandon_candidates(camp, args.candidate or [], args.reason, args.by, all_pending=args.all_pending)
-    print(f"abandoned {done.inserted} suggestion{'s' if done.inserted != 1 else ''} (no longer awaiting results; "
-          "they may be suggested again)" if done.inserted or done.already_recorded else
-          "nothing was abandoned: no suggestion is awaiting results"
-          + (f"; {done.already_recorded} abandoned before (ignored)" if done.already_recorded else ""))
+    said = (f"abandoned {done.inserted} suggestion{'s' if done.inserted != 1 else ''} (no longer awaiting results; "
+            "they may be suggested again)" if done.inserted or done.already_recorded else
+            "nothing was abandoned: no suggestion is awaiting results")
+    print(said + (f"; {done.already_recorded} abandoned before (ignored)" if done.already_recorded else ""))
     print(camp.status())
     return 0
 

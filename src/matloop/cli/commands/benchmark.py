@@ -101,10 +101,12 @@ def run_campaign(args: argparse.Namespace) -> int:
         return run_failure_benchmark(args, goals)
     if args.same and (len(goals) > 1 or getattr(args, "failed_if", None) or getattr(args, "target_order", None)
                       or status):
-        from matloop.errors import InputError
+        from matloop.errors import InputError, error_table
 
         raise InputError("benchmark campaign --same replays one numeric goal without failures (suggest and campaign "
-                         "suggest take --same with several goals and failures)")
+                         "suggest take --same with several goals and failures)", error_table(
+                             [{"row": 0, "column": "--same", "value": c, "reason": "several goals, failures or "
+                               "labels: not replayed with --same"} for c in args.same]))
     if len(goals) > 1:
         from matloop.cli.commands._suggest_multi import run_multi_benchmark
 

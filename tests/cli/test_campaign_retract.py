@@ -160,3 +160,44 @@ def test_benchmark_campaign_replays_batches_that_share_a_setting(tmp_path, capsy
     assert _run("benchmark", "campaign", tmp_path / "full.csv", "--goal", "yield:max", "--goal", "equiv:min",
                 "--same", "temperature", "-q") == 2
     assert "--same replays one numeric goal" in capsys.readouterr().err
+
+
+def test_a_campaign_whose_every_batch_shares_a_setting(tmp_path, capsys):
+    """campaign new --same: every campaign suggest shares it unless told otherwise (--same COL, --no-same)."""
+    db = tmp_path / "rx.db"
+    pool = pd.read_csv(_pool(tmp_path)).drop(columns="cost")
+    pool.loc[[0, 13, 26], "yield"] = [20.0, 55.0, 35.0]
+    pool.to_csv(tmp_path / "p.csv", index=False)
+    assert _run("campaign", "new", "rx", "--pool", tmp_path / "p.csv", "--target", "yield", "--maximize",
+                "--same", "temperature", "--db", db) == 0
+    assert "batches share: temperature (campaign new --same" in capsys.readouterr().out
+    assert _run("campaign", "suggest", "rx", "--batch", "4", "-o", tmp_path / "b1.csv", "--db", db) == 0
+    b1 = pd.read_csv(tmp_path / "b1.csv")
+    assert len(b1) == 4 and b1["temperature"].nunique() == 1 and b1["reason"].str.contains("--same").all()
+    assert _run("campaign", "suggest", "rx", "--batch", "4", "--same", "base", "-o", tmp_path / "b2.csv",
+                "--db", db) == 0
+    b2 = pd.read_csv(tmp_path / "b2.csv")  # the batch's own column replaces the campaign's
+    assert b2["base"].nunique() == 1 and b2["reason"].str.contains("shares base = ").all()
+    assert not b2["reason"].str.contains("temperature =").any()
+    assert _run("campaign", "suggest", "rx", "--batch", "6", "--no-same", "-o", tmp_path / "b3.csv", "--db", db) == 0
+    b3 = pd.read_csv(tmp_path / "b3.csv")
+    assert len(b3) == 6 and not b3["reason"].str.contains("--same").any()
+    capsys.readouterr()
+    assert _run("campaign", "suggest", "rx", "--no-same", "--same", "base", "-o", tmp_path / "b4.csv",
+                "--db", db) == 2
+    assert "--same and --no-same contradict each other" in capsys.readouterr().err
+    assert not (tmp_path / "b4.csv").exists()
+    # the column must be an input of the pool (not the goal, not a typo); a design space fixes it in its file
+    assert _run("campaign", "new", "r2", "--pool", tmp_path / "p.csv", "--target", "yield", "--maximize",
+                "--same", "yield", "--db", db) == 2
+    assert "a batch can share only an input" in capsys.readouterr().err
+    assert _run("campaign", "new", "r3", "--pool", tmp_path / "p.csv", "--target", "yield", "--maximize",
+                "--same", "temp", "--db", db) == 2
+    assert "did you mean 'temperature'" in capsys.readouterr().err
+    space = tmp_path / "space.yaml"
+    space.write_text("parameters:\n  temperature: {type: continuous, low: 60, high: 100}\n")
+    assert _run("campaign", "new", "r4", "--space", space, "--target", "yield", "--maximize",
+                "--same", "temperature", "--db", db) == 2
+    assert "fix the parameter" in capsys.readouterr().err
+    assert _run("campaign", "list", "--db", db) == 0
+    assert "r2" not in capsys.readouterr().out  # nothing was created by the refused commands

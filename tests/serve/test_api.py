@@ -387,6 +387,16 @@ def test_a_robot_asks_for_a_batch_that_shares_a_setting(server):
     r = client.post("/api/campaigns/film/suggestions", json={"batch": 3, "same": ["oven"]},
                     headers=H(tok["experimenter"]))
     assert r.status_code == 422 and r.json()["problems"][0]["value"] == "oven"
+    # a campaign created with "same": every batch shares it unless the request names its own columns
+    r = client.post("/api/campaigns", json={"name": "oven", "goals": ["yield:max"], "pool": _pool(12, 3),
+                                            "same": ["solvent"]}, headers=H(tok["admin"]))
+    assert r.status_code == 201 and r.json()["same"] == ["solvent"]
+    rows = client.post("/api/campaigns/oven/suggestions", json={"batch": 3},
+                       headers=H(tok["experimenter"])).json()["rows"]
+    assert len({row["solvent"] for row in rows}) == 1 and all("shares solvent" in row["reason"] for row in rows)
+    r = client.post("/api/campaigns", json={"name": "o2", "goals": ["yield:max"], "pool": _pool(12, 3),
+                                            "same": ["yield"]}, headers=H(tok["admin"]))
+    assert r.status_code == 422 and r.json()["problems"][0]["value"] == "yield"
 
 
 def test_abandoned_suggestions_may_be_suggested_again(server):

@@ -10,6 +10,10 @@ fewer candidates, and the output says so.
 
 Candidate pools only: a design space's parameter is fixed by setting its ``low`` and ``high`` to one
 value in the space file.
+
+A campaign whose every batch is made in one go keeps the columns as its default
+(``campaign new --same COL``, :func:`campaign_same`): each ``campaign suggest`` then shares them unless
+it names others (``--same``) or none (``--no-same``, Python ``same=[]``).
 """
 
 from __future__ import annotations
@@ -65,6 +69,30 @@ def check_same(columns: Sequence[str] | None, space=None) -> None:
                          f"instead (give {columns[0]!r} one value in the space file, e.g. low = high)", error_table(
                              [{"row": 0, "column": "--same", "value": c, "reason": "a design-space campaign"}
                               for c in columns]))
+
+
+def campaign_same(columns: Sequence[str] | None, pool: pd.DataFrame | None, space=None,
+                  outcomes: Sequence[str] = ()) -> list[str]:
+    """The ``--same`` columns a new campaign keeps as its default, checked against its pool: each must be
+    an input column (not a goal or constraint, whose values are unknown before the experiment)."""
+    check_same(columns, space)
+    if not columns or pool is None:
+        return []
+    same_groups(pool, columns)  # every column is in the pool
+    bad = [c for c in columns if c in outcomes]
+    if bad:
+        raise InputError("--same names a measured column; a batch can share only an input (a setting you choose)",
+                         error_table([{"row": 0, "column": "--same", "value": c, "reason": "a goal or constraint "
+                                       "column: its value is known only after the experiment"} for c in bad]))
+    return list(dict.fromkeys(columns))
+
+
+def effective_same(asked: Sequence[str] | None, default: Sequence[str] | None, space=None) -> list[str] | None:
+    """``campaign suggest``'s columns: those asked for (``[]``: none, ``--no-same``), else the campaign's;
+    checked as :func:`check_same` does."""
+    chosen = list(default or []) if asked is None else list(asked)
+    check_same(chosen, space)
+    return chosen or None
 
 
 def goal_rows(goal_features: list | None, positions: np.ndarray) -> list | None:

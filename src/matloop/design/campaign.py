@@ -17,7 +17,7 @@ import pandas as pd
 
 from matloop.design.acquisition import Objective, make_acquisition
 from matloop.design.batch import DEFAULT_BATCH_METHOD
-from matloop.design.batch_groups import check_same, rank_in_one_group, same_groups
+from matloop.design.batch_groups import campaign_same, effective_same, rank_in_one_group, same_groups
 from matloop.design.campaign_failures import exclusions, initial_failures, open_candidates, record_results
 from matloop.design.campaign_files import _staging_path, check_output, export_table, read_space  # noqa: F401
 from matloop.design.campaign_multi import one_goal_constraints, outcome_columns
@@ -75,7 +75,8 @@ class Campaign:
                space: DesignSpace | None = None, space_spec: dict | None = None, actor: str | None = None,
                failed_if: str | None = None, history: list[tuple[pd.DataFrame, str]] | None = None,
                goals: list | None = None, constraints: list[str] | None = None,
-               scalarize: str | None = None, target_order: dict | None = None) -> Campaign:
+               scalarize: str | None = None, target_order: dict | None = None,
+               same: list[str] | None = None) -> Campaign:
         """Start a campaign from a pool table or a design space. Measured rows of the pool table
         (target present) are recorded as the first measurements; rows whose ``status`` is ``failed`` or
         that match ``failed_if`` (kept in the config, applied to every later ``record``) as failures.
@@ -83,9 +84,11 @@ class Campaign:
         ``history``: ``(table, source name)`` pairs of related measurements (:mod:`matloop.design.history`),
         copied into the ledger's configuration with their source, apart from the campaign's own
         measurements (they are never candidates, results or "best measured"); every suggestion uses
-        them as prior knowledge (:func:`matloop.design.history.apply_history`)."""
+        them as prior knowledge (:func:`matloop.design.history.apply_history`). ``same``: columns every
+        batch shares unless a suggestion says otherwise (:func:`matloop.design.batch_groups.campaign_same`)."""
         if (pool is None) == (space is None):
             raise MatloopError("a campaign needs exactly one of a pool table or a design space")
+        campaign_same(same, None, space)  # a design space fixes a parameter in its file instead
         config = {"target": target, "direction": objective.direction, "low": objective.low,
                   "high": objective.high}
         if goals and len(goals) > 1:  # several goals: design/campaign_multi.py
@@ -114,6 +117,8 @@ class Campaign:
                                                "reason": f"columns are {list(pool.frame.columns)}"} for c in missing]))
             pool = without_outcome_columns(pool, failed_if)  # status, reason, the rule's columns: not inputs
             check_campaign_columns(pool.frame, outcomes, goals)  # 'rank' would be lost; a goal known everywhere
+            if same:
+                config["same"] = campaign_same(same, pool.frame, outcomes=outcomes)
             config.update(kind=pool.kind, input=pool.input, parameter_columns=pool.parameter_columns
                           if pool.kind == "parameters" else None, columns=list(map(str, pool.frame.columns)),
                           extra_inputs=list(pool.extra_inputs), pattern_options=pool.pattern_options)
@@ -130,11 +135,8 @@ class Campaign:
             dupes = pd.Series(keys).duplicated(keep="first").to_numpy()
             # a filled cell is a measurement (the ledger refuses one that is not a finite number); only an
             # empty cell makes a candidate, never a value that fails to parse
-            measured = np.zeros(len(frame), dtype=bool)
-            for col in outcomes:
-                cells = frame[col].to_numpy(dtype=object)
-                measured |= ~(pd.isna(cells) | np.array([isinstance(v, str) and not v.strip() for v in cells],
-                                                        dtype=bool))
+            measured = ~frame[outcomes].map(lambda v: pd.isna(v) or (isinstance(v, str) and not v.strip())).all(
+                axis=1).to_numpy()
             failed = initial_failures(frame, keys, pool.rows, failed_if)
             rows = np.flatnonzero(measured & ~failed.mask)
             initial = InitialMeasurements(frame.iloc[rows], [keys[i] for i in rows], outcomes, INITIAL_SOURCE,
@@ -201,11 +203,11 @@ class Campaign:
         later = meas[meas["source"] != INITIAL_SOURCE].drop_duplicates(["candidate_id", "recorded_at", "extra"])
         return dataclasses.replace(CampaignStatus(
             self.ledger.name, target, goal_text(self.objective) + config_note(self.config), len(t),
-            int(measured.sum()),
-            0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
+            int(measured.sum()), 0 if sug.empty else len(sug), pending, best, best_material, best_setting, n_initial,
             len(later), n_failed=int(ex.failed.sum()), n_vetoed=int(ex.vetoed.sum()),
             **correction_counts(self.ledger),
-            best_replicates=max(best_replicates, 1), subject=cons_words), **self._multi_status(t))
+            best_replicates=max(best_replicates, 1), subject=cons_words, same=self.config.get("same")),
+            **self._multi_status(t))
 
     def _multi_status(self, table: pd.DataFrame) -> dict:
         """Several goals: the goals in words, the measured front and its hypervolume instead of one best."""
@@ -251,7 +253,8 @@ class Campaign:
         tables given at creation are prior knowledge (:mod:`matloop.design.history`). A
         measured candidate is suggested again only with ``allow_replicates``. ``transfer`` (``auto`` or
         source names): the pre-trained library's values join a composition campaign's features. ``same``:
-        columns every row of the batch shares (:mod:`matloop.design.batch_groups`; pools only).
+        columns every row of the batch shares (:mod:`matloop.design.batch_groups`; pools only); None: the
+        campaign's default (``campaign new --same``), ``[]``: none.
 
         Vetoed candidates are never suggested, failed ones only with ``retry_failed``; with a
         ``failed_if`` rule or failures recorded, the acquisition is multiplied by P(success)
@@ -264,7 +267,7 @@ class Campaign:
         out_path = check_output(output) if output is not None else None
         if batch < 1:
             raise InputError(f"the batch size must be at least 1, got {batch}")
-        check_same(same, self.space)
+        same = effective_same(same, self.config.get("same"), self.space)
         table = self.table()
         target = self.config["target"]
         measured = table[target].notna().to_numpy()
@@ -382,9 +385,7 @@ class Campaign:
         points by at least the space's ``min_separation`` (so a batch is never near-identical points)."""
         from matloop.design.coldstart import cold_start_ranking, in_space_words, space_filling_design
 
-        space = self.space
-        target = self.config["target"]
-        cols = space.columns
+        space, target, cols = self.space, self.config["target"], self.space.columns
         rng = np.random.default_rng(seed)
         measured = measured.reindex(columns=[*cols, target])  # an empty ledger has no columns yet
         done = measured[cols] if pending is None or not len(pending) else pd.concat(
@@ -433,8 +434,7 @@ class Campaign:
         if note is not None:
             ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
             ranking.chosen.attrs["history"] = f"{note}: {prior.describe()}"
-        keys = parameter_keys(ranking.chosen, cols)
-        return ranking.chosen, keys, ranking
+        return ranking.chosen, parameter_keys(ranking.chosen, cols), ranking
 
     def _history_prior(self, seed: int = 0):
         """The :class:`~matloop.design.history.HistoryPrior` of the history tables stored at creation, or None."""
@@ -447,8 +447,8 @@ class Campaign:
         ds = self._dataset(pd.DataFrame(columns=[*params, cfg["target"]])) if cfg["kind"] != "parameters" else None
         return HistoryPrior(list(params), cfg["target"], seed, ds).fit(history_tables(cfg["history"]))
 
-    def _pending_ids(self) -> set[int]:
-        return set(awaited_suggestions(self.ledger))  # suggested and not abandoned (campaign abandon)
+    def _pending_ids(self) -> set[int]:  # suggested and not abandoned (campaign abandon)
+        return set(awaited_suggestions(self.ledger))
 
     def record(self, results: pd.DataFrame, source: str, rows: list[int] | None = None, allow_new: bool = False,
                actor: str | None = None) -> RecordResult:

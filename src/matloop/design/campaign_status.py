@@ -39,6 +39,7 @@ class CampaignStatus:
     hypervolume_start: float | None = None  # several goals: the start table's front on the same scale
     best_replicates: int = 1  # measurements averaged into the best value (the rule: mean of replicates)
     subject: str = ""  # one goal with outcome constraints: "; subject to ..." (the best meets them)
+    same: list[str] | None = None  # columns every batch shares by default (campaign new --same)
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs, in display order."""
@@ -48,6 +49,9 @@ class CampaignStatus:
                             f"{self.n_experiments} result{'s' if self.n_experiments != 1 else ''} recorded since)"),
                ("suggested", f"{self.n_suggested} ({self.n_pending} awaiting results"
                              + (f", {self.n_abandoned} abandoned)" if self.n_abandoned else ")"))]
+        if self.same:
+            out.append(("batches share", f"{', '.join(self.same)} (campaign new --same; campaign suggest --same COL "
+                                         "or --no-same for one batch)"))
         if self.n_failed or self.n_vetoed:
             out.append(("failed / vetoed", f"{self.n_failed} failed, {self.n_vetoed} vetoed (not suggested again)"))
         if self.n_retracted:

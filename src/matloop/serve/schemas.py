@@ -22,6 +22,9 @@ class CampaignCreate(Strict):
     input: StrictStr | None = Field(None, description="the material column (detected if omitted)")
     failed_if: StrictStr | None = Field(None, description="a rule marking results as failed, e.g. \"yield < 5\"")
     constraints: list[StrictStr] | None = None
+    same: list[StrictStr] = Field(default_factory=list, max_length=20,
+                                  description="columns every batch of the campaign shares unless a suggestion "
+                                              "names its own (campaign new --same)")
 
 
 class SuggestRequest(Strict):
@@ -32,7 +35,8 @@ class SuggestRequest(Strict):
     retry_failed: StrictBool = False
     same: list[StrictStr] = Field(default_factory=list, max_length=20,
                                   description="columns every experiment of the batch shares (one oven run, one "
-                                              "plate): the first pick as usual, the rest among its group")
+                                              "plate): the first pick as usual, the rest among its group "
+                                              "(empty: the campaign's own, if it was created with some)")
 
 
 class ResultsRequest(Strict):
@@ -101,6 +105,7 @@ class StatusOut(BaseModel):
     front: list[str] | None = None
     hypervolume: float | None = None
     hypervolume_start: float | None = None  # the start table's front on the scale of ``hypervolume`` now
+    same: list[str] = []  # columns every batch shares unless a suggestion names its own (campaign new --same)
 
 
 class RecordOut(BaseModel):

@@ -105,7 +105,8 @@ def campaign_status(db: LedgerDB | str, name: str) -> dict:
             "suggestions": int(st.n_suggested),
             "pending": int(st.n_pending), "best": best, "front": st.front,
             "hypervolume": None if st.hypervolume is None else float(st.hypervolume),
-            "hypervolume_start": None if st.hypervolume_start is None else float(st.hypervolume_start)}
+            "hypervolume_start": None if st.hypervolume_start is None else float(st.hypervolume_start),
+            "same": list(st.same or [])}
 
 
 def history(db: LedgerDB | str, name: str) -> dict:
@@ -131,11 +132,12 @@ def export_csv(db: LedgerDB | str, name: str) -> str:
 # --------------------------------------------------------------------------------------------- writes
 def create_campaign(db: LedgerDB | str, name: str, goals: Sequence[str], pool_frame: pd.DataFrame | list[dict],
                     input: str | None = None, actor: str = "matloop serve", failed_if: str | None = None,
-                    constraints: Sequence[str] | None = None) -> dict:
+                    constraints: Sequence[str] | None = None, same: Sequence[str] | None = None) -> dict:
     """Create a pool campaign from rows (a frame or a list of row objects) and goals such as
     ``["hardness:max"]``; returns its status. The rows are read exactly as ``campaign new --pool`` reads
     a table (every check of :func:`matloop.io.read_table`), from a private temporary file the server
-    writes and removes itself: nothing the client sends names a path."""
+    writes and removes itself: nothing the client sends names a path. ``same``: columns every batch shares
+    unless a suggestion names its own (``campaign new --same``)."""
     import tempfile
     from pathlib import Path
 
@@ -175,7 +177,7 @@ def create_campaign(db: LedgerDB | str, name: str, goals: Sequence[str], pool_fr
         several = {"goals": parsed, "constraints": list(constraints) if constraints else None, "scalarize": None}
         try:
             camp = Campaign.create(name, db.url, parsed[0].objective, parsed[0].column, pool=pool, actor=actor,
-                                   failed_if=failed_if, **several)
+                                   failed_if=failed_if, same=list(same or []) or None, **several)
         except MatloopError as exc:
             if "already exists" in str(exc) and not isinstance(exc, InputError):
                 raise CampaignExists(f"a campaign named {name!r} already exists") from None
@@ -189,7 +191,8 @@ def suggest(db: LedgerDB | str, name: str, batch: int, actor: str, model: str | 
     """Choose, store and return the next batch: ``rows`` (the candidates' columns with ``prediction``,
     ``std``, ``acquisition``, ``rank``, ``reason``, and ``p_success`` once failures count) and notes
     (cold start, history). One suggestion at a time per campaign in this process, so that two batches
-    asked at once do not propose the same candidates. ``same``: columns the whole batch shares."""
+    asked at once do not propose the same candidates. ``same``: columns the whole batch shares (none given:
+    the campaign's own, from its creation)."""
     from matloop.design.surrogate import DEFAULT_SURROGATE
 
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:

@@ -141,6 +141,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="measurements of a related campaign or earlier batch with the same target column "
                           "(repeatable): kept in the ledger as prior data, apart from the campaign's measurements, "
                           "and used as prior knowledge by every suggestion")
+    new.add_argument("--same", action="append", metavar="COL",
+                     help="every batch of this campaign shares this column's value (one oven temperature per run, "
+                          "one plate's time; repeatable; candidate tables only): campaign suggest applies it "
+                          "unless given --same COL or --no-same for one batch")
     new.add_argument("--by", metavar="WHO", help="who creates it (default: user@host)")
     add_quiet_argument(new)
     new.set_defaults(func=run_new)
@@ -166,6 +170,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     add_transfer_argument(sug)
     add_same_argument(sug)
+    sug.add_argument("--no-same", action="store_true",
+                     help="this batch shares nothing, whatever the campaign's --same (campaign new --same)")
     _db_argument(sug)
     sug.add_argument("--by", metavar="WHO", help="who asks (default: user@host)")
     add_quiet_argument(sug)
@@ -247,7 +253,7 @@ def run_new(args: argparse.Namespace) -> int:
         pool, column, order = apply_target_order(args, pool, [g.column for g in goals])  # labels -> 0, 1, 2, ...
         several["target_order"] = {"column": column, "labels": order} if order else None
         camp = Campaign.create(args.name, args.db, objective, args.target, pool=pool, actor=args.by,
-                               failed_if=args.failed_if, history=_history(args, goals), **several)
+                               failed_if=args.failed_if, history=_history(args, goals), same=args.same, **several)
     else:
         from matloop.cli.common import PATTERN_DEFAULTS
 
@@ -267,7 +273,7 @@ def run_new(args: argparse.Namespace) -> int:
         order = {"column": args.target, "labels": parse_order(args.target_order)} if args.target_order else None
         camp = Campaign.create(args.name, args.db, objective, args.target, space=space, space_spec=spec,
                                actor=args.by, failed_if=args.failed_if, history=_history(args, goals),
-                               target_order=order, **several)
+                               target_order=order, same=args.same, **several)
     print(f"created campaign {args.name!r} in {args.db}")
     keys = camp.config.get("smiles_keys")  # SMILES parameters: canonical ledger keys, or the raw text (design/ledger_keys.py)
     if keys:
@@ -278,10 +284,22 @@ def run_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def _same(args: argparse.Namespace) -> list[str] | None:
+    """``campaign suggest``'s columns: ``--same`` given, none (``--no-same``), or None (the campaign's own)."""
+    from matloop.errors import InputError, error_table
+
+    if args.no_same and args.same:
+        raise InputError("--same and --no-same contradict each other", error_table(
+            [{"row": 0, "column": "--same", "value": c, "reason": "--no-same asks for a batch that shares nothing"}
+             for c in args.same]))
+    return [] if args.no_same else args.same
+
+
 def run_suggest(args: argparse.Namespace) -> int:
     from matloop.design.campaign import Campaign, check_output
 
     check_output(args.output)  # before opening the ledger or fitting anything
+    same = _same(args)
     camp = Campaign(args.name, args.db)
     from matloop.progress import say
 
@@ -289,7 +307,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     out = camp.suggest(batch=args.batch, acquisition=args.acquisition, batch_method=args.batch_method,
                        model=args.model, seed=args.seed, actor=args.by, output=args.output,
                        retry_failed=args.retry_failed, allow_replicates=args.allow_replicates,
-                       scalarize=args.scalarize, transfer=args.transfer, same=args.same)
+                       scalarize=args.scalarize, transfer=args.transfer, same=same)
     if out.attrs.get("history"):
         print(f"history: {out.attrs['history']}")
     if out.attrs.get("cold_start"):

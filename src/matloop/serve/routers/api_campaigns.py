@@ -39,7 +39,7 @@ async def create_campaign(body: CampaignCreate, db: DbDep, settings: SettingsDep
         raise InputError("too many pool rows", error_table([{"row": 0, "column": "pool", "value": len(body.pool),
                                                              "reason": f"at most {settings.max_rows} rows"}]))
     out = await run_in_threadpool(service.create_campaign, db, body.name, body.goals, body.pool, body.input,
-                                  who.actor, body.failed_if, body.constraints)
+                                  who.actor, body.failed_if, body.constraints, body.same)
     response.headers["Location"] = f"/api/campaigns/{body.name}"
     return out
 

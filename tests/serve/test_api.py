@@ -370,6 +370,10 @@ def test_a_retraction_takes_a_value_out_and_keeps_it_in_the_log(server):
     log = client.get("/api/campaigns/film/history", headers=H(tok["viewer"])).json()["log"]
     assert [e["event"] for e in log if e["entry"] == "m3"] == ["measured (retracted)"]
     assert log[-1]["event"] == "retracted" and log[-1]["reason"] == f"m3: {IMG}" and log[-1]["source"] == "REST API"
+    r = client.post("/api/campaigns/film/results", json={"rows": [{"temperature": 350, "solvent": "ethanol",
+                                                                   "yield": 0.2}]}, headers=H(tok["experimenter"]))
+    assert r.status_code == 201, r.text  # the retracted value sent again: already recorded, and it stays retracted
+    assert (r.json()["recorded"], r.json()["already_recorded"], r.json()["still_retracted"]) == (0, 1, ["m3"])
     r = client.post("/api/campaigns/film/retractions", json={"entries": ["m3", "e9"], "reason": "x"},
                     headers=H(tok["admin"]))
     assert r.status_code == 422 and [p["value"] for p in r.json()["problems"]] == ["e9"]

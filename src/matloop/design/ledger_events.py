@@ -117,6 +117,15 @@ def retracted_entries(ledger: Ledger) -> dict[str, str]:
     return retracted_in(read_events(ledger, retracted=True))
 
 
+def still_retracted(ledger: Ledger, duplicate_ids) -> list[str]:
+    """The measurements (``m<N>``) among ``duplicate_ids`` (a record's values found already recorded) that
+    were retracted: recording the same value again leaves them retracted, and ``record`` says so."""
+    if not duplicate_ids:
+        return []
+    gone = retracted_entries(ledger)
+    return [f"m{i}" for i in duplicate_ids if f"m{i}" in gone]
+
+
 def active_events(ev: pd.DataFrame) -> pd.DataFrame:
     """The events of ``read_events(ledger, retracted=True)`` not retracted since (as ``read_events(ledger)``
     gives them), for a caller that needs both without reading the table twice."""

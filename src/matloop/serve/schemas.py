@@ -116,6 +116,9 @@ class RecordOut(BaseModel):
     failed_already: int
     new_candidates: int
     rows: int
+    still_retracted: list[str] = Field([], description="values sent again that were retracted (m<N>) and stay "
+                                                       "so; a new measurement of the same value needs a "
+                                                       "measurement_id")
     replayed: bool
 
 

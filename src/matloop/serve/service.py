@@ -277,7 +277,9 @@ def _record(db: LedgerDB, name: str, rows_frame, actor: str, idempotency_key: st
     response = _response(name, done, len(rows))
     if idempotency_key is not None and state["stored"] != response:
         _finish(db.engine, ledger.id, idempotency_key, response)
-    return {**response, "replayed": False}
+    from matloop.design.ledger_events import still_retracted
+
+    return {**response, "still_retracted": still_retracted(ledger, done.duplicate_ids), "replayed": False}
 
 
 def veto(db: LedgerDB | str, name: str, candidate: str, reason: str, actor: str) -> dict:

@@ -343,14 +343,12 @@ def run_record(args: argparse.Namespace) -> int:
              "pool before)" if result.new_candidates else "")
           + (f"; {result.failed} failed experiment{'s' if result.failed != 1 else ''}" if result.failed else "")
           + (f" ({result.failed_already} failures already recorded)" if result.failed_already else ""))
-    if result.duplicate_ids:
-        from matloop.design.ledger_events import retracted_entries
+    from matloop.design.ledger_events import still_retracted
 
-        gone = retracted_entries(camp.ledger)
-        if again := [f"m{i}" for i in result.duplicate_ids if f"m{i}" in gone]:
-            print(f"note: {len(again)} of the values already recorded {'were' if len(again) > 1 else 'was'} "
-                  f"retracted ({', '.join(again[:5])}{', ...' if len(again) > 5 else ''}) and stay{'' if len(again) > 1 else 's'} "
-                  "so; to record the same value as a new measurement, give its row a measurement_id")
+    if again := still_retracted(camp.ledger, result.duplicate_ids):
+        print(f"note: {len(again)} of the values already recorded {'were' if len(again) > 1 else 'was'} "
+              f"retracted ({', '.join(again[:5])}{', ...' if len(again) > 5 else ''}) and stay{'' if len(again) > 1 else 's'} "
+              "so; to record the same value as a new measurement, give its row a measurement_id")
     print(camp.status())
     return 0
 

@@ -157,9 +157,18 @@ def test_benchmark_campaign_replays_batches_that_share_a_setting(tmp_path, capsy
     assert _run("benchmark", "campaign", tmp_path / "full.csv", "--target", "yield", "--maximize", "--batch", "3",
                 "--budget", "11", "--runs", "2", "--same", "temperature", "-q", "--json", tmp_path / "b.json") == 0
     assert "every round of 3 shares temperature (--same)" in capsys.readouterr().out
-    assert _run("benchmark", "campaign", tmp_path / "full.csv", "--goal", "yield:max", "--goal", "equiv:min",
-                "--same", "temperature", "-q") == 2
-    assert "--same replays one numeric goal" in capsys.readouterr().err
+    f["cost"] = (f["equiv"] * 3 + (f["base"] == "Cs2CO3") * 4).round(2)
+    f.to_csv(tmp_path / "full2.csv", index=False)
+    assert _run("benchmark", "campaign", tmp_path / "full2.csv", "--goal", "yield:max", "--goal", "cost:min",
+                "--batch", "3", "--budget", "11", "--runs", "2", "--same", "base", "--strategies", "default", "random",
+                "-q", "--json", tmp_path / "m.json") == 0
+    assert "every round of 3 shares base (--same)" in capsys.readouterr().out
+    import json
+
+    assert set(json.loads((tmp_path / "m.json").read_text())["curves"]) == {"default", "random"}
+    assert _run("benchmark", "campaign", tmp_path / "full2.csv", "--target", "yield", "--maximize",
+                "--failed-if", "yield < 30", "--same", "temperature", "-q") == 2
+    assert "--same replays numeric goals without failures" in capsys.readouterr().err
 
 
 def test_a_campaign_whose_every_batch_shares_a_setting(tmp_path, capsys):
@@ -201,3 +210,14 @@ def test_a_campaign_whose_every_batch_shares_a_setting(tmp_path, capsys):
     assert "fix the parameter" in capsys.readouterr().err
     assert _run("campaign", "list", "--db", db) == 0
     assert "r2" not in capsys.readouterr().out  # nothing was created by the refused commands
+
+
+def test_a_failure_rule_on_a_column_named_yield(tmp_path):
+    """'yield' is a Python keyword; as a column it works in --failed-if (it once said 'invalid syntax')."""
+    pool = pd.read_csv(_pool(tmp_path)).drop(columns="cost")
+    pool.loc[[0, 4, 13, 26], "yield"] = [2.0, 45.0, 55.0, 3.0]
+    pool.to_csv(tmp_path / "p.csv", index=False)
+    assert _run("suggest", tmp_path / "p.csv", "--target", "yield", "--maximize", "--failed-if", "yield < 5",
+                "--batch", "3", "-o", tmp_path / "s.csv") == 0
+    s = pd.read_csv(tmp_path / "s.csv")
+    assert len(s) == 3 and "p_success" in s.columns

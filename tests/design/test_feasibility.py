@@ -100,6 +100,16 @@ def test_bad_rules_are_input_errors(rule, words):
     assert words in str(err.value)
 
 
+def test_columns_named_as_python_keywords():
+    """A chemist's 'yield' and a spectroscopist's 'lambda' are columns, with or without the table's columns known."""
+    frame = pd.DataFrame({"yield": [3.0, 40.0, None], "lambda": [400, 500, 650], "class": ["a", "b", "yield"]})
+    assert FailureRule("yield < 5", list(frame.columns))(frame).tolist() == [True, False, False]
+    rule = FailureRule("lambda > 450 and not yield < 5 or class == 'yield'")  # before the table is read (argparse)
+    assert rule.columns() == ["class", "lambda", "yield"] and rule(frame).tolist() == [False, True, True]
+    with pytest.raises(InputError, match="no column 'if'"):
+        FailureRule("if > 3", list(frame.columns))
+
+
 def test_numeric_comparison_on_text_cells_names_the_rows():
     with pytest.raises(InputError) as err:
         FailureRule("crystal_score > 2", list(FRAME.columns))(FRAME, rows=[10, 11, 12, 13])

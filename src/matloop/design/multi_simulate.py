@@ -66,10 +66,13 @@ def hypervolume_fraction(Y: np.ndarray, goals: list[Goal]):
 def multi_benchmark(X: np.ndarray, Y: np.ndarray, goals: list[Goal], strategies: list[str], runs: int = 5,
                     n_initial: int = 5, budget: int | None = None, batch: int = 1, seed: int = 0,
                     model: str = DEFAULT_SURROGATE, progress: bool = False,
-                    categories: list | None = None) -> MultiBenchmarkResult:
+                    categories: list | None = None, groups: np.ndarray | None = None) -> MultiBenchmarkResult:
     """Replay campaigns on the fully measured ``(X, Y)``; run ``r`` starts from the same rows for every strategy.
     With fewer than 2 results of a goal a model strategy picks the cold start's design (``categories``: its
-    categorical feature columns)."""
+    categorical feature columns). ``groups`` (one label per row, :func:`matloop.design.batch_groups.same_groups`):
+    every batch shares its first pick's group, as ``suggest --same`` chooses it (random: a random first pick,
+    the rest at random in its group)."""
+    from matloop.design.batch_groups import rank_in_one_group
     from matloop.design.multi_suggest import rank_multi
 
     unknown = [s for s in strategies if s not in MULTI_STRATEGIES]
@@ -92,12 +95,18 @@ def multi_benchmark(X: np.ndarray, Y: np.ndarray, goals: list[Goal], strategies:
                 open_idx = np.setdiff1d(np.arange(n), measured)
                 k = min(batch, budget - len(order))
                 if name == "random":
-                    new = rng.choice(open_idx, k, replace=False)
+                    new = rng.choice(open_idx, 1 if groups is not None else k, replace=False)
+                    if groups is not None and k > 1:  # the rest of the batch at random in the first pick's group
+                        mates = open_idx[(groups[open_idx] == groups[new[0]]) & (open_idx != new[0])]
+                        new = np.r_[new, rng.choice(mates, min(k - 1, len(mates)), replace=False)]
                 else:
                     scal = "ehvi" if name == "default" else name
-                    pick = rank_multi(X[measured], Y[measured], X[open_idx], pd.DataFrame(index=open_idx), goals, k,
-                                      scal, model, seed + r, categories=categories).chosen_positions
-                    new = open_idx[pick]
+
+                    def rank(pos, kk, measured=measured, open_idx=open_idx, scal=scal, r=r):
+                        return rank_multi(X[measured], Y[measured], X[open_idx[pos]], pd.DataFrame(index=open_idx[pos]),
+                                          goals, kk, scal, model, seed + r, categories=categories)
+                    found = rank_in_one_group(rank, len(open_idx), None if groups is None else groups[open_idx], k)
+                    new = open_idx[np.asarray(found.chosen_positions, dtype=int)]
                 order.extend(int(i) for i in new)
             curves.append([fraction(order[:i]) for i in range(1, budget + 1)])
             if progress:

@@ -19,6 +19,7 @@ as it is: the known column names are matched in the text, longest first, before 
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import operator
 import re
@@ -33,6 +34,8 @@ REASON_COLUMN = "reason"
 STATUS_VALUES = ("ok", "failed")
 
 _CMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
+#: Python keywords a column may be named (``yield``, ``lambda``, ``class``): read as columns, not as Python
+_KEYWORD_NAMES = re.compile(r"\b(" + "|".join(k for k in keyword.kwlist if k not in ("and", "or", "not", "in")) + r")\b")
 
 
 def _rule_error(text: str, reason: str) -> InputError:
@@ -53,9 +56,7 @@ class FailureRule:
         if not self.text:
             raise _rule_error(text, "the rule is empty")
         self.names: dict[str, str] = {}  # placeholder -> column name
-        source = self.text
-        if columns is not None:
-            source = self._protect(source, [str(c) for c in columns])
+        source = self._protect(self.text, [str(c) for c in columns] if columns is not None else [])
         try:
             self.tree = ast.parse(source, mode="eval").body
         except SyntaxError as exc:
@@ -64,18 +65,25 @@ class FailureRule:
         self._check(self.tree, None if columns is None else set(map(str, columns)))
 
     def _protect(self, source: str, columns: list[str]) -> str:
-        """Replace column names that are not identifiers by placeholders (outside quoted text)."""
+        """Replace column names that are not identifiers, and words Python reserves (a column named
+        ``yield`` or ``lambda``), by placeholders (outside quoted text)."""
         odd = sorted((c for c in columns if not c.isidentifier()), key=len, reverse=True)
-        if not odd:
-            return source
         parts = re.split(r"('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")", source)  # keep quoted text as is
         for i in range(0, len(parts), 2):
             for column in odd:
                 if column in parts[i]:
-                    token = f"__col{len(self.names)}__"
-                    self.names[token] = column
-                    parts[i] = parts[i].replace(column, f" {token} ")
+                    parts[i] = parts[i].replace(column, f" {self._token(column)} ")
+            parts[i] = _KEYWORD_NAMES.sub(lambda m: self._token(m.group(1)), parts[i])
         return "".join(parts).strip()
+
+    def _token(self, column: str) -> str:
+        """The placeholder of ``column`` (one per column, however often the rule names it)."""
+        for token, name in self.names.items():
+            if name == column:
+                return token
+        token = f"__col{len(self.names)}__"
+        self.names[token] = column
+        return token
 
     def column(self, name: str) -> str:
         return self.names.get(name, name)

@@ -97,11 +97,17 @@ def run_multi_benchmark(args: argparse.Namespace, goals: list) -> int:
     Y = dataset.frame[[g.column for g in goals]].to_numpy(dtype=float)
     strategies = ["default" if s == "default" else s for s in args.strategies]
     initial = args.initial
+    groups = None
+    if args.same:  # --same: every round of --batch shares these columns (design/batch_groups.py)
+        from matloop.design.batch_groups import same_groups
+
+        groups = same_groups(dataset.frame, args.same)
     result = multi_benchmark(X, Y, goals, strategies, runs=args.runs, n_initial=initial, budget=args.budget,
                              batch=args.batch, seed=args.seed, progress=not args.quiet,
-                             categories=category_features(dataset))
+                             categories=category_features(dataset), groups=groups)
     print(f"pool {result.n_pool}, goals: {'; '.join(g.words() for g in goals)}; {args.runs} runs; fraction of the "
-          "pool's hypervolume reached (goals scaled by the pool's range)")
+          "pool's hypervolume reached (goals scaled by the pool's range)"
+          + (f"; every round of {args.batch} shares {', '.join(args.same)} (--same)" if args.same else ""))
     print(result.summary().to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     if args.json:
         with open(args.json, "w") as fh:

@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     camp.add_argument("--seed", type=seed, default=0, help="seed of the first run (default 0)")
     camp.add_argument("--same", action="append", metavar="COL",
                       help="every round of --batch shares this column's value, as suggest --same chooses it: what "
-                           "one oven run per batch costs on your data (repeatable; one goal)")
+                           "one oven run per batch costs on your data (repeatable; one goal or several, without failures)")
     camp.add_argument("--json", metavar="OUT.json", type=output_file, help="write curves and figures of merit as JSON")
     camp.add_argument("--plot", metavar="OUT.png", type=output_file, help="plot Top%% vs experiments for each strategy")
     from matloop.cli.commands._benchmark_failures import add_failure_benchmark_arguments
@@ -95,18 +95,17 @@ def run_campaign(args: argparse.Namespace) -> int:
 
         raise InputError(f"the table has a {STATUS_COLUMN!r} column (failed experiments): benchmark campaign replays "
                          "failures with one goal; give one --target, or leave the failed rows and the column out")
+    if args.same and (getattr(args, "failed_if", None) or getattr(args, "target_order", None) or status):
+        from matloop.errors import InputError, error_table
+
+        raise InputError("benchmark campaign --same replays numeric goals without failures (suggest and campaign "
+                         "suggest take --same with failures too)", error_table(
+                             [{"row": 0, "column": "--same", "value": c, "reason": "failures or labels: not "
+                               "replayed with --same"} for c in args.same]))
     if getattr(args, "failed_if", None) or getattr(args, "target_order", None) or status:  # failures, ordinal targets
         from matloop.cli.commands._benchmark_failures import run_failure_benchmark
 
         return run_failure_benchmark(args, goals)
-    if args.same and (len(goals) > 1 or getattr(args, "failed_if", None) or getattr(args, "target_order", None)
-                      or status):
-        from matloop.errors import InputError, error_table
-
-        raise InputError("benchmark campaign --same replays one numeric goal without failures (suggest and campaign "
-                         "suggest take --same with several goals and failures)", error_table(
-                             [{"row": 0, "column": "--same", "value": c, "reason": "several goals, failures or "
-                               "labels: not replayed with --same"} for c in args.same]))
     if len(goals) > 1:
         from matloop.cli.commands._suggest_multi import run_multi_benchmark
 

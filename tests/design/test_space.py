@@ -56,3 +56,18 @@ def test_optimizer_finds_the_constrained_optimum():
     best = optimize(space, score, n=5, rng=np.random.default_rng(0))
     assert best.loc[0, "x"] == pytest.approx(1.5, abs=0.05) and best.loc[0, "y"] == pytest.approx(-0.5, abs=0.05)
     assert space.feasible(best).all()
+
+
+def test_a_constraint_on_a_parameter_named_as_a_python_keyword():
+    """A wavelength parameter called 'lambda' and a name with spaces work in constraints (ast alone refused them)."""
+    space = DesignSpace.from_dict({"parameters": [
+        {"name": "lambda", "type": "continuous", "low": 400, "high": 800},
+        {"name": "temp (C)", "type": "continuous", "low": 20, "high": 100}],
+        "constraints": ["lambda + 2 * temp (C) <= 700"]})
+    frame = pd.DataFrame({"lambda": [400.0, 600.0], "temp (C)": [50.0, 90.0]})
+    assert space.feasible(frame).tolist() == [True, False]
+    points = space.sample(50, np.random.default_rng(0))
+    assert (points["lambda"] + 2 * points["temp (C)"] <= 700 + 1e-9).all()
+    with pytest.raises(MatloopError, match="unknown name 'if'"):
+        DesignSpace.from_dict({"parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                               "constraints": ["if < 1"]})

@@ -19,14 +19,13 @@ as it is: the known column names are matched in the text, longest first, before 
 from __future__ import annotations
 
 import ast
-import keyword
 import math
 import operator
-import re
 
 import numpy as np
 import pandas as pd
 
+from matloop.design.expression_names import protect_names
 from matloop.errors import InputError, error_table
 
 STATUS_COLUMN = "status"
@@ -34,8 +33,6 @@ REASON_COLUMN = "reason"
 STATUS_VALUES = ("ok", "failed")
 
 _CMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
-#: Python keywords a column may be named (``yield``, ``lambda``, ``class``): read as columns, not as Python
-_KEYWORD_NAMES = re.compile(r"\b(" + "|".join(k for k in keyword.kwlist if k not in ("and", "or", "not", "in")) + r")\b")
 
 
 def _rule_error(text: str, reason: str) -> InputError:
@@ -55,35 +52,14 @@ class FailureRule:
         self.text = str(text).strip()
         if not self.text:
             raise _rule_error(text, "the rule is empty")
-        self.names: dict[str, str] = {}  # placeholder -> column name
-        source = self._protect(self.text, [str(c) for c in columns] if columns is not None else [])
+        # placeholder -> column name: columns that are not identifiers or are Python keywords (``yield``)
+        source, self.names = protect_names(self.text, columns or ())
         try:
             self.tree = ast.parse(source, mode="eval").body
         except SyntaxError as exc:
             raise _rule_error(self.text, f"not a valid expression ({exc.msg}); write e.g. "
                                          "\"crystal_score == 'clear_solution'\" or \"yield < 5\"") from None
         self._check(self.tree, None if columns is None else set(map(str, columns)))
-
-    def _protect(self, source: str, columns: list[str]) -> str:
-        """Replace column names that are not identifiers, and words Python reserves (a column named
-        ``yield`` or ``lambda``), by placeholders (outside quoted text)."""
-        odd = sorted((c for c in columns if not c.isidentifier()), key=len, reverse=True)
-        parts = re.split(r"('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")", source)  # keep quoted text as is
-        for i in range(0, len(parts), 2):
-            for column in odd:
-                if column in parts[i]:
-                    parts[i] = parts[i].replace(column, f" {self._token(column)} ")
-            parts[i] = _KEYWORD_NAMES.sub(lambda m: self._token(m.group(1)), parts[i])
-        return "".join(parts).strip()
-
-    def _token(self, column: str) -> str:
-        """The placeholder of ``column`` (one per column, however often the rule names it)."""
-        for token, name in self.names.items():
-            if name == column:
-                return token
-        token = f"__col{len(self.names)}__"
-        self.names[token] = column
-        return token
 
     def column(self, name: str) -> str:
         return self.names.get(name, name)

@@ -115,9 +115,12 @@ class Constraint:
     _FUNCS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs, "min": np.minimum, "max": np.maximum}
 
     def __init__(self, text: str, names: set[str]):
+        from matloop.design.expression_names import protect_names
+
         self.text = text
+        source, self.alias = protect_names(text, names)  # a parameter named lambda, or 'temp (C)'
         try:
-            self.tree = ast.parse(text, mode="eval").body
+            self.tree = ast.parse(source, mode="eval").body
         except SyntaxError as exc:
             raise MatloopError(f"constraint {text!r} is not a valid expression: {exc.msg}") from None
         self._check(self.tree, names)
@@ -128,8 +131,9 @@ class Constraint:
         for sub in ast.walk(node):
             if not isinstance(sub, allowed):
                 raise MatloopError(f"constraint {self.text!r}: {type(sub).__name__} is not allowed")
-            if isinstance(sub, ast.Name) and sub.id not in names and sub.id not in self._FUNCS:
-                raise MatloopError(f"constraint {self.text!r}: unknown name {sub.id!r} (known: {sorted(names)})")
+            if isinstance(sub, ast.Name) and self.alias.get(sub.id, sub.id) not in names and sub.id not in self._FUNCS:
+                raise MatloopError(f"constraint {self.text!r}: unknown name {self.alias.get(sub.id, sub.id)!r} "
+                                   f"(known: {sorted(names)})")
             if isinstance(sub, ast.Call) and not (isinstance(sub.func, ast.Name) and sub.func.id in self._FUNCS):
                 raise MatloopError(f"constraint {self.text!r}: only {sorted(self._FUNCS)} may be called")
             if isinstance(sub, ast.Constant) and not isinstance(sub.value, int | float):
@@ -144,7 +148,7 @@ class Constraint:
         if isinstance(node, ast.Constant):
             return float(node.value)
         if isinstance(node, ast.Name):
-            return frame[node.id].to_numpy(dtype=float)
+            return frame[self.alias.get(node.id, node.id)].to_numpy(dtype=float)
         if isinstance(node, ast.UnaryOp):
             v = self._eval(node.operand, frame)
             return -v if isinstance(node.op, ast.USub) else v

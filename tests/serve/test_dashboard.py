@@ -370,6 +370,31 @@ def test_admin_creates_a_campaign_from_an_uploaded_table(dash):
     assert again.status_code == 409 and "already exists" in again.text
 
 
+def test_the_create_form_takes_constraints_a_failure_rule_and_a_shared_setting(dash):
+    app, client, tokens = dash
+    login(client, tokens["admin"])
+    token = _csrf(client.get("/").text)
+    pool = _pool(n=24, measured=6, seed=4)
+    pool["oven (C)"] = np.repeat([600, 700, 800], 8)
+    pool["cost"] = np.where(pool["yield"].notna(), np.arange(len(pool)) % 4 + 1.0, np.nan)
+    r = client.post("/campaigns", data={"name": "oven", "goals": "yield:max", "constraints": "cost < 4",
+                                        "failed_if": "yield < -3", "same": "oven (C)", "csrf_token": token},
+                    files={"pool": ("pool.csv", pool.to_csv(index=False), "text/csv")}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    camp = service.open_campaign(app.state.db, "oven", read_only=True)
+    assert (camp.config["constraints"], camp.config["failed_if"], camp.config["same"]) == (
+        ["cost < 4"], "yield < -3", ["oven (C)"])
+    page = client.get("/campaigns/oven")
+    assert "batches share" in page.text
+    r = client.post("/campaigns/oven/suggest", data={"batch": "3", "same": "", "csrf_token": _csrf(page.text)},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    sug = service.open_campaign(app.state.db, "oven", read_only=True).ledger.suggestions()
+    cands = service.open_campaign(app.state.db, "oven", read_only=True).ledger.candidates()
+    ovens = cands.set_index("candidate_id").loc[sug["candidate_id"], "oven (C)"]
+    assert len(sug) == 3 and ovens.nunique() == 1  # the campaign's own setting, with the form's field empty
+
+
 def test_static_files_are_a_fixed_list_with_the_vendored_licence(dash):
     _, client, _ = dash
     js = client.get("/static/uPlot.iife.min.js")

@@ -216,8 +216,9 @@ def record_results(db: LedgerDB | str, name: str, rows_frame: pd.DataFrame | lis
                    allow_new: bool = False) -> dict:
     """Record result rows (input columns, goal columns, optional ``status``, ``reason``,
     ``measurement_id``) all or nothing; returns ``recorded`` (new measurements), ``already_recorded``,
-    ``failed``, ``failed_already``, ``new_candidates`` and ``replayed`` (True when this request was
-    already answered under the same ``idempotency_key``).
+    ``failed``, ``failed_already``, ``new_candidates``, ``still_retracted`` (only when values sent again had
+    been retracted: their ``m<N>``) and ``replayed`` (True when this request was already answered under the
+    same ``idempotency_key``).
 
     ``strict`` (the JSON API): goal cells must be JSON numbers (or null), not text.
 
@@ -274,12 +275,14 @@ def _record(db: LedgerDB, name: str, rows_frame, actor: str, idempotency_key: st
         return _replayed(replay.response, digest, idempotency_key)
     finally:
         ledger.__dict__.pop("_write", None)
-    response = _response(name, done, len(rows))
-    if idempotency_key is not None and state["stored"] != response:
-        _finish(db.engine, ledger.id, idempotency_key, response)
     from matloop.design.ledger_events import still_retracted
 
-    return {**response, "still_retracted": still_retracted(ledger, done.duplicate_ids), "replayed": False}
+    response = _response(name, done, len(rows))
+    if again := still_retracted(ledger, done.duplicate_ids):  # kept with the answer: a replay says it too
+        response["still_retracted"] = again
+    if idempotency_key is not None and state["stored"] != response:
+        _finish(db.engine, ledger.id, idempotency_key, response)
+    return {**response, "replayed": False}
 
 
 def veto(db: LedgerDB | str, name: str, candidate: str, reason: str, actor: str) -> dict:

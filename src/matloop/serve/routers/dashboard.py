@@ -236,7 +236,8 @@ def index(request: Request) -> Response:
 
 @router.post("/campaigns")
 async def create(request: Request, csrf_token: FormText = "", name: FormText = "", goals: FormText = "",
-                 input: FormText = "", pool: FormFile = None) -> Response:
+                 input: FormText = "", constraints: FormText = "", failed_if: FormText = "", same: FormText = "",
+                 pool: FormFile = None) -> Response:
     from starlette.concurrency import run_in_threadpool
 
     from matloop.serve import service
@@ -249,11 +250,18 @@ async def create(request: Request, csrf_token: FormText = "", name: FormText = "
         goal_list = [g.strip() for g in goals.replace("\n", ",").split(",") if g.strip()]
         frame = await read_upload(_settings(request), pool)
         await run_in_threadpool(service.create_campaign, _db(request), name.strip(), goal_list, frame,
-                                input.strip() or None, sess.actor)
+                                input.strip() or None, sess.actor, failed_if.strip() or None,
+                                [c.strip() for c in constraints[:2000].split(",") if c.strip()] or None,
+                                _columns(same))
     except MatloopError as exc:
         campaigns = await run_in_threadpool(_overview, request)
         return _html(request, "index.html", _status_of(exc), session=sess, campaigns=campaigns, error=_error(exc))
     return _redirect(_page(name.strip()) + "?done=created")
+
+
+def _columns(text: str) -> list[str]:
+    """Comma-separated column names of a form field (a name may hold spaces: 'temp (C)')."""
+    return [c.strip() for c in text[:2000].split(",") if c.strip()]
 
 
 def _campaign_page(request: Request, sess: WebSession, name: str, status: int = 200, error=None) -> Response:
@@ -390,7 +398,7 @@ async def suggest(request: Request, name: str, csrf_token: FormText = "", batch:
         if not 1 <= n <= limit:
             raise InputError(f"the batch size must be a whole number from 1 to {limit}")
         camp = await run_in_threadpool(service.open_campaign, _db(request), name, True)  # 404 now, not in the job
-        shared = [c for c in same[:2000].replace(",", " ").split() if c]  # columns the batch shares (--same)
+        shared = _columns(same)  # columns the batch shares (--same)
         job = request.app.state.jobs.submit(camp.ledger.name, service.suggest, _db(request), camp.ledger.name, n,
                                             sess.actor, same=shared)
         try:

@@ -86,6 +86,27 @@ def _read_delimited(path: Path, fmt: str, compression: str | None) -> pd.DataFra
         raise InputError(f"{path.name} is empty: it needs a header line and at least one data row") from None
     except (pd.errors.ParserError, ValueError, OverflowError) as exc:
         raise _ragged_rows(text, sep, path, exc) from None
+    return _decimal_commas(frame, sep, path.name)
+
+
+def _decimal_commas(frame: pd.DataFrame, sep: str, name: str) -> pd.DataFrame:
+    """A ``;``/tab-separated spreadsheet export's decimal commas read as decimal points, and said: on
+    stderr in a command, as a :class:`UserWarning` in Python (:func:`matloop.io.number_hints.decimal_comma_columns`)."""
+    from matloop.io.number_hints import decimal_comma_columns
+
+    cols = decimal_comma_columns(frame, sep)
+    if cols:
+        from matloop import progress
+
+        for c in cols:
+            frame[c] = frame[c].str.replace(",", ".", regex=False)
+        shown = ", ".join(repr(str(c)) for c in cols[:6]) + (", ..." if len(cols) > 6 else "")
+        note = (f"{name} is {'semicolon' if sep == ';' else 'tab'}-separated with decimal commas: {shown} read as "
+                "numbers (1,5 = 1.5)")
+        if progress.active():
+            progress.say(f"note: {note}")
+        else:
+            warnings.warn(note, UserWarning, stacklevel=4)
     return frame
 
 

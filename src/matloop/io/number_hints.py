@@ -5,6 +5,12 @@ the reason says what to write instead: a decimal comma (``12,5``) or a thousands
 (``1,200``), a detection limit (``<5``), a note meaning "not measured" (``n.d.``), a value with its
 error (``45 ± 2``), a percent sign (``45%``) or a unit in the cell (``60 °C``). Nothing is converted:
 the user decides what the number is.
+
+One convention is read as written, because the file states it: a semicolon- or tab-separated file
+from a spreadsheet in a comma-decimal locale writes ``1,5`` for 1.5. :func:`decimal_comma_columns`
+finds the columns of such a file whose every cell is a number with a decimal comma (or a whole
+number), so that the reader takes them as numbers and says so; a comma-separated file cannot hold
+an unquoted decimal comma, and a quoted one stays an error with the hint above.
 """
 
 from __future__ import annotations
@@ -19,6 +25,23 @@ _PLUS_MINUS = re.compile(rf"^{_NUMBER}\s*(±|\+/-|\+-)\s*{_NUMBER}\s*\S*$")
 _PERCENT = re.compile(rf"^{_NUMBER}\s*%$")
 _WITH_UNIT = re.compile(rf"^{_NUMBER}\s*([A-Za-zµμ°Å][A-Za-z0-9µμ°Å/·.%^-]{{0,11}})$")
 NOT_MEASURED = {"nd", "n.d.", "n.d", "n/d", "not detected", "not measured", "-", "--", "?", "tbd", "pending"}
+
+
+_COMMA_NUMBER = re.compile(r"^[+-]?[0-9]+(?:,[0-9]+)?(?:[eE][+-]?[0-9]+)?$")
+
+
+def decimal_comma_columns(frame, sep: str) -> list:
+    """Columns of a ``;``- or tab-separated ``frame`` (cells as text) that are numbers with decimal commas:
+    every filled cell ``12,5`` or ``12`` (no point anywhere), at least one with a comma."""
+    if sep not in (";", "\t"):
+        return []
+    found = []
+    for col in frame.columns:
+        cells = frame[col].dropna().astype(str).str.strip()
+        cells = cells[cells != ""]
+        if len(cells) and cells.str.contains(",", regex=False).any() and cells.str.match(_COMMA_NUMBER).all():
+            found.append(col)
+    return found
 
 
 def number_hint(value: object) -> str:

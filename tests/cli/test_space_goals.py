@@ -233,3 +233,22 @@ def test_a_text_column_left_out_of_the_inputs_is_said(tmp_path, capsys):
     assert main(["suggest", str(tmp_path / "t.csv"), "--target", "yield", "--maximize", "--batch", "2",
                  "-o", str(tmp_path / "n.csv")]) == 0
     assert "note: column 'additive' is not an input" in capsys.readouterr().err
+
+
+def test_a_campaign_over_a_log_scale_concentration(tmp_path, capsys):
+    """campaign new --space with 'conc: {low: 0.001, high: 1, log: true}': the first batch covers the decades,
+    values carry two significant digits, results are recorded and the next batch stays inside the space."""
+    space = tmp_path / "space.yaml"
+    space.write_text("conc: {low: 0.001, high: 1, log: true, unit: M}\ntemperature: {low: 20, high: 80, step: 5}\n")
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "lg", "--space", str(space), "--target", "yield", "--maximize", "--db", db]) == 0
+    assert main(["campaign", "suggest", "lg", "--batch", "6", "-o", str(tmp_path / "b1.csv"), "--db", db]) == 0
+    b = pd.read_csv(tmp_path / "b1.csv")
+    assert (b["conc"] < 0.01).any() and (b["conc"] > 0.1).any()
+    assert all(float(f"{c:.2g}") == c for c in b["conc"])  # two significant digits
+    b["yield"] = (50 + 10 * np.log10(b["conc"]) + 0.2 * b["temperature"]).round(1)
+    b.to_csv(tmp_path / "b1.csv", index=False)
+    assert main(["campaign", "record", "lg", str(tmp_path / "b1.csv"), "--db", db]) == 0
+    assert main(["campaign", "suggest", "lg", "--batch", "4", "-o", str(tmp_path / "b2.csv"), "--db", db]) == 0
+    b2 = pd.read_csv(tmp_path / "b2.csv")
+    assert len(b2) == 4 and b2["conc"].between(0.001, 1).all() and b2["temperature"].between(20, 80).all()

@@ -71,3 +71,25 @@ def test_a_constraint_on_a_parameter_named_as_a_python_keyword():
     with pytest.raises(MatloopError, match="unknown name 'if'"):
         DesignSpace.from_dict({"parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
                                "constraints": ["if < 1"]})
+
+
+def test_a_log_scale_parameter_spans_its_decades():
+    """A concentration from 0.001 to 1 M (log: true) is sampled, designed and modelled in log10, and
+    suggested at two significant digits; on a linear scale 9 of 10 points would lie above 0.1 M."""
+    space = DesignSpace.from_dict({"conc": {"low": 0.001, "high": 1, "log": True}, "temperature": {"low": 20, "high": 80}})
+    x = space.sample(4000, np.random.default_rng(0))["conc"].to_numpy()
+    assert (x >= 0.001).all() and (x <= 1).all()
+    assert 0.02 < np.median(x) < 0.05  # near the geometric mean 0.032, not 0.5
+    assert abs((x < 0.01).mean() - 1 / 3) < 0.03  # one decade of three
+    enc = space.encode(pd.DataFrame({"conc": [0.001, 0.1], "temperature": [20.0, 80.0]}))
+    assert enc[:, 0].tolist() == pytest.approx([-3.0, -1.0])
+    rounded = space.round(pd.DataFrame({"conc": [0.0031416, 0.047321, 0.99999], "temperature": [50.0] * 3}))
+    assert rounded["conc"].tolist() == pytest.approx([0.0031, 0.047, 1.0])
+    from matloop.design.coldstart import space_filling_design
+
+    first = space_filling_design(space, 8, seed=0)["conc"].to_numpy()
+    assert (first < 0.01).sum() >= 2 and (first > 0.1).sum() >= 2  # the first batch covers the decades
+    for bad in ({"low": 0, "high": 1, "log": True}, {"low": 1, "high": 9, "log": True, "type": "integer"},
+                {"low": 1, "high": 9, "log": "yes"}):
+        with pytest.raises(MatloopError, match="log"):
+            DesignSpace.from_dict({"c": bad})

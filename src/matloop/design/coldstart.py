@@ -239,7 +239,7 @@ def _sobol_frame(space, n: int, seed: int) -> pd.DataFrame:
     j = 0
     for p in space.parameters:
         if p.type == "continuous":
-            cols[p.name] = p.low + U[:, j] * (p.high - p.low)
+            cols[p.name] = p.from_unit(U[:, j])  # log10-uniform with log: true
             j += 1
         elif p.type == "integer":
             lo, hi = int(np.ceil(p.low)), int(np.floor(p.high))

@@ -17,7 +17,10 @@ Example (``space.yaml``)::
     min_separation: 0.05   # designs of one batch differ by >= 5% of some parameter's range
 
 ``step`` / ``decimals`` set a parameter's resolution (suggested values are rounded to it; defaults:
-integers 1, fractions 0.001, continuous about a hundredth of the range). The user guide is
+integers 1, fractions 0.001, continuous about a hundredth of the range). ``log: true`` puts a
+continuous parameter that spans decades (a concentration from 0.001 to 1 M, a catalyst loading from
+0.1 to 10 mol%) on a log scale: it is sampled, searched, modelled and spread out in its logarithm,
+and its default resolution is two significant digits (0.0031, 0.047, 0.22). The user guide is
 ``docs/design_spaces.md``.
 
 Constraints are parsed with :mod:`ast` into a whitelisted expression (names, numbers, arithmetic,
@@ -26,14 +29,13 @@ comparisons, ``and``/``or``, ``exp``/``log``/``sqrt``/``abs``), never ``eval`` o
 
 from __future__ import annotations
 
-import ast
-import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from matloop.design.space_constraints import Constraint
 from matloop.errors import MatloopError
 from matloop.io.elements import ATOMIC_NUMBER
 
@@ -52,6 +54,7 @@ class Parameter:
     elements: dict[str, tuple[float, float]] = field(default_factory=dict)
     step: float | None = None  # resolution: suggested values are multiples of it (see :meth:`resolution`)
     decimals: int | None = None  # or: suggested values keep this many decimals
+    log: bool = False  # a continuous parameter spanning decades: sampled, searched and modelled in log10
 
     def __post_init__(self) -> None:
         where = f"parameter {self.name!r}"
@@ -65,6 +68,11 @@ class Parameter:
             if self.low is None or self.high is None or not float(self.low) < float(self.high):
                 raise MatloopError(f"{where}: needs low < high, got low={self.low}, high={self.high}")
             self.low, self.high = float(self.low), float(self.high)
+        if not isinstance(self.log, bool):
+            raise MatloopError(f"{where}: log must be true or false, got {self.log!r}")
+        if self.log and (self.type != "continuous" or self.low <= 0):
+            raise MatloopError(f"{where}: log: true needs a continuous parameter with low > 0 (a log scale "
+                               f"spans decades of positive values), got type {self.type}, low={self.low}")
         if self.type == "categorical" and len(self.values) < 2:
             raise MatloopError(f"{where}: a categorical parameter needs at least two values")
         if self.type == "composition":
@@ -88,6 +96,21 @@ class Parameter:
         """Columns this parameter occupies in a candidate table."""
         return list(self.elements) if self.type == "composition" else [self.name]
 
+    def to_unit(self, values) -> np.ndarray:
+        """A number parameter's values mapped onto [0, 1] over its bounds (in log10 with ``log``)."""
+        v = np.asarray(values, dtype=float)
+        if self.log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (np.log10(v) - np.log10(self.low)) / (np.log10(self.high) - np.log10(self.low))
+        return (v - self.low) / (self.high - self.low)
+
+    def from_unit(self, u) -> np.ndarray:
+        """The inverse of :meth:`to_unit` (values for unit coordinates)."""
+        u = np.asarray(u, dtype=float)
+        if self.log:
+            return 10.0 ** (np.log10(self.low) + u * (np.log10(self.high) - np.log10(self.low)))
+        return self.low + u * (self.high - self.low)
+
     def resolution(self) -> float | None:
         """The smallest difference worth making: ``step``, else ``10**-decimals``, else 1 for integers,
         0.001 for composition fractions and about a hundredth of the range (a power of ten) for
@@ -103,72 +126,6 @@ class Parameter:
         if self.type == "composition":
             return 0.001
         return 10.0 ** (np.floor(np.log10(self.high - self.low)) - 2)
-
-
-class Constraint:
-    """A safe, vectorised boolean expression over parameter columns."""
-
-    _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-               ast.Pow: operator.pow}
-    _CMPOPS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-               ast.Eq: np.isclose, ast.NotEq: lambda a, b: ~np.isclose(a, b)}
-    _FUNCS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs, "min": np.minimum, "max": np.maximum}
-
-    def __init__(self, text: str, names: set[str]):
-        from matloop.design.expression_names import protect_names
-
-        self.text = text
-        source, self.alias = protect_names(text, names)  # a parameter named lambda, or 'temp (C)'
-        try:
-            self.tree = ast.parse(source, mode="eval").body
-        except SyntaxError as exc:
-            raise MatloopError(f"constraint {text!r} is not a valid expression: {exc.msg}") from None
-        self._check(self.tree, names)
-
-    def _check(self, node, names):
-        allowed = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.Name, ast.Constant, ast.Call, ast.USub,
-                   ast.UAdd, ast.Load, ast.And, ast.Or, *self._BINOPS, *self._CMPOPS)
-        for sub in ast.walk(node):
-            if not isinstance(sub, allowed):
-                raise MatloopError(f"constraint {self.text!r}: {type(sub).__name__} is not allowed")
-            if isinstance(sub, ast.Name) and self.alias.get(sub.id, sub.id) not in names and sub.id not in self._FUNCS:
-                raise MatloopError(f"constraint {self.text!r}: unknown name {self.alias.get(sub.id, sub.id)!r} "
-                                   f"(known: {sorted(names)})")
-            if isinstance(sub, ast.Call) and not (isinstance(sub.func, ast.Name) and sub.func.id in self._FUNCS):
-                raise MatloopError(f"constraint {self.text!r}: only {sorted(self._FUNCS)} may be called")
-            if isinstance(sub, ast.Constant) and not isinstance(sub.value, int | float):
-                raise MatloopError(f"constraint {self.text!r}: only numbers may appear as constants")
-        if not isinstance(node, ast.Compare | ast.BoolOp):
-            raise MatloopError(f"constraint {self.text!r} must be a comparison such as 'x + y <= 1'")
-
-    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self._eval(self.tree, frame), dtype=bool) & np.ones(len(frame), dtype=bool)
-
-    def _eval(self, node, frame):
-        if isinstance(node, ast.Constant):
-            return float(node.value)
-        if isinstance(node, ast.Name):
-            return frame[self.alias.get(node.id, node.id)].to_numpy(dtype=float)
-        if isinstance(node, ast.UnaryOp):
-            v = self._eval(node.operand, frame)
-            return -v if isinstance(node.op, ast.USub) else v
-        if isinstance(node, ast.BinOp):
-            return self._BINOPS[type(node.op)](self._eval(node.left, frame), self._eval(node.right, frame))
-        if isinstance(node, ast.Call):
-            return self._FUNCS[node.func.id](*[self._eval(a, frame) for a in node.args])
-        if isinstance(node, ast.BoolOp):
-            vals = [self._eval(v, frame) for v in node.values]
-            out = vals[0]
-            for v in vals[1:]:
-                out = (out & v) if isinstance(node.op, ast.And) else (out | v)
-            return out
-        left = self._eval(node.left, frame)
-        result = True
-        for op, comp in zip(node.ops, node.comparators, strict=True):
-            right = self._eval(comp, frame)
-            result = result & self._CMPOPS[type(op)](left, right)
-            left = right
-        return result
 
 
 class DesignSpace:
@@ -319,7 +276,7 @@ class DesignSpace:
         cols: dict[str, np.ndarray] = {}
         for p in self.parameters:
             if p.type == "continuous":
-                cols[p.name] = rng.uniform(p.low, p.high, n)
+                cols[p.name] = p.from_unit(rng.uniform(0.0, 1.0, n))
             elif p.type == "integer":
                 cols[p.name] = rng.integers(int(np.ceil(p.low)), int(np.floor(p.high)) + 1, n).astype(float)
             elif p.type == "categorical":
@@ -336,9 +293,8 @@ class DesignSpace:
         out = frame.copy()
         n = len(out)
         for p in self.parameters:
-            if p.type in ("continuous", "integer"):
-                v = out[p.name].to_numpy(dtype=float) + rng.normal(0, scale * (p.high - p.low), n)
-                v = np.clip(v, p.low, p.high)
+            if p.type in ("continuous", "integer"):  # a Gaussian step in unit coordinates (log10 with log)
+                v = p.from_unit(np.clip(p.to_unit(out[p.name].to_numpy(dtype=float)) + rng.normal(0, scale, n), 0, 1))
                 out[p.name] = np.round(v) if p.type == "integer" else v
             elif p.type == "categorical":
                 flip = rng.random(n) < scale
@@ -354,11 +310,15 @@ class DesignSpace:
         return out[self.feasible(out)].reset_index(drop=True)
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """Numeric model inputs: raw numbers, one-hot categoricals, composition fractions."""
+        """Numeric model inputs: raw numbers (log10 of a ``log`` parameter), one-hot categoricals,
+        composition fractions."""
         parts = []
         for p in self.parameters:
             if p.type == "categorical":
                 parts.append(np.stack([(frame[p.name] == v).to_numpy(dtype=float) for v in p.values], axis=1))
+            elif p.log:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    parts.append(np.log10(frame[p.name].to_numpy(dtype=float))[:, None])
             else:
                 parts.append(frame[p.columns].to_numpy(dtype=float))
         return np.hstack(parts)
@@ -375,7 +335,7 @@ class DesignSpace:
                 width = max(max(hi - lo for lo, hi in p.elements.values()), 1e-12)
                 parts.append(frame[p.columns].to_numpy(dtype=float) / width)
             else:
-                parts.append(((frame[p.name].to_numpy(dtype=float) - p.low) / (p.high - p.low))[:, None])
+                parts.append(p.to_unit(frame[p.name].to_numpy(dtype=float))[:, None])
         return np.hstack(parts)
 
     def round(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -385,6 +345,9 @@ class DesignSpace:
         rounding moved them most, within their bounds)."""
         out = frame.copy()
         for p in self.parameters:
+            if p.log and p.step is None and p.decimals is None:  # two significant digits, within the bounds
+                out[p.name] = np.clip(_significant(out[p.name].to_numpy(dtype=float), 2), p.low, p.high)
+                continue
             res = p.resolution()
             if res is None:
                 continue
@@ -439,6 +402,15 @@ class DesignSpace:
             return None
         fr = frame[list(comp.elements)].to_numpy(dtype=float)
         return ["".join(f"{el}{x:.6g}" for el, x in zip(comp.elements, row, strict=True) if x > 0) for row in fr]
+
+
+def _significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits (0.003141 -> 0.0031 with 2)."""
+    out = np.asarray(values, dtype=float).copy()
+    ok = np.isfinite(out) & (out != 0)
+    scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(out[ok]))))
+    out[ok] = np.round(out[ok] * scale) / scale
+    return out
 
 
 def _decimals_of(step: float) -> int:

@@ -33,7 +33,7 @@ def space_coordinates(space, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
             width = max(max(hi - lo for lo, hi in p.elements.values()), 1e-12)
             num.extend(frame[el].to_numpy(dtype=float) / width for el in p.elements)
         else:
-            num.append((frame[p.name].to_numpy(dtype=float) - p.low) / (p.high - p.low))
+            num.append(p.to_unit(frame[p.name].to_numpy(dtype=float)))
     n = len(frame)
     return (np.column_stack(num) if num else np.empty((n, 0)), np.column_stack(cats) if cats else np.empty((n, 0)),
             np.asarray(levels, dtype=float))

@@ -398,6 +398,12 @@ def test_a_robot_asks_for_a_batch_that_shares_a_setting(server):
     rows = client.post("/api/campaigns/oven/suggestions", json={"batch": 3},
                        headers=H(tok["experimenter"])).json()["rows"]
     assert len({row["solvent"] for row in rows}) == 1 and all("shares solvent" in row["reason"] for row in rows)
+    free = client.post("/api/campaigns/oven/suggestions", json={"batch": 3, "no_same": True},
+                       headers=H(tok["experimenter"])).json()["rows"]
+    assert len(free) == 3 and not any("shares" in row["reason"] for row in free)
+    r = client.post("/api/campaigns/oven/suggestions", json={"batch": 3, "no_same": True, "same": ["solvent"]},
+                    headers=H(tok["experimenter"]))
+    assert r.status_code == 422 and r.json()["problems"][0]["value"] == "solvent"
     r = client.post("/api/campaigns", json={"name": "o2", "goals": ["yield:max"], "pool": _pool(12, 3),
                                             "same": ["yield"]}, headers=H(tok["admin"]))
     assert r.status_code == 422 and r.json()["problems"][0]["value"] == "yield"

@@ -37,6 +37,7 @@ class SuggestRequest(Strict):
                                   description="columns every experiment of the batch shares (one oven run, one "
                                               "plate): the first pick as usual, the rest among its group "
                                               "(empty: the campaign's own, if it was created with some)")
+    no_same: StrictBool = Field(False, description="this batch shares nothing, whatever the campaign's same")
 
 
 class ResultsRequest(Strict):

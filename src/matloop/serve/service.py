@@ -191,8 +191,8 @@ def suggest(db: LedgerDB | str, name: str, batch: int, actor: str, model: str | 
     """Choose, store and return the next batch: ``rows`` (the candidates' columns with ``prediction``,
     ``std``, ``acquisition``, ``rank``, ``reason``, and ``p_success`` once failures count) and notes
     (cold start, history). One suggestion at a time per campaign in this process, so that two batches
-    asked at once do not propose the same candidates. ``same``: columns the whole batch shares (none given:
-    the campaign's own, from its creation)."""
+    asked at once do not propose the same candidates. ``same``: columns the whole batch shares (None: the
+    campaign's own, from its creation; ``[]``: none)."""
     from matloop.design.surrogate import DEFAULT_SURROGATE
 
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
@@ -202,7 +202,7 @@ def suggest(db: LedgerDB | str, name: str, batch: int, actor: str, model: str | 
     with _suggest_lock(db.url, name):
         camp = open_campaign(db, name)
         chosen = camp.suggest(batch=batch, acquisition=acquisition, model=model or DEFAULT_SURROGATE, seed=seed,
-                              actor=actor, retry_failed=retry_failed, same=list(same or []) or None)
+                              actor=actor, retry_failed=retry_failed, same=None if same is None else list(same))
     notes = []
     if chosen.attrs.get("cold_start"):
         notes.append("cold start (fewer than 2 results): a space-filling batch, no model fitted")

@@ -49,10 +49,14 @@ async def suggest(name: str, body: SuggestRequest, request: Request, db: DbDep, 
     if body.batch > settings.max_batch:
         raise InputError("batch too large", error_table([{"row": 0, "column": "batch", "value": body.batch,
                                                           "reason": f"at most {settings.max_batch}"}]))
+    if body.no_same and body.same:
+        raise InputError("same and no_same contradict each other", error_table(
+            [{"row": 0, "column": "same", "value": c, "reason": "no_same asks for a batch that shares nothing"}
+             for c in body.same]))
     await run_in_threadpool(service.open_campaign, db, name)  # 404 now, not in the job
     runner = request.app.state.jobs
     job = runner.submit(name, service.suggest, db, name, body.batch, who.actor, body.model, body.seed,
-                        body.acquisition, body.retry_failed, body.same)
+                        body.acquisition, body.retry_failed, [] if body.no_same else (body.same or None))
     try:
         return await run_in_threadpool(job.future.result, settings.suggest_wait_s)
     except concurrent.futures.TimeoutError:

@@ -400,7 +400,7 @@ async def suggest(request: Request, name: str, csrf_token: FormText = "", batch:
         camp = await run_in_threadpool(service.open_campaign, _db(request), name, True)  # 404 now, not in the job
         shared = _columns(same)  # columns the batch shares (--same)
         job = request.app.state.jobs.submit(camp.ledger.name, service.suggest, _db(request), camp.ledger.name, n,
-                                            sess.actor, same=shared)
+                                            sess.actor, same=shared or None)  # empty: the campaign's own
         try:
             done = await run_in_threadpool(job.future.result, max(0.0, float(_settings(request).form_wait_s)))
         except concurrent.futures.TimeoutError:

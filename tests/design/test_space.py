@@ -89,7 +89,11 @@ def test_a_log_scale_parameter_spans_its_decades():
 
     first = space_filling_design(space, 8, seed=0)["conc"].to_numpy()
     assert (first < 0.01).sum() >= 2 and (first > 0.1).sum() >= 2  # the first batch covers the decades
-    for bad in ({"low": 0, "high": 1, "log": True}, {"low": 1, "high": 9, "log": True, "type": "integer"},
+    cycles = DesignSpace.from_dict({"cycles": {"type": "integer", "low": 1, "high": 1000, "log": True}})
+    c = cycles.sample(3000, np.random.default_rng(1))["cycles"].to_numpy()
+    assert (c == np.round(c)).all() and c.min() >= 1 and c.max() <= 1000 and 15 < np.median(c) < 60
+    assert cycles.round(pd.DataFrame({"cycles": [347.0, 3.0, 999.6]}))["cycles"].tolist() == [350, 3, 1000]
+    for bad in ({"low": 0, "high": 1, "log": True}, {"type": "categorical", "values": ["a", "b"], "log": True},
                 {"low": 1, "high": 9, "log": "yes"}):
         with pytest.raises(MatloopError, match="log"):
             DesignSpace.from_dict({"c": bad})

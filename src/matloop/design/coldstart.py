@@ -241,6 +241,9 @@ def _sobol_frame(space, n: int, seed: int) -> pd.DataFrame:
         if p.type == "continuous":
             cols[p.name] = p.from_unit(U[:, j])  # log10-uniform with log: true
             j += 1
+        elif p.type == "integer" and p.log:  # log-spaced whole numbers (cycles from 1 to 1000)
+            cols[p.name] = p.whole(U[:, j])
+            j += 1
         elif p.type == "integer":
             lo, hi = int(np.ceil(p.low)), int(np.floor(p.high))
             cols[p.name] = np.minimum(lo + np.floor(U[:, j] * (hi - lo + 1)), hi).astype(float)

@@ -70,9 +70,9 @@ class Parameter:
             self.low, self.high = float(self.low), float(self.high)
         if not isinstance(self.log, bool):
             raise MatloopError(f"{where}: log must be true or false, got {self.log!r}")
-        if self.log and (self.type != "continuous" or self.low <= 0):
-            raise MatloopError(f"{where}: log: true needs a continuous parameter with low > 0 (a log scale "
-                               f"spans decades of positive values), got type {self.type}, low={self.low}")
+        if self.log and (self.type not in ("continuous", "integer") or self.low <= 0):
+            raise MatloopError(f"{where}: log: true needs a continuous or integer parameter with low > 0 (a log "
+                               f"scale spans decades of positive values), got type {self.type}, low={self.low}")
         if self.type == "categorical" and len(self.values) < 2:
             raise MatloopError(f"{where}: a categorical parameter needs at least two values")
         if self.type == "composition":
@@ -103,6 +103,10 @@ class Parameter:
             with np.errstate(divide="ignore", invalid="ignore"):
                 return (np.log10(v) - np.log10(self.low)) / (np.log10(self.high) - np.log10(self.low))
         return (v - self.low) / (self.high - self.low)
+
+    def whole(self, u) -> np.ndarray:
+        """An integer parameter's values for unit coordinates ``u`` (log-spaced with ``log``), rounded within bounds."""
+        return np.clip(np.round(self.from_unit(u)), np.ceil(self.low), np.floor(self.high))
 
     def from_unit(self, u) -> np.ndarray:
         """The inverse of :meth:`to_unit` (values for unit coordinates)."""
@@ -278,7 +282,8 @@ class DesignSpace:
             if p.type == "continuous":
                 cols[p.name] = p.from_unit(rng.uniform(0.0, 1.0, n))
             elif p.type == "integer":
-                cols[p.name] = rng.integers(int(np.ceil(p.low)), int(np.floor(p.high)) + 1, n).astype(float)
+                cols[p.name] = p.whole(rng.uniform(0.0, 1.0, n)) if p.log else rng.integers(
+                    int(np.ceil(p.low)), int(np.floor(p.high)) + 1, n).astype(float)
             elif p.type == "categorical":
                 cols[p.name] = np.array(p.values, dtype=object)[rng.integers(0, len(p.values), n)]
             else:
@@ -346,7 +351,9 @@ class DesignSpace:
         out = frame.copy()
         for p in self.parameters:
             if p.log and p.step is None and p.decimals is None:  # two significant digits, within the bounds
-                out[p.name] = np.clip(_significant(out[p.name].to_numpy(dtype=float), 2), p.low, p.high)
+                v = np.clip(_significant(out[p.name].to_numpy(dtype=float), 2), p.low, p.high)
+                whole = p.type == "integer" and np.isfinite(v).all()
+                out[p.name] = np.clip(np.round(v), np.ceil(p.low), np.floor(p.high)).astype(np.int64) if whole else v
                 continue
             res = p.resolution()
             if res is None:

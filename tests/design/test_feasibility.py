@@ -89,6 +89,7 @@ def test_failure_rule(rule, expected):
     ("nonexistent == 1", "no column 'nonexistent'"),
     ("__import__('os').system('true')", "not allowed"),
     ("yield pct + 1 > 2", "one column and one constant"),
+    ("crystal_score == clear_solution", "put text in quotes: crystal_score == 'clear_solution'"),
     ("crystal_score < 'b'", "compare numbers"),
     ("crystal_score", "must be a comparison"),
     ("crystal_score ==", "not a valid expression"),

@@ -89,7 +89,10 @@ class FailureRule:
                         if not isinstance(right, ast.List | ast.Tuple) or not isinstance(left, ast.Name):
                             raise _rule_error(self.text, "write 'COLUMN in (value, value, ...)'")
                     elif not (isinstance(left, ast.Name) ^ isinstance(right, ast.Name)):
-                        raise _rule_error(self.text, "each comparison needs one column and one constant")
+                        both = isinstance(left, ast.Name) and isinstance(right, ast.Name)  # phase == amorphous
+                        hint = (f"; is {self.column(right.id)!r} a label? put text in quotes: "
+                                f"{self.column(left.id)} == '{self.column(right.id)}'") if both else ""
+                        raise _rule_error(self.text, "each comparison needs one column and one constant" + hint)
         if not isinstance(node, ast.Compare | ast.BoolOp) and not (
                 isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
             raise _rule_error(self.text, "the rule must be a comparison such as \"yield < 5\"")

@@ -28,6 +28,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -42,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from batch_penalty import JSON_PATH as SIMULATED  # noqa: E402
 from batch_penalty import SETS, SPLITS, experiments_to, load_set  # noqa: E402
 
-from matloop.design.simulate import top_mask  # noqa: E402
+from matloop.design.simulate import average_duplicates, top_mask  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 JSON_PATH = RESULTS / "cli_replay.json"
@@ -60,7 +61,8 @@ def pool_table(key: str, formula: bool = False) -> tuple[pd.DataFrame, str, np.n
     frame = ds.frame.reset_index(drop=True)
     cols = list(ds.parameters or [c for c in frame.columns if c != target])
     # replicated inputs averaged, in order of first appearance: the pool simulate() replays (average_duplicates)
-    frame = frame.groupby(cols, sort=False, dropna=False)[target].mean().reset_index()[cols + [target]]
+    inputs, mean, _ = average_duplicates(frame[cols], frame[target].to_numpy(dtype=float))
+    frame = inputs.assign(**{target: mean})
     if formula:
         from matloop.design.encode import column_element
 
@@ -153,7 +155,7 @@ def _multi_simulated(key: str, seed: int):
     if key not in MULTI:
         return None
     name, run = MULTI[key]
-    entry = json.loads((RESULTS / name).read_text())["runs"][run]
+    entry = _stored(RESULTS / name)["runs"][run]
     return entry["curves"][entry["seeds"].index(seed)] if seed in entry["seeds"] else None
 
 
@@ -172,8 +174,14 @@ def _store(key: str, entry: dict) -> None:
         JSON_PATH.write_text(json.dumps(done, indent=1))
 
 
+@functools.cache
+def _stored(path: Path) -> dict:
+    """A results JSON, read once per report (``batch_penalty.json`` is 0.7 MB)."""
+    return json.loads(path.read_text())
+
+
 def _simulated(key: str, strategy: str, k: int, seed: int):
-    runs = json.loads(SIMULATED.read_text())
+    runs = _stored(SIMULATED)
     for split in SPLITS:
         entry = runs.get(f"{split}|{key}|{strategy}|{k}")
         if entry and seed in entry["seeds"]:

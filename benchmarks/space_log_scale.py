@@ -26,7 +26,6 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from matloop.design.acquisition import Objective  # noqa: E402
 from matloop.design.campaign import Campaign  # noqa: E402
@@ -102,5 +101,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    pd.set_option("display.width", 120)
     main()

@@ -22,15 +22,14 @@ def protect_names(source: str, columns=(), prefix: str = "__col") -> tuple[str, 
     """``source`` with every column name that is not an identifier (longest first) and every reserved
     word other than ``and``/``or``/``not``/``in`` replaced by a placeholder (``__col0__``, ...), outside
     quoted text; and the map placeholder -> column name (a placeholder per name, however often used)."""
-    names: dict[str, str] = {}
+    names: dict[str, str] = {}  # placeholder -> column
+    tokens: dict[str, str] = {}  # column -> placeholder
 
     def token(column: str) -> str:
-        for key, name in names.items():
-            if name == column:
-                return key
-        key = f"{prefix}{len(names)}__"
-        names[key] = column
-        return key
+        if column not in tokens:
+            tokens[column] = f"{prefix}{len(tokens)}__"
+            names[tokens[column]] = column
+        return tokens[column]
 
     odd = sorted((str(c) for c in columns if not str(c).isidentifier()), key=len, reverse=True)
     parts = _QUOTED.split(source)  # odd positions: quoted text, kept as it is

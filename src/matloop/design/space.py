@@ -38,6 +38,7 @@ import pandas as pd
 from matloop.design.space_constraints import Constraint
 from matloop.errors import MatloopError
 from matloop.io.elements import ATOMIC_NUMBER
+from matloop.io.write import round_significant
 
 PARAMETER_TYPES = ("continuous", "integer", "categorical", "composition")
 
@@ -351,9 +352,11 @@ class DesignSpace:
         out = frame.copy()
         for p in self.parameters:
             if p.log and p.step is None and p.decimals is None:  # two significant digits, within the bounds
-                v = np.clip(_significant(out[p.name].to_numpy(dtype=float), 2), p.low, p.high)
-                whole = p.type == "integer" and np.isfinite(v).all()
-                out[p.name] = np.clip(np.round(v), np.ceil(p.low), np.floor(p.high)).astype(np.int64) if whole else v
+                v = round_significant(out[p.name].to_numpy(dtype=float), 2)
+                if p.type == "integer" and np.isfinite(v).all():  # whole numbers stay whole: 350, not 350.0
+                    out[p.name] = np.clip(np.round(v), np.ceil(p.low), np.floor(p.high)).astype(np.int64)
+                else:
+                    out[p.name] = np.clip(v, p.low, p.high)
                 continue
             res = p.resolution()
             if res is None:
@@ -409,15 +412,6 @@ class DesignSpace:
             return None
         fr = frame[list(comp.elements)].to_numpy(dtype=float)
         return ["".join(f"{el}{x:.6g}" for el, x in zip(comp.elements, row, strict=True) if x > 0) for row in fr]
-
-
-def _significant(values: np.ndarray, digits: int) -> np.ndarray:
-    """``values`` rounded to ``digits`` significant digits (0.003141 -> 0.0031 with 2)."""
-    out = np.asarray(values, dtype=float).copy()
-    ok = np.isfinite(out) & (out != 0)
-    scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(out[ok]))))
-    out[ok] = np.round(out[ok] * scale) / scale
-    return out
 
 
 def _decimals_of(step: float) -> int:

@@ -86,7 +86,7 @@ def _read_delimited(path: Path, fmt: str, compression: str | None) -> pd.DataFra
         raise InputError(f"{path.name} is empty: it needs a header line and at least one data row") from None
     except (pd.errors.ParserError, ValueError, OverflowError) as exc:
         raise _ragged_rows(text, sep, path, exc) from None
-    return _decimal_commas(frame, sep, path.name)
+    return _decimal_commas(frame, sep, path.name) if sep in (";", "\t") and "," in text else frame
 
 
 def _decimal_commas(frame: pd.DataFrame, sep: str, name: str) -> pd.DataFrame:

@@ -18,7 +18,9 @@ until 100 experiments. Arms:
   batch, or is the surrogate's prior mean throughout;
 - ``bad history``: the other plate with its overpotentials shuffled among its rows (history that
   knows nothing), to measure what the safeguard lets bad history cost (also with the
-  history-ranked start).
+  history-ranked start);
+- ``wrong history``: the other plate with its loading columns rotated (Ni's loadings called Fe, Fe's
+  called Co, ...): a history with structure, attached to the wrong elements.
 
 Seeds: 0-9 were used to choose the method (``campaign_prior_tuning.py``, results
 ``campaign_prior_tuning.json``); the shipped method is reported on seeds 10-25, not looked at
@@ -111,6 +113,9 @@ def history_run(camp: str, hist: str, arm: str, seed: int, budget: int, batch: i
         hframe, _, _, _ = _averaged(hist, [TARGET])
         if arm.startswith("bad history"):
             hframe[TARGET] = np.random.default_rng(1000 + seed).permutation(hframe[TARGET].to_numpy())
+        if arm.startswith("wrong history"):  # structure on the wrong elements: loading columns rotated
+            cols = [c for c in hframe.columns if c != TARGET]
+            hframe = hframe.rename(columns=dict(zip(cols, cols[1:] + cols[:1], strict=True)))
         prior = HistoryPrior(params, TARGET, seed).fit([(hframe, hist)])
     measured: list[int] = []
     found: list[int] = []

@@ -315,7 +315,7 @@ class Campaign:
                 X_train, X_open, model, acquisition, batch_method = (h["X_train"], h["X_candidates"], h["model"],
                                                                      h["acquisition"], h["batch_method"])
                 if h["used"]:
-                    feats = np.column_stack([feats, prior.predict(frame)])
+                    feats = np.column_stack([feats, h["extra"](frame)])
             shown, cats, top = (frame.loc[open_rows].drop(columns=[target]), category_features(ds),
                                 top_score(order_labels(self.config), self.objective))
             ranking = rank_in_one_group(lambda pos, k: rank_candidates(  # pos: all open candidates, or --same's group

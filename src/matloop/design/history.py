@@ -38,10 +38,6 @@ space-filling), the history as a prior-guided acquisition weight (the acquisitio
 element loadings alone, and (earlier) the prior mean ``a * h(x) + b`` and the history rows pooled
 into the surrogate's training data. Each pulls the search towards the history's best region,
 which holds the new plate's best compositions only partly.
-
-**Replicates.** :func:`replicate_groups` makes ``suggest`` treat replicated inputs as a campaign
-does: one input, the mean of its values (the "best measured" rule), and no blank row suggested
-whose input is measured or listed earlier (unless replicates are allowed).
 """
 
 from __future__ import annotations
@@ -58,57 +54,6 @@ from matloop.errors import InputError, error_table
 CHECK_MIN_ROWS = 8
 #: the history is set aside when its cross-validated RMSE exceeds the plain surrogate's by more than this share
 SAFEGUARD_MARGIN = 0.1
-BEST_RULE = "mean of replicates (each input counts once, with the mean of its measured values)"
-
-
-# ---------------------------------------------------------------------------------------- replicates
-@dataclass
-class Replicates:
-    """Labelled rows grouped by input, and the blank rows that are real candidates."""
-
-    first_rows: np.ndarray  # positions (in the table) of one row per measured input
-    groups: list[np.ndarray]  # positions of every measured row of that input
-    open_rows: np.ndarray  # boolean mask of blank rows that are candidates
-    n_open_replicates: int  # blank rows left out (input measured or listed earlier)
-
-    def mean_of(self, y: np.ndarray) -> np.ndarray:
-        """Mean measured value per input (aligned with :attr:`first_rows`)."""
-        return np.array([float(np.mean(y[g])) for g in self.groups])
-
-    def best(self, y: np.ndarray, objective, ok: np.ndarray | None = None) -> dict:
-        """``best_measured`` (mean of replicates), ``best_row`` (a 0-based table position),
-        ``best_replicates`` and ``best_rule`` for a suggestion's ``attrs``; ``ok`` (aligned with
-        :attr:`first_rows`): the inputs that meet the outcome constraints, when any does."""
-        if not self.groups:
-            return {"best_rule": BEST_RULE}
-        means = self.mean_of(y)
-        score = objective.distance_to_window(means) if objective.direction == "range" else -objective.sign * means
-        if ok is not None and np.any(ok):
-            score = np.where(ok, score, np.inf)
-        i = int(np.argmin(score))
-        return {"best_measured": float(means[i]), "best_row": int(self.first_rows[i]),
-                "best_replicates": int(len(self.groups[i])), "best_rule": BEST_RULE}
-
-
-def replicate_groups(dataset, labelled: np.ndarray, allow_replicates: bool = False) -> Replicates:
-    """Group ``dataset``'s measured rows by material key; mark the blank rows that are candidates."""
-    from matloop.design.surrogate import material_keys
-
-    keys = np.asarray(material_keys(dataset), dtype=object)
-    labelled = np.asarray(labelled, dtype=bool)
-    order: dict[str, list[int]] = {}
-    for i in np.flatnonzero(labelled):
-        order.setdefault(keys[i], []).append(int(i))
-    groups = [np.asarray(v) for v in order.values()]
-    first = np.asarray([g[0] for g in groups], dtype=int)
-    open_rows = ~labelled
-    if not allow_replicates:
-        seen = set(order)
-        for i in np.flatnonzero(~labelled):
-            if keys[i] in seen:
-                open_rows[i] = False
-            seen.add(keys[i])
-    return Replicates(first, groups, open_rows, int((~labelled).sum() - open_rows.sum()))
 
 
 # ------------------------------------------------------------------------------------------ history
@@ -205,8 +150,12 @@ class HistoryPrior:
         hist = pd.concat(frames, ignore_index=True)
         self._labels = {c: sorted({str(v) for v in hist[c].dropna()}) for c in self.shared
                         if not pd.api.types.is_numeric_dtype(hist[c])}
+        shared_numbers = [c for c in self.shared if c not in self._labels]
+        self._centre = {c: (float(pd.to_numeric(hist[c], errors="coerce").mean()),
+                            float(pd.to_numeric(hist[c], errors="coerce").std()) or 1.0) for c in shared_numbers}
         X = self._features(hist, hist_comp)
         y = hist[self.target].to_numpy(dtype=float)
+        self._history = (hist, hist_comp)
         self.n_rows = len(y)
         self.model_ = make_surrogate("et", self.seed).fit(X, y)
         self.spread_ = float(np.std(y)) or 1.0
@@ -244,22 +193,61 @@ class HistoryPrior:
 
         parts = []
         if self._comp:
-            comp = comp if comp is not None else _composition_columns(self.parameters)
-            W = np.zeros((len(frame), len(self.elements)))
-            for c, el in comp.items():
-                W[:, self.elements.index(el)] = pd.to_numeric(frame[c], errors="coerce").fillna(0).to_numpy()
-            total = W.sum(axis=1, keepdims=True)
-            W = np.divide(W, total, out=np.zeros_like(W), where=total > 0)
+            W = self._loadings(frame, comp)
             parts.append(W)
             parts.append(composition_features(pd.DataFrame(W, columns=self.elements),
                                               {e: e for e in self.elements}).to_numpy(dtype=float))
+        return np.hstack(parts + self._shared_parts(frame))
+
+    def _loadings(self, frame: pd.DataFrame, comp: dict[str, str] | None = None) -> np.ndarray:
+        """Element loadings over the union of both element sets, each row normalised to sum 1."""
+        comp = comp if comp is not None else _composition_columns(self.parameters)
+        W = np.zeros((len(frame), len(self.elements)))
+        for c, el in comp.items():
+            W[:, self.elements.index(el)] = pd.to_numeric(frame[c], errors="coerce").fillna(0).to_numpy()
+        total = W.sum(axis=1, keepdims=True)
+        return np.divide(W, total, out=np.zeros_like(W), where=total > 0)
+
+    def _shared_parts(self, frame: pd.DataFrame, centred: bool = False) -> list[np.ndarray]:
+        parts = []
         for c in self.shared:
             if c in self._labels:
                 cells = frame[c].astype(str).to_numpy()
                 parts.append(np.stack([(cells == lab).astype(float) for lab in self._labels[c]], axis=1))
             else:
-                parts.append(pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)[:, None])
-        return np.hstack(parts)
+                values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+                mid, sd = self._centre[c] if centred else (0.0, 1.0)
+                parts.append((values[:, None] - mid) / sd)
+        return parts
+
+    def kernel_features(self, frame: pd.DataFrame, comp: dict[str, str] | None = None) -> np.ndarray | None:
+        """The inputs of the two-task GP (:mod:`matloop.design.history_gp`): the loadings of the
+        campaign's own elements (a history row's other elements are left out, not renormalised away:
+        the GP learns what the shared elements do, and where the history holds elements the campaign
+        lacks it reads as further from the campaign) and the shared columns (numbers standardised by the
+        history, labels one-hot); None for a campaign of formulas or SMILES, or one whose inputs hold no number.
+        On the OER plates this transferred more than loadings over both element sets (tuning seeds:
+        ``benchmarks/results/history_two_task.md``)."""
+        if self.dataset is not None and self.dataset.kind != "parameters":
+            return None
+        own = [self.elements.index(el) for el in _composition_columns(self.parameters).values()] if self._comp else []
+        parts = ([self._loadings(frame, comp)[:, sorted(own)]] if own else []) + self._shared_parts(frame, centred=True)
+        Z = np.hstack(parts) if parts else np.zeros((len(frame), 0))
+        return Z if Z.shape[1] and np.all(np.isfinite(Z)) else None
+
+    def posterior(self):
+        """The history GP of the two-task surrogate (fitted on first use), or None when it cannot be
+        built (:meth:`kernel_features` is None on the history, it has fewer than 10 rows) or finds no
+        structure in the history (cross-validated R^2 below :data:`matloop.design.history_gp.MIN_SKILL`)."""
+        if not hasattr(self, "_posterior"):
+            from matloop.design.history_gp import MIN_SKILL, HistoryPosterior
+
+            hist, comp = getattr(self, "_history", (None, None))
+            Z = self.kernel_features(hist, comp) if hist is not None else None
+            post = (HistoryPosterior(Z, hist[self.target].to_numpy(dtype=float), self.seed)
+                    if Z is not None and len(hist) >= 10 else None)
+            self._posterior = post if post is not None and post.skill_ >= MIN_SKILL else None
+        return self._posterior
 
     def predict(self, frame: pd.DataFrame, return_std: bool = False):
         """The history's prediction of the target for campaign rows (``frame`` has the parameters)."""
@@ -364,17 +352,25 @@ def history_helps(X: np.ndarray, y: np.ndarray, base: str = "etgp", seed: int = 
 
 def apply_history(prior: HistoryPrior, X_train: np.ndarray, y_train: np.ndarray, frame_train: pd.DataFrame,
                   X_cand: np.ndarray, frame_cand: pd.DataFrame, model, acquisition: str | None, batch_method: str,
-                  objective, seed: int = 0, use: str = "feature", rank_first_batch: bool = False,
+                  objective, seed: int = 0, use: str = "two-task", rank_first_batch: bool = False,
                   margin: float | None = None) -> dict:
-    """The inputs of :func:`~matloop.design.suggest.rank_candidates` with the history's prediction as
-    an extra input feature of the surrogate (``use="feature"``, the default: the model learns where
-    it holds), or as the prior mean with a learnt scale (``use="mean"``, :class:`PriorMeanSurrogate`).
+    """The inputs of :func:`~matloop.design.suggest.rank_candidates` informed by the history.
+
+    ``use="two-task"`` (the default): the history GP's posterior is the prior of a two-task GP mixed
+    with extra trees that also see the history's prediction
+    (:class:`matloop.design.history_gp.ForestTwoTaskBlend`); the GP learns from the campaign's
+    results how far the history holds (its weight ``a``), so no cross-validated safeguard is run.
+    It needs the default surrogate and numeric kernel inputs (element loadings, shared columns);
+    otherwise (another ``model``, a campaign of formulas or SMILES) the history's prediction is an
+    extra input feature of the surrogate, with the safeguard (``use="feature"``: the model learns
+    where it holds), or the prior mean with a learnt scale (``use="mean"``, :class:`PriorMeanSurrogate`).
     Before 2 results the first batch is the cold start's space-filling design (the history is not
     used: on the plate benchmark a history-ranked first batch found one plate's best compositions at
     once but misled the other plate's campaign); ``rank_first_batch=True`` lets the history rank it
     (as a prior mean).
 
-    Returns ``X_train``, ``X_candidates`` (the history's prediction appended as the last column),
+    Returns ``X_train``, ``X_candidates`` (the history's prediction appended, then for ``two-task``
+    the kernel features), ``extra`` (a function of a frame of campaign rows giving those appended columns),
     ``model`` (``model``, or a :class:`PriorMeanSurrogate` around it), ``acquisition`` (the predicted value,
     ``mei``, when nothing of the campaign is measured: there is no incumbent to improve on),
     ``batch_method`` (``penalized`` before 2 results) and ``note`` (the safeguard's verdict). When the
@@ -384,6 +380,11 @@ def apply_history(prior: HistoryPrior, X_train: np.ndarray, y_train: np.ndarray,
         return {"X_train": X_train, "X_candidates": X_cand, "model": model, "acquisition": acquisition,
                 "batch_method": batch_method, "used": False,
                 "note": "history not used yet (fewer than 2 results: a space-filling first batch)"}
+    if use == "two-task":
+        two = _two_task(prior, X_train, frame_train, X_cand, frame_cand, model, seed)
+        if two is not None:
+            return {**two, "acquisition": acquisition, "batch_method": batch_method, "used": True}
+        use = "feature"
     h_train = prior.predict(frame_train) if len(frame_train) else np.zeros(0)
     h_cand = prior.predict(frame_cand)
     Xa_train = np.column_stack([X_train, h_train]) if len(y_train) else np.zeros((0, X_cand.shape[1] + 1))
@@ -399,7 +400,27 @@ def apply_history(prior: HistoryPrior, X_train: np.ndarray, y_train: np.ndarray,
     return {"X_train": Xa_train, "X_candidates": Xa_cand,
             "model": PriorMeanSurrogate(model, prior_std=prior.spread_, random_state=seed) if as_mean else model,
             "acquisition": acquisition, "batch_method": batch_method if len(y_train) >= 2 else "penalized",
-            "note": note, "used": True}
+            "note": note, "used": True, "extra": lambda frame: prior.predict(frame)[:, None]}
+
+
+def _two_task(prior: HistoryPrior, X_train, frame_train, X_cand, frame_cand, model, seed: int) -> dict | None:
+    """:func:`apply_history`'s two-task inputs, or None where they cannot be built."""
+    from matloop.design.surrogate import DEFAULT_SURROGATE
+
+    if not isinstance(model, str) or model != DEFAULT_SURROGATE:
+        return None
+    Z_train, Z_cand = prior.kernel_features(frame_train), prior.kernel_features(frame_cand)
+    if Z_train is None or Z_cand is None or prior.posterior() is None:
+        return None
+    from matloop.design.history_gp import ForestTwoTaskBlend
+
+    def extra(frame: pd.DataFrame) -> np.ndarray:
+        return np.column_stack([prior.predict(frame), prior.kernel_features(frame)])
+
+    return {"X_train": np.column_stack([X_train, extra(frame_train)]),
+            "X_candidates": np.column_stack([X_cand, extra(frame_cand)]),
+            "model": ForestTwoTaskBlend(prior.posterior(), Z_cand.shape[1], random_state=seed), "extra": extra,
+            "note": "history used as the prior of a two-task GP (its weight learnt from this campaign's results)"}
 
 
 def history_records(tables: list[tuple[pd.DataFrame, str]]) -> list[dict]:

@@ -179,7 +179,7 @@ def annotate(chosen: pd.DataFrame, goals, acquisition_note: str | None, history_
 
 def replicate_blank_rows(dataset, measured: np.ndarray) -> np.ndarray:
     """Mask of the blank rows whose input is measured (``measured``) or repeats an earlier blank row:
-    not candidates unless replicates are allowed (as :func:`matloop.design.history.replicate_groups`)."""
+    not candidates unless replicates are allowed (as :func:`matloop.design.replicates.replicate_groups`)."""
     from matloop.design.surrogate import material_keys
 
     keys = material_keys(dataset)

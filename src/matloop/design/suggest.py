@@ -221,7 +221,8 @@ def suggest(
         dataset_encoder(dataset, [candidates.frame], refit=True)
     features = featurize(dataset).to_numpy(dtype=float)
     from matloop.design.encode import category_features
-    from matloop.design.history import replicate_groups, transfer_features
+    from matloop.design.history import transfer_features
+    from matloop.design.replicates import replicate_groups
 
     use_transfer = str(transfer or "none").lower() != "none"
     if use_transfer:  # the pre-trained library's values join the features (as fit --transfer auto)
@@ -272,9 +273,9 @@ def suggest(
         X_train, pool_X, model, acquisition, batch_method = (h["X_train"], h["X_candidates"], h["model"],
                                                              h["acquisition"], h["batch_method"])
         note = f"{h['note']}: {prior.describe()}"
-        if h["used"]:  # the other models see the same columns (the history's prediction last)
-            features = np.column_stack([features, prior.predict(dataset.frame)])
-            cons = [(np.column_stack([Xc, prior.predict(dataset.frame.loc[pd.to_numeric(
+        if h["used"]:  # the other models see the same columns (the history's prediction, kernel inputs)
+            features = np.column_stack([features, h["extra"](dataset.frame)])
+            cons = [(np.column_stack([Xc, h["extra"](dataset.frame.loc[pd.to_numeric(
                 dataset.frame[c], errors="coerce").notna().to_numpy()])]), v, lo, hi, c)
                 for Xc, v, lo, hi, c in cons]
     ok = None

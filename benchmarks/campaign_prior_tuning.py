@@ -110,7 +110,7 @@ def _rank(X_train, y_train, X_cand, cand, objective, k, *args, **kw):
 
 
 def configure(arm: str) -> str:
-    """Set the wrappers for ``arm``; returns the base arm (``history`` or ``bad history``)."""
+    """Set the wrappers for ``arm``; returns the base arm (``history (input)`` or ``bad history (input)``)."""
     tail = arm.split("(", 1)[1].rstrip(")").split() if "(" in arm else []
     STATE.clear()
     H.history_helps, H.SAFEGUARD_MARGIN = _ORIG["helps"], 0.0
@@ -124,7 +124,7 @@ def configure(arm: str) -> str:
     if tail[:1] == ["focus"]:
         H.SAFEGUARD_MARGIN = _ORIG["margin"]
         STATE["focus"], STATE["rho"] = float(tail[1]), "rho" in tail
-    return arm.split(" (")[0]
+    return arm.split(" (")[0] + " (input)"  # these arms vary the history as an input (shipped in sessions 20-27)
 
 
 def main() -> None:

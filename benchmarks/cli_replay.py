@@ -309,16 +309,15 @@ READING = """## Reading
 - **A plate given as formulas** (`Ni0.1Fe0.2Co0.7`, a composition table, the default composition features)
   instead of loadings: AUC -2.5 against the loadings (within noise); with `--featurizer element_fraction`
   the same as the loadings.
-- **`--history` through the CLI** (8 seeds a plate, from nothing measured): -0 % and -4 % experiments to half of
-  the best 1 % against the cold start, ± 11 % and ± 13 % (one standard error): within noise of the
-  -11 % / -12 % measured in process on 16 seeds (`campaign_prior.md`), and short of the issue's 30 %.
-  On plate 3851 one history run (seed 13) found none of the best 1 % in 100 experiments (its cold start 13
-  of 22) and another (seed 10) its first only after 75: the first, space-filling batch fell where the
-  history predicts the plate worst, and a surrogate that takes the history's prediction as an input cannot
-  extrapolate to values of it that it has not seen, so the campaign never looked where the history points
-  (seed 13: each of its first 25 picks in the history's worst 61 % of the plate; its best 14 % holds all
-  22). Spreading the first batch over the history's prediction too (a probe, `default_probes_notes.md`,
-  session 27) was not adopted.
+- **`--history` through the CLI** (8 seeds a plate, from nothing measured; session 28, the two-task GP):
+  -23 % on plate 3851 (64.2 vs 83.5 experiments to half of the best 1 %, -19.2 ± 9.9) and -6 % on plate
+  3496 (57.4 vs 61.2, -3.9 ± 5.4), against -0 % and -4 % for the history as a surrogate input (session 27,
+  same seeds): in line with the in-process -25 % / -15 % on 16 held-out seeds (`campaign_prior.md`), and
+  short of the issue's 30 % on plate 3496. The run that found none of plate 3851's best 1 % with the input
+  method (seed 13: its space-filling first batch fell where the history predicts the plate worst, and a
+  surrogate that takes the history's prediction as an input cannot extrapolate in it) found half of them
+  after 44 experiments: the two-task GP's prior mean is the history's prediction itself, so it points where
+  the history points from the second batch on. 6.6-6.8 s per call (the history GP's fit about 3 s).
 """
 
 

@@ -1,14 +1,22 @@
-"""Prior knowledge from related campaigns (``--history``), and replicated inputs of one table.
+"""Prior knowledge from related campaigns (``--history``).
 
 **History.** Measurements from a related campaign (another plate with some of the same elements,
 last year's batch) say something about the new one. :class:`HistoryPrior` fits a model on the
-history tables and predicts the campaign's target for every campaign row. From 2 results on, that
-prediction ``h(x)`` is an extra input feature of the campaign's surrogate (:func:`apply_history`),
-so the model learns where the history holds and where it does not; the first batch stays the cold
-start's space-filling design (optionally the history ranks it, as the prior mean of
-:class:`PriorMeanSurrogate`, ``y = a * h(x) + b + r(x)``; ``use="mean"`` keeps that surrogate
-throughout, with ``a`` and ``b`` learnt from the campaign's results; both did worse on one plate
-of the benchmark, ``benchmarks/results/campaign_prior.md``).
+history tables and predicts the campaign's target for every campaign row. The first batch stays the
+cold start's space-filling design; from 2 results on (:func:`apply_history`):
+
+- **two-task GP** (the default, ``use="two-task"``; :mod:`matloop.design.history_gp`): a GP fitted
+  on the history, in kernel inputs shared with the campaign (:meth:`HistoryPrior.kernel_features`),
+  is conditioned on the history's rows, and its posterior is the prior of the campaign's GP, which
+  learns from the campaign's own results how far the history holds; that GP is mixed with extra
+  trees that see the history's prediction ``h(x)`` as an input. Used with the default surrogate on
+  numeric inputs (element loadings, shared numbers and labels) when the history GP finds structure
+  in the history (cross-validated R^2 >= 0.2);
+- otherwise (**history as an input**, ``use="feature"``): ``h(x)`` is an extra input feature of the
+  campaign's surrogate, so the model learns where the history holds, with the safeguard below.
+  Optionally the history ranks the first batch, as the prior mean of :class:`PriorMeanSurrogate`
+  (``y = a * h(x) + b + r(x)``; ``use="mean"`` keeps that surrogate throughout; both did worse on
+  one plate of the benchmark, ``benchmarks/results/campaign_prior.md``).
 
 Inputs are aligned explicitly, never guessed silently:
 
@@ -22,7 +30,7 @@ Inputs are aligned explicitly, never guessed silently:
 - campaign columns the history lacks cannot inform the history model: they are left out of it and
   listed in :attr:`HistoryPrior.missing`; history-only columns are ignored (:attr:`HistoryPrior.unused`).
 
-**Safeguard.** History that does not transfer must not make things worse: once the campaign has
+**Safeguard** (history as an input). History that does not transfer must not make things worse: once the campaign has
 :data:`CHECK_MIN_ROWS` results, :func:`history_helps` compares the history-informed and the plain
 surrogate by 5-fold cross-validation on the campaign's own results, and the history is set aside
 (and the suggestion says so) when it predicts clearly worse: a cross-validated error more than
@@ -37,7 +45,9 @@ space-filling), the history as a prior-guided acquisition weight (the acquisitio
 ``pi(x) ** (c / n)``, ``pi`` from the history's prediction, as in piBO), a history model on the
 element loadings alone, and (earlier) the prior mean ``a * h(x) + b`` and the history rows pooled
 into the surrogate's training data. Each pulls the search towards the history's best region,
-which holds the new plate's best compositions only partly.
+which holds the new plate's best compositions only partly. The two-task GP does not pull: its
+mean follows the history only as far as the campaign's results bear it out (session 28,
+``benchmarks/results/campaign_prior.md``).
 """
 
 from __future__ import annotations

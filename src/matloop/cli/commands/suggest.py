@@ -128,10 +128,11 @@ def add_history_arguments(parser) -> None:
     """``--history TABLE`` (repeatable): measurements of related campaigns, used as prior knowledge."""
     parser.add_argument("--history", action="append", metavar="TABLE",
                         help="measurements of a related campaign or an earlier batch (repeatable), with the same "
-                             "target column: from 2 measured rows on, the prediction of a model fitted on them is an "
-                             "input of the surrogate (element "
+                             "target column: from 2 measured rows on, a GP fitted on them is the prior of this "
+                             "campaign's GP, which learns from your results how far the history holds (element "
                              "loadings such as ni_load are matched by element, so plates with other elements "
-                             "still inform each other); set aside when cross-validation on this table's own "
+                             "still inform each other); with formulas, SMILES or --model, the history's prediction "
+                             "is an input of the surrogate, set aside when cross-validation on this table's own "
                              "results says it predicts worse")
 
 

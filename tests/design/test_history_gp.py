@@ -141,3 +141,17 @@ def test_a_history_of_labels_and_numbers_builds_kernel_inputs():
     assert abs(Z[0, 0] - (350 - hist["temp"].mean()) / hist["temp"].std()) < 1e-9
     assert list(Z[:, 1:].sum(axis=1)) == [1.0, 1.0]
     assert prior.posterior() is not None
+
+
+def test_history_rows_with_a_blank_input_are_left_out_and_a_flat_history_is_no_prior():
+    rng = np.random.default_rng(1)
+    hist = pd.DataFrame({"temp": rng.uniform(300, 500, 80), "time": rng.uniform(1, 10, 80)})
+    hist["y"] = np.sin(hist["temp"] / 40) + hist["time"] / 5
+    hist.loc[3, "temp"] = np.nan  # one history row lacks an input: the GP uses the 79 others
+    prior = HistoryPrior(["temp", "time"], "y").fit([(hist, "old.csv")])
+    post = prior.posterior()
+    assert post is not None and post.n_rows_ == 79 and post.skill_ > 0.5
+    flat = HistoryPrior(["temp", "time"], "y").fit([(hist.assign(y=7.0), "flat.csv")])
+    assert flat.posterior() is None  # nothing a kernel could learn: the history stays an input
+    few = HistoryPrior(["temp", "time"], "y").fit([(hist.head(9), "few.csv")])
+    assert few.posterior() is None

@@ -238,24 +238,28 @@ class HistoryPrior:
         history, labels one-hot); None for a campaign of formulas or SMILES, or one whose inputs hold no number.
         On the OER plates this transferred more than loadings over both element sets (tuning seeds:
         ``benchmarks/results/history_two_task.md``)."""
+        Z = self._kernel_inputs(frame, comp)
+        return Z if Z is not None and np.all(np.isfinite(Z)) else None
+
+    def _kernel_inputs(self, frame: pd.DataFrame, comp: dict[str, str] | None = None) -> np.ndarray | None:
         if self.dataset is not None and self.dataset.kind != "parameters":
             return None
         own = [self.elements.index(el) for el in _composition_columns(self.parameters).values()] if self._comp else []
         parts = ([self._loadings(frame, comp)[:, sorted(own)]] if own else []) + self._shared_parts(frame, centred=True)
-        Z = np.hstack(parts) if parts else np.zeros((len(frame), 0))
-        return Z if Z.shape[1] and np.all(np.isfinite(Z)) else None
+        return np.hstack(parts) if parts and sum(p.shape[1] for p in parts) else None
 
     def posterior(self):
         """The history GP of the two-task surrogate (fitted on first use), or None when it cannot be
-        built (:meth:`kernel_features` is None on the history, it has fewer than 10 rows) or finds no
+        built (no kernel inputs, fewer than 10 history rows with every kernel input given) or finds no
         structure in the history (cross-validated R^2 below :data:`matloop.design.history_gp.MIN_SKILL`)."""
         if not hasattr(self, "_posterior"):
             from matloop.design.history_gp import MIN_SKILL, HistoryPosterior
 
             hist, comp = getattr(self, "_history", (None, None))
-            Z = self.kernel_features(hist, comp) if hist is not None else None
-            post = (HistoryPosterior(Z, hist[self.target].to_numpy(dtype=float), self.seed)
-                    if Z is not None and len(hist) >= 10 else None)
+            Z = self._kernel_inputs(hist, comp) if hist is not None else None
+            given = np.isfinite(Z).all(axis=1) if Z is not None else np.zeros(0, dtype=bool)
+            post = (HistoryPosterior(Z[given], hist[self.target].to_numpy(dtype=float)[given], self.seed)
+                    if given.sum() >= 10 else None)
             self._posterior = post if post is not None and post.skill_ >= MIN_SKILL else None
         return self._posterior
 

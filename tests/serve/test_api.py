@@ -502,3 +502,31 @@ def test_a_pool_cannot_reach_files_outside_the_upload(server, tmp_path, monkeypa
     assert [p["row"] for p in problems] == [1, 2, 3] and all("leads outside" in p["reason"] for p in problems)
     assert "matloop-serve-" not in r.text and "--skip-invalid" not in r.text
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_campaign_created_with_a_related_campaigns_history(server):
+    client, tok, db = server()
+    history = [{"temperature": 290 + 20 * i, "solvent": ["water", "ethanol"][i % 2], "yield": 0.05 + 0.04 * i}
+               for i in range(15)]
+    r = client.post("/api/campaigns", json={"name": "h", "goals": ["yield:max"], "pool": _pool(12, 4),
+                                            "history": [{"source": "last_year.csv", "rows": history}]},
+                    headers=H(tok["admin"]))
+    assert r.status_code == 201, r.text
+    from matloop.design.campaign import Campaign
+    from matloop.design.history import history_tables
+
+    (frame, source), = history_tables(Campaign("h", db.url).config["history"])
+    assert source == "last_year.csv" and len(frame) == 15 and frame["yield"].iloc[-1] == pytest.approx(0.61)
+    assert service.campaign_status(db, "h")["measurements"] == 4  # history rows are not the campaign's results
+    out = client.post("/api/campaigns/h/suggestions", json={"batch": 2}, headers=H(tok["experimenter"])).json()
+    assert any(n.startswith("history: ") and "last_year.csv" in n for n in out["notes"]), out["notes"]
+    # a history that does not measure the goal: 422 naming the source, never the server's private file
+    r = client.post("/api/campaigns", json={"name": "h2", "goals": ["yield:max"], "pool": _pool(12, 4),
+                                            "history": [{"source": "old.csv", "rows": [{"temperature": 300}]}]},
+                    headers=H(tok["admin"]))
+    assert r.status_code == 422 and "old.csv" in r.text and "history0" not in r.text and "matloop-serve" not in r.text
+    r = client.post("/api/campaigns", json={"name": "h3", "goals": ["yield:max"], "pool": _pool(12, 4),
+                                            "history": [{"source": "x.csv", "rows": [{"yield": {"a": 1}}]}]},
+                    headers=H(tok["admin"]))
+    assert r.status_code == 422 and r.json()["problems"][0]["column"] == "yield"
+    assert [c["name"] for c in service.list_campaigns(db)] == ["h"]

@@ -15,6 +15,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class HistoryTable(Strict):
+    source: StrictStr = Field(min_length=1, max_length=200, description="where the measurements come from "
+                                                                        "(a file name, last year's campaign)")
+    rows: list[Row] = Field(min_length=1, description="a related campaign's measurements as row objects: inputs "
+                                                      "and the goal columns (measured on some rows at least)")
+
+
 class CampaignCreate(Strict):
     name: StrictStr = Field(min_length=1, max_length=200, description="unique within the ledger; no '/'")
     goals: list[StrictStr] = Field(min_length=1, description='e.g. ["hardness:max"], ["gap:1.1..1.5"]')
@@ -25,6 +32,10 @@ class CampaignCreate(Strict):
     same: list[StrictStr] = Field(default_factory=list, max_length=20,
                                   description="columns every batch of the campaign shares unless a suggestion "
                                               "names its own (campaign new --same)")
+    history: list[HistoryTable] = Field(default_factory=list, max_length=20,
+                                        description="measurements of related campaigns, kept apart from the "
+                                                    "campaign's own and used as prior knowledge (campaign new "
+                                                    "--history)")
 
 
 class SuggestRequest(Strict):

@@ -132,12 +132,14 @@ def export_csv(db: LedgerDB | str, name: str) -> str:
 # --------------------------------------------------------------------------------------------- writes
 def create_campaign(db: LedgerDB | str, name: str, goals: Sequence[str], pool_frame: pd.DataFrame | list[dict],
                     input: str | None = None, actor: str = "matloop serve", failed_if: str | None = None,
-                    constraints: Sequence[str] | None = None, same: Sequence[str] | None = None) -> dict:
+                    constraints: Sequence[str] | None = None, same: Sequence[str] | None = None,
+                    history: Sequence[tuple[list[dict], str]] | None = None) -> dict:
     """Create a pool campaign from rows (a frame or a list of row objects) and goals such as
     ``["hardness:max"]``; returns its status. The rows are read exactly as ``campaign new --pool`` reads
     a table (every check of :func:`matloop.io.read_table`), from a private temporary file the server
     writes and removes itself: nothing the client sends names a path. ``same``: columns every batch shares
-    unless a suggestion names its own (``campaign new --same``)."""
+    unless a suggestion names its own (``campaign new --same``). ``history``: ``(rows, source)`` tables of
+    related measurements (``campaign new --history``), read and checked as the CLI reads its files."""
     import tempfile
     from pathlib import Path
 
@@ -174,10 +176,12 @@ def create_campaign(db: LedgerDB | str, name: str, goals: Sequence[str], pool_fr
                 pool = read_table(path, input=input, target=outcomes, duplicates="keep")
             except InputError as exc:  # name the request's pool, not the server's private file
                 raise _private_paths_hidden(exc, tmp) from None
+        tables = _history_tables(history or [], columns, tmp)
         several = {"goals": parsed, "constraints": list(constraints) if constraints else None, "scalarize": None}
         try:
             camp = Campaign.create(name, db.url, parsed[0].objective, parsed[0].column, pool=pool, actor=actor,
-                                   failed_if=failed_if, same=list(same or []) or None, **several)
+                                   failed_if=failed_if, same=list(same or []) or None, history=tables or None,
+                                   **several)
         except MatloopError as exc:
             if "already exists" in str(exc) and not isinstance(exc, InputError):
                 raise CampaignExists(f"a campaign named {name!r} already exists") from None
@@ -341,6 +345,29 @@ def _goal_texts(cfg: dict) -> list[str]:
     return [g.words() if hasattr(g, "words") else str(g) for g in goals_from_config(cfg)]
 
 
+def _history_tables(history, columns: list[str], tmp: str) -> list[tuple[pd.DataFrame, str]]:
+    """The request's history tables read as ``--history`` files are (a campaign export too), each checked
+    to measure the goal (or, with several goals, one of them) and named by its ``source``."""
+    from pathlib import Path
+
+    from matloop.design.history import history_table
+    from matloop.design.multi_options import check_history_goals
+
+    out = []
+    for i, (rows, source) in enumerate(history):
+        rows = _row_records(rows)
+        check_cells(rows, None)
+        path = Path(tmp) / f"history{i}.json"
+        path.write_text(json.dumps(rows, allow_nan=False))
+        try:
+            frame, _ = history_table(path)
+        except InputError as exc:
+            raise _private_paths_hidden(exc, tmp, f"the history {source!r}", path.name) from None
+        check_history_goals(frame, columns, source)
+        out.append((frame, str(source)))
+    return out
+
+
 def _row_records(rows: pd.DataFrame | list[dict]) -> list[dict]:
     if isinstance(rows, pd.DataFrame):
         return [{str(k): _jsonable(v) for k, v in r.items()} for r in rows.to_dict(orient="records")]
@@ -397,13 +424,13 @@ def _replayed(prior: dict, digest: str, key: str) -> dict:
     return {**{k: v for k, v in prior.items() if k != "digest"}, "replayed": True}
 
 
-def _private_paths_hidden(exc: InputError, folder: str) -> InputError:
+def _private_paths_hidden(exc: InputError, folder: str, label: str = "the pool", file: str = "pool.json") -> InputError:
     def clean(text):
         if not isinstance(text, str):
             return text
-        text = text.replace(f"{folder}/pool.json", "the pool").replace(str(folder), "the upload's private folder")
-        return text.replace("pool.json", "the pool").replace(", or leave them out with --skip-invalid (Python: "
-                                                              "skip_invalid=True)", "")
+        text = text.replace(f"{folder}/{file}", label).replace(str(folder), "the upload's private folder")
+        return text.replace(file, label).replace(", or leave them out with --skip-invalid (Python: "
+                                                 "skip_invalid=True)", "")
     table = exc.table.copy() if exc.table is not None else None
     if table is not None and len(table):
         for col in ("value", "reason"):

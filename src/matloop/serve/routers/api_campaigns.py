@@ -33,13 +33,15 @@ def list_campaigns(db: DbDep, _: Viewer) -> list[dict]:
 @router.post("", status_code=201, response_model=StatusOut, summary="create a pool campaign (admin)",
              responses={**ERRORS, 409: {"model": ErrorOut, "description": "a campaign of that name exists"}})
 async def create_campaign(body: CampaignCreate, db: DbDep, settings: SettingsDep, who: Admin, response: Response):
-    if len(body.pool) > settings.max_rows:
-        from matloop.errors import InputError, error_table
+    for what, n in [("pool", len(body.pool))] + [(f"history {t.source}", len(t.rows)) for t in body.history]:
+        if n > settings.max_rows:
+            from matloop.errors import InputError, error_table
 
-        raise InputError("too many pool rows", error_table([{"row": 0, "column": "pool", "value": len(body.pool),
-                                                             "reason": f"at most {settings.max_rows} rows"}]))
+            raise InputError(f"too many {what} rows", error_table([{"row": 0, "column": what, "value": n,
+                                                                    "reason": f"at most {settings.max_rows} rows"}]))
     out = await run_in_threadpool(service.create_campaign, db, body.name, body.goals, body.pool, body.input,
-                                  who.actor, body.failed_if, body.constraints, body.same)
+                                  who.actor, body.failed_if, body.constraints, body.same,
+                                  [(t.rows, t.source) for t in body.history])
     response.headers["Location"] = f"/api/campaigns/{body.name}"
     return out
 

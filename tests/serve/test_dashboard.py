@@ -395,6 +395,28 @@ def test_the_create_form_takes_constraints_a_failure_rule_and_a_shared_setting(d
     assert len(sug) == 3 and ovens.nunique() == 1  # the campaign's own setting, with the form's field empty
 
 
+def test_the_create_form_takes_a_related_campaigns_history(dash):
+    from matloop.design.history import history_tables
+
+    app, client, tokens = dash
+    login(client, tokens["admin"])
+    page = client.get("/")
+    assert 'id="c-history"' in page.text
+    pool, past = _pool(n=20, measured=4, seed=5), _pool(n=30, measured=30, seed=6)
+    r = client.post("/campaigns", data={"name": "with past", "goals": "yield:max", "csrf_token": _csrf(page.text)},
+                    files={"pool": ("pool.csv", pool.to_csv(index=False), "text/csv"),
+                           "history": ("plate_2025.csv", past.to_csv(index=False), "text/csv")}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    camp = service.open_campaign(app.state.db, "with past", read_only=True)
+    (frame, source), = history_tables(camp.config["history"])
+    assert source == "plate_2025.csv" and len(frame) == 30 and service.campaign_status(app.state.db, "with past")[
+        "measurements"] == 4
+    bad = client.post("/campaigns", data={"name": "bad past", "goals": "yield:max", "csrf_token": _csrf(page.text)},
+                      files={"pool": ("pool.csv", pool.to_csv(index=False), "text/csv"),
+                             "history": ("old.csv", past.drop(columns=["yield"]).to_csv(index=False), "text/csv")})
+    assert bad.status_code == 422 and "old.csv" in bad.text and "no column" in bad.text
+
+
 def test_static_files_are_a_fixed_list_with_the_vendored_licence(dash):
     _, client, _ = dash
     js = client.get("/static/uPlot.iife.min.js")

@@ -79,10 +79,11 @@ space and refuses points outside it (unless --allow-new). Full reference: docs/d
 (docs/examples/anneal_space.yaml in the repository).
 
 --history TABLE (repeatable) stores measurements of a related campaign in the ledger, apart from the
-campaign's own; from 2 results on, every suggestion uses the prediction of a model fitted on them as
-an input of the surrogate (element loadings matched by element), unless cross-validation on the
-campaign's own results says the model predicts the better half of them clearly worse with it (an
-error more than 10 % above the model's without it).
+campaign's own; from 2 results on, a GP fitted on them is the prior of the campaign's GP, which learns
+from the campaign's results how far the history holds (element loadings matched by element). With
+formulas or SMILES, several goals, a design space or --model, the history's prediction is an input of
+the surrogate instead, unless cross-validation on the campaign's own results says the model predicts
+the better half of them clearly worse with it (an error more than 10 % above the model's without it).
 
 examples:
   matloop campaign new gaps --pool pool.csv --target "gap expt" --maximize

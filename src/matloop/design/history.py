@@ -434,7 +434,8 @@ def _two_task(prior: HistoryPrior, X_train, frame_train, X_cand, frame_cand, mod
     return {"X_train": np.column_stack([X_train, extra(frame_train)]),
             "X_candidates": np.column_stack([X_cand, extra(frame_cand)]),
             "model": ForestTwoTaskBlend(prior.posterior(), Z_cand.shape[1], random_state=seed), "extra": extra,
-            "note": "history used as the prior of a two-task GP (its weight learnt from this campaign's results)"}
+            "note": "history used as the prior of a two-task GP (its weight learnt from this campaign's results; "
+                    f"{prior.posterior().describe()})"}
 
 
 def history_records(tables: list[tuple[pd.DataFrame, str]]) -> list[dict]:

@@ -104,8 +104,15 @@ class HistoryPosterior:
         keep = rng.choice(len(y), min(CONDITION_ROWS, len(y)), replace=False) if len(y) > CONDITION_ROWS \
             else np.arange(len(y))
         self._A = Z[keep] / self.lengths_
-        K = self.variance_ * matern52(self._A, self._A) + self.noise_ * np.eye(len(keep))
-        self._L = np.linalg.cholesky(K)
+        K = self.variance_ * matern52(self._A, self._A)
+        for jitter in (0.0, 1e-8, 1e-6, 1e-4):  # replicated history rows: a little more noise if need be
+            try:
+                self._L = np.linalg.cholesky(K + (self.noise_ + jitter * self.variance_) * np.eye(len(keep)))
+                break
+            except np.linalg.LinAlgError:
+                continue
+        else:
+            raise np.linalg.LinAlgError("the history GP's covariance is not positive definite")
         self._alpha = cho_solve((self._L, True), yz[keep])
         self.n_rows_ = len(keep)
         self._cache: dict[bytes, tuple[float, np.ndarray]] = {}

@@ -393,6 +393,18 @@ def test_the_create_form_takes_constraints_a_failure_rule_and_a_shared_setting(d
     cands = service.open_campaign(app.state.db, "oven", read_only=True).ledger.candidates()
     ovens = cands.set_index("candidate_id").loc[sug["candidate_id"], "oven (C)"]
     assert len(sug) == 3 and ovens.nunique() == 1  # the campaign's own setting, with the form's field empty
+    page = client.get("/campaigns/oven")
+    assert 'id="no-same"' in page.text
+    r = client.post("/campaigns/oven/suggest", data={"batch": "6", "same": "", "no_same": "1",
+                                                     "csrf_token": _csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 303
+    sug = service.open_campaign(app.state.db, "oven", read_only=True).ledger.suggestions()
+    latest = sug[sug["batch_id"] == sug["batch_id"].max()]
+    ovens = cands.set_index("candidate_id").loc[latest["candidate_id"], "oven (C)"]
+    assert len(latest) == 6 and ovens.nunique() > 1  # this batch spans ovens: the campaign's setting set aside
+    both = client.post("/campaigns/oven/suggest", data={"batch": "3", "same": "oven (C)", "no_same": "1",
+                                                        "csrf_token": _csrf(page.text)})
+    assert both.status_code == 422 and "shares nothing" in both.text
 
 
 def test_the_create_form_takes_a_related_campaigns_history(dash):

@@ -384,7 +384,7 @@ async def _write(request: Request, name: str, role: str, csrf: str, action) -> R
 
 @router.post("/campaigns/{name}/suggest")
 async def suggest(request: Request, name: str, csrf_token: FormText = "", batch: FormText = "",
-                  same: FormText = "") -> Response:
+                  same: FormText = "", no_same: FormText = "") -> Response:
     """The API's job path (:mod:`matloop.serve.jobs`): the fit runs in a suggestion worker; a fit done
     within ``form_wait_s`` redirects with the batch, a longer one at once with the job's id, and the
     page's poll shows the batch (or the job's error) when it finishes."""
@@ -400,9 +400,11 @@ async def suggest(request: Request, name: str, csrf_token: FormText = "", batch:
         if not 1 <= n <= limit:
             raise InputError(f"the batch size must be a whole number from 1 to {limit}")
         camp = await run_in_threadpool(service.open_campaign, _db(request), name, True)  # 404 now, not in the job
-        shared = _columns(same)  # columns the batch shares (--same)
+        shared = _columns(same)  # columns the batch shares (--same); "share nothing" ticked: none (--no-same)
+        if no_same and shared:
+            raise InputError(f"a batch that shares nothing cannot also share {', '.join(shared)}")
         job = request.app.state.jobs.submit(camp.ledger.name, service.suggest, _db(request), camp.ledger.name, n,
-                                            sess.actor, same=shared or None)  # empty: the campaign's own
+                                            sess.actor, same=[] if no_same else (shared or None))
         try:
             done = await run_in_threadpool(job.future.result, max(0.0, float(_settings(request).form_wait_s)))
         except concurrent.futures.TimeoutError:

@@ -236,8 +236,8 @@ class HistoryPrior:
         the GP learns what the shared elements do, and where the history holds elements the campaign
         lacks it reads as further from the campaign) and the shared columns (numbers standardised by the
         history, labels one-hot); None for a campaign of formulas or SMILES, or one whose inputs hold no number.
-        On the OER plates this transferred more than loadings over both element sets (tuning seeds:
-        ``benchmarks/results/history_two_task.md``)."""
+        (As in the probe that chose the method, ``benchmarks/results/history_two_task_probe.md``; loadings
+        over both element sets did about as well on the tuning seeds: -6 % / -23 % against -4 % / -22 %.)"""
         Z = self._kernel_inputs(frame, comp)
         return Z if Z is not None and np.all(np.isfinite(Z)) else None
 

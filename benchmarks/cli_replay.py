@@ -309,11 +309,11 @@ READING = """## Reading
 - **A plate given as formulas** (`Ni0.1Fe0.2Co0.7`, a composition table, the default composition features)
   instead of loadings: AUC -2.5 against the loadings (within noise); with `--featurizer element_fraction`
   the same as the loadings.
-- **`--history` through the CLI** (8 seeds a plate, from nothing measured; session 28, the two-task GP):
-  -23 % on plate 3851 (64.2 vs 83.5 experiments to half of the best 1 %, -19.2 ± 9.9) and -6 % on plate
-  3496 (57.4 vs 61.2, -3.9 ± 5.4), against -0 % and -4 % for the history as a surrogate input (session 27,
-  same seeds): in line with the in-process -25 % / -15 % on 16 held-out seeds (`campaign_prior.md`), and
-  short of the issue's 30 % on plate 3496. The run that found none of plate 3851's best 1 % with the input
+- **`--history` through the CLI** (16 seeds a plate, 10-25, from nothing measured; session 28, the two-task
+  GP): -25 % on plate 3851 (62.6 vs 83.4 experiments to half of the best 1 %, -20.8 ± 5.9) and -7 % on plate
+  3496 (54.5 vs 58.4, -3.9 ± 4.0); on seeds 10-17 -23 % and -6 %, against -0 % and -4 % for the history as a
+  surrogate input (session 27, those 8 seeds only): in line with the in-process -25 % / -15 % on the same
+  held-out seeds (`campaign_prior.md`), and short of the issue's 30 % on plate 3496. The run that found none of plate 3851's best 1 % with the input
   method (seed 13: its space-filling first batch fell where the history predicts the plate worst, and a
   surrogate that takes the history's prediction as an input cannot extrapolate in it) found half of them
   after 44 experiments: the two-task GP's prior mean is the history's prediction itself, so it points where

@@ -53,16 +53,13 @@ import campaign_prior as cp  # noqa: E402
 from matloop.design.acquisition import Objective  # noqa: E402
 from matloop.design.batch import BatchCovariance  # noqa: E402
 from matloop.design.history import HistoryPrior  # noqa: E402
+from matloop.design.history_gp import matern52  # noqa: E402  (the same kernel function)
 from matloop.design.suggest import rank_candidates  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "history_two_task_probe.json"
 _SHARED: dict[int, TwoTaskPrior] = {}
 
 
-def matern52(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    d2 = np.maximum((A**2).sum(1)[:, None] + (B**2).sum(1)[None, :] - 2 * A @ B.T, 0.0)
-    r = np.sqrt(5.0 * d2)
-    return (1.0 + r + r**2 / 3.0) * np.exp(-r)
 
 
 class TwoTaskPrior:

@@ -161,8 +161,8 @@ class HistoryPrior:
         self._labels = {c: sorted({str(v) for v in hist[c].dropna()}) for c in self.shared
                         if not pd.api.types.is_numeric_dtype(hist[c])}
         shared_numbers = [c for c in self.shared if c not in self._labels]
-        self._centre = {c: (float(pd.to_numeric(hist[c], errors="coerce").mean()),
-                            float(pd.to_numeric(hist[c], errors="coerce").std()) or 1.0) for c in shared_numbers}
+        numbers = {c: pd.to_numeric(hist[c], errors="coerce") for c in shared_numbers}
+        self._centre = {c: (float(v.mean()), float(v.std()) or 1.0) for c, v in numbers.items()}
         X = self._features(hist, hist_comp)
         y = hist[self.target].to_numpy(dtype=float)
         self._history = (hist, hist_comp)
@@ -431,11 +431,12 @@ def _two_task(prior: HistoryPrior, X_train, frame_train, X_cand, frame_cand, mod
     def extra(frame: pd.DataFrame) -> np.ndarray:
         return np.column_stack([prior.predict(frame), prior.kernel_features(frame)])
 
-    return {"X_train": np.column_stack([X_train, extra(frame_train)]),
-            "X_candidates": np.column_stack([X_cand, extra(frame_cand)]),
-            "model": ForestTwoTaskBlend(prior.posterior(), Z_cand.shape[1], random_state=seed), "extra": extra,
+    post = prior.posterior()
+    return {"X_train": np.column_stack([X_train, prior.predict(frame_train), Z_train]),
+            "X_candidates": np.column_stack([X_cand, prior.predict(frame_cand), Z_cand]),
+            "model": ForestTwoTaskBlend(post, Z_cand.shape[1], random_state=seed), "extra": extra,
             "note": "history used as the prior of a two-task GP (its weight learnt from this campaign's results; "
-                    f"{prior.posterior().describe()})"}
+                    f"{post.describe()})"}
 
 
 def history_records(tables: list[tuple[pd.DataFrame, str]]) -> list[dict]:

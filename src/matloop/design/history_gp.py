@@ -265,12 +265,13 @@ class ForestTwoTaskBlend(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X, return_std: bool = False):
+        from matloop.design.surrogate import equal_mixture
+
         X = np.asarray(X, dtype=float)
         mf, sf = self.forest_.predict(X[:, :-self.n_kernel], return_std=True)
         mg, sg = self.gp_.predict(X[:, -self.n_kernel:], return_std=True)
-        mean = 0.5 * (mf + mg)
-        std = np.sqrt(0.5 * (sf**2 + sg**2) + 0.25 * (mf - mg) ** 2)
-        return (mean, std) if return_std else mean
+        mean, var = equal_mixture(mf, sf, mg, sg)  # as ForestGPBlend mixes its trees and GP
+        return (mean, np.sqrt(var)) if return_std else mean
 
     def batch_covariance(self, X):
         return self.gp_.batch_covariance(np.asarray(X, dtype=float)[:, -self.n_kernel:])

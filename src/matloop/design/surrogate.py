@@ -391,6 +391,12 @@ class WarmStartGP(UncertaintyRegressorMixin, BaseEstimator):
         return BatchCovariance(column, latent, scale * float(np.exp(self.theta_[-1])))
 
 
+def equal_mixture(m1: np.ndarray, s1: np.ndarray, m2: np.ndarray, s2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the equal mixture of two predictive distributions: ``(m1 + m2) / 2`` and
+    ``(s1^2 + s2^2) / 2 + ((m1 - m2) / 2)^2`` (where the two disagree counts as uncertain)."""
+    return 0.5 * (m1 + m2), 0.5 * (s1**2 + s2**2) + 0.25 * (m1 - m2) ** 2
+
+
 class ForestGPBlend(UncertaintyRegressorMixin, BaseEstimator):
     """Equal-weight mixture of an extra-trees forest and a warm-started GP: the closed-loop default.
 
@@ -454,10 +460,8 @@ class ForestGPBlend(UncertaintyRegressorMixin, BaseEstimator):
     def _predict_mean_var(self, X: np.ndarray, return_var: bool):
         m_forest, s_forest = self.forest_.predict(X, return_std=True)
         m_gp, s_gp = self.gp_.predict(X[:, self.gp_features_], return_std=True)
-        mean = 0.5 * (m_forest + m_gp)
-        if not return_var:
-            return mean, None
-        return mean, 0.5 * (s_forest**2 + s_gp**2) + 0.25 * (m_forest - m_gp) ** 2
+        mean, var = equal_mixture(m_forest, s_forest, m_gp, s_gp)
+        return mean, (var if return_var else None)
 
     def batch_covariance(self, X):
         """The GP member's latent posterior covariance (on its features), for batch selection."""

@@ -245,11 +245,12 @@ def report() -> str:
             f"{100 * np.mean([gps[i][len(entries[i]['curve']) - 1] for i in ok_g]) if ok_g else float('nan'):.0f} % | "
             f"{np.mean([e['seconds_per_call'] for e in entries]):.1f} |")
     if cold:
-        lines += ["", "## `--history`: from nothing measured, with and without the other plate's table", "",
+        lines += ["", "## `--history`: from nothing measured, with and without a related campaign's table", "",
                   "Both arms start from nothing measured (the first call is the cold start's space-filling batch) "
                   "and pass `--seed SEED` to every call; the history arm adds `--history TABLE` (the other plate, "
-                  "exported by `matloop datasets export`: `plate.csv` is oer_plate_3851, `plate_3496.csv` oer_plate_3496). "
-                  "n50: experiments to half of the plate's best 1 % "
+                  "exported by `matloop datasets export`: `plate.csv` is oer_plate_3851, `plate_3496.csv` oer_plate_3496; "
+                  "for the Olympus pairs of `history_pairs.py`, the other table as shipped in `benchmarks/data`, "
+                  "e.g. `colors_n9.csv`). n50: experiments to half of the top set "
                   "(budget + 1 = not reached); paired by seed.", "",
                   "| set | arm | seeds | n50 per seed | n50 mean | vs cold start (paired) | found at budget | s per call |",
                   "|---|---|---|---|---|---|---|---|"]

@@ -73,6 +73,32 @@ def test_history_on_suggest_and_campaign_new(tmp_path, capsys):
     assert "no column 'overpotential'" in capsys.readouterr().err
 
 
+def test_history_of_process_settings_read_from_a_file_is_a_two_task_prior(tmp_path, capsys):
+    """A history file's numbers are numbers (read as text, they were one-hot labels and the history knew nothing),
+    and a campaign column the history lacks (conc) reaches the campaign's GP."""
+    rng = np.random.default_rng(0)
+    hist = pd.DataFrame({"temp": rng.uniform(300, 500, 80).round(1), "time": rng.uniform(1, 10, 80).round(2)})
+    hist["yield"] = np.sin(hist["temp"] / 40) + hist["time"] / 5
+    pool = pd.DataFrame({"temp": rng.uniform(300, 500, 60).round(1), "time": rng.uniform(1, 10, 60).round(2),
+                         "conc": rng.uniform(0.1, 1.0, 60).round(3)})
+    pool["yield"] = np.sin(pool["temp"] / 40) + pool["time"] / 5 - pool["conc"]
+    pool.loc[pool.index[10:], "yield"] = np.nan
+    hist.to_csv(tmp_path / "last_year.csv", index=False)
+    pool.to_csv(tmp_path / "pool.csv", index=False)
+    assert main(["suggest", str(tmp_path / "pool.csv"), "--target", "yield", "--maximize", "--history",
+                 str(tmp_path / "last_year.csv"), "--batch", "3", "-o", str(tmp_path / "n.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "history used as the prior of a two-task GP" in out and "missing from the history" in out
+    lengths = out.split("lengths ")[1].split(")")[0]
+    assert len(lengths.split(", ")) == 2  # one length per history input: temp and time as numbers
+    assert pd.read_csv(tmp_path / "n.csv")["reason"].str.contains("two-task GP").all()
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "p", "--pool", str(tmp_path / "pool.csv"), "--target", "yield", "--maximize",
+                 "--history", str(tmp_path / "last_year.csv"), "--db", db]) == 0
+    assert main(["campaign", "suggest", "p", "--batch", "2", "-o", str(tmp_path / "m.csv"), "--db", db]) == 0
+    assert "two-task GP" in capsys.readouterr().out
+
+
 def test_replicates_and_best_measured_rule(tmp_path, capsys):
     f = pd.DataFrame({"t": [1.0, 1.0, 2.0, 3.0, 1.0, 4.0, 5.0], "p": [0.1, 0.1, 0.2, 0.3, 0.1, 0.4, 0.5],
                       "y": [9.0, 1.0, 2.0, 3.0, np.nan, np.nan, np.nan]})

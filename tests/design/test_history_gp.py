@@ -155,3 +155,52 @@ def test_history_rows_with_a_blank_input_are_left_out_and_a_flat_history_is_no_p
     assert flat.posterior() is None  # nothing a kernel could learn: the history stays an input
     few = HistoryPrior(["temp", "time"], "y").fit([(hist.head(9), "few.csv")])
     assert few.posterior() is None
+
+
+def _campaign_with_a_column_the_history_lacks(n: int = 20, seed: int = 0):
+    """History over ``temp`` only; the campaign's target also depends strongly on ``time``."""
+    rng = np.random.default_rng(seed)
+    hist = pd.DataFrame({"temp": rng.uniform(300, 500, 150)})
+    hist["y"] = np.sin(hist["temp"] / 40)
+    camp = pd.DataFrame({"temp": rng.uniform(300, 500, 200), "time": rng.uniform(1, 10, 200)})
+    camp["y"] = np.sin(camp["temp"] / 40) + 0.6 * (camp["time"] - 5.5)
+    prior = HistoryPrior(["temp", "time"], "y", seed).fit([(hist, "old.csv")])
+    return prior, camp.iloc[:n].reset_index(drop=True), camp.iloc[n:].reset_index(drop=True)
+
+
+def test_the_campaigns_own_columns_reach_the_two_task_gp():
+    # Found on the colour-mixing robots (benchmarks/results/history_pairs.md): a campaign with inputs the history
+    # lacks was modelled by a GP blind to them, and needed twice the cold start's experiments.
+    prior, train, cand = _campaign_with_a_column_the_history_lacks()
+    assert prior.missing == ["time"]
+    h = apply_history(prior, train[["temp", "time"]].to_numpy(), train["y"].to_numpy(), train, cand[["temp", "time"]]
+                      .to_numpy(), cand, "etgp", None, "fantasy", Objective("min"), 0)
+    assert h["used"] and h["X_candidates"].shape[1] == 2 + 1 + 2  # features, the history's prediction, kernel inputs
+    kernel = h["X_candidates"][:, -2:]
+    assert abs(kernel[:, 1].mean()) < 0.3 and 0.7 < kernel[:, 1].std() < 1.3  # time standardised over the campaign
+    gp = TwoTaskGP(prior.posterior()).fit(h["X_train"][:, -2:], train["y"].to_numpy())
+    truth = cand["y"].to_numpy()
+    pred = gp.predict(kernel)
+    assert spearmanr(pred, truth)[0] > 0.8  # it sees time (the history alone ranks this campaign at about 0.5)
+    assert np.allclose(h["extra"](cand), h["X_candidates"][:, -3:])
+
+
+def test_a_history_the_campaigns_results_deny_is_set_aside():
+    rng = np.random.default_rng(2)
+    hist = pd.DataFrame({"temp": rng.uniform(300, 500, 150)})
+    hist["y"] = np.sin(hist["temp"] / 40)
+    camp = pd.DataFrame({"temp": rng.uniform(300, 500, 120)})
+    camp["y"] = -np.sin(camp["temp"] / 40)  # this campaign's target runs against the history's
+    prior = HistoryPrior(["temp"], "y").fit([(hist, "old.csv")])
+    train, cand = camp.iloc[:25], camp.iloc[25:]
+    h = apply_history(prior, train[["temp"]].to_numpy(), train["y"].to_numpy(), train, cand[["temp"]].to_numpy(),
+                      cand, "etgp", None, "fantasy", Objective("max"), 0)
+    blend = h["model"].fit(h["X_train"], train["y"].to_numpy())
+    assert blend.gp_.transfer_ < 0.25 and blend.plain_ is not None
+    assert "history set aside" in blend.chosen_
+    mean, std = blend.predict(h["X_candidates"], return_std=True)
+    cold_mean = blend.plain_.predict(cand[["temp"]].to_numpy())
+    assert np.allclose(mean, cold_mean) and np.all(std > 0)  # exactly the cold start's surrogate
+    assert blend.batch_covariance(h["X_candidates"]).latent_var.shape == (len(cand),)
+    related = h["model"].fit(h["X_train"], np.sin(train["temp"].to_numpy() / 40))  # results that bear it out
+    assert related.plain_ is None and related.gp_.transfer_ > 0.5

@@ -530,3 +530,29 @@ def test_a_campaign_created_with_a_related_campaigns_history(server):
                     headers=H(tok["admin"]))
     assert r.status_code == 422 and r.json()["problems"][0]["column"] == "yield"
     assert [c["name"] for c in service.list_campaigns(db)] == ["h"]
+
+
+def test_a_campaign_of_text_labels_in_order_as_campaign_new_target_order(server):
+    """A crystallisation screen's scores as text labels, worst to best (campaign new --target-order)."""
+    client, tok, db = server()
+    labels = ["clear_solution", "fine_powder", "small_crystallites", "large_crystallites"]
+    pool = [{"temperature": 280 + 10 * i, "antisolvent": round(0.1 * (i % 7), 1),
+             "crystal_score": labels[i % 4] if i < 8 else None} for i in range(24)]
+    body = {"name": "vials", "goals": ["crystal_score:max"], "pool": pool, "target_order": labels,
+            "failed_if": "crystal_score == 'clear_solution'"}
+    r = client.post("/api/campaigns", json=body, headers=H(tok["admin"]))
+    assert r.status_code == 201, r.text
+    from matloop.design.campaign import Campaign
+
+    assert Campaign("vials", db.url).config["target_order"] == {"column": "crystal_score", "labels": labels}
+    status = service.campaign_status(db, "vials")
+    assert status["measurements"] == 6 and status["failures"] == 2  # two vials stayed clear: failures, not zeros
+    out = client.post("/api/campaigns/vials/suggestions", json={"batch": 3}, headers=H(tok["experimenter"])).json()
+    assert len(out["rows"]) == 3
+    # a label outside the order: 422 naming the row and the label
+    bad = client.post("/api/campaigns", json={**body, "name": "v2", "target_order": labels[:3]},
+                      headers=H(tok["admin"]))
+    assert bad.status_code == 422 and "large_crystallites" in bad.text and "outside --target-order" in bad.text
+    one = client.post("/api/campaigns", json={**body, "name": "v3", "target_order": ["clear_solution"]},
+                      headers=H(tok["admin"]))
+    assert one.status_code == 422 and "at least 2 distinct labels" in one.text

@@ -429,6 +429,27 @@ def test_the_create_form_takes_a_related_campaigns_history(dash):
     assert bad.status_code == 422 and "old.csv" in bad.text and "no column" in bad.text
 
 
+def test_the_create_form_takes_the_order_of_a_goals_text_labels(dash):
+    app, client, tokens = dash
+    login(client, tokens["admin"])
+    page = client.get("/")
+    assert 'id="c-target-order"' in page.text
+    labels = ["clear_solution", "fine_powder", "large_crystallites"]
+    pool = pd.DataFrame({"temperature": [280.0 + 10 * i for i in range(12)],
+                         "crystal_score": [labels[i % 3] for i in range(6)] + [None] * 6})
+    r = client.post("/campaigns", data={"name": "vials", "goals": "crystal_score:max", "csrf_token": _csrf(page.text),
+                                        "target_order": ", ".join(labels)},
+                    files={"pool": ("vials.csv", pool.to_csv(index=False), "text/csv")}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    camp = service.open_campaign(app.state.db, "vials", read_only=True)
+    assert camp.config["target_order"]["labels"] == labels
+    assert service.campaign_status(app.state.db, "vials")["measurements"] == 6
+    bad = client.post("/campaigns", data={"name": "v2", "goals": "crystal_score:max", "csrf_token": _csrf(page.text),
+                                          "target_order": "clear_solution, fine_powder"},
+                      files={"pool": ("vials.csv", pool.to_csv(index=False), "text/csv")})
+    assert bad.status_code == 422 and "large_crystallites" in bad.text
+
+
 def test_static_files_are_a_fixed_list_with_the_vendored_licence(dash):
     _, client, _ = dash
     js = client.get("/static/uPlot.iife.min.js")

@@ -10,8 +10,10 @@ cold start's space-filling design; from 2 results on (:func:`apply_history`):
   is conditioned on the history's rows, and its posterior is the prior of the campaign's GP, which
   learns from the campaign's own results how far the history holds; that GP is mixed with extra
   trees that see the history's prediction ``h(x)`` as an input. Used with the default surrogate on
-  numeric inputs (element loadings, shared numbers and labels) when the history GP finds structure
-  in the history (cross-validated R^2 >= 0.2);
+  numeric inputs (element loadings, shared numbers and labels; the campaign's columns the history
+  lacks go to the campaign's GP only) when the history GP finds structure in the history
+  (cross-validated R^2 >= 0.2), and set aside for a suggestion where the campaign's results deny it
+  (learnt weight below :data:`matloop.design.history_gp.MIN_WEIGHT`);
 - otherwise (**history as an input**, ``use="feature"``): ``h(x)`` is an extra input feature of the
   campaign's surrogate, so the model learns where the history holds, with the safeguard below.
   Optionally the history ranks the first batch, as the prior mean of :class:`PriorMeanSurrogate`
@@ -28,7 +30,8 @@ Inputs are aligned explicitly, never guessed silently:
 - other columns the campaign and the history share by name are used as they are (text columns
   one-hot over both tables' labels);
 - campaign columns the history lacks cannot inform the history model: they are left out of it and
-  listed in :attr:`HistoryPrior.missing`; history-only columns are ignored (:attr:`HistoryPrior.unused`).
+  listed in :attr:`HistoryPrior.missing` (the campaign's own surrogate still models them); history-only
+  columns are ignored (:attr:`HistoryPrior.unused`).
 
 **Safeguard** (history as an input). History that does not transfer must not make things worse: once the campaign has
 :data:`CHECK_MIN_ROWS` results, :func:`history_helps` compares the history-informed and the plain
@@ -56,14 +59,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin
 
+from matloop.design.history_input import (  # noqa: F401  (the history as an input; re-exported)
+    CHECK_MIN_ROWS,
+    SAFEGUARD_MARGIN,
+    PriorMeanSurrogate,
+    history_helps,
+)
 from matloop.errors import InputError, error_table
-
-#: campaign results needed before the cross-validated safeguard decides whether history helps
-CHECK_MIN_ROWS = 8
-#: the history is set aside when its cross-validated RMSE exceeds the plain surrogate's by more than this share
-SAFEGUARD_MARGIN = 0.1
 
 
 # ------------------------------------------------------------------------------------------ history
@@ -96,6 +99,14 @@ def check_history(frame: pd.DataFrame, target: str, source: str) -> None:
     y = pd.to_numeric(frame[target], errors="coerce")
     if not y.notna().any():
         raise InputError(f"the history table {source} has no measured {target!r} value")
+
+
+def _parses_as_numbers(col: pd.Series) -> bool:
+    """A column of numbers, whether typed so or read as text (``--history`` files and ledger records keep
+    their cells as read): every non-blank cell parses as a number. Otherwise its values are labels."""
+    cells = col.dropna()
+    cells = cells[cells.astype(str).str.strip() != ""]
+    return len(cells) > 0 and bool(pd.to_numeric(cells, errors="coerce").notna().all())
 
 
 def _composition_columns(columns) -> dict[str, str]:
@@ -159,7 +170,7 @@ class HistoryPrior:
             self.sources.append(source)
         hist = pd.concat(frames, ignore_index=True)
         self._labels = {c: sorted({str(v) for v in hist[c].dropna()}) for c in self.shared
-                        if not pd.api.types.is_numeric_dtype(hist[c])}
+                        if not _parses_as_numbers(hist[c])}
         shared_numbers = [c for c in self.shared if c not in self._labels]
         numbers = {c: pd.to_numeric(hist[c], errors="coerce") for c in shared_numbers}
         self._centre = {c: (float(v.mean()), float(v.std()) or 1.0) for c, v in numbers.items()}
@@ -230,16 +241,44 @@ class HistoryPrior:
                 parts.append((values[:, None] - mid) / sd)
         return parts
 
-    def kernel_features(self, frame: pd.DataFrame, comp: dict[str, str] | None = None) -> np.ndarray | None:
+    def kernel_features(self, frame: pd.DataFrame, comp: dict[str, str] | None = None,
+                        own: dict | None = None) -> np.ndarray | None:
         """The inputs of the two-task GP (:mod:`matloop.design.history_gp`): the loadings of the
         campaign's own elements (a history row's other elements are left out, not renormalised away:
         the GP learns what the shared elements do, and where the history holds elements the campaign
         lacks it reads as further from the campaign) and the shared columns (numbers standardised by the
-        history, labels one-hot); None for a campaign of formulas or SMILES, or one whose inputs hold no number.
+        history, labels one-hot), then, with ``own`` (:meth:`own_scaling`), the campaign's columns the history
+        lacks; None for a campaign of formulas or SMILES, or one whose inputs hold no number.
         (As in the probe that chose the method, ``benchmarks/results/history_two_task_probe.md``; loadings
         over both element sets did about as well on the tuning seeds: -6 % / -23 % against -4 % / -22 %.)"""
         Z = self._kernel_inputs(frame, comp)
+        if Z is not None and own:
+            Z = np.hstack([Z] + self._own_parts(frame, own))
         return Z if Z is not None and np.all(np.isfinite(Z)) else None
+
+    def own_scaling(self, frame: pd.DataFrame) -> dict:
+        """How :meth:`kernel_features` encodes the campaign's columns the history lacks (:attr:`missing`),
+        from the campaign's rows in ``frame`` (its results and candidates): numbers standardised, labels
+        one-hot. The two-task GP's discrepancy term varies along them; the history's posterior does not."""
+        out: dict = {}
+        for c in self.missing:
+            col = frame[c]
+            if _parses_as_numbers(col):
+                v = pd.to_numeric(col, errors="coerce")
+                out[c] = (float(v.mean()), float(v.std()) or 1.0)
+            else:
+                out[c] = sorted({str(v) for v in col.dropna()})
+        return out
+
+    def _own_parts(self, frame: pd.DataFrame, own: dict) -> list[np.ndarray]:
+        parts = []
+        for c, how in own.items():
+            if isinstance(how, tuple):
+                parts.append((pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)[:, None] - how[0]) / how[1])
+            else:
+                cells = frame[c].astype(str).to_numpy()
+                parts.append(np.stack([(cells == lab).astype(float) for lab in how], axis=1))
+        return parts
 
     def _kernel_inputs(self, frame: pd.DataFrame, comp: dict[str, str] | None = None) -> np.ndarray | None:
         if self.dataset is not None and self.dataset.kind != "parameters":
@@ -278,90 +317,6 @@ class HistoryPrior:
         if self.missing:
             bits.append(f"campaign columns missing from the history, left out of its model: {self.missing}")
         return "; ".join(bits)
-
-
-class PriorMeanSurrogate(RegressorMixin, BaseEstimator):
-    """A surrogate whose prior mean is a history model's prediction, with a learnt scale.
-
-    The last column of ``X`` is the history's prediction ``h``; the other columns are the campaign's
-    features. ``y ~ a * h + b + r(x)``: ``a, b`` by least squares on the campaign's results when there
-    are at least 3 (``a`` kept in [0, 2 * sd(y) / sd(h)], a ridge pull towards the history's own
-    scale), else ``a = 1, b = 0`` (or the mean offset with 1 result); ``r`` by the ``base``
-    surrogate on the residuals (at least 2 results; before that the std is the history's spread).
-    """
-
-    fits_without_data = True  # the history alone ranks the first batch (no space-filling cold start)
-
-    def __init__(self, base: str = "etgp", prior_std: float = 1.0, random_state=None):
-        self.base = base
-        self.prior_std = prior_std
-        self.random_state = random_state
-
-    def fit(self, X, y) -> PriorMeanSurrogate:
-        from matloop.design.surrogate import make_surrogate
-
-        X = np.asarray(X, dtype=float)
-        y = np.asarray(y, dtype=float)
-        h = X[:, -1]
-        self.a_, self.b_ = 1.0, 0.0
-        if len(y) >= 3 and np.std(h) > 0:
-            lam = 1.0  # ridge weight pulling a towards 1 (the history's scale), in units of one result
-            hc, yc = h - h.mean(), y - y.mean()
-            a = (hc @ yc + lam * np.var(h) * 1.0) / (hc @ hc + lam * np.var(h))
-            self.a_ = float(np.clip(a, 0.0, 2.0 * (np.std(y) + 1e-12) / (np.std(h) + 1e-12) + 1.0))
-            self.b_ = float(y.mean() - self.a_ * h.mean())
-        elif len(y):
-            self.b_ = float(np.mean(y - h))
-        self.base_ = make_surrogate(self.base, self.random_state).fit(X[:, :-1], y - self.a_ * h - self.b_) \
-            if len(y) >= 2 else None
-        self.chosen_ = f"{self.base} + history prior mean"
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def predict(self, X, return_std: bool = False):
-        X = np.asarray(X, dtype=float)
-        mean = self.a_ * X[:, -1] + self.b_
-        if self.base_ is not None:
-            r, s = self.base_.predict(X[:, :-1], return_std=True)
-            mean = mean + r
-        else:
-            s = np.full(len(X), float(self.prior_std))
-        return (mean, s) if return_std else mean
-
-
-def history_helps(X: np.ndarray, y: np.ndarray, base: str = "etgp", seed: int = 0, folds: int = 5,
-                  use: str = "mean", sign: float | None = None, margin: float | None = None) -> tuple[bool, str]:
-    """The safeguard: does the history-informed surrogate (last column of ``X`` = the history's
-    prediction) predict the campaign's own results better than the plain one (without it)?
-
-    With fewer than :data:`CHECK_MIN_ROWS` results the history is trusted (nothing to check it on).
-    Otherwise ``folds``-fold cross-validated RMSE of both; the history is kept unless its RMSE is
-    above ``(1 + margin)`` times the plain one (``margin``: :data:`SAFEGUARD_MARGIN` by default).
-    With ``sign`` (+1 maximise, -1 minimise) the RMSE counts only the better half of the results, the
-    region an optimisation is steered by: history that describes the plate well on average but
-    misplaces its best region is set aside."""
-    from sklearn.model_selection import KFold
-
-    from matloop.design.surrogate import make_surrogate
-
-    y = np.asarray(y, dtype=float)
-    if len(y) < CHECK_MIN_ROWS:
-        return True, f"history used as the prior (fewer than {CHECK_MIN_ROWS} results to check it on)"
-    err_h, err_p = [], []
-    better = np.ones(len(y), dtype=bool) if sign is None else sign * y >= np.median(sign * y)
-    for train, test in KFold(min(folds, len(y)), shuffle=True, random_state=seed).split(X):
-        informed = PriorMeanSurrogate(base, random_state=seed) if use == "mean" else make_surrogate(base, seed)
-        with_h = informed.fit(X[train], y[train]).predict(X[test])
-        plain = make_surrogate(base, seed).fit(X[train][:, :-1], y[train]).predict(X[test][:, :-1])
-        keep = better[test]
-        err_h.append(((with_h - y[test]) ** 2)[keep])
-        err_p.append(((plain - y[test]) ** 2)[keep])
-    rh, rp = float(np.sqrt(np.mean(np.concatenate(err_h)))), float(np.sqrt(np.mean(np.concatenate(err_p))))
-    where = "" if sign is None else " on the better half of the results"
-    if rh <= (1.0 + (SAFEGUARD_MARGIN if margin is None else margin)) * rp:
-        return True, f"history used as the prior (cross-validated RMSE{where} {rh:.3g} with it, {rp:.3g} without)"
-    return False, f"history set aside: it predicts this campaign worse (cross-validated RMSE{where} {rh:.3g} " \
-                  f"with it, {rp:.3g} without)"
 
 
 def apply_history(prior: HistoryPrior, X_train: np.ndarray, y_train: np.ndarray, frame_train: pd.DataFrame,
@@ -423,13 +378,14 @@ def _two_task(prior: HistoryPrior, X_train, frame_train, X_cand, frame_cand, mod
 
     if not isinstance(model, str) or model != DEFAULT_SURROGATE:
         return None
-    Z_train, Z_cand = prior.kernel_features(frame_train), prior.kernel_features(frame_cand)
+    own = prior.own_scaling(pd.concat([frame_train, frame_cand], ignore_index=True)) if prior.missing else None
+    Z_train, Z_cand = prior.kernel_features(frame_train, own=own), prior.kernel_features(frame_cand, own=own)
     if Z_train is None or Z_cand is None or prior.posterior() is None:
         return None
     from matloop.design.history_gp import ForestTwoTaskBlend
 
     def extra(frame: pd.DataFrame) -> np.ndarray:
-        return np.column_stack([prior.predict(frame), prior.kernel_features(frame)])
+        return np.column_stack([prior.predict(frame), prior.kernel_features(frame, own=own)])
 
     post = prior.posterior()
     return {"X_train": np.column_stack([X_train, prior.predict(frame_train), Z_train]),

@@ -20,7 +20,13 @@ on the history's rows the campaign's prior has mean ``mu2 + a m1(x)`` and covari
 - :class:`ForestTwoTaskBlend`, the surrogate ``--history`` uses by default: the equal mixture of
   extra trees (the campaign's features and the history's prediction) and the two-task GP, as
   :class:`matloop.design.surrogate.ForestGPBlend` mixes trees and a GP; batches use the two-task
-  GP's covariance.
+  GP's covariance. Where the campaign's results deny the history (learnt ``a`` below
+  :data:`MIN_WEIGHT`) the blend is the cold start's surrogate on the campaign's own features.
+- Campaign inputs the history lacks (a column only the campaign has) trail the kernel inputs: the
+  history's posterior does not vary along them, the discrepancy ``g`` does (at the median length).
+  Without them the GP was blind to those inputs: on two colour-mixing robots, a campaign over five
+  dyes with a three-dye history needed 124 % more experiments than the cold start
+  (``benchmarks/results/history_pairs.md``).
 
 Measured (``benchmarks/results/campaign_prior.md``, held-out seeds): on the OER plates, experiments to
 half of a plate's best 1 % 15 % and 25 % fewer than the cold start (the history as a surrogate input
@@ -42,6 +48,8 @@ KERNEL_FIT_ROWS = 400
 CONDITION_ROWS = 3000
 #: the history GP must predict its own held-out rows this well (cross-validated R^2) to be a prior
 MIN_SKILL = 0.2
+#: a learnt history weight below this sets the history aside for that suggestion (see ForestTwoTaskBlend)
+MIN_WEIGHT = 0.25
 
 
 def _cross_validated_r2(gp, Z: np.ndarray, y: np.ndarray, seed: int) -> float:
@@ -87,6 +95,7 @@ class HistoryPosterior:
         spread = Z.std(axis=0)
         scale = float(np.median(spread[spread > 0])) if np.any(spread > 0) else 1.0
         d, best = Z.shape[1], None
+        self.n_inputs_ = d
         for start in (0.3, 1.0, 3.0):
             kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(np.full(d, start * scale),
                                                                (1e-2 * scale, 1e3 * scale), nu=2.5) \
@@ -121,13 +130,18 @@ class HistoryPosterior:
     def __deepcopy__(self, memo):  # fitted once and never changed: estimators that hold it share it
         return self
 
-    def scaled(self, Z: np.ndarray) -> np.ndarray:
-        return np.asarray(Z, dtype=float) / self.lengths_
+    def scaled(self, Z: np.ndarray, own: bool = False) -> np.ndarray:
+        """Rows divided by the length scales: the history's inputs only, or with ``own`` also the trailing
+        campaign-only columns (inputs the history lacks), at the median length."""
+        Z = np.asarray(Z, dtype=float)
+        if not own:
+            return Z[:, :self.n_inputs_] / self.lengths_
+        return np.hstack([Z[:, :self.n_inputs_] / self.lengths_, Z[:, self.n_inputs_:] / np.median(self.lengths_)])
 
     def project(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(m1, V)`` at the rows of ``Z``: the posterior mean (standardised) and ``V = L^-1 k_h(Z)``,
         so that the posterior covariance is ``variance * k(a, b) - V[:, a] . V[:, b]``."""
-        Z = np.ascontiguousarray(Z, dtype=float)
+        Z = np.ascontiguousarray(np.asarray(Z, dtype=float)[:, :self.n_inputs_])
         keys = [row.tobytes() for row in Z]
         new = [i for i, key in enumerate(keys) if key not in self._cache]
         if new:
@@ -164,7 +178,8 @@ class TwoTaskGP(RegressorMixin, BaseEstimator):
         P = self.posterior
         _, a, log_tau, _ = theta
         k = matern52(P.scaled(A), P.scaled(B))
-        return a**2 * (P.variance_ * k - VA.T @ VB) + np.exp(2 * log_tau) * k
+        full = k if A.shape[1] == P.n_inputs_ else matern52(P.scaled(A, own=True), P.scaled(B, own=True))
+        return a**2 * (P.variance_ * k - VA.T @ VB) + np.exp(2 * log_tau) * full
 
     def _neg_log_posterior(self, theta, Z, m1, V, y):
         mu2, a, log_tau, log_noise = theta
@@ -244,12 +259,16 @@ class ForestTwoTaskBlend(RegressorMixin, BaseEstimator):
         How many trailing columns of ``X`` are the kernel features.
     n_estimators : int, default=50
     random_state : int or None
+    min_weight : float, default=MIN_WEIGHT
+        Below this learnt history weight ``a`` the campaign's results deny the history, which is set
+        aside: the default cold surrogate on the campaign's own features is used instead.
     """
 
     def __init__(self, posterior: HistoryPosterior | None = None, n_kernel: int = 1, n_estimators: int = 50,
-                 random_state=None):
+                 random_state=None, min_weight: float = MIN_WEIGHT):
         self.posterior = posterior
         self.n_kernel = n_kernel
+        self.min_weight = min_weight
         self.n_estimators = n_estimators
         self.random_state = random_state
 
@@ -257,10 +276,18 @@ class ForestTwoTaskBlend(RegressorMixin, BaseEstimator):
         from matloop.models.forest import ExtraTreesRegressor
 
         X = np.asarray(X, dtype=float)
-        self.forest_ = ExtraTreesRegressor(n_estimators=self.n_estimators, noise="oob",
-                                           random_state=self.random_state).fit(X[:, :-self.n_kernel], y)
         self.gp_ = TwoTaskGP(self.posterior).fit(X[:, -self.n_kernel:], y)
-        self.chosen_ = f"extra trees + {self.gp_.chosen_}"
+        self.plain_ = None
+        if self.gp_.transfer_ < self.min_weight:  # the campaign's results deny the history: its cold surrogate
+            from matloop.design.surrogate import DEFAULT_SURROGATE, make_surrogate
+
+            self.plain_ = make_surrogate(DEFAULT_SURROGATE, self.random_state).fit(X[:, :-self.n_kernel - 1], y)
+            self.chosen_ = (f"{getattr(self.plain_, 'chosen_', DEFAULT_SURROGATE)} (history set aside: "
+                            f"its learnt weight a = {self.gp_.transfer_:.2f} < {self.min_weight:g})")
+        else:
+            self.forest_ = ExtraTreesRegressor(n_estimators=self.n_estimators, noise="oob",
+                                               random_state=self.random_state).fit(X[:, :-self.n_kernel], y)
+            self.chosen_ = f"extra trees + {self.gp_.chosen_}"
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -268,10 +295,15 @@ class ForestTwoTaskBlend(RegressorMixin, BaseEstimator):
         from matloop.design.surrogate import equal_mixture
 
         X = np.asarray(X, dtype=float)
+        if self.plain_ is not None:
+            return self.plain_.predict(X[:, :-self.n_kernel - 1], return_std=return_std)
         mf, sf = self.forest_.predict(X[:, :-self.n_kernel], return_std=True)
         mg, sg = self.gp_.predict(X[:, -self.n_kernel:], return_std=True)
         mean, var = equal_mixture(mf, sf, mg, sg)  # as ForestGPBlend mixes its trees and GP
         return (mean, np.sqrt(var)) if return_std else mean
 
     def batch_covariance(self, X):
-        return self.gp_.batch_covariance(np.asarray(X, dtype=float)[:, -self.n_kernel:])
+        X = np.asarray(X, dtype=float)
+        if self.plain_ is not None:
+            return self.plain_.batch_covariance(X[:, :-self.n_kernel - 1])
+        return self.gp_.batch_covariance(X[:, -self.n_kernel:])

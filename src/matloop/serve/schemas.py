@@ -36,6 +36,9 @@ class CampaignCreate(Strict):
                                         description="measurements of related campaigns, kept apart from the "
                                                     "campaign's own and used as prior knowledge (campaign new "
                                                     "--history)")
+    target_order: list[StrictStr] | None = Field(None, max_length=100,
+                                                 description="an ordinal goal's text labels, worst to best, each "
+                                                             "scored by its position (campaign new --target-order)")
 
 
 class SuggestRequest(Strict):

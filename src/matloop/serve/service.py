@@ -133,13 +133,15 @@ def export_csv(db: LedgerDB | str, name: str) -> str:
 def create_campaign(db: LedgerDB | str, name: str, goals: Sequence[str], pool_frame: pd.DataFrame | list[dict],
                     input: str | None = None, actor: str = "matloop serve", failed_if: str | None = None,
                     constraints: Sequence[str] | None = None, same: Sequence[str] | None = None,
-                    history: Sequence[tuple[list[dict], str]] | None = None) -> dict:
+                    history: Sequence[tuple[list[dict], str]] | None = None,
+                    target_order: Sequence[str] | None = None) -> dict:
     """Create a pool campaign from rows (a frame or a list of row objects) and goals such as
     ``["hardness:max"]``; returns its status. The rows are read exactly as ``campaign new --pool`` reads
     a table (every check of :func:`matloop.io.read_table`), from a private temporary file the server
     writes and removes itself: nothing the client sends names a path. ``same``: columns every batch shares
     unless a suggestion names its own (``campaign new --same``). ``history``: ``(rows, source)`` tables of
-    related measurements (``campaign new --history``), read and checked as the CLI reads its files."""
+    related measurements (``campaign new --history``), read and checked as the CLI reads its files.
+    ``target_order``: an ordinal goal's text labels, worst to best (``campaign new --target-order``)."""
     import tempfile
     from pathlib import Path
 
@@ -178,6 +180,12 @@ def create_campaign(db: LedgerDB | str, name: str, goals: Sequence[str], pool_fr
                 raise _private_paths_hidden(exc, tmp) from None
         tables = _history_tables(history or [], columns, tmp)
         several = {"goals": parsed, "constraints": list(constraints) if constraints else None, "scalarize": None}
+        if target_order:  # labels -> 0, 1, 2, ... as campaign new --target-order scores them (design/ordinal.py)
+            from matloop.design.ordinal import parse_order, score_labels, text_goal_column
+
+            labels, column = parse_order(list(target_order)), text_goal_column(pool.frame, columns)
+            pool.frame = score_labels(pool.frame, column, labels, pool.rows, failed_if)
+            several["target_order"] = {"column": column, "labels": labels}
         try:
             camp = Campaign.create(name, db.url, parsed[0].objective, parsed[0].column, pool=pool, actor=actor,
                                    failed_if=failed_if, same=list(same or []) or None, history=tables or None,

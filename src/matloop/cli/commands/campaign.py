@@ -80,7 +80,8 @@ space and refuses points outside it (unless --allow-new). Full reference: docs/d
 
 --history TABLE (repeatable) stores measurements of a related campaign in the ledger, apart from the
 campaign's own; from 2 results on, a GP fitted on them is the prior of the campaign's GP, which learns
-from the campaign's results how far the history holds (element loadings matched by element). With
+from the campaign's results how far the history holds (element loadings matched by element; columns
+only the campaign has stay in its model; a history its results contradict is set aside). With
 formulas or SMILES, several goals, a design space or --model, the history's prediction is an input of
 the surrogate instead, unless cross-validation on the campaign's own results says the model predicts
 the better half of them clearly worse with it (an error more than 10 % above the model's without it).

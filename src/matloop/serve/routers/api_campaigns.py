@@ -41,7 +41,7 @@ async def create_campaign(body: CampaignCreate, db: DbDep, settings: SettingsDep
                                                                     "reason": f"at most {settings.max_rows} rows"}]))
     out = await run_in_threadpool(service.create_campaign, db, body.name, body.goals, body.pool, body.input,
                                   who.actor, body.failed_if, body.constraints, body.same,
-                                  [(t.rows, t.source) for t in body.history])
+                                  [(t.rows, t.source) for t in body.history], body.target_order)
     response.headers["Location"] = f"/api/campaigns/{body.name}"
     return out
 

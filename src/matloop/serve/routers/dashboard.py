@@ -237,7 +237,7 @@ def index(request: Request) -> Response:
 @router.post("/campaigns")
 async def create(request: Request, csrf_token: FormText = "", name: FormText = "", goals: FormText = "",
                  input: FormText = "", constraints: FormText = "", failed_if: FormText = "", same: FormText = "",
-                 pool: FormFile = None, history: FormFile = None) -> Response:
+                 target_order: FormText = "", pool: FormFile = None, history: FormFile = None) -> Response:
     from starlette.concurrency import run_in_threadpool
 
     from matloop.serve import service
@@ -254,7 +254,7 @@ async def create(request: Request, csrf_token: FormText = "", name: FormText = "
         await run_in_threadpool(service.create_campaign, _db(request), name.strip(), goal_list, frame,
                                 input.strip() or None, sess.actor, failed_if.strip() or None,
                                 [c.strip() for c in constraints[:2000].split(",") if c.strip()] or None,
-                                _columns(same), past)
+                                _columns(same), past, _columns(target_order) or None)
     except MatloopError as exc:
         campaigns = await run_in_threadpool(_overview, request)
         return _html(request, "index.html", _status_of(exc), session=sess, campaigns=campaigns, error=_error(exc))

@@ -99,6 +99,28 @@ def test_history_of_process_settings_read_from_a_file_is_a_two_task_prior(tmp_pa
     assert "two-task GP" in capsys.readouterr().out
 
 
+def test_a_history_the_results_contradict_is_set_aside_and_said_so(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    hist = pd.DataFrame({"temp": rng.uniform(300, 500, 150).round(1)})
+    hist["y"] = np.sin(hist["temp"] / 40)
+    pool = pd.DataFrame({"temp": rng.uniform(300, 500, 120).round(1)})
+    pool["y"] = -np.sin(pool["temp"] / 40)  # this campaign runs against its history
+    pool.loc[pool.index[25:], "y"] = np.nan
+    hist.to_csv(tmp_path / "h.csv", index=False)
+    pool.to_csv(tmp_path / "c.csv", index=False)
+    assert main(["suggest", str(tmp_path / "c.csv"), "--target", "y", "--maximize", "--history", str(tmp_path / "h.csv"),
+                 "--batch", "2", "-o", str(tmp_path / "n.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "history: history set aside for this batch (its learnt weight a = -" in out and "h.csv" in out
+    reasons = pd.read_csv(tmp_path / "n.csv")["reason"]
+    assert reasons.str.endswith("history set aside for this batch").all()
+    db = str(tmp_path / "c.db")
+    assert main(["campaign", "new", "c", "--pool", str(tmp_path / "c.csv"), "--target", "y", "--maximize",
+                 "--history", str(tmp_path / "h.csv"), "--db", db]) == 0
+    assert main(["campaign", "suggest", "c", "--batch", "2", "-o", str(tmp_path / "m.csv"), "--db", db]) == 0
+    assert "history set aside for this batch" in capsys.readouterr().out
+
+
 def test_replicates_and_best_measured_rule(tmp_path, capsys):
     f = pd.DataFrame({"t": [1.0, 1.0, 2.0, 3.0, 1.0, 4.0, 5.0], "p": [0.1, 0.1, 0.2, 0.3, 0.1, 0.4, 0.5],
                       "y": [9.0, 1.0, 2.0, 3.0, np.nan, np.nan, np.nan]})

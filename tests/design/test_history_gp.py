@@ -204,3 +204,17 @@ def test_a_history_the_campaigns_results_deny_is_set_aside():
     assert blend.batch_covariance(h["X_candidates"]).latent_var.shape == (len(cand),)
     related = h["model"].fit(h["X_train"], np.sin(train["temp"].to_numpy() / 40))  # results that bear it out
     assert related.plain_ is None and related.gp_.transfer_ > 0.5
+
+
+def test_the_campaigns_own_label_columns_are_one_hot_kernel_inputs():
+    rng = np.random.default_rng(4)
+    hist = pd.DataFrame({"temp": rng.uniform(300, 500, 60).round(1).astype(str)})  # read from a file: text
+    hist["y"] = np.sin(hist["temp"].astype(float) / 40)
+    prior = HistoryPrior(["temp", "solvent"], "y").fit([(hist, "old.csv")])
+    assert prior.missing == ["solvent"] and prior.shared == ["temp"]
+    camp = pd.DataFrame({"temp": [350.0, 420.0, 480.0], "solvent": ["water", "ethanol", "water"]})
+    own = prior.own_scaling(camp)
+    assert own == {"solvent": ["ethanol", "water"]}
+    Z = prior.kernel_features(camp, own=own)
+    assert Z.shape == (3, 3) and Z[:, 1:].tolist() == [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
+    assert prior.posterior() is not None and prior.posterior().n_inputs_ == 1  # temp read as a number

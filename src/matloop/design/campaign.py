@@ -308,7 +308,7 @@ class Campaign:
                 model = graph_surrogate(ds, [(frame, feats, None)], seed)
             prior = self._history_prior(seed)
             if prior is not None:
-                from matloop.design.history import apply_history
+                from matloop.design.history import apply_history, batch_note
 
                 h = apply_history(prior, X_train, y_train, frame.loc[measured], X_open, frame.loc[open_rows], model,
                                   acquisition, batch_method, self.objective, seed)
@@ -322,9 +322,10 @@ class Campaign:
                 X_train, y_train, X_open[pos], shown.iloc[pos], self.objective, k, acquisition, batch_method, model, seed,
                 failed_X=feats[ex.failed] if ex.counts else None, categories=cats, top_score=top), len(X_open),
                 same_groups(shown, same), batch, same or ())
-            if prior is not None:
-                ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + h["note"].split(" (")[0]
-                ranking.chosen.attrs["history"] = f"{h['note']}: {prior.describe()}"
+            if prior is not None:  # (the note says when the campaign's results set the history aside)
+                note = batch_note(h["note"], ranking.model_name)
+                ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
+                ranking.chosen.attrs["history"] = f"{note}: {prior.describe()}"
             chosen = ranking.chosen
             keys = table.loc[open_rows, "key"].to_numpy()[ranking.chosen_positions]
         else:

@@ -372,6 +372,17 @@ def apply_history(prior: HistoryPrior, X_train: np.ndarray, y_train: np.ndarray,
             "note": note, "used": True, "extra": lambda frame: prior.predict(frame)[:, None]}
 
 
+def batch_note(note: str, model_name: str, described: str | None = None) -> str:
+    """:func:`apply_history`'s note as it held for the batch: the two-task surrogate sets a history aside when
+    the campaign's results deny it (:class:`matloop.design.history_gp.ForestTwoTaskBlend`), and says so in its
+    name; ``described`` (:meth:`HistoryPrior.describe`) follows the new note."""
+    marker = "history set aside: "
+    if marker not in str(model_name):
+        return note
+    head = f"history set aside for this batch ({str(model_name).split(marker, 1)[1]}"
+    return f"{head}: {described}" if described else head
+
+
 def _two_task(prior: HistoryPrior, X_train, frame_train, X_cand, frame_cand, model, seed: int) -> dict | None:
     """:func:`apply_history`'s two-task inputs, or None where they cannot be built."""
     from matloop.design.surrogate import DEFAULT_SURROGATE

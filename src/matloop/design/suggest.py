@@ -292,6 +292,9 @@ def suggest(
     ranking = rank_in_one_group(rank, len(pool_X), same_groups(pool, same), batch, same or ())  # --same
     ranking.chosen = table_columns_kept(ranking.chosen)
     if note is not None:
+        from matloop.design.history import batch_note
+
+        note = batch_note(note, ranking.model_name, prior.describe())  # the results may have set it aside
         ranking.chosen["reason"] = ranking.chosen["reason"] + "; " + note.split(" (")[0]
         ranking.chosen.attrs["history"] = note
     ranking.chosen.attrs.update(n_failed=int(failed.sum()), feasibility_model=ranking.feasibility_model,

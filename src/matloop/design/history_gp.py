@@ -29,8 +29,10 @@ on the history's rows the campaign's prior has mean ``mu2 + a m1(x)`` and covari
   (``benchmarks/results/history_pairs.md``).
 
 Measured (``benchmarks/results/campaign_prior.md``, held-out seeds): on the OER plates, experiments to
-half of a plate's best 1 % 15 % and 25 % fewer than the cold start (the history as a surrogate input
-alone: 12 % and 11 %); the probe that chose it: ``benchmarks/results/history_two_task_probe.md``.
+half of a plate's best 1 % 16 % and 24 % fewer than the cold start (the history as a surrogate input
+alone: 12 % and 11 %); the probe that chose it: ``benchmarks/results/history_two_task_probe.md``. On
+five public pairs it was not tuned on (``benchmarks/results/history_pairs.md``): 14-65 % fewer on four,
+level on a loosely related one.
 """
 
 from __future__ import annotations

@@ -319,6 +319,13 @@ READING = """## Reading
   surrogate that takes the history's prediction as an input cannot extrapolate in it) found half of them
   after 44 experiments: the two-task GP's prior mean is the history's prediction itself, so it points where
   the history points from the second batch on. 6.6-6.8 s per call (the history GP's fit about 3 s).
+- **`--history` on public pairs through the CLI** (session 29, after the fixes of `history_pairs.md`; the history
+  file as the Olympus table is shipped, read as text by the CLI: before session 29 its numbers became one-hot
+  labels there): photo_wf3 with photo_pce10's table -68 % (15.4 vs 48.6 experiments to half of the best 1 %,
+  -33.2 ± 6.9, 8 seeds), colors_n9 with colors_bob's -27 % (8.6 vs 11.8, -3.2 ± 0.5, 12 seeds), colors_bob with
+  colors_n9's (a history lacking two of its five dyes) -1 % (-0.2 ± 1.4), snar with benzylation's (loosely
+  related) +1 % (+0.1 ± 0.1): the in-process figures (`history_pairs.md`: -65 %, -26 %, -14 %, +0 % on seeds
+  30-49) hold on the user's path. 1.8-2.4 s per call on the small pools, 7.9 s on photo_wf3 (1,040 rows).
 """
 
 

@@ -92,11 +92,7 @@ def test_history_of_process_settings_read_from_a_file_is_a_two_task_prior(tmp_pa
     lengths = out.split("lengths ")[1].split(")")[0]
     assert len(lengths.split(", ")) == 2  # one length per history input: temp and time as numbers
     assert pd.read_csv(tmp_path / "n.csv")["reason"].str.contains("two-task GP").all()
-    db = str(tmp_path / "c.db")
-    assert main(["campaign", "new", "p", "--pool", str(tmp_path / "pool.csv"), "--target", "yield", "--maximize",
-                 "--history", str(tmp_path / "last_year.csv"), "--db", db]) == 0
-    assert main(["campaign", "suggest", "p", "--batch", "2", "-o", str(tmp_path / "m.csv"), "--db", db]) == 0
-    assert "two-task GP" in capsys.readouterr().out
+    assert "two-task GP" in _campaign_with_history(tmp_path, capsys, "pool.csv", "yield", "last_year.csv")
 
 
 def test_a_history_the_results_contradict_is_set_aside_and_said_so(tmp_path, capsys):
@@ -114,11 +110,17 @@ def test_a_history_the_results_contradict_is_set_aside_and_said_so(tmp_path, cap
     assert "history: history set aside for this batch (its learnt weight a = -" in out and "h.csv" in out
     reasons = pd.read_csv(tmp_path / "n.csv")["reason"]
     assert reasons.str.endswith("history set aside for this batch").all()
+    assert "history set aside for this batch" in _campaign_with_history(tmp_path, capsys, "c.csv", "y", "h.csv")
+
+
+def _campaign_with_history(tmp_path, capsys, pool: str, target: str, history: str) -> str:
+    """``campaign new --history`` then ``campaign suggest`` (maximise ``target``): what the suggestion printed."""
     db = str(tmp_path / "c.db")
-    assert main(["campaign", "new", "c", "--pool", str(tmp_path / "c.csv"), "--target", "y", "--maximize",
-                 "--history", str(tmp_path / "h.csv"), "--db", db]) == 0
+    assert main(["campaign", "new", "c", "--pool", str(tmp_path / pool), "--target", target, "--maximize",
+                 "--history", str(tmp_path / history), "--db", db]) == 0
+    capsys.readouterr()
     assert main(["campaign", "suggest", "c", "--batch", "2", "-o", str(tmp_path / "m.csv"), "--db", db]) == 0
-    assert "history set aside for this batch" in capsys.readouterr().out
+    return capsys.readouterr().out
 
 
 def test_replicates_and_best_measured_rule(tmp_path, capsys):

@@ -109,6 +109,23 @@ def _parses_as_numbers(col: pd.Series) -> bool:
     return len(cells) > 0 and bool(pd.to_numeric(cells, errors="coerce").notna().all())
 
 
+def _encoding(col: pd.Series) -> tuple[float, float] | list[str]:
+    """How a column becomes kernel or model inputs: numbers by their ``(mean, std)`` (std 1 when constant),
+    labels by their sorted list (one-hot)."""
+    if _parses_as_numbers(col):
+        v = pd.to_numeric(col, errors="coerce")
+        return float(v.mean()), float(v.std()) or 1.0
+    return sorted({str(v) for v in col.dropna()})
+
+
+def _encoded(frame: pd.DataFrame, column: str, how: tuple[float, float] | list[str]) -> np.ndarray:
+    """``frame[column]`` as :func:`_encoding` says: ``(value - mean) / std``, or one 0/1 column per label."""
+    if isinstance(how, tuple):
+        return (pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)[:, None] - how[0]) / how[1]
+    cells = frame[column].astype(str).to_numpy()
+    return np.column_stack([(cells == label).astype(float) for label in how]) if how else np.zeros((len(frame), 0))
+
+
 def _composition_columns(columns) -> dict[str, str]:
     from matloop.design.encode import column_element
 
@@ -169,11 +186,7 @@ class HistoryPrior:
             frames.append(frame.loc[y.notna()].assign(**{self.target: y[y.notna()]}))
             self.sources.append(source)
         hist = pd.concat(frames, ignore_index=True)
-        self._labels = {c: sorted({str(v) for v in hist[c].dropna()}) for c in self.shared
-                        if not _parses_as_numbers(hist[c])}
-        shared_numbers = [c for c in self.shared if c not in self._labels]
-        numbers = {c: pd.to_numeric(hist[c], errors="coerce") for c in shared_numbers}
-        self._centre = {c: (float(v.mean()), float(v.std()) or 1.0) for c, v in numbers.items()}
+        self._encodings = {c: _encoding(hist[c]) for c in self.shared}
         X = self._features(hist, hist_comp)
         y = hist[self.target].to_numpy(dtype=float)
         self._history = (hist, hist_comp)
@@ -230,16 +243,9 @@ class HistoryPrior:
         return np.divide(W, total, out=np.zeros_like(W), where=total > 0)
 
     def _shared_parts(self, frame: pd.DataFrame, centred: bool = False) -> list[np.ndarray]:
-        parts = []
-        for c in self.shared:
-            if c in self._labels:
-                cells = frame[c].astype(str).to_numpy()
-                parts.append(np.stack([(cells == lab).astype(float) for lab in self._labels[c]], axis=1))
-            else:
-                values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
-                mid, sd = self._centre[c] if centred else (0.0, 1.0)
-                parts.append((values[:, None] - mid) / sd)
-        return parts
+        """The shared columns: labels one-hot, numbers as given or (``centred``) standardised by the history."""
+        return [_encoded(frame, c, how if centred or not isinstance(how, tuple) else (0.0, 1.0))
+                for c, how in self._encodings.items()]
 
     def kernel_features(self, frame: pd.DataFrame, comp: dict[str, str] | None = None,
                         own: dict | None = None) -> np.ndarray | None:
@@ -253,32 +259,14 @@ class HistoryPrior:
         over both element sets did about as well on the tuning seeds: -6 % / -23 % against -4 % / -22 %.)"""
         Z = self._kernel_inputs(frame, comp)
         if Z is not None and own:
-            Z = np.hstack([Z] + self._own_parts(frame, own))
+            Z = np.hstack([Z] + [_encoded(frame, c, how) for c, how in own.items()])
         return Z if Z is not None and np.all(np.isfinite(Z)) else None
 
     def own_scaling(self, frame: pd.DataFrame) -> dict:
         """How :meth:`kernel_features` encodes the campaign's columns the history lacks (:attr:`missing`),
         from the campaign's rows in ``frame`` (its results and candidates): numbers standardised, labels
         one-hot. The two-task GP's discrepancy term varies along them; the history's posterior does not."""
-        out: dict = {}
-        for c in self.missing:
-            col = frame[c]
-            if _parses_as_numbers(col):
-                v = pd.to_numeric(col, errors="coerce")
-                out[c] = (float(v.mean()), float(v.std()) or 1.0)
-            else:
-                out[c] = sorted({str(v) for v in col.dropna()})
-        return out
-
-    def _own_parts(self, frame: pd.DataFrame, own: dict) -> list[np.ndarray]:
-        parts = []
-        for c, how in own.items():
-            if isinstance(how, tuple):
-                parts.append((pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)[:, None] - how[0]) / how[1])
-            else:
-                cells = frame[c].astype(str).to_numpy()
-                parts.append(np.stack([(cells == lab).astype(float) for lab in how], axis=1))
-        return parts
+        return {c: _encoding(frame[c]) for c in self.missing}
 
     def _kernel_inputs(self, frame: pd.DataFrame, comp: dict[str, str] | None = None) -> np.ndarray | None:
         if self.dataset is not None and self.dataset.kind != "parameters":
@@ -376,10 +364,11 @@ def batch_note(note: str, model_name: str, described: str | None = None) -> str:
     """:func:`apply_history`'s note as it held for the batch: the two-task surrogate sets a history aside when
     the campaign's results deny it (:class:`matloop.design.history_gp.ForestTwoTaskBlend`), and says so in its
     name; ``described`` (:meth:`HistoryPrior.describe`) follows the new note."""
-    marker = "history set aside: "
-    if marker not in str(model_name):
+    from matloop.design.history_gp import SET_ASIDE
+
+    if SET_ASIDE not in str(model_name):
         return note
-    head = f"history set aside for this batch ({str(model_name).split(marker, 1)[1]}"
+    head = f"history set aside for this batch ({str(model_name).split(SET_ASIDE, 1)[1]}"
     return f"{head}: {described}" if described else head
 
 

@@ -52,6 +52,8 @@ CONDITION_ROWS = 3000
 MIN_SKILL = 0.2
 #: a learnt history weight below this sets the history aside for that suggestion (see ForestTwoTaskBlend)
 MIN_WEIGHT = 0.25
+#: how ForestTwoTaskBlend's model name says so (read by matloop.design.history.batch_note)
+SET_ASIDE = "history set aside: "
 
 
 def _cross_validated_r2(gp, Z: np.ndarray, y: np.ndarray, seed: int) -> float:
@@ -284,7 +286,7 @@ class ForestTwoTaskBlend(RegressorMixin, BaseEstimator):
             from matloop.design.surrogate import DEFAULT_SURROGATE, make_surrogate
 
             self.plain_ = make_surrogate(DEFAULT_SURROGATE, self.random_state).fit(X[:, :-self.n_kernel - 1], y)
-            self.chosen_ = (f"{getattr(self.plain_, 'chosen_', DEFAULT_SURROGATE)} (history set aside: "
+            self.chosen_ = (f"{getattr(self.plain_, 'chosen_', DEFAULT_SURROGATE)} ({SET_ASIDE}"
                             f"its learnt weight a = {self.gp_.transfer_:.2f} < {self.min_weight:g})")
         else:
             self.forest_ = ExtraTreesRegressor(n_estimators=self.n_estimators, noise="oob",
